@@ -1,0 +1,428 @@
+//! ARNs of the things Backup Relay touches. Any partition (`aws`, `aws-cn`, `aws-us-gov`, ...):
+//! the partition is parsed and carried, never assumed.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ARN '{arn}': {reason}")]
+pub struct ArnError {
+    pub arn: String,
+    pub reason: String,
+}
+
+fn arn_error(arn: &str, reason: impl Into<String>) -> ArnError {
+    ArnError {
+        arn: arn.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The six colon-separated parts every ARN has; `resource` keeps any further colons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ArnParts<'a> {
+    partition: &'a str,
+    service: &'a str,
+    region: &'a str,
+    account: &'a str,
+    resource: &'a str,
+}
+
+fn split_arn(arn: &str) -> Result<ArnParts<'_>, ArnError> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some(prefix), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(arn_error(
+            arn,
+            "expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE",
+        ));
+    };
+    if prefix != "arn" {
+        return Err(arn_error(arn, "does not start with 'arn:'"));
+    }
+    if !partition.starts_with("aws") || !is_name(partition) {
+        return Err(arn_error(arn, format!("unknown partition '{partition}'")));
+    }
+    Ok(ArnParts {
+        partition,
+        service,
+        region,
+        account,
+        resource,
+    })
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Account ids are opaque digit strings: AWS's own samples use 13 digits.
+pub fn is_account_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
+}
+
+fn check_region(arn: &str, region: &str) -> Result<(), ArnError> {
+    if is_name(region) {
+        Ok(())
+    } else {
+        Err(arn_error(arn, format!("invalid Region '{region}'")))
+    }
+}
+
+fn check_account(arn: &str, account: &str) -> Result<(), ArnError> {
+    if is_account_id(account) {
+        Ok(())
+    } else {
+        Err(arn_error(arn, format!("invalid account id '{account}'")))
+    }
+}
+
+/// `^[a-zA-Z0-9\-\_]{2,50}$`, AWS Backup's rule for vault names.
+pub fn is_vault_name(name: &str) -> bool {
+    (2..=50).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// An AWS account in one Region: where an API call is made.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub partition: String,
+    pub account: String,
+    pub region: String,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.account, self.region)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VaultArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub name: String,
+}
+
+impl VaultArn {
+    pub fn parse(arn: &str) -> Result<Self, ArnError> {
+        let p = split_arn(arn)?;
+        if p.service != "backup" {
+            return Err(arn_error(arn, "not an AWS Backup ARN"));
+        }
+        check_region(arn, p.region)?;
+        check_account(arn, p.account)?;
+        let name = p
+            .resource
+            .strip_prefix("backup-vault:")
+            .ok_or_else(|| arn_error(arn, "not a backup vault (expected 'backup-vault:NAME')"))?;
+        if !is_vault_name(name) {
+            return Err(arn_error(
+                arn,
+                format!("invalid vault name '{name}' (2-50 of a-z A-Z 0-9 - _)"),
+            ));
+        }
+        Ok(Self {
+            partition: p.partition.to_string(),
+            region: p.region.to_string(),
+            account: p.account.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    pub fn location(&self) -> Location {
+        Location {
+            partition: self.partition.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl fmt::Display for VaultArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:backup:{}:{}:backup-vault:{}",
+            self.partition, self.region, self.account, self.name
+        )
+    }
+}
+
+/// A recovery point: AWS Backup's own form, or a DynamoDB-native backup (which cannot be copied).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecoveryPointArn {
+    Backup {
+        partition: String,
+        region: String,
+        account: String,
+        id: String,
+    },
+    DynamoDbNative {
+        partition: String,
+        region: String,
+        account: String,
+        table: String,
+        backup: String,
+    },
+}
+
+impl RecoveryPointArn {
+    pub fn parse(arn: &str) -> Result<Self, ArnError> {
+        let p = split_arn(arn)?;
+        check_region(arn, p.region)?;
+        check_account(arn, p.account)?;
+        match p.service {
+            "backup" => {
+                let id = p.resource.strip_prefix("recovery-point:").ok_or_else(|| {
+                    arn_error(arn, "not a recovery point (expected 'recovery-point:ID')")
+                })?;
+                if id.is_empty() {
+                    return Err(arn_error(arn, "empty recovery point id"));
+                }
+                Ok(Self::Backup {
+                    partition: p.partition.to_string(),
+                    region: p.region.to_string(),
+                    account: p.account.to_string(),
+                    id: id.to_string(),
+                })
+            }
+            "dynamodb" => {
+                let rest = p
+                    .resource
+                    .strip_prefix("table/")
+                    .ok_or_else(|| arn_error(arn, "not a DynamoDB table backup"))?;
+                let (table, backup) = rest.split_once("/backup/").ok_or_else(|| {
+                    arn_error(arn, "not a DynamoDB backup (expected 'table/T/backup/B')")
+                })?;
+                if table.is_empty() || backup.is_empty() {
+                    return Err(arn_error(arn, "empty table or backup name"));
+                }
+                Ok(Self::DynamoDbNative {
+                    partition: p.partition.to_string(),
+                    region: p.region.to_string(),
+                    account: p.account.to_string(),
+                    table: table.to_string(),
+                    backup: backup.to_string(),
+                })
+            }
+            other => Err(arn_error(
+                arn,
+                format!("service '{other}' has no recovery points here"),
+            )),
+        }
+    }
+
+    pub fn is_dynamodb_native(&self) -> bool {
+        matches!(self, Self::DynamoDbNative { .. })
+    }
+}
+
+impl fmt::Display for RecoveryPointArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backup {
+                partition,
+                region,
+                account,
+                id,
+            } => write!(
+                f,
+                "arn:{partition}:backup:{region}:{account}:recovery-point:{id}"
+            ),
+            Self::DynamoDbNative {
+                partition,
+                region,
+                account,
+                table,
+                backup,
+            } => write!(
+                f,
+                "arn:{partition}:dynamodb:{region}:{account}:table/{table}/backup/{backup}"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub table: String,
+}
+
+impl TableArn {
+    pub fn parse(arn: &str) -> Result<Self, ArnError> {
+        let p = split_arn(arn)?;
+        if p.service != "dynamodb" {
+            return Err(arn_error(arn, "not a DynamoDB ARN"));
+        }
+        check_region(arn, p.region)?;
+        check_account(arn, p.account)?;
+        let table = p
+            .resource
+            .strip_prefix("table/")
+            .filter(|t| !t.is_empty() && !t.contains('/'))
+            .ok_or_else(|| arn_error(arn, "not a DynamoDB table (expected 'table/NAME')"))?;
+        Ok(Self {
+            partition: p.partition.to_string(),
+            region: p.region.to_string(),
+            account: p.account.to_string(),
+            table: table.to_string(),
+        })
+    }
+
+    pub fn location(&self) -> Location {
+        Location {
+            partition: self.partition.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+impl fmt::Display for TableArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:dynamodb:{}:{}:table/{}",
+            self.partition, self.region, self.account, self.table
+        )
+    }
+}
+
+/// An IAM role. IAM is global: the Region part is empty.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleArn {
+    pub partition: String,
+    pub account: String,
+    /// Path and name, e.g. `service-role/backup-relay-copy`.
+    pub name: String,
+}
+
+impl RoleArn {
+    pub fn parse(arn: &str) -> Result<Self, ArnError> {
+        let p = split_arn(arn)?;
+        if p.service != "iam" {
+            return Err(arn_error(arn, "not an IAM ARN"));
+        }
+        if !p.region.is_empty() {
+            return Err(arn_error(arn, "IAM ARNs have no Region"));
+        }
+        check_account(arn, p.account)?;
+        let name = p
+            .resource
+            .strip_prefix("role/")
+            .filter(|n| !n.is_empty() && !n.ends_with('/'))
+            .ok_or_else(|| arn_error(arn, "not an IAM role (expected 'role/NAME')"))?;
+        Ok(Self {
+            partition: p.partition.to_string(),
+            account: p.account.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:iam::{}:role/{}",
+            self.partition, self.account, self.name
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_arn_round_trips_in_every_partition() {
+        for arn in [
+            "arn:aws:backup:us-east-1:111111111111:backup-vault:primary",
+            "arn:aws-cn:backup:cn-north-1:111111111111:backup-vault:my_vault-1",
+            "arn:aws-us-gov:backup:us-gov-west-1:111111111111:backup-vault:gov",
+        ] {
+            let v = VaultArn::parse(arn).unwrap();
+            assert_eq!(v.to_string(), arn);
+        }
+    }
+
+    #[test]
+    fn vault_arn_rejects_bad_names_and_shapes() {
+        for arn in [
+            "arn:aws:backup:us-east-1:111111111111:backup-vault:x",
+            "arn:aws:backup:us-east-1:111111111111:backup-vault:has space",
+            "arn:aws:backup:us-east-1:111111111111:recovery-point:abc",
+            "arn:aws:s3:::bucket",
+            "arn:aws:backup:us-east-1:12ab:backup-vault:primary",
+            "not-an-arn",
+            "arn:gcp:backup:us-east-1:111111111111:backup-vault:primary",
+        ] {
+            assert!(VaultArn::parse(arn).is_err(), "{arn} should be rejected");
+        }
+    }
+
+    #[test]
+    fn recovery_points_in_both_forms() {
+        let rp = RecoveryPointArn::parse(
+            "arn:aws:backup:us-east-1:111111111111:recovery-point:1a2b3c4d-aaaa-bbbb",
+        )
+        .unwrap();
+        assert!(!rp.is_dynamodb_native());
+        let native = RecoveryPointArn::parse(
+            "arn:aws:dynamodb:us-east-1:111111111111:table/orders/backup/01595000000000-abcdef12",
+        )
+        .unwrap();
+        assert!(native.is_dynamodb_native());
+        assert_eq!(
+            native.to_string(),
+            "arn:aws:dynamodb:us-east-1:111111111111:table/orders/backup/01595000000000-abcdef12"
+        );
+        assert!(
+            RecoveryPointArn::parse("arn:aws:dynamodb:us-east-1:111111111111:table/orders")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn odd_account_ids_are_accepted_as_digit_strings() {
+        let rp = RecoveryPointArn::parse("arn:aws:backup:us-east-1:1112233445566:recovery-point:x")
+            .unwrap();
+        assert!(
+            matches!(rp, RecoveryPointArn::Backup { ref account, .. } if account == "1112233445566")
+        );
+    }
+
+    #[test]
+    fn tables_and_roles() {
+        let t =
+            TableArn::parse("arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders").unwrap();
+        assert_eq!(t.table, "orders");
+        assert_eq!(
+            t.to_string(),
+            "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders"
+        );
+        let r = RoleArn::parse("arn:aws:iam::111111111111:role/service-role/backup-relay-copy")
+            .unwrap();
+        assert_eq!(r.name, "service-role/backup-relay-copy");
+        assert_eq!(
+            r.to_string(),
+            "arn:aws:iam::111111111111:role/service-role/backup-relay-copy"
+        );
+        assert!(RoleArn::parse("arn:aws:iam:us-east-1:111111111111:role/x").is_err());
+        assert!(RoleArn::parse("arn:aws:iam::111111111111:user/x").is_err());
+    }
+}

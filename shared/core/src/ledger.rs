@@ -1,0 +1,267 @@
+//! The hop ledger's rules. One record per hop (source recovery point, destination vault). The rules
+//! are pure functions here; the simulator applies them directly and the DynamoDB adapter encodes the
+//! same rules as condition expressions (the tests run one contract suite against both).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::plan::FailureClass;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct HopKey {
+    pub source_recovery_point_arn: String,
+    pub destination_vault_arn: String,
+}
+
+impl HopKey {
+    pub fn new(
+        source_recovery_point_arn: impl Into<String>,
+        destination_vault_arn: impl Into<String>,
+    ) -> Self {
+        Self {
+            source_recovery_point_arn: source_recovery_point_arn.into(),
+            destination_vault_arn: destination_vault_arn.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HopState {
+    /// An invocation is about to call StartCopyJob for this attempt.
+    Claimed,
+    /// StartCopyJob failed transiently; the same attempt (same token) may be claimed again.
+    Released,
+    Started,
+    Completed,
+    Failed,
+    /// Deliberately not copied (a vault lock and `on_lock_conflict: skip`).
+    Skipped,
+}
+
+impl HopState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "CLAIMED",
+            Self::Released => "RELEASED",
+            Self::Started => "STARTED",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Skipped => "SKIPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "CLAIMED" => Self::Claimed,
+            "RELEASED" => Self::Released,
+            "STARTED" => Self::Started,
+            "COMPLETED" => Self::Completed,
+            "FAILED" => Self::Failed,
+            "SKIPPED" => Self::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HopRecord {
+    pub key: HopKey,
+    pub route: String,
+    pub state: HopState,
+    pub attempt: u32,
+    pub idempotency_token: Option<String>,
+    pub copy_job_id: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub failure_class: Option<FailureClass>,
+    pub status_message: Option<String>,
+    pub destination_recovery_point_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub route: String,
+    pub attempt: u32,
+    pub idempotency_token: String,
+    pub now: DateTime<Utc>,
+    /// A CLAIMED record older than this was left by an invocation that died: it may be taken over
+    /// (with the same attempt and so the same token, which makes a repeated StartCopyJob a no-op).
+    pub stale_before: DateTime<Utc>,
+}
+
+impl ClaimRequest {
+    pub fn new(
+        route: &str,
+        attempt: u32,
+        idempotency_token: &str,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Self {
+        Self {
+            route: route.to_string(),
+            attempt,
+            idempotency_token: idempotency_token.to_string(),
+            now,
+            stale_before: now - stale_after,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This invocation owns the attempt: it must call StartCopyJob.
+    Claimed,
+    /// Someone else did or is doing this hop: do nothing.
+    AlreadyTaken(Option<HopRecord>),
+}
+
+/// May this claim be taken, given the record as it is?
+pub fn may_claim(existing: Option<&HopRecord>, req: &ClaimRequest) -> bool {
+    let Some(r) = existing else {
+        return req.attempt == 1;
+    };
+    match r.state {
+        HopState::Released => r.attempt == req.attempt,
+        HopState::Claimed => {
+            r.attempt == req.attempt && r.claimed_at.is_some_and(|t| t < req.stale_before)
+        }
+        HopState::Failed => {
+            req.attempt > 1
+                && r.attempt + 1 == req.attempt
+                && r.failure_class == Some(FailureClass::Retryable)
+        }
+        HopState::Started | HopState::Completed | HopState::Skipped => false,
+    }
+}
+
+/// The record after a successful claim. Earlier failure details are kept for the record.
+pub fn claimed(existing: Option<&HopRecord>, key: &HopKey, req: &ClaimRequest) -> HopRecord {
+    HopRecord {
+        key: key.clone(),
+        route: req.route.clone(),
+        state: HopState::Claimed,
+        attempt: req.attempt,
+        idempotency_token: Some(req.idempotency_token.clone()),
+        copy_job_id: None,
+        claimed_at: Some(req.now),
+        updated_at: req.now,
+        failure_class: existing.and_then(|r| r.failure_class),
+        status_message: existing.and_then(|r| r.status_message.clone()),
+        destination_recovery_point_arn: None,
+    }
+}
+
+pub fn may_mark_started(existing: Option<&HopRecord>, attempt: u32) -> bool {
+    existing.is_some_and(|r| r.state == HopState::Claimed && r.attempt == attempt)
+}
+
+pub fn may_release(existing: Option<&HopRecord>, attempt: u32) -> bool {
+    may_mark_started(existing, attempt)
+}
+
+pub fn may_mark_completed(existing: Option<&HopRecord>) -> bool {
+    existing.is_some()
+}
+
+/// A failure applies to the attempt it belongs to: the STARTED job with that id, or, for a start
+/// refused outright, the CLAIMED attempt. Anything else is a stale or repeated event.
+pub fn may_mark_failed(
+    existing: Option<&HopRecord>,
+    copy_job_id: Option<&str>,
+    attempt: Option<u32>,
+) -> bool {
+    let Some(r) = existing else { return false };
+    match (copy_job_id, attempt) {
+        (Some(job), _) => r.state == HopState::Started && r.copy_job_id.as_deref() == Some(job),
+        (None, Some(a)) => r.state == HopState::Claimed && r.attempt == a,
+        (None, None) => false,
+    }
+}
+
+pub fn may_record_skipped(existing: Option<&HopRecord>) -> bool {
+    existing.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(min: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap()
+    }
+
+    fn req(attempt: u32, now: i64) -> ClaimRequest {
+        ClaimRequest::new("a->b", attempt, "tok", at(now), Duration::minutes(15))
+    }
+
+    fn record(state: HopState, attempt: u32, claimed: i64) -> HopRecord {
+        let key = HopKey::new("rp", "vault");
+        let mut r = claimed_record(&key, attempt, claimed);
+        r.state = state;
+        r
+    }
+
+    fn claimed_record(key: &HopKey, attempt: u32, t: i64) -> HopRecord {
+        claimed(None, key, &req(attempt, t))
+    }
+
+    #[test]
+    fn first_claim_only_for_attempt_one() {
+        assert!(may_claim(None, &req(1, 0)));
+        assert!(!may_claim(None, &req(2, 0)));
+    }
+
+    #[test]
+    fn a_live_claim_blocks_and_a_stale_one_can_be_taken_over() {
+        let r = record(HopState::Claimed, 1, 0);
+        assert!(!may_claim(Some(&r), &req(1, 5)));
+        assert!(may_claim(Some(&r), &req(1, 16)));
+        assert!(!may_claim(Some(&r), &req(2, 16)));
+    }
+
+    #[test]
+    fn started_completed_and_skipped_are_final_for_claims() {
+        for s in [HopState::Started, HopState::Completed, HopState::Skipped] {
+            assert!(!may_claim(Some(&record(s, 1, 0)), &req(1, 100)));
+            assert!(!may_claim(Some(&record(s, 1, 0)), &req(2, 100)));
+        }
+    }
+
+    #[test]
+    fn a_retryable_failure_admits_exactly_the_next_attempt() {
+        let mut r = record(HopState::Failed, 1, 0);
+        r.failure_class = Some(FailureClass::Retryable);
+        assert!(may_claim(Some(&r), &req(2, 1)));
+        assert!(!may_claim(Some(&r), &req(1, 1)));
+        assert!(!may_claim(Some(&r), &req(3, 1)));
+        r.failure_class = Some(FailureClass::NeedsPerson);
+        assert!(!may_claim(Some(&r), &req(2, 1)));
+    }
+
+    #[test]
+    fn released_attempts_can_be_claimed_again_with_the_same_attempt() {
+        let r = record(HopState::Released, 2, 0);
+        assert!(may_claim(Some(&r), &req(2, 1)));
+        assert!(!may_claim(Some(&r), &req(3, 1)));
+    }
+
+    #[test]
+    fn failures_apply_only_to_their_own_job() {
+        let mut r = record(HopState::Started, 1, 0);
+        r.copy_job_id = Some("job-1".into());
+        assert!(may_mark_failed(Some(&r), Some("job-1"), None));
+        assert!(!may_mark_failed(Some(&r), Some("job-0"), None));
+        assert!(!may_mark_failed(
+            Some(&record(HopState::Failed, 1, 0)),
+            Some("job-1"),
+            None
+        ));
+        assert!(may_mark_failed(
+            Some(&record(HopState::Claimed, 1, 0)),
+            None,
+            Some(1)
+        ));
+        assert!(!may_mark_failed(None, Some("job-1"), None));
+    }
+}

@@ -1,0 +1,15 @@
+//! Backup Relay's core: the policy, ARNs, events, planning and retention arithmetic as pure
+//! functions over plain data, and the ports (small traits) through which the functions reach AWS.
+//! No AWS SDK here.
+
+pub mod arn;
+pub mod event;
+pub mod ledger;
+pub mod plan;
+pub mod policy;
+pub mod ports;
+pub mod retention;
+pub mod router;
+
+pub use event::ParsedEvent;
+pub use policy::Policy;

@@ -1,0 +1,496 @@
+//! Planning: event + policy + resource tags + observed vault locks -> actions. Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::arn::{RecoveryPointArn, VaultArn};
+use crate::event::{EventDetail, JobState, ParsedEvent};
+use crate::policy::{Policy, Route, Vault};
+use crate::retention::{fit_to_lock, Lifecycle, LockFit, VaultLock};
+
+pub type Tags = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub event: EventSummary,
+    pub actions: Vec<Action>,
+    /// Why there is no action, in words; `None` when there are actions.
+    pub ignored: Option<String>,
+    /// Routes that matched but were not acted on, with why (e.g. a vault lock and `skip`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_routes: Vec<SkippedRoute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    pub detail_type: String,
+    pub account: String,
+    pub region: String,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    StartCopyJob(StartCopyJob),
+    RecordCopyFailure(CopyFailure),
+}
+
+/// One hop of a chain: StartCopyJob in the source vault's account and Region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartCopyJob {
+    pub route: String,
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub recovery_point_arn: String,
+    pub source_backup_vault_name: String,
+    pub source_backup_vault_arn: String,
+    pub destination_backup_vault_arn: String,
+    pub iam_role_arn: String,
+    pub idempotency_token: String,
+    pub attempt: u32,
+    /// `None` for `inherit`: the copy keeps its source's expiry.
+    pub lifecycle: Option<Lifecycle>,
+    /// Set when a vault lock changed the lifecycle the policy asked for.
+    pub lock_adjustment: Option<String>,
+    pub resource_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// Transient: another attempt may succeed.
+    Retryable,
+    /// Configuration or permissions: a person must fix something first.
+    NeedsPerson,
+}
+
+impl FailureClass {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Retryable => "retryable",
+            Self::NeedsPerson => "needs_person",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopyFailure {
+    pub route: Option<String>,
+    /// Where the copy job ran: the source vault's account and Region.
+    pub account: String,
+    pub region: String,
+    pub copy_job_id: Option<String>,
+    pub source_recovery_point_arn: String,
+    pub source_backup_vault_arn: Option<String>,
+    pub destination_backup_vault_arn: String,
+    pub status_message: String,
+    pub class: FailureClass,
+    pub likely_fix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkippedRoute {
+    pub route: String,
+    pub recovery_point_arn: String,
+    pub destination_backup_vault_arn: String,
+    pub reason: String,
+}
+
+/// The inputs a plan needs beyond the event and the policy: resource tags and vault locks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanNeeds {
+    /// The resource whose tags the matching routes select on.
+    pub tags_of: Option<String>,
+    /// Destination vaults whose lock state bounds the lifecycle.
+    pub locks_of: Vec<VaultArn>,
+}
+
+/// What the planner knows besides the event.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub resource_tags: Tags,
+    pub vault_locks: BTreeMap<VaultArn, VaultLock>,
+}
+
+/// The idempotency token of one attempt of one hop: a pure function of (source recovery point,
+/// destination vault, attempt), so a redelivered event sends the same token.
+pub fn copy_token(
+    source_recovery_point_arn: &str,
+    destination_vault_arn: &str,
+    attempt: u32,
+) -> String {
+    let mut h = Sha256::new();
+    // Length-prefixed, so no two different (rp, vault) pairs hash the same bytes.
+    for part in [
+        source_recovery_point_arn.as_bytes(),
+        destination_vault_arn.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update(attempt.to_be_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A recovery point that has just landed in a vault, ready to be copied on.
+#[derive(Debug, Clone, PartialEq)]
+struct Landing {
+    recovery_point: String,
+    vault: VaultArn,
+    resource_arn: Option<String>,
+    resource_type: Option<String>,
+}
+
+enum Found<'p> {
+    Landed(Landing, &'p Vault),
+    Failed(CopyFailure),
+    Nothing(String),
+}
+
+fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
+    let env = &event.envelope;
+    let landing = match &event.detail {
+        EventDetail::BackupJob(b) => {
+            if b.state != JobState::Completed {
+                return Found::Nothing(format!(
+                    "backup job is {}: only COMPLETED backups are copied",
+                    b.state.as_str()
+                ));
+            }
+            let Some(rp) = b.recovery_point_arn.clone() else {
+                return Found::Nothing("completed backup job names no recovery point (resources is empty)".into());
+            };
+            let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
+                (Some(arn), _) => VaultArn::parse(arn).ok(),
+                (None, Some(name)) => RecoveryPointArn::parse(&rp).ok().and_then(|p| {
+                    let partition = match p {
+                        RecoveryPointArn::Backup { partition, .. }
+                        | RecoveryPointArn::DynamoDbNative { partition, .. } => partition,
+                    };
+                    VaultArn::parse(&format!(
+                        "arn:{partition}:backup:{}:{}:backup-vault:{name}",
+                        env.region, env.account
+                    ))
+                    .ok()
+                }),
+                (None, None) => None,
+            };
+            let Some(vault) = vault else {
+                return Found::Nothing("backup job event names no readable backup vault".into());
+            };
+            Landing {
+                recovery_point: rp,
+                vault,
+                resource_arn: b.resource_arn.clone(),
+                resource_type: b.resource_type.clone(),
+            }
+        }
+        EventDetail::CopyJob(c) => {
+            let Some(dest) = c.destination_backup_vault_arn.as_deref().and_then(|a| VaultArn::parse(a).ok()) else {
+                return Found::Nothing("copy job event names no readable destination vault".into());
+            };
+            match c.state {
+                JobState::Completed => {}
+                JobState::Failed => {
+                    let Some(source_rp) = c.source_recovery_point_arn.clone() else {
+                        return Found::Nothing("failed copy job names no source recovery point (resources is empty)".into());
+                    };
+                    let source_vault = c.source_backup_vault_arn.as_deref().and_then(|a| VaultArn::parse(a).ok());
+                    let src_alias = source_vault.as_ref().and_then(|v| policy.vault_by_arn(v)).map(|v| v.alias.clone());
+                    let dst_alias = policy.vault_by_arn(&dest).map(|v| v.alias.clone());
+                    if src_alias.is_none() && dst_alias.is_none() {
+                        return Found::Nothing(format!("copy job failed between vaults outside the policy (to {dest})"));
+                    }
+                    let route = match (&src_alias, &dst_alias) {
+                        (Some(s), Some(d)) if policy.routes.iter().any(|r| &r.from == s && &r.to == d) => Some(format!("{s}->{d}")),
+                        _ => None,
+                    };
+                    let message = c.status_message.clone().unwrap_or_else(|| "(no status message)".into());
+                    let (class, likely_fix) = classify_copy_failure(&message);
+                    return Found::Failed(CopyFailure {
+                        route,
+                        account: env.account.clone(),
+                        region: env.region.clone(),
+                        copy_job_id: c.copy_job_id.clone(),
+                        source_recovery_point_arn: source_rp,
+                        source_backup_vault_arn: c.source_backup_vault_arn.clone(),
+                        destination_backup_vault_arn: dest.to_string(),
+                        status_message: message,
+                        class,
+                        likely_fix: likely_fix.to_string(),
+                    });
+                }
+                ref other => {
+                    return Found::Nothing(format!(
+                        "copy job is {}: only COMPLETED copies are chained and FAILED ones recorded",
+                        other.as_str()
+                    ))
+                }
+            }
+            let Some(rp) = c.destination_recovery_point_arn.clone() else {
+                return Found::Nothing("completed copy job names no destination recovery point".into());
+            };
+            Landing {
+                recovery_point: rp,
+                vault: dest,
+                resource_arn: c.resource_arn.clone(),
+                resource_type: c.resource_type.clone(),
+            }
+        }
+        EventDetail::RecoveryPoint(r) => {
+            return Found::Nothing(format!(
+                "recovery point state change ({}): copies are chained from job events, not from recovery point events",
+                r.status
+            ))
+        }
+        EventDetail::Other => {
+            return Found::Nothing(format!("'{}' events need no action from the copy router", env.detail_type))
+        }
+        EventDetail::Unknown => return Found::Nothing(format!("unknown aws.backup detail-type '{}'", env.detail_type)),
+        EventDetail::ForeignSource => {
+            return Found::Nothing(format!("event source '{}' is not aws.backup", env.source))
+        }
+    };
+    if let Ok(rp) = RecoveryPointArn::parse(&landing.recovery_point) {
+        if rp.is_dynamodb_native() {
+            return Found::Nothing(format!(
+                "{} is a DynamoDB-native backup: it cannot be copied (only backups made with AWS Backup advanced features for DynamoDB can); it is reported, not copied",
+                landing.recovery_point
+            ));
+        }
+    }
+    let Some(vault) = policy.vault_by_arn(&landing.vault) else {
+        return Found::Nothing(format!("vault {} is not in the policy", landing.vault));
+    };
+    Found::Landed(landing, vault)
+}
+
+fn routes_for<'p>(
+    policy: &'p Policy,
+    vault: &'p Vault,
+    landing: &Landing,
+    tags: Option<&Tags>,
+) -> Vec<&'p Route> {
+    policy
+        .routes_from(&vault.alias)
+        .filter(|r| match tags {
+            Some(tags) => r.select.matches(landing.resource_type.as_deref(), tags),
+            None => true,
+        })
+        .collect()
+}
+
+/// What to look up before planning this event.
+pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
+    match find(event, policy) {
+        Found::Landed(landing, vault) => {
+            let routes = routes_for(policy, vault, &landing, None);
+            let tags_of = routes
+                .iter()
+                .any(|r| !r.select.tags.is_empty())
+                .then(|| landing.resource_arn.clone())
+                .flatten();
+            let locks_of = routes
+                .iter()
+                .filter_map(|r| policy.vault(&r.to).map(|v| v.arn.clone()))
+                .collect();
+            PlanNeeds { tags_of, locks_of }
+        }
+        _ => PlanNeeds::default(),
+    }
+}
+
+pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> Plan {
+    let env = &event.envelope;
+    let summary = EventSummary {
+        id: env.id.clone(),
+        detail_type: env.detail_type.clone(),
+        account: env.account.clone(),
+        region: env.region.clone(),
+        state: event.state().map(str::to_string),
+    };
+    let nothing = |why: String| Plan {
+        event: summary.clone(),
+        actions: Vec::new(),
+        ignored: Some(why),
+        skipped_routes: Vec::new(),
+    };
+    let (landing, vault) = match find(event, policy) {
+        Found::Nothing(why) => return nothing(why),
+        Found::Failed(f) => {
+            return Plan {
+                event: summary,
+                actions: vec![Action::RecordCopyFailure(f)],
+                ignored: None,
+                skipped_routes: Vec::new(),
+            }
+        }
+        Found::Landed(l, v) => (l, v),
+    };
+    let all_routes: Vec<&Route> = policy.routes_from(&vault.alias).collect();
+    if all_routes.is_empty() {
+        return nothing(format!(
+            "no route leaves vault '{}': the chain ends here",
+            vault.alias
+        ));
+    }
+    let routes = routes_for(policy, vault, &landing, Some(&observed.resource_tags));
+    if routes.is_empty() {
+        return nothing(format!(
+            "no route out of vault '{}' selects this resource (type {}, tags {:?})",
+            vault.alias,
+            landing.resource_type.as_deref().unwrap_or("unknown"),
+            observed.resource_tags
+        ));
+    }
+    let mut actions = Vec::new();
+    let mut skipped_routes = Vec::new();
+    for route in routes {
+        match start_copy_for(
+            policy,
+            vault,
+            route,
+            &landing.recovery_point,
+            landing.resource_arn.clone(),
+            1,
+            observed,
+        ) {
+            Ok(action) => actions.push(Action::StartCopyJob(action)),
+            Err(skip) => skipped_routes.push(skip),
+        }
+    }
+    let ignored = actions
+        .is_empty()
+        .then(|| "every matching route was skipped (see skipped_routes)".to_string());
+    Plan {
+        event: summary,
+        actions,
+        ignored,
+        skipped_routes,
+    }
+}
+
+fn start_copy_for(
+    policy: &Policy,
+    from: &Vault,
+    route: &Route,
+    recovery_point: &str,
+    resource_arn: Option<String>,
+    attempt: u32,
+    observed: &Observed,
+) -> Result<StartCopyJob, SkippedRoute> {
+    // Validation guarantees both ends exist; a missing one is skipped, not a panic.
+    let skip = |reason: String| SkippedRoute {
+        route: route.name(),
+        recovery_point_arn: recovery_point.to_string(),
+        destination_backup_vault_arn: policy
+            .vault(&route.to)
+            .map(|v| v.arn.to_string())
+            .unwrap_or_default(),
+        reason,
+    };
+    let to = policy
+        .vault(&route.to)
+        .ok_or_else(|| skip(format!("vault '{}' is not in the policy", route.to)))?;
+    let wanted = to.retention.and_then(|r| r.copy_lifecycle());
+    let (lifecycle, lock_adjustment) = match fit_to_lock(wanted, observed.vault_locks.get(&to.arn), to.on_lock_conflict) {
+        LockFit::Fits(l) => (l, None),
+        LockFit::Raised { lifecycle, from_days } => (
+            Some(lifecycle),
+            Some(format!(
+                "raised from {from_days} to {} days: the vault lock's MinRetentionDays",
+                lifecycle.delete_after_days.unwrap_or_default()
+            )),
+        ),
+        LockFit::Clamped { lifecycle, from_days } => (
+            Some(lifecycle),
+            Some(format!(
+                "clamped from {from_days} to {} days: the vault lock's MaxRetentionDays (on_lock_conflict: clamp)",
+                lifecycle.delete_after_days.unwrap_or_default()
+            )),
+        ),
+        LockFit::Skipped { reason } => return Err(skip(reason)),
+    };
+    let destination = to.arn.to_string();
+    Ok(StartCopyJob {
+        route: route.name(),
+        account: from.arn.account.clone(),
+        region: from.arn.region.clone(),
+        partition: from.arn.partition.clone(),
+        recovery_point_arn: recovery_point.to_string(),
+        source_backup_vault_name: from.arn.name.clone(),
+        source_backup_vault_arn: from.arn.to_string(),
+        idempotency_token: copy_token(recovery_point, &destination, attempt),
+        destination_backup_vault_arn: destination,
+        iam_role_arn: policy.copy_role_for(&from.arn.account),
+        attempt,
+        lifecycle,
+        lock_adjustment,
+        resource_arn,
+    })
+}
+
+/// The next attempt of a hop that failed: the same route, a new token. `None` when the hop's vaults
+/// or route are no longer in the policy.
+pub fn plan_retry(
+    policy: &Policy,
+    failure: &CopyFailure,
+    attempt: u32,
+    observed: &Observed,
+) -> Option<Result<StartCopyJob, SkippedRoute>> {
+    let from = failure
+        .source_backup_vault_arn
+        .as_deref()
+        .and_then(|a| VaultArn::parse(a).ok())
+        .and_then(|a| policy.vault_by_arn(&a))?;
+    let to = VaultArn::parse(&failure.destination_backup_vault_arn)
+        .ok()
+        .and_then(|a| policy.vault_by_arn(&a))?;
+    let route = policy
+        .routes
+        .iter()
+        .find(|r| r.from == from.alias && r.to == to.alias)?;
+    Some(start_copy_for(
+        policy,
+        from,
+        route,
+        &failure.source_recovery_point_arn,
+        None,
+        attempt,
+        observed,
+    ))
+}
+
+/// Copy job status messages, sorted into "try again" and "a person must fix something", with the
+/// likely fix. Unknown messages are retryable: attempts are bounded, and giving up early loses a hop.
+pub fn classify_copy_failure(message: &str) -> (FailureClass, &'static str) {
+    let m = message.to_ascii_lowercase();
+    let needs_person: [(&str, &str); 9] = [
+        ("same organization", "both accounts must be members of the same AWS Organization, with cross-account backup enabled in the management account"),
+        ("kms", "share the source recovery point's customer-managed KMS key with the destination account"),
+        ("retention", "the destination vault's lock does not allow this retention: adjust the vault lock or the policy's retention"),
+        ("vault lock", "the destination vault's lock does not allow this copy: adjust the vault lock or the policy's retention"),
+        ("locked", "the destination vault is locked against this copy: adjust the vault lock or the policy's retention"),
+        ("access denied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
+        ("not authorized", "the copy role must be allowed to copy, and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
+        ("default vault", "cross-account copies cannot go into a Default vault: route to a named vault"),
+        ("cold", "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
+    ];
+    for (needle, fix) in needs_person {
+        if m.contains(needle) {
+            return (FailureClass::NeedsPerson, fix);
+        }
+    }
+    (
+        FailureClass::Retryable,
+        "transient: retried automatically; if it keeps failing, check AWS Backup's service health and quotas",
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,419 @@
+use super::*;
+use crate::retention::NEVER_EXPIRE_DAYS;
+
+const EXAMPLE: &str = include_str!("../../../../infra/examples/policy.yaml");
+
+fn fixture(name: &str) -> ParsedEvent {
+    let path = format!("{}/../../tests/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    ParsedEvent::parse_str(&text).unwrap()
+}
+
+fn gold() -> Observed {
+    Observed {
+        resource_tags: [("backup-tier".to_string(), "gold".to_string())].into(),
+        vault_locks: BTreeMap::new(),
+    }
+}
+
+fn example() -> Policy {
+    Policy::parse(EXAMPLE).unwrap()
+}
+
+fn only_copy(plan: &Plan) -> &StartCopyJob {
+    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
+    match &plan.actions[0] {
+        Action::StartCopyJob(s) => s,
+        other => panic!("expected start_copy_job, got {other:?}"),
+    }
+}
+
+#[test]
+fn backup_completed_in_primary_copies_to_central_with_its_retention() {
+    let plan = plan_event(&fixture("backup-job-completed.json"), &example(), &gold());
+    let a = only_copy(&plan);
+    assert_eq!(a.route, "primary->central");
+    assert_eq!(
+        (a.account.as_str(), a.region.as_str()),
+        ("111111111111", "us-east-1")
+    );
+    assert_eq!(a.source_backup_vault_name, "primary");
+    assert_eq!(
+        a.destination_backup_vault_arn,
+        "arn:aws:backup:us-east-1:222222222222:backup-vault:central"
+    );
+    assert_eq!(
+        a.iam_role_arn,
+        "arn:aws:iam::111111111111:role/backup-relay-copy"
+    );
+    assert_eq!(
+        a.lifecycle,
+        Some(Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None
+        })
+    );
+    assert_eq!(
+        a.idempotency_token,
+        copy_token(&a.recovery_point_arn, &a.destination_backup_vault_arn, 1)
+    );
+    assert_eq!(plan.ignored, None);
+}
+
+#[test]
+fn copy_completed_chains_from_the_destination_vault_in_its_account_and_region() {
+    let p = example();
+    // central -> dr: acts in central's account and Region, dr's retention keeps cold storage.
+    let plan = plan_event(
+        &fixture("copy-job-completed-primary-to-central.json"),
+        &p,
+        &gold(),
+    );
+    let a = only_copy(&plan);
+    assert_eq!(a.route, "central->dr");
+    assert_eq!(
+        (a.account.as_str(), a.region.as_str()),
+        ("222222222222", "us-east-1")
+    );
+    assert_eq!(
+        a.lifecycle,
+        Some(Lifecycle {
+            delete_after_days: Some(365),
+            move_to_cold_storage_after_days: Some(30)
+        })
+    );
+    // dr -> bunker: never expire is 36500 days, acting in us-west-2.
+    let plan = plan_event(
+        &fixture("copy-job-completed-central-to-dr.json"),
+        &p,
+        &Observed::default(),
+    );
+    let a = only_copy(&plan);
+    assert_eq!(a.route, "dr->bunker");
+    assert_eq!(
+        (a.account.as_str(), a.region.as_str()),
+        ("222222222222", "us-west-2")
+    );
+    assert_eq!(
+        a.iam_role_arn,
+        "arn:aws:iam::222222222222:role/backup-relay-copy"
+    );
+    assert_eq!(
+        a.lifecycle,
+        Some(Lifecycle {
+            delete_after_days: Some(NEVER_EXPIRE_DAYS),
+            move_to_cold_storage_after_days: None
+        })
+    );
+    // bunker: the chain ends.
+    let plan = plan_event(
+        &fixture("copy-job-completed-dr-to-bunker.json"),
+        &p,
+        &Observed::default(),
+    );
+    assert!(plan.actions.is_empty());
+    assert!(plan.ignored.unwrap().contains("chain ends"));
+}
+
+#[test]
+fn tags_must_match_the_route_selector() {
+    let plan = plan_event(
+        &fixture("backup-job-completed.json"),
+        &example(),
+        &Observed::default(),
+    );
+    assert!(plan.actions.is_empty());
+    assert!(plan
+        .ignored
+        .unwrap()
+        .contains("no route out of vault 'primary' selects this resource"));
+    let silver = Observed {
+        resource_tags: [("backup-tier".to_string(), "silver".to_string())].into(),
+        ..Default::default()
+    };
+    assert!(
+        plan_event(&fixture("backup-job-completed.json"), &example(), &silver)
+            .actions
+            .is_empty()
+    );
+}
+
+#[test]
+fn plan_needs_asks_for_tags_and_destination_locks() {
+    let p = example();
+    let needs = plan_needs(&fixture("backup-job-completed.json"), &p);
+    assert_eq!(
+        needs.tags_of.as_deref(),
+        Some("arn:aws:dynamodb:us-east-1:111111111111:table/orders")
+    );
+    assert_eq!(
+        needs.locks_of,
+        vec![p.vault("central").unwrap().arn.clone()]
+    );
+    let needs = plan_needs(&fixture("copy-job-completed-central-to-dr.json"), &p);
+    assert_eq!(needs.tags_of, None);
+    assert_eq!(needs.locks_of, vec![p.vault("bunker").unwrap().arn.clone()]);
+    assert_eq!(
+        plan_needs(&fixture("backup-job-running.json"), &p),
+        PlanNeeds::default()
+    );
+}
+
+#[test]
+fn inherit_sends_no_lifecycle() {
+    let p = Policy::parse(
+        &EXAMPLE.replace("retention: { delete_after_days: 35 }", "retention: inherit"),
+    )
+    .unwrap();
+    let plan = plan_event(&fixture("backup-job-completed.json"), &p, &gold());
+    assert_eq!(only_copy(&plan).lifecycle, None);
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["actions"][0]["lifecycle"], serde_json::Value::Null);
+    assert_eq!(json["actions"][0]["type"], "start_copy_job");
+}
+
+#[test]
+fn several_routes_out_of_one_vault_give_one_action_each() {
+    let text = EXAMPLE.replace(
+        "  - { from: dr, to: bunker }",
+        "  - { from: dr, to: bunker }\n  - { from: central, to: bunker }",
+    );
+    let plan = plan_event(
+        &fixture("copy-job-completed-primary-to-central.json"),
+        &Policy::parse(&text).unwrap(),
+        &gold(),
+    );
+    let routes: Vec<_> = plan
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::StartCopyJob(s) => s.route.clone(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        vec!["central->dr".to_string(), "central->bunker".to_string()]
+    );
+}
+
+#[test]
+fn dynamodb_native_backups_are_reported_not_copied() {
+    let plan = plan_event(
+        &fixture("backup-job-completed-dynamodb-native.json"),
+        &example(),
+        &gold(),
+    );
+    assert!(plan.actions.is_empty());
+    assert!(plan
+        .ignored
+        .unwrap()
+        .contains("DynamoDB-native backup: it cannot be copied"));
+}
+
+#[test]
+fn every_non_completed_state_is_ignored_with_a_reason() {
+    for name in [
+        "backup-job-created.json",
+        "backup-job-pending.json",
+        "backup-job-running.json",
+        "backup-job-aborting.json",
+        "backup-job-aborted.json",
+        "backup-job-failed.json",
+        "backup-job-expired.json",
+        "backup-job-partial.json",
+        "copy-job-created.json",
+        "copy-job-running.json",
+        "copy-job-partial.json",
+        "recovery-point-creating.json",
+        "recovery-point-completed.json",
+        "recovery-point-partial.json",
+        "recovery-point-available.json",
+        "recovery-point-stopped.json",
+        "recovery-point-deleting.json",
+        "recovery-point-expired.json",
+        "restore-job-completed.json",
+        "region-setting-state-change.json",
+        "backup-vault-state-change.json",
+        "unknown-detail-type.json",
+        "backup-job-completed-aws-sample-account.json",
+    ] {
+        let plan = plan_event(&fixture(name), &example(), &gold());
+        assert!(plan.actions.is_empty(), "{name}: {plan:#?}");
+        let why = plan.ignored.unwrap_or_default();
+        assert!(!why.is_empty(), "{name} has no reason");
+    }
+}
+
+#[test]
+fn completed_with_issues_still_copies() {
+    let plan = plan_event(
+        &fixture("backup-job-completed-with-issues.json"),
+        &example(),
+        &gold(),
+    );
+    assert_eq!(only_copy(&plan).route, "primary->central");
+}
+
+#[test]
+fn copy_failures_are_recorded_and_classified() {
+    let p = example();
+    let cases = [
+        (
+            "copy-job-failed-transient.json",
+            FailureClass::Retryable,
+            Some("central->dr"),
+        ),
+        (
+            "copy-job-failed-access-denied.json",
+            FailureClass::NeedsPerson,
+            Some("dr->bunker"),
+        ),
+        (
+            "copy-job-failed-organization.json",
+            FailureClass::NeedsPerson,
+            Some("primary->central"),
+        ),
+    ];
+    for (name, class, route) in cases {
+        let plan = plan_event(&fixture(name), &p, &Observed::default());
+        let [Action::RecordCopyFailure(f)] = plan.actions.as_slice() else {
+            panic!("{name}: {plan:#?}")
+        };
+        assert_eq!(f.class, class, "{name}");
+        assert_eq!(f.route.as_deref(), route, "{name}");
+        assert!(!f.status_message.is_empty());
+        assert!(!f.likely_fix.is_empty());
+    }
+    let plan = plan_event(
+        &fixture("copy-job-failed-access-denied.json"),
+        &p,
+        &Observed::default(),
+    );
+    let Action::RecordCopyFailure(f) = &plan.actions[0] else {
+        unreachable!()
+    };
+    assert!(f.likely_fix.contains("backup:CopyIntoBackupVault"));
+}
+
+#[test]
+fn lock_conflicts_clamp_or_skip() {
+    let p = example();
+    let bunker = p.vault("bunker").unwrap().arn.clone();
+    let locked = Observed {
+        vault_locks: [(
+            bunker,
+            VaultLock {
+                min_retention_days: Some(1),
+                max_retention_days: Some(3650),
+            },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    let plan = plan_event(
+        &fixture("copy-job-completed-central-to-dr.json"),
+        &p,
+        &locked,
+    );
+    let a = only_copy(&plan);
+    assert_eq!(a.lifecycle.unwrap().delete_after_days, Some(3650));
+    assert!(a
+        .lock_adjustment
+        .as_deref()
+        .unwrap()
+        .contains("clamped from 36500 to 3650"));
+
+    let skip = Policy::parse(&EXAMPLE.replace("on_lock_conflict: clamp", "on_lock_conflict: skip"))
+        .unwrap();
+    let plan = plan_event(
+        &fixture("copy-job-completed-central-to-dr.json"),
+        &skip,
+        &locked,
+    );
+    assert!(plan.actions.is_empty());
+    assert_eq!(plan.skipped_routes.len(), 1);
+    assert!(plan.skipped_routes[0].reason.contains("at most 3650 days"));
+    assert!(plan.ignored.is_some());
+}
+
+#[test]
+fn retention_below_the_lock_minimum_is_raised() {
+    let p = example();
+    let central = p.vault("central").unwrap().arn.clone();
+    let mut observed = gold();
+    observed.vault_locks.insert(
+        central,
+        VaultLock {
+            min_retention_days: Some(90),
+            max_retention_days: None,
+        },
+    );
+    let plan = plan_event(&fixture("backup-job-completed.json"), &p, &observed);
+    let a = only_copy(&plan);
+    assert_eq!(a.lifecycle.unwrap().delete_after_days, Some(90));
+    assert!(a
+        .lock_adjustment
+        .as_deref()
+        .unwrap()
+        .contains("raised from 35 to 90"));
+}
+
+#[test]
+fn tokens_are_deterministic_and_distinct_per_attempt_and_hop() {
+    let t1 = copy_token("rp", "vault", 1);
+    assert_eq!(t1, copy_token("rp", "vault", 1));
+    assert_eq!(t1.len(), 32);
+    assert_ne!(t1, copy_token("rp", "vault", 2));
+    assert_ne!(t1, copy_token("rp", "vault2", 1));
+    assert_ne!(copy_token("a\nb", "c", 1), copy_token("a", "b\nc", 1));
+}
+
+#[test]
+fn a_retry_keeps_the_route_with_a_new_token() {
+    let p = example();
+    let plan = plan_event(
+        &fixture("copy-job-failed-transient.json"),
+        &p,
+        &Observed::default(),
+    );
+    let Action::RecordCopyFailure(f) = &plan.actions[0] else {
+        unreachable!()
+    };
+    let retry = plan_retry(&p, f, 2, &Observed::default()).unwrap().unwrap();
+    assert_eq!(retry.route, "central->dr");
+    assert_eq!(retry.attempt, 2);
+    assert_eq!(retry.recovery_point_arn, f.source_recovery_point_arn);
+    assert_eq!(
+        retry.idempotency_token,
+        copy_token(
+            &f.source_recovery_point_arn,
+            &f.destination_backup_vault_arn,
+            2
+        )
+    );
+}
+
+#[test]
+fn other_partitions_are_kept() {
+    let text = EXAMPLE
+        .replace("arn:aws:", "arn:aws-cn:")
+        .replace("us-east-1", "cn-north-1");
+    let p = Policy::parse(&text).unwrap();
+    let ev = std::fs::read_to_string(format!(
+        "{}/../../tests/events/backup-job-completed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("arn:aws:", "arn:aws-cn:")
+    .replace("us-east-1", "cn-north-1");
+    let plan = plan_event(&ParsedEvent::parse_str(&ev).unwrap(), &p, &gold());
+    let a = only_copy(&plan);
+    assert_eq!(
+        a.iam_role_arn,
+        "arn:aws-cn:iam::111111111111:role/backup-relay-copy"
+    );
+    assert!(a
+        .destination_backup_vault_arn
+        .starts_with("arn:aws-cn:backup:cn-north-1:"));
+}

@@ -1,0 +1,168 @@
+//! The small traits through which the core reaches AWS. Each has one SDK adapter (`relay-aws`) and
+//! one simulator (`relay-sim`). Errors are classified by the adapter, never flattened to strings.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::arn::{Location, VaultArn};
+use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
+use crate::plan::{FailureClass, StartCopyJob, Tags};
+use crate::retention::VaultLock;
+
+/// How an AWS call failed, as far as the caller's next move is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Try again later (5xx, timeouts, InvalidResourceState, ServiceUnavailable).
+    Retryable,
+    /// Try again later, slower (throttling, LimitExceeded).
+    Throttled,
+    NotFound,
+    AccessDenied,
+    /// The request itself is wrong: retrying cannot help.
+    Permanent,
+    /// A conditional write lost (someone else got there first).
+    ConditionFailed,
+}
+
+impl ErrorKind {
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Retryable | Self::Throttled)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed ({kind:?}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
+pub struct PortError {
+    pub kind: ErrorKind,
+    pub operation: &'static str,
+    /// AWS's error code, when there was one.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(
+        kind: ErrorKind,
+        operation: &'static str,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            operation,
+            code: code.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// AWS Backup in the account and Region of a vault.
+pub trait BackupPort: Send + Sync {
+    /// StartCopyJob in `job.account`/`job.region`; returns the copy job id.
+    fn start_copy_job(&self, job: &StartCopyJob)
+        -> impl Future<Output = PortResult<String>> + Send;
+    /// The vault's lock bounds, `None` when it is not locked.
+    fn vault_lock(
+        &self,
+        vault: &VaultArn,
+    ) -> impl Future<Output = PortResult<Option<VaultLock>>> + Send;
+}
+
+/// Tags of a protected resource (a DynamoDB table), read in the resource's own account and Region.
+pub trait TagPort: Send + Sync {
+    fn resource_tags(&self, resource_arn: &str) -> impl Future<Output = PortResult<Tags>> + Send;
+}
+
+/// The hop ledger: one record per (source recovery point, destination vault), changed only by
+/// conditional writes whose rules live in [`crate::ledger`].
+pub trait LedgerPort: Send + Sync {
+    fn claim(
+        &self,
+        hop: &HopKey,
+        req: &ClaimRequest,
+    ) -> impl Future<Output = PortResult<ClaimOutcome>> + Send;
+    /// CLAIMED (this attempt) -> STARTED with the copy job id. `false` when the condition failed.
+    fn mark_started(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        copy_job_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// CLAIMED (this attempt) -> RELEASED: the start failed transiently; the same attempt may be claimed again.
+    fn release(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// Any existing record -> COMPLETED. `false` when the hop has no record (a copy Backup Relay did not start).
+    fn mark_completed(
+        &self,
+        hop: &HopKey,
+        destination_recovery_point_arn: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// STARTED with this copy job id (or CLAIMED, for a start that failed outright) -> FAILED.
+    /// Returns the new record when the transition happened, `None` for a stale or repeated event.
+    fn mark_failed(
+        &self,
+        hop: &HopKey,
+        failure: &HopFailure,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<Option<HopRecord>>> + Send;
+    /// Record a hop that will not be copied (a vault lock and `skip`). `false` when already recorded.
+    fn record_skipped(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    fn get(&self, hop: &HopKey) -> impl Future<Output = PortResult<Option<HopRecord>>> + Send;
+}
+
+/// Why a hop failed, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HopFailure {
+    /// The failed copy job; `None` when StartCopyJob itself was refused (then the attempt is given).
+    pub copy_job_id: Option<String>,
+    pub attempt: Option<u32>,
+    pub class: FailureClass,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub subject: String,
+    pub message: String,
+    /// What the alert is about, so an operator can find it in the ledger.
+    pub hop: Option<HopKey>,
+}
+
+pub trait AlertPort: Send + Sync {
+    fn send(&self, alert: &Alert) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Everything the copy router needs.
+pub trait RouterPorts: BackupPort + TagPort + LedgerPort + AlertPort + Clock {}
+impl<T: BackupPort + TagPort + LedgerPort + AlertPort + Clock> RouterPorts for T {}
+
+/// Where a call is made, for adapters that keep one client per account and Region.
+pub fn job_location(job: &StartCopyJob) -> Location {
+    Location {
+        partition: job.partition.clone(),
+        account: job.account.clone(),
+        region: job.region.clone(),
+    }
+}

@@ -1,0 +1,409 @@
+//! The copy router: what the `copy-router` function does with one event, over the ports. The
+//! decisions are the planner's; this only looks up what the plan needs, applies the plan through
+//! the ledger so every side effect is claimed first, and reports what happened.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::arn::VaultArn;
+use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
+use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey};
+use crate::plan::{
+    self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob,
+};
+use crate::policy::Policy;
+use crate::ports::{Alert, ErrorKind, HopFailure, PortError, RouterPorts};
+
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Attempts per hop, the first included, before a retryable failure needs a person.
+    pub max_attempts: u32,
+    /// A claim older than this belongs to an invocation that died (Lambda's limit is 15 minutes).
+    pub stale_claim_after: Duration,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            stale_claim_after: Duration::minutes(15),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The event cannot be read: it must go to the dead-letter path with its id.
+    #[error("unreadable event{}: {source}", id.as_deref().map(|i| format!(" {i}")).unwrap_or_default())]
+    UnreadableEvent {
+        id: Option<String>,
+        source: EventError,
+    },
+    /// AWS failed transiently: retrying the whole event is safe (every side effect is claimed).
+    #[error("event {event_id}: {source}")]
+    Transient { event_id: String, source: PortError },
+    /// AWS refused in a way retrying the event cannot fix, and the refusal could not be recorded.
+    #[error("event {event_id}: {source}")]
+    Permanent { event_id: String, source: PortError },
+}
+
+impl RouterError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnreadableEvent { .. } => "UnreadableEvent",
+            Self::Transient { source, .. } if source.kind == ErrorKind::Throttled => "Throttled",
+            Self::Transient { .. } => "TransientAwsError",
+            Self::Permanent { source, .. } if source.kind == ErrorKind::AccessDenied => {
+                "AccessDenied"
+            }
+            Self::Permanent { .. } => "PermanentAwsError",
+        }
+    }
+}
+
+/// What one event led to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RouteOutcome {
+    pub event_id: String,
+    pub ignored: Option<String>,
+    /// Copy jobs started: (route, copy job id).
+    pub started: Vec<(String, String)>,
+    /// Hops another delivery already claimed: the duplicates suppressed.
+    pub already_claimed: Vec<String>,
+    pub failures_recorded: u32,
+    pub retries_started: u32,
+    pub hops_completed: u32,
+    pub lock_adjustments: Vec<String>,
+    pub skipped: Vec<String>,
+    pub alerts_sent: u32,
+}
+
+pub async fn handle_event<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    raw: &Value,
+    config: &RouterConfig,
+) -> Result<RouteOutcome, RouterError> {
+    let event = ParsedEvent::parse(raw).map_err(|source| RouterError::UnreadableEvent {
+        id: raw.get("id").and_then(Value::as_str).map(str::to_string),
+        source,
+    })?;
+    let event_id = event.envelope.id.clone();
+    let transient = |source: PortError| {
+        if source.kind.is_transient() {
+            RouterError::Transient {
+                event_id: event_id.clone(),
+                source,
+            }
+        } else {
+            RouterError::Permanent {
+                event_id: event_id.clone(),
+                source,
+            }
+        }
+    };
+
+    let needs = plan::plan_needs(&event, policy);
+    let observed = observe(ports, &needs).await.map_err(&transient)?;
+    let plan = plan::plan_event(&event, policy, &observed);
+
+    let mut out = RouteOutcome {
+        event_id: event_id.clone(),
+        ignored: plan.ignored.clone(),
+        ..Default::default()
+    };
+    // A deferred transient error: the rest of the plan still runs, then the event is retried.
+    let mut retry_event: Option<PortError> = None;
+
+    if let EventDetail::CopyJob(c) = &event.detail {
+        if c.state == JobState::Completed {
+            if let (Some(src), Some(dst)) = (
+                &c.source_recovery_point_arn,
+                &c.destination_backup_vault_arn,
+            ) {
+                let hop = HopKey::new(src.clone(), dst.clone());
+                let now = ports.now();
+                if ports
+                    .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
+                    .await
+                    .map_err(&transient)?
+                {
+                    out.hops_completed += 1;
+                }
+            }
+        }
+    }
+
+    for skip in &plan.skipped_routes {
+        record_skip(ports, skip, &mut out)
+            .await
+            .map_err(&transient)?;
+    }
+
+    for action in &plan.actions {
+        match action {
+            Action::StartCopyJob(job) => {
+                if let Err(e) = start_hop(ports, job, config, &mut out).await {
+                    if e.kind.is_transient() {
+                        retry_event.get_or_insert(e);
+                    } else {
+                        return Err(transient(e));
+                    }
+                }
+            }
+            Action::RecordCopyFailure(failure) => {
+                if let Err(e) = record_failure(ports, policy, failure, config, &mut out).await {
+                    if e.kind.is_transient() {
+                        retry_event.get_or_insert(e);
+                    } else {
+                        return Err(transient(e));
+                    }
+                }
+            }
+        }
+    }
+    match retry_event {
+        Some(source) => Err(RouterError::Transient { event_id, source }),
+        None => Ok(out),
+    }
+}
+
+/// Plan an event without touching anything: the `relay plan` command.
+pub fn plan_only(raw: &Value, policy: &Policy, observed: &Observed) -> Result<Plan, EventError> {
+    let event = ParsedEvent::parse(raw)?;
+    Ok(plan::plan_event(&event, policy, observed))
+}
+
+async fn observe<P: RouterPorts>(
+    ports: &P,
+    needs: &plan::PlanNeeds,
+) -> Result<Observed, PortError> {
+    let mut observed = Observed::default();
+    if let Some(resource) = &needs.tags_of {
+        observed.resource_tags = match ports.resource_tags(resource).await {
+            Ok(tags) => tags,
+            // A deleted table has no tags: routes that select on tags do not match it.
+            Err(e) if e.kind == ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e),
+        };
+    }
+    for vault in &needs.locks_of {
+        match ports.vault_lock(vault).await {
+            Ok(Some(lock)) => {
+                observed.vault_locks.insert(vault.clone(), lock);
+            }
+            Ok(None) => {}
+            // StartCopyJob gives the authoritative answer for a vault we cannot describe.
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::AccessDenied) => {
+                tracing::warn!(vault = %vault, error = %e, "vault lock state unknown; planning without it");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(observed)
+}
+
+async fn start_hop<P: RouterPorts>(
+    ports: &P,
+    job: &StartCopyJob,
+    config: &RouterConfig,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let hop = HopKey::new(
+        job.recovery_point_arn.clone(),
+        job.destination_backup_vault_arn.clone(),
+    );
+    let req = ClaimRequest::new(
+        &job.route,
+        job.attempt,
+        &job.idempotency_token,
+        ports.now(),
+        config.stale_claim_after,
+    );
+    match ports.claim(&hop, &req).await? {
+        ClaimOutcome::AlreadyTaken(_) => {
+            tracing::info!(route = %job.route, attempt = job.attempt, "hop already claimed; duplicate suppressed");
+            out.already_claimed.push(job.route.clone());
+            return Ok(());
+        }
+        ClaimOutcome::Claimed => {}
+    }
+    if let Some(adj) = &job.lock_adjustment {
+        out.lock_adjustments.push(format!("{}: {adj}", job.route));
+    }
+    match ports.start_copy_job(job).await {
+        Ok(copy_job_id) => {
+            tracing::info!(route = %job.route, attempt = job.attempt, copy_job_id = %copy_job_id,
+                account = %job.account, region = %job.region, "copy job started");
+            ports
+                .mark_started(&hop, job.attempt, &copy_job_id, ports.now())
+                .await?;
+            out.started.push((job.route.clone(), copy_job_id));
+            Ok(())
+        }
+        Err(e) if e.kind.is_transient() => {
+            tracing::warn!(route = %job.route, error = %e, "StartCopyJob failed transiently; claim released");
+            ports
+                .release(&hop, job.attempt, &e.to_string(), ports.now())
+                .await?;
+            Err(e)
+        }
+        Err(e) => {
+            // Refused outright: retrying the event cannot help. Record, alert once, move on.
+            let failure = HopFailure {
+                copy_job_id: None,
+                attempt: Some(job.attempt),
+                class: FailureClass::NeedsPerson,
+                message: e.to_string(),
+            };
+            if ports
+                .mark_failed(&hop, &failure, ports.now())
+                .await?
+                .is_some()
+            {
+                out.failures_recorded += 1;
+                let alert = Alert {
+                    subject: format!("Backup Relay: cannot start copy {}", job.route),
+                    message: format!(
+                        "StartCopyJob for route {} was refused in {}/{}.\nRecovery point: {}\nDestination: {}\nAWS said: {}\nLikely fix: {}",
+                        job.route, job.account, job.region, job.recovery_point_arn, job.destination_backup_vault_arn, e,
+                        refusal_fix(e.kind)
+                    ),
+                    hop: Some(hop),
+                };
+                ports.send(&alert).await?;
+                out.alerts_sent += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn refusal_fix(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::AccessDenied => "the executor role in the source account must allow backup:StartCopyJob and iam:PassRole on the copy role",
+        ErrorKind::NotFound => "the recovery point or a vault no longer exists: check the policy's vault ARNs",
+        _ => "check the request against the policy (vault ARNs, copy role, retention)",
+    }
+}
+
+async fn record_failure<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    failure: &CopyFailure,
+    config: &RouterConfig,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let hop = HopKey::new(
+        failure.source_recovery_point_arn.clone(),
+        failure.destination_backup_vault_arn.clone(),
+    );
+    let recorded = HopFailure {
+        copy_job_id: failure.copy_job_id.clone(),
+        attempt: None,
+        class: failure.class,
+        message: failure.status_message.clone(),
+    };
+    let Some(record) = ports.mark_failed(&hop, &recorded, ports.now()).await? else {
+        tracing::info!(copy_job_id = ?failure.copy_job_id, "copy failure already recorded or not ours");
+        return Ok(());
+    };
+    out.failures_recorded += 1;
+    let next = record.attempt + 1;
+    if failure.class == FailureClass::Retryable && next <= config.max_attempts {
+        let dest = VaultArn::parse(&failure.destination_backup_vault_arn).ok();
+        let mut observed = Observed::default();
+        if let Some(dest) = dest {
+            if let Ok(Some(lock)) = ports.vault_lock(&dest).await {
+                observed.vault_locks.insert(dest, lock);
+            }
+        }
+        match plan::plan_retry(policy, failure, next, &observed) {
+            Some(Ok(job)) => {
+                let before = out.started.len();
+                start_hop(ports, &job, config, out).await?;
+                out.retries_started += u32::try_from(out.started.len() - before).unwrap_or(0);
+                return Ok(());
+            }
+            Some(Err(skip)) => return record_skip_after_failure(ports, &skip, out).await,
+            None => {}
+        }
+    }
+    let why = if failure.class == FailureClass::Retryable {
+        format!("gave up after {} attempts", record.attempt)
+    } else {
+        "needs a person".to_string()
+    };
+    let alert = Alert {
+        subject: format!(
+            "Backup Relay: copy {} failed ({why})",
+            failure.route.as_deref().unwrap_or("outside the policy's routes")
+        ),
+        message: format!(
+            "Copy job {} from {} failed in {}/{} (attempt {}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}",
+            failure.copy_job_id.as_deref().unwrap_or("(no id)"),
+            failure.source_backup_vault_arn.as_deref().unwrap_or("(unknown vault)"),
+            failure.account, failure.region, record.attempt,
+            failure.source_recovery_point_arn, failure.destination_backup_vault_arn,
+            failure.status_message, failure.likely_fix
+        ),
+        hop: Some(hop),
+    };
+    ports.send(&alert).await?;
+    out.alerts_sent += 1;
+    Ok(())
+}
+
+async fn record_skip<P: RouterPorts>(
+    ports: &P,
+    skip: &SkippedRoute,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let hop = HopKey::new(
+        skip.recovery_point_arn.clone(),
+        skip.destination_backup_vault_arn.clone(),
+    );
+    out.skipped.push(format!("{}: {}", skip.route, skip.reason));
+    if ports
+        .record_skipped(&hop, &skip.route, &skip.reason, ports.now())
+        .await?
+    {
+        let alert = Alert {
+            subject: format!("Backup Relay: copy {} skipped (vault lock)", skip.route),
+            message: format!(
+                "Recovery point {} was not copied to {}: {}.\nLikely fix: widen the vault lock's MaxRetentionDays, or set on_lock_conflict: clamp.",
+                skip.recovery_point_arn, skip.destination_backup_vault_arn, skip.reason
+            ),
+            hop: Some(hop),
+        };
+        ports.send(&alert).await?;
+        out.alerts_sent += 1;
+    }
+    Ok(())
+}
+
+async fn record_skip_after_failure<P: RouterPorts>(
+    ports: &P,
+    skip: &SkippedRoute,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    // The hop already has a FAILED record, so record_skipped would not apply: alert directly.
+    out.skipped.push(format!("{}: {}", skip.route, skip.reason));
+    let alert = Alert {
+        subject: format!("Backup Relay: retry of {} skipped (vault lock)", skip.route),
+        message: format!(
+            "Recovery point {} was not copied again to {}: {}",
+            skip.recovery_point_arn, skip.destination_backup_vault_arn, skip.reason
+        ),
+        hop: Some(HopKey::new(
+            skip.recovery_point_arn.clone(),
+            skip.destination_backup_vault_arn.clone(),
+        )),
+    };
+    ports.send(&alert).await?;
+    out.alerts_sent += 1;
+    Ok(())
+}
