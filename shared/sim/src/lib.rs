@@ -1,1 +1,9 @@
+//! The simulated AWS Backup organisation: the same ports as the SDK adapters, with faults and a
+//! clock, so the real router code can be run over days of simulated backups in a second.
 
+pub mod rng;
+pub mod scenario;
+pub mod world;
+
+pub use scenario::{SimOptions, Simulation, Summary};
+pub use world::{Faults, Sim, World};

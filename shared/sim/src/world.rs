@@ -1,0 +1,810 @@
+//! The simulated AWS: accounts, Regions, vaults (locks, access policies), DynamoDB tables with tags,
+//! recovery points, copy jobs and an event bus with faults. `Sim` implements every port of the core,
+//! so the real router code runs against it unchanged.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+use relay_core::arn::{TableArn, VaultArn};
+use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
+use relay_core::plan::{StartCopyJob, Tags};
+use relay_core::ports::{
+    Alert, AlertPort, BackupPort, Clock, ErrorKind, HopFailure, LedgerPort, PortError, PortResult,
+    TagPort,
+};
+use relay_core::retention::{delete_at, Lifecycle, VaultLock};
+use serde_json::{json, Value};
+
+use crate::rng::Rng;
+
+/// The faults the simulated AWS injects. Probabilities are per event, per copy job or per call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// An emitted event is never delivered.
+    pub lose: f64,
+    /// An emitted event is delivered once or twice more.
+    pub duplicate: f64,
+    /// Extra delivery delay, uniform up to this many minutes: events overtake each other.
+    pub reorder_minutes: i64,
+    /// A copy job fails with a transient internal error.
+    pub copy_failure: f64,
+    /// An API call is throttled.
+    pub throttle: f64,
+}
+
+impl Faults {
+    pub fn none() -> Self {
+        Self {
+            lose: 0.0,
+            duplicate: 0.0,
+            reorder_minutes: 0,
+            copy_failure: 0.0,
+            throttle: 0.0,
+        }
+    }
+}
+
+pub const TRANSIENT_COPY_FAILURE: &str =
+    "An internal failure occurred while copying the recovery point. Please retry.";
+pub const ACCESS_DENIED_FAILURE: &str =
+    "Access Denied trying to call AWS Backup service on the destination backup vault.";
+pub const ORGANIZATION_FAILURE: &str =
+    "Both source and destination account must be a member of the same organization.";
+pub const LOCK_FAILURE: &str =
+    "Copy job failed because the retention period is outside the range allowed by the destination vault lock.";
+
+#[derive(Debug, Clone)]
+pub struct SimVault {
+    pub arn: VaultArn,
+    pub lock: Option<VaultLock>,
+    /// Accounts the access policy lets copy in; the vault's own account always may.
+    pub allow_copy_from: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimTable {
+    pub arn: TableArn,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimRecoveryPoint {
+    pub arn: String,
+    pub vault: VaultArn,
+    pub resource_arn: String,
+    /// Copies keep their source's creation date.
+    pub creation_date: DateTime<Utc>,
+    pub lifecycle: Lifecycle,
+    pub delete_at: Option<DateTime<Utc>>,
+    /// The recovery point this one was copied from.
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Created,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimCopyJob {
+    pub id: String,
+    pub source_rp: String,
+    pub source_vault: VaultArn,
+    pub dest_vault: VaultArn,
+    pub resource_arn: String,
+    pub iam_role_arn: String,
+    pub lifecycle: Option<Lifecycle>,
+    pub state: JobState,
+    pub created_at: DateTime<Utc>,
+    pub finish_at: Option<DateTime<Utc>>,
+    pub dest_rp: Option<String>,
+    pub status_message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub at: DateTime<Utc>,
+    pub seq: u64,
+    pub event: Value,
+    /// 0 for the first invocation; Lambda retries a failed asynchronous invocation twice.
+    pub retry: u32,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Counters {
+    pub events_emitted: u64,
+    pub events_lost: u64,
+    pub events_duplicated: u64,
+    pub events_delivered: u64,
+    pub invocation_errors: u64,
+    pub invocation_retries: u64,
+    pub events_dead_lettered: u64,
+    pub copy_jobs_started: u64,
+    pub copy_job_token_replays: u64,
+    pub copy_failures: u64,
+    pub calls_throttled: u64,
+    pub api_calls: u64,
+}
+
+pub struct World {
+    pub now: DateTime<Utc>,
+    pub rng: Rng,
+    pub faults: Faults,
+    pub organization: BTreeSet<String>,
+    pub vaults: BTreeMap<VaultArn, SimVault>,
+    pub tables: Vec<SimTable>,
+    pub recovery_points: BTreeMap<String, SimRecoveryPoint>,
+    pub jobs: Vec<SimCopyJob>,
+    tokens: HashMap<(String, String), usize>,
+    /// Copy jobs to fail on purpose, per destination vault: (count left, status message).
+    forced_failures: BTreeMap<VaultArn, (u32, String)>,
+    pub ledger: BTreeMap<HopKey, HopRecord>,
+    pub alerts: Vec<Alert>,
+    pub pending: Vec<Delivery>,
+    pub dead_letters: Vec<Value>,
+    pub counters: Counters,
+    seq: u64,
+}
+
+impl World {
+    pub fn new(start: DateTime<Utc>, seed: u64, faults: Faults) -> Self {
+        Self {
+            now: start,
+            rng: Rng::new(seed),
+            faults,
+            organization: BTreeSet::new(),
+            vaults: BTreeMap::new(),
+            tables: Vec::new(),
+            recovery_points: BTreeMap::new(),
+            jobs: Vec::new(),
+            tokens: HashMap::new(),
+            forced_failures: BTreeMap::new(),
+            ledger: BTreeMap::new(),
+            alerts: Vec::new(),
+            pending: Vec::new(),
+            dead_letters: Vec::new(),
+            counters: Counters::default(),
+            seq: 0,
+        }
+    }
+
+    pub fn add_vault(&mut self, arn: VaultArn) {
+        self.organization.insert(arn.account.clone());
+        let all = self.organization.clone();
+        self.vaults.insert(
+            arn.clone(),
+            SimVault {
+                arn,
+                lock: None,
+                allow_copy_from: all,
+            },
+        );
+        // Access policies allow the whole organisation (aws:PrincipalOrgID), as the spoke stack sets.
+        let org = self.organization.clone();
+        for v in self.vaults.values_mut() {
+            v.allow_copy_from = org.clone();
+        }
+    }
+
+    pub fn vault_mut(&mut self, arn: &VaultArn) -> Option<&mut SimVault> {
+        self.vaults.get_mut(arn)
+    }
+
+    /// The next `count` copy jobs into `vault` fail with `message`.
+    pub fn force_copy_failures(&mut self, vault: &VaultArn, count: u32, message: &str) {
+        self.forced_failures
+            .insert(vault.clone(), (count, message.to_string()));
+    }
+
+    fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
+        self.counters.api_calls += 1;
+        if self.rng.chance(self.faults.throttle) {
+            self.counters.calls_throttled += 1;
+            return Err(PortError::new(
+                ErrorKind::Throttled,
+                operation,
+                Some("ThrottlingException"),
+                "Rate exceeded",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Put an event on the bus, through the faults: lost, duplicated, delayed (so reordered).
+    pub fn emit(&mut self, event: Value) {
+        self.counters.events_emitted += 1;
+        if self.rng.chance(self.faults.lose) {
+            self.counters.events_lost += 1;
+            return;
+        }
+        let copies = if self.rng.chance(self.faults.duplicate) {
+            1 + self.rng.between(1, 2) as u32
+        } else {
+            1
+        };
+        self.counters.events_duplicated += u64::from(copies - 1);
+        for _ in 0..copies {
+            // AWS Backup batches events roughly every 5 minutes; reordering adds more.
+            let delay = self.rng.between(1, 5) + self.rng.between(0, self.faults.reorder_minutes);
+            self.schedule(event.clone(), self.now + Duration::minutes(delay), 0);
+        }
+    }
+
+    pub fn schedule(&mut self, event: Value, at: DateTime<Utc>, retry: u32) {
+        self.seq += 1;
+        self.pending.push(Delivery {
+            at,
+            seq: self.seq,
+            event,
+            retry,
+        });
+    }
+
+    /// Deliveries due by now, in delivery order.
+    pub fn take_due(&mut self) -> Vec<Delivery> {
+        let now = self.now;
+        let (mut due, rest): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|d| d.at <= now);
+        self.pending = rest;
+        due.sort_by_key(|d| (d.at, d.seq));
+        due
+    }
+
+    pub fn new_recovery_point_arn(&mut self, vault: &VaultArn) -> String {
+        format!(
+            "arn:{}:backup:{}:{}:recovery-point:{}",
+            vault.partition,
+            vault.region,
+            vault.account,
+            self.rng.uuid()
+        )
+    }
+
+    /// A backup plan's job finished: a recovery point in `vault`, and the job's events.
+    pub fn complete_backup(
+        &mut self,
+        table: &TableArn,
+        vault: &VaultArn,
+        created: DateTime<Utc>,
+        lifecycle: Lifecycle,
+    ) -> String {
+        let rp = self.new_recovery_point_arn(vault);
+        self.recovery_points.insert(
+            rp.clone(),
+            SimRecoveryPoint {
+                arn: rp.clone(),
+                vault: vault.clone(),
+                resource_arn: table.to_string(),
+                creation_date: created,
+                lifecycle,
+                delete_at: delete_at(created, &lifecycle),
+                source: None,
+            },
+        );
+        let job_id = self.rng.uuid();
+        for state in ["CREATED", "RUNNING", "COMPLETED"] {
+            let resources = if state == "COMPLETED" {
+                vec![rp.clone()]
+            } else {
+                vec![]
+            };
+            let mut detail = json!({
+                "backupJobId": job_id, "backupVaultArn": vault.to_string(), "backupVaultName": vault.name,
+                "resourceArn": table.to_string(), "resourceType": "DynamoDB", "state": state,
+                "creationDate": created.to_rfc3339(), "backupSizeInBytes": "52428800", "bytesTransferred": "52428800",
+                "percentDone": if state == "COMPLETED" { "100.0" } else { "0.0" },
+                "iamRoleArn": format!("arn:{}:iam::{}:role/service-role/AWSBackupDefaultServiceRole", vault.partition, vault.account),
+                "expectedCompletionDate": created.format("%b %-d, %Y %-I:%M:%S %p").to_string(),
+                "createdBy": {"backupPlanId": "sim-plan", "backupPlanArn": format!("arn:{}:backup:{}:{}:backup-plan:sim-plan", vault.partition, vault.region, vault.account)}
+            });
+            if state == "COMPLETED" {
+                detail["completionDate"] = json!(self.now.to_rfc3339());
+            }
+            let ev = self.envelope(
+                "Backup Job State Change",
+                &vault.account,
+                &vault.region,
+                resources,
+                detail,
+            );
+            self.emit(ev);
+        }
+        rp
+    }
+
+    fn envelope(
+        &mut self,
+        detail_type: &str,
+        account: &str,
+        region: &str,
+        resources: Vec<String>,
+        detail: Value,
+    ) -> Value {
+        json!({
+            "version": "0", "id": self.rng.uuid(), "detail-type": detail_type, "source": "aws.backup",
+            "account": account, "time": self.now.to_rfc3339(), "region": region,
+            "resources": resources, "detail": detail
+        })
+    }
+
+    fn copy_job_event(&mut self, index: usize) -> Value {
+        let job = &self.jobs[index];
+        let state = match job.state {
+            JobState::Created => "CREATED",
+            JobState::Running => "RUNNING",
+            JobState::Completed => "COMPLETED",
+            JobState::Failed => "FAILED",
+        };
+        let mut detail = json!({
+            "backupSizeInBytes": 52428800, "creationDate": job.created_at.to_rfc3339(),
+            "destinationBackupVaultArn": job.dest_vault.to_string(),
+            "destinationRecoveryPointArn": job.dest_rp.clone().map(Value::String).unwrap_or_else(|| json!({})),
+            "iamRoleArn": job.iam_role_arn, "resourceArn": job.resource_arn, "resourceType": "DynamoDB",
+            "sourceBackupVaultArn": job.source_vault.to_string(), "state": state,
+        });
+        // The CREATED event may have no copyJobId.
+        if job.state != JobState::Created {
+            detail["copyJobId"] = json!(job.id);
+        }
+        if let Some(m) = &job.status_message {
+            detail["statusMessage"] = json!(m);
+        }
+        if job.state == JobState::Completed {
+            detail["completionDate"] = json!(self.now.to_rfc3339());
+        }
+        let (account, region, source) = (
+            job.source_vault.account.clone(),
+            job.source_vault.region.clone(),
+            job.source_rp.clone(),
+        );
+        // Emitted where the job runs: the source vault's account and Region.
+        self.envelope(
+            "Copy Job State Change",
+            &account,
+            &region,
+            vec![source],
+            detail,
+        )
+    }
+
+    /// Move copy jobs along: start waiting ones (one job per resource at a time), finish running ones.
+    pub fn step_jobs(&mut self) {
+        let now = self.now;
+        let busy: BTreeSet<String> = self
+            .jobs
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .map(|j| j.resource_arn.clone())
+            .collect();
+        let mut busy = busy;
+        for i in 0..self.jobs.len() {
+            match self.jobs[i].state {
+                JobState::Created
+                    if !busy.contains(&self.jobs[i].resource_arn)
+                        && self.jobs[i].created_at < now =>
+                {
+                    busy.insert(self.jobs[i].resource_arn.clone());
+                    let minutes = self.rng.between(20, 90);
+                    self.jobs[i].state = JobState::Running;
+                    self.jobs[i].finish_at = Some(now + Duration::minutes(minutes));
+                    let ev = self.copy_job_event(i);
+                    self.emit(ev);
+                }
+                JobState::Running if self.jobs[i].finish_at.is_some_and(|t| t <= now) => {
+                    self.finish_job(i)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish_job(&mut self, i: usize) {
+        let job = self.jobs[i].clone();
+        let failure = self.copy_failure(&job);
+        match failure {
+            Some(message) => {
+                self.counters.copy_failures += 1;
+                self.jobs[i].state = JobState::Failed;
+                self.jobs[i].status_message = Some(message);
+            }
+            None => {
+                let Some(source) = self.recovery_points.get(&job.source_rp).cloned() else {
+                    self.jobs[i].state = JobState::Failed;
+                    self.jobs[i].status_message =
+                        Some("The source recovery point no longer exists.".into());
+                    let ev = self.copy_job_event(i);
+                    self.emit(ev);
+                    return;
+                };
+                let rp = self.new_recovery_point_arn(&job.dest_vault);
+                // "Never" (no DeleteAfterDays) and inherit both keep the source's expiry.
+                let lifecycle = job.lifecycle.unwrap_or(source.lifecycle);
+                let delete = match lifecycle.delete_after_days {
+                    Some(_) => delete_at(source.creation_date, &lifecycle),
+                    None => source.delete_at,
+                };
+                self.recovery_points.insert(
+                    rp.clone(),
+                    SimRecoveryPoint {
+                        arn: rp.clone(),
+                        vault: job.dest_vault.clone(),
+                        resource_arn: job.resource_arn.clone(),
+                        creation_date: source.creation_date,
+                        lifecycle,
+                        delete_at: delete,
+                        source: Some(job.source_rp.clone()),
+                    },
+                );
+                self.jobs[i].state = JobState::Completed;
+                self.jobs[i].dest_rp = Some(rp.clone());
+                let detail = json!({
+                    "backupVaultArn": job.dest_vault.to_string(), "backupVaultName": job.dest_vault.name,
+                    "creationDate": source.creation_date.to_rfc3339(), "resourceArn": job.resource_arn,
+                    "resourceType": "DynamoDB", "status": "COMPLETED", "storageClass": "WARM", "isEncrypted": "true",
+                    "lifecycle": {"deleteAfterDays": lifecycle.delete_after_days, "moveToColdStorageAfterDays": lifecycle.move_to_cold_storage_after_days},
+                    "calculatedLifeCycle": {"deleteAt": delete.map(|d| d.to_rfc3339())}
+                });
+                let (account, region) = (
+                    job.dest_vault.account.clone(),
+                    job.dest_vault.region.clone(),
+                );
+                let ev = self.envelope(
+                    "Recovery Point State Change",
+                    &account,
+                    &region,
+                    vec![rp],
+                    detail,
+                );
+                self.emit(ev);
+            }
+        }
+        let ev = self.copy_job_event(i);
+        self.emit(ev);
+    }
+
+    /// Why AWS would fail this copy job, if it would.
+    fn copy_failure(&mut self, job: &SimCopyJob) -> Option<String> {
+        let src_account = &job.source_vault.account;
+        let dest_account = &job.dest_vault.account;
+        if src_account != dest_account
+            && !(self.organization.contains(src_account)
+                && self.organization.contains(dest_account))
+        {
+            return Some(ORGANIZATION_FAILURE.into());
+        }
+        let dest = self.vaults.get(&job.dest_vault)?.clone();
+        if src_account != dest_account && !dest.allow_copy_from.contains(src_account) {
+            return Some(ACCESS_DENIED_FAILURE.into());
+        }
+        if let Some(lock) = dest.lock {
+            let inherited = self
+                .recovery_points
+                .get(&job.source_rp)
+                .map(|s| s.lifecycle);
+            let days = job
+                .lifecycle
+                .and_then(|l| l.delete_after_days)
+                .or_else(|| inherited.and_then(|l| l.delete_after_days));
+            let outside = match days {
+                Some(d) => {
+                    lock.min_retention_days.is_some_and(|m| d < m)
+                        || lock.max_retention_days.is_some_and(|m| d > m)
+                }
+                // Never expiring is more than any MaxRetentionDays.
+                None => lock.max_retention_days.is_some(),
+            };
+            if outside {
+                return Some(LOCK_FAILURE.into());
+            }
+        }
+        if let Some((left, message)) = self.forced_failures.get_mut(&job.dest_vault) {
+            if *left > 0 {
+                *left -= 1;
+                return Some(message.clone());
+            }
+        }
+        if self.rng.chance(self.faults.copy_failure) {
+            return Some(TRANSIENT_COPY_FAILURE.into());
+        }
+        None
+    }
+
+    fn start_copy(&mut self, req: &StartCopyJob) -> PortResult<String> {
+        const OP: &str = "StartCopyJob";
+        self.throttled(OP)?;
+        let token_key = (req.account.clone(), req.idempotency_token.clone());
+        if let Some(&i) = self.tokens.get(&token_key) {
+            // "Retrying a successful request with the same idempotency token results in a success
+            // message with no action taken."
+            self.counters.copy_job_token_replays += 1;
+            return Ok(self.jobs[i].id.clone());
+        }
+        let invalid = |m: String| {
+            PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                m,
+            )
+        };
+        let source_vault =
+            VaultArn::parse(&req.source_backup_vault_arn).map_err(|e| invalid(e.to_string()))?;
+        let dest_vault = VaultArn::parse(&req.destination_backup_vault_arn)
+            .map_err(|e| invalid(e.to_string()))?;
+        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("recovery point {} not found", req.recovery_point_arn),
+            ));
+        };
+        if rp.vault != source_vault
+            || source_vault.account != req.account
+            || source_vault.region != req.region
+        {
+            return Err(invalid(format!(
+                "recovery point {} is not in vault {} in {}/{}",
+                req.recovery_point_arn, req.source_backup_vault_name, req.account, req.region
+            )));
+        }
+        if !self.vaults.contains_key(&dest_vault) {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("backup vault {dest_vault} not found"),
+            ));
+        }
+        if let Some(l) = req.lifecycle {
+            let cross_account = source_vault.account != dest_vault.account;
+            if cross_account && l.move_to_cold_storage_after_days.is_some() {
+                return Err(invalid(
+                    "cold storage is not supported for cross-account copies".into(),
+                ));
+            }
+            if l.delete_after_days
+                .is_some_and(|d| !(1..=36500).contains(&d))
+            {
+                return Err(invalid(
+                    "DeleteAfterDays cannot be less than 1 or more than 36500".into(),
+                ));
+            }
+        }
+        let id = self.rng.uuid();
+        self.jobs.push(SimCopyJob {
+            id: id.clone(),
+            source_rp: req.recovery_point_arn.clone(),
+            source_vault,
+            dest_vault,
+            resource_arn: rp.resource_arn.clone(),
+            iam_role_arn: req.iam_role_arn.clone(),
+            lifecycle: req.lifecycle,
+            state: JobState::Created,
+            created_at: self.now,
+            finish_at: None,
+            dest_rp: None,
+            status_message: None,
+        });
+        let index = self.jobs.len() - 1;
+        self.tokens.insert(token_key, index);
+        self.counters.copy_jobs_started += 1;
+        let ev = self.copy_job_event(index);
+        self.emit(ev);
+        Ok(id)
+    }
+}
+
+/// The simulated AWS, shared by the ports. One lock; no port holds it across an await.
+pub struct Sim {
+    world: Mutex<World>,
+}
+
+impl Sim {
+    pub fn new(world: World) -> Self {
+        Self {
+            world: Mutex::new(world),
+        }
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        // A panic elsewhere must not hide the world from the report.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Clock for Sim {
+    fn now(&self) -> DateTime<Utc> {
+        self.world().now
+    }
+}
+
+impl BackupPort for Sim {
+    async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
+        self.world().start_copy(job)
+    }
+
+    async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
+        let mut w = self.world();
+        w.throttled("DescribeBackupVault")?;
+        match w.vaults.get(vault) {
+            Some(v) => Ok(v.lock),
+            None => Err(PortError::new(
+                ErrorKind::NotFound,
+                "DescribeBackupVault",
+                Some("ResourceNotFoundException"),
+                format!("{vault} not found"),
+            )),
+        }
+    }
+}
+
+impl TagPort for Sim {
+    async fn resource_tags(&self, resource_arn: &str) -> PortResult<Tags> {
+        let mut w = self.world();
+        w.throttled("ListTagsOfResource")?;
+        w.tables
+            .iter()
+            .find(|t| t.arn.to_string() == resource_arn)
+            .map(|t| t.tags.clone())
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "ListTagsOfResource",
+                    Some("ResourceNotFoundException"),
+                    format!("{resource_arn} not found"),
+                )
+            })
+    }
+}
+
+impl AlertPort for Sim {
+    async fn send(&self, alert: &Alert) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("Publish")?;
+        w.alerts.push(alert.clone());
+        Ok(())
+    }
+}
+
+/// The ledger, with the core's rules applied directly (the DynamoDB adapter encodes the same rules).
+impl LedgerPort for Sim {
+    async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        let existing = w.ledger.get(hop);
+        if ledger::may_claim(existing, req) {
+            let record = ledger::claimed(existing, hop, req);
+            w.ledger.insert(hop.clone(), record);
+            Ok(ClaimOutcome::Claimed)
+        } else {
+            Ok(ClaimOutcome::AlreadyTaken(existing.cloned()))
+        }
+    }
+
+    async fn mark_started(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        copy_job_id: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r) if ledger::may_mark_started(Some(r), attempt) => {
+                r.state = HopState::Started;
+                r.copy_job_id = Some(copy_job_id.to_string());
+                r.updated_at = now;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn release(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r) if ledger::may_release(Some(r), attempt) => {
+                r.state = HopState::Released;
+                r.status_message = Some(reason.to_string());
+                r.updated_at = now;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn mark_completed(
+        &self,
+        hop: &HopKey,
+        destination_recovery_point_arn: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r) if ledger::may_mark_completed(Some(r)) => {
+                r.state = HopState::Completed;
+                r.destination_recovery_point_arn =
+                    destination_recovery_point_arn.map(str::to_string);
+                r.updated_at = now;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn mark_failed(
+        &self,
+        hop: &HopKey,
+        failure: &HopFailure,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<HopRecord>> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r)
+                if ledger::may_mark_failed(
+                    Some(r),
+                    failure.copy_job_id.as_deref(),
+                    failure.attempt,
+                ) =>
+            {
+                r.state = HopState::Failed;
+                r.failure_class = Some(failure.class);
+                r.status_message = Some(failure.message.clone());
+                r.updated_at = now;
+                Some(r.clone())
+            }
+            _ => None,
+        })
+    }
+
+    async fn record_skipped(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        if !ledger::may_record_skipped(w.ledger.get(hop)) {
+            return Ok(false);
+        }
+        w.ledger.insert(
+            hop.clone(),
+            HopRecord {
+                key: hop.clone(),
+                route: route.to_string(),
+                state: HopState::Skipped,
+                attempt: 0,
+                idempotency_token: None,
+                copy_job_id: None,
+                claimed_at: None,
+                updated_at: now,
+                failure_class: None,
+                status_message: Some(reason.to_string()),
+                destination_recovery_point_arn: None,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
+        let mut w = self.world();
+        w.throttled("GetItem")?;
+        Ok(w.ledger.get(hop).cloned())
+    }
+}
