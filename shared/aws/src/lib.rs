@@ -1,1 +1,126 @@
+//! SDK adapters implementing the core's ports: AWS Backup, DynamoDB (tags and the ledger), SNS,
+//! and STS through the executor role of each account.
 
+pub mod alerts;
+pub mod backup;
+pub mod errors;
+pub mod ledger;
+pub mod sessions;
+pub mod tags;
+
+use chrono::{DateTime, Utc};
+use relay_core::arn::{TableArn, VaultArn};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
+use relay_core::plan::{StartCopyJob, Tags};
+use relay_core::ports::{
+    job_location, Alert, AlertPort, BackupPort, Clock, ErrorKind, HopFailure, LedgerPort,
+    PortError, PortResult, TagPort,
+};
+use relay_core::retention::VaultLock;
+
+pub use alerts::SnsAlerts;
+pub use backup::BackupApi;
+pub use ledger::DynamoLedger;
+pub use sessions::{SessionConfig, Sessions};
+
+/// The ports over real AWS.
+pub struct AwsPorts {
+    pub sessions: Sessions,
+    pub ledger: DynamoLedger,
+    pub alerts: SnsAlerts,
+}
+
+impl BackupPort for AwsPorts {
+    async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
+        BackupApi::new(self.sessions.backup(&job_location(job)).await)
+            .start_copy_job(job)
+            .await
+    }
+
+    async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
+        BackupApi::new(self.sessions.backup(&vault.location()).await)
+            .vault_lock(&vault.name)
+            .await
+    }
+}
+
+impl TagPort for AwsPorts {
+    async fn resource_tags(&self, resource_arn: &str) -> PortResult<Tags> {
+        let table = TableArn::parse(resource_arn).map_err(|e| {
+            PortError::new(
+                ErrorKind::NotFound,
+                "ListTagsOfResource",
+                None,
+                format!("only DynamoDB tables are supported: {e}"),
+            )
+        })?;
+        let client = self.sessions.dynamodb(&table.location()).await;
+        tags::table_tags(&client, resource_arn).await
+    }
+}
+
+impl LedgerPort for AwsPorts {
+    async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
+        self.ledger.claim(hop, req).await
+    }
+    async fn mark_started(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        copy_job_id: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        self.ledger
+            .mark_started(hop, attempt, copy_job_id, now)
+            .await
+    }
+    async fn release(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        self.ledger.release(hop, attempt, reason, now).await
+    }
+    async fn mark_completed(
+        &self,
+        hop: &HopKey,
+        rp: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        self.ledger.mark_completed(hop, rp, now).await
+    }
+    async fn mark_failed(
+        &self,
+        hop: &HopKey,
+        failure: &HopFailure,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<HopRecord>> {
+        self.ledger.mark_failed(hop, failure, now).await
+    }
+    async fn record_skipped(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        self.ledger.record_skipped(hop, route, reason, now).await
+    }
+    async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
+        self.ledger.get(hop).await
+    }
+}
+
+impl AlertPort for AwsPorts {
+    async fn send(&self, alert: &Alert) -> PortResult<()> {
+        self.alerts.send(alert).await
+    }
+}
+
+impl Clock for AwsPorts {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

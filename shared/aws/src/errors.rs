@@ -1,0 +1,116 @@
+//! SDK errors classified into the core's [`ErrorKind`]s, keeping AWS's code and message.
+
+use aws_sdk_backup::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use relay_core::ports::{ErrorKind, PortError};
+
+/// What an AWS error code means for the caller. Codes not listed are permanent: the request is wrong.
+pub fn kind_for_code(code: &str) -> ErrorKind {
+    match code {
+        // Backup does not model throttling: it arrives as an unmodelled code.
+        "ThrottlingException"
+        | "Throttling"
+        | "ThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "LimitExceededException"
+        | "ProvisionedThroughputExceededException"
+        | "RequestThrottled"
+        | "RequestThrottledException"
+        | "SlowDown" => ErrorKind::Throttled,
+        "ServiceUnavailableException"
+        | "ServiceUnavailable"
+        | "InternalServerError"
+        | "InternalServerException"
+        | "InternalFailure"
+        | "InternalError"
+        | "InvalidResourceStateException"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "TransactionConflictException"
+        | "ExpiredTokenException" => ErrorKind::Retryable,
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnauthorizedOperation"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "AuthorizationError" => ErrorKind::AccessDenied,
+        "ResourceNotFoundException" | "NotFoundException" | "NotFound" => ErrorKind::NotFound,
+        "ConditionalCheckFailedException" => ErrorKind::ConditionFailed,
+        _ => ErrorKind::Permanent,
+    }
+}
+
+/// Classify any SDK error: service errors by code (then HTTP status), transport failures as retryable.
+pub fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code();
+            let kind = match code {
+                Some(c) => kind_for_code(c),
+                None => ErrorKind::Retryable,
+            };
+            let message = e
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| DisplayErrorContext(err).to_string());
+            PortError::new(kind, operation, code, message)
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PortError::new(
+                ErrorKind::Retryable,
+                operation,
+                None,
+                DisplayErrorContext(err).to_string(),
+            )
+        }
+        _ => PortError::new(
+            ErrorKind::Permanent,
+            operation,
+            None,
+            DisplayErrorContext(err).to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(kind_for_code("ThrottlingException"), ErrorKind::Throttled);
+        assert_eq!(
+            kind_for_code("LimitExceededException"),
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            kind_for_code("InvalidResourceStateException"),
+            ErrorKind::Retryable
+        );
+        assert_eq!(
+            kind_for_code("ServiceUnavailableException"),
+            ErrorKind::Retryable
+        );
+        assert_eq!(
+            kind_for_code("AccessDeniedException"),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind_for_code("ResourceNotFoundException"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_for_code("InvalidParameterValueException"),
+            ErrorKind::Permanent
+        );
+        assert_eq!(
+            kind_for_code("ConditionalCheckFailedException"),
+            ErrorKind::ConditionFailed
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! The hop ledger in DynamoDB: partition key `pk` = source recovery point ARN, sort key `sk` =
+//! destination vault ARN. Every change is one conditional UpdateItem whose condition encodes the
+//! matching rule of `relay_core::ledger` (the same contract tests run against both).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, SecondsFormat, Utc};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
+use relay_core::plan::FailureClass;
+use relay_core::ports::{ErrorKind, HopFailure, PortError, PortResult};
+
+use crate::errors::classify;
+
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u32) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Fixed-width UTC timestamps compare correctly as strings, which the stale-claim condition needs.
+fn ts(t: DateTime<Utc>) -> AttributeValue {
+    s(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn update(&self, hop: &HopKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&hop.source_recovery_point_arn))
+            .key("sk", s(&hop.destination_vault_arn))
+            .expression_attribute_names("#s", "state")
+    }
+
+    /// Run a conditional update: `Ok(Some(new item))` when it applied, `Ok(None)` when the condition failed.
+    async fn apply(
+        &self,
+        op: &'static str,
+        builder: UpdateItemFluentBuilder,
+    ) -> PortResult<Option<Item>> {
+        match builder.return_values(ReturnValue::AllNew).send().await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) => {
+                let err = classify(op, &e);
+                if err.kind == ErrorKind::ConditionFailed {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
+        let mut condition = vec![
+            "(#s = :released AND attempt = :a)",
+            "(#s = :claimed AND attempt = :a AND claimed_at < :stale)",
+        ];
+        let mut b = self
+            .update(hop)
+            .update_expression(
+                "SET #s = :claimed, attempt = :a, idempotency_token = :tok, claimed_at = :now, updated_at = :now, route = :route \
+                 REMOVE copy_job_id, destination_recovery_point_arn",
+            )
+            .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
+            .expression_attribute_values(":released", s(HopState::Released.as_str()))
+            .expression_attribute_values(":a", n(req.attempt))
+            .expression_attribute_values(":tok", s(&req.idempotency_token))
+            .expression_attribute_values(":now", ts(req.now))
+            .expression_attribute_values(":stale", ts(req.stale_before))
+            .expression_attribute_values(":route", s(&req.route));
+        if req.attempt == 1 {
+            condition.insert(0, "attribute_not_exists(pk)");
+        } else {
+            condition.push("(#s = :failed AND attempt = :prev AND failure_class = :retryable)");
+            b = b
+                .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
+                .expression_attribute_values(":prev", n(req.attempt - 1))
+                .expression_attribute_values(":retryable", s(FailureClass::Retryable.as_str()));
+        }
+        match self
+            .apply(
+                "UpdateItem(claim)",
+                b.condition_expression(condition.join(" OR ")),
+            )
+            .await?
+        {
+            Some(_) => Ok(ClaimOutcome::Claimed),
+            None => Ok(ClaimOutcome::AlreadyTaken(self.get(hop).await?)),
+        }
+    }
+
+    pub async fn mark_started(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        copy_job_id: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let b = self
+            .update(hop)
+            .update_expression("SET #s = :started, copy_job_id = :job, updated_at = :now")
+            .condition_expression("#s = :claimed AND attempt = :a")
+            .expression_attribute_values(":started", s(HopState::Started.as_str()))
+            .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
+            .expression_attribute_values(":job", s(copy_job_id))
+            .expression_attribute_values(":a", n(attempt))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(started)", b).await?.is_some())
+    }
+
+    pub async fn release(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let b = self
+            .update(hop)
+            .update_expression("SET #s = :released, status_message = :msg, updated_at = :now")
+            .condition_expression("#s = :claimed AND attempt = :a")
+            .expression_attribute_values(":released", s(HopState::Released.as_str()))
+            .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
+            .expression_attribute_values(":msg", s(reason))
+            .expression_attribute_values(":a", n(attempt))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(release)", b).await?.is_some())
+    }
+
+    pub async fn mark_completed(
+        &self,
+        hop: &HopKey,
+        destination_rp: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut b = self
+            .update(hop)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":completed", s(HopState::Completed.as_str()))
+            .expression_attribute_values(":now", ts(now));
+        b = match destination_rp {
+            Some(rp) => b
+                .update_expression(
+                    "SET #s = :completed, destination_recovery_point_arn = :rp, updated_at = :now",
+                )
+                .expression_attribute_values(":rp", s(rp)),
+            None => b.update_expression("SET #s = :completed, updated_at = :now"),
+        };
+        Ok(self.apply("UpdateItem(completed)", b).await?.is_some())
+    }
+
+    pub async fn mark_failed(
+        &self,
+        hop: &HopKey,
+        failure: &HopFailure,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<HopRecord>> {
+        let b = self
+            .update(hop)
+            .update_expression("SET #s = :failed, failure_class = :class, status_message = :msg, updated_at = :now")
+            .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
+            .expression_attribute_values(":class", s(failure.class.as_str()))
+            .expression_attribute_values(":msg", s(&failure.message))
+            .expression_attribute_values(":now", ts(now));
+        let b = match (&failure.copy_job_id, failure.attempt) {
+            (Some(job), _) => b
+                .condition_expression("#s = :started AND copy_job_id = :job")
+                .expression_attribute_values(":started", s(HopState::Started.as_str()))
+                .expression_attribute_values(":job", s(job)),
+            (None, Some(a)) => b
+                .condition_expression("#s = :claimed AND attempt = :a")
+                .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
+                .expression_attribute_values(":a", n(a)),
+            (None, None) => return Ok(None),
+        };
+        match self.apply("UpdateItem(failed)", b).await? {
+            Some(item) => Ok(Some(record_from_item(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn record_skipped(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let b = self
+            .update(hop)
+            .update_expression("SET #s = :skipped, route = :route, attempt = :zero, status_message = :msg, updated_at = :now")
+            .condition_expression("attribute_not_exists(pk)")
+            .expression_attribute_values(":skipped", s(HopState::Skipped.as_str()))
+            .expression_attribute_values(":route", s(route))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":msg", s(reason))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(skipped)", b).await?.is_some())
+    }
+
+    pub async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&hop.source_recovery_point_arn))
+            .key("sk", s(&hop.destination_vault_arn))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", &e))?;
+        out.item.as_ref().map(record_from_item).transpose()
+    }
+}
+
+fn text(item: &Item, key: &str) -> Option<String> {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn time(item: &Item, key: &str) -> Option<DateTime<Utc>> {
+    text(item, key)
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn record_from_item(item: &Item) -> PortResult<HopRecord> {
+    let bad = |field: &str| {
+        PortError::new(
+            ErrorKind::Permanent,
+            "ledger item",
+            None,
+            format!("ledger item has no valid '{field}'"),
+        )
+    };
+    let key = HopKey::new(
+        text(item, "pk").ok_or_else(|| bad("pk"))?,
+        text(item, "sk").ok_or_else(|| bad("sk"))?,
+    );
+    let state = text(item, "state")
+        .and_then(|s| HopState::parse(&s))
+        .ok_or_else(|| bad("state"))?;
+    let attempt = item
+        .get("attempt")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| bad("attempt"))?;
+    let failure_class = match text(item, "failure_class").as_deref() {
+        Some("retryable") => Some(FailureClass::Retryable),
+        Some("needs_person") => Some(FailureClass::NeedsPerson),
+        _ => None,
+    };
+    Ok(HopRecord {
+        key,
+        route: text(item, "route").unwrap_or_default(),
+        state,
+        attempt,
+        idempotency_token: text(item, "idempotency_token"),
+        copy_job_id: text(item, "copy_job_id"),
+        claimed_at: time(item, "claimed_at"),
+        updated_at: time(item, "updated_at").ok_or_else(|| bad("updated_at"))?,
+        failure_class,
+        status_message: text(item, "status_message"),
+        destination_recovery_point_arn: text(item, "destination_recovery_point_arn"),
+    })
+}

@@ -1,0 +1,103 @@
+//! One client per account and Region. Other accounts are reached by assuming the executor role
+//! there; the credentials are cached per account by the SDK's identity cache and refreshed before
+//! they expire. Single-account use assumes nothing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use relay_core::arn::Location;
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionConfig {
+    /// The account the functions run in: reached with the function's own role.
+    pub home_account: Option<String>,
+    /// The role name to assume in other accounts; `None`: never assume (single-account use).
+    pub executor_role_name: Option<String>,
+}
+
+pub struct Sessions {
+    base: SdkConfig,
+    config: SessionConfig,
+    credentials: Mutex<HashMap<String, SharedCredentialsProvider>>,
+    backup: Mutex<HashMap<Location, aws_sdk_backup::Client>>,
+    dynamodb: Mutex<HashMap<Location, aws_sdk_dynamodb::Client>>,
+}
+
+impl Sessions {
+    pub fn new(base: SdkConfig, config: SessionConfig) -> Self {
+        Self {
+            base,
+            config,
+            credentials: Mutex::new(HashMap::new()),
+            backup: Mutex::new(HashMap::new()),
+            dynamodb: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn base(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    /// The executor role ARN for `location.account`, when that account needs a role assumed.
+    pub fn role_for(&self, location: &Location) -> Option<String> {
+        let role = self.config.executor_role_name.as_deref()?;
+        if self.config.home_account.as_deref() == Some(location.account.as_str()) {
+            return None;
+        }
+        Some(format!(
+            "arn:{}:iam::{}:role/{role}",
+            location.partition, location.account
+        ))
+    }
+
+    async fn credentials_for(&self, location: &Location) -> Option<SharedCredentialsProvider> {
+        let role = self.role_for(location)?;
+        if let Some(p) = lock(&self.credentials).get(&location.account) {
+            return Some(p.clone());
+        }
+        let provider = AssumeRoleProvider::builder(role)
+            .session_name("backup-relay")
+            .configure(&self.base)
+            .build()
+            .await;
+        let shared = SharedCredentialsProvider::new(provider);
+        lock(&self.credentials).insert(location.account.clone(), shared.clone());
+        Some(shared)
+    }
+
+    pub async fn backup(&self, location: &Location) -> aws_sdk_backup::Client {
+        if let Some(c) = lock(&self.backup).get(location) {
+            return c.clone();
+        }
+        let mut builder = aws_sdk_backup::config::Builder::from(&self.base)
+            .region(Region::new(location.region.clone()));
+        if let Some(creds) = self.credentials_for(location).await {
+            builder = builder.credentials_provider(creds);
+        }
+        let client = aws_sdk_backup::Client::from_conf(builder.build());
+        lock(&self.backup).insert(location.clone(), client.clone());
+        client
+    }
+
+    pub async fn dynamodb(&self, location: &Location) -> aws_sdk_dynamodb::Client {
+        if let Some(c) = lock(&self.dynamodb).get(location) {
+            return c.clone();
+        }
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(&self.base)
+            .region(Region::new(location.region.clone()));
+        if let Some(creds) = self.credentials_for(location).await {
+            builder = builder.credentials_provider(creds);
+        }
+        let client = aws_sdk_dynamodb::Client::from_conf(builder.build());
+        lock(&self.dynamodb).insert(location.clone(), client.clone());
+        client
+    }
+}
+
+/// A poisoned cache is still a valid cache: clients are immutable handles.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,258 @@
+//! Adapter edge cases with aws-smithy-mocks: the requests carry the right fields, every error class
+//! maps to the right domain error, and the SDK's standard retries happen.
+
+use std::time::Duration;
+
+use aws_sdk_backup::config::retry::RetryConfig;
+use aws_sdk_backup::operation::describe_backup_vault::DescribeBackupVaultOutput;
+use aws_sdk_backup::operation::start_copy_job::StartCopyJobOutput;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use relay_aws::BackupApi;
+use relay_core::plan::StartCopyJob;
+use relay_core::ports::ErrorKind;
+use relay_core::retention::{Lifecycle, VaultLock};
+
+fn job(lifecycle: Option<Lifecycle>) -> StartCopyJob {
+    StartCopyJob {
+        route: "dr->bunker".into(),
+        account: "222222222222".into(),
+        region: "us-west-2".into(),
+        partition: "aws".into(),
+        recovery_point_arn: "arn:aws:backup:us-west-2:222222222222:recovery-point:rp-1".into(),
+        source_backup_vault_name: "dr".into(),
+        source_backup_vault_arn: "arn:aws:backup:us-west-2:222222222222:backup-vault:dr".into(),
+        destination_backup_vault_arn: "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker"
+            .into(),
+        iam_role_arn: "arn:aws:iam::222222222222:role/backup-relay-copy".into(),
+        idempotency_token: "0123456789abcdef0123456789abcdef".into(),
+        attempt: 1,
+        lifecycle,
+        lock_adjustment: None,
+        resource_arn: None,
+    }
+}
+
+fn never_expire() -> Option<Lifecycle> {
+    Some(Lifecycle {
+        delete_after_days: Some(36500),
+        move_to_cold_storage_after_days: None,
+    })
+}
+
+#[tokio::test]
+async fn start_copy_job_sends_every_field() {
+    let rule = mock!(aws_sdk_backup::Client::start_copy_job)
+        .match_requests(|r| {
+            r.recovery_point_arn()
+                == Some("arn:aws:backup:us-west-2:222222222222:recovery-point:rp-1")
+                && r.source_backup_vault_name() == Some("dr")
+                && r.destination_backup_vault_arn()
+                    == Some("arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker")
+                && r.iam_role_arn() == Some("arn:aws:iam::222222222222:role/backup-relay-copy")
+                && r.idempotency_token() == Some("0123456789abcdef0123456789abcdef")
+                && r.lifecycle().and_then(|l| l.delete_after_days()) == Some(36500)
+                && r.lifecycle()
+                    .and_then(|l| l.move_to_cold_storage_after_days())
+                    .is_none()
+        })
+        .then_output(|| {
+            StartCopyJobOutput::builder()
+                .copy_job_id("copy-job-1")
+                .build()
+        });
+    let client = mock_client!(aws_sdk_backup, [&rule]);
+    let id = BackupApi::new(client)
+        .start_copy_job(&job(never_expire()))
+        .await
+        .unwrap();
+    assert_eq!(id, "copy-job-1");
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn inherit_sends_no_lifecycle_and_cold_storage_is_sent_when_asked() {
+    let inherit = mock!(aws_sdk_backup::Client::start_copy_job)
+        .match_requests(|r| r.lifecycle().is_none())
+        .then_output(|| StartCopyJobOutput::builder().copy_job_id("j").build());
+    let client = mock_client!(aws_sdk_backup, [&inherit]);
+    BackupApi::new(client)
+        .start_copy_job(&job(None))
+        .await
+        .unwrap();
+    assert_eq!(inherit.num_calls(), 1);
+
+    let cold = mock!(aws_sdk_backup::Client::start_copy_job)
+        .match_requests(|r| {
+            r.lifecycle()
+                .and_then(|l| l.move_to_cold_storage_after_days())
+                == Some(30)
+                && r.lifecycle().and_then(|l| l.delete_after_days()) == Some(365)
+        })
+        .then_output(|| StartCopyJobOutput::builder().copy_job_id("j").build());
+    let client = mock_client!(aws_sdk_backup, [&cold]);
+    let lc = Lifecycle {
+        delete_after_days: Some(365),
+        move_to_cold_storage_after_days: Some(30),
+    };
+    BackupApi::new(client)
+        .start_copy_job(&job(Some(lc)))
+        .await
+        .unwrap();
+    assert_eq!(cold.num_calls(), 1);
+}
+
+/// An error as AWS sends it (restJson1): the SDK's own deserializer turns it into the error.
+fn error_body(code: &str, message: &str) -> String {
+    format!(r#"{{"__type":"{code}","code":"{code}","message":"{message}","Message":"{message}"}}"#)
+}
+
+async fn start_with_error(status: u16, code: &str) -> relay_core::ports::PortError {
+    let body = error_body(code, "from the mock");
+    let rule = mock!(aws_sdk_backup::Client::start_copy_job)
+        .sequence()
+        .http_status(status, Some(body))
+        .build();
+    let client = mock_client!(aws_sdk_backup, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    BackupApi::new(client)
+        .start_copy_job(&job(never_expire()))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn errors_are_classified_not_flattened() {
+    let cases = [
+        (400, "ThrottlingException", ErrorKind::Throttled),
+        (400, "LimitExceededException", ErrorKind::Throttled),
+        (400, "InvalidResourceStateException", ErrorKind::Retryable),
+        (500, "ServiceUnavailableException", ErrorKind::Retryable),
+        (403, "AccessDeniedException", ErrorKind::AccessDenied),
+        (400, "ResourceNotFoundException", ErrorKind::NotFound),
+        (400, "InvalidParameterValueException", ErrorKind::Permanent),
+        (400, "MissingParameterValueException", ErrorKind::Permanent),
+    ];
+    for (status, code, kind) in cases {
+        let err = start_with_error(status, code).await;
+        assert_eq!(err.kind, kind, "{code}: {err}");
+        assert_eq!(err.code.as_deref(), Some(code));
+        assert_eq!(err.operation, "StartCopyJob");
+        assert!(
+            err.message.contains("from the mock"),
+            "{code}: {}",
+            err.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bare_5xx_is_retryable() {
+    let rule = mock!(aws_sdk_backup::Client::start_copy_job)
+        .sequence()
+        .http_status(503, None)
+        .build();
+    let client = mock_client!(aws_sdk_backup, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(RetryConfig::disabled()));
+    let err = BackupApi::new(client)
+        .start_copy_job(&job(None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Retryable);
+}
+
+#[tokio::test]
+async fn standard_retries_happen_before_an_error_reaches_the_core() {
+    let rule = mock!(aws_sdk_backup::Client::start_copy_job)
+        .sequence()
+        .http_status(
+            400,
+            Some(error_body("ThrottlingException", "Rate exceeded")),
+        )
+        .http_status(503, None)
+        .output(|| {
+            StartCopyJobOutput::builder()
+                .copy_job_id("after-retries")
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_backup, RuleMode::Sequential, [&rule], |c| c
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+    let id = BackupApi::new(client)
+        .start_copy_job(&job(None))
+        .await
+        .unwrap();
+    assert_eq!(id, "after-retries");
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn vault_lock_state_is_read_from_describe_backup_vault() {
+    let locked = mock!(aws_sdk_backup::Client::describe_backup_vault)
+        .match_requests(|r| r.backup_vault_name() == Some("bunker"))
+        .then_output(|| {
+            DescribeBackupVaultOutput::builder()
+                .backup_vault_name("bunker")
+                .locked(true)
+                .min_retention_days(7)
+                .max_retention_days(3650)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_backup, [&locked]);
+    let lock = BackupApi::new(client).vault_lock("bunker").await.unwrap();
+    assert_eq!(
+        lock,
+        Some(VaultLock {
+            min_retention_days: Some(7),
+            max_retention_days: Some(3650)
+        })
+    );
+
+    let open = mock!(aws_sdk_backup::Client::describe_backup_vault).then_output(|| {
+        DescribeBackupVaultOutput::builder()
+            .backup_vault_name("dr")
+            .locked(false)
+            .build()
+    });
+    let client = mock_client!(aws_sdk_backup, [&open]);
+    assert_eq!(BackupApi::new(client).vault_lock("dr").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn table_tags_follow_pagination() {
+    use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceOutput;
+    use aws_sdk_dynamodb::types::Tag;
+    let rule = mock!(aws_sdk_dynamodb::Client::list_tags_of_resource)
+        .sequence()
+        .output(|| {
+            ListTagsOfResourceOutput::builder()
+                .tags(
+                    Tag::builder()
+                        .key("backup-tier")
+                        .value("gold")
+                        .build()
+                        .unwrap(),
+                )
+                .next_token("page-2")
+                .build()
+        })
+        .output(|| {
+            ListTagsOfResourceOutput::builder()
+                .tags(Tag::builder().key("team").value("orders").build().unwrap())
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+    let tags = relay_aws::tags::table_tags(
+        &client,
+        "arn:aws:dynamodb:us-east-1:111111111111:table/orders",
+    )
+    .await
+    .unwrap();
+    assert_eq!(tags.get("backup-tier").map(String::as_str), Some("gold"));
+    assert_eq!(tags.get("team").map(String::as_str), Some("orders"));
+    assert_eq!(rule.num_calls(), 2);
+}
