@@ -1,1 +1,71 @@
+//! Shared pieces of the integration tests: a moto server each test starts and stops itself, and
+//! the ledger contract that the simulator and the DynamoDB adapter must both honour.
 
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub mod ledger_contract;
+
+/// A moto server on a free loopback port, stopped (by its own process id) when dropped.
+pub struct MotoServer {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    /// moto's server app, one request at a time (see `tests/moto_serial_server.py` for why), run by
+    /// `$MOTO_PYTHON`, else the `python3` on PATH (the test command puts its venv first).
+    pub fn start() -> Result<Self, String> {
+        let program = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial_server.py");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new(&program)
+            .args([script, "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {program} (run the README's test command, which installs moto): {e}"))?;
+        let mut server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("{program} exited at start: {status}"));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = server.child.kill();
+        Err(format!(
+            "{program} did not listen on port {port} within 60 s"
+        ))
+    }
+
+    /// An SDK configuration pointed at this server, with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

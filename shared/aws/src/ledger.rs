@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
 use relay_core::plan::FailureClass;
-use relay_core::ports::{ErrorKind, HopFailure, PortError, PortResult};
+use relay_core::ports::{ErrorKind, HopFailure, LedgerPort, PortError, PortResult};
 
 use crate::errors::classify;
 
@@ -69,8 +69,10 @@ impl DynamoLedger {
             }
         }
     }
+}
 
-    pub async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
+impl LedgerPort for DynamoLedger {
+    async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
         let mut condition = vec![
             "(#s = :released AND attempt = :a)",
             "(#s = :claimed AND attempt = :a AND claimed_at < :stale)",
@@ -109,7 +111,7 @@ impl DynamoLedger {
         }
     }
 
-    pub async fn mark_started(
+    async fn mark_started(
         &self,
         hop: &HopKey,
         attempt: u32,
@@ -128,7 +130,7 @@ impl DynamoLedger {
         Ok(self.apply("UpdateItem(started)", b).await?.is_some())
     }
 
-    pub async fn release(
+    async fn release(
         &self,
         hop: &HopKey,
         attempt: u32,
@@ -147,7 +149,7 @@ impl DynamoLedger {
         Ok(self.apply("UpdateItem(release)", b).await?.is_some())
     }
 
-    pub async fn mark_completed(
+    async fn mark_completed(
         &self,
         hop: &HopKey,
         destination_rp: Option<&str>,
@@ -169,7 +171,7 @@ impl DynamoLedger {
         Ok(self.apply("UpdateItem(completed)", b).await?.is_some())
     }
 
-    pub async fn mark_failed(
+    async fn mark_failed(
         &self,
         hop: &HopKey,
         failure: &HopFailure,
@@ -199,7 +201,7 @@ impl DynamoLedger {
         }
     }
 
-    pub async fn record_skipped(
+    async fn record_skipped(
         &self,
         hop: &HopKey,
         route: &str,
@@ -218,7 +220,7 @@ impl DynamoLedger {
         Ok(self.apply("UpdateItem(skipped)", b).await?.is_some())
     }
 
-    pub async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
+    async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
         let out = self
             .client
             .get_item()

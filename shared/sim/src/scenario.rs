@@ -39,6 +39,7 @@ impl Default for SimOptions {
             faults: Faults {
                 lose: 0.0,
                 duplicate: 0.3,
+                deliveries: 1,
                 reorder_minutes: 45,
                 copy_failure: 0.05,
                 throttle: 0.005,

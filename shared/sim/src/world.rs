@@ -25,6 +25,8 @@ pub struct Faults {
     pub lose: f64,
     /// An emitted event is delivered once or twice more.
     pub duplicate: f64,
+    /// Every event is delivered at least this many times (1 = once).
+    pub deliveries: u32,
     /// Extra delivery delay, uniform up to this many minutes: events overtake each other.
     pub reorder_minutes: i64,
     /// A copy job fails with a transient internal error.
@@ -38,6 +40,7 @@ impl Faults {
         Self {
             lose: 0.0,
             duplicate: 0.0,
+            deliveries: 1,
             reorder_minutes: 0,
             copy_failure: 0.0,
             throttle: 0.0,
@@ -221,10 +224,11 @@ impl World {
             self.counters.events_lost += 1;
             return;
         }
+        let base = self.faults.deliveries.max(1);
         let copies = if self.rng.chance(self.faults.duplicate) {
-            1 + self.rng.between(1, 2) as u32
+            base + self.rng.between(1, 2) as u32
         } else {
-            1
+            base
         };
         self.counters.events_duplicated += u64::from(copies - 1);
         for _ in 0..copies {

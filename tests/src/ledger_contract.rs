@@ -1,0 +1,244 @@
+//! The ledger's behaviour, as one suite: run against the simulator's ledger and against the
+//! DynamoDB adapter on moto, so the two cannot drift apart.
+
+use chrono::{DateTime, Duration, Utc};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopState};
+use relay_core::plan::FailureClass;
+use relay_core::ports::{HopFailure, LedgerPort};
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default() + Duration::minutes(minutes)
+}
+
+fn req(attempt: u32, minutes: i64) -> ClaimRequest {
+    ClaimRequest::new(
+        "central->dr",
+        attempt,
+        &format!("token-{attempt}"),
+        at(minutes),
+        Duration::minutes(15),
+    )
+}
+
+fn hop(name: &str) -> HopKey {
+    HopKey::new(
+        format!("arn:aws:backup:us-east-1:222222222222:recovery-point:{name}"),
+        "arn:aws:backup:us-west-2:222222222222:backup-vault:dr",
+    )
+}
+
+fn failure(job: Option<&str>, attempt: Option<u32>, class: FailureClass) -> HopFailure {
+    HopFailure {
+        copy_job_id: job.map(str::to_string),
+        attempt,
+        class,
+        message: "An internal failure occurred".into(),
+    }
+}
+
+fn claimed(o: ClaimOutcome) -> bool {
+    matches!(o, ClaimOutcome::Claimed)
+}
+
+/// Every rule of `relay_core::ledger`, through the port. Panics with the step that broke.
+pub async fn run<L: LedgerPort>(ledger: &L) {
+    // A hop is claimed once; a redelivery finds it taken.
+    let h = hop("first");
+    assert!(
+        claimed(ledger.claim(&h, &req(1, 0)).await.unwrap()),
+        "first claim"
+    );
+    match ledger.claim(&h, &req(1, 1)).await.unwrap() {
+        ClaimOutcome::AlreadyTaken(Some(r)) => {
+            assert_eq!(
+                (r.state, r.attempt, r.route.as_str()),
+                (HopState::Claimed, 1, "central->dr")
+            );
+            assert_eq!(r.idempotency_token.as_deref(), Some("token-1"));
+        }
+        other => panic!("second claim: {other:?}"),
+    }
+    assert!(
+        !claimed(ledger.claim(&h, &req(2, 1)).await.unwrap()),
+        "attempt 2 without a failure"
+    );
+
+    // Started with its job id, once.
+    assert!(
+        ledger.mark_started(&h, 1, "job-1", at(2)).await.unwrap(),
+        "started"
+    );
+    assert!(
+        !ledger.mark_started(&h, 1, "job-1", at(2)).await.unwrap(),
+        "started twice"
+    );
+    assert!(
+        !claimed(ledger.claim(&h, &req(1, 60)).await.unwrap()),
+        "claim after start"
+    );
+
+    // A failure applies only to its own job, once.
+    assert!(
+        ledger
+            .mark_failed(
+                &h,
+                &failure(Some("job-0"), None, FailureClass::Retryable),
+                at(3)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "stale job"
+    );
+    let failed = ledger
+        .mark_failed(
+            &h,
+            &failure(Some("job-1"), None, FailureClass::Retryable),
+            at(3),
+        )
+        .await
+        .unwrap();
+    let failed = failed.expect("failure of job-1 recorded");
+    assert_eq!(
+        (failed.state, failed.attempt, failed.failure_class),
+        (HopState::Failed, 1, Some(FailureClass::Retryable))
+    );
+    assert!(
+        ledger
+            .mark_failed(
+                &h,
+                &failure(Some("job-1"), None, FailureClass::Retryable),
+                at(3)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "repeat"
+    );
+
+    // A retryable failure admits exactly the next attempt, once.
+    assert!(
+        !claimed(ledger.claim(&h, &req(3, 4)).await.unwrap()),
+        "attempt 3 skips 2"
+    );
+    assert!(
+        claimed(ledger.claim(&h, &req(2, 4)).await.unwrap()),
+        "attempt 2"
+    );
+    assert!(
+        !claimed(ledger.claim(&h, &req(2, 5)).await.unwrap()),
+        "attempt 2 twice"
+    );
+    let r = ledger.get(&h).await.unwrap().expect("record");
+    assert_eq!(
+        (r.state, r.attempt, r.copy_job_id.as_deref()),
+        (HopState::Claimed, 2, None)
+    );
+    assert_eq!(
+        r.status_message.as_deref(),
+        Some("An internal failure occurred"),
+        "failure kept for the record"
+    );
+
+    // A released attempt may be claimed again, with the same attempt.
+    assert!(
+        ledger
+            .release(&h, 2, "ThrottlingException", at(6))
+            .await
+            .unwrap(),
+        "release"
+    );
+    assert!(
+        !ledger.release(&h, 2, "again", at(6)).await.unwrap(),
+        "release twice"
+    );
+    assert!(
+        claimed(ledger.claim(&h, &req(2, 7)).await.unwrap()),
+        "reclaim released"
+    );
+    assert!(ledger.mark_started(&h, 2, "job-2", at(8)).await.unwrap());
+
+    // Completion, and only for hops the ledger knows.
+    assert!(ledger
+        .mark_completed(
+            &h,
+            Some("arn:aws:backup:us-west-2:222222222222:recovery-point:copy"),
+            at(9)
+        )
+        .await
+        .unwrap());
+    let r = ledger.get(&h).await.unwrap().expect("record");
+    assert_eq!(
+        (r.state, r.attempt, r.copy_job_id.as_deref()),
+        (HopState::Completed, 2, Some("job-2"))
+    );
+    assert_eq!(
+        r.destination_recovery_point_arn.as_deref(),
+        Some("arn:aws:backup:us-west-2:222222222222:recovery-point:copy")
+    );
+    assert!(
+        !ledger
+            .mark_completed(&hop("unknown"), None, at(9))
+            .await
+            .unwrap(),
+        "unknown hop"
+    );
+    assert!(ledger.get(&hop("unknown")).await.unwrap().is_none());
+
+    // A claim left by a dead invocation is taken over after 15 minutes, not before.
+    let s = hop("stale");
+    assert!(claimed(ledger.claim(&s, &req(1, 0)).await.unwrap()));
+    assert!(
+        !claimed(ledger.claim(&s, &req(1, 14)).await.unwrap()),
+        "live claim"
+    );
+    assert!(
+        claimed(ledger.claim(&s, &req(1, 16)).await.unwrap()),
+        "stale claim"
+    );
+
+    // A start refused outright fails the claimed attempt; needs_person admits no retry.
+    let p = hop("refused");
+    assert!(claimed(ledger.claim(&p, &req(1, 0)).await.unwrap()));
+    assert!(
+        ledger
+            .mark_failed(
+                &p,
+                &failure(None, Some(2), FailureClass::NeedsPerson),
+                at(1)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "wrong attempt"
+    );
+    assert!(ledger
+        .mark_failed(
+            &p,
+            &failure(None, Some(1), FailureClass::NeedsPerson),
+            at(1)
+        )
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        !claimed(ledger.claim(&p, &req(2, 2)).await.unwrap()),
+        "no retry for needs_person"
+    );
+
+    // A skipped hop is recorded once and never claimed.
+    let k = hop("skipped");
+    assert!(ledger
+        .record_skipped(&k, "dr->bunker", "vault lock", at(0))
+        .await
+        .unwrap());
+    assert!(!ledger
+        .record_skipped(&k, "dr->bunker", "vault lock", at(1))
+        .await
+        .unwrap());
+    assert!(!claimed(ledger.claim(&k, &req(1, 2)).await.unwrap()));
+    assert_eq!(
+        ledger.get(&k).await.unwrap().map(|r| r.state),
+        Some(HopState::Skipped)
+    );
+}

@@ -1,0 +1,88 @@
+//! The DynamoDB ledger against a real moto server over HTTP.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use chrono::{Duration, Utc};
+use relay_aws::DynamoLedger;
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey};
+use relay_core::ports::LedgerPort;
+use relay_tests::{ledger_contract, MotoServer};
+
+/// The same key schema as the ledger table in infra/template.yaml.
+async fn ledger_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_dynamodb_ledger_honours_the_ledger_contract() {
+    let moto = MotoServer::start().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    ledger_table(&client, "relay-ledger").await;
+    ledger_contract::run(&DynamoLedger::new(client, "relay-ledger")).await;
+}
+
+#[tokio::test]
+async fn of_two_concurrent_claims_of_a_hop_exactly_one_wins() {
+    let moto = MotoServer::start().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    ledger_table(&client, "relay-ledger").await;
+    let a = DynamoLedger::new(client.clone(), "relay-ledger");
+    let b = DynamoLedger::new(client, "relay-ledger");
+    for i in 0..20 {
+        let hop = HopKey::new(
+            format!("arn:aws:backup:us-east-1:111111111111:recovery-point:race-{i}"),
+            "arn:aws:backup:us-east-1:222222222222:backup-vault:central",
+        );
+        let req = ClaimRequest::new(
+            "primary->central",
+            1,
+            "token",
+            Utc::now(),
+            Duration::minutes(15),
+        );
+        let (x, y) = tokio::join!(a.claim(&hop, &req), b.claim(&hop, &req));
+        let wins = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|o| matches!(o, ClaimOutcome::Claimed))
+            .count();
+        assert_eq!(wins, 1, "race {i}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_classified_error_not_a_panic() {
+    let moto = MotoServer::start().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let ledger = DynamoLedger::new(client, "no-such-table");
+    let hop = HopKey::new(
+        "arn:aws:backup:us-east-1:111111111111:recovery-point:x",
+        "arn:aws:backup:us-east-1:222222222222:backup-vault:central",
+    );
+    let err = ledger.get(&hop).await.unwrap_err();
+    assert_eq!(err.kind, relay_core::ports::ErrorKind::NotFound, "{err}");
+}
