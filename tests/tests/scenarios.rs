@@ -1,0 +1,332 @@
+//! Whole chains on the simulator: the real router over simulated days, with faults.
+
+use chrono::Duration;
+use relay_core::ledger::{HopKey, HopState};
+use relay_core::plan::FailureClass;
+use relay_core::policy::Policy;
+use relay_core::retention::{VaultLock, NEVER_EXPIRE_DAYS};
+use relay_sim::world::{ACCESS_DENIED_FAILURE, TRANSIENT_COPY_FAILURE};
+use relay_sim::{Faults, SimOptions, Simulation, Summary};
+
+const POLICY: &str = include_str!("../../infra/examples/policy.yaml");
+
+fn policy() -> Policy {
+    Policy::parse(POLICY).unwrap()
+}
+
+fn options(days: u32, tables: u32, seed: u64, faults: Faults) -> SimOptions {
+    SimOptions {
+        days,
+        tables,
+        seed,
+        faults,
+        ..SimOptions::default()
+    }
+}
+
+fn assert_all_complete(s: &Summary) {
+    assert!(s.chains_total > 0);
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert_eq!(s.hops_complete, s.hops_required);
+    assert_eq!(s.duplicate_copy_jobs, 0);
+}
+
+#[tokio::test]
+async fn three_hops_across_three_accounts_and_three_regions() {
+    let p = policy();
+    let accounts: std::collections::BTreeSet<_> =
+        p.vaults.iter().map(|v| v.arn.account.clone()).collect();
+    let regions: std::collections::BTreeSet<_> =
+        p.vaults.iter().map(|v| v.arn.region.clone()).collect();
+    assert_eq!((accounts.len(), regions.len()), (3, 3));
+
+    let mut sim = Simulation::new(p, options(3, 4, 1, Faults::none()));
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    // 4 tables, 3 of them gold: 3 chains a day, 3 hops each, exactly one copy job per hop.
+    assert_eq!(s.chains_total, 9);
+    assert_eq!(s.hops_required, 27);
+    assert_eq!(s.copy_jobs_started, 27);
+    assert_eq!(s.never_expire_violations, 0);
+
+    let w = sim.sim.world();
+    let vault = |alias: &str| sim.policy.vault(alias).unwrap().arn.clone();
+    for rp in w.recovery_points.values().filter(|rp| rp.source.is_some()) {
+        // Copies keep the original's creation date; every delete date counts from it.
+        let mut original = rp;
+        while let Some(src) = &original.source {
+            original = &w.recovery_points[src];
+        }
+        assert_eq!(rp.creation_date, original.creation_date);
+        let days = if rp.vault == vault("central") {
+            35
+        } else if rp.vault == vault("dr") {
+            assert_eq!(rp.lifecycle.move_to_cold_storage_after_days, Some(30));
+            365
+        } else {
+            assert_eq!(rp.vault, vault("bunker"));
+            i64::from(NEVER_EXPIRE_DAYS)
+        };
+        assert_eq!(rp.delete_at, Some(rp.creation_date + Duration::days(days)));
+    }
+    // Every hop is COMPLETED in the ledger.
+    assert_eq!(w.ledger.len(), 27);
+    assert!(w
+        .ledger
+        .values()
+        .all(|r| r.state == HopState::Completed && r.attempt == 1));
+}
+
+#[tokio::test]
+async fn every_event_delivered_three_times_and_shuffled_starts_one_copy_job_per_hop() {
+    let faults = Faults {
+        deliveries: 3,
+        reorder_minutes: 120,
+        ..Faults::none()
+    };
+    let mut sim = Simulation::new(policy(), options(4, 6, 2, faults));
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert_eq!(s.events_delivered, 3 * s.events_emitted, "{s:#?}");
+    assert_eq!(
+        s.copy_jobs_started, s.hops_required,
+        "exactly one copy job per hop"
+    );
+    assert!(sim
+        .sim
+        .world()
+        .jobs
+        .iter()
+        .all(|j| j.state == relay_sim::world::JobState::Completed));
+}
+
+#[tokio::test]
+async fn exactly_once_holds_across_seeds_under_heavy_faults() {
+    for seed in 1..=8 {
+        let faults = Faults {
+            duplicate: 0.6,
+            deliveries: 1,
+            reorder_minutes: 180,
+            copy_failure: 0.1,
+            throttle: 0.01,
+            lose: 0.0,
+        };
+        let mut sim = Simulation::new(policy(), options(3, 5, seed, faults));
+        let s = sim.run().await;
+        assert_eq!(s.duplicate_copy_jobs, 0, "seed {seed}: {s:#?}");
+        // Every job that did not fail is the one successful copy of its hop.
+        assert_eq!(
+            s.copy_jobs_started - s.copy_failures,
+            s.hops_complete,
+            "seed {seed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_copy_that_fails_then_succeeds_on_retry() {
+    let mut sim = Simulation::new(policy(), options(1, 1, 3, Faults::none()));
+    let dr = sim.vault_arn("dr").unwrap();
+    sim.sim
+        .world()
+        .force_copy_failures(&dr, 1, TRANSIENT_COPY_FAILURE);
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert_eq!((s.copy_failures, s.retries, s.alerts), (1, 1, 0));
+    assert_eq!(s.copy_jobs_started, 4, "3 hops + 1 retry");
+    let w = sim.sim.world();
+    let hop = w
+        .ledger
+        .values()
+        .find(|r| r.route == "central->dr")
+        .unwrap();
+    assert_eq!((hop.state, hop.attempt), (HopState::Completed, 2));
+    assert_eq!(
+        hop.status_message.as_deref(),
+        Some(TRANSIENT_COPY_FAILURE),
+        "the failure stays on record"
+    );
+}
+
+#[tokio::test]
+async fn a_hop_that_keeps_failing_stops_after_max_attempts_with_one_alert() {
+    let mut sim = Simulation::new(policy(), options(1, 1, 4, Faults::none()));
+    let dr = sim.vault_arn("dr").unwrap();
+    sim.sim
+        .world()
+        .force_copy_failures(&dr, 99, TRANSIENT_COPY_FAILURE);
+    let s = sim.run().await;
+    assert_eq!(s.chains_complete, 0);
+    assert_eq!((s.copy_failures, s.retries, s.alerts), (3, 2, 1), "{s:#?}");
+    let w = sim.sim.world();
+    assert!(
+        w.alerts[0].subject.contains("gave up after 3 attempts"),
+        "{}",
+        w.alerts[0].subject
+    );
+}
+
+#[tokio::test]
+async fn access_denied_on_the_destination_is_one_alert_and_no_retry() {
+    let mut sim = Simulation::new(
+        policy(),
+        options(
+            2,
+            2,
+            5,
+            Faults {
+                deliveries: 2,
+                ..Faults::none()
+            },
+        ),
+    );
+    let bunker = sim.vault_arn("bunker").unwrap();
+    sim.sim
+        .world()
+        .vault_mut(&bunker)
+        .unwrap()
+        .allow_copy_from
+        .remove("222222222222");
+    let s = sim.run().await;
+    // 2 tables, both gold (every fourth table is not), 2 days: 4 chains, each stopped at dr -> bunker.
+    assert_eq!((s.chains_total, s.chains_complete), (4, 0));
+    assert_eq!((s.copy_failures, s.retries, s.alerts), (4, 0, 4), "{s:#?}");
+    let w = sim.sim.world();
+    for alert in &w.alerts {
+        assert!(alert.message.contains(ACCESS_DENIED_FAILURE));
+        assert!(
+            alert.message.contains("backup:CopyIntoBackupVault"),
+            "likely fix: {}",
+            alert.message
+        );
+    }
+    let failed: Vec<_> = w
+        .ledger
+        .values()
+        .filter(|r| r.route == "dr->bunker")
+        .collect();
+    assert_eq!(failed.len(), 4);
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.state == HopState::Failed
+                && r.failure_class == Some(FailureClass::NeedsPerson))
+    );
+}
+
+#[tokio::test]
+async fn a_bunker_locked_at_3650_days_is_clamped_and_reported() {
+    let mut sim = Simulation::new(policy(), options(2, 2, 6, Faults::none()));
+    let bunker = sim.vault_arn("bunker").unwrap();
+    sim.sim.world().vault_mut(&bunker).unwrap().lock = Some(VaultLock {
+        min_retention_days: Some(1),
+        max_retention_days: Some(3650),
+    });
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert_eq!(s.lock_adjustments, 4);
+    // Clamped copies are violations of "never expire", all of them forced by the lock.
+    assert_eq!(
+        (
+            s.never_expire_copies,
+            s.never_expire_violations,
+            s.never_expire_violations_by_lock
+        ),
+        (4, 4, 4)
+    );
+    let w = sim.sim.world();
+    for rp in w.recovery_points.values().filter(|rp| rp.vault == bunker) {
+        assert_eq!(rp.lifecycle.delete_after_days, Some(3650));
+    }
+}
+
+#[tokio::test]
+async fn a_bunker_locked_at_3650_days_with_skip_is_not_copied_and_alerts_once_per_hop() {
+    let text = POLICY.replace("on_lock_conflict: clamp", "on_lock_conflict: skip");
+    let mut sim = Simulation::new(
+        Policy::parse(&text).unwrap(),
+        options(
+            2,
+            2,
+            7,
+            Faults {
+                deliveries: 3,
+                ..Faults::none()
+            },
+        ),
+    );
+    let bunker = sim.vault_arn("bunker").unwrap();
+    sim.sim.world().vault_mut(&bunker).unwrap().lock = Some(VaultLock {
+        min_retention_days: None,
+        max_retention_days: Some(3650),
+    });
+    let s = sim.run().await;
+    assert_eq!((s.chains_total, s.chains_complete), (4, 0));
+    assert_eq!(
+        s.hops_complete, 8,
+        "primary->central and central->dr still happen"
+    );
+    assert_eq!(s.alerts, 4, "one per skipped hop, despite three deliveries");
+    assert_eq!(s.never_expire_copies, 0);
+    let w = sim.sim.world();
+    assert!(
+        w.jobs.iter().all(|j| j.dest_vault != bunker),
+        "nothing shortened: nothing copied"
+    );
+    assert_eq!(
+        w.ledger
+            .values()
+            .filter(|r| r.state == HopState::Skipped)
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn lost_events_leave_chains_incomplete_and_the_summary_says_so() {
+    let faults = Faults {
+        lose: 0.3,
+        ..Faults::none()
+    };
+    let mut sim = Simulation::new(policy(), options(3, 4, 8, faults));
+    let s = sim.run().await;
+    assert!(s.events_lost > 0);
+    assert!(s.chains_complete < s.chains_total, "{s:#?}");
+    assert_eq!(
+        s.incomplete.len() as u64,
+        s.chains_total - s.chains_complete
+    );
+    assert!(s.render().contains("incomplete (events were lost"));
+    assert_eq!(s.duplicate_copy_jobs, 0);
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_history() {
+    let run = |seed| async move {
+        let mut sim = Simulation::new(policy(), options(2, 3, seed, SimOptions::default().faults));
+        serde_json::to_string(&sim.run().await).unwrap()
+    };
+    assert_eq!(run(11).await, run(11).await);
+    assert_ne!(run(11).await, run(12).await);
+}
+
+#[tokio::test]
+async fn the_readme_command_completes_every_chain() {
+    // `relay simulate --policy infra/examples/policy.yaml`: the defaults, as the README promises.
+    let mut sim = Simulation::new(policy(), SimOptions::default());
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert!(
+        s.events_duplicated > 0 && s.copy_failures > 0 && s.retries > 0,
+        "{s:#?}"
+    );
+    assert_eq!(s.never_expire_violations, 0);
+    assert_eq!(s.never_expire_copies, s.chains_total);
+}
+
+#[test]
+fn hop_keys_order_by_recovery_point_then_vault() {
+    let a = HopKey::new("a", "z");
+    let b = HopKey::new("b", "a");
+    assert!(a < b);
+}
