@@ -1,0 +1,125 @@
+//! The `relay` command's contract: exit codes, JSON on stdout, messages on stderr.
+
+use std::process::{Command, Output};
+
+const RELAY: &str = env!("CARGO_BIN_EXE_relay");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+fn relay(args: &[&str]) -> Output {
+    Command::new(RELAY).args(args).current_dir(ROOT).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("relay-cli-test-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().to_string()
+}
+
+#[test]
+fn validate_prints_one_line_per_route() {
+    let o = relay(&["validate", "infra/examples/policy.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("primary->central: 111111111111/us-east-1 -> 222222222222/us-east-1 (cross-account)"), "{out}");
+    assert!(lines[1].contains("(cross-Region)"));
+    assert!(lines[2].contains("never expire (36500 days)"));
+}
+
+#[test]
+fn validate_reports_every_error_with_exit_2() {
+    let bad = std::fs::read_to_string(format!("{ROOT}/infra/examples/policy.yaml"))
+        .unwrap()
+        .replace("version: 1", "version: 9")
+        .replace("delete_after_days: 365", "delete_after_days: 100");
+    let path = temp_file("bad.yaml", &bad);
+    let o = relay(&["validate", &path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    assert!(err.contains("policy: version: unknown version 9"), "{err}");
+    assert!(err.contains("vault 'dr': retention.delete_after_days: 100 is less than move_to_cold_storage_after_days (30) + 90"), "{err}");
+}
+
+#[test]
+fn plan_prints_the_contract_json() {
+    let o = relay(&[
+        "plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/backup-job-completed.json",
+        "--resource-tag", "backup-tier=gold",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["event"]["detail_type"], "Backup Job State Change");
+    assert_eq!(plan["event"]["state"], "COMPLETED");
+    assert_eq!(plan["ignored"], serde_json::Value::Null);
+    let a = &plan["actions"][0];
+    assert_eq!(a["type"], "start_copy_job");
+    assert_eq!(a["route"], "primary->central");
+    for field in ["account", "region", "recovery_point_arn", "source_backup_vault_name", "destination_backup_vault_arn", "iam_role_arn", "idempotency_token"] {
+        assert!(a[field].is_string(), "{field} missing in {a}");
+    }
+    assert_eq!(a["lifecycle"], serde_json::json!({"delete_after_days": 35, "move_to_cold_storage_after_days": null}));
+}
+
+#[test]
+fn plan_with_no_action_says_why() {
+    let o = relay(&["plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/backup-job-completed.json"]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["actions"], serde_json::json!([]));
+    assert!(plan["ignored"].as_str().unwrap().contains("selects this resource"));
+}
+
+#[test]
+fn plan_shows_a_lock_clamp() {
+    let o = relay(&[
+        "plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/copy-job-completed-central-to-dr.json",
+        "--vault-lock", "bunker=1:3650",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["actions"][0]["lifecycle"]["delete_after_days"], 3650);
+    assert!(plan["actions"][0]["lock_adjustment"].as_str().unwrap().contains("clamped"));
+}
+
+#[test]
+fn plan_with_an_unreadable_event_or_policy_exits_2_with_nothing_on_stdout() {
+    let not_json = temp_file("not.json", "{ nope");
+    for args in [
+        vec!["plan", "--policy", "infra/examples/policy.yaml", "--event", not_json.as_str()],
+        vec!["plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/malformed-missing-detail.json"],
+        vec!["plan", "--policy", "no/such/policy.yaml", "--event", "tests/events/backup-job-completed.json"],
+        vec!["plan", "--policy", "tests/events/backup-job-completed.json", "--event", "tests/events/backup-job-completed.json"],
+    ] {
+        let o = relay(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).starts_with("relay: "), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn simulate_json_has_the_contract_fields() {
+    let o = relay(&["simulate", "--days", "2", "--tables", "3", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for field in ["chains_total", "chains_complete", "copy_jobs_started", "duplicate_copy_jobs", "events_delivered", "events_duplicated", "events_lost", "never_expire_violations"] {
+        assert!(s[field].is_u64(), "{field} missing: {s}");
+    }
+    assert_eq!(s["chains_total"], s["chains_complete"]);
+}
+
+#[test]
+fn simulate_rejects_bad_faults() {
+    let o = relay(&["simulate", "--faults", "lose=2"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = relay(&["simulate", "--faults", "gremlins=0.1"]);
+    assert!(stderr(&o).contains("unknown fault 'gremlins'"));
+}
