@@ -6,7 +6,11 @@ const RELAY: &str = env!("CARGO_BIN_EXE_relay");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 fn relay(args: &[&str]) -> Output {
-    Command::new(RELAY).args(args).current_dir(ROOT).output().unwrap()
+    Command::new(RELAY)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -30,7 +34,12 @@ fn validate_prints_one_line_per_route() {
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
-    assert!(lines[0].starts_with("primary->central: 111111111111/us-east-1 -> 222222222222/us-east-1 (cross-account)"), "{out}");
+    assert!(
+        lines[0].starts_with(
+            "primary->central: 111111111111/us-east-1 -> 222222222222/us-east-1 (cross-account)"
+        ),
+        "{out}"
+    );
     assert!(lines[1].contains("(cross-Region)"));
     assert!(lines[2].contains("never expire (36500 days)"));
 }
@@ -53,8 +62,13 @@ fn validate_reports_every_error_with_exit_2() {
 #[test]
 fn plan_prints_the_contract_json() {
     let o = relay(&[
-        "plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/backup-job-completed.json",
-        "--resource-tag", "backup-tier=gold",
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        "tests/events/backup-job-completed.json",
+        "--resource-tag",
+        "backup-tier=gold",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -64,44 +78,100 @@ fn plan_prints_the_contract_json() {
     let a = &plan["actions"][0];
     assert_eq!(a["type"], "start_copy_job");
     assert_eq!(a["route"], "primary->central");
-    for field in ["account", "region", "recovery_point_arn", "source_backup_vault_name", "destination_backup_vault_arn", "iam_role_arn", "idempotency_token"] {
+    for field in [
+        "account",
+        "region",
+        "recovery_point_arn",
+        "source_backup_vault_name",
+        "destination_backup_vault_arn",
+        "iam_role_arn",
+        "idempotency_token",
+    ] {
         assert!(a[field].is_string(), "{field} missing in {a}");
     }
-    assert_eq!(a["lifecycle"], serde_json::json!({"delete_after_days": 35, "move_to_cold_storage_after_days": null}));
+    assert_eq!(
+        a["lifecycle"],
+        serde_json::json!({"delete_after_days": 35, "move_to_cold_storage_after_days": null})
+    );
 }
 
 #[test]
 fn plan_with_no_action_says_why() {
-    let o = relay(&["plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/backup-job-completed.json"]);
+    let o = relay(&[
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        "tests/events/backup-job-completed.json",
+    ]);
     let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(plan["actions"], serde_json::json!([]));
-    assert!(plan["ignored"].as_str().unwrap().contains("selects this resource"));
+    assert!(plan["ignored"]
+        .as_str()
+        .unwrap()
+        .contains("selects this resource"));
 }
 
 #[test]
 fn plan_shows_a_lock_clamp() {
     let o = relay(&[
-        "plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/copy-job-completed-central-to-dr.json",
-        "--vault-lock", "bunker=1:3650",
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        "tests/events/copy-job-completed-central-to-dr.json",
+        "--vault-lock",
+        "bunker=1:3650",
     ]);
     let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(plan["actions"][0]["lifecycle"]["delete_after_days"], 3650);
-    assert!(plan["actions"][0]["lock_adjustment"].as_str().unwrap().contains("clamped"));
+    assert!(plan["actions"][0]["lock_adjustment"]
+        .as_str()
+        .unwrap()
+        .contains("clamped"));
 }
 
 #[test]
 fn plan_with_an_unreadable_event_or_policy_exits_2_with_nothing_on_stdout() {
     let not_json = temp_file("not.json", "{ nope");
     for args in [
-        vec!["plan", "--policy", "infra/examples/policy.yaml", "--event", not_json.as_str()],
-        vec!["plan", "--policy", "infra/examples/policy.yaml", "--event", "tests/events/malformed-missing-detail.json"],
-        vec!["plan", "--policy", "no/such/policy.yaml", "--event", "tests/events/backup-job-completed.json"],
-        vec!["plan", "--policy", "tests/events/backup-job-completed.json", "--event", "tests/events/backup-job-completed.json"],
+        vec![
+            "plan",
+            "--policy",
+            "infra/examples/policy.yaml",
+            "--event",
+            not_json.as_str(),
+        ],
+        vec![
+            "plan",
+            "--policy",
+            "infra/examples/policy.yaml",
+            "--event",
+            "tests/events/malformed-missing-detail.json",
+        ],
+        vec![
+            "plan",
+            "--policy",
+            "no/such/policy.yaml",
+            "--event",
+            "tests/events/backup-job-completed.json",
+        ],
+        vec![
+            "plan",
+            "--policy",
+            "tests/events/backup-job-completed.json",
+            "--event",
+            "tests/events/backup-job-completed.json",
+        ],
     ] {
         let o = relay(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
-        assert!(stderr(&o).starts_with("relay: "), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("relay: "),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -110,7 +180,16 @@ fn simulate_json_has_the_contract_fields() {
     let o = relay(&["simulate", "--days", "2", "--tables", "3", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    for field in ["chains_total", "chains_complete", "copy_jobs_started", "duplicate_copy_jobs", "events_delivered", "events_duplicated", "events_lost", "never_expire_violations"] {
+    for field in [
+        "chains_total",
+        "chains_complete",
+        "copy_jobs_started",
+        "duplicate_copy_jobs",
+        "events_delivered",
+        "events_duplicated",
+        "events_lost",
+        "never_expire_violations",
+    ] {
         assert!(s[field].is_u64(), "{field} missing: {s}");
     }
     assert_eq!(s["chains_total"], s["chains_complete"]);
