@@ -37,7 +37,10 @@ impl MotoServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("{program} exited at start: {status}"));
+                return Err(format!(
+                    "{program} {script} exited at start ({status}): is moto installed for it? \
+                     scripts/test installs it into .venv and sets MOTO_PYTHON"
+                ));
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(server);

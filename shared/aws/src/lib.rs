@@ -10,11 +10,10 @@ pub mod tags;
 
 use chrono::{DateTime, Utc};
 use relay_core::arn::{TableArn, VaultArn};
-use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    job_location, Alert, AlertPort, BackupPort, Clock, ErrorKind, HopFailure, LedgerPort,
-    PortError, PortResult, TagPort,
+    job_location, Alert, AlertPort, BackupPort, Clock, ErrorKind, PortError, PortResult,
+    RouterPorts, TagPort,
 };
 use relay_core::retention::VaultLock;
 
@@ -59,57 +58,10 @@ impl TagPort for AwsPorts {
     }
 }
 
-impl LedgerPort for AwsPorts {
-    async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
-        self.ledger.claim(hop, req).await
-    }
-    async fn mark_started(
-        &self,
-        hop: &HopKey,
-        attempt: u32,
-        copy_job_id: &str,
-        now: DateTime<Utc>,
-    ) -> PortResult<bool> {
-        self.ledger
-            .mark_started(hop, attempt, copy_job_id, now)
-            .await
-    }
-    async fn release(
-        &self,
-        hop: &HopKey,
-        attempt: u32,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> PortResult<bool> {
-        self.ledger.release(hop, attempt, reason, now).await
-    }
-    async fn mark_completed(
-        &self,
-        hop: &HopKey,
-        rp: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> PortResult<bool> {
-        self.ledger.mark_completed(hop, rp, now).await
-    }
-    async fn mark_failed(
-        &self,
-        hop: &HopKey,
-        failure: &HopFailure,
-        now: DateTime<Utc>,
-    ) -> PortResult<Option<HopRecord>> {
-        self.ledger.mark_failed(hop, failure, now).await
-    }
-    async fn record_skipped(
-        &self,
-        hop: &HopKey,
-        route: &str,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> PortResult<bool> {
-        self.ledger.record_skipped(hop, route, reason, now).await
-    }
-    async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
-        self.ledger.get(hop).await
+impl RouterPorts for AwsPorts {
+    type Ledger = DynamoLedger;
+    fn ledger(&self) -> &DynamoLedger {
+        &self.ledger
     }
 }
 

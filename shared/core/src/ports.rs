@@ -154,9 +154,12 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// Everything the copy router needs.
-pub trait RouterPorts: BackupPort + TagPort + LedgerPort + AlertPort + Clock {}
-impl<T: BackupPort + TagPort + LedgerPort + AlertPort + Clock> RouterPorts for T {}
+/// Everything the copy router needs. The ledger is reached through `ledger()` so an adapter can
+/// keep it as its own value instead of forwarding every method.
+pub trait RouterPorts: BackupPort + TagPort + AlertPort + Clock {
+    type Ledger: LedgerPort;
+    fn ledger(&self) -> &Self::Ledger;
+}
 
 /// Where a call is made, for adapters that keep one client per account and Region.
 pub fn job_location(job: &StartCopyJob) -> Location {

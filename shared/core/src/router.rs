@@ -15,7 +15,7 @@ use crate::plan::{
     self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob,
 };
 use crate::policy::Policy;
-use crate::ports::{Alert, ErrorKind, HopFailure, PortError, RouterPorts};
+use crate::ports::{Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts};
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -127,6 +127,7 @@ pub async fn handle_event<P: RouterPorts>(
                 let hop = HopKey::new(src.clone(), dst.clone());
                 let now = ports.now();
                 if ports
+                    .ledger()
                     .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
                     .await
                     .map_err(&transient)?
@@ -223,7 +224,7 @@ async fn start_hop<P: RouterPorts>(
         ports.now(),
         config.stale_claim_after,
     );
-    match ports.claim(&hop, &req).await? {
+    match ports.ledger().claim(&hop, &req).await? {
         ClaimOutcome::AlreadyTaken(_) => {
             tracing::info!(route = %job.route, attempt = job.attempt, "hop already claimed; duplicate suppressed");
             out.already_claimed.push(job.route.clone());
@@ -239,6 +240,7 @@ async fn start_hop<P: RouterPorts>(
             tracing::info!(route = %job.route, attempt = job.attempt, copy_job_id = %copy_job_id,
                 account = %job.account, region = %job.region, "copy job started");
             ports
+                .ledger()
                 .mark_started(&hop, job.attempt, &copy_job_id, ports.now())
                 .await?;
             out.started.push((job.route.clone(), copy_job_id));
@@ -247,6 +249,7 @@ async fn start_hop<P: RouterPorts>(
         Err(e) if e.kind.is_transient() => {
             tracing::warn!(route = %job.route, error = %e, "StartCopyJob failed transiently; claim released");
             ports
+                .ledger()
                 .release(&hop, job.attempt, &e.to_string(), ports.now())
                 .await?;
             Err(e)
@@ -260,6 +263,7 @@ async fn start_hop<P: RouterPorts>(
                 message: e.to_string(),
             };
             if ports
+                .ledger()
                 .mark_failed(&hop, &failure, ports.now())
                 .await?
                 .is_some()
@@ -307,7 +311,11 @@ async fn record_failure<P: RouterPorts>(
         class: failure.class,
         message: failure.status_message.clone(),
     };
-    let Some(record) = ports.mark_failed(&hop, &recorded, ports.now()).await? else {
+    let Some(record) = ports
+        .ledger()
+        .mark_failed(&hop, &recorded, ports.now())
+        .await?
+    else {
         tracing::info!(copy_job_id = ?failure.copy_job_id, "copy failure already recorded or not ours");
         return Ok(());
     };
@@ -368,6 +376,7 @@ async fn record_skip<P: RouterPorts>(
     );
     out.skipped.push(format!("{}: {}", skip.route, skip.reason));
     if ports
+        .ledger()
         .record_skipped(&hop, &skip.route, &skip.reason, ports.now())
         .await?
     {

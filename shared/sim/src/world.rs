@@ -11,7 +11,7 @@ use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Ho
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     Alert, AlertPort, BackupPort, Clock, ErrorKind, HopFailure, LedgerPort, PortError, PortResult,
-    TagPort,
+    RouterPorts, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock};
 use serde_json::{json, Value};
@@ -671,6 +671,13 @@ impl AlertPort for Sim {
         w.throttled("Publish")?;
         w.alerts.push(alert.clone());
         Ok(())
+    }
+}
+
+impl RouterPorts for Sim {
+    type Ledger = Sim;
+    fn ledger(&self) -> &Sim {
+        self
     }
 }
 
