@@ -59,6 +59,10 @@ enum Command {
         /// Unnamed faults keep their defaults.
         #[arg(long)]
         faults: Option<String>,
+        /// A backup plan copy action also copies every backup into the first never_expire vault
+        /// with lifecycle "never" (which inherits the source's expiry): work for the retention guard.
+        #[arg(long)]
+        plan_copy_actions: bool,
         /// Print one JSON object instead of the report.
         #[arg(long)]
         json: bool,
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             tables,
             seed,
             faults,
+            plan_copy_actions,
             json,
         } => {
             let p = match &policy {
@@ -165,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 days,
                 tables,
                 seed,
+                plan_copy_actions,
                 ..SimOptions::default()
             };
             if let Some(spec) = faults {

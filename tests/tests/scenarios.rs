@@ -87,7 +87,7 @@ async fn every_event_delivered_three_times_and_shuffled_starts_one_copy_job_per_
     let mut sim = Simulation::new(policy(), options(4, 6, 2, faults));
     let s = sim.run().await;
     assert_all_complete(&s);
-    assert_eq!(s.events_delivered, 3 * s.events_emitted, "{s:#?}");
+    assert_eq!(s.events_duplicated, 2 * s.events_emitted, "{s:#?}");
     assert_eq!(
         s.copy_jobs_started, s.hops_required,
         "exactly one copy job per hop"
@@ -283,12 +283,14 @@ async fn a_bunker_locked_at_3650_days_with_skip_is_not_copied_and_alerts_once_pe
 }
 
 #[tokio::test]
-async fn lost_events_leave_chains_incomplete_and_the_summary_says_so() {
+async fn without_the_reconciler_lost_events_leave_chains_incomplete_and_the_summary_says_so() {
     let faults = Faults {
         lose: 0.3,
         ..Faults::none()
     };
-    let mut sim = Simulation::new(policy(), options(3, 4, 8, faults));
+    let mut o = options(3, 4, 8, faults);
+    o.reconcile_every = None;
+    let mut sim = Simulation::new(policy(), o);
     let s = sim.run().await;
     assert!(s.events_lost > 0);
     assert!(s.chains_complete < s.chains_total, "{s:#?}");
@@ -296,8 +298,163 @@ async fn lost_events_leave_chains_incomplete_and_the_summary_says_so() {
         s.incomplete.len() as u64,
         s.chains_total - s.chains_complete
     );
-    assert!(s.render().contains("incomplete (events were lost"));
+    assert!(s.render().contains("chain(s) incomplete"));
     assert_eq!(s.duplicate_copy_jobs, 0);
+}
+
+#[tokio::test]
+async fn thirty_percent_lost_with_duplicates_reordering_throttling_and_failures_completes_every_chain(
+) {
+    for seed in [21, 22, 23] {
+        let faults = Faults {
+            lose: 0.3,
+            duplicate: 0.4,
+            deliveries: 1,
+            reorder_minutes: 120,
+            copy_failure: 0.1,
+            throttle: 0.02,
+        };
+        let mut o = options(5, 6, seed, faults);
+        // 10% transient failures: five attempts make giving up on a hop (0.1^5) vanishingly rare here.
+        o.reconcile.max_attempts = 5;
+        let mut sim = Simulation::new(policy(), o);
+        let s = sim.run().await;
+        assert_all_complete(&s);
+        assert!(
+            s.events_lost > 0 && s.events_lost_repaired > 0 && s.copy_failures > 0,
+            "seed {seed}: {s:#?}"
+        );
+        // Exactly one successful copy per hop: every job that did not fail made one required copy.
+        assert_eq!(
+            s.copy_jobs_started - s.copy_failures,
+            s.hops_required,
+            "seed {seed}: {s:#?}"
+        );
+        assert_eq!(s.never_expire_violations, 0);
+    }
+}
+
+#[tokio::test]
+async fn plan_copy_action_copies_in_the_bunker_are_all_repaired_to_36500_days() {
+    let mut o = options(3, 4, 9, SimOptions::default().faults);
+    o.plan_copy_actions = true;
+    let mut sim = Simulation::new(policy(), o);
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert_eq!(s.plan_copy_jobs, 12, "4 tables, 3 days");
+    assert_eq!(s.lifecycles_repaired, 12, "{s:#?}");
+    assert_eq!(s.never_expire_violations, 0);
+    let w = sim.sim.world();
+    let bunker = sim.vault_arn("bunker").unwrap();
+    for rp in w.points_in(&bunker) {
+        assert_eq!(
+            rp.delete_at,
+            Some(rp.creation_date + Duration::days(i64::from(NEVER_EXPIRE_DAYS)))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_locked_bunker_reports_plan_copies_as_violations_and_shortens_nothing() {
+    let mut o = options(2, 2, 10, Faults::none());
+    o.plan_copy_actions = true;
+    let mut sim = Simulation::new(policy(), o);
+    let bunker = sim.vault_arn("bunker").unwrap();
+    sim.sim.world().vault_mut(&bunker).unwrap().lock = Some(VaultLock {
+        min_retention_days: Some(1),
+        max_retention_days: Some(3650),
+    });
+    let s = sim.run().await;
+    let w = sim.sim.world();
+    // 4 plan copies inherited 35 days; 4 chain copies were clamped to 3650: all 8 reported once.
+    assert_eq!(s.lifecycles_repaired, 0);
+    assert_eq!(s.retention_violations, 8, "{s:#?}");
+    assert_eq!(s.never_expire_violations, 8);
+    assert_eq!(s.never_expire_violations_by_lock, 8);
+    assert_eq!(
+        w.alerts
+            .iter()
+            .filter(|a| a.subject.contains("never-expire not kept"))
+            .count(),
+        8
+    );
+    for rp in w.points_in(&bunker) {
+        let inherited = rp
+            .source
+            .as_ref()
+            .and_then(|src| w.recovery_points.get(src))
+            .and_then(|src| src.delete_at);
+        let kept = rp.delete_at.unwrap();
+        assert!(
+            kept >= rp.creation_date + Duration::days(35),
+            "nothing shortened"
+        );
+        if rp.lifecycle.delete_after_days.is_none() {
+            assert_eq!(
+                Some(kept),
+                inherited,
+                "plan copies keep exactly what they inherited"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_reconciler_resumes_across_runs_when_its_budget_cuts_it_short() {
+    let faults = Faults {
+        lose: 0.5,
+        ..Faults::none()
+    };
+    let mut o = options(3, 8, 11, faults);
+    o.reconcile.page_size = 2;
+    o.reconcile_pages_per_run = Some(12);
+    let mut sim = Simulation::new(policy(), o);
+    let s = sim.run().await;
+    assert_all_complete(&s);
+    assert!(s.events_lost_repaired > 0);
+    let reports = &sim.reconcile_reports;
+    assert!(reports.iter().any(|r| r.resumed), "some runs resume a pass");
+    assert!(
+        reports.iter().any(|r| r.pass_complete && r.resumed),
+        "a resumed pass reaches its end"
+    );
+    assert!(
+        reports.iter().all(|r| r.pages <= 12),
+        "each run stays within its budget"
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_one_alert_per_hop_and_no_retry_storm() {
+    let mut sim = Simulation::new(
+        policy(),
+        options(
+            3,
+            2,
+            12,
+            Faults {
+                duplicate: 0.5,
+                ..Faults::none()
+            },
+        ),
+    );
+    let bunker = sim.vault_arn("bunker").unwrap();
+    sim.sim
+        .world()
+        .vault_mut(&bunker)
+        .unwrap()
+        .allow_copy_from
+        .remove("222222222222");
+    let s = sim.run().await;
+    // 2 gold tables, 3 days: 6 hops into the bunker, each tried once, each alerted once.
+    assert_eq!((s.copy_failures, s.retries, s.alerts), (6, 0, 6), "{s:#?}");
+    let w = sim.sim.world();
+    assert_eq!(w.jobs.iter().filter(|j| j.dest_vault == bunker).count(), 6);
+    assert!(w
+        .ledger
+        .values()
+        .filter(|r| r.route == "dr->bunker")
+        .all(|r| r.failure_class == Some(FailureClass::NeedsPerson)));
 }
 
 #[tokio::test]
@@ -322,6 +479,7 @@ async fn the_readme_command_completes_every_chain() {
     );
     assert_eq!(s.never_expire_violations, 0);
     assert_eq!(s.never_expire_copies, s.chains_total);
+    assert!(s.events_lost > 0 && s.events_lost_repaired > 0, "{s:#?}");
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! The fixtures run through the real handler, on the simulator's ports.
 
 use chrono::{DateTime, Utc};
-use copy_router::handler::{CopyRouter, HandlerError};
+use copy_router::handler::CopyRouter;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::policy::Policy;
 use relay_core::retention::Lifecycle;
 use relay_core::router::RouterConfig;
+use relay_lambda::{HandlerError, LoadedPolicy};
 use relay_sim::world::{SimRecoveryPoint, SimTable};
 use relay_sim::{Faults, Sim, World};
 use serde_json::Value;
@@ -52,6 +53,7 @@ fn world(policy: &Policy) -> Sim {
             },
             delete_at: None,
             source: None,
+            completed_at: now,
         },
     );
     Sim::new(w)
@@ -59,7 +61,11 @@ fn world(policy: &Policy) -> Sim {
 
 fn router() -> CopyRouter<Sim> {
     let policy = Policy::parse(POLICY).unwrap();
-    CopyRouter::new(world(&policy), Ok(policy), RouterConfig::default())
+    CopyRouter::new(
+        world(&policy),
+        LoadedPolicy::new(Ok(policy)),
+        RouterConfig::default(),
+    )
 }
 
 #[tokio::test]
@@ -80,7 +86,7 @@ async fn a_completed_backup_starts_one_copy_and_a_redelivery_starts_none() {
 async fn an_unreadable_event_fails_with_its_id_for_the_dead_letter_queue() {
     let r = router();
     let err = r.handle(event(MALFORMED)).await.unwrap_err();
-    assert!(matches!(err, HandlerError::Router(_)));
+    assert!(matches!(err, HandlerError::Event(_)));
     let d: Diagnostic = err.into();
     assert_eq!(d.error_type, "UnreadableEvent");
     assert!(
@@ -97,7 +103,7 @@ async fn an_invalid_policy_takes_no_action_and_says_why() {
     let errors = Policy::parse(&bad).unwrap_err();
     let r = CopyRouter::new(
         world(&Policy::parse(POLICY).unwrap()),
-        Err(errors),
+        LoadedPolicy::new(Err(errors)),
         RouterConfig::default(),
     );
     let err = r.handle(event(BACKUP_COMPLETED)).await.unwrap_err();

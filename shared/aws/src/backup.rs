@@ -1,9 +1,15 @@
 //! AWS Backup in one account and Region.
 
-use aws_sdk_backup::types::Lifecycle as SdkLifecycle;
+use aws_sdk_backup::primitives::DateTime as SdkDateTime;
+use aws_sdk_backup::types::{
+    CalculatedLifecycle, Lifecycle as SdkLifecycle, RecoveryPointStatus, StorageClass,
+};
+use chrono::{DateTime, Utc};
+use relay_core::arn::VaultArn;
+use relay_core::guard::PointView;
 use relay_core::plan::StartCopyJob;
-use relay_core::ports::{ErrorKind, PortError, PortResult};
-use relay_core::retention::VaultLock;
+use relay_core::ports::{CopyJobStatus, ErrorKind, ListQuery, Page, PortError, PortResult};
+use relay_core::retention::{Lifecycle, VaultLock};
 
 use crate::errors::classify;
 
@@ -17,14 +23,7 @@ impl BackupApi {
     }
 
     pub async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
-        let lifecycle = job.lifecycle.map(|l| {
-            SdkLifecycle::builder()
-                .set_delete_after_days(l.delete_after_days.map(i64::from))
-                .set_move_to_cold_storage_after_days(
-                    l.move_to_cold_storage_after_days.map(i64::from),
-                )
-                .build()
-        });
+        let lifecycle = job.lifecycle.as_ref().map(sdk_lifecycle);
         let out = self
             .client
             .start_copy_job()
@@ -62,5 +61,185 @@ impl BackupApi {
             max_retention_days: days(out.max_retention_days),
         };
         Ok((out.locked == Some(true) || lock != VaultLock::default()).then_some(lock))
+    }
+}
+
+fn sdk_lifecycle(l: &Lifecycle) -> SdkLifecycle {
+    SdkLifecycle::builder()
+        .set_delete_after_days(l.delete_after_days.map(i64::from))
+        .set_move_to_cold_storage_after_days(l.move_to_cold_storage_after_days.map(i64::from))
+        .build()
+}
+
+fn lifecycle_of(l: Option<&SdkLifecycle>) -> Lifecycle {
+    let days = |d: Option<i64>| d.and_then(|d| u32::try_from(d).ok());
+    Lifecycle {
+        delete_after_days: l.and_then(|l| days(l.delete_after_days())),
+        move_to_cold_storage_after_days: l.and_then(|l| days(l.move_to_cold_storage_after_days())),
+    }
+}
+
+fn chrono_of(d: &SdkDateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(d.secs(), d.subsec_nanos())
+}
+
+/// The fields the guard and the reconciler read, from either listing or describing.
+#[allow(clippy::too_many_arguments)]
+fn point_view(
+    vault: &VaultArn,
+    arn: Option<&str>,
+    resource_arn: Option<&str>,
+    resource_type: Option<&str>,
+    status: Option<&RecoveryPointStatus>,
+    creation: Option<&SdkDateTime>,
+    completion: Option<&SdkDateTime>,
+    lifecycle: Option<&SdkLifecycle>,
+    calculated: Option<&CalculatedLifecycle>,
+    storage: Option<&StorageClass>,
+) -> Option<PointView> {
+    Some(PointView {
+        recovery_point_arn: arn?.to_string(),
+        vault: vault.clone(),
+        resource_arn: resource_arn.map(str::to_string),
+        resource_type: resource_type.map(str::to_string),
+        status: status.map(|s| s.as_str().to_string()),
+        creation_date: creation.and_then(chrono_of)?,
+        completion_date: completion.and_then(chrono_of),
+        lifecycle: lifecycle_of(lifecycle),
+        delete_at: calculated.and_then(|c| c.delete_at()).and_then(chrono_of),
+        storage_class: storage.map(|s| s.as_str().to_string()),
+    })
+}
+
+impl BackupApi {
+    /// One page of ListRecoveryPointsByBackupVault, DynamoDB only.
+    pub async fn list_recovery_points(
+        &self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> PortResult<Page<PointView>> {
+        let out = self
+            .client
+            .list_recovery_points_by_backup_vault()
+            .backup_vault_name(&vault.name)
+            .by_resource_type("DynamoDB")
+            .set_by_created_after(
+                query
+                    .created_after
+                    .map(|t| SdkDateTime::from_secs(t.timestamp())),
+            )
+            .set_by_created_before(
+                query
+                    .created_before
+                    .map(|t| SdkDateTime::from_secs(t.timestamp())),
+            )
+            .max_results(i32::try_from(query.page_size.clamp(1, 1000)).unwrap_or(1000))
+            .set_next_token(query.page_token.clone())
+            .send()
+            .await
+            .map_err(|e| classify("ListRecoveryPointsByBackupVault", &e))?;
+        let items = out
+            .recovery_points()
+            .iter()
+            .filter_map(|p| {
+                point_view(
+                    vault,
+                    p.recovery_point_arn(),
+                    p.resource_arn(),
+                    p.resource_type(),
+                    p.status(),
+                    p.creation_date(),
+                    p.completion_date(),
+                    p.lifecycle(),
+                    p.calculated_lifecycle(),
+                    None,
+                )
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_token: out.next_token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    pub async fn describe_recovery_point(
+        &self,
+        vault: &VaultArn,
+        arn: &str,
+    ) -> PortResult<PointView> {
+        let p = self
+            .client
+            .describe_recovery_point()
+            .backup_vault_name(&vault.name)
+            .recovery_point_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRecoveryPoint", &e))?;
+        point_view(
+            vault,
+            p.recovery_point_arn(),
+            p.resource_arn(),
+            p.resource_type(),
+            p.status(),
+            p.creation_date(),
+            p.completion_date(),
+            p.lifecycle(),
+            p.calculated_lifecycle(),
+            p.storage_class(),
+        )
+        .ok_or_else(|| {
+            PortError::new(
+                ErrorKind::Retryable,
+                "DescribeRecoveryPoint",
+                None,
+                "response lacked the ARN or creation date",
+            )
+        })
+    }
+
+    /// Both lifecycle fields are sent: omitting one may null it.
+    pub async fn update_recovery_point_lifecycle(
+        &self,
+        vault: &VaultArn,
+        arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        self.client
+            .update_recovery_point_lifecycle()
+            .backup_vault_name(&vault.name)
+            .recovery_point_arn(arn)
+            .lifecycle(sdk_lifecycle(lifecycle))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateRecoveryPointLifecycle", &e))?;
+        Ok(())
+    }
+
+    pub async fn copy_job_status(&self, copy_job_id: &str) -> PortResult<CopyJobStatus> {
+        let out = self
+            .client
+            .describe_copy_job()
+            .copy_job_id(copy_job_id)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeCopyJob", &e))?;
+        let job = out.copy_job().ok_or_else(|| {
+            PortError::new(
+                ErrorKind::NotFound,
+                "DescribeCopyJob",
+                None,
+                format!("no copy job {copy_job_id}"),
+            )
+        })?;
+        Ok(CopyJobStatus {
+            state: job
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            status_message: job.status_message().map(str::to_string),
+            destination_recovery_point_arn: job
+                .destination_recovery_point_arn()
+                .map(str::to_string),
+        })
     }
 }

@@ -233,7 +233,83 @@ impl LedgerPort for DynamoLedger {
             .map_err(|e| classify("GetItem", &e))?;
         out.item.as_ref().map(record_from_item).transpose()
     }
+
+    async fn escalate(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        _reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let b = self
+            .update(hop)
+            .update_expression("SET failure_class = :person, updated_at = :now")
+            .condition_expression("#s = :failed AND attempt = :a AND failure_class = :retryable")
+            .expression_attribute_values(":person", s(FailureClass::NeedsPerson.as_str()))
+            .expression_attribute_values(":retryable", s(FailureClass::Retryable.as_str()))
+            .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
+            .expression_attribute_values(":a", n(attempt))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(escalate)", b).await?.is_some())
+    }
+
+    async fn record_retention_violation(
+        &self,
+        recovery_point_arn: &str,
+        vault: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let key = HopKey::new(recovery_point_arn, RETENTION_SORT_KEY);
+        let b = self
+            .update(&key)
+            .update_expression(
+                "SET #s = :violation, vault = :vault, status_message = :msg, updated_at = :now",
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .expression_attribute_values(":violation", s("RETENTION_VIOLATION"))
+            .expression_attribute_values(":vault", s(vault))
+            .expression_attribute_values(":msg", s(reason))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(violation)", b).await?.is_some())
+    }
+
+    async fn load_cursor(&self) -> PortResult<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(CURSOR_KEY))
+            .key("sk", s(CURSOR_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem(cursor)", &e))?;
+        Ok(out.item.as_ref().and_then(|i| text(i, "cursor")))
+    }
+
+    async fn save_cursor(&self, cursor: Option<&str>, now: DateTime<Utc>) -> PortResult<()> {
+        let key = HopKey::new(CURSOR_KEY, CURSOR_KEY);
+        let b = self
+            .update(&key)
+            .expression_attribute_values(":now", ts(now));
+        let b = match cursor {
+            Some(c) => b
+                .update_expression("SET cursor = :c, updated_at = :now")
+                .expression_attribute_values(":c", s(c)),
+            None => b.update_expression("SET updated_at = :now REMOVE cursor"),
+        };
+        // No condition: the reconciler is the only writer (one scheduled run at a time).
+        b.send()
+            .await
+            .map_err(|e| classify("UpdateItem(cursor)", &e))?;
+        Ok(())
+    }
 }
+
+/// Items that are not hops share the table under keys no ARN can take.
+const CURSOR_KEY: &str = "#reconciler-cursor";
+const RETENTION_SORT_KEY: &str = "#retention";
 
 fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key).and_then(|v| v.as_s().ok()).cloned()

@@ -9,13 +9,14 @@ pub mod sessions;
 pub mod tags;
 
 use chrono::{DateTime, Utc};
-use relay_core::arn::{TableArn, VaultArn};
+use relay_core::arn::{Location, TableArn, VaultArn};
+use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    job_location, Alert, AlertPort, BackupPort, Clock, ErrorKind, PortError, PortResult,
-    RouterPorts, TagPort,
+    job_location, Alert, AlertPort, BackupPort, Clock, CopyJobStatus, ErrorKind, ListQuery, Page,
+    PortError, PortResult, RouterPorts, TagPort,
 };
-use relay_core::retention::VaultLock;
+use relay_core::retention::{Lifecycle, VaultLock};
 
 pub use alerts::SnsAlerts;
 pub use backup::BackupApi;
@@ -41,6 +42,40 @@ impl BackupPort for AwsPorts {
             .vault_lock(&vault.name)
             .await
     }
+
+    async fn list_recovery_points(
+        &self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> PortResult<Page<PointView>> {
+        self.backup_in(&vault.location())
+            .await
+            .list_recovery_points(vault, query)
+            .await
+    }
+
+    async fn describe_recovery_point(&self, vault: &VaultArn, arn: &str) -> PortResult<PointView> {
+        self.backup_in(&vault.location())
+            .await
+            .describe_recovery_point(vault, arn)
+            .await
+    }
+
+    async fn update_recovery_point_lifecycle(
+        &self,
+        vault: &VaultArn,
+        arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        self.backup_in(&vault.location())
+            .await
+            .update_recovery_point_lifecycle(vault, arn, lifecycle)
+            .await
+    }
+
+    async fn copy_job_status(&self, at: &Location, copy_job_id: &str) -> PortResult<CopyJobStatus> {
+        self.backup_in(at).await.copy_job_status(copy_job_id).await
+    }
 }
 
 impl TagPort for AwsPorts {
@@ -55,6 +90,12 @@ impl TagPort for AwsPorts {
         })?;
         let client = self.sessions.dynamodb(&table.location()).await;
         tags::table_tags(&client, resource_arn).await
+    }
+}
+
+impl AwsPorts {
+    async fn backup_in(&self, at: &Location) -> BackupApi {
+        BackupApi::new(self.sessions.backup(at).await)
     }
 }
 

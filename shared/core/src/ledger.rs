@@ -183,6 +183,21 @@ pub fn may_record_skipped(existing: Option<&HopRecord>) -> bool {
     existing.is_none()
 }
 
+/// A retryable failure that used up its attempts becomes a failure that needs a person, once.
+pub fn may_escalate(existing: Option<&HopRecord>, attempt: u32) -> bool {
+    existing.is_some_and(|r| {
+        r.state == HopState::Failed
+            && r.attempt == attempt
+            && r.failure_class == Some(FailureClass::Retryable)
+    })
+}
+
+/// The wait before attempt `next` of a hop: base * 2^(next - 2), at most `max`.
+pub fn retry_backoff(next: u32, base: Duration, max: Duration) -> Duration {
+    let doublings = next.saturating_sub(2).min(20);
+    (base * 2_i32.pow(doublings)).min(max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +259,28 @@ mod tests {
         let r = record(HopState::Released, 2, 0);
         assert!(may_claim(Some(&r), &req(2, 1)));
         assert!(!may_claim(Some(&r), &req(3, 1)));
+    }
+
+    #[test]
+    fn escalation_is_once_and_only_for_retryable_failures() {
+        let mut r = record(HopState::Failed, 3, 0);
+        r.failure_class = Some(FailureClass::Retryable);
+        assert!(may_escalate(Some(&r), 3));
+        assert!(!may_escalate(Some(&r), 2));
+        r.failure_class = Some(FailureClass::NeedsPerson);
+        assert!(!may_escalate(Some(&r), 3));
+        assert!(!may_escalate(None, 1));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let base = Duration::minutes(30);
+        let max = Duration::hours(6);
+        assert_eq!(retry_backoff(2, base, max), Duration::minutes(30));
+        assert_eq!(retry_backoff(3, base, max), Duration::minutes(60));
+        assert_eq!(retry_backoff(4, base, max), Duration::minutes(120));
+        assert_eq!(retry_backoff(10, base, max), max);
+        assert_eq!(retry_backoff(u32::MAX, base, max), max);
     }
 
     #[test]

@@ -4,11 +4,14 @@
 
 pub mod arn;
 pub mod event;
+pub mod guard;
 pub mod ledger;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod reconcile;
 pub mod retention;
+pub mod retention_guard;
 pub mod router;
 
 pub use event::ParsedEvent;

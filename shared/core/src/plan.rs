@@ -6,7 +6,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
-use crate::event::{EventDetail, JobState, ParsedEvent};
+use crate::event::{EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
+use crate::guard::{self, GuardDecision, PointView};
 use crate::policy::{Policy, Route, Vault};
 use crate::retention::{fit_to_lock, Lifecycle, LockFit, VaultLock};
 
@@ -37,6 +38,108 @@ pub struct EventSummary {
 pub enum Action {
     StartCopyJob(StartCopyJob),
     RecordCopyFailure(CopyFailure),
+    /// The retention guard's repair of a never_expire point.
+    UpdateRecoveryPointLifecycle(UpdateLifecycle),
+    /// A never_expire point that cannot be repaired (a vault lock): recorded and alerted.
+    RecordRetentionViolation(RetentionViolation),
+}
+
+/// UpdateRecoveryPointLifecycle in the vault's own account and Region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateLifecycle {
+    pub account: String,
+    pub region: String,
+    pub recovery_point_arn: String,
+    pub backup_vault_name: String,
+    pub backup_vault_arn: String,
+    pub lifecycle: Lifecycle,
+    pub current_delete_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetentionViolation {
+    pub account: String,
+    pub region: String,
+    pub recovery_point_arn: String,
+    pub backup_vault_name: String,
+    pub reason: String,
+}
+
+/// The action the guard's decision on a point leads to, if any; the reason when there is none.
+pub fn guard_action(
+    vault: &Vault,
+    point: &PointView,
+    lock: Option<&VaultLock>,
+) -> Result<Action, String> {
+    match guard::decide(vault, point, lock) {
+        GuardDecision::Compliant { reason } => Err(reason),
+        GuardDecision::Repair {
+            lifecycle,
+            current_delete_at,
+        } => Ok(Action::UpdateRecoveryPointLifecycle(UpdateLifecycle {
+            account: vault.arn.account.clone(),
+            region: vault.arn.region.clone(),
+            recovery_point_arn: point.recovery_point_arn.clone(),
+            backup_vault_name: vault.arn.name.clone(),
+            backup_vault_arn: vault.arn.to_string(),
+            lifecycle,
+            current_delete_at,
+        })),
+        GuardDecision::Violation { reason } => {
+            Ok(Action::RecordRetentionViolation(RetentionViolation {
+                account: vault.arn.account.clone(),
+                region: vault.arn.region.clone(),
+                recovery_point_arn: point.recovery_point_arn.clone(),
+                backup_vault_name: vault.arn.name.clone(),
+                reason,
+            }))
+        }
+    }
+}
+
+/// A recovery point event as the guard sees it: `None` when it lacks what the decision needs.
+pub fn point_from_event(r: &RecoveryPointEvent, vault: &VaultArn) -> Option<PointView> {
+    Some(PointView {
+        recovery_point_arn: r.recovery_point_arn.clone()?,
+        vault: vault.clone(),
+        resource_arn: r.resource_arn.clone(),
+        resource_type: r.resource_type.clone(),
+        status: Some(r.status.clone()),
+        creation_date: r.creation_date?,
+        completion_date: r.completion_date,
+        lifecycle: r.lifecycle.unwrap_or_default(),
+        delete_at: r.delete_at,
+        storage_class: r.storage_class.clone(),
+    })
+}
+
+/// The vault a recovery point event is about.
+pub fn event_vault(r: &RecoveryPointEvent, recovery_point: Option<&str>) -> Option<VaultArn> {
+    if let Some(arn) = r
+        .backup_vault_arn
+        .as_deref()
+        .and_then(|a| VaultArn::parse(a).ok())
+    {
+        return Some(arn);
+    }
+    let rp = RecoveryPointArn::parse(recovery_point?).ok()?;
+    let (RecoveryPointArn::Backup {
+        partition,
+        region,
+        account,
+        ..
+    }
+    | RecoveryPointArn::DynamoDbNative {
+        partition,
+        region,
+        account,
+        ..
+    }) = rp;
+    VaultArn::parse(&format!(
+        "arn:{partition}:backup:{region}:{account}:backup-vault:{}",
+        r.backup_vault_name.as_deref()?
+    ))
+    .ok()
 }
 
 /// One hop of a chain: StartCopyJob in the source vault's account and Region.
@@ -149,7 +252,37 @@ struct Landing {
 enum Found<'p> {
     Landed(Landing, &'p Vault),
     Failed(CopyFailure),
+    /// A recovery point in a never_expire vault, for the guard.
+    Guarded(PointView, &'p Vault),
     Nothing(String),
+}
+
+fn guard_found<'p>(r: &RecoveryPointEvent, policy: &'p Policy) -> Found<'p> {
+    if !matches!(r.status.as_str(), "COMPLETED" | "AVAILABLE") {
+        return Found::Nothing(format!(
+            "recovery point is {}: only COMPLETED or AVAILABLE points are checked",
+            r.status
+        ));
+    }
+    let Some(vault_arn) = event_vault(r, r.recovery_point_arn.as_deref()) else {
+        return Found::Nothing("recovery point event names no readable vault".into());
+    };
+    let Some(vault) = policy.vault_by_arn(&vault_arn) else {
+        return Found::Nothing(format!("vault {vault_arn} is not in the policy"));
+    };
+    if !matches!(
+        vault.retention,
+        Some(crate::retention::Retention::NeverExpire { .. })
+    ) {
+        return Found::Nothing(format!(
+            "vault '{}' is not a never_expire vault: nothing for the retention guard",
+            vault.alias
+        ));
+    }
+    match point_from_event(r, &vault_arn) {
+        Some(point) => Found::Guarded(point, vault),
+        None => Found::Nothing("the event lacks the recovery point's ARN or creation date".into()),
+    }
 }
 
 fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
@@ -163,7 +296,9 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 ));
             }
             let Some(rp) = b.recovery_point_arn.clone() else {
-                return Found::Nothing("completed backup job names no recovery point (resources is empty)".into());
+                return Found::Nothing(
+                    "completed backup job names no recovery point (resources is empty)".into(),
+                );
             };
             let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
                 (Some(arn), _) => VaultArn::parse(arn).ok(),
@@ -191,26 +326,48 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
             }
         }
         EventDetail::CopyJob(c) => {
-            let Some(dest) = c.destination_backup_vault_arn.as_deref().and_then(|a| VaultArn::parse(a).ok()) else {
+            let Some(dest) = c
+                .destination_backup_vault_arn
+                .as_deref()
+                .and_then(|a| VaultArn::parse(a).ok())
+            else {
                 return Found::Nothing("copy job event names no readable destination vault".into());
             };
             match c.state {
                 JobState::Completed => {}
                 JobState::Failed => {
                     let Some(source_rp) = c.source_recovery_point_arn.clone() else {
-                        return Found::Nothing("failed copy job names no source recovery point (resources is empty)".into());
+                        return Found::Nothing(
+                            "failed copy job names no source recovery point (resources is empty)"
+                                .into(),
+                        );
                     };
-                    let source_vault = c.source_backup_vault_arn.as_deref().and_then(|a| VaultArn::parse(a).ok());
-                    let src_alias = source_vault.as_ref().and_then(|v| policy.vault_by_arn(v)).map(|v| v.alias.clone());
+                    let source_vault = c
+                        .source_backup_vault_arn
+                        .as_deref()
+                        .and_then(|a| VaultArn::parse(a).ok());
+                    let src_alias = source_vault
+                        .as_ref()
+                        .and_then(|v| policy.vault_by_arn(v))
+                        .map(|v| v.alias.clone());
                     let dst_alias = policy.vault_by_arn(&dest).map(|v| v.alias.clone());
                     if src_alias.is_none() && dst_alias.is_none() {
-                        return Found::Nothing(format!("copy job failed between vaults outside the policy (to {dest})"));
+                        return Found::Nothing(format!(
+                            "copy job failed between vaults outside the policy (to {dest})"
+                        ));
                     }
                     let route = match (&src_alias, &dst_alias) {
-                        (Some(s), Some(d)) if policy.routes.iter().any(|r| &r.from == s && &r.to == d) => Some(format!("{s}->{d}")),
+                        (Some(s), Some(d))
+                            if policy.routes.iter().any(|r| &r.from == s && &r.to == d) =>
+                        {
+                            Some(format!("{s}->{d}"))
+                        }
                         _ => None,
                     };
-                    let message = c.status_message.clone().unwrap_or_else(|| "(no status message)".into());
+                    let message = c
+                        .status_message
+                        .clone()
+                        .unwrap_or_else(|| "(no status message)".into());
                     let (class, likely_fix) = classify_copy_failure(&message);
                     return Found::Failed(CopyFailure {
                         route,
@@ -227,13 +384,15 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 }
                 ref other => {
                     return Found::Nothing(format!(
-                        "copy job is {}: only COMPLETED copies are chained and FAILED ones recorded",
-                        other.as_str()
-                    ))
+                    "copy job is {}: only COMPLETED copies are chained and FAILED ones recorded",
+                    other.as_str()
+                ))
                 }
             }
             let Some(rp) = c.destination_recovery_point_arn.clone() else {
-                return Found::Nothing("completed copy job names no destination recovery point".into());
+                return Found::Nothing(
+                    "completed copy job names no destination recovery point".into(),
+                );
             };
             Landing {
                 recovery_point: rp,
@@ -242,16 +401,19 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 resource_type: c.resource_type.clone(),
             }
         }
-        EventDetail::RecoveryPoint(r) => {
+        EventDetail::RecoveryPoint(r) => return guard_found(r, policy),
+        EventDetail::Other => {
             return Found::Nothing(format!(
-                "recovery point state change ({}): copies are chained from job events, not from recovery point events",
-                r.status
+                "'{}' events need no action from the copy router",
+                env.detail_type
             ))
         }
-        EventDetail::Other => {
-            return Found::Nothing(format!("'{}' events need no action from the copy router", env.detail_type))
+        EventDetail::Unknown => {
+            return Found::Nothing(format!(
+                "unknown aws.backup detail-type '{}'",
+                env.detail_type
+            ))
         }
-        EventDetail::Unknown => return Found::Nothing(format!("unknown aws.backup detail-type '{}'", env.detail_type)),
         EventDetail::ForeignSource => {
             return Found::Nothing(format!("event source '{}' is not aws.backup", env.source))
         }
@@ -301,6 +463,10 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
                 .collect();
             PlanNeeds { tags_of, locks_of }
         }
+        Found::Guarded(_, vault) => PlanNeeds {
+            tags_of: None,
+            locks_of: vec![vault.arn.clone()],
+        },
         _ => PlanNeeds::default(),
     }
 }
@@ -328,6 +494,17 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
                 actions: vec![Action::RecordCopyFailure(f)],
                 ignored: None,
                 skipped_routes: Vec::new(),
+            }
+        }
+        Found::Guarded(point, vault) => {
+            return match guard_action(vault, &point, observed.vault_locks.get(&vault.arn)) {
+                Ok(action) => Plan {
+                    event: summary,
+                    actions: vec![action],
+                    ignored: None,
+                    skipped_routes: Vec::new(),
+                },
+                Err(reason) => nothing(reason),
             }
         }
         Found::Landed(l, v) => (l, v),
@@ -435,32 +612,24 @@ fn start_copy_for(
     })
 }
 
-/// The next attempt of a hop that failed: the same route, a new token. `None` when the hop's vaults
-/// or route are no longer in the policy.
-pub fn plan_retry(
+/// One hop of a named route for a recovery point in its `from` vault: what the reconciler
+/// re-drives and retries. `None` when the route is no longer in the policy.
+pub fn plan_hop(
     policy: &Policy,
-    failure: &CopyFailure,
+    route: &str,
+    recovery_point: &str,
+    resource_arn: Option<String>,
     attempt: u32,
     observed: &Observed,
 ) -> Option<Result<StartCopyJob, SkippedRoute>> {
-    let from = failure
-        .source_backup_vault_arn
-        .as_deref()
-        .and_then(|a| VaultArn::parse(a).ok())
-        .and_then(|a| policy.vault_by_arn(&a))?;
-    let to = VaultArn::parse(&failure.destination_backup_vault_arn)
-        .ok()
-        .and_then(|a| policy.vault_by_arn(&a))?;
-    let route = policy
-        .routes
-        .iter()
-        .find(|r| r.from == from.alias && r.to == to.alias)?;
+    let route = policy.routes.iter().find(|r| r.name() == route)?;
+    let from = policy.vault(&route.from)?;
     Some(start_copy_for(
         policy,
         from,
         route,
-        &failure.source_recovery_point_arn,
-        None,
+        recovery_point,
+        resource_arn,
         attempt,
         observed,
     ))

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::arn::{Location, VaultArn};
+use crate::guard::PointView;
 use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
 use crate::plan::{FailureClass, StartCopyJob, Tags};
-use crate::retention::VaultLock;
+use crate::retention::{Lifecycle, VaultLock};
 
 /// How an AWS call failed, as far as the caller's next move is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +72,55 @@ pub trait BackupPort: Send + Sync {
         &self,
         vault: &VaultArn,
     ) -> impl Future<Output = PortResult<Option<VaultLock>>> + Send;
+    /// One page of ListRecoveryPointsByBackupVault (DynamoDB only), in the vault's account and Region.
+    fn list_recovery_points(
+        &self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> impl Future<Output = PortResult<Page<PointView>>> + Send;
+    fn describe_recovery_point(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+    ) -> impl Future<Output = PortResult<PointView>> + Send;
+    /// UpdateRecoveryPointLifecycle with both fields of `lifecycle`.
+    fn update_recovery_point_lifecycle(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// DescribeCopyJob where the job runs (the source vault's account and Region).
+    fn copy_job_status(
+        &self,
+        at: &Location,
+        copy_job_id: &str,
+    ) -> impl Future<Output = PortResult<CopyJobStatus>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// ByCreatedAfter: only points created after this.
+    pub created_after: Option<DateTime<Utc>>,
+    /// ByCreatedBefore: only points created before this.
+    pub created_before: Option<DateTime<Utc>>,
+    pub page_token: Option<String>,
+    /// At most 1000 (the API's maximum).
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyJobStatus {
+    /// CREATED, RUNNING, COMPLETED, FAILED, PARTIAL.
+    pub state: String,
+    pub status_message: Option<String>,
+    pub destination_recovery_point_arn: Option<String>,
 }
 
 /// Tags of a protected resource (a DynamoDB table), read in the resource's own account and Region.
@@ -126,6 +176,29 @@ pub trait LedgerPort: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     fn get(&self, hop: &HopKey) -> impl Future<Output = PortResult<Option<HopRecord>>> + Send;
+    /// FAILED, retryable, this attempt -> FAILED, needs a person. `true` once: the caller alerts.
+    fn escalate(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// A never_expire point that cannot be kept 100 years. `true` the first time: the caller alerts.
+    fn record_retention_violation(
+        &self,
+        recovery_point_arn: &str,
+        vault_arn: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// Where the reconciler stopped, so the next run resumes there (`None`: start a new pass).
+    fn load_cursor(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn save_cursor(
+        &self,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Why a hop failed, as recorded.

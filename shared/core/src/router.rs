@@ -8,7 +8,6 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::arn::VaultArn;
 use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
 use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey};
 use crate::plan::{
@@ -19,8 +18,6 @@ use crate::ports::{Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPo
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
-    /// Attempts per hop, the first included, before a retryable failure needs a person.
-    pub max_attempts: u32,
     /// A claim older than this belongs to an invocation that died (Lambda's limit is 15 minutes).
     pub stale_claim_after: Duration,
 }
@@ -28,7 +25,6 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
-            max_attempts: 3,
             stale_claim_after: Duration::minutes(15),
         }
     }
@@ -156,7 +152,7 @@ pub async fn handle_event<P: RouterPorts>(
                 }
             }
             Action::RecordCopyFailure(failure) => {
-                if let Err(e) = record_failure(ports, policy, failure, config, &mut out).await {
+                if let Err(e) = record_failure(ports, failure, &mut out).await {
                     if e.kind.is_transient() {
                         retry_event.get_or_insert(e);
                     } else {
@@ -164,6 +160,8 @@ pub async fn handle_event<P: RouterPorts>(
                     }
                 }
             }
+            // The retention guard's actions: its own function handles these events.
+            Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => {}
         }
     }
     match retry_event {
@@ -178,7 +176,7 @@ pub fn plan_only(raw: &Value, policy: &Policy, observed: &Observed) -> Result<Pl
     Ok(plan::plan_event(&event, policy, observed))
 }
 
-async fn observe<P: RouterPorts>(
+pub(crate) async fn observe<P: RouterPorts>(
     ports: &P,
     needs: &plan::PlanNeeds,
 ) -> Result<Observed, PortError> {
@@ -207,7 +205,7 @@ async fn observe<P: RouterPorts>(
     Ok(observed)
 }
 
-async fn start_hop<P: RouterPorts>(
+pub(crate) async fn start_hop<P: RouterPorts>(
     ports: &P,
     job: &StartCopyJob,
     config: &RouterConfig,
@@ -294,11 +292,11 @@ fn refusal_fix(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// Record a failed copy job against its own attempt. Retryable failures are retried by the
+/// reconciler, with backoff; failures that need a person are alerted here, once.
 async fn record_failure<P: RouterPorts>(
     ports: &P,
-    policy: &Policy,
     failure: &CopyFailure,
-    config: &RouterConfig,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
     let hop = HopKey::new(
@@ -320,52 +318,39 @@ async fn record_failure<P: RouterPorts>(
         return Ok(());
     };
     out.failures_recorded += 1;
-    let next = record.attempt + 1;
-    if failure.class == FailureClass::Retryable && next <= config.max_attempts {
-        let dest = VaultArn::parse(&failure.destination_backup_vault_arn).ok();
-        let mut observed = Observed::default();
-        if let Some(dest) = dest {
-            if let Ok(Some(lock)) = ports.vault_lock(&dest).await {
-                observed.vault_locks.insert(dest, lock);
-            }
-        }
-        match plan::plan_retry(policy, failure, next, &observed) {
-            Some(Ok(job)) => {
-                let before = out.started.len();
-                start_hop(ports, &job, config, out).await?;
-                out.retries_started += u32::try_from(out.started.len() - before).unwrap_or(0);
-                return Ok(());
-            }
-            Some(Err(skip)) => return record_skip_after_failure(ports, &skip, out).await,
-            None => {}
-        }
+    if failure.class == FailureClass::Retryable {
+        tracing::info!(route = ?failure.route, attempt = record.attempt, "retryable copy failure recorded; the reconciler retries it");
+        return Ok(());
     }
-    let why = if failure.class == FailureClass::Retryable {
-        format!("gave up after {} attempts", record.attempt)
-    } else {
-        "needs a person".to_string()
-    };
-    let alert = Alert {
-        subject: format!(
-            "Backup Relay: copy {} failed ({why})",
-            failure.route.as_deref().unwrap_or("outside the policy's routes")
-        ),
-        message: format!(
-            "Copy job {} from {} failed in {}/{} (attempt {}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}",
-            failure.copy_job_id.as_deref().unwrap_or("(no id)"),
-            failure.source_backup_vault_arn.as_deref().unwrap_or("(unknown vault)"),
-            failure.account, failure.region, record.attempt,
-            failure.source_recovery_point_arn, failure.destination_backup_vault_arn,
-            failure.status_message, failure.likely_fix
-        ),
-        hop: Some(hop),
-    };
+    let alert = copy_failure_alert(failure, record.attempt, "needs a person");
     ports.send(&alert).await?;
     out.alerts_sent += 1;
     Ok(())
 }
 
-async fn record_skip<P: RouterPorts>(
+/// The alert for a hop that will not be copied without a person.
+pub fn copy_failure_alert(failure: &CopyFailure, attempt: u32, why: &str) -> Alert {
+    Alert {
+        subject: format!(
+            "Backup Relay: copy {} failed ({why})",
+            failure.route.as_deref().unwrap_or("outside the policy's routes")
+        ),
+        message: format!(
+            "Copy job {} from {} failed in {}/{} (attempt {attempt}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}",
+            failure.copy_job_id.as_deref().unwrap_or("(no id)"),
+            failure.source_backup_vault_arn.as_deref().unwrap_or("(unknown vault)"),
+            failure.account,
+            failure.region,
+            failure.source_recovery_point_arn,
+            failure.destination_backup_vault_arn,
+            failure.status_message,
+            failure.likely_fix
+        ),
+        hop: Some(HopKey::new(failure.source_recovery_point_arn.clone(), failure.destination_backup_vault_arn.clone())),
+    }
+}
+
+pub(crate) async fn record_skip<P: RouterPorts>(
     ports: &P,
     skip: &SkippedRoute,
     out: &mut RouteOutcome,
@@ -391,28 +376,5 @@ async fn record_skip<P: RouterPorts>(
         ports.send(&alert).await?;
         out.alerts_sent += 1;
     }
-    Ok(())
-}
-
-async fn record_skip_after_failure<P: RouterPorts>(
-    ports: &P,
-    skip: &SkippedRoute,
-    out: &mut RouteOutcome,
-) -> Result<(), PortError> {
-    // The hop already has a FAILED record, so record_skipped would not apply: alert directly.
-    out.skipped.push(format!("{}: {}", skip.route, skip.reason));
-    let alert = Alert {
-        subject: format!("Backup Relay: retry of {} skipped (vault lock)", skip.route),
-        message: format!(
-            "Recovery point {} was not copied again to {}: {}",
-            skip.recovery_point_arn, skip.destination_backup_vault_arn, skip.reason
-        ),
-        hop: Some(HopKey::new(
-            skip.recovery_point_arn.clone(),
-            skip.destination_backup_vault_arn.clone(),
-        )),
-    };
-    ports.send(&alert).await?;
-    out.alerts_sent += 1;
     Ok(())
 }

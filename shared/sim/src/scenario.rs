@@ -1,17 +1,20 @@
 //! A simulated organisation built from a policy, run day after day: backup plans back up the tables
-//! into the root vaults, the simulated AWS Backup emits its events through the faults, and the real
-//! router code reacts. The summary says what happened and whether every chain is complete.
+//! into the root vaults, the simulated AWS Backup emits its events through the faults, the real
+//! copy-router and retention-guard code reacts, and the real reconciler runs on its schedule. The
+//! summary says what happened and whether every chain is complete.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::policy::Policy;
+use relay_core::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_core::retention::{Lifecycle, Retention, NEVER_EXPIRE_DAYS};
-use relay_core::router::{self, RouterConfig, RouterError};
+use relay_core::retention_guard;
+use relay_core::router::{self, RouterError};
 use serde::Serialize;
 
-use crate::world::{Faults, Sim, SimTable, World};
+use crate::world::{Delivery, Faults, JobState, Sim, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
 pub const LAMBDA_ASYNC_RETRIES: u32 = 2;
@@ -23,11 +26,17 @@ pub struct SimOptions {
     pub seed: u64,
     pub faults: Faults,
     pub start: DateTime<Utc>,
-    /// Quiet time after the last backup for copies and events to finish.
+    /// Quiet time after the last backup for copies, events and reconciler runs to finish.
     pub drain_hours: i64,
     /// The backup plan's own lifecycle for the originals.
     pub backup_plan_lifecycle: Lifecycle,
-    pub router: RouterConfig,
+    /// A backup plan copy action into the first never_expire vault (lifecycle "never").
+    pub plan_copy_actions: bool,
+    /// How often the reconciler runs (`None`: never, as before it existed).
+    pub reconcile_every: Option<Duration>,
+    /// Pages one reconciler run may read before it stops and resumes next run.
+    pub reconcile_pages_per_run: Option<u32>,
+    pub reconcile: ReconcileConfig,
 }
 
 impl Default for SimOptions {
@@ -37,7 +46,7 @@ impl Default for SimOptions {
             tables: 8,
             seed: 42,
             faults: Faults {
-                lose: 0.0,
+                lose: 0.1,
                 duplicate: 0.3,
                 deliveries: 1,
                 reorder_minutes: 45,
@@ -50,12 +59,15 @@ impl Default for SimOptions {
                 delete_after_days: Some(35),
                 move_to_cold_storage_after_days: None,
             },
-            router: RouterConfig::default(),
+            plan_copy_actions: false,
+            reconcile_every: Some(Duration::hours(1)),
+            reconcile_pages_per_run: None,
+            reconcile: ReconcileConfig::default(),
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub days: u32,
     pub tables: u32,
@@ -68,21 +80,30 @@ pub struct Summary {
     pub copy_jobs_started: u64,
     pub duplicate_copy_jobs: u64,
     pub copy_failures: u64,
+    /// Failed hops started again by the reconciler, after backoff.
     pub retries: u64,
     pub events_emitted: u64,
     pub events_delivered: u64,
     pub events_duplicated: u64,
     pub events_lost: u64,
+    /// Hops the reconciler started because the event that should have started them never came.
+    pub events_lost_repaired: u64,
     pub invocation_errors: u64,
     pub events_dead_lettered: u64,
     pub calls_throttled: u64,
     pub alerts: u64,
     pub lock_adjustments: u64,
+    pub plan_copy_jobs: u64,
+    /// never_expire points whose delete date the retention guard moved to creation + 36500 days.
+    pub lifecycles_repaired: u64,
+    pub retention_violations: u64,
+    pub reconciler_runs: u64,
+    pub reconciler_pages: u64,
     pub never_expire_copies: u64,
     pub never_expire_violations: u64,
     /// Of the violations, those a vault lock makes unavoidable (MaxRetentionDays < 36500).
     pub never_expire_violations_by_lock: u64,
-    /// Chains not complete, with the first missing hop: (root recovery point, route).
+    /// Chains not complete, with the first missing hop: (original recovery point, route).
     pub incomplete: Vec<(String, String)>,
 }
 
@@ -91,7 +112,11 @@ pub struct Simulation {
     pub policy: Policy,
     pub options: SimOptions,
     retries: u64,
+    redriven: u64,
     lock_adjustments: u64,
+    reconciler_runs: u64,
+    reconciler_pages: u64,
+    pub reconcile_reports: Vec<reconcile::ReconcileReport>,
 }
 
 impl Simulation {
@@ -101,6 +126,13 @@ impl Simulation {
         let mut world = World::new(options.start, options.seed, options.faults.clone());
         for v in &policy.vaults {
             world.add_vault(v.arn.clone());
+        }
+        if options.plan_copy_actions {
+            world.plan_copy_to = policy
+                .vaults
+                .iter()
+                .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
+                .map(|v| v.arn.clone());
         }
         for root in policy.root_vaults() {
             let selected: BTreeMap<String, String> = policy
@@ -128,7 +160,11 @@ impl Simulation {
             policy,
             options,
             retries: 0,
+            redriven: 0,
             lock_adjustments: 0,
+            reconciler_runs: 0,
+            reconciler_pages: 0,
+            reconcile_reports: Vec::new(),
         }
     }
 
@@ -146,6 +182,7 @@ impl Simulation {
             .iter()
             .map(|v| v.arn.clone())
             .collect();
+        let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
         while t < end {
             self.sim.world().now = t;
@@ -157,9 +194,37 @@ impl Simulation {
             for delivery in due {
                 self.deliver(delivery).await;
             }
+            if let (Some(at), Some(every)) = (next_reconcile, self.options.reconcile_every) {
+                if t >= at {
+                    self.reconcile().await;
+                    next_reconcile = Some(at + every);
+                }
+            }
             t += Duration::minutes(1);
         }
         self.summary()
+    }
+
+    /// One scheduled reconciler run, as the reconciler function would do it.
+    pub async fn reconcile(&mut self) {
+        let budget = RunBudget {
+            deadline: None,
+            max_pages: self.options.reconcile_pages_per_run,
+        };
+        self.reconciler_runs += 1;
+        match reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await {
+            Ok(report) => {
+                self.reconciler_pages += u64::from(report.pages);
+                self.retries += report.retries;
+                self.redriven += report.redriven;
+                self.lock_adjustments += report.lock_adjustments;
+                self.reconcile_reports.push(report);
+            }
+            // A throttled run is a run that does less: the next one continues.
+            Err(e) => {
+                self.sim.world().counters.invocation_errors += u64::from(!e.kind.is_transient())
+            }
+        }
     }
 
     /// Backup plans run daily at 05:00, one table a minute, each job taking 10 to 40 minutes.
@@ -184,53 +249,57 @@ impl Simulation {
         }
     }
 
-    async fn deliver(&mut self, delivery: crate::world::Delivery) {
+    async fn deliver(&mut self, delivery: Delivery) {
         self.sim.world().counters.events_delivered += 1;
-        match router::handle_event(
-            &self.sim,
-            &self.policy,
-            &delivery.event,
-            &self.options.router,
-        )
-        .await
-        {
-            Ok(outcome) => {
-                self.retries += u64::from(outcome.retries_started);
-                self.lock_adjustments += outcome.lock_adjustments.len() as u64;
+        let result = match delivery.target {
+            Target::CopyRouter => router::handle_event(
+                &self.sim,
+                &self.policy,
+                &delivery.event,
+                &self.options.reconcile.router,
+            )
+            .await
+            .map(|o| self.lock_adjustments += o.lock_adjustments.len() as u64),
+            Target::RetentionGuard => {
+                retention_guard::handle_event(&self.sim, &self.policy, &delivery.event)
+                    .await
+                    .map(|_| ())
             }
-            Err(e) => {
-                let mut w = self.sim.world();
-                w.counters.invocation_errors += 1;
-                let retryable = !matches!(e, RouterError::UnreadableEvent { .. });
-                if retryable && delivery.retry < LAMBDA_ASYNC_RETRIES {
-                    w.counters.invocation_retries += 1;
-                    let at = w.now + Duration::minutes(1 + i64::from(delivery.retry));
-                    w.schedule(delivery.event, at, delivery.retry + 1);
-                } else {
-                    w.counters.events_dead_lettered += 1;
-                    w.dead_letters.push(delivery.event);
-                }
+        };
+        if let Err(e) = result {
+            let mut w = self.sim.world();
+            w.counters.invocation_errors += 1;
+            let retryable = !matches!(e, RouterError::UnreadableEvent { .. });
+            if retryable && delivery.retry < LAMBDA_ASYNC_RETRIES {
+                w.counters.invocation_retries += 1;
+                let at = w.now + Duration::minutes(1 + i64::from(delivery.retry));
+                w.schedule(delivery.target, delivery.event, at, delivery.retry + 1);
+            } else {
+                w.counters.events_dead_lettered += 1;
+                w.dead_letters.push(delivery.event);
             }
         }
     }
 
     pub fn summary(&self) -> Summary {
         let w = self.sim.world();
-        // Copies by (source recovery point, destination vault).
-        let mut copies: BTreeMap<(String, VaultArn), String> = BTreeMap::new();
+        // What each vault holds: copies keep their source's resource and creation date.
+        let mut held: HashSet<(VaultArn, String, i64)> = HashSet::new();
         for rp in w.recovery_points.values() {
-            if let Some(src) = &rp.source {
-                copies.insert((src.clone(), rp.vault.clone()), rp.arn.clone());
-            }
+            held.insert((
+                rp.vault.clone(),
+                rp.resource_arn.clone(),
+                rp.creation_date.timestamp_millis(),
+            ));
         }
-        let mut chains_total = 0;
-        let mut chains_complete = 0;
-        let mut hops_required = 0;
-        let mut hops_complete = 0;
-        let mut backups = 0;
-        let mut incomplete = Vec::new();
+        let mut s = Summary {
+            days: self.options.days,
+            tables: self.options.tables,
+            seed: self.options.seed,
+            ..Summary::default()
+        };
         for rp in w.recovery_points.values().filter(|rp| rp.source.is_none()) {
-            backups += 1;
+            s.backups += 1;
             let Some(vault) = self.policy.vault_by_arn(&rp.vault) else {
                 continue;
             };
@@ -240,52 +309,55 @@ impl Simulation {
                 .find(|t| t.arn.to_string() == rp.resource_arn)
                 .map(|t| t.tags.clone())
                 .unwrap_or_default();
-            // Walk the chain from the original: every selected route out of every vault it reaches.
-            let mut frontier = vec![(vault.alias.clone(), Some(rp.arn.clone()))];
-            let mut required = 0;
-            let mut complete = 0;
-            let mut first_missing = None;
-            while let Some((alias, at)) = frontier.pop() {
+            // Every selected route out of every vault the original reaches, each route once.
+            let mut frontier = vec![vault.alias.clone()];
+            let mut seen = BTreeSet::new();
+            let (mut required, mut complete, mut first_missing) = (0, 0, None);
+            while let Some(alias) = frontier.pop() {
                 for route in self.policy.routes_from(&alias) {
-                    if !route.select.matches(Some("DynamoDB"), &tags) {
+                    if !route.select.matches(Some("DynamoDB"), &tags) || !seen.insert(route.name())
+                    {
                         continue;
                     }
                     required += 1;
                     let dest = self.policy.vault(&route.to).map(|v| v.arn.clone());
-                    let copy = match (&at, dest) {
-                        (Some(src), Some(dest)) => copies.get(&(src.clone(), dest)).cloned(),
-                        _ => None,
-                    };
-                    if copy.is_some() {
+                    let present = dest.is_some_and(|d| {
+                        held.contains(&(
+                            d,
+                            rp.resource_arn.clone(),
+                            rp.creation_date.timestamp_millis(),
+                        ))
+                    });
+                    if present {
                         complete += 1;
                     } else if first_missing.is_none() {
                         first_missing = Some(route.name());
                     }
-                    frontier.push((route.to.clone(), copy));
+                    frontier.push(route.to.clone());
                 }
             }
             if required > 0 {
-                chains_total += 1;
-                hops_required += required;
-                hops_complete += complete;
+                s.chains_total += 1;
+                s.hops_required += required;
+                s.hops_complete += complete;
                 match first_missing {
-                    None => chains_complete += 1,
-                    Some(route) => incomplete.push((rp.arn.clone(), route)),
+                    None => s.chains_complete += 1,
+                    Some(route) => s.incomplete.push((rp.arn.clone(), route)),
                 }
             }
         }
-        // Jobs per hop that did not fail: more than one is a duplicate copy.
+        // Backup Relay's jobs per hop that did not fail: more than one is a duplicate copy.
         let mut per_hop: BTreeMap<(String, VaultArn), u64> = BTreeMap::new();
         for job in w
             .jobs
             .iter()
-            .filter(|j| j.state != crate::world::JobState::Failed)
+            .filter(|j| j.state != JobState::Failed && !j.created_by_plan)
         {
             *per_hop
                 .entry((job.source_rp.clone(), job.dest_vault.clone()))
                 .or_default() += 1;
         }
-        let duplicate_copy_jobs = per_hop.values().map(|n| n.saturating_sub(1)).sum();
+        s.duplicate_copy_jobs = per_hop.values().map(|n| n.saturating_sub(1)).sum();
 
         let never_vaults: BTreeSet<&VaultArn> = self
             .policy
@@ -294,18 +366,15 @@ impl Simulation {
             .filter(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
             .map(|v| &v.arn)
             .collect();
-        let mut never_expire_copies = 0;
-        let mut never_expire_violations = 0;
-        let mut by_lock = 0;
         for rp in w
             .recovery_points
             .values()
             .filter(|rp| never_vaults.contains(&rp.vault))
         {
-            never_expire_copies += 1;
+            s.never_expire_copies += 1;
             let wanted = rp.creation_date + Duration::days(i64::from(NEVER_EXPIRE_DAYS));
             if rp.delete_at.is_some_and(|d| d < wanted) {
-                never_expire_violations += 1;
+                s.never_expire_violations += 1;
                 let locked_below = w
                     .vaults
                     .get(&rp.vault)
@@ -313,111 +382,67 @@ impl Simulation {
                     .and_then(|l| l.max_retention_days)
                     .is_some_and(|m| m < NEVER_EXPIRE_DAYS);
                 if locked_below {
-                    by_lock += 1;
+                    s.never_expire_violations_by_lock += 1;
                 }
             }
         }
         let c = &w.counters;
-        Summary {
-            days: self.options.days,
-            tables: self.options.tables,
-            seed: self.options.seed,
-            backups,
-            chains_total,
-            chains_complete,
-            hops_required,
-            hops_complete,
-            copy_jobs_started: c.copy_jobs_started,
-            duplicate_copy_jobs,
-            copy_failures: c.copy_failures,
-            retries: self.retries,
-            events_emitted: c.events_emitted,
-            events_delivered: c.events_delivered,
-            events_duplicated: c.events_duplicated,
-            events_lost: c.events_lost,
-            invocation_errors: c.invocation_errors,
-            events_dead_lettered: c.events_dead_lettered,
-            calls_throttled: c.calls_throttled,
-            alerts: w.alerts.len() as u64,
-            lock_adjustments: self.lock_adjustments,
-            never_expire_copies,
-            never_expire_violations,
-            never_expire_violations_by_lock: by_lock,
-            incomplete,
-        }
+        s.copy_jobs_started = c.copy_jobs_started;
+        s.copy_failures = c.copy_failures;
+        s.retries = self.retries;
+        s.events_emitted = c.events_emitted;
+        s.events_delivered = c.events_delivered;
+        s.events_duplicated = c.events_duplicated;
+        s.events_lost = c.events_lost;
+        s.events_lost_repaired = self.redriven;
+        s.invocation_errors = c.invocation_errors;
+        s.events_dead_lettered = c.events_dead_lettered;
+        s.calls_throttled = c.calls_throttled;
+        s.alerts = w.alerts.len() as u64;
+        s.lock_adjustments = self.lock_adjustments;
+        s.plan_copy_jobs = c.plan_copy_jobs;
+        s.lifecycles_repaired = w.extended_points.len() as u64;
+        s.retention_violations = w.retention_violations.len() as u64;
+        s.reconciler_runs = self.reconciler_runs;
+        s.reconciler_pages = self.reconciler_pages;
+        s
     }
 }
 
 fn start_of_day(t: DateTime<Utc>) -> DateTime<Utc> {
-    t - Duration::seconds(i64::from(t.timestamp().rem_euclid(86_400) as u32))
+    t - Duration::seconds(t.timestamp().rem_euclid(86_400))
 }
 
 impl Summary {
     /// The human-readable report of `relay simulate`.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let line = |s: &mut String, text: String| {
-            s.push_str(&text);
-            s.push('\n');
-        };
-        line(
-            &mut s,
-            format!(
-                "Simulated {} days, {} tables per root vault, seed {}.",
-                self.days, self.tables, self.seed
-            ),
-        );
-        line(
-            &mut s,
-            format!(
-                "Backups made: {}; chains to build: {}.",
-                self.backups, self.chains_total
-            ),
-        );
-        line(
-            &mut s,
-            format!(
-                "Chains complete: {} of {} ({} of {} hops).",
-                self.chains_complete, self.chains_total, self.hops_complete, self.hops_required
-            ),
-        );
-        line(
-            &mut s,
-            format!(
-                "Copy jobs started: {}; duplicate copy jobs: {}; copy failures: {}; retries: {}.",
-                self.copy_jobs_started, self.duplicate_copy_jobs, self.copy_failures, self.retries
-            ),
-        );
-        line(&mut s, format!("Events: {} emitted, {} delivered, {} duplicated, {} lost, {} dead-lettered after Lambda's retries.", self.events_emitted, self.events_delivered, self.events_duplicated, self.events_lost, self.events_dead_lettered));
-        line(&mut s, format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.alerts, self.lock_adjustments));
-        line(
-            &mut s,
-            format!(
-                "Never-expire copies: {}; violations: {} ({} forced by a vault lock).",
-                self.never_expire_copies,
-                self.never_expire_violations,
-                self.never_expire_violations_by_lock
-            ),
-        );
+        let mut lines = vec![
+            format!("Simulated {} days, {} tables per root vault, seed {}.", self.days, self.tables, self.seed),
+            format!("Backups made: {}; chains to build: {}.", self.backups, self.chains_total),
+            format!("Chains complete: {} of {} ({} of {} hops).", self.chains_complete, self.chains_total, self.hops_complete, self.hops_required),
+            format!("Copy jobs started: {}; duplicate copy jobs: {}; copy failures: {}; retries: {}.", self.copy_jobs_started, self.duplicate_copy_jobs, self.copy_failures, self.retries),
+            format!("Events: {} emitted, {} lost, {} duplicated, {} deliveries to the functions, {} dead-lettered after Lambda's retries.", self.events_emitted, self.events_lost, self.events_duplicated, self.events_delivered, self.events_dead_lettered),
+            format!("Reconciler: {} runs, {} pages; hops re-driven after lost events: {}.", self.reconciler_runs, self.reconciler_pages, self.events_lost_repaired),
+            format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.alerts, self.lock_adjustments),
+            format!("Never-expire copies: {}; lifecycles repaired: {}; violations: {} ({} forced by a vault lock).", self.never_expire_copies, self.lifecycles_repaired, self.never_expire_violations, self.never_expire_violations_by_lock),
+        ];
+        if self.plan_copy_jobs > 0 {
+            lines.push(format!(
+                "Backup plan copy actions into the never-expire vault: {}.",
+                self.plan_copy_jobs
+            ));
+        }
         if self.chains_complete == self.chains_total {
-            line(&mut s, "Result: every chain is complete.".to_string());
+            lines.push("Result: every chain is complete.".to_string());
         } else {
-            line(
-                &mut s,
-                format!(
-                    "Result: {} chain(s) incomplete{}.",
-                    self.chains_total - self.chains_complete,
-                    if self.events_lost > 0 {
-                        " (events were lost; the reconciler that repairs them is not built yet)"
-                    } else {
-                        ""
-                    }
-                ),
-            );
+            lines.push(format!(
+                "Result: {} chain(s) incomplete.",
+                self.chains_total - self.chains_complete
+            ));
             for (rp, route) in self.incomplete.iter().take(5) {
-                line(&mut s, format!("  missing {route} for {rp}"));
+                lines.push(format!("  missing {route} for {rp}"));
             }
         }
-        s
+        lines.join("\n") + "\n"
     }
 }

@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
-use relay_core::arn::{TableArn, VaultArn};
+use relay_core::arn::{Location, TableArn, VaultArn};
+use relay_core::guard::PointView;
 use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    Alert, AlertPort, BackupPort, Clock, ErrorKind, HopFailure, LedgerPort, PortError, PortResult,
-    RouterPorts, TagPort,
+    Alert, AlertPort, BackupPort, Clock, CopyJobStatus, ErrorKind, HopFailure, LedgerPort,
+    ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
 };
-use relay_core::retention::{delete_at, Lifecycle, VaultLock};
+use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
 
 use crate::rng::Rng;
@@ -82,6 +83,25 @@ pub struct SimRecoveryPoint {
     pub delete_at: Option<DateTime<Utc>>,
     /// The recovery point this one was copied from.
     pub source: Option<String>,
+    /// When it landed in this vault.
+    pub completed_at: DateTime<Utc>,
+}
+
+impl SimRecoveryPoint {
+    pub fn view(&self) -> PointView {
+        PointView {
+            recovery_point_arn: self.arn.clone(),
+            vault: self.vault.clone(),
+            resource_arn: Some(self.resource_arn.clone()),
+            resource_type: Some("DynamoDB".into()),
+            status: Some("COMPLETED".into()),
+            creation_date: self.creation_date,
+            completion_date: Some(self.completed_at),
+            lifecycle: self.lifecycle,
+            delete_at: self.delete_at,
+            storage_class: Some("WARM".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,12 +126,58 @@ pub struct SimCopyJob {
     pub finish_at: Option<DateTime<Utc>>,
     pub dest_rp: Option<String>,
     pub status_message: Option<String>,
+    /// Made by a backup plan's copy action, not by Backup Relay.
+    pub created_by_plan: bool,
+}
+
+/// The functions an event can be delivered to, as the SAM template's rules select them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    CopyRouter,
+    RetentionGuard,
+}
+
+impl Target {
+    /// The rules' patterns: copy-router takes finished backup and copy jobs; retention-guard takes
+    /// completed copies and completed or available recovery points.
+    pub fn for_event(event: &Value) -> Vec<Target> {
+        let detail_type = event
+            .get("detail-type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let detail = event.get("detail");
+        let field = |k: &str| {
+            detail
+                .and_then(|d| d.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let mut out = Vec::new();
+        match detail_type {
+            "Backup Job State Change" if matches!(field("state"), "COMPLETED" | "FAILED") => {
+                out.push(Target::CopyRouter)
+            }
+            "Copy Job State Change" if field("state") == "FAILED" => out.push(Target::CopyRouter),
+            "Copy Job State Change" if field("state") == "COMPLETED" => {
+                out.push(Target::CopyRouter);
+                out.push(Target::RetentionGuard);
+            }
+            "Recovery Point State Change"
+                if matches!(field("status"), "COMPLETED" | "AVAILABLE") =>
+            {
+                out.push(Target::RetentionGuard)
+            }
+            _ => {}
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub at: DateTime<Utc>,
     pub seq: u64,
+    pub target: Target,
     pub event: Value,
     /// 0 for the first invocation; Lambda retries a failed asynchronous invocation twice.
     pub retry: u32,
@@ -129,6 +195,8 @@ pub struct Counters {
     pub copy_jobs_started: u64,
     pub copy_job_token_replays: u64,
     pub copy_failures: u64,
+    pub plan_copy_jobs: u64,
+    pub lifecycle_updates: u64,
     pub calls_throttled: u64,
     pub api_calls: u64,
 }
@@ -141,7 +209,16 @@ pub struct World {
     pub vaults: BTreeMap<VaultArn, SimVault>,
     pub tables: Vec<SimTable>,
     pub recovery_points: BTreeMap<String, SimRecoveryPoint>,
+    /// Recovery points per vault in the order they were made: the listing order and page tokens.
+    by_vault: BTreeMap<VaultArn, Vec<String>>,
     pub jobs: Vec<SimCopyJob>,
+    /// A backup plan's copy action: every new backup is also copied here with lifecycle "never",
+    /// which AWS turns into the source's expiry.
+    pub plan_copy_to: Option<VaultArn>,
+    pub retention_violations: BTreeMap<String, String>,
+    /// Points whose delete date UpdateRecoveryPointLifecycle moved later.
+    pub extended_points: BTreeSet<String>,
+    pub reconciler_cursor: Option<String>,
     tokens: HashMap<(String, String), usize>,
     /// Copy jobs to fail on purpose, per destination vault: (count left, status message).
     forced_failures: BTreeMap<VaultArn, (u32, String)>,
@@ -163,7 +240,12 @@ impl World {
             vaults: BTreeMap::new(),
             tables: Vec::new(),
             recovery_points: BTreeMap::new(),
+            by_vault: BTreeMap::new(),
             jobs: Vec::new(),
+            plan_copy_to: None,
+            retention_violations: BTreeMap::new(),
+            extended_points: BTreeSet::new(),
+            reconciler_cursor: None,
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),
@@ -231,18 +313,27 @@ impl World {
             base
         };
         self.counters.events_duplicated += u64::from(copies - 1);
-        for _ in 0..copies {
-            // AWS Backup batches events roughly every 5 minutes; reordering adds more.
-            let delay = self.rng.between(1, 5) + self.rng.between(0, self.faults.reorder_minutes);
-            self.schedule(event.clone(), self.now + Duration::minutes(delay), 0);
+        for target in Target::for_event(&event) {
+            for _ in 0..copies {
+                // AWS Backup batches events roughly every 5 minutes; reordering adds more.
+                let delay =
+                    self.rng.between(1, 5) + self.rng.between(0, self.faults.reorder_minutes);
+                self.schedule(
+                    target,
+                    event.clone(),
+                    self.now + Duration::minutes(delay),
+                    0,
+                );
+            }
         }
     }
 
-    pub fn schedule(&mut self, event: Value, at: DateTime<Utc>, retry: u32) {
+    pub fn schedule(&mut self, target: Target, event: Value, at: DateTime<Utc>, retry: u32) {
         self.seq += 1;
         self.pending.push(Delivery {
             at,
             seq: self.seq,
+            target,
             event,
             retry,
         });
@@ -255,6 +346,22 @@ impl World {
         self.pending = rest;
         due.sort_by_key(|d| (d.at, d.seq));
         due
+    }
+
+    pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
+        self.by_vault
+            .entry(rp.vault.clone())
+            .or_default()
+            .push(rp.arn.clone());
+        self.recovery_points.insert(rp.arn.clone(), rp);
+    }
+
+    pub fn points_in(&self, vault: &VaultArn) -> impl Iterator<Item = &SimRecoveryPoint> {
+        self.by_vault
+            .get(vault)
+            .into_iter()
+            .flatten()
+            .filter_map(|arn| self.recovery_points.get(arn))
     }
 
     pub fn new_recovery_point_arn(&mut self, vault: &VaultArn) -> String {
@@ -276,18 +383,16 @@ impl World {
         lifecycle: Lifecycle,
     ) -> String {
         let rp = self.new_recovery_point_arn(vault);
-        self.recovery_points.insert(
-            rp.clone(),
-            SimRecoveryPoint {
-                arn: rp.clone(),
-                vault: vault.clone(),
-                resource_arn: table.to_string(),
-                creation_date: created,
-                lifecycle,
-                delete_at: delete_at(created, &lifecycle),
-                source: None,
-            },
-        );
+        self.insert_point(SimRecoveryPoint {
+            arn: rp.clone(),
+            vault: vault.clone(),
+            resource_arn: table.to_string(),
+            creation_date: created,
+            lifecycle,
+            delete_at: delete_at(created, &lifecycle),
+            source: None,
+            completed_at: self.now,
+        });
         let job_id = self.rng.uuid();
         for state in ["CREATED", "RUNNING", "COMPLETED"] {
             let resources = if state == "COMPLETED" {
@@ -314,6 +419,31 @@ impl World {
                 resources,
                 detail,
             );
+            self.emit(ev);
+        }
+        if let Some(dest) = self.plan_copy_to.clone() {
+            // A copy action whose lifecycle is "never": AWS keeps the source's expiry.
+            let id = self.rng.uuid();
+            self.jobs.push(SimCopyJob {
+                id,
+                source_rp: rp.clone(),
+                source_vault: vault.clone(),
+                dest_vault: dest,
+                resource_arn: table.to_string(),
+                iam_role_arn: format!(
+                    "arn:{}:iam::{}:role/service-role/AWSBackupDefaultServiceRole",
+                    vault.partition, vault.account
+                ),
+                lifecycle: None,
+                state: JobState::Created,
+                created_at: self.now,
+                finish_at: None,
+                dest_rp: None,
+                status_message: None,
+                created_by_plan: true,
+            });
+            self.counters.plan_copy_jobs += 1;
+            let ev = self.copy_job_event(self.jobs.len() - 1);
             self.emit(ev);
         }
         rp
@@ -355,6 +485,10 @@ impl World {
         }
         if let Some(m) = &job.status_message {
             detail["statusMessage"] = json!(m);
+        }
+        if job.created_by_plan {
+            detail["createdBy"] =
+                json!({"backupPlanId": "sim-plan", "backupPlanRuleId": "copy-to-bunker"});
         }
         if job.state == JobState::Completed {
             detail["completionDate"] = json!(self.now.to_rfc3339());
@@ -430,18 +564,16 @@ impl World {
                     Some(_) => delete_at(source.creation_date, &lifecycle),
                     None => source.delete_at,
                 };
-                self.recovery_points.insert(
-                    rp.clone(),
-                    SimRecoveryPoint {
-                        arn: rp.clone(),
-                        vault: job.dest_vault.clone(),
-                        resource_arn: job.resource_arn.clone(),
-                        creation_date: source.creation_date,
-                        lifecycle,
-                        delete_at: delete,
-                        source: Some(job.source_rp.clone()),
-                    },
-                );
+                self.insert_point(SimRecoveryPoint {
+                    arn: rp.clone(),
+                    vault: job.dest_vault.clone(),
+                    resource_arn: job.resource_arn.clone(),
+                    creation_date: source.creation_date,
+                    lifecycle,
+                    delete_at: delete,
+                    source: Some(job.source_rp.clone()),
+                    completed_at: self.now,
+                });
                 self.jobs[i].state = JobState::Completed;
                 self.jobs[i].dest_rp = Some(rp.clone());
                 let detail = json!({
@@ -503,6 +635,9 @@ impl World {
             if outside {
                 return Some(LOCK_FAILURE.into());
             }
+        }
+        if job.created_by_plan {
+            return None;
         }
         if let Some((left, message)) = self.forced_failures.get_mut(&job.dest_vault) {
             if *left > 0 {
@@ -592,6 +727,7 @@ impl World {
             finish_at: None,
             dest_rp: None,
             status_message: None,
+            created_by_plan: false,
         });
         let index = self.jobs.len() - 1;
         self.tokens.insert(token_key, index);
@@ -599,6 +735,107 @@ impl World {
         let ev = self.copy_job_event(index);
         self.emit(ev);
         Ok(id)
+    }
+}
+
+impl World {
+    fn list(&mut self, vault: &VaultArn, query: &ListQuery) -> PortResult<Page<PointView>> {
+        const OP: &str = "ListRecoveryPointsByBackupVault";
+        self.throttled(OP)?;
+        if !self.vaults.contains_key(vault) {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("{vault} not found"),
+            ));
+        }
+        let start = match &query.page_token {
+            None => 0,
+            Some(t) => t.parse::<usize>().map_err(|_| {
+                PortError::new(
+                    ErrorKind::Permanent,
+                    OP,
+                    Some("InvalidParameterValueException"),
+                    "invalid NextToken",
+                )
+            })?,
+        };
+        let arns = self.by_vault.get(vault).map(Vec::as_slice).unwrap_or(&[]);
+        let size = query.page_size.clamp(1, 1000) as usize;
+        let mut items = Vec::new();
+        let mut next = start;
+        while next < arns.len() && items.len() < size {
+            if let Some(rp) = self.recovery_points.get(&arns[next]) {
+                if query
+                    .created_after
+                    .is_none_or(|after| rp.creation_date > after)
+                    && query
+                        .created_before
+                        .is_none_or(|before| rp.creation_date < before)
+                {
+                    items.push(rp.view());
+                }
+            }
+            next += 1;
+        }
+        Ok(Page {
+            items,
+            next_token: (next < arns.len()).then(|| next.to_string()),
+        })
+    }
+
+    fn update_lifecycle(
+        &mut self,
+        vault: &VaultArn,
+        arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        const OP: &str = "UpdateRecoveryPointLifecycle";
+        self.throttled(OP)?;
+        if self.vaults.get(vault).is_some_and(|v| v.lock.is_some()) {
+            return Err(PortError::new(ErrorKind::Permanent, OP, Some("InvalidRequestException"),
+                "Lifecycle settings cannot be changed for a recovery point in a backup vault with Vault Lock"));
+        }
+        if let (Some(d), Some(c)) = (
+            lifecycle.delete_after_days,
+            lifecycle.move_to_cold_storage_after_days,
+        ) {
+            if d < c + COLD_MIN_DAYS {
+                return Err(PortError::new(
+                    ErrorKind::Permanent,
+                    OP,
+                    Some("InvalidParameterValueException"),
+                    "DeleteAfterDays must be at least 90 days after MoveToColdStorageAfterDays",
+                ));
+            }
+        }
+        let Some(rp) = self
+            .recovery_points
+            .get_mut(arn)
+            .filter(|rp| &rp.vault == vault)
+        else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("{arn} not found"),
+            ));
+        };
+        let before = rp.delete_at;
+        rp.lifecycle = *lifecycle;
+        rp.delete_at = delete_at(rp.creation_date, lifecycle);
+        let extended = match (before, rp.delete_at) {
+            (Some(b), Some(a)) => a > b,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let arn = rp.arn.clone();
+        self.counters.lifecycle_updates += 1;
+        if extended {
+            self.extended_points.insert(arn);
+        }
+        Ok(())
     }
 }
 
@@ -629,6 +866,73 @@ impl Clock for Sim {
 impl BackupPort for Sim {
     async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
         self.world().start_copy(job)
+    }
+
+    async fn list_recovery_points(
+        &self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> PortResult<Page<PointView>> {
+        self.world().list(vault, query)
+    }
+
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+    ) -> PortResult<PointView> {
+        let mut w = self.world();
+        w.throttled("DescribeRecoveryPoint")?;
+        w.recovery_points
+            .get(recovery_point_arn)
+            .filter(|rp| &rp.vault == vault)
+            .map(SimRecoveryPoint::view)
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "DescribeRecoveryPoint",
+                    Some("ResourceNotFoundException"),
+                    format!("{recovery_point_arn} not found"),
+                )
+            })
+    }
+
+    async fn update_recovery_point_lifecycle(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        self.world()
+            .update_lifecycle(vault, recovery_point_arn, lifecycle)
+    }
+
+    async fn copy_job_status(
+        &self,
+        _at: &Location,
+        copy_job_id: &str,
+    ) -> PortResult<CopyJobStatus> {
+        let mut w = self.world();
+        w.throttled("DescribeCopyJob")?;
+        let job = w.jobs.iter().find(|j| j.id == copy_job_id).ok_or_else(|| {
+            PortError::new(
+                ErrorKind::NotFound,
+                "DescribeCopyJob",
+                Some("ResourceNotFoundException"),
+                format!("copy job {copy_job_id} not found"),
+            )
+        })?;
+        let state = match job.state {
+            JobState::Created => "CREATED",
+            JobState::Running => "RUNNING",
+            JobState::Completed => "COMPLETED",
+            JobState::Failed => "FAILED",
+        };
+        Ok(CopyJobStatus {
+            state: state.into(),
+            status_message: job.status_message.clone(),
+            destination_recovery_point_arn: job.dest_rp.clone(),
+        })
     }
 
     async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
@@ -817,5 +1121,55 @@ impl LedgerPort for Sim {
         let mut w = self.world();
         w.throttled("GetItem")?;
         Ok(w.ledger.get(hop).cloned())
+    }
+
+    async fn escalate(
+        &self,
+        hop: &HopKey,
+        attempt: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r) if ledger::may_escalate(Some(r), attempt) => {
+                r.failure_class = Some(relay_core::plan::FailureClass::NeedsPerson);
+                r.updated_at = now;
+                let _ = reason; // the reason goes into the alert; the ledger keeps AWS's last message
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn record_retention_violation(
+        &self,
+        recovery_point_arn: &str,
+        _vault: &str,
+        reason: &str,
+        _now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        if w.retention_violations.contains_key(recovery_point_arn) {
+            return Ok(false);
+        }
+        w.retention_violations
+            .insert(recovery_point_arn.to_string(), reason.to_string());
+        Ok(true)
+    }
+
+    async fn load_cursor(&self) -> PortResult<Option<String>> {
+        let mut w = self.world();
+        w.throttled("GetItem")?;
+        Ok(w.reconciler_cursor.clone())
+    }
+
+    async fn save_cursor(&self, cursor: Option<&str>, _now: DateTime<Utc>) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        w.reconciler_cursor = cursor.map(str::to_string);
+        Ok(())
     }
 }

@@ -226,9 +226,7 @@ fn every_non_completed_state_is_ignored_with_a_reason() {
         "copy-job-running.json",
         "copy-job-partial.json",
         "recovery-point-creating.json",
-        "recovery-point-completed.json",
         "recovery-point-partial.json",
-        "recovery-point-available.json",
         "recovery-point-stopped.json",
         "recovery-point-deleting.json",
         "recovery-point-expired.json",
@@ -370,27 +368,113 @@ fn tokens_are_deterministic_and_distinct_per_attempt_and_hop() {
 }
 
 #[test]
-fn a_retry_keeps_the_route_with_a_new_token() {
+fn a_hop_of_a_named_route_gets_the_attempts_token() {
     let p = example();
+    let rp = "arn:aws:backup:us-east-1:222222222222:recovery-point:x";
+    let hop = plan_hop(&p, "central->dr", rp, None, 2, &Observed::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (hop.route.as_str(), hop.attempt, hop.account.as_str()),
+        ("central->dr", 2, "222222222222")
+    );
+    assert_eq!(
+        hop.idempotency_token,
+        copy_token(rp, &hop.destination_backup_vault_arn, 2)
+    );
+    assert!(plan_hop(&p, "central->nowhere", rp, None, 1, &Observed::default()).is_none());
+}
+
+#[test]
+fn a_recovery_point_in_the_bunker_with_an_inherited_expiry_is_repaired() {
     let plan = plan_event(
-        &fixture("copy-job-failed-transient.json"),
-        &p,
+        &fixture("recovery-point-completed.json"),
+        &example(),
         &Observed::default(),
     );
-    let Action::RecordCopyFailure(f) = &plan.actions[0] else {
-        unreachable!()
+    let [Action::UpdateRecoveryPointLifecycle(u)] = plan.actions.as_slice() else {
+        panic!("{plan:#?}")
     };
-    let retry = plan_retry(&p, f, 2, &Observed::default()).unwrap().unwrap();
-    assert_eq!(retry.route, "central->dr");
-    assert_eq!(retry.attempt, 2);
-    assert_eq!(retry.recovery_point_arn, f.source_recovery_point_arn);
     assert_eq!(
-        retry.idempotency_token,
-        copy_token(
-            &f.source_recovery_point_arn,
-            &f.destination_backup_vault_arn,
-            2
+        (
+            u.account.as_str(),
+            u.region.as_str(),
+            u.backup_vault_name.as_str()
+        ),
+        ("333333333333", "eu-west-1", "bunker")
+    );
+    assert_eq!(
+        u.lifecycle,
+        Lifecycle {
+            delete_after_days: Some(NEVER_EXPIRE_DAYS),
+            move_to_cold_storage_after_days: None
+        }
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(
+        json["actions"][0]["type"],
+        "update_recovery_point_lifecycle"
+    );
+    // Available too; every other status is left alone.
+    assert_eq!(
+        plan_event(
+            &fixture("recovery-point-available.json"),
+            &example(),
+            &Observed::default()
         )
+        .actions
+        .len(),
+        1
+    );
+    assert!(plan_event(
+        &fixture("recovery-point-creating.json"),
+        &example(),
+        &Observed::default()
+    )
+    .actions
+    .is_empty());
+}
+
+#[test]
+fn a_locked_bunker_point_is_a_violation_to_record() {
+    let p = example();
+    let locked = Observed {
+        vault_locks: [(
+            p.vault("bunker").unwrap().arn.clone(),
+            VaultLock {
+                min_retention_days: None,
+                max_retention_days: Some(3650),
+            },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    let plan = plan_event(&fixture("recovery-point-completed.json"), &p, &locked);
+    let [Action::RecordRetentionViolation(v)] = plan.actions.as_slice() else {
+        panic!("{plan:#?}")
+    };
+    assert!(v.reason.contains("locked"));
+}
+
+#[test]
+fn recovery_points_outside_never_expire_vaults_are_not_the_guards() {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../tests/events/recovery-point-completed.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("backup-vault:bunker", "backup-vault:dr")
+    .replace("eu-west-1:333333333333", "us-west-2:222222222222")
+    .replace("\"bunker\"", "\"dr\"");
+    let plan = plan_event(
+        &ParsedEvent::parse_str(&text).unwrap(),
+        &example(),
+        &Observed::default(),
+    );
+    assert!(plan.actions.is_empty());
+    assert!(
+        plan.ignored.unwrap().contains("not a never_expire vault"),
+        "{text}"
     );
 }
 

@@ -1,5 +1,7 @@
 //! Configuration from the environment, validated once at start-up.
 
+use chrono::Duration;
+use relay_core::reconcile::ReconcileConfig;
 use relay_core::router::RouterConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,7 +22,10 @@ pub struct Config {
     pub executor_role_name: Option<String>,
     /// The account the function runs in (no role is assumed there).
     pub home_account: Option<String>,
+    /// Reconciler: attempts per hop, the first included.
     pub max_attempts: u32,
+    /// Reconciler: how far back source recovery points are re-driven.
+    pub lookback_days: u32,
 }
 
 impl Config {
@@ -31,18 +36,31 @@ impl Config {
                 .ok_or(ConfigError::Missing(name))
         };
         let optional = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let max_attempts = match optional("MAX_ATTEMPTS") {
-            None => RouterConfig::default().max_attempts,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=20).contains(n))
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "MAX_ATTEMPTS",
-                    reason: format!("'{v}' is not a whole number from 1 to 20"),
-                })?,
+        let bounded = |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| {
+            match optional(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!(
+                            "'{v}' is not a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    }),
+            }
         };
+        let defaults = ReconcileConfig::default();
+        let max_attempts = bounded("MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?;
+        let lookback_days = bounded(
+            "LOOKBACK_DAYS",
+            u32::try_from(defaults.lookback.num_days()).unwrap_or(7),
+            1..=365,
+        )?;
         Ok(Self {
             policy: required("RELAY_POLICY")?,
             ledger_table: required("LEDGER_TABLE")?,
@@ -50,13 +68,19 @@ impl Config {
             executor_role_name: optional("EXECUTOR_ROLE_NAME"),
             home_account: optional("HOME_ACCOUNT_ID"),
             max_attempts,
+            lookback_days,
         })
     }
 
     pub fn router(&self) -> RouterConfig {
-        RouterConfig {
+        RouterConfig::default()
+    }
+
+    pub fn reconcile(&self) -> ReconcileConfig {
+        ReconcileConfig {
             max_attempts: self.max_attempts,
-            ..RouterConfig::default()
+            lookback: Duration::days(i64::from(self.lookback_days)),
+            ..ReconcileConfig::default()
         }
     }
 }

@@ -1,0 +1,73 @@
+//! The handler: one bounded reconciler pass per scheduled invocation, stopping before the Lambda
+//! deadline with its cursor saved.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_runtime::LambdaEvent;
+use relay_core::ports::RouterPorts;
+use relay_core::reconcile::{self, ReconcileConfig, RunBudget};
+use relay_lambda::{event_id, HandlerError, LoadedPolicy};
+use serde_json::Value;
+
+/// Time kept back from the deadline to save the cursor and return.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
+pub struct Reconciler<P> {
+    ports: P,
+    policy: LoadedPolicy,
+    config: ReconcileConfig,
+}
+
+impl<P: RouterPorts> Reconciler<P> {
+    pub fn new(ports: P, policy: LoadedPolicy, config: ReconcileConfig) -> Self {
+        Self {
+            ports,
+            policy,
+            config,
+        }
+    }
+
+    pub fn ports(&self) -> &P {
+        &self.ports
+    }
+
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+        let (payload, context) = event.into_parts();
+        let id = event_id(&payload);
+        let policy = self.policy.get(&id)?;
+        let left = context
+            .deadline()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let budget = RunBudget {
+            deadline: Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN)),
+            max_pages: None,
+        };
+        self.run(policy, budget).await
+    }
+
+    pub async fn run(
+        &self,
+        policy: &relay_core::policy::Policy,
+        budget: RunBudget,
+    ) -> Result<Value, HandlerError> {
+        let report = reconcile::run(&self.ports, policy, &self.config, budget).await.map_err(|e| {
+            tracing::error!(error_type = "ReconcilerStopped", error = %e, "reconciler run stopped; the next run resumes from the cursor");
+            HandlerError::Reconcile(e)
+        })?;
+        tracing::info!(
+            pass_complete = report.pass_complete,
+            resumed = report.resumed,
+            pages = report.pages,
+            copies_missing = report.copies_missing,
+            redriven = report.redriven,
+            retries = report.retries,
+            escalated = report.escalated,
+            lifecycles_repaired = report.lifecycles_repaired,
+            retention_violations = report.retention_violations,
+            errors = report.errors.len(),
+            "reconciler run"
+        );
+        Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+    }
+}

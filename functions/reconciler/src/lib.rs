@@ -1,0 +1,3 @@
+//! Lambda (scheduled): repairs what lost events and failed copies left undone.
+
+pub mod handler;

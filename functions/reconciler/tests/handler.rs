@@ -1,0 +1,91 @@
+//! The reconciler's handler on the simulator.
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use reconciler::handler::Reconciler;
+use relay_core::arn::{TableArn, VaultArn};
+use relay_core::policy::Policy;
+use relay_core::reconcile::{ReconcileConfig, RunBudget};
+use relay_core::retention::Lifecycle;
+use relay_lambda::LoadedPolicy;
+use relay_sim::world::SimTable;
+use relay_sim::{Faults, Sim, World};
+use serde_json::{json, Value};
+
+const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
+
+/// A backup in primary whose Backup Job event never arrived.
+fn reconciler() -> Reconciler<Sim> {
+    let policy = Policy::parse(POLICY).unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut w = World::new(now, 5, Faults::none());
+    for v in &policy.vaults {
+        w.add_vault(v.arn.clone());
+    }
+    let table = TableArn::parse("arn:aws:dynamodb:us-east-1:111111111111:table/orders").unwrap();
+    w.tables.push(SimTable {
+        arn: table.clone(),
+        tags: [("backup-tier".to_string(), "gold".to_string())].into(),
+    });
+    let primary =
+        VaultArn::parse("arn:aws:backup:us-east-1:111111111111:backup-vault:primary").unwrap();
+    let lifecycle = Lifecycle {
+        delete_after_days: Some(35),
+        move_to_cold_storage_after_days: None,
+    };
+    // The backup finished three hours ago: long enough for its events to have arrived, had they not been lost.
+    w.now = now - Duration::hours(3);
+    w.complete_backup(&table, &primary, now - Duration::hours(3), lifecycle);
+    w.now = now;
+    w.pending.clear(); // the events are lost
+    Reconciler::new(
+        Sim::new(w),
+        LoadedPolicy::new(Ok(policy)),
+        ReconcileConfig::default(),
+    )
+}
+
+fn scheduled(deadline_in: Duration) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.deadline = u64::try_from((Utc::now() + deadline_in).timestamp_millis()).unwrap();
+    let payload = json!({"version": "0", "id": "sched-1", "detail-type": "Scheduled Event", "source": "aws.events",
+                         "account": "222222222222", "time": "2026-11-20T12:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+    LambdaEvent::new(payload, context)
+}
+
+#[tokio::test]
+async fn a_scheduled_run_redrives_the_hop_whose_event_was_lost() {
+    let r = reconciler();
+    let report = r.handle(scheduled(Duration::minutes(5))).await.unwrap();
+    assert_eq!(report["redriven"], 1, "{report}");
+    assert_eq!(report["pass_complete"], true);
+    let w = r.ports().world();
+    assert_eq!(w.jobs.len(), 1);
+    assert_eq!(w.jobs[0].dest_vault.name, "central");
+    assert_eq!(w.reconciler_cursor, None);
+}
+
+#[tokio::test]
+async fn a_run_that_reaches_its_deadline_stops_with_its_cursor_saved() {
+    let r = reconciler();
+    // Less time left than the margin: the run must not start a page.
+    let report = r.handle(scheduled(Duration::seconds(5))).await.unwrap();
+    assert_eq!(
+        (report["pages"].as_u64(), report["pass_complete"].as_bool()),
+        (Some(0), Some(false))
+    );
+    assert!(r.ports().world().reconciler_cursor.is_some());
+    // The next run resumes and finishes.
+    let policy = Policy::parse(POLICY).unwrap();
+    let report = r.run(&policy, RunBudget::default()).await.unwrap();
+    assert_eq!(
+        (
+            report["resumed"].as_bool(),
+            report["pass_complete"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    assert_eq!(report["redriven"], 1);
+}

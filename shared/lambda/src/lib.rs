@@ -1,0 +1,129 @@
+//! What every Backup Relay function shares: configuration from the environment, the policy
+//! validated once per cold start, the mapping of errors to Lambda diagnostics, and the wiring of
+//! logs and SDK clients. The functions themselves only parse, call the core and map errors.
+
+pub mod config;
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use lambda_runtime::Diagnostic;
+use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
+use relay_core::policy::{Policy, PolicyErrors};
+use relay_core::ports::PortError;
+use relay_core::router::RouterError;
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+pub use config::{Config, ConfigError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The policy failed validation at start-up: nothing is done until it is fixed.
+    #[error("event {event_id}: no action taken, the policy is invalid: {errors}")]
+    InvalidPolicy {
+        event_id: String,
+        errors: PolicyErrors,
+    },
+    #[error(transparent)]
+    Event(#[from] RouterError),
+    /// A reconciler run that could not go on (its cursor keeps its place for the next run).
+    #[error("reconciler run stopped: {0}")]
+    Reconcile(PortError),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = match &e {
+            HandlerError::InvalidPolicy { .. } => "InvalidPolicy",
+            HandlerError::Event(r) => r.error_type(),
+            HandlerError::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
+            HandlerError::Reconcile(_) => "PermanentAwsError",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The policy as validated at cold start; an invalid one is kept as its errors, so every
+/// invocation fails with the reasons (and its event goes to the on-failure queue) until it is fixed.
+pub struct LoadedPolicy(Result<Policy, PolicyErrors>);
+
+impl LoadedPolicy {
+    pub fn new(policy: Result<Policy, PolicyErrors>) -> Self {
+        if let Err(errors) = &policy {
+            tracing::error!(error_type = "InvalidPolicy", errors = %errors, "invalid policy: every invocation will fail until it is fixed");
+        }
+        Self(policy)
+    }
+
+    pub fn parse(text: &str) -> Self {
+        Self::new(Policy::parse(text))
+    }
+
+    pub fn get(&self, event_id: &str) -> Result<&Policy, HandlerError> {
+        self.0.as_ref().map_err(|errors| {
+            let e = HandlerError::InvalidPolicy {
+                event_id: event_id.to_string(),
+                errors: errors.clone(),
+            };
+            tracing::error!(error_type = "InvalidPolicy", error = %e, "event not processed");
+            e
+        })
+    }
+}
+
+/// The event's id for logs and errors, whatever else is wrong with it.
+pub fn event_id(payload: &Value) -> String {
+    payload
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("(no id)")
+        .to_string()
+}
+
+/// Log an event's failure with its id and error type, and pass the error on.
+pub fn failed(event_id: &str, detail_type: &str, e: RouterError) -> HandlerError {
+    tracing::error!(event_id = %event_id, detail_type = %detail_type, error_type = e.error_type(), error = %e, "event failed");
+    HandlerError::Event(e)
+}
+
+/// JSON logs with structured fields; `RUST_LOG` sets the level (info by default).
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
+/// The configuration, or a logged error naming what is missing.
+pub fn config_from_env() -> Result<Config, ConfigError> {
+    Config::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
+        tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
+    })
+}
+
+/// The SDK-backed ports, built once per cold start and reused by every invocation.
+pub async fn aws_ports(config: &Config) -> AwsPorts {
+    let base = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await;
+    AwsPorts {
+        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&base), &config.ledger_table),
+        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&base), &config.alert_topic_arn),
+        sessions: Sessions::new(
+            base,
+            SessionConfig {
+                home_account: config.home_account.clone(),
+                executor_role_name: config.executor_role_name.clone(),
+            },
+        ),
+    }
+}
