@@ -241,4 +241,74 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
         ledger.get(&k).await.unwrap().map(|r| r.state),
         Some(HopState::Skipped)
     );
+
+    // A retryable failure that used up its attempts needs a person, once.
+    let e = hop("escalate");
+    assert!(claimed(ledger.claim(&e, &req(1, 0)).await.unwrap()));
+    assert!(ledger.mark_started(&e, 1, "job-e", at(1)).await.unwrap());
+    assert!(ledger
+        .mark_failed(
+            &e,
+            &failure(Some("job-e"), None, FailureClass::Retryable),
+            at(2)
+        )
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        !ledger.escalate(&e, 2, "gave up", at(3)).await.unwrap(),
+        "wrong attempt"
+    );
+    assert!(
+        ledger.escalate(&e, 1, "gave up", at(3)).await.unwrap(),
+        "escalated"
+    );
+    assert!(
+        !ledger.escalate(&e, 1, "gave up", at(4)).await.unwrap(),
+        "escalated twice"
+    );
+    let r = ledger.get(&e).await.unwrap().expect("record");
+    assert_eq!(
+        (r.state, r.failure_class),
+        (HopState::Failed, Some(FailureClass::NeedsPerson))
+    );
+    assert!(
+        !claimed(ledger.claim(&e, &req(2, 5)).await.unwrap()),
+        "no retry after escalation"
+    );
+
+    // A retention violation is recorded once per recovery point.
+    let rp = "arn:aws:backup:eu-west-1:333333333333:recovery-point:short";
+    assert!(ledger
+        .record_retention_violation(rp, "bunker", "locked", at(0))
+        .await
+        .unwrap());
+    assert!(!ledger
+        .record_retention_violation(rp, "bunker", "locked", at(1))
+        .await
+        .unwrap());
+    assert!(
+        ledger
+            .get(&HopKey::new(
+                rp,
+                "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker"
+            ))
+            .await
+            .unwrap()
+            .is_none(),
+        "a violation is not a hop"
+    );
+
+    // The reconciler's cursor round-trips and clears.
+    assert_eq!(ledger.load_cursor().await.unwrap(), None);
+    ledger
+        .save_cursor(Some(r#"{"phase":2,"token":"abc"}"#), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.load_cursor().await.unwrap().as_deref(),
+        Some(r#"{"phase":2,"token":"abc"}"#)
+    );
+    ledger.save_cursor(None, at(1)).await.unwrap();
+    assert_eq!(ledger.load_cursor().await.unwrap(), None);
 }

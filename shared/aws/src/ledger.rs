@@ -29,6 +29,48 @@ fn n(v: u32) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
+/// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
+const NAMES: [(&str, &str); 13] = [
+    ("#pk", "pk"),
+    ("#s", "state"),
+    ("#att", "attempt"),
+    ("#tok", "idempotency_token"),
+    ("#cla", "claimed_at"),
+    ("#upd", "updated_at"),
+    ("#rt", "route"),
+    ("#job", "copy_job_id"),
+    ("#drp", "destination_recovery_point_arn"),
+    ("#fc", "failure_class"),
+    ("#msg", "status_message"),
+    ("#vlt", "vault"),
+    ("#c", "cursor"),
+];
+
+/// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
+fn uses(expression: &str, placeholder: &str) -> bool {
+    expression.match_indices(placeholder).any(|(i, _)| {
+        !expression[i + placeholder.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+fn named(b: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
+    let text = format!(
+        "{} {}",
+        b.get_update_expression().as_deref().unwrap_or(""),
+        b.get_condition_expression().as_deref().unwrap_or("")
+    );
+    NAMES
+        .iter()
+        .filter(|(placeholder, _)| uses(&text, placeholder))
+        .fold(b, |b, (placeholder, name)| {
+            b.expression_attribute_names(*placeholder, *name)
+        })
+}
+
 /// Fixed-width UTC timestamps compare correctly as strings, which the stale-claim condition needs.
 fn ts(t: DateTime<Utc>) -> AttributeValue {
     s(t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -48,7 +90,6 @@ impl DynamoLedger {
             .table_name(&self.table)
             .key("pk", s(&hop.source_recovery_point_arn))
             .key("sk", s(&hop.destination_vault_arn))
-            .expression_attribute_names("#s", "state")
     }
 
     /// Run a conditional update: `Ok(Some(new item))` when it applied, `Ok(None)` when the condition failed.
@@ -57,7 +98,11 @@ impl DynamoLedger {
         op: &'static str,
         builder: UpdateItemFluentBuilder,
     ) -> PortResult<Option<Item>> {
-        match builder.return_values(ReturnValue::AllNew).send().await {
+        match named(builder)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
             Err(e) => {
                 let err = classify(op, &e);
@@ -74,14 +119,14 @@ impl DynamoLedger {
 impl LedgerPort for DynamoLedger {
     async fn claim(&self, hop: &HopKey, req: &ClaimRequest) -> PortResult<ClaimOutcome> {
         let mut condition = vec![
-            "(#s = :released AND attempt = :a)",
-            "(#s = :claimed AND attempt = :a AND claimed_at < :stale)",
+            "(#s = :released AND #att = :a)",
+            "(#s = :claimed AND #att = :a AND #cla < :stale)",
         ];
         let mut b = self
             .update(hop)
             .update_expression(
-                "SET #s = :claimed, attempt = :a, idempotency_token = :tok, claimed_at = :now, updated_at = :now, route = :route \
-                 REMOVE copy_job_id, destination_recovery_point_arn",
+                "SET #s = :claimed, #att = :a, #tok = :tok, #cla = :now, #upd = :now, #rt = :route \
+                 REMOVE #job, #drp",
             )
             .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
             .expression_attribute_values(":released", s(HopState::Released.as_str()))
@@ -91,9 +136,9 @@ impl LedgerPort for DynamoLedger {
             .expression_attribute_values(":stale", ts(req.stale_before))
             .expression_attribute_values(":route", s(&req.route));
         if req.attempt == 1 {
-            condition.insert(0, "attribute_not_exists(pk)");
+            condition.insert(0, "attribute_not_exists(#pk)");
         } else {
-            condition.push("(#s = :failed AND attempt = :prev AND failure_class = :retryable)");
+            condition.push("(#s = :failed AND #att = :prev AND #fc = :retryable)");
             b = b
                 .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
                 .expression_attribute_values(":prev", n(req.attempt - 1))
@@ -120,7 +165,7 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<bool> {
         let b = self
             .update(hop)
-            .update_expression("SET #s = :started, copy_job_id = :job, updated_at = :now")
+            .update_expression("SET #s = :started, #job = :job, #upd = :now")
             .condition_expression("#s = :claimed AND attempt = :a")
             .expression_attribute_values(":started", s(HopState::Started.as_str()))
             .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
@@ -139,7 +184,7 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<bool> {
         let b = self
             .update(hop)
-            .update_expression("SET #s = :released, status_message = :msg, updated_at = :now")
+            .update_expression("SET #s = :released, #msg = :msg, #upd = :now")
             .condition_expression("#s = :claimed AND attempt = :a")
             .expression_attribute_values(":released", s(HopState::Released.as_str()))
             .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
@@ -157,16 +202,14 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<bool> {
         let mut b = self
             .update(hop)
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(#pk)")
             .expression_attribute_values(":completed", s(HopState::Completed.as_str()))
             .expression_attribute_values(":now", ts(now));
         b = match destination_rp {
             Some(rp) => b
-                .update_expression(
-                    "SET #s = :completed, destination_recovery_point_arn = :rp, updated_at = :now",
-                )
+                .update_expression("SET #s = :completed, #drp = :rp, #upd = :now")
                 .expression_attribute_values(":rp", s(rp)),
-            None => b.update_expression("SET #s = :completed, updated_at = :now"),
+            None => b.update_expression("SET #s = :completed, #upd = :now"),
         };
         Ok(self.apply("UpdateItem(completed)", b).await?.is_some())
     }
@@ -179,14 +222,14 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<Option<HopRecord>> {
         let b = self
             .update(hop)
-            .update_expression("SET #s = :failed, failure_class = :class, status_message = :msg, updated_at = :now")
+            .update_expression("SET #s = :failed, #fc = :class, #msg = :msg, #upd = :now")
             .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
             .expression_attribute_values(":class", s(failure.class.as_str()))
             .expression_attribute_values(":msg", s(&failure.message))
             .expression_attribute_values(":now", ts(now));
         let b = match (&failure.copy_job_id, failure.attempt) {
             (Some(job), _) => b
-                .condition_expression("#s = :started AND copy_job_id = :job")
+                .condition_expression("#s = :started AND #job = :job")
                 .expression_attribute_values(":started", s(HopState::Started.as_str()))
                 .expression_attribute_values(":job", s(job)),
             (None, Some(a)) => b
@@ -210,7 +253,9 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<bool> {
         let b = self
             .update(hop)
-            .update_expression("SET #s = :skipped, route = :route, attempt = :zero, status_message = :msg, updated_at = :now")
+            .update_expression(
+                "SET #s = :skipped, #rt = :route, #att = :zero, #msg = :msg, #upd = :now",
+            )
             .condition_expression("attribute_not_exists(pk)")
             .expression_attribute_values(":skipped", s(HopState::Skipped.as_str()))
             .expression_attribute_values(":route", s(route))
@@ -243,8 +288,8 @@ impl LedgerPort for DynamoLedger {
     ) -> PortResult<bool> {
         let b = self
             .update(hop)
-            .update_expression("SET failure_class = :person, updated_at = :now")
-            .condition_expression("#s = :failed AND attempt = :a AND failure_class = :retryable")
+            .update_expression("SET #fc = :person, #upd = :now")
+            .condition_expression("#s = :failed AND #att = :a AND #fc = :retryable")
             .expression_attribute_values(":person", s(FailureClass::NeedsPerson.as_str()))
             .expression_attribute_values(":retryable", s(FailureClass::Retryable.as_str()))
             .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
@@ -263,9 +308,7 @@ impl LedgerPort for DynamoLedger {
         let key = HopKey::new(recovery_point_arn, RETENTION_SORT_KEY);
         let b = self
             .update(&key)
-            .update_expression(
-                "SET #s = :violation, vault = :vault, status_message = :msg, updated_at = :now",
-            )
+            .update_expression("SET #s = :violation, #vlt = :vault, #msg = :msg, #upd = :now")
             .condition_expression("attribute_not_exists(pk)")
             .expression_attribute_values(":violation", s("RETENTION_VIOLATION"))
             .expression_attribute_values(":vault", s(vault))
@@ -295,12 +338,13 @@ impl LedgerPort for DynamoLedger {
             .expression_attribute_values(":now", ts(now));
         let b = match cursor {
             Some(c) => b
-                .update_expression("SET cursor = :c, updated_at = :now")
+                .update_expression("SET #c = :c, #upd = :now")
                 .expression_attribute_values(":c", s(c)),
-            None => b.update_expression("SET updated_at = :now REMOVE cursor"),
+            None => b.update_expression("SET #upd = :now REMOVE #c"),
         };
         // No condition: the reconciler is the only writer (one scheduled run at a time).
-        b.send()
+        named(b)
+            .send()
             .await
             .map_err(|e| classify("UpdateItem(cursor)", &e))?;
         Ok(())
@@ -360,4 +404,17 @@ fn record_from_item(item: &Item) -> PortResult<HopRecord> {
         status_message: text(item, "status_message"),
         destination_recovery_point_arn: text(item, "destination_recovery_point_arn"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uses;
+
+    #[test]
+    fn placeholders_match_whole_tokens_only() {
+        assert!(uses("SET #c = :c", "#c"));
+        assert!(!uses("SET #cla = :now", "#c"));
+        assert!(uses("#s = :x AND #att = :a)", "#att"));
+        assert!(!uses("attribute_not_exists(#pk)", "#p"));
+    }
 }
