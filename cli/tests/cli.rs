@@ -189,6 +189,11 @@ fn simulate_json_has_the_contract_fields() {
         "events_duplicated",
         "events_lost",
         "never_expire_violations",
+        "events_lost_repaired",
+        "copy_failures",
+        "retries",
+        "alerts",
+        "lifecycles_repaired",
     ] {
         assert!(s[field].is_u64(), "{field} missing: {s}");
     }
@@ -201,4 +206,63 @@ fn simulate_rejects_bad_faults() {
     assert_eq!(o.status.code(), Some(2));
     let o = relay(&["simulate", "--faults", "gremlins=0.1"]);
     assert!(stderr(&o).contains("unknown fault 'gremlins'"));
+}
+
+#[test]
+fn plan_shows_the_guards_lifecycle_repair_for_a_recovery_point_event() {
+    let o = relay(&[
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        "tests/events/recovery-point-completed.json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let a = &plan["actions"][0];
+    assert_eq!(a["type"], "update_recovery_point_lifecycle");
+    assert_eq!(
+        (a["account"].as_str(), a["region"].as_str()),
+        (Some("333333333333"), Some("eu-west-1"))
+    );
+    assert_eq!(a["backup_vault_name"], "bunker");
+    assert!(a["recovery_point_arn"]
+        .as_str()
+        .unwrap()
+        .contains(":recovery-point:"));
+    assert_eq!(
+        a["lifecycle"],
+        serde_json::json!({"delete_after_days": 36500, "move_to_cold_storage_after_days": null})
+    );
+    // A lock makes it a violation to record instead.
+    let o = relay(&[
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        "tests/events/recovery-point-completed.json",
+        "--vault-lock",
+        "bunker=1:3650",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["actions"][0]["type"], "record_retention_violation");
+}
+
+#[test]
+fn simulate_with_plan_copy_actions_repairs_every_inherited_expiry() {
+    let o = relay(&[
+        "simulate",
+        "--days",
+        "2",
+        "--tables",
+        "3",
+        "--plan-copy-actions",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(s["plan_copy_jobs"], 6);
+    assert_eq!(s["lifecycles_repaired"], 6);
+    assert_eq!(s["never_expire_violations"], 0);
+    assert_eq!(s["chains_total"], s["chains_complete"]);
 }

@@ -62,8 +62,12 @@ pub struct RunBudget {
 
 impl RunBudget {
     fn exhausted(&self, pages: u32) -> bool {
-        self.max_pages.is_some_and(|m| pages >= m)
-            || self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.max_pages.is_some_and(|m| pages >= m) || self.past_deadline()
+    }
+
+    /// Checked between points too: one page can hold 1000 points that each need a call.
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -331,6 +335,7 @@ async fn route_phase<P: RouterPorts>(
                 }
             }
             sources_read += 1;
+            let page_token = token.clone();
             let query = ListQuery {
                 created_after: Some(start - EDGE),
                 created_before: Some(end + EDGE),
@@ -339,6 +344,10 @@ async fn route_phase<P: RouterPorts>(
             };
             let p = page(ports, &from.arn, query, report).await?;
             for point in &p.items {
+                if budget.past_deadline() {
+                    // This page again next run: what was done here is found done then.
+                    return Ok(Progress::Stopped(here(page_token, minutes)));
+                }
                 report.points_scanned += 1;
                 if let Err(e) = examine(
                     ports, policy, route, from, to, point, &held, &observed, &mut tags, config,
@@ -666,6 +675,7 @@ async fn guard_phase<P: RouterPorts>(
                 ..Cursor::default()
             });
         }
+        let page_token = token.clone();
         let p = page(
             ports,
             &vault.arn,
@@ -678,7 +688,12 @@ async fn guard_phase<P: RouterPorts>(
             report,
         )
         .await?;
+        let mut out_of_time = false;
         for point in &p.items {
+            if budget.past_deadline() {
+                out_of_time = true;
+                break;
+            }
             report.points_scanned += 1;
             if let Err(e) =
                 retention_guard::check_point(ports, vault, point, lock.as_ref(), &mut out).await
@@ -691,6 +706,14 @@ async fn guard_phase<P: RouterPorts>(
                     return Err(e);
                 }
             }
+        }
+        if out_of_time {
+            // This page again next run: the points repaired here are compliant by then.
+            break Progress::Stopped(Cursor {
+                phase,
+                token: page_token,
+                ..Cursor::default()
+            });
         }
         token = p.next_token;
         match &token {
