@@ -464,38 +464,28 @@ async fn examine<P: RouterPorts>(
         report.redriven += start(ports, policy, route, point, 1, observed, config, report).await?;
         return Ok(());
     };
-    match record.state {
-        HopState::Released => {
-            report.reclaimed += start(
-                ports,
-                policy,
-                route,
-                point,
-                record.attempt,
-                observed,
-                config,
-                report,
-            )
-            .await?
-        }
-        HopState::Claimed
-            if record
+    let abandoned = record.state == HopState::Released
+        || (record.state == HopState::Claimed
+            && record
                 .claimed_at
-                .is_some_and(|t| t < now - config.router.stale_claim_after) =>
-        {
-            report.reclaimed += start(
-                ports,
-                policy,
-                route,
-                point,
-                record.attempt,
-                observed,
-                config,
-                report,
-            )
-            .await?
-        }
-        HopState::Claimed => report.in_flight += 1,
+                .is_some_and(|t| t < now - config.router.stale_claim_after));
+    if abandoned {
+        // A released claim, or one left by a dead invocation: the same attempt, the same token.
+        report.reclaimed += start(
+            ports,
+            policy,
+            route,
+            point,
+            record.attempt,
+            observed,
+            config,
+            report,
+        )
+        .await?;
+        return Ok(());
+    }
+    match record.state {
+        HopState::Claimed | HopState::Released => report.in_flight += 1,
         HopState::Started if record.updated_at < now - config.started_check_after => {
             resolve_started(
                 ports,

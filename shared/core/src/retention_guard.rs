@@ -6,13 +6,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::arn::VaultArn;
-use crate::event::{EventDetail, JobState, ParsedEvent};
+use crate::event::{EventDetail, JobState};
 use crate::guard::PointView;
 use crate::plan::{self, guard_action, Action, RetentionViolation, UpdateLifecycle};
 use crate::policy::{Policy, Vault};
 use crate::ports::{Alert, ErrorKind, LedgerPort, PortError, RouterPorts};
 use crate::retention::{Retention, VaultLock};
-use crate::router::{observe, RouterError};
+use crate::router::{observe, parse_event, RouterError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GuardOutcome {
@@ -29,24 +29,9 @@ pub async fn handle_event<P: RouterPorts>(
     policy: &Policy,
     raw: &Value,
 ) -> Result<GuardOutcome, RouterError> {
-    let event = ParsedEvent::parse(raw).map_err(|source| RouterError::UnreadableEvent {
-        id: raw.get("id").and_then(Value::as_str).map(str::to_string),
-        source,
-    })?;
+    let event = parse_event(raw)?;
     let event_id = event.envelope.id.clone();
-    let fail = |source: PortError| {
-        if source.kind.is_transient() {
-            RouterError::Transient {
-                event_id: event_id.clone(),
-                source,
-            }
-        } else {
-            RouterError::Permanent {
-                event_id: event_id.clone(),
-                source,
-            }
-        }
-    };
+    let fail = |source: PortError| RouterError::from_port(&event_id, source);
     let mut out = GuardOutcome {
         event_id: event_id.clone(),
         ..Default::default()

@@ -60,6 +60,26 @@ impl RouterError {
     }
 }
 
+impl RouterError {
+    /// An AWS failure while handling `event_id`: a transient one is retried with the whole event.
+    pub fn from_port(event_id: &str, source: PortError) -> Self {
+        let event_id = event_id.to_string();
+        if source.kind.is_transient() {
+            Self::Transient { event_id, source }
+        } else {
+            Self::Permanent { event_id, source }
+        }
+    }
+}
+
+/// Parse an event for a function; an unreadable one keeps its id, if it had one, for the dead letters.
+pub fn parse_event(raw: &Value) -> Result<ParsedEvent, RouterError> {
+    ParsedEvent::parse(raw).map_err(|source| RouterError::UnreadableEvent {
+        id: raw.get("id").and_then(Value::as_str).map(str::to_string),
+        source,
+    })
+}
+
 /// What one event led to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RouteOutcome {
@@ -83,24 +103,9 @@ pub async fn handle_event<P: RouterPorts>(
     raw: &Value,
     config: &RouterConfig,
 ) -> Result<RouteOutcome, RouterError> {
-    let event = ParsedEvent::parse(raw).map_err(|source| RouterError::UnreadableEvent {
-        id: raw.get("id").and_then(Value::as_str).map(str::to_string),
-        source,
-    })?;
+    let event = parse_event(raw)?;
     let event_id = event.envelope.id.clone();
-    let transient = |source: PortError| {
-        if source.kind.is_transient() {
-            RouterError::Transient {
-                event_id: event_id.clone(),
-                source,
-            }
-        } else {
-            RouterError::Permanent {
-                event_id: event_id.clone(),
-                source,
-            }
-        }
-    };
+    let transient = |source: PortError| RouterError::from_port(&event_id, source);
 
     let needs = plan::plan_needs(&event, policy);
     let observed = observe(ports, &needs).await.map_err(&transient)?;
