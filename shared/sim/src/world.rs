@@ -857,6 +857,29 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// One conditional update of a hop, as DynamoDB applies it: the rule decides, the change and
+    /// the timestamp apply together. The new record when it applied.
+    fn update_hop(
+        &self,
+        hop: &HopKey,
+        now: DateTime<Utc>,
+        allowed: impl FnOnce(&HopRecord) -> bool,
+        change: impl FnOnce(&mut HopRecord),
+    ) -> PortResult<Option<HopRecord>> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        Ok(match w.ledger.get_mut(hop) {
+            Some(r) if allowed(r) => {
+                change(r);
+                r.updated_at = now;
+                Some(r.clone())
+            }
+            _ => None,
+        })
+    }
+}
+
 impl Clock for Sim {
     fn now(&self) -> DateTime<Utc> {
         self.world().now
@@ -1007,17 +1030,17 @@ impl LedgerPort for Sim {
         copy_job_id: &str,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
-        let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        Ok(match w.ledger.get_mut(hop) {
-            Some(r) if ledger::may_mark_started(Some(r), attempt) => {
-                r.state = HopState::Started;
-                r.copy_job_id = Some(copy_job_id.to_string());
-                r.updated_at = now;
-                true
-            }
-            _ => false,
-        })
+        Ok(self
+            .update_hop(
+                hop,
+                now,
+                |r| ledger::may_mark_started(Some(r), attempt),
+                |r| {
+                    r.state = HopState::Started;
+                    r.copy_job_id = Some(copy_job_id.to_string());
+                },
+            )?
+            .is_some())
     }
 
     async fn release(
@@ -1027,17 +1050,17 @@ impl LedgerPort for Sim {
         reason: &str,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
-        let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        Ok(match w.ledger.get_mut(hop) {
-            Some(r) if ledger::may_release(Some(r), attempt) => {
-                r.state = HopState::Released;
-                r.status_message = Some(reason.to_string());
-                r.updated_at = now;
-                true
-            }
-            _ => false,
-        })
+        Ok(self
+            .update_hop(
+                hop,
+                now,
+                |r| ledger::may_release(Some(r), attempt),
+                |r| {
+                    r.state = HopState::Released;
+                    r.status_message = Some(reason.to_string());
+                },
+            )?
+            .is_some())
     }
 
     async fn mark_completed(
@@ -1046,18 +1069,18 @@ impl LedgerPort for Sim {
         destination_recovery_point_arn: Option<&str>,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
-        let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        Ok(match w.ledger.get_mut(hop) {
-            Some(r) if ledger::may_mark_completed(Some(r)) => {
-                r.state = HopState::Completed;
-                r.destination_recovery_point_arn =
-                    destination_recovery_point_arn.map(str::to_string);
-                r.updated_at = now;
-                true
-            }
-            _ => false,
-        })
+        Ok(self
+            .update_hop(
+                hop,
+                now,
+                |r| ledger::may_mark_completed(Some(r)),
+                |r| {
+                    r.state = HopState::Completed;
+                    r.destination_recovery_point_arn =
+                        destination_recovery_point_arn.map(str::to_string);
+                },
+            )?
+            .is_some())
     }
 
     async fn mark_failed(
@@ -1066,23 +1089,13 @@ impl LedgerPort for Sim {
         failure: &HopFailure,
         now: DateTime<Utc>,
     ) -> PortResult<Option<HopRecord>> {
-        let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        Ok(match w.ledger.get_mut(hop) {
-            Some(r)
-                if ledger::may_mark_failed(
-                    Some(r),
-                    failure.copy_job_id.as_deref(),
-                    failure.attempt,
-                ) =>
-            {
-                r.state = HopState::Failed;
-                r.failure_class = Some(failure.class);
-                r.status_message = Some(failure.message.clone());
-                r.updated_at = now;
-                Some(r.clone())
-            }
-            _ => None,
+        let allowed = |r: &HopRecord| {
+            ledger::may_mark_failed(Some(r), failure.copy_job_id.as_deref(), failure.attempt)
+        };
+        self.update_hop(hop, now, allowed, |r| {
+            r.state = HopState::Failed;
+            r.failure_class = Some(failure.class);
+            r.status_message = Some(failure.message.clone());
         })
     }
 
@@ -1127,20 +1140,19 @@ impl LedgerPort for Sim {
         &self,
         hop: &HopKey,
         attempt: u32,
-        reason: &str,
+        _reason: &str, // goes into the alert; the ledger keeps AWS's last message
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
-        let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        Ok(match w.ledger.get_mut(hop) {
-            Some(r) if ledger::may_escalate(Some(r), attempt) => {
-                r.failure_class = Some(relay_core::plan::FailureClass::NeedsPerson);
-                r.updated_at = now;
-                let _ = reason; // the reason goes into the alert; the ledger keeps AWS's last message
-                true
-            }
-            _ => false,
-        })
+        Ok(self
+            .update_hop(
+                hop,
+                now,
+                |r| ledger::may_escalate(Some(r), attempt),
+                |r| {
+                    r.failure_class = Some(relay_core::plan::FailureClass::NeedsPerson);
+                },
+            )?
+            .is_some())
     }
 
     async fn record_retention_violation(
