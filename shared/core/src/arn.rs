@@ -232,6 +232,12 @@ impl RecoveryPointArn {
     pub fn is_dynamodb_native(&self) -> bool {
         matches!(self, Self::DynamoDbNative { .. })
     }
+
+    /// A continuous backup's recovery point: `recovery-point:continuous:...`. AWS Backup's API
+    /// treats these apart (no copies, no UpdateRecoveryPointLifecycle), so callers must know.
+    pub fn is_continuous(&self) -> bool {
+        matches!(self, Self::Backup { id, .. } if id.starts_with("continuous:"))
+    }
 }
 
 impl fmt::Display for RecoveryPointArn {
@@ -401,6 +407,24 @@ mod tests {
             RecoveryPointArn::parse("arn:aws:dynamodb:us-east-1:111111111111:table/orders")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn continuous_recovery_points_are_told_apart() {
+        let rp = RecoveryPointArn::parse(
+            "arn:aws:backup:us-east-1:111111111111:recovery-point:continuous:db-abcdefg-1a2b3c4d",
+        )
+        .unwrap();
+        assert!(rp.is_continuous());
+        assert!(!rp.is_dynamodb_native());
+        for not_continuous in [
+            "arn:aws:backup:us-east-1:111111111111:recovery-point:1a2b3c4d-aaaa-bbbb",
+            "arn:aws:backup:us-east-1:111111111111:recovery-point:continuous",
+            "arn:aws:dynamodb:us-east-1:111111111111:table/continuous:x/backup/b",
+        ] {
+            let rp = RecoveryPointArn::parse(not_continuous).unwrap();
+            assert!(!rp.is_continuous(), "{not_continuous}");
+        }
     }
 
     #[test]
