@@ -173,6 +173,8 @@ pub struct RecoveryPointEvent {
     pub completion_date: Option<DateTime<Utc>>,
     pub storage_class: Option<String>,
     pub is_encrypted: Option<bool>,
+    /// Days that are -1 ("never"), null or absent are `None`: not set, so the point may still
+    /// inherit its source's expiry (facts §3).
     pub lifecycle: Option<Lifecycle>,
     /// `calculatedLifeCycle.deleteAt` (capital C).
     pub delete_at: Option<DateTime<Utc>>,
@@ -280,8 +282,8 @@ impl ParsedEvent {
                     .get("lifecycle")
                     .and_then(Value::as_object)
                     .map(|l| Lifecycle {
-                        delete_after_days: lenient_u32(l.get("deleteAfterDays")),
-                        move_to_cold_storage_after_days: lenient_u32(
+                        delete_after_days: lenient_days(l.get("deleteAfterDays")),
+                        move_to_cold_storage_after_days: lenient_days(
                             l.get("moveToColdStorageAfterDays"),
                         ),
                     });
@@ -350,7 +352,19 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-fn lenient_u32(v: Option<&Value>) -> Option<u32> {
+/// A lifecycle's day count. AWS writes "never" as `-1`, and leaves the field out or `null` when it
+/// is not set: all of these are `None` ("not set / never"), never a parse error. Negative values
+/// are caught here on purpose rather than left to how `lenient_u64` happens to treat them, because
+/// the guard relies on "never" arriving as `None`. Days beyond `u32` are unreadable, so `None` too.
+fn lenient_days(v: Option<&Value>) -> Option<u32> {
+    let negative = match v? {
+        Value::Number(n) => n.as_f64().is_some_and(|f| f < 0.0),
+        Value::String(s) => s.trim().starts_with('-'),
+        _ => false,
+    };
+    if negative {
+        return None;
+    }
     lenient_u64(v).and_then(|n| u32::try_from(n).ok())
 }
 
@@ -457,6 +471,46 @@ mod tests {
             Some(7)
         );
         assert!(r.delete_at.is_some());
+    }
+
+    fn lifecycle_of(lifecycle: Value) -> Option<Lifecycle> {
+        let ev = envelope(
+            RECOVERY_POINT,
+            json!({"status": "COMPLETED", "lifecycle": lifecycle}),
+            json!(["arn:aws:backup:us-east-1:111111111111:recovery-point:rp1"]),
+        );
+        let EventDetail::RecoveryPoint(r) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!("recovery point expected")
+        };
+        r.lifecycle
+    }
+
+    #[test]
+    fn never_null_and_absent_lifecycle_days_are_not_set() {
+        // AWS writes "never" as -1: it parses, as "not set", like null and absent.
+        for never in [
+            json!({"deleteAfterDays": -1}),
+            json!({"deleteAfterDays": "-1"}),
+            json!({"deleteAfterDays": -1.0}),
+            json!({"deleteAfterDays": null}),
+            json!({}),
+            json!({"deleteAfterDays": 4_294_967_296_u64}),
+        ] {
+            let l = lifecycle_of(never.clone()).unwrap();
+            assert_eq!(l.delete_after_days, None, "{never}");
+        }
+        let l = lifecycle_of(json!({"deleteAfterDays": -1, "moveToColdStorageAfterDays": -1}));
+        assert_eq!(l, Some(Lifecycle::default()));
+        // No lifecycle object at all, or a null one.
+        assert_eq!(lifecycle_of(json!(null)), None);
+        let l = lifecycle_of(json!({"deleteAfterDays": "36500", "moveToColdStorageAfterDays": 30}));
+        assert_eq!(
+            l,
+            Some(Lifecycle {
+                delete_after_days: Some(36500),
+                move_to_cold_storage_after_days: Some(30)
+            })
+        );
     }
 
     #[test]
