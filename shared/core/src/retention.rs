@@ -89,11 +89,11 @@ impl Retention {
 }
 
 /// When a recovery point with this lifecycle is deleted: counted from the original creation date,
-/// which copies keep. `None`: never (no DeleteAfterDays).
+/// which copies keep. `None`: never (no DeleteAfterDays), or a date past the last one chrono can
+/// hold; the creation date comes from input, so the sum is checked rather than left to panic.
 pub fn delete_at(creation_date: DateTime<Utc>, lifecycle: &Lifecycle) -> Option<DateTime<Utc>> {
-    lifecycle
-        .delete_after_days
-        .map(|d| creation_date + Duration::days(i64::from(d)))
+    let days = lifecycle.delete_after_days?;
+    creation_date.checked_add_signed(Duration::days(i64::from(days)))
 }
 
 /// A vault's lock, as DescribeBackupVault / ListBackupVaults report it.
@@ -209,6 +209,17 @@ mod tests {
             "2026-02-05T05:00:00+00:00"
         );
         assert_eq!(delete_at(created, &Lifecycle::default()), None);
+    }
+
+    #[test]
+    fn delete_date_past_the_last_representable_date_is_none_not_a_panic() {
+        let late = DateTime::<Utc>::MAX_UTC - Duration::days(10);
+        assert_eq!(delete_at(late, &days(35, None)), None);
+        assert_eq!(delete_at(DateTime::<Utc>::MAX_UTC, &days(1, None)), None);
+        assert_eq!(
+            delete_at(late, &days(5, None)),
+            Some(DateTime::<Utc>::MAX_UTC - Duration::days(5))
+        );
     }
 
     #[test]
