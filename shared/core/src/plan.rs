@@ -72,7 +72,7 @@ pub fn guard_action(
     lock: Option<&VaultLock>,
 ) -> Result<Action, String> {
     match guard::decide(vault, point, lock) {
-        GuardDecision::Compliant { reason } => Err(reason),
+        GuardDecision::Compliant { reason } | GuardDecision::Ignored { reason } => Err(reason),
         GuardDecision::Repair {
             lifecycle,
             current_delete_at,
