@@ -176,3 +176,297 @@ async fn violation<P: RouterPorts>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Duration, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::arn::Location;
+    use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
+    use crate::plan::{StartCopyJob, Tags};
+    use crate::ports::{
+        AlertPort, BackupPort, Clock, CopyJobStatus, HopFailure, LedgerPort, ListQuery, Page,
+        PortResult, TagPort,
+    };
+    use crate::retention::{self, Lifecycle, NEVER_EXPIRE_DAYS};
+
+    const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
+    const RP_EVENT: &str = include_str!("../../../tests/events/recovery-point-completed.json");
+    const COPY_EVENT: &str =
+        include_str!("../../../tests/events/copy-job-completed-dr-to-bunker.json");
+    const RP: &str =
+        "arn:aws:backup:eu-west-1:333333333333:recovery-point:3c4d5e6f-7a8b-4c9d-0e1f-2a3b4c5d6e7f";
+    const BUNKER: &str = "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker";
+
+    /// Only what the guard uses: one recovery point in the bunker, the bunker's lock, and a record
+    /// of lifecycle updates, violations and alerts. Everything else answers "not used here".
+    #[derive(Default)]
+    struct Fake {
+        lock: Option<VaultLock>,
+        point: Mutex<Option<PointView>>,
+        updates: Mutex<Vec<(VaultArn, String, Lifecycle)>>,
+        violations: Mutex<Vec<String>>,
+        alerts: Mutex<Vec<Alert>>,
+    }
+
+    fn unused<T>() -> PortResult<T> {
+        Err(PortError::new(
+            ErrorKind::Permanent,
+            "fake",
+            None,
+            "not used by the retention guard",
+        ))
+    }
+
+    impl BackupPort for Fake {
+        async fn start_copy_job(&self, _: &StartCopyJob) -> PortResult<String> {
+            unused()
+        }
+        async fn vault_lock(&self, _: &VaultArn) -> PortResult<Option<VaultLock>> {
+            Ok(self.lock)
+        }
+        async fn list_recovery_points(
+            &self,
+            _: &VaultArn,
+            _: &ListQuery,
+        ) -> PortResult<Page<PointView>> {
+            unused()
+        }
+        async fn describe_recovery_point(&self, _: &VaultArn, arn: &str) -> PortResult<PointView> {
+            let point = self.point.lock().unwrap().clone();
+            point
+                .filter(|p| p.recovery_point_arn == arn)
+                .ok_or_else(|| {
+                    PortError::new(ErrorKind::NotFound, "DescribeRecoveryPoint", None, arn)
+                })
+        }
+        /// Applies the lifecycle as AWS would: the delete date counts from creation.
+        async fn update_recovery_point_lifecycle(
+            &self,
+            vault: &VaultArn,
+            arn: &str,
+            lifecycle: &Lifecycle,
+        ) -> PortResult<()> {
+            self.updates
+                .lock()
+                .unwrap()
+                .push((vault.clone(), arn.to_string(), *lifecycle));
+            if let Some(p) = self.point.lock().unwrap().as_mut() {
+                p.lifecycle = *lifecycle;
+                p.delete_at = retention::delete_at(p.creation_date, lifecycle);
+            }
+            Ok(())
+        }
+        async fn copy_job_status(&self, _: &Location, _: &str) -> PortResult<CopyJobStatus> {
+            unused()
+        }
+    }
+
+    impl TagPort for Fake {
+        async fn resource_tags(&self, _: &str) -> PortResult<Tags> {
+            unused()
+        }
+    }
+
+    impl AlertPort for Fake {
+        async fn send(&self, alert: &Alert) -> PortResult<()> {
+            self.alerts.lock().unwrap().push(alert.clone());
+            Ok(())
+        }
+    }
+
+    impl Clock for Fake {
+        fn now(&self) -> DateTime<Utc> {
+            created() + Duration::hours(2)
+        }
+    }
+
+    impl LedgerPort for Fake {
+        async fn claim(&self, _: &HopKey, _: &ClaimRequest) -> PortResult<ClaimOutcome> {
+            unused()
+        }
+        async fn mark_started(
+            &self,
+            _: &HopKey,
+            _: u32,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            unused()
+        }
+        async fn release(&self, _: &HopKey, _: u32, _: &str, _: DateTime<Utc>) -> PortResult<bool> {
+            unused()
+        }
+        async fn mark_completed(
+            &self,
+            _: &HopKey,
+            _: Option<&str>,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            unused()
+        }
+        async fn mark_failed(
+            &self,
+            _: &HopKey,
+            _: &HopFailure,
+            _: DateTime<Utc>,
+        ) -> PortResult<Option<HopRecord>> {
+            unused()
+        }
+        async fn record_skipped(
+            &self,
+            _: &HopKey,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            unused()
+        }
+        async fn get(&self, _: &HopKey) -> PortResult<Option<HopRecord>> {
+            unused()
+        }
+        async fn escalate(
+            &self,
+            _: &HopKey,
+            _: u32,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            unused()
+        }
+        /// `true` the first time a point is recorded, as the real ledger's conditional write.
+        async fn record_retention_violation(
+            &self,
+            arn: &str,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            let mut seen = self.violations.lock().unwrap();
+            let first = !seen.iter().any(|a| a == arn);
+            if first {
+                seen.push(arn.to_string());
+            }
+            Ok(first)
+        }
+        async fn load_cursor(&self) -> PortResult<Option<String>> {
+            unused()
+        }
+        async fn save_cursor(&self, _: Option<&str>, _: DateTime<Utc>) -> PortResult<()> {
+            unused()
+        }
+    }
+
+    impl RouterPorts for Fake {
+        type Ledger = Self;
+        fn ledger(&self) -> &Self {
+            self
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::parse(POLICY).unwrap()
+    }
+
+    fn created() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-20T05:00:09.461Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// The fixture's Recovery Point State Change in the bunker, with a "never" lifecycle and no
+    /// calculated delete date: what a backup plan's copy action leaves behind.
+    fn never_event() -> Value {
+        let mut ev: Value = serde_json::from_str(RP_EVENT).unwrap();
+        ev["detail"]["lifecycle"] = json!({"deleteAfterDays": -1});
+        ev["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("calculatedLifeCycle");
+        ev
+    }
+
+    fn hundred_years() -> Lifecycle {
+        Lifecycle {
+            delete_after_days: Some(NEVER_EXPIRE_DAYS),
+            move_to_cold_storage_after_days: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_never_lifecycle_event_is_repaired_to_36500_days() {
+        let ports = Fake::default();
+        let out = handle_event(&ports, &policy(), &never_event())
+            .await
+            .unwrap();
+        assert_eq!((out.checked, out.repaired, out.violations), (1, 1, 0));
+        let updates = ports.updates.lock().unwrap();
+        let [(vault, arn, lifecycle)] = updates.as_slice() else {
+            panic!("{updates:?}")
+        };
+        assert_eq!(vault.to_string(), BUNKER);
+        assert_eq!(arn, RP);
+        assert_eq!(*lifecycle, hundred_years());
+    }
+
+    #[tokio::test]
+    async fn after_the_repair_the_same_point_is_compliant() {
+        let mut ev = never_event();
+        ev["detail"]["lifecycle"] = json!({"deleteAfterDays": 36500});
+        ev["detail"]["calculatedLifeCycle"] = json!({"deleteAt": "2126-10-27T00:00:00Z"});
+        let ports = Fake::default();
+        let out = handle_event(&ports, &policy(), &ev).await.unwrap();
+        assert_eq!((out.repaired, out.violations), (0, 0));
+        assert!(out.ignored.is_some(), "{out:?}");
+        assert!(ports.updates.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_never_lifecycle_in_a_locked_bunker_is_a_violation_alerted_once() {
+        let ports = Fake {
+            lock: Some(VaultLock {
+                min_retention_days: Some(1),
+                max_retention_days: Some(3650),
+            }),
+            ..Default::default()
+        };
+        for _ in 0..2 {
+            let out = handle_event(&ports, &policy(), &never_event())
+                .await
+                .unwrap();
+            assert_eq!((out.repaired, out.violations), (0, 1));
+        }
+        assert!(ports.updates.lock().unwrap().is_empty());
+        assert_eq!(ports.alerts.lock().unwrap().len(), 1);
+    }
+
+    /// A copy landing in the bunker with "never" and no reported date: repaired once, then left
+    /// alone when the copy event is delivered again.
+    #[tokio::test]
+    async fn a_copy_with_a_never_lifecycle_is_repaired_once_across_redeliveries() {
+        let ports = Fake::default();
+        *ports.point.lock().unwrap() = Some(PointView {
+            recovery_point_arn: RP.into(),
+            vault: VaultArn::parse(BUNKER).unwrap(),
+            resource_arn: None,
+            resource_type: Some("DynamoDB".into()),
+            status: Some("COMPLETED".into()),
+            creation_date: created(),
+            completion_date: None,
+            lifecycle: Lifecycle::default(),
+            delete_at: None,
+            storage_class: Some("WARM".into()),
+        });
+        let ev: Value = serde_json::from_str(COPY_EVENT).unwrap();
+        let mut repaired = Vec::new();
+        for _ in 0..3 {
+            repaired.push(handle_event(&ports, &policy(), &ev).await.unwrap().repaired);
+        }
+        assert_eq!(repaired, [1, 0, 0]);
+        assert_eq!(ports.updates.lock().unwrap().len(), 1);
+    }
+}
