@@ -2,16 +2,16 @@
 //! DynamoDB adapter on moto, so the two cannot drift apart.
 
 use chrono::{DateTime, Duration, Utc};
-use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopState};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopState, Original};
 use relay_core::plan::FailureClass;
-use relay_core::ports::{HopFailure, LedgerPort};
+use relay_core::ports::{Alert, HopFailure, Incident, LedgerPort};
 
 fn at(minutes: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default() + Duration::minutes(minutes)
 }
 
 fn req(attempt: u32, minutes: i64) -> ClaimRequest {
-    ClaimRequest::new(
+    ClaimRequest::of(
         "central->dr",
         attempt,
         &format!("token-{attempt}"),
@@ -22,7 +22,10 @@ fn req(attempt: u32, minutes: i64) -> ClaimRequest {
 
 fn hop(name: &str) -> HopKey {
     HopKey::new(
-        format!("arn:aws:backup:us-east-1:222222222222:recovery-point:{name}"),
+        Original::new(
+            format!("arn:aws:dynamodb:us-east-1:111111111111:table/{name}"),
+            at(-60),
+        ),
         "arn:aws:backup:us-west-2:222222222222:backup-vault:dr",
     )
 }
@@ -37,7 +40,7 @@ fn failure(job: Option<&str>, attempt: Option<u32>, class: FailureClass) -> HopF
 }
 
 fn claimed(o: ClaimOutcome) -> bool {
-    matches!(o, ClaimOutcome::Claimed)
+    matches!(o, ClaimOutcome::Claimed { .. })
 }
 
 /// Every rule of `relay_core::ledger`, through the port. Panics with the step that broke.
@@ -277,27 +280,45 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
         "no retry after escalation"
     );
 
-    // A retention violation is recorded once per recovery point.
-    let rp = "arn:aws:backup:eu-west-1:333333333333:recovery-point:short";
-    assert!(ledger
-        .record_retention_violation(rp, "bunker", "locked", at(0))
-        .await
-        .unwrap());
-    assert!(!ledger
-        .record_retention_violation(rp, "bunker", "locked", at(1))
-        .await
-        .unwrap());
-    assert!(
-        ledger
-            .get(&HopKey::new(
-                rp,
-                "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker"
-            ))
-            .await
-            .unwrap()
-            .is_none(),
-        "a violation is not a hop"
+    // An incident opens once; its alert is marked sent only when told; it reads back whole.
+    let alert = Alert::about_hop("subject".into(), "message".into(), hop("incident"));
+    let incident = Incident::new(hop("incident").incident_id(), alert, at(0));
+    assert!(ledger.open_incident(&incident).await.unwrap());
+    assert!(!ledger.open_incident(&incident).await.unwrap(), "opened twice");
+    let open = ledger.open_incidents().await.unwrap();
+    assert_eq!(open, vec![incident.clone()], "unsent incidents are in the outbox");
+    ledger.incident_alerted(&incident.id, at(1)).await.unwrap();
+    let open = ledger.open_incidents().await.unwrap();
+    assert_eq!(open[0].alerted_at, Some(at(1)));
+    let account = Incident::new(
+        Incident::account_id("333333333333"),
+        Alert {
+            subject: "s".into(),
+            message: "m".into(),
+            hop: None,
+            account: Some("333333333333".into()),
+        },
+        at(2),
     );
+    assert!(ledger.open_incident(&account).await.unwrap());
+    ledger.close_incident(&account.id).await.unwrap();
+    assert!(
+        ledger.open_incident(&account).await.unwrap(),
+        "a closed incident can open again"
+    );
+    assert!(
+        ledger.get(&hop("incident")).await.unwrap().is_none(),
+        "an incident is not a hop"
+    );
+
+    // A claim remembers where its copy job runs, and a takeover returns the record it replaced.
+    let t = hop("takeover");
+    assert!(claimed(ledger.claim(&t, &req(1, 0)).await.unwrap()));
+    let r = ledger.get(&t).await.unwrap().expect("record");
+    assert_eq!(r.source_vault_arn.as_deref(), Some("vault-of-central->dr"));
+    let outcome = ledger.claim(&t, &req(1, 20)).await.unwrap();
+    let previous = outcome.takeover().expect("a stale claim is taken over");
+    assert_eq!(previous.claimed_at, Some(at(0)));
 
     // The reconciler's cursor round-trips and clears.
     assert_eq!(ledger.load_cursor().await.unwrap(), None);

@@ -2,7 +2,7 @@
 //! errors are classified.
 
 use relay_aws::SnsAlerts;
-use relay_core::ledger::HopKey;
+use relay_core::ledger::{HopKey, Original};
 use relay_core::ports::{Alert, ErrorKind};
 use relay_tests::MotoServer;
 
@@ -10,7 +10,11 @@ fn alert(subject: &str) -> Alert {
     Alert {
         subject: subject.to_string(),
         message: "Copy job j-1 failed.\nLikely fix: the destination vault's access policy must allow backup:CopyIntoBackupVault".into(),
-        hop: Some(HopKey::new("arn:aws:backup:us-west-2:222222222222:recovery-point:rp", "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker")),
+        hop: Some(HopKey::new(
+            Original::new("arn:aws:dynamodb:us-east-1:111111111111:table/orders", chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()),
+            "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker",
+        )),
+        account: None,
     }
 }
 

@@ -483,8 +483,9 @@ async fn the_readme_command_completes_every_chain() {
 }
 
 #[test]
-fn hop_keys_order_by_recovery_point_then_vault() {
-    let a = HopKey::new("a", "z");
-    let b = HopKey::new("b", "a");
+fn hop_keys_order_by_original_then_vault() {
+    let t = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+    let a = HopKey::new(relay_core::ledger::Original::new("a", t), "z");
+    let b = HopKey::new(relay_core::ledger::Original::new("b", t), "a");
     assert!(a < b);
 }

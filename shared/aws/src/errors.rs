@@ -40,6 +40,30 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
     }
 }
 
+/// The code given to a call whose credentials (an assumed role) could not be had.
+pub const CREDENTIALS_REFUSED: &str = "CredentialsRefused";
+
+/// Is a credentials error (other than a time-out) among the causes of `err`?
+fn credentials_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return !matches!(c, CredentialsError::ProviderTimedOut(_));
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A call in `account` whose credentials were refused: AssumeRole into that account failed.
+pub fn in_account(account: &str, e: PortError) -> PortError {
+    if e.kind == ErrorKind::AccessDenied && e.code.as_deref() == Some(CREDENTIALS_REFUSED) {
+        return PortError::account_denied(account, e.code.as_deref(), e.message);
+    }
+    e
+}
+
 /// Classify any SDK error: service errors by code (then HTTP status), transport failures as retryable.
 pub fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> PortError
 where
@@ -59,6 +83,18 @@ where
                 .map(str::to_string)
                 .unwrap_or_else(|| DisplayErrorContext(err).to_string());
             PortError::new(kind, operation, code, message)
+        }
+        // A role that cannot be assumed surfaces as a dispatch failure whose cause is a credentials
+        // error: that needs a person, not a retry.
+        SdkError::DispatchFailure(d)
+            if d.as_connector_error().is_some_and(|c| credentials_refused(c)) =>
+        {
+            PortError::new(
+            ErrorKind::AccessDenied,
+            operation,
+                Some(CREDENTIALS_REFUSED),
+                DisplayErrorContext(err).to_string(),
+            )
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             PortError::new(

@@ -1,5 +1,5 @@
-//! The hop ledger in DynamoDB: partition key `pk` = source recovery point ARN, sort key `sk` =
-//! destination vault ARN. Every change is one conditional UpdateItem whose condition encodes the
+//! The hop ledger in DynamoDB: partition key `pk` = the original backup (resource ARN and creation
+//! date, `Original::key`), sort key `sk` = destination vault ARN: the hop identity. Every change is one conditional UpdateItem whose condition encodes the
 //! matching rule of `relay_core::ledger` (the same contract tests run against both).
 
 use std::collections::HashMap;
@@ -8,9 +8,11 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::FailureClass;
-use relay_core::ports::{ErrorKind, HopFailure, LedgerPort, PortError, PortResult};
+use relay_core::ports::{
+    Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult,
+};
 
 use crate::errors::classify;
 
@@ -31,7 +33,7 @@ fn n(v: u32) -> AttributeValue {
 
 /// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
 /// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
-const NAMES: [(&str, &str); 13] = [
+const NAMES: [(&str, &str); 16] = [
     ("#pk", "pk"),
     ("#s", "state"),
     ("#att", "attempt"),
@@ -45,6 +47,9 @@ const NAMES: [(&str, &str); 13] = [
     ("#msg", "status_message"),
     ("#vlt", "vault"),
     ("#c", "cursor"),
+    ("#srp", "source_recovery_point_arn"),
+    ("#svt", "source_vault_arn"),
+    ("#alt", "alerted_at"),
 ];
 
 /// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
@@ -85,11 +90,15 @@ impl DynamoLedger {
     }
 
     fn update(&self, hop: &HopKey) -> UpdateItemFluentBuilder {
+        self.update_key(hop.original.key(), &hop.destination_vault_arn)
+    }
+
+    fn update_key(&self, pk: impl Into<String>, sk: &str) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&hop.source_recovery_point_arn))
-            .key("sk", s(&hop.destination_vault_arn))
+            .key("pk", s(pk))
+            .key("sk", s(sk))
     }
 
     /// Run a conditional update: `Ok(Some(new item))` when it applied, `Ok(None)` when the condition failed.
@@ -98,8 +107,17 @@ impl DynamoLedger {
         op: &'static str,
         builder: UpdateItemFluentBuilder,
     ) -> PortResult<Option<Item>> {
+        self.apply_returning(op, builder, ReturnValue::AllNew).await
+    }
+
+    async fn apply_returning(
+        &self,
+        op: &'static str,
+        builder: UpdateItemFluentBuilder,
+        returning: ReturnValue,
+    ) -> PortResult<Option<Item>> {
         match named(builder)
-            .return_values(ReturnValue::AllNew)
+            .return_values(returning)
             .send()
             .await
         {
@@ -125,9 +143,11 @@ impl LedgerPort for DynamoLedger {
         let mut b = self
             .update(hop)
             .update_expression(
-                "SET #s = :claimed, #att = :a, #tok = :tok, #cla = :now, #upd = :now, #rt = :route \
-                 REMOVE #job, #drp",
+                "SET #s = :claimed, #att = :a, #tok = :tok, #cla = :now, #upd = :now, #rt = :route, \
+                 #srp = :srp, #svt = :svt REMOVE #job, #drp",
             )
+            .expression_attribute_values(":srp", s(&req.source_recovery_point_arn))
+            .expression_attribute_values(":svt", s(&req.source_vault_arn))
             .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
             .expression_attribute_values(":released", s(HopState::Released.as_str()))
             .expression_attribute_values(":a", n(req.attempt))
@@ -144,14 +164,19 @@ impl LedgerPort for DynamoLedger {
                 .expression_attribute_values(":prev", n(req.attempt - 1))
                 .expression_attribute_values(":retryable", s(FailureClass::Retryable.as_str()));
         }
+        // The record as it was: a takeover must know what the earlier try did.
         match self
-            .apply(
+            .apply_returning(
                 "UpdateItem(claim)",
                 b.condition_expression(condition.join(" OR ")),
+                ReturnValue::AllOld,
             )
             .await?
         {
-            Some(_) => Ok(ClaimOutcome::Claimed),
+            Some(old) if old.is_empty() => Ok(ClaimOutcome::Claimed { previous: None }),
+            Some(old) => Ok(ClaimOutcome::Claimed {
+                previous: Some(Box::new(record_from_item(&old)?)),
+            }),
             None => Ok(ClaimOutcome::AlreadyTaken(self.get(hop).await?)),
         }
     }
@@ -270,7 +295,7 @@ impl LedgerPort for DynamoLedger {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(&hop.source_recovery_point_arn))
+            .key("pk", s(hop.original.key()))
             .key("sk", s(&hop.destination_vault_arn))
             .consistent_read(true)
             .send()
@@ -298,23 +323,76 @@ impl LedgerPort for DynamoLedger {
         Ok(self.apply("UpdateItem(escalate)", b).await?.is_some())
     }
 
-    async fn record_retention_violation(
-        &self,
-        recovery_point_arn: &str,
-        vault: &str,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> PortResult<bool> {
-        let key = HopKey::new(recovery_point_arn, RETENTION_SORT_KEY);
+    async fn open_incident(&self, incident: &Incident) -> PortResult<bool> {
+        let alert = &incident.alert;
+        let mut b = self
+            .update_key(INCIDENT_KEY, &incident.id)
+            .update_expression("SET subject = :sub, message = :msg, opened_at = :now")
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_values(":sub", s(&alert.subject))
+            .expression_attribute_values(":msg", s(&alert.message))
+            .expression_attribute_values(":now", ts(incident.opened_at));
+        if let Some(account) = &alert.account {
+            b = b
+                .update_expression("SET subject = :sub, message = :msg, opened_at = :now, account = :acc")
+                .expression_attribute_values(":acc", s(account));
+        }
+        if let Some(hop) = &alert.hop {
+            let expr = format!(
+                "{}, hop_original = :ho, hop_vault = :hv",
+                b.get_update_expression().as_deref().unwrap_or_default()
+            );
+            b = b
+                .update_expression(expr)
+                .expression_attribute_values(":ho", s(hop.original.key()))
+                .expression_attribute_values(":hv", s(&hop.destination_vault_arn));
+        }
+        Ok(self.apply("UpdateItem(incident)", b).await?.is_some())
+    }
+
+    async fn incident_alerted(&self, id: &str, now: DateTime<Utc>) -> PortResult<()> {
         let b = self
-            .update(&key)
-            .update_expression("SET #s = :violation, #vlt = :vault, #msg = :msg, #upd = :now")
-            .condition_expression("attribute_not_exists(pk)")
-            .expression_attribute_values(":violation", s("RETENTION_VIOLATION"))
-            .expression_attribute_values(":vault", s(vault))
-            .expression_attribute_values(":msg", s(reason))
+            .update_key(INCIDENT_KEY, id)
+            .update_expression("SET #alt = :now")
+            .condition_expression("attribute_exists(#pk)")
             .expression_attribute_values(":now", ts(now));
-        Ok(self.apply("UpdateItem(violation)", b).await?.is_some())
+        self.apply("UpdateItem(alerted)", b).await?;
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> PortResult<Vec<Incident>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(INCIDENT_KEY))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(incidents)", &e))?;
+            out.extend(page.items().iter().filter_map(incident_from_item));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn close_incident(&self, id: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(INCIDENT_KEY))
+            .key("sk", s(id))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem(incident)", &e))?;
+        Ok(())
     }
 
     async fn load_cursor(&self) -> PortResult<Option<String>> {
@@ -332,9 +410,8 @@ impl LedgerPort for DynamoLedger {
     }
 
     async fn save_cursor(&self, cursor: Option<&str>, now: DateTime<Utc>) -> PortResult<()> {
-        let key = HopKey::new(CURSOR_KEY, CURSOR_KEY);
         let b = self
-            .update(&key)
+            .update_key(CURSOR_KEY, CURSOR_KEY)
             .expression_attribute_values(":now", ts(now));
         let b = match cursor {
             Some(c) => b
@@ -353,7 +430,8 @@ impl LedgerPort for DynamoLedger {
 
 /// Items that are not hops share the table under keys no ARN can take.
 const CURSOR_KEY: &str = "#reconciler-cursor";
-const RETENTION_SORT_KEY: &str = "#retention";
+/// Incidents share one partition: few, and read whole by the reconciler's outbox.
+const INCIDENT_KEY: &str = "#incident";
 
 fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key).and_then(|v| v.as_s().ok()).cloned()
@@ -374,10 +452,11 @@ fn record_from_item(item: &Item) -> PortResult<HopRecord> {
             format!("ledger item has no valid '{field}'"),
         )
     };
-    let key = HopKey::new(
-        text(item, "pk").ok_or_else(|| bad("pk"))?,
-        text(item, "sk").ok_or_else(|| bad("sk"))?,
-    );
+    let original = text(item, "pk")
+        .as_deref()
+        .and_then(Original::from_key)
+        .ok_or_else(|| bad("pk"))?;
+    let key = HopKey::new(original, text(item, "sk").ok_or_else(|| bad("sk"))?);
     let state = text(item, "state")
         .and_then(|s| HopState::parse(&s))
         .ok_or_else(|| bad("state"))?;
@@ -403,6 +482,26 @@ fn record_from_item(item: &Item) -> PortResult<HopRecord> {
         failure_class,
         status_message: text(item, "status_message"),
         destination_recovery_point_arn: text(item, "destination_recovery_point_arn"),
+        source_recovery_point_arn: text(item, "source_recovery_point_arn"),
+        source_vault_arn: text(item, "source_vault_arn"),
+    })
+}
+
+fn incident_from_item(item: &Item) -> Option<Incident> {
+    let hop = match (text(item, "hop_original"), text(item, "hop_vault")) {
+        (Some(o), Some(v)) => Some(HopKey::new(Original::from_key(&o)?, v)),
+        _ => None,
+    };
+    Some(Incident {
+        id: text(item, "sk")?,
+        alert: Alert {
+            subject: text(item, "subject")?,
+            message: text(item, "message")?,
+            hop,
+            account: text(item, "account"),
+        },
+        opened_at: time(item, "opened_at")?,
+        alerted_at: time(item, "alerted_at"),
     })
 }
 

@@ -13,9 +13,11 @@ use relay_core::arn::{Location, TableArn, VaultArn};
 use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    job_location, Alert, AlertPort, BackupPort, Clock, CopyJobStatus, ErrorKind, ListQuery, Page,
-    PortError, PortResult, RouterPorts, TagPort,
+    job_location, Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary,
+    ErrorKind, ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
 };
+
+use errors::in_account;
 use relay_core::retention::{Lifecycle, VaultLock};
 
 pub use alerts::SnsAlerts;
@@ -35,12 +37,14 @@ impl BackupPort for AwsPorts {
         BackupApi::new(self.sessions.backup(&job_location(job)).await)
             .start_copy_job(job)
             .await
+            .map_err(|e| in_account(&job.account, e))
     }
 
     async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
         BackupApi::new(self.sessions.backup(&vault.location()).await)
             .vault_lock(&vault.name)
             .await
+            .map_err(|e| in_account(&vault.account, e))
     }
 
     async fn list_recovery_points(
@@ -52,6 +56,7 @@ impl BackupPort for AwsPorts {
             .await
             .list_recovery_points(vault, query)
             .await
+            .map_err(|e| in_account(&vault.account, e))
     }
 
     async fn describe_recovery_point(&self, vault: &VaultArn, arn: &str) -> PortResult<PointView> {
@@ -59,6 +64,7 @@ impl BackupPort for AwsPorts {
             .await
             .describe_recovery_point(vault, arn)
             .await
+            .map_err(|e| in_account(&vault.account, e))
     }
 
     async fn update_recovery_point_lifecycle(
@@ -71,10 +77,27 @@ impl BackupPort for AwsPorts {
             .await
             .update_recovery_point_lifecycle(vault, arn, lifecycle)
             .await
+            .map_err(|e| in_account(&vault.account, e))
     }
 
     async fn copy_job_status(&self, at: &Location, copy_job_id: &str) -> PortResult<CopyJobStatus> {
-        self.backup_in(at).await.copy_job_status(copy_job_id).await
+        self.backup_in(at)
+            .await
+            .copy_job_status(copy_job_id)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn find_copy_jobs(
+        &self,
+        at: &Location,
+        query: &CopyJobQuery,
+    ) -> PortResult<Vec<CopyJobSummary>> {
+        self.backup_in(at)
+            .await
+            .find_copy_jobs(query)
+            .await
+            .map_err(|e| in_account(&at.account, e))
     }
 }
 
@@ -89,7 +112,9 @@ impl TagPort for AwsPorts {
             )
         })?;
         let client = self.sessions.dynamodb(&table.location()).await;
-        tags::table_tags(&client, resource_arn).await
+        tags::table_tags(&client, resource_arn)
+            .await
+            .map_err(|e| in_account(&table.account, e))
     }
 }
 
@@ -115,5 +140,9 @@ impl AlertPort for AwsPorts {
 impl Clock for AwsPorts {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    async fn pause(&self, wait: std::time::Duration) {
+        tokio::time::sleep(wait).await
     }
 }

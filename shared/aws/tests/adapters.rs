@@ -15,6 +15,10 @@ use relay_core::retention::{Lifecycle, VaultLock};
 fn job(lifecycle: Option<Lifecycle>) -> StartCopyJob {
     StartCopyJob {
         route: "dr->bunker".into(),
+        original: relay_core::ledger::Original::new(
+            "arn:aws:dynamodb:us-east-1:111111111111:table/orders",
+            chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        ),
         account: "222222222222".into(),
         region: "us-west-2".into(),
         partition: "aws".into(),

@@ -1,27 +1,67 @@
-//! The hop ledger's rules. One record per hop (source recovery point, destination vault). The rules
-//! are pure functions here; the simulator applies them directly and the DynamoDB adapter encodes the
-//! same rules as condition expressions (the tests run one contract suite against both).
+//! The hop ledger's rules. One record per hop: (original backup, destination vault), the hop
+//! identity of design.md. The rules are pure functions here; the simulator applies them directly
+//! and the DynamoDB adapter encodes the same rules as condition expressions (the tests run one
+//! contract suite against both).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::plan::FailureClass;
 
+/// The backup a backup plan made, which every copy along a chain descends from. Copies keep their
+/// source's resource ARN and creation date, so any copy names its original.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Original {
+    pub resource_arn: String,
+    pub creation_date: DateTime<Utc>,
+}
+
+impl Original {
+    pub fn new(resource_arn: impl Into<String>, creation_date: DateTime<Utc>) -> Self {
+        Self {
+            resource_arn: resource_arn.into(),
+            creation_date,
+        }
+    }
+
+    /// One string per original, to key records by: the resource ARN and the creation date to the
+    /// millisecond (what AWS's APIs carry).
+    pub fn key(&self) -> String {
+        format!(
+            "{}#{}",
+            self.resource_arn,
+            self.creation_date
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        )
+    }
+
+    /// Read back what [`Original::key`] wrote.
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (resource, date) = key.rsplit_once('#')?;
+        let date = DateTime::parse_from_rfc3339(date).ok()?.with_timezone(&Utc);
+        Some(Self::new(resource, date))
+    }
+}
+
+/// The hop identity: an original backup and the vault its copy lands in. Exactly one copy per hop,
+/// whatever the graph: every route into the vault claims the same key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct HopKey {
-    pub source_recovery_point_arn: String,
+    pub original: Original,
     pub destination_vault_arn: String,
 }
 
 impl HopKey {
-    pub fn new(
-        source_recovery_point_arn: impl Into<String>,
-        destination_vault_arn: impl Into<String>,
-    ) -> Self {
+    pub fn new(original: Original, destination_vault_arn: impl Into<String>) -> Self {
         Self {
-            source_recovery_point_arn: source_recovery_point_arn.into(),
+            original,
             destination_vault_arn: destination_vault_arn.into(),
         }
+    }
+
+    /// The incident id of this hop: one alert per hop, ever.
+    pub fn incident_id(&self) -> String {
+        format!("hop#{}#{}", self.original.key(), self.destination_vault_arn)
     }
 }
 
@@ -77,11 +117,16 @@ pub struct HopRecord {
     pub failure_class: Option<FailureClass>,
     pub status_message: Option<String>,
     pub destination_recovery_point_arn: Option<String>,
+    /// The recovery point the claiming route copies from, and its vault: where the copy job runs.
+    pub source_recovery_point_arn: Option<String>,
+    pub source_vault_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {
     pub route: String,
+    pub source_recovery_point_arn: String,
+    pub source_vault_arn: String,
     pub attempt: u32,
     pub idempotency_token: String,
     pub now: DateTime<Utc>,
@@ -92,6 +137,23 @@ pub struct ClaimRequest {
 
 impl ClaimRequest {
     pub fn new(
+        job: &crate::plan::StartCopyJob,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Self {
+        Self {
+            route: job.route.clone(),
+            source_recovery_point_arn: job.recovery_point_arn.clone(),
+            source_vault_arn: job.source_backup_vault_arn.clone(),
+            attempt: job.attempt,
+            idempotency_token: job.idempotency_token.clone(),
+            now,
+            stale_before: now - stale_after,
+        }
+    }
+
+    /// A claim from its parts (tests and the ledger contract suite).
+    pub fn of(
         route: &str,
         attempt: u32,
         idempotency_token: &str,
@@ -100,6 +162,8 @@ impl ClaimRequest {
     ) -> Self {
         Self {
             route: route.to_string(),
+            source_recovery_point_arn: format!("rp-of-{route}"),
+            source_vault_arn: format!("vault-of-{route}"),
             attempt,
             idempotency_token: idempotency_token.to_string(),
             now,
@@ -110,8 +174,9 @@ impl ClaimRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This invocation owns the attempt: it must call StartCopyJob.
-    Claimed,
+    /// This invocation owns the attempt: it must call StartCopyJob. `previous` is the record it
+    /// replaced: a released or abandoned claim of the same attempt may have reached AWS already.
+    Claimed { previous: Option<Box<HopRecord>> },
     /// Someone else did or is doing this hop: do nothing.
     AlreadyTaken(Option<HopRecord>),
 }
@@ -149,6 +214,23 @@ pub fn claimed(existing: Option<&HopRecord>, key: &HopKey, req: &ClaimRequest) -
         failure_class: existing.and_then(|r| r.failure_class),
         status_message: existing.and_then(|r| r.status_message.clone()),
         destination_recovery_point_arn: None,
+        source_recovery_point_arn: Some(req.source_recovery_point_arn.clone()),
+        source_vault_arn: Some(req.source_vault_arn.clone()),
+    }
+}
+
+impl ClaimOutcome {
+    /// Did this claim take over an attempt (released, or left by a dead invocation) whose
+    /// StartCopyJob may have reached AWS? The record it replaced, when so.
+    pub fn takeover(&self) -> Option<&HopRecord> {
+        match self {
+            Self::Claimed { previous: Some(r) }
+                if matches!(r.state, HopState::Released | HopState::Claimed) =>
+            {
+                Some(r)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -207,11 +289,11 @@ mod tests {
     }
 
     fn req(attempt: u32, now: i64) -> ClaimRequest {
-        ClaimRequest::new("a->b", attempt, "tok", at(now), Duration::minutes(15))
+        ClaimRequest::of("a->b", attempt, "tok", at(now), Duration::minutes(15))
     }
 
     fn record(state: HopState, attempt: u32, claimed: i64) -> HopRecord {
-        let key = HopKey::new("rp", "vault");
+        let key = HopKey::new(Original::new("table", at(0)), "vault");
         let mut r = claimed_record(&key, attempt, claimed);
         r.state = state;
         r
@@ -219,6 +301,14 @@ mod tests {
 
     fn claimed_record(key: &HopKey, attempt: u32, t: i64) -> HopRecord {
         claimed(None, key, &req(attempt, t))
+    }
+
+    #[test]
+    fn original_keys_read_back_and_differ_by_the_millisecond() {
+        let t = at(0) + Duration::milliseconds(7);
+        let o = Original::new("arn:aws:dynamodb:us-east-1:111111111111:table/a#b", t);
+        assert_eq!(Original::from_key(&o.key()), Some(o.clone()));
+        assert_ne!(o.key(), Original::new(o.resource_arn.clone(), at(0)).key());
     }
 
     #[test]

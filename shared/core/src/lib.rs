@@ -5,7 +5,9 @@
 pub mod arn;
 pub mod event;
 pub mod guard;
+pub mod incident;
 pub mod ledger;
+pub mod patience;
 pub mod plan;
 pub mod policy;
 pub mod ports;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::arn::{RecoveryPointArn, VaultArn};
 use crate::event::{EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
 use crate::guard::{self, GuardDecision, PointView};
+use crate::ledger::Original;
 use crate::policy::{Policy, Route, Vault};
 use crate::retention::{fit_to_lock, Lifecycle, LockFit, VaultLock};
 
@@ -146,6 +147,8 @@ pub fn event_vault(r: &RecoveryPointEvent, recovery_point: Option<&str>) -> Opti
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StartCopyJob {
     pub route: String,
+    /// The hop identity's original: every route into the destination claims the same hop.
+    pub original: Original,
     pub account: String,
     pub region: String,
     pub partition: String,
@@ -184,6 +187,8 @@ impl FailureClass {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CopyFailure {
     pub route: Option<String>,
+    /// The original of the source recovery point (`None` when it could not be described).
+    pub original: Option<Original>,
     /// Where the copy job ran: the source vault's account and Region.
     pub account: String,
     pub region: String,
@@ -199,6 +204,7 @@ pub struct CopyFailure {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SkippedRoute {
     pub route: String,
+    pub original: Original,
     pub recovery_point_arn: String,
     pub destination_backup_vault_arn: String,
     pub reason: String,
@@ -211,6 +217,9 @@ pub struct PlanNeeds {
     pub tags_of: Option<String>,
     /// Destination vaults whose lock state bounds the lifecycle.
     pub locks_of: Vec<VaultArn>,
+    /// The recovery point to describe (in its vault) for its original and status: copy job
+    /// events carry the job's creation date, not the original's.
+    pub describe: Option<(VaultArn, String)>,
 }
 
 /// What the planner knows besides the event.
@@ -218,19 +227,20 @@ pub struct PlanNeeds {
 pub struct Observed {
     pub resource_tags: Tags,
     pub vault_locks: BTreeMap<VaultArn, VaultLock>,
+    /// The described recovery point of [`PlanNeeds::describe`]; `None` when not looked up (then
+    /// the event's own resource ARN and creation date stand in, as in `relay plan`).
+    pub point: Option<PointView>,
+    /// DescribeRecoveryPoint said it does not exist (deleted, or expired).
+    pub point_missing: bool,
 }
 
-/// The idempotency token of one attempt of one hop: a pure function of (source recovery point,
-/// destination vault, attempt), so a redelivered event sends the same token.
-pub fn copy_token(
-    source_recovery_point_arn: &str,
-    destination_vault_arn: &str,
-    attempt: u32,
-) -> String {
+/// The idempotency token of one attempt of one hop: a pure function of (original, destination
+/// vault, attempt), so a redelivered event, or another route into the same vault, sends the same token.
+pub fn copy_token(original: &Original, destination_vault_arn: &str, attempt: u32) -> String {
     let mut h = Sha256::new();
-    // Length-prefixed, so no two different (rp, vault) pairs hash the same bytes.
+    // Length-prefixed, so no two different (original, vault) pairs hash the same bytes.
     for part in [
-        source_recovery_point_arn.as_bytes(),
+        original.key().as_bytes(),
         destination_vault_arn.as_bytes(),
     ] {
         h.update((part.len() as u64).to_be_bytes());
@@ -247,6 +257,8 @@ struct Landing {
     vault: VaultArn,
     resource_arn: Option<String>,
     resource_type: Option<String>,
+    /// From the event: the creation date it carries (the original's only for backup jobs).
+    event_creation_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 enum Found<'p> {
@@ -323,6 +335,7 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 vault,
                 resource_arn: b.resource_arn.clone(),
                 resource_type: b.resource_type.clone(),
+                event_creation_date: b.creation_date,
             }
         }
         EventDetail::CopyJob(c) => {
@@ -335,7 +348,8 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
             };
             match c.state {
                 JobState::Completed => {}
-                JobState::Failed => {
+                // A PARTIAL copy is not a held copy: recorded like a failure, and retried.
+                JobState::Failed | JobState::Partial => {
                     let Some(source_rp) = c.source_recovery_point_arn.clone() else {
                         return Found::Nothing(
                             "failed copy job names no source recovery point (resources is empty)"
@@ -364,13 +378,17 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                         }
                         _ => None,
                     };
-                    let message = c
-                        .status_message
-                        .clone()
-                        .unwrap_or_else(|| "(no status message)".into());
+                    let message = match (&c.status_message, &c.state) {
+                        (Some(m), _) => m.clone(),
+                        (None, JobState::Partial) => {
+                            "the copy job ended PARTIAL: the copy is incomplete".into()
+                        }
+                        (None, _) => "(no status message)".into(),
+                    };
                     let (class, likely_fix) = classify_copy_failure(&message);
                     return Found::Failed(CopyFailure {
                         route,
+                        original: None,
                         account: env.account.clone(),
                         region: env.region.clone(),
                         copy_job_id: c.copy_job_id.clone(),
@@ -399,6 +417,7 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 vault: dest,
                 resource_arn: c.resource_arn.clone(),
                 resource_type: c.resource_type.clone(),
+                event_creation_date: c.creation_date,
             }
         }
         EventDetail::RecoveryPoint(r) => return guard_found(r, policy),
@@ -418,6 +437,9 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
             return Found::Nothing(format!("event source '{}' is not aws.backup", env.source))
         }
     };
+    if let Some(why) = misplaced(&landing.recovery_point, &landing.vault) {
+        return Found::Nothing(why);
+    }
     if let Ok(rp) = RecoveryPointArn::parse(&landing.recovery_point) {
         if rp.is_dynamodb_native() {
             return Found::Nothing(format!(
@@ -430,6 +452,23 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
         return Found::Nothing(format!("vault {} is not in the policy", landing.vault));
     };
     Found::Landed(landing, vault)
+}
+
+/// A recovery point ARN names the account and Region it lives in: one that is not the vault's is
+/// an event that contradicts itself, and acting on it would copy from the wrong place.
+fn misplaced(recovery_point: &str, vault: &VaultArn) -> Option<String> {
+    let rp = RecoveryPointArn::parse(recovery_point).ok()?;
+    let (RecoveryPointArn::Backup {
+        region, account, ..
+    }
+    | RecoveryPointArn::DynamoDbNative {
+        region, account, ..
+    }) = rp;
+    (account != vault.account || region != vault.region).then(|| {
+        format!(
+            "recovery point {recovery_point} is not in the account and Region of vault {vault}: the event contradicts itself"
+        )
+    })
 }
 
 fn routes_for<'p>(
@@ -461,13 +500,63 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
                 .iter()
                 .filter_map(|r| policy.vault(&r.to).map(|v| v.arn.clone()))
                 .collect();
-            PlanNeeds { tags_of, locks_of }
+            let describe = Some((landing.vault.clone(), landing.recovery_point.clone()));
+            PlanNeeds {
+                tags_of,
+                locks_of,
+                describe,
+            }
         }
         Found::Guarded(_, vault) => PlanNeeds {
             tags_of: None,
             locks_of: vec![vault.arn.clone()],
+            describe: None,
         },
-        _ => PlanNeeds::default(),
+        // The failed copy's source point, described where the job ran, names its original.
+        Found::Failed(f) => PlanNeeds {
+            describe: f
+                .source_backup_vault_arn
+                .as_deref()
+                .and_then(|v| VaultArn::parse(v).ok())
+                .map(|v| (v, f.source_recovery_point_arn.clone())),
+            ..PlanNeeds::default()
+        },
+        Found::Nothing(_) => PlanNeeds::default(),
+    }
+}
+
+/// The original a landing descends from: the described point when there is one, else the event's.
+fn landing_original(landing: &Landing, observed: &Observed) -> Result<Original, String> {
+    if observed.point_missing {
+        return Err(format!(
+            "recovery point {} no longer exists in its vault",
+            landing.recovery_point
+        ));
+    }
+    if let Some(point) = &observed.point {
+        if !matches!(point.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE")) {
+            return Err(format!(
+                "recovery point {} is {}: only COMPLETED copies are held and copied on",
+                landing.recovery_point,
+                point.status.as_deref().unwrap_or_default()
+            ));
+        }
+        if matches!(point.storage_class.as_deref(), Some("COLD" | "DELETED")) {
+            return Err(format!(
+                "recovery point {} is in the {} tier: it cannot be copied",
+                landing.recovery_point,
+                point.storage_class.as_deref().unwrap_or_default()
+            ));
+        }
+        let resource = point.resource_arn.clone().or(landing.resource_arn.clone());
+        return match resource {
+            Some(r) => Ok(Original::new(r, point.creation_date)),
+            None => Err("the recovery point names no resource".into()),
+        };
+    }
+    match (&landing.resource_arn, landing.event_creation_date) {
+        (Some(r), Some(d)) => Ok(Original::new(r.clone(), d)),
+        _ => Err("the event lacks the resource ARN or creation date that identify the original".into()),
     }
 }
 
@@ -488,7 +577,11 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
     };
     let (landing, vault) = match find(event, policy) {
         Found::Nothing(why) => return nothing(why),
-        Found::Failed(f) => {
+        Found::Failed(mut f) => {
+            f.original = observed
+                .point
+                .as_ref()
+                .and_then(|p| Some(Original::new(p.resource_arn.clone()?, p.creation_date)));
             return Plan {
                 event: summary,
                 actions: vec![Action::RecordCopyFailure(f)],
@@ -516,6 +609,10 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
             vault.alias
         ));
     }
+    let original = match landing_original(&landing, observed) {
+        Ok(o) => o,
+        Err(why) => return nothing(why),
+    };
     let routes = routes_for(policy, vault, &landing, Some(&observed.resource_tags));
     if routes.is_empty() {
         return nothing(format!(
@@ -533,7 +630,7 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
             vault,
             route,
             &landing.recovery_point,
-            landing.resource_arn.clone(),
+            &original,
             1,
             observed,
         ) {
@@ -557,13 +654,14 @@ fn start_copy_for(
     from: &Vault,
     route: &Route,
     recovery_point: &str,
-    resource_arn: Option<String>,
+    original: &Original,
     attempt: u32,
     observed: &Observed,
 ) -> Result<StartCopyJob, SkippedRoute> {
     // Validation guarantees both ends exist; a missing one is skipped, not a panic.
     let skip = |reason: String| SkippedRoute {
         route: route.name(),
+        original: original.clone(),
         recovery_point_arn: recovery_point.to_string(),
         destination_backup_vault_arn: policy
             .vault(&route.to)
@@ -596,19 +694,20 @@ fn start_copy_for(
     let destination = to.arn.to_string();
     Ok(StartCopyJob {
         route: route.name(),
+        original: original.clone(),
         account: from.arn.account.clone(),
         region: from.arn.region.clone(),
         partition: from.arn.partition.clone(),
         recovery_point_arn: recovery_point.to_string(),
         source_backup_vault_name: from.arn.name.clone(),
         source_backup_vault_arn: from.arn.to_string(),
-        idempotency_token: copy_token(recovery_point, &destination, attempt),
+        idempotency_token: copy_token(original, &destination, attempt),
         destination_backup_vault_arn: destination,
         iam_role_arn: policy.copy_role_for(&from.arn.account),
         attempt,
         lifecycle,
         lock_adjustment,
-        resource_arn,
+        resource_arn: Some(original.resource_arn.clone()),
     })
 }
 
@@ -618,7 +717,7 @@ pub fn plan_hop(
     policy: &Policy,
     route: &str,
     recovery_point: &str,
-    resource_arn: Option<String>,
+    original: &Original,
     attempt: u32,
     observed: &Observed,
 ) -> Option<Result<StartCopyJob, SkippedRoute>> {
@@ -629,7 +728,7 @@ pub fn plan_hop(
         from,
         route,
         recovery_point,
-        resource_arn,
+        original,
         attempt,
         observed,
     ))

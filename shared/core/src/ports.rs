@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::arn::{Location, VaultArn};
 use crate::guard::PointView;
-use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
+use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
 use crate::plan::{FailureClass, StartCopyJob, Tags};
 use crate::retention::{Lifecycle, VaultLock};
 
@@ -34,6 +34,10 @@ impl ErrorKind {
     }
 }
 
+/// The operation name adapters give a refused AssumeRole into a member account: the whole account
+/// is unreachable, which needs a person (one alert per account and incident, not per hop).
+pub const ASSUME_ROLE: &str = "AssumeRole";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation} failed ({kind:?}{}): {message}", code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
 pub struct PortError {
@@ -42,6 +46,8 @@ pub struct PortError {
     /// AWS's error code, when there was one.
     pub code: Option<String>,
     pub message: String,
+    /// The account a refused AssumeRole was into (see [`PortError::account_denied`]).
+    pub account: Option<String>,
 }
 
 impl PortError {
@@ -56,7 +62,24 @@ impl PortError {
             operation,
             code: code.map(str::to_string),
             message: message.into(),
+            account: None,
         }
+    }
+
+    /// AssumeRole into `account` was refused.
+    pub fn account_denied(account: &str, code: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            account: Some(account.to_string()),
+            ..Self::new(ErrorKind::AccessDenied, ASSUME_ROLE, code, message)
+        }
+    }
+}
+
+impl PortError {
+    /// AssumeRole into the account was refused: nothing in that account can be done until a person
+    /// fixes the executor role.
+    pub fn is_account_denied(&self) -> bool {
+        self.kind == ErrorKind::AccessDenied && self.operation == ASSUME_ROLE
     }
 }
 
@@ -96,6 +119,29 @@ pub trait BackupPort: Send + Sync {
         at: &Location,
         copy_job_id: &str,
     ) -> impl Future<Output = PortResult<CopyJobStatus>> + Send;
+    /// ListCopyJobs where the jobs run: every job (all pages) of `resource_arn` into
+    /// `destination_vault_arn` created after `created_after`. How long AWS remembers an idempotency
+    /// token is undocumented, so a start that may already have reached AWS looks here first.
+    fn find_copy_jobs(
+        &self,
+        at: &Location,
+        query: &CopyJobQuery,
+    ) -> impl Future<Output = PortResult<Vec<CopyJobSummary>>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyJobQuery {
+    pub resource_arn: String,
+    pub destination_vault_arn: String,
+    pub created_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyJobSummary {
+    pub copy_job_id: String,
+    pub source_recovery_point_arn: Option<String>,
+    /// CREATED, RUNNING, COMPLETED, FAILED, PARTIAL.
+    pub state: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,14 +230,19 @@ pub trait LedgerPort: Send + Sync {
         reason: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
-    /// A never_expire point that cannot be kept 100 years. `true` the first time: the caller alerts.
-    fn record_retention_violation(
+    /// Open an incident (a put that fails if it exists). `true` when it is new: the caller alerts.
+    fn open_incident(&self, incident: &Incident)
+        -> impl Future<Output = PortResult<bool>> + Send;
+    /// The incident's alert was sent: only now is it marked so (an unsent one is sent again).
+    fn incident_alerted(
         &self,
-        recovery_point_arn: &str,
-        vault_arn: &str,
-        reason: &str,
+        id: &str,
         now: DateTime<Utc>,
-    ) -> impl Future<Output = PortResult<bool>> + Send;
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Every open incident, alerted or not.
+    fn open_incidents(&self) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;
+    /// The condition is gone (an account reachable again): a new breakage is a new incident.
+    fn close_incident(&self, id: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Where the reconciler stopped, so the next run resumes there (`None`: start a new pass).
     fn load_cursor(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
     fn save_cursor(
@@ -217,6 +268,53 @@ pub struct Alert {
     pub message: String,
     /// What the alert is about, so an operator can find it in the ledger.
     pub hop: Option<HopKey>,
+    /// An account-wide incident (its executor role cannot be assumed).
+    pub account: Option<String>,
+}
+
+impl Alert {
+    pub fn about_hop(subject: String, message: String, hop: HopKey) -> Self {
+        Self {
+            subject,
+            message,
+            hop: Some(hop),
+            account: None,
+        }
+    }
+}
+
+/// Something a person must act on, alerted exactly once: an outbox entry until its alert is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    /// `hop#...` (one per hop), `account#...` (one per account and breakage), `retention#...`.
+    pub id: String,
+    pub alert: Alert,
+    pub opened_at: DateTime<Utc>,
+    pub alerted_at: Option<DateTime<Utc>>,
+}
+
+impl Incident {
+    pub fn new(id: String, alert: Alert, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            alert,
+            opened_at: now,
+            alerted_at: None,
+        }
+    }
+
+    pub fn account_id(account: &str) -> String {
+        format!("account#{account}")
+    }
+
+    pub fn retention_id(recovery_point_arn: &str) -> String {
+        format!("retention#{recovery_point_arn}")
+    }
+
+    /// The original a hop incident is about (for reports).
+    pub fn original(&self) -> Option<&Original> {
+        self.alert.hop.as_ref().map(|h| &h.original)
+    }
 }
 
 pub trait AlertPort: Send + Sync {
@@ -225,6 +323,11 @@ pub trait AlertPort: Send + Sync {
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+    /// Wait before trying a throttled or failed call again. The simulator's time does not pass
+    /// inside a run, so its pause is nothing; the SDK adapter sleeps.
+    fn pause(&self, _wait: std::time::Duration) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Everything the copy router needs. The ledger is reached through `ledger()` so an adapter can

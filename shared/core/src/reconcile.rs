@@ -6,7 +6,7 @@
 //! Work is bounded: pages of up to 1000, a page budget or deadline per run, and a cursor saved after
 //! every page so the next run resumes where this one stopped.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
 use crate::guard::PointView;
-use crate::ledger::{retry_backoff, HopKey, HopState};
+use crate::incident;
+use crate::ledger::{retry_backoff, HopKey, HopRecord, HopState, Original};
+use crate::patience::{Patience, Patient};
 use crate::plan::{self, classify_copy_failure, FailureClass, Observed, Tags};
 use crate::policy::{Policy, Route, Vault};
-use crate::ports::{Alert, ErrorKind, HopFailure, LedgerPort, ListQuery, PortError, RouterPorts};
+use crate::ports::{
+    Alert, ErrorKind, HopFailure, Incident, LedgerPort, ListQuery, PortError, RouterPorts,
+};
 use crate::retention::VaultLock;
 use crate::retention_guard::{self, is_never_expire, GuardOutcome};
 use crate::router::{self, RouteOutcome, RouterConfig};
@@ -35,7 +39,13 @@ pub struct ReconcileConfig {
     pub backoff_max: Duration,
     /// A STARTED hop older than this has its copy job looked up (its events may be lost).
     pub started_check_after: Duration,
+    /// A copy job still not finished this long after it started is stuck: alerted once, still watched.
+    pub stuck_after: Duration,
+    /// A point this close to leaving the look-back window without its copy is alerted once.
+    pub final_notice: Duration,
     pub router: RouterConfig,
+    /// Tries per call within a run (the run's deadline bounds them too).
+    pub patience: Patience,
 }
 
 impl Default for ReconcileConfig {
@@ -48,7 +58,10 @@ impl Default for ReconcileConfig {
             backoff_base: Duration::minutes(30),
             backoff_max: Duration::hours(6),
             started_check_after: Duration::hours(6),
+            stuck_after: Duration::hours(24),
+            final_notice: Duration::days(1),
             router: RouterConfig::default(),
+            patience: Patience::default(),
         }
     }
 }
@@ -117,6 +130,16 @@ pub struct ReconcileReport {
     pub retention_violations: u64,
     pub lock_adjustments: u64,
     pub alerts_sent: u64,
+    /// Alerts sent now whose first send had failed (the outbox).
+    pub alerts_resent: u64,
+    /// Copy jobs an earlier try had started, found and recorded instead of starting another.
+    pub adopted: u64,
+    /// Phases that failed this run (a broken account or route): the others went on.
+    pub phases_failed: u64,
+    pub accounts_unreachable: BTreeSet<String>,
+    /// Accounts a call reached this run: their account incidents are closed.
+    #[serde(skip)]
+    pub accounts_reached: BTreeSet<String>,
     pub errors: Vec<String>,
 }
 
@@ -149,7 +172,38 @@ pub async fn run<P: RouterPorts>(
     config: &ReconcileConfig,
     budget: RunBudget,
 ) -> Result<ReconcileReport, PortError> {
+    let patience = Patience {
+        deadline: budget.deadline,
+        ..config.patience
+    };
+    let ports = &Patient::new(ports, patience);
     let mut report = ReconcileReport::default();
+    // The outbox first: alerts whose first send failed go out now.
+    let open = match incident::drain(ports).await {
+        Ok((sent, open)) => {
+            report.alerts_resent = sent;
+            report.alerts_sent += sent;
+            open
+        }
+        Err(e) => {
+            report.errors.push(format!("outbox: {e}"));
+            Vec::new()
+        }
+    };
+    walk(ports, policy, config, budget, &mut report).await?;
+    close_reached_accounts(ports, &open, &mut report).await;
+    Ok(report)
+}
+
+/// The phases from the saved cursor on, until the pass ends or the budget does. A phase that fails
+/// (a broken account, a route AWS refuses) is reported and passed: the cursor never pins on it.
+async fn walk<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    config: &ReconcileConfig,
+    budget: RunBudget,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
     let saved = ports.ledger().load_cursor().await?;
     let mut cursor = match saved.as_deref().map(serde_json::from_str::<Cursor>) {
         Some(Ok(c)) => {
@@ -164,45 +218,84 @@ pub async fn run<P: RouterPorts>(
     };
     let phases = phases(policy);
     while let Some(phase) = phases.get(cursor.phase) {
-        let progress = match phase {
+        let result = match phase {
             Phase::Route(route) => {
-                route_phase(
-                    ports,
-                    policy,
-                    route,
-                    cursor.clone(),
-                    config,
-                    budget,
-                    &mut report,
-                )
-                .await?
+                let ctx = RouteCtx::new(ports, policy, route, config);
+                match ctx {
+                    Some(ctx) => route_phase(&ctx, cursor.clone(), budget, report).await,
+                    None => Ok(Progress::Done),
+                }
             }
             Phase::NeverExpire(vault) => {
-                guard_phase(ports, vault, cursor.clone(), budget, &mut report).await?
+                guard_phase(ports, vault, cursor.clone(), budget, report).await
             }
         };
-        match progress {
-            Progress::Done => {
-                cursor = Cursor {
-                    phase: cursor.phase + 1,
-                    ..Cursor::default()
-                };
-                save(ports, &cursor).await?;
-            }
-            Progress::Stopped(at) => {
+        match result {
+            Ok(Progress::Stopped(at)) => {
                 save(ports, &at).await?;
-                tracing::info!(
-                    phase = at.phase,
-                    pages = report.pages,
-                    "run budget used; the next run resumes here"
-                );
-                return Ok(report);
+                tracing::info!(phase = at.phase, pages = report.pages, "run budget used; the next run resumes here");
+                return Ok(());
             }
+            Ok(Progress::Done) => {}
+            Err(e) => phase_failed(ports, phase, &e, report).await,
         }
+        cursor = Cursor {
+            phase: cursor.phase + 1,
+            ..Cursor::default()
+        };
+        save(ports, &cursor).await?;
     }
     ports.ledger().save_cursor(None, ports.now()).await?;
     report.pass_complete = true;
-    Ok(report)
+    Ok(())
+}
+
+async fn phase_failed<P: RouterPorts>(
+    ports: &P,
+    phase: &Phase<'_>,
+    e: &PortError,
+    report: &mut ReconcileReport,
+) {
+    report.phases_failed += 1;
+    let name = match phase {
+        Phase::Route(r) => r.name(),
+        Phase::NeverExpire(v) => format!("never_expire '{}'", v.alias),
+    };
+    tracing::warn!(phase = %name, error = %e, "phase failed; the run goes on with the next");
+    report.errors.push(format!("{name}: {e}"));
+    if e.is_account_denied() {
+        account_denied(ports, e, report).await;
+    }
+}
+
+async fn account_denied<P: RouterPorts>(ports: &P, e: &PortError, report: &mut ReconcileReport) {
+    let account = e.account.clone().unwrap_or_default();
+    report.accounts_unreachable.insert(account.clone());
+    match incident::raise_account(ports, &account, e).await {
+        Ok(sent) => report.alerts_sent += u64::from(sent),
+        Err(e) => report.errors.push(format!("account {account}: {e}")),
+    }
+}
+
+/// An account reached this run and refused nowhere is fixed: its incident closes, so a new
+/// breakage alerts again.
+async fn close_reached_accounts<P: RouterPorts>(
+    ports: &P,
+    open: &[Incident],
+    report: &mut ReconcileReport,
+) {
+    for incident in open {
+        let Some(account) = &incident.alert.account else {
+            continue;
+        };
+        if report.accounts_reached.contains(account)
+            && !report.accounts_unreachable.contains(account)
+        {
+            if let Err(e) = ports.ledger().close_incident(&incident.id).await {
+                report.errors.push(format!("closing {}: {e}", incident.id));
+            }
+        }
+    }
 }
 
 async fn save<P: RouterPorts>(ports: &P, cursor: &Cursor) -> Result<(), PortError> {
@@ -219,7 +312,7 @@ async fn page<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) -> Result<crate::ports::Page<PointView>, PortError> {
     report.pages += 1;
-    match ports.list_recovery_points(vault, &query).await {
+    let result = match ports.list_recovery_points(vault, &query).await {
         Err(e) if e.kind == ErrorKind::Permanent && query.page_token.is_some() => {
             tracing::warn!(vault = %vault, error = %e, "page token refused; listing again from the start");
             report.pages += 1;
@@ -234,24 +327,54 @@ async fn page<P: RouterPorts>(
                 .await
         }
         other => other,
+    };
+    if result.is_ok() {
+        report.accounts_reached.insert(vault.account.clone());
+    }
+    result
+}
+
+/// What one route's phase works with.
+struct RouteCtx<'a, P> {
+    ports: &'a P,
+    policy: &'a Policy,
+    route: &'a Route,
+    from: &'a Vault,
+    to: &'a Vault,
+    config: &'a ReconcileConfig,
+}
+
+impl<'a, P: RouterPorts> RouteCtx<'a, P> {
+    fn new(
+        ports: &'a P,
+        policy: &'a Policy,
+        route: &'a Route,
+        config: &'a ReconcileConfig,
+    ) -> Option<Self> {
+        Some(Self {
+            ports,
+            policy,
+            route,
+            from: policy.vault(&route.from)?,
+            to: policy.vault(&route.to)?,
+            config,
+        })
     }
 }
+
+/// What the destination holds: (resource, creation date) of its COMPLETED points, the originals.
+type Held = HashMap<String, HashSet<i64>>;
 
 /// One route: the look-back is walked in creation-date windows. For each window, first what the
 /// destination holds, then the sources. A window whose destination listing does not fit in a run
 /// is halved for the next run; after a sparse window the next one is twice as long.
 async fn route_phase<P: RouterPorts>(
-    ports: &P,
-    policy: &Policy,
-    route: &Route,
+    ctx: &RouteCtx<'_, P>,
     cursor: Cursor,
-    config: &ReconcileConfig,
     budget: RunBudget,
     report: &mut ReconcileReport,
 ) -> Result<Progress, PortError> {
-    let (Some(from), Some(to)) = (policy.vault(&route.from), policy.vault(&route.to)) else {
-        return Ok(Progress::Done);
-    };
+    let (ports, config) = (ctx.ports, ctx.config);
     let now = ports.now();
     let since = now - config.lookback;
     let whole = config.lookback.num_minutes() + 60;
@@ -262,13 +385,13 @@ async fn route_phase<P: RouterPorts>(
         .clamp(MIN_WINDOW_MINUTES, whole);
     let mut token = cursor.token;
     let mut observed = Observed::default();
-    match ports.vault_lock(&to.arn).await {
+    match ports.vault_lock(&ctx.to.arn).await {
         Ok(Some(lock)) => {
-            observed.vault_locks.insert(to.arn.clone(), lock);
+            observed.vault_locks.insert(ctx.to.arn.clone(), lock);
         }
         Ok(None) => {}
-        Err(e) if e.kind.is_transient() => return Err(e),
-        Err(e) => report.errors.push(format!("{}: {e}", route.name())),
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+        Err(e) => report.errors.push(format!("{}: {e}", ctx.route.name())),
     }
     let mut tags: BTreeMap<String, Tags> = BTreeMap::new();
     while start <= now {
@@ -279,45 +402,13 @@ async fn route_phase<P: RouterPorts>(
             window_start: Some(start),
             window_minutes: Some(minutes),
         };
-        // What the destination holds in this window: copies keep their source's resource and creation date.
-        let mut held: HashMap<String, HashSet<i64>> = HashMap::new();
-        let mut to_token = None;
         // Only a window that had a whole run to itself and still did not fit is made smaller.
         let fresh = report.pages == 0;
         let index_start = report.pages;
-        loop {
-            if budget.exhausted(report.pages) {
-                if !fresh {
-                    return Ok(Progress::Stopped(here(token, minutes)));
-                }
-                if minutes > MIN_WINDOW_MINUTES {
-                    // Its source walk starts over in the smaller window.
-                    return Ok(Progress::Stopped(here(
-                        None,
-                        (minutes / 2).max(MIN_WINDOW_MINUTES),
-                    )));
-                }
-                // The smallest window is finished past the budget, so every run makes progress.
-            }
-            let query = ListQuery {
-                created_after: Some(start - EDGE),
-                created_before: Some(end + EDGE),
-                page_token: to_token,
-                page_size: config.page_size,
-            };
-            let p = page(ports, &to.arn, query, report).await?;
-            for point in p.items {
-                if let Some(resource) = point.resource_arn {
-                    held.entry(resource)
-                        .or_default()
-                        .insert(point.creation_date.timestamp_millis());
-                }
-            }
-            to_token = p.next_token;
-            if to_token.is_none() {
-                break;
-            }
-        }
+        let held = match held_in(ctx, start, end, fresh, minutes, budget, report).await? {
+            Ok(held) => held,
+            Err(stop) => return Ok(Progress::Stopped(here(stop.0, stop.1))),
+        };
         let index_pages = report.pages - index_start;
         let mut sources_read = 0;
         loop {
@@ -342,28 +433,15 @@ async fn route_phase<P: RouterPorts>(
                 page_token: token,
                 page_size: config.page_size,
             };
-            let p = page(ports, &from.arn, query, report).await?;
+            let p = page(ports, &ctx.from.arn, query, report).await?;
             for point in &p.items {
                 if budget.past_deadline() {
                     // This page again next run: what was done here is found done then.
                     return Ok(Progress::Stopped(here(page_token, minutes)));
                 }
                 report.points_scanned += 1;
-                if let Err(e) = examine(
-                    ports, policy, route, from, to, point, &held, &observed, &mut tags, config,
-                    report,
-                )
-                .await
-                {
-                    if e.kind.is_transient() {
-                        report.errors.push(format!(
-                            "{} {}: {e}",
-                            route.name(),
-                            point.recovery_point_arn
-                        ));
-                    } else {
-                        return Err(e);
-                    }
+                if let Err(e) = examine(ctx, point, &held, &observed, &mut tags, report).await {
+                    point_failed(ports, ctx.route, point, &e, report).await;
                 }
             }
             token = p.next_token;
@@ -391,66 +469,92 @@ async fn route_phase<P: RouterPorts>(
     Ok(Progress::Done)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn examine<P: RouterPorts>(
+/// One point's failure stays with that point: the run goes on with the next.
+async fn point_failed<P: RouterPorts>(
     ports: &P,
-    policy: &Policy,
     route: &Route,
-    from: &Vault,
-    to: &Vault,
     point: &PointView,
-    held: &HashMap<String, HashSet<i64>>,
-    observed: &Observed,
-    tags: &mut BTreeMap<String, Tags>,
-    config: &ReconcileConfig,
+    e: &PortError,
     report: &mut ReconcileReport,
-) -> Result<(), PortError> {
-    if !point
+) {
+    report.errors.push(format!(
+        "{} {}: {e}",
+        route.name(),
+        point.recovery_point_arn
+    ));
+    if e.is_account_denied() {
+        account_denied(ports, e, report).await;
+    }
+}
+
+/// The destination's COMPLETED points in a window; `Err((token, minutes))` when the run must stop
+/// and resume there.
+#[allow(clippy::type_complexity)]
+async fn held_in<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    fresh: bool,
+    minutes: i64,
+    budget: RunBudget,
+    report: &mut ReconcileReport,
+) -> Result<Result<Held, (Option<String>, i64)>, PortError> {
+    let mut held = Held::new();
+    let mut to_token = None;
+    loop {
+        if budget.exhausted(report.pages) {
+            if !fresh {
+                return Ok(Err((None, minutes)));
+            }
+            if minutes > MIN_WINDOW_MINUTES {
+                // Its source walk starts over in the smaller window.
+                return Ok(Err((None, (minutes / 2).max(MIN_WINDOW_MINUTES))));
+            }
+            // The smallest window is finished past the budget, so every run makes progress.
+        }
+        let query = ListQuery {
+            created_after: Some(start - EDGE),
+            created_before: Some(end + EDGE),
+            page_token: to_token,
+            page_size: ctx.config.page_size,
+        };
+        let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
+        for point in p.items.into_iter().filter(is_held) {
+            if let Some(resource) = point.resource_arn {
+                held.entry(resource)
+                    .or_default()
+                    .insert(point.creation_date.timestamp_millis());
+            }
+        }
+        to_token = p.next_token;
+        if to_token.is_none() {
+            return Ok(Ok(held));
+        }
+    }
+}
+
+/// Only a COMPLETED copy counts as held (PARTIAL, EXPIRED, DELETING do not).
+fn is_held(point: &PointView) -> bool {
+    point
         .status
         .as_deref()
         .is_none_or(|s| matches!(s, "COMPLETED" | "AVAILABLE"))
-    {
-        return Ok(());
-    }
-    if !point
-        .resource_type
-        .as_deref()
-        .is_none_or(|t| route.select.resource_types.iter().any(|rt| rt == t))
-    {
-        return Ok(());
-    }
-    let Some(resource) = point.resource_arn.clone() else {
+}
+
+/// One source point of a route: is its copy missing, and if so, what does the hop need?
+async fn examine<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    held: &Held,
+    observed: &Observed,
+    tags: &mut BTreeMap<String, Tags>,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let Some(original) = missing_copy(ctx, point, held, report) else {
         return Ok(());
     };
-    let now = ports.now();
-    if point
-        .completion_date
-        .is_some_and(|c| c > now - config.settle)
-    {
-        report.settling += 1;
+    if !selected(ctx, point, &original, tags).await? {
         return Ok(());
-    }
-    if held
-        .get(&resource)
-        .is_some_and(|s| s.contains(&point.creation_date.timestamp_millis()))
-    {
-        return Ok(());
-    }
-    if !route.select.tags.is_empty() {
-        if !tags.contains_key(&resource) {
-            let t = match ports.resource_tags(&resource).await {
-                Ok(t) => t,
-                Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
-                Err(e) => return Err(e),
-            };
-            tags.insert(resource.clone(), t);
-        }
-        if !tags
-            .get(&resource)
-            .is_some_and(|t| route.select.matches(point.resource_type.as_deref(), t))
-        {
-            return Ok(());
-        }
     }
     let native =
         RecoveryPointArn::parse(&point.recovery_point_arn).is_ok_and(|a| a.is_dynamodb_native());
@@ -459,136 +563,256 @@ async fn examine<P: RouterPorts>(
         return Ok(());
     }
     report.copies_missing += 1;
-    let hop = HopKey::new(point.recovery_point_arn.clone(), to.arn.to_string());
-    let Some(record) = ports.ledger().get(&hop).await? else {
-        report.redriven += start(ports, policy, route, point, 1, observed, config, report).await?;
-        return Ok(());
+    let hop = HopKey::new(original.clone(), ctx.to.arn.to_string());
+    let started = match ctx.ports.ledger().get(&hop).await? {
+        None => {
+            let n = start(ctx, point, &original, 1, observed, report).await?;
+            report.redriven += n;
+            n
+        }
+        Some(record) => on_record(ctx, point, &original, &hop, &record, observed, report).await?,
     };
-    let abandoned = record.state == HopState::Released
-        || (record.state == HopState::Claimed
-            && record
-                .claimed_at
-                .is_some_and(|t| t < now - config.router.stale_claim_after));
-    if abandoned {
-        // A released claim, or one left by a dead invocation: the same attempt, the same token.
-        report.reclaimed += start(
-            ports,
-            policy,
-            route,
-            point,
-            record.attempt,
-            observed,
-            config,
-            report,
-        )
-        .await?;
-        return Ok(());
-    }
-    match record.state {
-        HopState::Claimed | HopState::Released => report.in_flight += 1,
-        HopState::Started if record.updated_at < now - config.started_check_after => {
-            resolve_started(
-                ports,
-                route,
-                from,
-                &hop,
-                record.copy_job_id.as_deref(),
-                report,
-            )
-            .await?
-        }
-        HopState::Started => report.in_flight += 1,
-        HopState::Failed if record.failure_class == Some(FailureClass::Retryable) => {
-            if record.attempt >= config.max_attempts {
-                let message = record.status_message.clone().unwrap_or_default();
-                let reason = format!("gave up after {} attempts", record.attempt);
-                if ports
-                    .ledger()
-                    .escalate(&hop, record.attempt, &reason, now)
-                    .await?
-                {
-                    report.escalated += 1;
-                    let (_, fix) = classify_copy_failure(&message);
-                    let alert = Alert {
-                        subject: format!("Backup Relay: copy {} failed ({reason})", route.name()),
-                        message: format!(
-                            "Recovery point {} was not copied to {} after {} attempts.\nLast status from AWS: {message}\nLikely fix: {fix}",
-                            point.recovery_point_arn, to.arn, record.attempt
-                        ),
-                        hop: Some(hop),
-                    };
-                    ports.send(&alert).await?;
-                    report.alerts_sent += 1;
-                }
-            } else if now
-                >= record.updated_at
-                    + retry_backoff(record.attempt + 1, config.backoff_base, config.backoff_max)
-            {
-                report.retries += start(
-                    ports,
-                    policy,
-                    route,
-                    point,
-                    record.attempt + 1,
-                    observed,
-                    config,
-                    report,
-                )
-                .await?;
-            } else {
-                report.waiting_for_backoff += 1;
-            }
-        }
-        // Needs a person (already alerted), deliberately skipped, or done.
-        HopState::Failed | HopState::Skipped | HopState::Completed => {}
+    if started == 0 {
+        final_notice(ctx, point, &hop, report).await?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The original of a source point whose copy the destination does not hold, if it is one to judge
+/// now: completed, of a selected type, and not so fresh that its events may still be on the way.
+fn missing_copy<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    held: &Held,
+    report: &mut ReconcileReport,
+) -> Option<Original> {
+    if !is_held(point) {
+        return None;
+    }
+    let type_selected = point.resource_type.as_deref().is_none_or(|t| {
+        ctx.route.select.resource_types.iter().any(|rt| rt == t)
+    });
+    if !type_selected {
+        return None;
+    }
+    let resource = point.resource_arn.clone()?;
+    let now = ctx.ports.now();
+    if point
+        .completion_date
+        .is_some_and(|c| c > now - ctx.config.settle)
+    {
+        report.settling += 1;
+        return None;
+    }
+    if held
+        .get(&resource)
+        .is_some_and(|s| s.contains(&point.creation_date.timestamp_millis()))
+    {
+        return None;
+    }
+    Some(Original::new(resource, point.creation_date))
+}
+
+/// Does the route select this point's resource by its tags (read once per resource per run)?
+async fn selected<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    original: &Original,
+    tags: &mut BTreeMap<String, Tags>,
+) -> Result<bool, PortError> {
+    if ctx.route.select.tags.is_empty() {
+        return Ok(true);
+    }
+    let resource = &original.resource_arn;
+    if !tags.contains_key(resource) {
+        let t = match ctx.ports.resource_tags(resource).await {
+            Ok(t) => t,
+            Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
+            Err(e) => return Err(e),
+        };
+        tags.insert(resource.clone(), t);
+    }
+    Ok(tags
+        .get(resource)
+        .is_some_and(|t| ctx.route.select.matches(point.resource_type.as_deref(), t)))
+}
+
+/// A missing copy whose hop has a record: reclaim, watch, retry, or make sure a person knows.
+/// Returns 1 when a copy job started.
+async fn on_record<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    original: &Original,
+    hop: &HopKey,
+    record: &HopRecord,
+    observed: &Observed,
+    report: &mut ReconcileReport,
+) -> Result<u64, PortError> {
+    let now = ctx.ports.now();
+    let abandoned = record.state == HopState::Released
+        || (record.state == HopState::Claimed
+            && record
+                .claimed_at
+                .is_some_and(|t| t < now - ctx.config.router.stale_claim_after));
+    if abandoned {
+        // A released claim, or one left by a dead invocation: the same attempt, the same token.
+        let n = start(ctx, point, original, record.attempt, observed, report).await?;
+        report.reclaimed += n;
+        return Ok(n);
+    }
+    match record.state {
+        HopState::Claimed | HopState::Released => report.in_flight += 1,
+        HopState::Started if record.updated_at < now - ctx.config.started_check_after => {
+            resolve_started(ctx, hop, record, report).await?
+        }
+        HopState::Started => report.in_flight += 1,
+        HopState::Failed if record.failure_class == Some(FailureClass::Retryable) => {
+            return retry_failed(ctx, point, original, hop, record, observed, report).await;
+        }
+        // Needs a person, or deliberately skipped: the router alerted; make sure it did.
+        HopState::Failed | HopState::Skipped => {
+            let why = record.status_message.as_deref().unwrap_or("needs a person");
+            alert_hop(ctx, hop, &format!("copy {} not made: {why}", ctx.route.name()), report).await?;
+        }
+        HopState::Completed => {
+            alert_hop(
+                ctx,
+                hop,
+                "the ledger records this copy as made, but the destination vault does not hold a COMPLETED copy",
+                report,
+            )
+            .await?;
+        }
+    }
+    Ok(0)
+}
+
+/// A retryable failure: the next attempt after its backoff, or, out of attempts, one alert.
+async fn retry_failed<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    original: &Original,
+    hop: &HopKey,
+    record: &HopRecord,
+    observed: &Observed,
+    report: &mut ReconcileReport,
+) -> Result<u64, PortError> {
+    let now = ctx.ports.now();
+    let config = ctx.config;
+    if record.attempt >= config.max_attempts {
+        let reason = format!("gave up after {} attempts", record.attempt);
+        if ctx
+            .ports
+            .ledger()
+            .escalate(hop, record.attempt, &reason, now)
+            .await?
+        {
+            report.escalated += 1;
+        }
+        let message = record.status_message.clone().unwrap_or_default();
+        let (_, fix) = classify_copy_failure(&message);
+        let why = format!("{reason}. Last status from AWS: {message}. Likely fix: {fix}");
+        alert_hop(ctx, hop, &why, report).await?;
+        return Ok(0);
+    }
+    let due = record.updated_at
+        + retry_backoff(record.attempt + 1, config.backoff_base, config.backoff_max);
+    if now < due {
+        report.waiting_for_backoff += 1;
+        return Ok(0);
+    }
+    let n = start(ctx, point, original, record.attempt + 1, observed, report).await?;
+    report.retries += n;
+    Ok(n)
+}
+
+/// The hop's one alert (its incident): sent the first time, a no-op after.
+async fn alert_hop<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    hop: &HopKey,
+    why: &str,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let alert = Alert::about_hop(
+        format!("Backup Relay: copy {} needs attention", ctx.route.name()),
+        format!(
+            "The copy of {} (created {}) into {} is not made: {why}",
+            hop.original.resource_arn, hop.original.creation_date, hop.destination_vault_arn
+        ),
+        hop.clone(),
+    );
+    report.alerts_sent += u64::from(incident::raise(ctx.ports, hop.incident_id(), alert).await?);
+    Ok(())
+}
+
+/// A copy still missing this close to the end of the look-back window is about to be dropped from
+/// the reconciler's view: a person must know, once.
+async fn final_notice<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    hop: &HopKey,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let now = ctx.ports.now();
+    let config = ctx.config;
+    if point.creation_date >= now - config.lookback + config.final_notice {
+        return Ok(());
+    }
+    let why = format!(
+        "still missing {} days after the backup; the reconciler looks back {} days and stops re-driving it then",
+        (now - point.creation_date).num_days(),
+        config.lookback.num_days()
+    );
+    alert_hop(ctx, hop, &why, report).await
+}
+
 /// Start one attempt of a hop through the router's own claim-then-start. Returns 1 if a copy job started.
 async fn start<P: RouterPorts>(
-    ports: &P,
-    policy: &Policy,
-    route: &Route,
+    ctx: &RouteCtx<'_, P>,
     point: &PointView,
+    original: &Original,
     attempt: u32,
     observed: &Observed,
-    config: &ReconcileConfig,
     report: &mut ReconcileReport,
 ) -> Result<u64, PortError> {
     let mut out = RouteOutcome::default();
-    match plan::plan_hop(
-        policy,
-        &route.name(),
+    let result = match plan::plan_hop(
+        ctx.policy,
+        &ctx.route.name(),
         &point.recovery_point_arn,
-        point.resource_arn.clone(),
+        original,
         attempt,
         observed,
     ) {
-        Some(Ok(job)) => router::start_hop(ports, &job, &config.router, &mut out).await?,
-        Some(Err(skip)) => router::record_skip(ports, &skip, &mut out).await?,
-        None => {}
-    }
+        Some(Ok(job)) => router::start_hop(ctx.ports, &job, &ctx.config.router, &mut out).await,
+        Some(Err(skip)) => router::record_skip(ctx.ports, &skip, &mut out).await,
+        None => Ok(()),
+    };
     report.lock_adjustments += out.lock_adjustments.len() as u64;
     report.alerts_sent += u64::from(out.alerts_sent);
-    Ok(out.started.len() as u64)
+    report.adopted += out.adopted.len() as u64;
+    result?;
+    Ok((out.started.len() + out.adopted.len()) as u64)
 }
 
 /// A STARTED hop whose events never came: ask AWS how its copy job ended.
 async fn resolve_started<P: RouterPorts>(
-    ports: &P,
-    route: &Route,
-    from: &Vault,
+    ctx: &RouteCtx<'_, P>,
     hop: &HopKey,
-    copy_job_id: Option<&str>,
+    record: &HopRecord,
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
-    let Some(job) = copy_job_id else {
+    let Some(job) = record.copy_job_id.as_deref() else {
         report.in_flight += 1;
         return Ok(());
     };
-    let status = match ports.copy_job_status(&from.arn.location(), job).await {
+    // The job runs where its source vault is: the claiming route's, which may not be this one.
+    let at = record
+        .source_vault_arn
+        .as_deref()
+        .and_then(|v| VaultArn::parse(v).ok())
+        .unwrap_or_else(|| ctx.from.arn.clone());
+    let status = match ctx.ports.copy_job_status(&at.location(), job).await {
         Ok(s) => s,
         Err(e) if e.kind == ErrorKind::NotFound => crate::ports::CopyJobStatus {
             state: "FAILED".into(),
@@ -597,19 +821,19 @@ async fn resolve_started<P: RouterPorts>(
         },
         Err(e) => return Err(e),
     };
-    let now = ports.now();
+    let now = ctx.ports.now();
     match status.state.as_str() {
         "COMPLETED" => {
-            ports
+            ctx.ports
                 .ledger()
                 .mark_completed(hop, status.destination_recovery_point_arn.as_deref(), now)
                 .await?;
             report.stuck_jobs_resolved += 1;
         }
-        "FAILED" | "ABORTED" | "EXPIRED" => {
+        "FAILED" | "ABORTED" | "EXPIRED" | "PARTIAL" => {
             let message = status
                 .status_message
-                .unwrap_or_else(|| "(no status message)".into());
+                .unwrap_or_else(|| format!("the copy job ended {}", status.state));
             let (class, fix) = classify_copy_failure(&message);
             let failure = HopFailure {
                 copy_job_id: Some(job.to_string()),
@@ -617,23 +841,25 @@ async fn resolve_started<P: RouterPorts>(
                 class,
                 message: message.clone(),
             };
-            if let Some(record) = ports.ledger().mark_failed(hop, &failure, now).await? {
+            if ctx.ports.ledger().mark_failed(hop, &failure, now).await?.is_some() {
                 report.stuck_jobs_resolved += 1;
                 if class == FailureClass::NeedsPerson {
-                    let alert = Alert {
-                        subject: format!("Backup Relay: copy {} failed (needs a person)", route.name()),
-                        message: format!(
-                            "Copy job {job} failed (attempt {}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {message}\nLikely fix: {fix}",
-                            record.attempt, hop.source_recovery_point_arn, hop.destination_vault_arn
-                        ),
-                        hop: Some(hop.clone()),
-                    };
-                    ports.send(&alert).await?;
-                    report.alerts_sent += 1;
+                    let why = format!("copy job {job} failed: {message}. Likely fix: {fix}");
+                    alert_hop(ctx, hop, &why, report).await?;
                 }
             }
         }
-        _ => report.in_flight += 1,
+        _ => {
+            report.in_flight += 1;
+            if record.updated_at < now - ctx.config.stuck_after {
+                let why = format!(
+                    "copy job {job} is still {} after {} hours",
+                    status.state,
+                    (now - record.updated_at).num_hours()
+                );
+                alert_hop(ctx, hop, &why, report).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -646,38 +872,33 @@ async fn guard_phase<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) -> Result<Progress, PortError> {
     let phase = cursor.phase;
-    let start = cursor.token;
     let lock: Option<VaultLock> = match ports.vault_lock(&vault.arn).await {
         Ok(l) => l,
-        Err(e) if e.kind.is_transient() => return Err(e),
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
         Err(e) => {
             report.errors.push(format!("vault '{}': {e}", vault.alias));
             None
         }
     };
+    let at = |token: Option<String>| Cursor {
+        phase,
+        token,
+        ..Cursor::default()
+    };
     let mut out = GuardOutcome::default();
-    let mut token = start;
+    let mut token = cursor.token;
     let progress = loop {
         if budget.exhausted(report.pages) {
-            break Progress::Stopped(Cursor {
-                phase,
-                token,
-                ..Cursor::default()
-            });
+            break Progress::Stopped(at(token));
         }
         let page_token = token.clone();
-        let p = page(
-            ports,
-            &vault.arn,
-            ListQuery {
-                created_after: None,
-                created_before: None,
-                page_token: token,
-                page_size: 1000,
-            },
-            report,
-        )
-        .await?;
+        let query = ListQuery {
+            created_after: None,
+            created_before: None,
+            page_token: token,
+            page_size: 1000,
+        };
+        let p = page(ports, &vault.arn, query, report).await?;
         let mut out_of_time = false;
         for point in &p.items {
             if budget.past_deadline() {
@@ -688,37 +909,17 @@ async fn guard_phase<P: RouterPorts>(
             if let Err(e) =
                 retention_guard::check_point(ports, vault, point, lock.as_ref(), &mut out).await
             {
-                if e.kind.is_transient() {
-                    report
-                        .errors
-                        .push(format!("{}: {e}", point.recovery_point_arn));
-                } else {
-                    return Err(e);
-                }
+                report.errors.push(format!("{}: {e}", point.recovery_point_arn));
             }
         }
         if out_of_time {
             // This page again next run: the points repaired here are compliant by then.
-            break Progress::Stopped(Cursor {
-                phase,
-                token: page_token,
-                ..Cursor::default()
-            });
+            break Progress::Stopped(at(page_token));
         }
         token = p.next_token;
         match &token {
             None => break Progress::Done,
-            Some(_) => {
-                save(
-                    ports,
-                    &Cursor {
-                        phase,
-                        token: token.clone(),
-                        ..Cursor::default()
-                    },
-                )
-                .await?
-            }
+            Some(_) => save(ports, &at(token.clone())).await?,
         }
     };
     report.lifecycles_repaired += u64::from(out.repaired);

@@ -10,7 +10,8 @@ use crate::event::{EventDetail, JobState};
 use crate::guard::PointView;
 use crate::plan::{self, guard_action, Action, RetentionViolation, UpdateLifecycle};
 use crate::policy::{Policy, Vault};
-use crate::ports::{Alert, ErrorKind, LedgerPort, PortError, RouterPorts};
+use crate::incident;
+use crate::ports::{Alert, ErrorKind, Incident, PortError, RouterPorts};
 use crate::retention::{Retention, VaultLock};
 use crate::router::{observe, parse_event, RouterError};
 
@@ -157,23 +158,17 @@ async fn violation<P: RouterPorts>(
     out: &mut GuardOutcome,
 ) -> Result<(), PortError> {
     out.violations += 1;
-    let vault_arn = format!("{}/{}/{}", v.account, v.region, v.backup_vault_name);
-    if ports
-        .ledger()
-        .record_retention_violation(&v.recovery_point_arn, &vault_arn, &v.reason, ports.now())
-        .await?
-    {
-        let alert = Alert {
-            subject: format!("Backup Relay: never-expire not kept in {}", v.backup_vault_name),
-            message: format!(
-                "Recovery point {} in vault {} ({}/{}) will not be kept 36500 days: {}.\nNothing was shortened or deleted. Likely fix: the vault lock's MaxRetentionDays must allow 36500 days, or set the lifecycle when the copy is made.",
-                v.recovery_point_arn, v.backup_vault_name, v.account, v.region, v.reason
-            ),
-            hop: None,
-        };
-        ports.send(&alert).await?;
-        out.alerts_sent += 1;
-    }
+    let alert = Alert {
+        subject: format!("Backup Relay: never-expire not kept in {}", v.backup_vault_name),
+        message: format!(
+            "Recovery point {} in vault {} ({}/{}) will not be kept 36500 days: {}.\nNothing was shortened or deleted. Likely fix: the vault lock's MaxRetentionDays must allow 36500 days, or set the lifecycle when the copy is made.",
+            v.recovery_point_arn, v.backup_vault_name, v.account, v.region, v.reason
+        ),
+        hop: None,
+        account: None,
+    };
+    let id = Incident::retention_id(&v.recovery_point_arn);
+    out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     Ok(())
 }
 
@@ -189,8 +184,8 @@ mod tests {
     use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
     use crate::plan::{StartCopyJob, Tags};
     use crate::ports::{
-        AlertPort, BackupPort, Clock, CopyJobStatus, HopFailure, LedgerPort, ListQuery, Page,
-        PortResult, TagPort,
+        AlertPort, BackupPort, Clock, CopyJobStatus, HopFailure, Incident, LedgerPort, ListQuery,
+        Page, PortResult, TagPort,
     };
     use crate::retention::{self, Lifecycle, NEVER_EXPIRE_DAYS};
 
@@ -234,6 +229,13 @@ mod tests {
             _: &VaultArn,
             _: &ListQuery,
         ) -> PortResult<Page<PointView>> {
+            unused()
+        }
+        async fn find_copy_jobs(
+            &self,
+            _: &crate::arn::Location,
+            _: &crate::ports::CopyJobQuery,
+        ) -> PortResult<Vec<crate::ports::CopyJobSummary>> {
             unused()
         }
         async fn describe_recovery_point(&self, _: &VaultArn, arn: &str) -> PortResult<PointView> {
@@ -338,20 +340,24 @@ mod tests {
         ) -> PortResult<bool> {
             unused()
         }
-        /// `true` the first time a point is recorded, as the real ledger's conditional write.
-        async fn record_retention_violation(
-            &self,
-            arn: &str,
-            _: &str,
-            _: &str,
-            _: DateTime<Utc>,
-        ) -> PortResult<bool> {
+        /// `true` the first time an incident is opened, as the real ledger's conditional write.
+        async fn open_incident(&self, incident: &Incident) -> PortResult<bool> {
+            let arn = incident.id.trim_start_matches("retention#");
             let mut seen = self.violations.lock().unwrap();
             let first = !seen.iter().any(|a| a == arn);
             if first {
                 seen.push(arn.to_string());
             }
             Ok(first)
+        }
+        async fn incident_alerted(&self, _: &str, _: DateTime<Utc>) -> PortResult<()> {
+            Ok(())
+        }
+        async fn open_incidents(&self) -> PortResult<Vec<Incident>> {
+            unused()
+        }
+        async fn close_incident(&self, _: &str) -> PortResult<()> {
+            unused()
         }
         async fn load_cursor(&self) -> PortResult<Option<String>> {
             unused()

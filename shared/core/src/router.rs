@@ -9,23 +9,34 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
-use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey};
+use crate::arn::VaultArn;
+use crate::incident;
+use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
+use crate::patience::{Patience, Patient};
 use crate::plan::{
     self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob,
 };
 use crate::policy::Policy;
-use crate::ports::{Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts};
+use crate::ports::{
+    Alert, Clock, CopyJobQuery, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts,
+};
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
     /// A claim older than this belongs to an invocation that died (Lambda's limit is 15 minutes).
     pub stale_claim_after: Duration,
+    /// How often a throttled or failed call is tried again before the event is retried whole.
+    pub patience: Patience,
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
         Self {
             stale_claim_after: Duration::minutes(15),
+            patience: Patience {
+                tries: 4,
+                ..Patience::default()
+            },
         }
     }
 }
@@ -89,6 +100,8 @@ pub struct RouteOutcome {
     pub started: Vec<(String, String)>,
     /// Hops another delivery already claimed: the duplicates suppressed.
     pub already_claimed: Vec<String>,
+    /// Copy jobs an earlier try had started, found and recorded instead of starting another.
+    pub adopted: Vec<(String, String)>,
     pub failures_recorded: u32,
     pub retries_started: u32,
     pub hops_completed: u32,
@@ -103,76 +116,99 @@ pub async fn handle_event<P: RouterPorts>(
     raw: &Value,
     config: &RouterConfig,
 ) -> Result<RouteOutcome, RouterError> {
+    let ports = &Patient::new(ports, config.patience);
     let event = parse_event(raw)?;
     let event_id = event.envelope.id.clone();
     let transient = |source: PortError| RouterError::from_port(&event_id, source);
-
-    let needs = plan::plan_needs(&event, policy);
-    let observed = observe(ports, &needs).await.map_err(&transient)?;
-    let plan = plan::plan_event(&event, policy, &observed);
-
     let mut out = RouteOutcome {
         event_id: event_id.clone(),
-        ignored: plan.ignored.clone(),
         ..Default::default()
     };
+
+    let needs = plan::plan_needs(&event, policy);
+    let observed = match observe(ports, &needs).await {
+        Ok(o) => o,
+        // Nothing can be done in that account until a person fixes it; the reconciler re-drives then.
+        Err(e) if e.is_account_denied() => {
+            out.alerts_sent += u32::from(account_unreachable(ports, &e).await.map_err(&transient)?);
+            out.ignored = Some(format!("account unreachable: {e}"));
+            return Ok(out);
+        }
+        Err(e) => return Err(transient(e)),
+    };
+    let plan = plan::plan_event(&event, policy, &observed);
+    out.ignored = plan.ignored.clone();
+
+    if let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) {
+        if let (JobState::Completed, Some(dst), Some(resource)) = (
+            &c.state,
+            &c.destination_backup_vault_arn,
+            &point.resource_arn,
+        ) {
+            let hop = HopKey::new(Original::new(resource.clone(), point.creation_date), dst.clone());
+            let now = ports.now();
+            if ports
+                .ledger()
+                .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
+                .await
+                .map_err(&transient)?
+            {
+                out.hops_completed += 1;
+            }
+        }
+    }
+
     // A deferred transient error: the rest of the plan still runs, then the event is retried.
     let mut retry_event: Option<PortError> = None;
-
-    if let EventDetail::CopyJob(c) = &event.detail {
-        if c.state == JobState::Completed {
-            if let (Some(src), Some(dst)) = (
-                &c.source_recovery_point_arn,
-                &c.destination_backup_vault_arn,
-            ) {
-                let hop = HopKey::new(src.clone(), dst.clone());
-                let now = ports.now();
-                if ports
-                    .ledger()
-                    .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
-                    .await
-                    .map_err(&transient)?
-                {
-                    out.hops_completed += 1;
-                }
-            }
-        }
-    }
-
     for skip in &plan.skipped_routes {
-        record_skip(ports, skip, &mut out)
-            .await
-            .map_err(&transient)?;
+        let result = record_skip(ports, skip, &mut out).await;
+        settle(ports, result, &mut retry_event, &mut out).await.map_err(&transient)?;
     }
-
     for action in &plan.actions {
-        match action {
-            Action::StartCopyJob(job) => {
-                if let Err(e) = start_hop(ports, job, config, &mut out).await {
-                    if e.kind.is_transient() {
-                        retry_event.get_or_insert(e);
-                    } else {
-                        return Err(transient(e));
-                    }
-                }
-            }
-            Action::RecordCopyFailure(failure) => {
-                if let Err(e) = record_failure(ports, failure, &mut out).await {
-                    if e.kind.is_transient() {
-                        retry_event.get_or_insert(e);
-                    } else {
-                        return Err(transient(e));
-                    }
-                }
-            }
+        let result = match action {
+            Action::StartCopyJob(job) => start_hop(ports, job, config, &mut out).await,
+            Action::RecordCopyFailure(failure) => record_failure(ports, failure, &mut out).await,
             // The retention guard's actions: its own function handles these events.
-            Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => {}
-        }
+            Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
+        };
+        settle(ports, result, &mut retry_event, &mut out).await.map_err(&transient)?;
     }
     match retry_event {
         Some(source) => Err(RouterError::Transient { event_id, source }),
         None => Ok(out),
     }
+}
+
+/// One action's result: a transient error is kept to retry the event after the rest ran; an
+/// unreachable account becomes its one incident; anything else fails the event.
+async fn settle<P: RouterPorts>(
+    ports: &P,
+    result: Result<(), PortError>,
+    retry_event: &mut Option<PortError>,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind.is_transient() => {
+            retry_event.get_or_insert(e);
+            Ok(())
+        }
+        Err(e) if e.is_account_denied() => {
+            out.alerts_sent += u32::from(account_unreachable(ports, &e).await?);
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The one incident of an account whose executor role cannot be assumed.
+pub(crate) async fn account_unreachable<P: RouterPorts>(
+    ports: &P,
+    error: &PortError,
+) -> Result<bool, PortError> {
+    let account = error.account.as_deref().unwrap_or("(unknown account)");
+    tracing::warn!(account, error = %error, "account unreachable");
+    incident::raise_account(ports, account, error).await
 }
 
 /// Plan an event without touching anything: the `relay plan` command.
@@ -207,6 +243,13 @@ pub(crate) async fn observe<P: RouterPorts>(
             Err(e) => return Err(e),
         }
     }
+    if let Some((vault, recovery_point)) = &needs.describe {
+        match ports.describe_recovery_point(vault, recovery_point).await {
+            Ok(point) => observed.point = Some(point),
+            Err(e) if e.kind == ErrorKind::NotFound => observed.point_missing = true,
+            Err(e) => return Err(e),
+        }
+    }
     Ok(observed)
 }
 
@@ -216,24 +259,22 @@ pub(crate) async fn start_hop<P: RouterPorts>(
     config: &RouterConfig,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
-    let hop = HopKey::new(
-        job.recovery_point_arn.clone(),
-        job.destination_backup_vault_arn.clone(),
-    );
-    let req = ClaimRequest::new(
-        &job.route,
-        job.attempt,
-        &job.idempotency_token,
-        ports.now(),
-        config.stale_claim_after,
-    );
-    match ports.ledger().claim(&hop, &req).await? {
-        ClaimOutcome::AlreadyTaken(_) => {
-            tracing::info!(route = %job.route, attempt = job.attempt, "hop already claimed; duplicate suppressed");
-            out.already_claimed.push(job.route.clone());
+    let hop = HopKey::new(job.original.clone(), job.destination_backup_vault_arn.clone());
+    let req = ClaimRequest::new(job, ports.now(), config.stale_claim_after);
+    let claim = ports.ledger().claim(&hop, &req).await?;
+    if let ClaimOutcome::AlreadyTaken(_) = claim {
+        tracing::info!(route = %job.route, attempt = job.attempt, "hop already claimed or held; duplicate suppressed");
+        out.already_claimed.push(job.route.clone());
+        return Ok(());
+    }
+    if let Some(previous) = claim.takeover() {
+        // AWS's memory of the token is undocumented: look for the copy job the earlier try made.
+        if let Some(found) = existing_copy_job(ports, job, previous).await? {
+            tracing::info!(route = %job.route, copy_job_id = %found, "copy job of an earlier try found; adopted");
+            ports.ledger().mark_started(&hop, job.attempt, &found, ports.now()).await?;
+            out.adopted.push((job.route.clone(), found));
             return Ok(());
         }
-        ClaimOutcome::Claimed => {}
     }
     if let Some(adj) = &job.lock_adjustment {
         out.lock_adjustments.push(format!("{}: {adj}", job.route));
@@ -249,44 +290,86 @@ pub(crate) async fn start_hop<P: RouterPorts>(
             out.started.push((job.route.clone(), copy_job_id));
             Ok(())
         }
-        Err(e) if e.kind.is_transient() => {
-            tracing::warn!(route = %job.route, error = %e, "StartCopyJob failed transiently; claim released");
+        // Released: the same attempt is taken again later (after the account is fixed, if denied).
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => {
+            tracing::warn!(route = %job.route, error = %e, "StartCopyJob did not go through; claim released");
             ports
                 .ledger()
                 .release(&hop, job.attempt, &e.to_string(), ports.now())
                 .await?;
             Err(e)
         }
-        Err(e) => {
-            // Refused outright: retrying the event cannot help. Record, alert once, move on.
-            let failure = HopFailure {
-                copy_job_id: None,
-                attempt: Some(job.attempt),
-                class: FailureClass::NeedsPerson,
-                message: e.to_string(),
-            };
-            if ports
-                .ledger()
-                .mark_failed(&hop, &failure, ports.now())
-                .await?
-                .is_some()
-            {
-                out.failures_recorded += 1;
-                let alert = Alert {
-                    subject: format!("Backup Relay: cannot start copy {}", job.route),
-                    message: format!(
-                        "StartCopyJob for route {} was refused in {}/{}.\nRecovery point: {}\nDestination: {}\nAWS said: {}\nLikely fix: {}",
-                        job.route, job.account, job.region, job.recovery_point_arn, job.destination_backup_vault_arn, e,
-                        refusal_fix(e.kind)
-                    ),
-                    hop: Some(hop),
-                };
-                ports.send(&alert).await?;
-                out.alerts_sent += 1;
-            }
-            Ok(())
+        Err(e) => refused(ports, job, hop, &e, out).await,
+    }
+}
+
+/// StartCopyJob refused outright: retrying cannot help. Recorded, and alerted once for the hop.
+async fn refused<P: RouterPorts>(
+    ports: &P,
+    job: &StartCopyJob,
+    hop: HopKey,
+    e: &PortError,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let failure = HopFailure {
+        copy_job_id: None,
+        attempt: Some(job.attempt),
+        class: FailureClass::NeedsPerson,
+        message: e.to_string(),
+    };
+    if ports
+        .ledger()
+        .mark_failed(&hop, &failure, ports.now())
+        .await?
+        .is_some()
+    {
+        out.failures_recorded += 1;
+        let alert = Alert::about_hop(
+            format!("Backup Relay: cannot start copy {}", job.route),
+            format!(
+                "StartCopyJob for route {} was refused in {}/{}.\nRecovery point: {}\nDestination: {}\nAWS said: {}\nLikely fix: {}",
+                job.route, job.account, job.region, job.recovery_point_arn, job.destination_backup_vault_arn, e,
+                refusal_fix(e.kind)
+            ),
+            hop.clone(),
+        );
+        out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
+    }
+    Ok(())
+}
+
+/// A copy job of this hop that an earlier try started and did not record: one not failed, from
+/// the point this try copies or the one the earlier claim copied, found where either runs.
+async fn existing_copy_job<P: RouterPorts>(
+    ports: &P,
+    job: &StartCopyJob,
+    previous: &HopRecord,
+) -> Result<Option<String>, PortError> {
+    let since = previous.claimed_at.unwrap_or(previous.updated_at) - Duration::minutes(5);
+    let mut places = vec![(job.source_backup_vault_arn.clone(), job.recovery_point_arn.clone())];
+    if let (Some(v), Some(rp)) = (&previous.source_vault_arn, &previous.source_recovery_point_arn) {
+        if (v, rp) != (&places[0].0, &places[0].1) {
+            places.push((v.clone(), rp.clone()));
         }
     }
+    for (vault, recovery_point) in places {
+        let Ok(vault) = VaultArn::parse(&vault) else {
+            continue;
+        };
+        let query = CopyJobQuery {
+            resource_arn: job.original.resource_arn.clone(),
+            destination_vault_arn: job.destination_backup_vault_arn.clone(),
+            created_after: since,
+        };
+        let jobs = ports.find_copy_jobs(&vault.location(), &query).await?;
+        if let Some(found) = jobs.into_iter().find(|j| {
+            j.source_recovery_point_arn.as_deref() == Some(recovery_point.as_str())
+                && !matches!(j.state.as_str(), "FAILED" | "ABORTED" | "EXPIRED")
+        }) {
+            return Ok(Some(found.copy_job_id));
+        }
+    }
+    Ok(None)
 }
 
 fn refusal_fix(kind: ErrorKind) -> &'static str {
@@ -304,10 +387,11 @@ async fn record_failure<P: RouterPorts>(
     failure: &CopyFailure,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
-    let hop = HopKey::new(
-        failure.source_recovery_point_arn.clone(),
-        failure.destination_backup_vault_arn.clone(),
-    );
+    let Some(original) = failure.original.clone() else {
+        tracing::info!(copy_job_id = ?failure.copy_job_id, "failed copy's source point cannot be described; the reconciler finds the hop");
+        return Ok(());
+    };
+    let hop = HopKey::new(original, failure.destination_backup_vault_arn.clone());
     let recorded = HopFailure {
         copy_job_id: failure.copy_job_id.clone(),
         attempt: None,
@@ -327,20 +411,19 @@ async fn record_failure<P: RouterPorts>(
         tracing::info!(route = ?failure.route, attempt = record.attempt, "retryable copy failure recorded; the reconciler retries it");
         return Ok(());
     }
-    let alert = copy_failure_alert(failure, record.attempt, "needs a person");
-    ports.send(&alert).await?;
-    out.alerts_sent += 1;
+    let alert = copy_failure_alert(failure, &hop, record.attempt, "needs a person");
+    out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
     Ok(())
 }
 
 /// The alert for a hop that will not be copied without a person.
-pub fn copy_failure_alert(failure: &CopyFailure, attempt: u32, why: &str) -> Alert {
-    Alert {
-        subject: format!(
+pub fn copy_failure_alert(failure: &CopyFailure, hop: &HopKey, attempt: u32, why: &str) -> Alert {
+    Alert::about_hop(
+        format!(
             "Backup Relay: copy {} failed ({why})",
             failure.route.as_deref().unwrap_or("outside the policy's routes")
         ),
-        message: format!(
+        format!(
             "Copy job {} from {} failed in {}/{} (attempt {attempt}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}",
             failure.copy_job_id.as_deref().unwrap_or("(no id)"),
             failure.source_backup_vault_arn.as_deref().unwrap_or("(unknown vault)"),
@@ -351,8 +434,8 @@ pub fn copy_failure_alert(failure: &CopyFailure, attempt: u32, why: &str) -> Ale
             failure.status_message,
             failure.likely_fix
         ),
-        hop: Some(HopKey::new(failure.source_recovery_point_arn.clone(), failure.destination_backup_vault_arn.clone())),
-    }
+        hop.clone(),
+    )
 }
 
 pub(crate) async fn record_skip<P: RouterPorts>(
@@ -360,26 +443,22 @@ pub(crate) async fn record_skip<P: RouterPorts>(
     skip: &SkippedRoute,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
-    let hop = HopKey::new(
-        skip.recovery_point_arn.clone(),
-        skip.destination_backup_vault_arn.clone(),
-    );
+    let hop = HopKey::new(skip.original.clone(), skip.destination_backup_vault_arn.clone());
     out.skipped.push(format!("{}: {}", skip.route, skip.reason));
     if ports
         .ledger()
         .record_skipped(&hop, &skip.route, &skip.reason, ports.now())
         .await?
     {
-        let alert = Alert {
-            subject: format!("Backup Relay: copy {} skipped (vault lock)", skip.route),
-            message: format!(
+        let alert = Alert::about_hop(
+            format!("Backup Relay: copy {} skipped (vault lock)", skip.route),
+            format!(
                 "Recovery point {} was not copied to {}: {}.\nLikely fix: widen the vault lock's MaxRetentionDays, or set on_lock_conflict: clamp.",
                 skip.recovery_point_arn, skip.destination_backup_vault_arn, skip.reason
             ),
-            hop: Some(hop),
-        };
-        ports.send(&alert).await?;
-        out.alerts_sent += 1;
+            hop.clone(),
+        );
+        out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
     }
     Ok(())
 }

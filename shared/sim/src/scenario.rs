@@ -14,7 +14,10 @@ use relay_core::retention_guard;
 use relay_core::router::{self, RouterError};
 use serde::Serialize;
 
-use crate::world::{Delivery, Faults, JobState, Sim, SimTable, Target, World};
+use relay_core::ledger::Original;
+use relay_core::plan::Tags;
+
+use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
 pub const LAMBDA_ASYNC_RETRIES: u32 = 2;
@@ -52,6 +55,7 @@ impl Default for SimOptions {
                 reorder_minutes: 45,
                 copy_failure: 0.05,
                 throttle: 0.005,
+                deny_account: BTreeSet::new(),
             },
             start: DateTime::from_timestamp(1_798_761_600, 0).unwrap_or_default(), // 2027-01-01T00:00:00Z
             drain_hours: 24,
@@ -86,12 +90,18 @@ pub struct Summary {
     pub events_delivered: u64,
     pub events_duplicated: u64,
     pub events_lost: u64,
-    /// Hops the reconciler started because the event that should have started them never came.
+    /// Events lost on the bus that would have started copies, whose copies exist all the same.
     pub events_lost_repaired: u64,
+    /// Hops the reconciler started that had no ledger record (their event lost or dead-lettered).
+    pub hops_redriven: u64,
     pub invocation_errors: u64,
     pub events_dead_lettered: u64,
     pub calls_throttled: u64,
+    /// Calls refused because AssumeRole into their account is denied (`deny_account`).
+    pub calls_denied: u64,
     pub alerts: u64,
+    /// Incomplete chains no alert was sent for (about the original or an account it needs): must be 0.
+    pub chains_incomplete_unalerted: u64,
     pub lock_adjustments: u64,
     pub plan_copy_jobs: u64,
     /// never_expire points whose delete date the retention guard moved to creation + 36500 days.
@@ -103,7 +113,7 @@ pub struct Summary {
     pub never_expire_violations: u64,
     /// Of the violations, those a vault lock makes unavoidable (MaxRetentionDays < 36500).
     pub never_expire_violations_by_lock: u64,
-    /// Chains not complete, with the first missing hop: (original recovery point, route).
+    /// Chains not complete, with the first missing hop: (original recovery point, what is missing).
     pub incomplete: Vec<(String, String)>,
 }
 
@@ -281,84 +291,106 @@ impl Simulation {
         }
     }
 
+    /// What happened, counted from the simulated AWS side: what the vaults hold, which jobs ran,
+    /// which alerts were really published. Never from the functions' own bookkeeping.
     pub fn summary(&self) -> Summary {
         let w = self.sim.world();
-        // What each vault holds: copies keep their source's resource and creation date.
-        let mut held: HashSet<(VaultArn, String, i64)> = HashSet::new();
-        for rp in w.recovery_points.values() {
-            held.insert((
-                rp.vault.clone(),
-                rp.resource_arn.clone(),
-                rp.creation_date.timestamp_millis(),
-            ));
-        }
         let mut s = Summary {
             days: self.options.days,
             tables: self.options.tables,
             seed: self.options.seed,
             ..Summary::default()
         };
+        let held = held_copies(&w);
+        self.count_chains(&w, &held, &mut s);
+        s.duplicate_copy_jobs = duplicate_jobs(&w);
+        self.count_never_expire(&w, &mut s);
+        s.events_lost_repaired = self.lost_events_repaired(&w, &held);
+        let c = &w.counters;
+        s.copy_jobs_started = c.copy_jobs_started;
+        s.copy_failures = c.copy_failures;
+        s.retries = self.retries;
+        s.events_emitted = c.events_emitted;
+        s.events_delivered = c.events_delivered;
+        s.events_duplicated = c.events_duplicated;
+        s.events_lost = c.events_lost;
+        s.hops_redriven = self.redriven;
+        s.invocation_errors = c.invocation_errors;
+        s.events_dead_lettered = c.events_dead_lettered;
+        s.calls_throttled = c.calls_throttled;
+        s.calls_denied = c.calls_denied;
+        s.alerts = w.alerts.len() as u64;
+        s.lock_adjustments = self.lock_adjustments;
+        s.plan_copy_jobs = c.plan_copy_jobs;
+        s.lifecycles_repaired = w.extended_points.len() as u64;
+        s.retention_violations = w
+            .incidents
+            .keys()
+            .filter(|id| id.starts_with("retention#"))
+            .count() as u64;
+        s.reconciler_runs = self.reconciler_runs;
+        s.reconciler_pages = c.list_calls;
+        s
+    }
+
+    /// The vaults an original in `root` must reach: every vault its selected routes lead to,
+    /// each once (the hop identity: one copy per original per vault, whatever the graph).
+    fn required_vaults(&self, root: &str, tags: &Tags) -> Vec<(String, VaultArn)> {
+        let mut frontier = vec![root.to_string()];
+        let mut seen = BTreeSet::from([root.to_string()]);
+        let mut out = Vec::new();
+        while let Some(alias) = frontier.pop() {
+            for route in self.policy.routes_from(&alias) {
+                if !route.select.matches(Some("DynamoDB"), tags) || !seen.insert(route.to.clone()) {
+                    continue;
+                }
+                if let Some(v) = self.policy.vault(&route.to) {
+                    out.push((route.to.clone(), v.arn.clone()));
+                }
+                frontier.push(route.to.clone());
+            }
+        }
+        out
+    }
+
+    fn count_chains(&self, w: &World, held: &HashSet<(VaultArn, Original)>, s: &mut Summary) {
+        let alerted_originals: HashSet<&Original> =
+            w.alerts.iter().filter_map(|a| a.hop.as_ref().map(|h| &h.original)).collect();
+        let alerted_accounts: HashSet<&String> =
+            w.alerts.iter().filter_map(|a| a.account.as_ref()).collect();
         for rp in w.recovery_points.values().filter(|rp| rp.source.is_none()) {
             s.backups += 1;
             let Some(vault) = self.policy.vault_by_arn(&rp.vault) else {
                 continue;
             };
-            let tags = w
-                .tables
+            let original = Original::new(rp.resource_arn.clone(), rp.creation_date);
+            let required = self.required_vaults(&vault.alias, &table_tags(w, &rp.resource_arn));
+            if required.is_empty() {
+                continue;
+            }
+            let missing: Vec<&(String, VaultArn)> = required
                 .iter()
-                .find(|t| t.arn.to_string() == rp.resource_arn)
-                .map(|t| t.tags.clone())
-                .unwrap_or_default();
-            // Every selected route out of every vault the original reaches, each route once.
-            let mut frontier = vec![vault.alias.clone()];
-            let mut seen = BTreeSet::new();
-            let (mut required, mut complete, mut first_missing) = (0, 0, None);
-            while let Some(alias) = frontier.pop() {
-                for route in self.policy.routes_from(&alias) {
-                    if !route.select.matches(Some("DynamoDB"), &tags) || !seen.insert(route.name())
-                    {
-                        continue;
-                    }
-                    required += 1;
-                    let dest = self.policy.vault(&route.to).map(|v| v.arn.clone());
-                    let present = dest.is_some_and(|d| {
-                        held.contains(&(
-                            d,
-                            rp.resource_arn.clone(),
-                            rp.creation_date.timestamp_millis(),
-                        ))
-                    });
-                    if present {
-                        complete += 1;
-                    } else if first_missing.is_none() {
-                        first_missing = Some(route.name());
-                    }
-                    frontier.push(route.to.clone());
-                }
-            }
-            if required > 0 {
-                s.chains_total += 1;
-                s.hops_required += required;
-                s.hops_complete += complete;
-                match first_missing {
-                    None => s.chains_complete += 1,
-                    Some(route) => s.incomplete.push((rp.arn.clone(), route)),
-                }
+                .filter(|(_, arn)| !held.contains(&(arn.clone(), original.clone())))
+                .collect();
+            s.chains_total += 1;
+            s.hops_required += required.len() as u64;
+            s.hops_complete += (required.len() - missing.len()) as u64;
+            let Some((first, _)) = missing.first() else {
+                s.chains_complete += 1;
+                continue;
+            };
+            s.incomplete.push((rp.arn.clone(), format!("copy into '{first}'")));
+            let accounts = std::iter::once(&rp.vault.account)
+                .chain(required.iter().map(|(_, v)| &v.account));
+            let alerted = alerted_originals.contains(&original)
+                || accounts.into_iter().any(|a| alerted_accounts.contains(a));
+            if !alerted {
+                s.chains_incomplete_unalerted += 1;
             }
         }
-        // Backup Relay's jobs per hop that did not fail: more than one is a duplicate copy.
-        let mut per_hop: BTreeMap<(String, VaultArn), u64> = BTreeMap::new();
-        for job in w
-            .jobs
-            .iter()
-            .filter(|j| j.state != JobState::Failed && !j.created_by_plan)
-        {
-            *per_hop
-                .entry((job.source_rp.clone(), job.dest_vault.clone()))
-                .or_default() += 1;
-        }
-        s.duplicate_copy_jobs = per_hop.values().map(|n| n.saturating_sub(1)).sum();
+    }
 
+    fn count_never_expire(&self, w: &World, s: &mut Summary) {
         let never_vaults: BTreeSet<&VaultArn> = self
             .policy
             .vaults
@@ -372,8 +404,9 @@ impl Simulation {
             .filter(|rp| never_vaults.contains(&rp.vault))
         {
             s.never_expire_copies += 1;
-            let wanted = rp.creation_date + Duration::days(i64::from(NEVER_EXPIRE_DAYS));
-            if rp.delete_at.is_some_and(|d| d < wanted) {
+            // Judged by whole days, as the guard does; no delete date at all is the inherited trap.
+            let days = rp.delete_at.map(|d| (d - rp.creation_date).num_days());
+            if days.is_none_or(|d| d < i64::from(NEVER_EXPIRE_DAYS) - 1) {
                 s.never_expire_violations += 1;
                 let locked_below = w
                     .vaults
@@ -386,27 +419,71 @@ impl Simulation {
                 }
             }
         }
-        let c = &w.counters;
-        s.copy_jobs_started = c.copy_jobs_started;
-        s.copy_failures = c.copy_failures;
-        s.retries = self.retries;
-        s.events_emitted = c.events_emitted;
-        s.events_delivered = c.events_delivered;
-        s.events_duplicated = c.events_duplicated;
-        s.events_lost = c.events_lost;
-        s.events_lost_repaired = self.redriven;
-        s.invocation_errors = c.invocation_errors;
-        s.events_dead_lettered = c.events_dead_lettered;
-        s.calls_throttled = c.calls_throttled;
-        s.alerts = w.alerts.len() as u64;
-        s.lock_adjustments = self.lock_adjustments;
-        s.plan_copy_jobs = c.plan_copy_jobs;
-        s.lifecycles_repaired = w.extended_points.len() as u64;
-        s.retention_violations = w.retention_violations.len() as u64;
-        s.reconciler_runs = self.reconciler_runs;
-        s.reconciler_pages = self.reconciler_pages;
-        s
     }
+
+    /// Lost events that would have started copies, whose copies exist all the same.
+    fn lost_events_repaired(&self, w: &World, held: &HashSet<(VaultArn, Original)>) -> u64 {
+        let mut repaired = 0;
+        for (vault_arn, rp_arn) in &w.lost_landings {
+            let (Some(rp), Some(vault)) = (
+                w.recovery_points.get(rp_arn),
+                self.policy.vault_by_arn(vault_arn),
+            ) else {
+                continue;
+            };
+            let tags = table_tags(w, &rp.resource_arn);
+            let next: Vec<VaultArn> = self
+                .policy
+                .routes_from(&vault.alias)
+                .filter(|r| r.select.matches(Some("DynamoDB"), &tags))
+                .filter_map(|r| self.policy.vault(&r.to).map(|v| v.arn.clone()))
+                .collect();
+            let original = Original::new(rp.resource_arn.clone(), rp.creation_date);
+            if !next.is_empty() && next.iter().all(|v| held.contains(&(v.clone(), original.clone()))) {
+                repaired += 1;
+            }
+        }
+        repaired
+    }
+}
+
+/// What every vault holds, by original: copies keep their source's resource and creation date.
+fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
+    w.recovery_points
+        .values()
+        .map(|rp| (rp.vault.clone(), Original::new(rp.resource_arn.clone(), rp.creation_date)))
+        .collect()
+}
+
+fn table_tags(w: &World, resource_arn: &str) -> Tags {
+    w.tables
+        .iter()
+        .find(|t| t.arn.to_string() == resource_arn)
+        .map(|t| t.tags.clone())
+        .unwrap_or_default()
+}
+
+/// Backup Relay's copy jobs that duplicate another of the same hop: started while an earlier job
+/// of that hop had not failed (a retry after a failure is not a duplicate; a failed duplicate is).
+fn duplicate_jobs(w: &World) -> u64 {
+    let mut per_hop: BTreeMap<(Original, VaultArn), Vec<&SimCopyJob>> = BTreeMap::new();
+    for job in w.jobs.iter().filter(|j| !j.created_by_plan) {
+        per_hop
+            .entry((job.original.clone(), job.dest_vault.clone()))
+            .or_default()
+            .push(job);
+    }
+    let mut duplicates = 0;
+    for jobs in per_hop.values() {
+        for (k, job) in jobs.iter().enumerate() {
+            let overlaps = jobs[..k].iter().any(|earlier| {
+                !(earlier.state == JobState::Failed
+                    && earlier.ended_at.is_some_and(|e| e <= job.created_at))
+            });
+            duplicates += u64::from(overlaps);
+        }
+    }
+    duplicates
 }
 
 fn start_of_day(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -422,8 +499,8 @@ impl Summary {
             format!("Chains complete: {} of {} ({} of {} hops).", self.chains_complete, self.chains_total, self.hops_complete, self.hops_required),
             format!("Copy jobs started: {}; duplicate copy jobs: {}; copy failures: {}; retries: {}.", self.copy_jobs_started, self.duplicate_copy_jobs, self.copy_failures, self.retries),
             format!("Events: {} emitted, {} lost, {} duplicated, {} deliveries to the functions, {} dead-lettered after Lambda's retries.", self.events_emitted, self.events_lost, self.events_duplicated, self.events_delivered, self.events_dead_lettered),
-            format!("Reconciler: {} runs, {} pages; hops re-driven after lost events: {}.", self.reconciler_runs, self.reconciler_pages, self.events_lost_repaired),
-            format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.alerts, self.lock_adjustments),
+            format!("Reconciler: {} runs, {} pages; hops re-driven: {}; lost events whose copies were made all the same: {}.", self.reconciler_runs, self.reconciler_pages, self.hops_redriven, self.events_lost_repaired),
+            format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; denied calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.calls_denied, self.alerts, self.lock_adjustments),
             format!("Never-expire copies: {}; lifecycles repaired: {}; violations: {} ({} forced by a vault lock).", self.never_expire_copies, self.lifecycles_repaired, self.never_expire_violations, self.never_expire_violations_by_lock),
         ];
         if self.plan_copy_jobs > 0 {
@@ -432,12 +509,15 @@ impl Summary {
                 self.plan_copy_jobs
             ));
         }
-        if self.chains_complete == self.chains_total {
+        if self.chains_total == 0 {
+            lines.push("Result: nothing to copy: no route selects any table.".to_string());
+        } else if self.chains_complete == self.chains_total {
             lines.push("Result: every chain is complete.".to_string());
         } else {
             lines.push(format!(
-                "Result: {} chain(s) incomplete.",
-                self.chains_total - self.chains_complete
+                "Result: {} chain(s) incomplete, {} of them with no alert sent.",
+                self.chains_total - self.chains_complete,
+                self.chains_incomplete_unalerted
             ));
             for (rp, route) in self.incomplete.iter().take(5) {
                 lines.push(format!("  missing {route} for {rp}"));

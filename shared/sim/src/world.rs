@@ -8,11 +8,11 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 use relay_core::arn::{Location, TableArn, VaultArn};
 use relay_core::guard::PointView;
-use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
+use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    Alert, AlertPort, BackupPort, Clock, CopyJobStatus, ErrorKind, HopFailure, LedgerPort,
-    ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
+    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
+    HopFailure, Incident, LedgerPort, ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
@@ -34,6 +34,8 @@ pub struct Faults {
     pub copy_failure: f64,
     /// An API call is throttled.
     pub throttle: f64,
+    /// Accounts whose executor role cannot be assumed: every call into them is refused.
+    pub deny_account: BTreeSet<String>,
 }
 
 impl Faults {
@@ -45,9 +47,14 @@ impl Faults {
             reorder_minutes: 0,
             copy_failure: 0.0,
             throttle: 0.0,
+            deny_account: BTreeSet::new(),
         }
     }
 }
+
+/// How long the simulated AWS Backup remembers an idempotency token. AWS does not document it;
+/// the simulator forgets soon, so a late repeat of a start would make a duplicate copy.
+pub const TOKEN_MEMORY_HOURS: i64 = 2;
 
 pub const TRANSIENT_COPY_FAILURE: &str =
     "An internal failure occurred while copying the recovery point. Please retry.";
@@ -115,6 +122,8 @@ pub enum JobState {
 #[derive(Debug, Clone)]
 pub struct SimCopyJob {
     pub id: String,
+    /// The original the copied point descends from: the hop is (original, dest_vault).
+    pub original: Original,
     pub source_rp: String,
     pub source_vault: VaultArn,
     pub dest_vault: VaultArn,
@@ -124,6 +133,8 @@ pub struct SimCopyJob {
     pub state: JobState,
     pub created_at: DateTime<Utc>,
     pub finish_at: Option<DateTime<Utc>>,
+    /// When it ended COMPLETED or FAILED.
+    pub ended_at: Option<DateTime<Utc>>,
     pub dest_rp: Option<String>,
     pub status_message: Option<String>,
     /// Made by a backup plan's copy action, not by Backup Relay.
@@ -198,7 +209,10 @@ pub struct Counters {
     pub plan_copy_jobs: u64,
     pub lifecycle_updates: u64,
     pub calls_throttled: u64,
+    pub calls_denied: u64,
     pub api_calls: u64,
+    /// ListRecoveryPointsByBackupVault calls, answered or not: the reconciler's pages.
+    pub list_calls: u64,
 }
 
 pub struct World {
@@ -209,20 +223,30 @@ pub struct World {
     pub vaults: BTreeMap<VaultArn, SimVault>,
     pub tables: Vec<SimTable>,
     pub recovery_points: BTreeMap<String, SimRecoveryPoint>,
-    /// Recovery points per vault in the order they were made: the listing order and page tokens.
-    by_vault: BTreeMap<VaultArn, Vec<String>>,
+    /// Recovery points per vault by (creation date in ms, sequence): the listing order, so a
+    /// creation-date window is a range and a page token is a position.
+    by_vault: BTreeMap<VaultArn, BTreeMap<(i64, u64), String>>,
     pub jobs: Vec<SimCopyJob>,
+    /// Jobs not yet ended, and every job by id and by (resource, destination): so a long run
+    /// costs time in proportion to what happens, not to all that ever happened.
+    active_jobs: BTreeSet<usize>,
+    job_by_id: HashMap<String, usize>,
+    jobs_by_hop: HashMap<(String, VaultArn), Vec<usize>>,
     /// A backup plan's copy action: every new backup is also copied here with lifecycle "never",
     /// which AWS turns into the source's expiry.
     pub plan_copy_to: Option<VaultArn>,
-    pub retention_violations: BTreeMap<String, String>,
+    /// Events lost on the bus that would have started copies: (vault, recovery point).
+    pub lost_landings: Vec<(VaultArn, String)>,
     /// Points whose delete date UpdateRecoveryPointLifecycle moved later.
     pub extended_points: BTreeSet<String>,
     pub reconciler_cursor: Option<String>,
-    tokens: HashMap<(String, String), usize>,
+    /// Idempotency tokens per account, with when they were used.
+    tokens: HashMap<(String, String), (usize, DateTime<Utc>)>,
     /// Copy jobs to fail on purpose, per destination vault: (count left, status message).
     forced_failures: BTreeMap<VaultArn, (u32, String)>,
     pub ledger: BTreeMap<HopKey, HopRecord>,
+    pub incidents: BTreeMap<String, Incident>,
+    /// Alerts really published (the alert topic's side).
     pub alerts: Vec<Alert>,
     pub pending: Vec<Delivery>,
     pub dead_letters: Vec<Value>,
@@ -242,13 +266,17 @@ impl World {
             recovery_points: BTreeMap::new(),
             by_vault: BTreeMap::new(),
             jobs: Vec::new(),
+            active_jobs: BTreeSet::new(),
+            job_by_id: HashMap::new(),
+            jobs_by_hop: HashMap::new(),
             plan_copy_to: None,
-            retention_violations: BTreeMap::new(),
+            lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursor: None,
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),
+            incidents: BTreeMap::new(),
             alerts: Vec::new(),
             pending: Vec::new(),
             dead_letters: Vec::new(),
@@ -285,6 +313,20 @@ impl World {
             .insert(vault.clone(), (count, message.to_string()));
     }
 
+    /// A call into `account`: refused when AssumeRole into it is denied, else maybe throttled.
+    fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
+        if self.faults.deny_account.contains(account) {
+            self.counters.api_calls += 1;
+            self.counters.calls_denied += 1;
+            return Err(PortError::account_denied(
+                account,
+                Some("AccessDenied"),
+                format!("User is not authorized to perform: sts:AssumeRole on the executor role in {account} (for {operation})"),
+            ));
+        }
+        self.throttled(operation)
+    }
+
     fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
         self.counters.api_calls += 1;
         if self.rng.chance(self.faults.throttle) {
@@ -304,6 +346,9 @@ impl World {
         self.counters.events_emitted += 1;
         if self.rng.chance(self.faults.lose) {
             self.counters.events_lost += 1;
+            if let Some(landing) = landing_of(&event) {
+                self.lost_landings.push(landing);
+            }
             return;
         }
         let base = self.faults.deliveries.max(1);
@@ -349,10 +394,11 @@ impl World {
     }
 
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
+        self.seq += 1;
         self.by_vault
             .entry(rp.vault.clone())
             .or_default()
-            .push(rp.arn.clone());
+            .insert((rp.creation_date.timestamp_millis(), self.seq), rp.arn.clone());
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
@@ -360,8 +406,21 @@ impl World {
         self.by_vault
             .get(vault)
             .into_iter()
-            .flatten()
+            .flat_map(|m| m.values())
             .filter_map(|arn| self.recovery_points.get(arn))
+    }
+
+    /// Record a new copy job in every index; returns its index.
+    fn push_job(&mut self, job: SimCopyJob) -> usize {
+        let i = self.jobs.len();
+        self.job_by_id.insert(job.id.clone(), i);
+        self.jobs_by_hop
+            .entry((job.resource_arn.clone(), job.dest_vault.clone()))
+            .or_default()
+            .push(i);
+        self.active_jobs.insert(i);
+        self.jobs.push(job);
+        i
     }
 
     pub fn new_recovery_point_arn(&mut self, vault: &VaultArn) -> String {
@@ -424,8 +483,9 @@ impl World {
         if let Some(dest) = self.plan_copy_to.clone() {
             // A copy action whose lifecycle is "never": AWS keeps the source's expiry.
             let id = self.rng.uuid();
-            self.jobs.push(SimCopyJob {
+            let index = self.push_job(SimCopyJob {
                 id,
+                original: Original::new(table.to_string(), created),
                 source_rp: rp.clone(),
                 source_vault: vault.clone(),
                 dest_vault: dest,
@@ -438,12 +498,13 @@ impl World {
                 state: JobState::Created,
                 created_at: self.now,
                 finish_at: None,
+                ended_at: None,
                 dest_rp: None,
                 status_message: None,
                 created_by_plan: true,
             });
             self.counters.plan_copy_jobs += 1;
-            let ev = self.copy_job_event(self.jobs.len() - 1);
+            let ev = self.copy_job_event(index);
             self.emit(ev);
         }
         rp
@@ -511,14 +572,14 @@ impl World {
     /// Move copy jobs along: start waiting ones (one job per resource at a time), finish running ones.
     pub fn step_jobs(&mut self) {
         let now = self.now;
-        let busy: BTreeSet<String> = self
-            .jobs
+        let active: Vec<usize> = self.active_jobs.iter().copied().collect();
+        let mut busy: BTreeSet<String> = active
             .iter()
+            .map(|&i| &self.jobs[i])
             .filter(|j| j.state == JobState::Running)
             .map(|j| j.resource_arn.clone())
             .collect();
-        let mut busy = busy;
-        for i in 0..self.jobs.len() {
+        for i in active {
             match self.jobs[i].state {
                 JobState::Created
                     if !busy.contains(&self.jobs[i].resource_arn)
@@ -540,6 +601,8 @@ impl World {
     }
 
     fn finish_job(&mut self, i: usize) {
+        self.active_jobs.remove(&i);
+        self.jobs[i].ended_at = Some(self.now);
         let job = self.jobs[i].clone();
         let failure = self.copy_failure(&job);
         match failure {
@@ -653,13 +716,16 @@ impl World {
 
     fn start_copy(&mut self, req: &StartCopyJob) -> PortResult<String> {
         const OP: &str = "StartCopyJob";
-        self.throttled(OP)?;
+        self.call_in(&req.account, OP)?;
         let token_key = (req.account.clone(), req.idempotency_token.clone());
-        if let Some(&i) = self.tokens.get(&token_key) {
-            // "Retrying a successful request with the same idempotency token results in a success
-            // message with no action taken."
-            self.counters.copy_job_token_replays += 1;
-            return Ok(self.jobs[i].id.clone());
+        let remembered_since = self.now - Duration::hours(TOKEN_MEMORY_HOURS);
+        if let Some(&(i, at)) = self.tokens.get(&token_key) {
+            if at >= remembered_since {
+                // "Retrying a successful request with the same idempotency token results in a
+                // success message with no action taken."
+                self.counters.copy_job_token_replays += 1;
+                return Ok(self.jobs[i].id.clone());
+            }
         }
         let invalid = |m: String| {
             PortError::new(
@@ -714,8 +780,9 @@ impl World {
             }
         }
         let id = self.rng.uuid();
-        self.jobs.push(SimCopyJob {
+        let index = self.push_job(SimCopyJob {
             id: id.clone(),
+            original: Original::new(rp.resource_arn.clone(), rp.creation_date),
             source_rp: req.recovery_point_arn.clone(),
             source_vault,
             dest_vault,
@@ -725,12 +792,12 @@ impl World {
             state: JobState::Created,
             created_at: self.now,
             finish_at: None,
+            ended_at: None,
             dest_rp: None,
             status_message: None,
             created_by_plan: false,
         });
-        let index = self.jobs.len() - 1;
-        self.tokens.insert(token_key, index);
+        self.tokens.insert(token_key, (index, self.now));
         self.counters.copy_jobs_started += 1;
         let ev = self.copy_job_event(index);
         self.emit(ev);
@@ -741,7 +808,8 @@ impl World {
 impl World {
     fn list(&mut self, vault: &VaultArn, query: &ListQuery) -> PortResult<Page<PointView>> {
         const OP: &str = "ListRecoveryPointsByBackupVault";
-        self.throttled(OP)?;
+        self.counters.list_calls += 1;
+        self.call_in(&vault.account, OP)?;
         if !self.vaults.contains_key(vault) {
             return Err(PortError::new(
                 ErrorKind::NotFound,
@@ -750,39 +818,54 @@ impl World {
                 format!("{vault} not found"),
             ));
         }
-        let start = match &query.page_token {
-            None => 0,
-            Some(t) => t.parse::<usize>().map_err(|_| {
-                PortError::new(
-                    ErrorKind::Permanent,
-                    OP,
-                    Some("InvalidParameterValueException"),
-                    "invalid NextToken",
-                )
-            })?,
+        let invalid = || {
+            PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                "invalid NextToken",
+            )
         };
-        let arns = self.by_vault.get(vault).map(Vec::as_slice).unwrap_or(&[]);
+        // The token is the position of the next point: (creation ms, sequence).
+        let from = match &query.page_token {
+            None => (query.created_after.map_or(i64::MIN, |a| a.timestamp_millis()), 0),
+            Some(t) => {
+                let (ms, seq) = t.split_once(':').ok_or_else(invalid)?;
+                (
+                    ms.parse().map_err(|_| invalid())?,
+                    seq.parse().map_err(|_| invalid())?,
+                )
+            }
+        };
+        let Some(index) = self.by_vault.get(vault) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_token: None,
+            });
+        };
         let size = query.page_size.clamp(1, 1000) as usize;
         let mut items = Vec::new();
-        let mut next = start;
-        while next < arns.len() && items.len() < size {
-            if let Some(rp) = self.recovery_points.get(&arns[next]) {
-                if query
-                    .created_after
-                    .is_none_or(|after| rp.creation_date > after)
-                    && query
-                        .created_before
-                        .is_none_or(|before| rp.creation_date < before)
-                {
+        let mut next_token = None;
+        for (&(ms, seq), arn) in index.range(from..) {
+            if query
+                .created_before
+                .is_some_and(|b| ms > b.timestamp_millis())
+            {
+                break;
+            }
+            if items.len() == size {
+                next_token = Some(format!("{ms}:{seq}"));
+                break;
+            }
+            if let Some(rp) = self.recovery_points.get(arn) {
+                let after = query.created_after.is_none_or(|a| rp.creation_date > a);
+                let before = query.created_before.is_none_or(|b| rp.creation_date < b);
+                if after && before {
                     items.push(rp.view());
                 }
             }
-            next += 1;
         }
-        Ok(Page {
-            items,
-            next_token: (next < arns.len()).then(|| next.to_string()),
-        })
+        Ok(Page { items, next_token })
     }
 
     fn update_lifecycle(
@@ -792,7 +875,7 @@ impl World {
         lifecycle: &Lifecycle,
     ) -> PortResult<()> {
         const OP: &str = "UpdateRecoveryPointLifecycle";
-        self.throttled(OP)?;
+        self.call_in(&vault.account, OP)?;
         if self.vaults.get(vault).is_some_and(|v| v.lock.is_some()) {
             return Err(PortError::new(ErrorKind::Permanent, OP, Some("InvalidRequestException"),
                 "Lifecycle settings cannot be changed for a recovery point in a backup vault with Vault Lock"));
@@ -905,7 +988,7 @@ impl BackupPort for Sim {
         recovery_point_arn: &str,
     ) -> PortResult<PointView> {
         let mut w = self.world();
-        w.throttled("DescribeRecoveryPoint")?;
+        w.call_in(&vault.account, "DescribeRecoveryPoint")?;
         w.recovery_points
             .get(recovery_point_arn)
             .filter(|rp| &rp.vault == vault)
@@ -930,14 +1013,11 @@ impl BackupPort for Sim {
             .update_lifecycle(vault, recovery_point_arn, lifecycle)
     }
 
-    async fn copy_job_status(
-        &self,
-        _at: &Location,
-        copy_job_id: &str,
-    ) -> PortResult<CopyJobStatus> {
+    async fn copy_job_status(&self, at: &Location, copy_job_id: &str) -> PortResult<CopyJobStatus> {
         let mut w = self.world();
-        w.throttled("DescribeCopyJob")?;
-        let job = w.jobs.iter().find(|j| j.id == copy_job_id).ok_or_else(|| {
+        w.call_in(&at.account, "DescribeCopyJob")?;
+        let found = w.job_by_id.get(copy_job_id).map(|&i| &w.jobs[i]);
+        let job = found.filter(|j| j.source_vault.location() == *at).ok_or_else(|| {
             PortError::new(
                 ErrorKind::NotFound,
                 "DescribeCopyJob",
@@ -945,22 +1025,41 @@ impl BackupPort for Sim {
                 format!("copy job {copy_job_id} not found"),
             )
         })?;
-        let state = match job.state {
-            JobState::Created => "CREATED",
-            JobState::Running => "RUNNING",
-            JobState::Completed => "COMPLETED",
-            JobState::Failed => "FAILED",
-        };
         Ok(CopyJobStatus {
-            state: state.into(),
+            state: job_state(job.state).into(),
             status_message: job.status_message.clone(),
             destination_recovery_point_arn: job.dest_rp.clone(),
         })
     }
 
+    async fn find_copy_jobs(
+        &self,
+        at: &Location,
+        query: &CopyJobQuery,
+    ) -> PortResult<Vec<CopyJobSummary>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "ListCopyJobs")?;
+        let Ok(dest) = VaultArn::parse(&query.destination_vault_arn) else {
+            return Ok(Vec::new());
+        };
+        let key = (query.resource_arn.clone(), dest);
+        Ok(w.jobs_by_hop
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &w.jobs[i])
+            .filter(|j| j.source_vault.location() == *at && j.created_at > query.created_after)
+            .map(|j| CopyJobSummary {
+                copy_job_id: j.id.clone(),
+                source_recovery_point_arn: Some(j.source_rp.clone()),
+                state: job_state(j.state).to_string(),
+            })
+            .collect())
+    }
+
     async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
         let mut w = self.world();
-        w.throttled("DescribeBackupVault")?;
+        w.call_in(&vault.account, "DescribeBackupVault")?;
         match w.vaults.get(vault) {
             Some(v) => Ok(v.lock),
             None => Err(PortError::new(
@@ -976,7 +1075,10 @@ impl BackupPort for Sim {
 impl TagPort for Sim {
     async fn resource_tags(&self, resource_arn: &str) -> PortResult<Tags> {
         let mut w = self.world();
-        w.throttled("ListTagsOfResource")?;
+        let account = TableArn::parse(resource_arn)
+            .map(|t| t.account)
+            .unwrap_or_default();
+        w.call_in(&account, "ListTagsOfResource")?;
         w.tables
             .iter()
             .find(|t| t.arn.to_string() == resource_arn)
@@ -1016,8 +1118,8 @@ impl LedgerPort for Sim {
         let existing = w.ledger.get(hop);
         if ledger::may_claim(existing, req) {
             let record = ledger::claimed(existing, hop, req);
-            w.ledger.insert(hop.clone(), record);
-            Ok(ClaimOutcome::Claimed)
+            let previous = w.ledger.insert(hop.clone(), record).map(Box::new);
+            Ok(ClaimOutcome::Claimed { previous })
         } else {
             Ok(ClaimOutcome::AlreadyTaken(existing.cloned()))
         }
@@ -1125,6 +1227,8 @@ impl LedgerPort for Sim {
                 failure_class: None,
                 status_message: Some(reason.to_string()),
                 destination_recovery_point_arn: None,
+                source_recovery_point_arn: None,
+                source_vault_arn: None,
             },
         );
         Ok(true)
@@ -1155,21 +1259,36 @@ impl LedgerPort for Sim {
             .is_some())
     }
 
-    async fn record_retention_violation(
-        &self,
-        recovery_point_arn: &str,
-        _vault: &str,
-        reason: &str,
-        _now: DateTime<Utc>,
-    ) -> PortResult<bool> {
+    async fn open_incident(&self, incident: &Incident) -> PortResult<bool> {
         let mut w = self.world();
-        w.throttled("UpdateItem")?;
-        if w.retention_violations.contains_key(recovery_point_arn) {
+        w.throttled("PutItem")?;
+        if w.incidents.contains_key(&incident.id) {
             return Ok(false);
         }
-        w.retention_violations
-            .insert(recovery_point_arn.to_string(), reason.to_string());
+        w.incidents.insert(incident.id.clone(), incident.clone());
         Ok(true)
+    }
+
+    async fn incident_alerted(&self, id: &str, now: DateTime<Utc>) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        if let Some(i) = w.incidents.get_mut(id) {
+            i.alerted_at = Some(now);
+        }
+        Ok(())
+    }
+
+    async fn open_incidents(&self) -> PortResult<Vec<Incident>> {
+        let mut w = self.world();
+        w.throttled("Query")?;
+        Ok(w.incidents.values().cloned().collect())
+    }
+
+    async fn close_incident(&self, id: &str) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("DeleteItem")?;
+        w.incidents.remove(id);
+        Ok(())
     }
 
     async fn load_cursor(&self) -> PortResult<Option<String>> {
@@ -1184,4 +1303,31 @@ impl LedgerPort for Sim {
         w.reconciler_cursor = cursor.map(str::to_string);
         Ok(())
     }
+}
+
+fn job_state(state: JobState) -> &'static str {
+    match state {
+        JobState::Created => "CREATED",
+        JobState::Running => "RUNNING",
+        JobState::Completed => "COMPLETED",
+        JobState::Failed => "FAILED",
+    }
+}
+
+/// The (vault, recovery point) an event announces as newly landed, if it is one that starts copies.
+fn landing_of(event: &Value) -> Option<(VaultArn, String)> {
+    let detail = event.get("detail")?;
+    let text = |k: &str| detail.get(k).and_then(Value::as_str);
+    let (vault, rp) = match event.get("detail-type")?.as_str()? {
+        "Backup Job State Change" if text("state") == Some("COMPLETED") => (
+            text("backupVaultArn")?,
+            event.get("resources")?.get(0)?.as_str()?,
+        ),
+        "Copy Job State Change" if text("state") == Some("COMPLETED") => (
+            text("destinationBackupVaultArn")?,
+            text("destinationRecoveryPointArn")?,
+        ),
+        _ => return None,
+    };
+    Some((VaultArn::parse(vault).ok()?, rp.to_string()))
 }

@@ -13,6 +13,7 @@ fn gold() -> Observed {
     Observed {
         resource_tags: [("backup-tier".to_string(), "gold".to_string())].into(),
         vault_locks: BTreeMap::new(),
+        ..Observed::default()
     }
 }
 
@@ -55,7 +56,7 @@ fn backup_completed_in_primary_copies_to_central_with_its_retention() {
     );
     assert_eq!(
         a.idempotency_token,
-        copy_token(&a.recovery_point_arn, &a.destination_backup_vault_arn, 1)
+        copy_token(&a.original, &a.destination_backup_vault_arn, 1)
     );
     assert_eq!(plan.ignored, None);
 }
@@ -224,7 +225,6 @@ fn every_non_completed_state_is_ignored_with_a_reason() {
         "backup-job-partial.json",
         "copy-job-created.json",
         "copy-job-running.json",
-        "copy-job-partial.json",
         "recovery-point-creating.json",
         "recovery-point-partial.json",
         "recovery-point-stopped.json",
@@ -240,6 +240,15 @@ fn every_non_completed_state_is_ignored_with_a_reason() {
         assert!(plan.actions.is_empty(), "{name}: {plan:#?}");
         let why = plan.ignored.unwrap_or_default();
         assert!(!why.is_empty(), "{name} has no reason");
+    }
+}
+
+#[test]
+fn a_partial_copy_is_recorded_as_a_failure_to_retry_not_chained() {
+    let plan = plan_event(&fixture("copy-job-partial.json"), &example(), &gold());
+    match plan.actions.as_slice() {
+        [Action::RecordCopyFailure(f)] => assert_eq!(f.class, FailureClass::Retryable),
+        other => panic!("expected one record_copy_failure, got {other:?}"),
     }
 }
 
@@ -359,19 +368,21 @@ fn retention_below_the_lock_minimum_is_raised() {
 
 #[test]
 fn tokens_are_deterministic_and_distinct_per_attempt_and_hop() {
-    let t1 = copy_token("rp", "vault", 1);
-    assert_eq!(t1, copy_token("rp", "vault", 1));
+    let o = |r: &str| Original::new(r, chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let t1 = copy_token(&o("rp"), "vault", 1);
+    assert_eq!(t1, copy_token(&o("rp"), "vault", 1));
     assert_eq!(t1.len(), 32);
-    assert_ne!(t1, copy_token("rp", "vault", 2));
-    assert_ne!(t1, copy_token("rp", "vault2", 1));
-    assert_ne!(copy_token("a\nb", "c", 1), copy_token("a", "b\nc", 1));
+    assert_ne!(t1, copy_token(&o("rp"), "vault", 2));
+    assert_ne!(t1, copy_token(&o("rp"), "vault2", 1));
+    assert_ne!(copy_token(&o("a\nb"), "c", 1), copy_token(&o("a"), "b\nc", 1));
 }
 
 #[test]
 fn a_hop_of_a_named_route_gets_the_attempts_token() {
     let p = example();
     let rp = "arn:aws:backup:us-east-1:222222222222:recovery-point:x";
-    let hop = plan_hop(&p, "central->dr", rp, None, 2, &Observed::default())
+    let o = Original::new("table", chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let hop = plan_hop(&p, "central->dr", rp, &o, 2, &Observed::default())
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -380,9 +391,9 @@ fn a_hop_of_a_named_route_gets_the_attempts_token() {
     );
     assert_eq!(
         hop.idempotency_token,
-        copy_token(rp, &hop.destination_backup_vault_arn, 2)
+        copy_token(&o, &hop.destination_backup_vault_arn, 2)
     );
-    assert!(plan_hop(&p, "central->nowhere", rp, None, 1, &Observed::default()).is_none());
+    assert!(plan_hop(&p, "central->nowhere", rp, &o, 1, &Observed::default()).is_none());
 }
 
 #[test]
