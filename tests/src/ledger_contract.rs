@@ -284,9 +284,16 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     let alert = Alert::about_hop("subject".into(), "message".into(), hop("incident"));
     let incident = Incident::new(hop("incident").incident_id(), alert, at(0));
     assert!(ledger.open_incident(&incident).await.unwrap());
-    assert!(!ledger.open_incident(&incident).await.unwrap(), "opened twice");
+    assert!(
+        !ledger.open_incident(&incident).await.unwrap(),
+        "opened twice"
+    );
     let open = ledger.open_incidents().await.unwrap();
-    assert_eq!(open, vec![incident.clone()], "unsent incidents are in the outbox");
+    assert_eq!(
+        open,
+        vec![incident.clone()],
+        "unsent incidents are in the outbox"
+    );
     ledger.incident_alerted(&incident.id, at(1)).await.unwrap();
     let open = ledger.open_incidents().await.unwrap();
     assert_eq!(open[0].alerted_at, Some(at(1)));

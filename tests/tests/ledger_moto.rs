@@ -55,10 +55,13 @@ async fn of_two_concurrent_claims_of_a_hop_exactly_one_wins() {
     let b = DynamoLedger::new(client, "relay-ledger");
     for i in 0..20 {
         let hop = HopKey::new(
-            format!("arn:aws:backup:us-east-1:111111111111:recovery-point:race-{i}"),
+            relay_core::ledger::Original::new(
+                format!("arn:aws:dynamodb:us-east-1:111111111111:table/race-{i}"),
+                Utc::now(),
+            ),
             "arn:aws:backup:us-east-1:222222222222:backup-vault:central",
         );
-        let req = ClaimRequest::new(
+        let req = ClaimRequest::of(
             "primary->central",
             1,
             "token",
@@ -68,7 +71,7 @@ async fn of_two_concurrent_claims_of_a_hop_exactly_one_wins() {
         let (x, y) = tokio::join!(a.claim(&hop, &req), b.claim(&hop, &req));
         let wins = [x.unwrap(), y.unwrap()]
             .iter()
-            .filter(|o| matches!(o, ClaimOutcome::Claimed))
+            .filter(|o| matches!(o, ClaimOutcome::Claimed { .. }))
             .count();
         assert_eq!(wins, 1, "race {i}");
     }
@@ -80,7 +83,10 @@ async fn a_missing_table_is_a_classified_error_not_a_panic() {
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     let ledger = DynamoLedger::new(client, "no-such-table");
     let hop = HopKey::new(
-        "arn:aws:backup:us-east-1:111111111111:recovery-point:x",
+        relay_core::ledger::Original::new(
+            "arn:aws:dynamodb:us-east-1:111111111111:table/x",
+            Utc::now(),
+        ),
         "arn:aws:backup:us-east-1:222222222222:backup-vault:central",
     );
     let err = ledger.get(&hop).await.unwrap_err();

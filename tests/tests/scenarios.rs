@@ -110,6 +110,7 @@ async fn exactly_once_holds_across_seeds_under_heavy_faults() {
             copy_failure: 0.1,
             throttle: 0.01,
             lose: 0.0,
+            ..Faults::none()
         };
         let mut sim = Simulation::new(policy(), options(3, 5, seed, faults));
         let s = sim.run().await;
@@ -313,6 +314,7 @@ async fn thirty_percent_lost_with_duplicates_reordering_throttling_and_failures_
             reorder_minutes: 120,
             copy_failure: 0.1,
             throttle: 0.02,
+            ..Faults::none()
         };
         let mut o = options(5, 6, seed, faults);
         // 10% transient failures: five attempts make giving up on a hop (0.1^5) vanishingly rare here.

@@ -90,7 +90,13 @@ async fn a_locked_bunker_is_a_violation_alerted_once_and_nothing_is_shortened() 
         w.recovery_points[RP_B].delete_at,
         Some(created() + Duration::days(365))
     );
-    assert_eq!(w.incidents.keys().filter(|k| k.starts_with("retention#")).count(), 1);
+    assert_eq!(
+        w.incidents
+            .keys()
+            .filter(|k| k.starts_with("retention#"))
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]

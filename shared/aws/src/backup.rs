@@ -267,7 +267,10 @@ impl BackupApi {
                 Some(CopyJobSummary {
                     copy_job_id: j.copy_job_id()?.to_string(),
                     source_recovery_point_arn: j.source_recovery_point_arn().map(str::to_string),
-                    state: j.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    state: j
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
                 })
             }));
             token = out.next_token().map(str::to_string);

@@ -87,11 +87,12 @@ where
         // A role that cannot be assumed surfaces as a dispatch failure whose cause is a credentials
         // error: that needs a person, not a retry.
         SdkError::DispatchFailure(d)
-            if d.as_connector_error().is_some_and(|c| credentials_refused(c)) =>
+            if d.as_connector_error()
+                .is_some_and(|c| credentials_refused(c)) =>
         {
             PortError::new(
-            ErrorKind::AccessDenied,
-            operation,
+                ErrorKind::AccessDenied,
+                operation,
                 Some(CREDENTIALS_REFUSED),
                 DisplayErrorContext(err).to_string(),
             )

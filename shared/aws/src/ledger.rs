@@ -116,11 +116,7 @@ impl DynamoLedger {
         builder: UpdateItemFluentBuilder,
         returning: ReturnValue,
     ) -> PortResult<Option<Item>> {
-        match named(builder)
-            .return_values(returning)
-            .send()
-            .await
-        {
+        match named(builder).return_values(returning).send().await {
             Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
             Err(e) => {
                 let err = classify(op, &e);
@@ -177,7 +173,9 @@ impl LedgerPort for DynamoLedger {
             Some(old) => Ok(ClaimOutcome::Claimed {
                 previous: Some(Box::new(record_from_item(&old)?)),
             }),
-            None => Ok(ClaimOutcome::AlreadyTaken(self.get(hop).await?)),
+            None => Ok(ClaimOutcome::AlreadyTaken(
+                self.get(hop).await?.map(Box::new),
+            )),
         }
     }
 
@@ -334,7 +332,9 @@ impl LedgerPort for DynamoLedger {
             .expression_attribute_values(":now", ts(incident.opened_at));
         if let Some(account) = &alert.account {
             b = b
-                .update_expression("SET subject = :sub, message = :msg, opened_at = :now, account = :acc")
+                .update_expression(
+                    "SET subject = :sub, message = :msg, opened_at = :now, account = :acc",
+                )
                 .expression_attribute_values(":acc", s(account));
         }
         if let Some(hop) = &alert.hop {

@@ -136,11 +136,7 @@ pub struct ClaimRequest {
 }
 
 impl ClaimRequest {
-    pub fn new(
-        job: &crate::plan::StartCopyJob,
-        now: DateTime<Utc>,
-        stale_after: Duration,
-    ) -> Self {
+    pub fn new(job: &crate::plan::StartCopyJob, now: DateTime<Utc>, stale_after: Duration) -> Self {
         Self {
             route: job.route.clone(),
             source_recovery_point_arn: job.recovery_point_arn.clone(),
@@ -178,7 +174,7 @@ pub enum ClaimOutcome {
     /// replaced: a released or abandoned claim of the same attempt may have reached AWS already.
     Claimed { previous: Option<Box<HopRecord>> },
     /// Someone else did or is doing this hop: do nothing.
-    AlreadyTaken(Option<HopRecord>),
+    AlreadyTaken(Option<Box<HopRecord>>),
 }
 
 /// May this claim be taken, given the record as it is?

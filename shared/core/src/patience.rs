@@ -113,10 +113,18 @@ impl<P: RouterPorts> Clock for Patient<'_, P> {
 impl<P: RouterPorts> BackupPort for Patient<'_, P> {
     async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
         // The idempotency token makes a repeated start after a lost answer a no-op.
-        patiently!(self.inner, self.ledger.patience, self.inner.start_copy_job(job))
+        patiently!(
+            self.inner,
+            self.ledger.patience,
+            self.inner.start_copy_job(job)
+        )
     }
     async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
-        patiently!(self.inner, self.ledger.patience, self.inner.vault_lock(vault))
+        patiently!(
+            self.inner,
+            self.ledger.patience,
+            self.inner.vault_lock(vault)
+        )
     }
     async fn list_recovery_points(
         &self,
@@ -200,9 +208,7 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
         // and treated as a takeover (the lost try may have been answered after all).
         Ok(match outcome {
             ClaimOutcome::AlreadyTaken(Some(r)) if is_own_claim(&r, req) => {
-                ClaimOutcome::Claimed {
-                    previous: Some(Box::new(r)),
-                }
+                ClaimOutcome::Claimed { previous: Some(r) }
             }
             other => other,
         })
@@ -330,10 +336,7 @@ mod tests {
         assert_eq!(p.wait_after(2), Some(Duration::from_millis(400)));
         assert_eq!(p.wait_after(5), Some(Duration::from_millis(3200)));
         assert_eq!(p.wait_after(6), None);
-        let long = Patience {
-            tries: 40,
-            ..p
-        };
+        let long = Patience { tries: 40, ..p };
         assert_eq!(long.wait_after(30), Some(Duration::from_secs(5)));
     }
 

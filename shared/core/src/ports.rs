@@ -231,8 +231,7 @@ pub trait LedgerPort: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     /// Open an incident (a put that fails if it exists). `true` when it is new: the caller alerts.
-    fn open_incident(&self, incident: &Incident)
-        -> impl Future<Output = PortResult<bool>> + Send;
+    fn open_incident(&self, incident: &Incident) -> impl Future<Output = PortResult<bool>> + Send;
     /// The incident's alert was sent: only now is it marked so (an unsent one is sent again).
     fn incident_alerted(
         &self,

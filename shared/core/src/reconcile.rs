@@ -57,7 +57,7 @@ impl Default for ReconcileConfig {
             max_attempts: 3,
             backoff_base: Duration::minutes(30),
             backoff_max: Duration::hours(6),
-            started_check_after: Duration::hours(6),
+            started_check_after: Duration::hours(1),
             stuck_after: Duration::hours(24),
             final_notice: Duration::days(1),
             router: RouterConfig::default(),
@@ -233,7 +233,11 @@ async fn walk<P: RouterPorts>(
         match result {
             Ok(Progress::Stopped(at)) => {
                 save(ports, &at).await?;
-                tracing::info!(phase = at.phase, pages = report.pages, "run budget used; the next run resumes here");
+                tracing::info!(
+                    phase = at.phase,
+                    pages = report.pages,
+                    "run budget used; the next run resumes here"
+                );
                 return Ok(());
             }
             Ok(Progress::Done) => {}
@@ -589,9 +593,10 @@ fn missing_copy<P: RouterPorts>(
     if !is_held(point) {
         return None;
     }
-    let type_selected = point.resource_type.as_deref().is_none_or(|t| {
-        ctx.route.select.resource_types.iter().any(|rt| rt == t)
-    });
+    let type_selected = point
+        .resource_type
+        .as_deref()
+        .is_none_or(|t| ctx.route.select.resource_types.iter().any(|rt| rt == t));
     if !type_selected {
         return None;
     }
@@ -672,16 +677,11 @@ async fn on_record<P: RouterPorts>(
         // Needs a person, or deliberately skipped: the router alerted; make sure it did.
         HopState::Failed | HopState::Skipped => {
             let why = record.status_message.as_deref().unwrap_or("needs a person");
-            alert_hop(ctx, hop, &format!("copy {} not made: {why}", ctx.route.name()), report).await?;
+            alert_hop(ctx, hop, ("not made (needs a person)", why), report).await?;
         }
         HopState::Completed => {
-            alert_hop(
-                ctx,
-                hop,
-                "the ledger records this copy as made, but the destination vault does not hold a COMPLETED copy",
-                report,
-            )
-            .await?;
+            let why = "the ledger records this copy as made, but the destination vault does not hold a COMPLETED copy";
+            alert_hop(ctx, hop, ("missing (recorded as made)", why), report).await?;
         }
     }
     Ok(0)
@@ -700,7 +700,7 @@ async fn retry_failed<P: RouterPorts>(
     let now = ctx.ports.now();
     let config = ctx.config;
     if record.attempt >= config.max_attempts {
-        let reason = format!("gave up after {} attempts", record.attempt);
+        let reason = format!("failed (gave up after {} attempts)", record.attempt);
         if ctx
             .ports
             .ledger()
@@ -712,7 +712,7 @@ async fn retry_failed<P: RouterPorts>(
         let message = record.status_message.clone().unwrap_or_default();
         let (_, fix) = classify_copy_failure(&message);
         let why = format!("{reason}. Last status from AWS: {message}. Likely fix: {fix}");
-        alert_hop(ctx, hop, &why, report).await?;
+        alert_hop(ctx, hop, (&reason, &why), report).await?;
         return Ok(0);
     }
     let due = record.updated_at
@@ -730,11 +730,11 @@ async fn retry_failed<P: RouterPorts>(
 async fn alert_hop<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     hop: &HopKey,
-    why: &str,
+    (headline, why): (&str, &str),
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
     let alert = Alert::about_hop(
-        format!("Backup Relay: copy {} needs attention", ctx.route.name()),
+        format!("Backup Relay: copy {} {headline}", ctx.route.name()),
         format!(
             "The copy of {} (created {}) into {} is not made: {why}",
             hop.original.resource_arn, hop.original.creation_date, hop.destination_vault_arn
@@ -763,7 +763,13 @@ async fn final_notice<P: RouterPorts>(
         (now - point.creation_date).num_days(),
         config.lookback.num_days()
     );
-    alert_hop(ctx, hop, &why, report).await
+    alert_hop(
+        ctx,
+        hop,
+        ("about to leave the look-back window", &why),
+        report,
+    )
+    .await
 }
 
 /// Start one attempt of a hop through the router's own claim-then-start. Returns 1 if a copy job started.
@@ -841,11 +847,17 @@ async fn resolve_started<P: RouterPorts>(
                 class,
                 message: message.clone(),
             };
-            if ctx.ports.ledger().mark_failed(hop, &failure, now).await?.is_some() {
+            if ctx
+                .ports
+                .ledger()
+                .mark_failed(hop, &failure, now)
+                .await?
+                .is_some()
+            {
                 report.stuck_jobs_resolved += 1;
                 if class == FailureClass::NeedsPerson {
                     let why = format!("copy job {job} failed: {message}. Likely fix: {fix}");
-                    alert_hop(ctx, hop, &why, report).await?;
+                    alert_hop(ctx, hop, ("failed (needs a person)", &why), report).await?;
                 }
             }
         }
@@ -857,7 +869,7 @@ async fn resolve_started<P: RouterPorts>(
                     status.state,
                     (now - record.updated_at).num_hours()
                 );
-                alert_hop(ctx, hop, &why, report).await?;
+                alert_hop(ctx, hop, ("stuck", &why), report).await?;
             }
         }
     }
@@ -909,7 +921,9 @@ async fn guard_phase<P: RouterPorts>(
             if let Err(e) =
                 retention_guard::check_point(ports, vault, point, lock.as_ref(), &mut out).await
             {
-                report.errors.push(format!("{}: {e}", point.recovery_point_arn));
+                report
+                    .errors
+                    .push(format!("{}: {e}", point.recovery_point_arn));
             }
         }
         if out_of_time {

@@ -8,8 +8,8 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
 use crate::arn::VaultArn;
+use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
 use crate::incident;
 use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
 use crate::patience::{Patience, Patient};
@@ -145,7 +145,10 @@ pub async fn handle_event<P: RouterPorts>(
             &c.destination_backup_vault_arn,
             &point.resource_arn,
         ) {
-            let hop = HopKey::new(Original::new(resource.clone(), point.creation_date), dst.clone());
+            let hop = HopKey::new(
+                Original::new(resource.clone(), point.creation_date),
+                dst.clone(),
+            );
             let now = ports.now();
             if ports
                 .ledger()
@@ -162,7 +165,9 @@ pub async fn handle_event<P: RouterPorts>(
     let mut retry_event: Option<PortError> = None;
     for skip in &plan.skipped_routes {
         let result = record_skip(ports, skip, &mut out).await;
-        settle(ports, result, &mut retry_event, &mut out).await.map_err(&transient)?;
+        settle(ports, result, &mut retry_event, &mut out)
+            .await
+            .map_err(&transient)?;
     }
     for action in &plan.actions {
         let result = match action {
@@ -171,7 +176,9 @@ pub async fn handle_event<P: RouterPorts>(
             // The retention guard's actions: its own function handles these events.
             Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
         };
-        settle(ports, result, &mut retry_event, &mut out).await.map_err(&transient)?;
+        settle(ports, result, &mut retry_event, &mut out)
+            .await
+            .map_err(&transient)?;
     }
     match retry_event {
         Some(source) => Err(RouterError::Transient { event_id, source }),
@@ -259,7 +266,10 @@ pub(crate) async fn start_hop<P: RouterPorts>(
     config: &RouterConfig,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
-    let hop = HopKey::new(job.original.clone(), job.destination_backup_vault_arn.clone());
+    let hop = HopKey::new(
+        job.original.clone(),
+        job.destination_backup_vault_arn.clone(),
+    );
     let req = ClaimRequest::new(job, ports.now(), config.stale_claim_after);
     let claim = ports.ledger().claim(&hop, &req).await?;
     if let ClaimOutcome::AlreadyTaken(_) = claim {
@@ -271,7 +281,10 @@ pub(crate) async fn start_hop<P: RouterPorts>(
         // AWS's memory of the token is undocumented: look for the copy job the earlier try made.
         if let Some(found) = existing_copy_job(ports, job, previous).await? {
             tracing::info!(route = %job.route, copy_job_id = %found, "copy job of an earlier try found; adopted");
-            ports.ledger().mark_started(&hop, job.attempt, &found, ports.now()).await?;
+            ports
+                .ledger()
+                .mark_started(&hop, job.attempt, &found, ports.now())
+                .await?;
             out.adopted.push((job.route.clone(), found));
             return Ok(());
         }
@@ -346,8 +359,14 @@ async fn existing_copy_job<P: RouterPorts>(
     previous: &HopRecord,
 ) -> Result<Option<String>, PortError> {
     let since = previous.claimed_at.unwrap_or(previous.updated_at) - Duration::minutes(5);
-    let mut places = vec![(job.source_backup_vault_arn.clone(), job.recovery_point_arn.clone())];
-    if let (Some(v), Some(rp)) = (&previous.source_vault_arn, &previous.source_recovery_point_arn) {
+    let mut places = vec![(
+        job.source_backup_vault_arn.clone(),
+        job.recovery_point_arn.clone(),
+    )];
+    if let (Some(v), Some(rp)) = (
+        &previous.source_vault_arn,
+        &previous.source_recovery_point_arn,
+    ) {
         if (v, rp) != (&places[0].0, &places[0].1) {
             places.push((v.clone(), rp.clone()));
         }
@@ -443,7 +462,10 @@ pub(crate) async fn record_skip<P: RouterPorts>(
     skip: &SkippedRoute,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
-    let hop = HopKey::new(skip.original.clone(), skip.destination_backup_vault_arn.clone());
+    let hop = HopKey::new(
+        skip.original.clone(),
+        skip.destination_backup_vault_arn.clone(),
+    );
     out.skipped.push(format!("{}: {}", skip.route, skip.reason));
     if ports
         .ledger()

@@ -62,6 +62,8 @@ impl LoadedPolicy {
         Self::new(Policy::parse(text))
     }
 
+    // The error path of every handler: its size costs nothing on the way that works.
+    #[allow(clippy::result_large_err)]
     pub fn get(&self, event_id: &str) -> Result<&Policy, HandlerError> {
         self.0.as_ref().map_err(|errors| {
             let e = HandlerError::InvalidPolicy {

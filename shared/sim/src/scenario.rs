@@ -102,6 +102,10 @@ pub struct Summary {
     pub alerts: u64,
     /// Incomplete chains no alert was sent for (about the original or an account it needs): must be 0.
     pub chains_incomplete_unalerted: u64,
+    /// Hours simulated after the last backups: the drain, longer while chains were still in progress.
+    pub drained_hours: i64,
+    /// Those chains: (original, the first vault missing its copy). Empty in every correct run.
+    pub unalerted: Vec<(String, String)>,
     pub lock_adjustments: u64,
     pub plan_copy_jobs: u64,
     /// never_expire points whose delete date the retention guard moved to creation + 36500 days.
@@ -186,6 +190,11 @@ impl Simulation {
         let start = self.options.start;
         let backups_end = start + Duration::days(i64::from(self.options.days));
         let end = backups_end + Duration::hours(self.options.drain_hours);
+        // Past the drain, a chain still being retried is neither done nor a shortfall yet: the run
+        // goes on (no new backups) until every chain is complete or alerted. The reconciler's final
+        // notice, a day before a point leaves its look-back window, bounds the wait.
+        let limit = backups_end + self.options.reconcile.lookback + Duration::days(1);
+        let mut last_check = end;
         let roots: Vec<VaultArn> = self
             .policy
             .root_vaults()
@@ -194,7 +203,13 @@ impl Simulation {
             .collect();
         let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
-        while t < end {
+        while t < limit {
+            if t >= end && t >= last_check + Duration::hours(1) {
+                last_check = t;
+                if self.settled() {
+                    break;
+                }
+            }
             self.sim.world().now = t;
             if t < backups_end {
                 self.run_backups(t, &roots);
@@ -213,6 +228,14 @@ impl Simulation {
             t += Duration::minutes(1);
         }
         self.summary()
+    }
+
+    /// Is every chain complete or alerted (nothing left that the functions are still working on)?
+    fn settled(&self) -> bool {
+        let w = self.sim.world();
+        let mut s = Summary::default();
+        self.count_chains(&w, &held_copies(&w), &mut s);
+        s.chains_incomplete_unalerted == 0
     }
 
     /// One scheduled reconciler run, as the reconciler function would do it.
@@ -295,10 +318,12 @@ impl Simulation {
     /// which alerts were really published. Never from the functions' own bookkeeping.
     pub fn summary(&self) -> Summary {
         let w = self.sim.world();
+        let backups_end = self.options.start + Duration::days(i64::from(self.options.days));
         let mut s = Summary {
             days: self.options.days,
             tables: self.options.tables,
             seed: self.options.seed,
+            drained_hours: (w.now - backups_end).num_hours() + 1,
             ..Summary::default()
         };
         let held = held_copies(&w);
@@ -354,8 +379,11 @@ impl Simulation {
     }
 
     fn count_chains(&self, w: &World, held: &HashSet<(VaultArn, Original)>, s: &mut Summary) {
-        let alerted_originals: HashSet<&Original> =
-            w.alerts.iter().filter_map(|a| a.hop.as_ref().map(|h| &h.original)).collect();
+        let alerted_originals: HashSet<&Original> = w
+            .alerts
+            .iter()
+            .filter_map(|a| a.hop.as_ref().map(|h| &h.original))
+            .collect();
         let alerted_accounts: HashSet<&String> =
             w.alerts.iter().filter_map(|a| a.account.as_ref()).collect();
         for rp in w.recovery_points.values().filter(|rp| rp.source.is_none()) {
@@ -379,13 +407,15 @@ impl Simulation {
                 s.chains_complete += 1;
                 continue;
             };
-            s.incomplete.push((rp.arn.clone(), format!("copy into '{first}'")));
-            let accounts = std::iter::once(&rp.vault.account)
-                .chain(required.iter().map(|(_, v)| &v.account));
+            s.incomplete
+                .push((rp.arn.clone(), format!("copy into '{first}'")));
+            let accounts =
+                std::iter::once(&rp.vault.account).chain(required.iter().map(|(_, v)| &v.account));
             let alerted = alerted_originals.contains(&original)
                 || accounts.into_iter().any(|a| alerted_accounts.contains(a));
             if !alerted {
                 s.chains_incomplete_unalerted += 1;
+                s.unalerted.push((original.key(), first.clone()));
             }
         }
     }
@@ -439,7 +469,11 @@ impl Simulation {
                 .filter_map(|r| self.policy.vault(&r.to).map(|v| v.arn.clone()))
                 .collect();
             let original = Original::new(rp.resource_arn.clone(), rp.creation_date);
-            if !next.is_empty() && next.iter().all(|v| held.contains(&(v.clone(), original.clone()))) {
+            if !next.is_empty()
+                && next
+                    .iter()
+                    .all(|v| held.contains(&(v.clone(), original.clone())))
+            {
                 repaired += 1;
             }
         }
@@ -451,7 +485,12 @@ impl Simulation {
 fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
     w.recovery_points
         .values()
-        .map(|rp| (rp.vault.clone(), Original::new(rp.resource_arn.clone(), rp.creation_date)))
+        .map(|rp| {
+            (
+                rp.vault.clone(),
+                Original::new(rp.resource_arn.clone(), rp.creation_date),
+            )
+        })
         .collect()
 }
 

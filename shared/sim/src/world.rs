@@ -395,10 +395,10 @@ impl World {
 
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
         self.seq += 1;
-        self.by_vault
-            .entry(rp.vault.clone())
-            .or_default()
-            .insert((rp.creation_date.timestamp_millis(), self.seq), rp.arn.clone());
+        self.by_vault.entry(rp.vault.clone()).or_default().insert(
+            (rp.creation_date.timestamp_millis(), self.seq),
+            rp.arn.clone(),
+        );
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
@@ -828,7 +828,12 @@ impl World {
         };
         // The token is the position of the next point: (creation ms, sequence).
         let from = match &query.page_token {
-            None => (query.created_after.map_or(i64::MIN, |a| a.timestamp_millis()), 0),
+            None => (
+                query
+                    .created_after
+                    .map_or(i64::MIN, |a| a.timestamp_millis()),
+                0,
+            ),
             Some(t) => {
                 let (ms, seq) = t.split_once(':').ok_or_else(invalid)?;
                 (
@@ -1017,14 +1022,16 @@ impl BackupPort for Sim {
         let mut w = self.world();
         w.call_in(&at.account, "DescribeCopyJob")?;
         let found = w.job_by_id.get(copy_job_id).map(|&i| &w.jobs[i]);
-        let job = found.filter(|j| j.source_vault.location() == *at).ok_or_else(|| {
-            PortError::new(
-                ErrorKind::NotFound,
-                "DescribeCopyJob",
-                Some("ResourceNotFoundException"),
-                format!("copy job {copy_job_id} not found"),
-            )
-        })?;
+        let job = found
+            .filter(|j| j.source_vault.location() == *at)
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "DescribeCopyJob",
+                    Some("ResourceNotFoundException"),
+                    format!("copy job {copy_job_id} not found"),
+                )
+            })?;
         Ok(CopyJobStatus {
             state: job_state(job.state).into(),
             status_message: job.status_message.clone(),
@@ -1121,7 +1128,7 @@ impl LedgerPort for Sim {
             let previous = w.ledger.insert(hop.clone(), record).map(Box::new);
             Ok(ClaimOutcome::Claimed { previous })
         } else {
-            Ok(ClaimOutcome::AlreadyTaken(existing.cloned()))
+            Ok(ClaimOutcome::AlreadyTaken(existing.cloned().map(Box::new)))
         }
     }
 

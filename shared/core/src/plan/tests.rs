@@ -368,20 +368,31 @@ fn retention_below_the_lock_minimum_is_raised() {
 
 #[test]
 fn tokens_are_deterministic_and_distinct_per_attempt_and_hop() {
-    let o = |r: &str| Original::new(r, chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let o = |r: &str| {
+        Original::new(
+            r,
+            chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        )
+    };
     let t1 = copy_token(&o("rp"), "vault", 1);
     assert_eq!(t1, copy_token(&o("rp"), "vault", 1));
     assert_eq!(t1.len(), 32);
     assert_ne!(t1, copy_token(&o("rp"), "vault", 2));
     assert_ne!(t1, copy_token(&o("rp"), "vault2", 1));
-    assert_ne!(copy_token(&o("a\nb"), "c", 1), copy_token(&o("a"), "b\nc", 1));
+    assert_ne!(
+        copy_token(&o("a\nb"), "c", 1),
+        copy_token(&o("a"), "b\nc", 1)
+    );
 }
 
 #[test]
 fn a_hop_of_a_named_route_gets_the_attempts_token() {
     let p = example();
     let rp = "arn:aws:backup:us-east-1:222222222222:recovery-point:x";
-    let o = Original::new("table", chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+    let o = Original::new(
+        "table",
+        chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    );
     let hop = plan_hop(&p, "central->dr", rp, &o, 2, &Observed::default())
         .unwrap()
         .unwrap();
