@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
@@ -46,6 +46,10 @@ pub struct ReconcileConfig {
     pub router: RouterConfig,
     /// Tries per call within a run (the run's deadline bounds them too).
     pub patience: Patience,
+    /// The UTC hour whose runs re-check every point of the never_expire vaults; the other runs
+    /// check those created within the look-back (events cover the rest), so a run's cost does
+    /// not grow with the vault's whole history.
+    pub full_guard_hour: u32,
 }
 
 impl Default for ReconcileConfig {
@@ -62,6 +66,7 @@ impl Default for ReconcileConfig {
             final_notice: Duration::days(1),
             router: RouterConfig::default(),
             patience: Patience::default(),
+            full_guard_hour: 3,
         }
     }
 }
@@ -227,7 +232,9 @@ async fn walk<P: RouterPorts>(
                 }
             }
             Phase::NeverExpire(vault) => {
-                guard_phase(ports, vault, cursor.clone(), budget, report).await
+                let now = ports.now();
+                let since = (now.hour() != config.full_guard_hour).then(|| now - config.lookback);
+                guard_phase(ports, vault, cursor.clone(), since, budget, report).await
             }
         };
         match result {
@@ -880,6 +887,7 @@ async fn guard_phase<P: RouterPorts>(
     ports: &P,
     vault: &Vault,
     cursor: Cursor,
+    since: Option<DateTime<Utc>>,
     budget: RunBudget,
     report: &mut ReconcileReport,
 ) -> Result<Progress, PortError> {
@@ -905,7 +913,7 @@ async fn guard_phase<P: RouterPorts>(
         }
         let page_token = token.clone();
         let query = ListQuery {
-            created_after: None,
+            created_after: since,
             created_before: None,
             page_token: token,
             page_size: 1000,

@@ -201,6 +201,7 @@ impl Simulation {
             .iter()
             .map(|v| v.arn.clone())
             .collect();
+        let schedule = self.backup_schedule(&roots);
         let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
         while t < limit {
@@ -212,7 +213,7 @@ impl Simulation {
             }
             self.sim.world().now = t;
             if t < backups_end {
-                self.run_backups(t, &roots);
+                self.run_backups(t, schedule.get(&(t - start_of_day(t)).num_minutes()));
             }
             self.sim.world().step_jobs();
             let due = self.sim.world().take_due();
@@ -260,25 +261,35 @@ impl Simulation {
         }
     }
 
-    /// Backup plans run daily at 05:00, one table a minute, each job taking 10 to 40 minutes.
-    fn run_backups(&self, t: DateTime<Utc>, roots: &[VaultArn]) {
-        let mut w = self.sim.world();
-        let minutes_into_day = (t - start_of_day(t)).num_minutes();
-        let tables: Vec<TableArn> = w.tables.iter().map(|t| t.arn.clone()).collect();
-        for (i, table) in tables.iter().enumerate() {
+    /// Backup plans run daily from 05:00, one table a minute (wrapping after 18 hours, so every
+    /// backup of a day completes that day), each job taking 10 to 40 minutes: for each minute of
+    /// the day, the backups that complete then (table, root vault, minute started).
+    fn backup_schedule(&self, roots: &[VaultArn]) -> BTreeMap<i64, Vec<(TableArn, VaultArn, i64)>> {
+        let w = self.sim.world();
+        let mut schedule: BTreeMap<i64, Vec<_>> = BTreeMap::new();
+        for (i, table) in w.tables.iter().enumerate() {
             let Some(vault) = roots
                 .iter()
-                .find(|v| v.account == table.account && v.region == table.region)
+                .find(|v| v.account == table.arn.account && v.region == table.arn.region)
             else {
                 continue;
             };
-            let started = 5 * 60 + i as i64;
+            let started = 5 * 60 + i as i64 % (18 * 60);
             let duration = 10 + (i as i64 * 7) % 30;
-            if minutes_into_day == started + duration {
-                let created = start_of_day(t) + Duration::minutes(started);
-                let lifecycle = self.options.backup_plan_lifecycle;
-                w.complete_backup(table, vault, created, lifecycle);
-            }
+            schedule.entry(started + duration).or_default().push((
+                table.arn.clone(),
+                vault.clone(),
+                started,
+            ));
+        }
+        schedule
+    }
+
+    fn run_backups(&self, t: DateTime<Utc>, due: Option<&Vec<(TableArn, VaultArn, i64)>>) {
+        let mut w = self.sim.world();
+        for (table, vault, started) in due.into_iter().flatten() {
+            let created = start_of_day(t) + Duration::minutes(*started);
+            w.complete_backup(table, vault, created, self.options.backup_plan_lifecycle);
         }
     }
 

@@ -248,7 +248,8 @@ pub struct World {
     pub incidents: BTreeMap<String, Incident>,
     /// Alerts really published (the alert topic's side).
     pub alerts: Vec<Alert>,
-    pub pending: Vec<Delivery>,
+    /// Deliveries not yet due, in delivery order: (time, sequence).
+    pub pending: BTreeMap<(DateTime<Utc>, u64), Delivery>,
     pub dead_letters: Vec<Value>,
     pub counters: Counters,
     seq: u64,
@@ -278,7 +279,7 @@ impl World {
             ledger: BTreeMap::new(),
             incidents: BTreeMap::new(),
             alerts: Vec::new(),
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
             dead_letters: Vec::new(),
             counters: Counters::default(),
             seq: 0,
@@ -375,22 +376,25 @@ impl World {
 
     pub fn schedule(&mut self, target: Target, event: Value, at: DateTime<Utc>, retry: u32) {
         self.seq += 1;
-        self.pending.push(Delivery {
-            at,
-            seq: self.seq,
-            target,
-            event,
-            retry,
-        });
+        self.pending.insert(
+            (at, self.seq),
+            Delivery {
+                at,
+                seq: self.seq,
+                target,
+                event,
+                retry,
+            },
+        );
     }
 
     /// Deliveries due by now, in delivery order.
     pub fn take_due(&mut self) -> Vec<Delivery> {
         let now = self.now;
-        let (mut due, rest): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|d| d.at <= now);
-        self.pending = rest;
-        due.sort_by_key(|d| (d.at, d.seq));
-        due
+        let later = self.pending.split_off(&(now + Duration::nanoseconds(1), 0));
+        std::mem::replace(&mut self.pending, later)
+            .into_values()
+            .collect()
     }
 
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
