@@ -10,6 +10,10 @@ use crate::retention::Lifecycle;
 
 pub const SOURCE: &str = "aws.backup";
 
+/// EventBridge's limit for one event entry (256 KB). Anything larger did not come from EventBridge,
+/// and refusing it before parsing keeps a hostile or broken input from costing memory and time.
+pub const MAX_EVENT_BYTES: usize = 262_144;
+
 pub const BACKUP_JOB: &str = "Backup Job State Change";
 pub const COPY_JOB: &str = "Copy Job State Change";
 pub const RECOVERY_POINT: &str = "Recovery Point State Change";
@@ -27,6 +31,8 @@ pub const OTHER_KNOWN_DETAIL_TYPES: [&str; 7] = [
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    #[error("event is {size} bytes, over the {limit}-byte (256 KB) limit of an EventBridge event")]
+    TooLarge { size: usize, limit: usize },
     #[error("event is not valid JSON: {0}")]
     NotJson(String),
     #[error("event is not a JSON object")]
@@ -180,7 +186,14 @@ pub struct RecoveryPointEvent {
 }
 
 impl ParsedEvent {
+    /// Refuses text over [`MAX_EVENT_BYTES`] before parsing it.
     pub fn parse_str(text: &str) -> Result<Self, EventError> {
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: text.len(),
+                limit: MAX_EVENT_BYTES,
+            });
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
         Self::parse(&value)
@@ -364,23 +377,53 @@ fn lenient_bool(v: Option<&Value>) -> Option<bool> {
 
 /// ISO 8601 / RFC 3339; AWS's console-style dates ("Jul 15, 2020 9:39:07 PM") too. Anything else is
 /// treated as absent rather than an error: no decision depends on a date we cannot read.
+/// Dates outside [`earliest_date`, `latest_date`] are absent too: AWS writes four-digit years, and
+/// the bound keeps every later `date + 36500 days` far inside chrono's range, so no arithmetic
+/// downstream can overflow on a date an event carried.
 fn lenient_date(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    let s = match v? {
-        Value::String(s) => s.trim(),
-        Value::Number(n) => {
-            // Epoch seconds, as the SDKs' JSON sometimes carries.
-            return n
-                .as_f64()
-                .and_then(|f| DateTime::from_timestamp(f as i64, 0));
-        }
-        _ => return None,
-    };
+    let date = match v? {
+        Value::String(s) => text_date(s.trim()),
+        // Epoch seconds, as the SDKs' JSON sometimes carries.
+        Value::Number(n) => n.as_f64().and_then(epoch_seconds),
+        _ => None,
+    }?;
+    (earliest_date()..=latest_date())
+        .contains(&date)
+        .then_some(date)
+}
+
+fn text_date(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
     }
     chrono::NaiveDateTime::parse_from_str(s, "%b %d, %Y %I:%M:%S %p")
         .ok()
         .map(|n| n.and_utc())
+}
+
+/// Whole and fractional epoch seconds; `None` for what no `DateTime` can hold (checked, never a
+/// saturating cast that would turn 1e300 into a real-looking date).
+fn epoch_seconds(f: f64) -> Option<DateTime<Utc>> {
+    let latest = latest_date().timestamp() as f64;
+    if !f.is_finite() || f < 0.0 || f > latest {
+        return None;
+    }
+    let secs = f.floor();
+    let nanos = ((f - secs) * 1e9) as u32;
+    DateTime::from_timestamp(secs as i64, nanos.min(999_999_999))
+}
+
+/// The Unix epoch: AWS Backup reports nothing older.
+fn earliest_date() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The last second with a four-digit year.
+fn latest_date() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|n| n.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -476,6 +519,61 @@ mod tests {
         assert_eq!(
             ParsedEvent::parse(&foreign).unwrap().detail,
             EventDetail::ForeignSource
+        );
+    }
+
+    #[test]
+    fn text_over_the_eventbridge_limit_is_refused_before_parsing() {
+        let big = format!("{{\"id\": \"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
+        assert_eq!(
+            ParsedEvent::parse_str(&big),
+            Err(EventError::TooLarge {
+                size: big.len(),
+                limit: MAX_EVENT_BYTES
+            })
+        );
+        // Exactly at the limit is still read (and here fails for what it is, not its size).
+        let at_limit = " ".repeat(MAX_EVENT_BYTES - 2) + "[]";
+        assert_eq!(
+            ParsedEvent::parse_str(&at_limit),
+            Err(EventError::NotAnObject)
+        );
+    }
+
+    fn creation_date_of(date: Value) -> Option<DateTime<Utc>> {
+        let ev = envelope(
+            BACKUP_JOB,
+            json!({"state": "COMPLETED", "creationDate": date}),
+            json!([]),
+        );
+        let EventDetail::BackupJob(b) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!("backup job expected")
+        };
+        b.creation_date
+    }
+
+    #[test]
+    fn far_future_and_odd_numeric_dates_are_absent_not_a_panic() {
+        for date in [
+            json!(1e300),
+            json!(-1e300),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(253_402_300_800_i64), // 10000-01-01T00:00:00Z
+            json!(-1),
+            json!("Jul 15, 20200 9:39:07 PM"),
+            json!("1969-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(creation_date_of(date.clone()), None, "{date}");
+        }
+        assert_eq!(
+            creation_date_of(json!(1_594_849_147.5)).map(|d| d.to_rfc3339()),
+            Some("2020-07-15T21:39:07.500+00:00".to_string())
+        );
+        assert_eq!(
+            creation_date_of(json!(253_402_300_799_i64)).map(|d| d.to_rfc3339()),
+            Some("9999-12-31T23:59:59+00:00".to_string())
         );
     }
 
