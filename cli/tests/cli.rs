@@ -474,3 +474,23 @@ fn a_closed_pipe_is_an_error_not_a_panic() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn lifecycle_days_past_the_api_maximum_do_not_panic() {
+    // u32::MAX cold days on a point in the never_expire vault once overflowed `cold + 90` in the
+    // guard; such days are now read as absent.
+    let text =
+        std::fs::read_to_string(format!("{ROOT}/tests/events/recovery-point-completed.json"))
+            .unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    event["detail"]["lifecycle"] =
+        serde_json::json!({"deleteAfterDays": 35, "moveToColdStorageAfterDays": 4294967295_u64});
+    let path = temp_file("huge-cold.json", &event.to_string());
+    let o = relay(&plan_args(&path, &[]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        plan["actions"][0]["type"],
+        "update_recovery_point_lifecycle"
+    );
+}

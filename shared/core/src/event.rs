@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::retention::Lifecycle;
+use crate::retention::{Lifecycle, NEVER_EXPIRE_DAYS};
 
 pub const SOURCE: &str = "aws.backup";
 
@@ -293,8 +293,8 @@ impl ParsedEvent {
                     .get("lifecycle")
                     .and_then(Value::as_object)
                     .map(|l| Lifecycle {
-                        delete_after_days: lenient_u32(l.get("deleteAfterDays")),
-                        move_to_cold_storage_after_days: lenient_u32(
+                        delete_after_days: lenient_days(l.get("deleteAfterDays")),
+                        move_to_cold_storage_after_days: lenient_days(
                             l.get("moveToColdStorageAfterDays"),
                         ),
                     });
@@ -363,8 +363,12 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-fn lenient_u32(v: Option<&Value>) -> Option<u32> {
-    lenient_u64(v).and_then(|n| u32::try_from(n).ok())
+/// Lifecycle days. AWS allows at most 36500; a larger number is treated as absent, like an
+/// unreadable date, so that no arithmetic on it downstream (days + 90, date + days) can overflow.
+fn lenient_days(v: Option<&Value>) -> Option<u32> {
+    lenient_u64(v)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|d| *d <= NEVER_EXPIRE_DAYS)
 }
 
 fn lenient_bool(v: Option<&Value>) -> Option<bool> {
@@ -500,6 +504,29 @@ mod tests {
             Some(7)
         );
         assert!(r.delete_at.is_some());
+    }
+
+    #[test]
+    fn lifecycle_days_past_the_api_maximum_are_absent() {
+        let ev = envelope(
+            RECOVERY_POINT,
+            json!({"status": "COMPLETED",
+                   "lifecycle": {"deleteAfterDays": 36501, "moveToColdStorageAfterDays": 4294967295_u64}}),
+            json!([]),
+        );
+        let EventDetail::RecoveryPoint(r) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!()
+        };
+        assert_eq!(r.lifecycle, Some(Lifecycle::default()));
+        let ev = envelope(
+            RECOVERY_POINT,
+            json!({"status": "COMPLETED", "lifecycle": {"deleteAfterDays": 36500}}),
+            json!([]),
+        );
+        let EventDetail::RecoveryPoint(r) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!()
+        };
+        assert_eq!(r.lifecycle.unwrap().delete_after_days, Some(36500));
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn fit_to_lock(
                 lc.delete_after_days = Some(max);
                 // Keep the 90-day cold rule true after lowering the delete date.
                 if let Some(cold) = lc.move_to_cold_storage_after_days {
-                    if max < cold + COLD_MIN_DAYS {
+                    if max < cold.saturating_add(COLD_MIN_DAYS) {
                         lc.move_to_cold_storage_after_days = max
                             .checked_sub(COLD_MIN_DAYS)
                             .filter(|c| *c >= MIN_DAYS);

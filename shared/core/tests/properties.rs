@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use relay_core::event::{ParsedEvent, BACKUP_JOB, COPY_JOB, MAX_EVENT_BYTES, RECOVERY_POINT};
 use relay_core::plan::{plan_event, Observed};
 use relay_core::policy::Policy;
+use relay_core::retention::VaultLock;
 use serde_json::{Map, Number, Value};
 
 const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
@@ -201,6 +202,79 @@ proptest! {
         if let Ok(yaml) = serde_norway::to_string(&value) {
             let _ = Policy::parse(&yaml);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real events with random dates and days: every decision of the router and the guard is reached.
+
+const FIXTURES: [&str; 4] = [
+    include_str!("../../../tests/events/backup-job-completed.json"),
+    include_str!("../../../tests/events/copy-job-completed-central-to-dr.json"),
+    include_str!("../../../tests/events/copy-job-completed-dr-to-bunker.json"),
+    include_str!("../../../tests/events/recovery-point-completed.json"),
+];
+
+/// Weighted towards values that get past the parser: plausible days and dates, and the edges.
+fn date_or_days() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => (0u32..=40_000).prop_map(Value::from),
+        2 => Just(Value::from(u32::MAX)),
+        2 => Just(Value::from("2026-11-20T05:00:09.461Z")),
+        1 => Just(Value::from("9999-12-31T23:59:59Z")),
+        1 => number(),
+        1 => aws_text().prop_map(Value::String),
+        1 => Just(Value::Null),
+    ]
+}
+
+fn fixture_event() -> impl Strategy<Value = Value> {
+    let fixture = prop::sample::select(&FIXTURES[..]);
+    (fixture, prop::collection::vec(date_or_days(), 6)).prop_map(|(text, v)| {
+        let mut event: Value = serde_json::from_str(text).unwrap_or_default();
+        event["time"] = v[0].clone();
+        event["detail"]["creationDate"] = v[1].clone();
+        event["detail"]["completionDate"] = v[2].clone();
+        event["detail"]["lifecycle"] =
+            serde_json::json!({"deleteAfterDays": v[3], "moveToColdStorageAfterDays": v[4]});
+        event["detail"]["calculatedLifeCycle"] = serde_json::json!({"deleteAt": v[5]});
+        event
+    })
+}
+
+fn lock() -> impl Strategy<Value = Option<VaultLock>> {
+    prop::option::of(
+        (
+            prop::option::of(any::<u32>()),
+            prop::option::of(any::<u32>()),
+        )
+            .prop_map(|(min, max)| VaultLock {
+                min_retention_days: min,
+                max_retention_days: max,
+            }),
+    )
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn real_events_with_random_dates_and_days_never_panic_the_planner(
+        event in fixture_event(),
+        lock in lock(),
+    ) {
+        let policy = Policy::parse(EXAMPLE).unwrap();
+        let Ok(parsed) = ParsedEvent::parse(&event) else {
+            return Ok(());
+        };
+        let mut observed = Observed::default();
+        observed.resource_tags.insert("backup-tier".into(), "gold".into());
+        if let Some(lock) = lock {
+            for v in &policy.vaults {
+                observed.vault_locks.insert(v.arn.clone(), lock);
+            }
+        }
+        let _ = plan_event(&parsed, &policy, &observed);
     }
 }
 
