@@ -723,8 +723,12 @@ fn check_route(
     let (src, dst) = (&vaults[r.from], &vaults[r.to]);
     let to = &dst.alias;
     if !dst.retention_given {
-        errors.add(&r.loc, "to",
-            format!("vault '{to}' has no retention: a vault that routes copy into must state one (inherit included)"));
+        let why = "a vault that routes copy into must state one (inherit included)";
+        errors.add(
+            &r.loc,
+            "to",
+            format!("vault '{to}' has no retention: {why}"),
+        );
     }
     if let (Some(src_arn), Some(role)) = (&src.arn, role) {
         check_role_for(r, &src.alias, src_arn, role, errors);
@@ -733,9 +737,15 @@ fn check_route(
         return;
     };
     if src_arn.partition != dst_arn.partition {
-        errors.add(&r.loc, "to", format!(
-            "vault '{to}' is in partition '{}' and '{}' in '{}': AWS Backup cannot copy across partitions",
-            dst_arn.partition, src.alias, src_arn.partition));
+        let (from, p_from, p_to) = (&src.alias, &src_arn.partition, &dst_arn.partition);
+        errors.add(
+            &r.loc,
+            "to",
+            format!(
+                "vault '{to}' is in partition '{p_to}' and '{from}' in '{p_from}': \
+                 AWS Backup cannot copy across partitions"
+            ),
+        );
     }
     if src_arn.account == dst_arn.account {
         return;
@@ -778,10 +788,15 @@ fn check_role_for(
         );
     }
     if let Some(account) = role.account.as_deref().filter(|a| *a != src.account) {
-        errors.add(&r.loc, "copy_role", format!(
-            "the role is in account {account} but the copy runs in source vault '{from}''s account {}: \
-             write {ACCOUNT_PLACEHOLDER} for the account",
-            src.account));
+        let src_account = &src.account;
+        errors.add(
+            &r.loc,
+            "copy_role",
+            format!(
+                "the role is in account {account} but the copy runs in source vault '{from}''s \
+                 account {src_account}: write {ACCOUNT_PLACEHOLDER} for the account"
+            ),
+        );
     }
 }
 
@@ -809,18 +824,9 @@ fn check_inherited_cold(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &m
             if dst.retention != Some(Retention::Inherit) {
                 continue;
             }
-            let accounts = (&vaults[v].arn, &dst.arn);
-            if let (Some(a), Some(b)) = accounts {
+            if let (Some(a), Some(b)) = (&vaults[v].arn, &dst.arn) {
                 if a.account != b.account {
-                    let days = vaults[origin]
-                        .retention
-                        .and_then(|r| r.cold_after_days())
-                        .unwrap_or_default();
-                    errors.add(&format!("vault '{}'", dst.alias), "retention", format!(
-                        "inherit would carry the cold-storage setting of vault '{}' (cold after {days} days) \
-                         into another account by {}, and cross-account copies do not support the cold tier: \
-                         state delete_after_days instead",
-                        vaults[origin].alias, r.loc));
+                    inherited_cold_error(&vaults[origin], r, &dst.alias, errors);
                     continue;
                 }
             }
@@ -830,6 +836,23 @@ fn check_inherited_cold(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &m
             }
         }
     }
+}
+
+fn inherited_cold_error(origin: &VaultDraft, r: &RouteDraft, to: &str, errors: &mut Errors) {
+    let days = origin
+        .retention
+        .and_then(|r| r.cold_after_days())
+        .unwrap_or_default();
+    let (from, route) = (&origin.alias, &r.loc);
+    errors.add(
+        &format!("vault '{to}'"),
+        "retention",
+        format!(
+            "inherit would carry the cold-storage setting of vault '{from}' (cold after {days} \
+             days) into another account by {route}, and cross-account copies do not support the \
+             cold tier: state delete_after_days instead"
+        ),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
