@@ -1,25 +1,43 @@
 //! `relay`: validate a policy, plan what the functions would do with an event, or run the
 //! simulated organisation.
+//!
+//! Exit codes (contract): 0 success; 1 the command ran and found a problem; 2 unusable input
+//! (unreadable, invalid, too large), with a message on stderr and nothing on stdout. Output that
+//! cannot be written (a full disk, a closed pipe) is exit 1 with a message on stderr: the command
+//! ran and could not deliver. A closed pipe is reported like any other write failure rather than
+//! ignored, so a pipeline with `set -o pipefail` sees that the output was cut short. Never a panic.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use relay_core::event::MAX_EVENT_BYTES;
 use relay_core::plan::Observed;
-use relay_core::policy::Policy;
-use relay_core::retention::VaultLock;
+use relay_core::policy::{Policy, MAX_POLICY_BYTES};
+use relay_core::retention::{VaultLock, MIN_DAYS, NEVER_EXPIRE_DAYS};
 use relay_core::router;
 use relay_sim::{Faults, SimOptions, Simulation};
 
 /// The example policy, embedded so `relay simulate` runs with no file at all.
 const EXAMPLE_POLICY: &str = include_str!("../../infra/examples/policy.yaml");
 
+/// Bounds of the simulation's size: beyond them a run takes hours or exhausts memory, and the
+/// simulated clock leaves the calendar.
+const MAX_DAYS: u32 = 3650;
+const MAX_TABLES: u32 = 10_000;
+/// Events are held back at most a day: longer says nothing more about ordering.
+const MAX_REORDER_MINUTES: i64 = 1440;
+
 #[derive(Parser)]
 #[command(
     name = "relay",
     version,
-    about = "Backup Relay: chained AWS Backup copies for DynamoDB"
+    about = "Backup Relay: chained AWS Backup copies for DynamoDB",
+    after_help = "Exit codes: 0 success; 1 a problem found, or the output could not be written \
+                  (full disk, closed pipe); 2 unusable input (message on stderr, nothing on stdout)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,34 +46,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a policy: one line per route, or every error (exit 2).
+    /// Check a policy (at most 1 MB): one line per route, or every error (exit 2).
     Validate { policy: PathBuf },
     /// Show, as JSON, what the functions would do with an event. Touches nothing.
     Plan {
+        /// Policy file, at most 1 MB.
         #[arg(long)]
         policy: PathBuf,
+        /// Event file (EventBridge JSON), at most 256 KB.
         #[arg(long)]
         event: PathBuf,
         /// A tag of the backed-up resource, KEY=VALUE (repeatable).
         #[arg(long = "resource-tag", value_name = "KEY=VALUE")]
         resource_tags: Vec<String>,
-        /// An observed vault lock, ALIAS=MIN:MAX (either side may be empty; repeatable).
+        /// An observed vault lock, ALIAS=MIN:MAX in days, 1 <= MIN <= MAX <= 36500 (either side
+        /// may be empty; repeatable).
         #[arg(long = "vault-lock", value_name = "ALIAS=MIN:MAX")]
         vault_locks: Vec<String>,
     },
     /// Run a simulated organisation in which the real handler code reacts to AWS Backup's events.
     Simulate {
-        /// Policy file; the embedded example policy when omitted.
+        /// Policy file (at most 1 MB); the embedded example policy when omitted.
         #[arg(long)]
         policy: Option<PathBuf>,
-        #[arg(long, default_value_t = 7)]
+        /// Days of backups, 1..=3650.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
         days: u32,
-        /// Tables per root vault.
-        #[arg(long, default_value_t = 8)]
+        /// Tables per root vault, 1..=10000.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TABLES)))]
         tables: u32,
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Faults, e.g. "lose=0.1,duplicate=0.3,reorder=45,fail=0.05,throttle=0.005", or "none".
+        /// Probabilities within 0..=1, reorder in whole minutes within 0..=1440.
         /// Unnamed faults keep their defaults.
         #[arg(long)]
         faults: Option<String>,
@@ -69,89 +92,124 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("relay: {message}");
-            ExitCode::from(2)
-        }
+/// Why a command stopped.
+enum Failure {
+    /// Unusable input: exit 2.
+    Input(String),
+    /// stdout refused the output: exit 1.
+    Output(io::Error),
+}
+
+fn input(message: impl Into<String>) -> Failure {
+    Failure::Input(message.into())
+}
+
+impl Failure {
+    fn report(self) -> ExitCode {
+        let (message, code) = match self {
+            Failure::Input(message) => (message, 2),
+            Failure::Output(e) => (format!("cannot write the output: {e}"), 1),
+        };
+        // stderr may be closed too; then there is nobody left to tell, and no reason to panic.
+        let _ = writeln!(io::stderr(), "relay: {message}");
+        ExitCode::from(code)
     }
 }
 
-fn read(path: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
 }
 
-fn load_policy(path: &PathBuf) -> Result<Policy, String> {
-    Policy::parse(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+/// clap's own answers: --help and --version on stdout (exit 0), usage errors on stderr (exit 2).
+/// Printed here rather than by `Cli::parse`, which ignores a failed write.
+fn usage(e: &clap::Error) -> ExitCode {
+    let printed = e.print().and_then(|()| io::stdout().flush());
+    match printed {
+        Err(io) if !e.use_stderr() => Failure::Output(io).report(),
+        _ => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2)),
+    }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+/// Everything a command prints goes through here, once, after every check has passed: so a
+/// failed command prints nothing on stdout, and a write error is an error, not a panic.
+fn out(text: &str) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Failure::Output)
+}
+
+/// A size limit on an input file.
+struct Limit {
+    what: &'static str,
+    bytes: usize,
+    human: &'static str,
+}
+
+const POLICY_LIMIT: Limit = Limit {
+    what: "policy",
+    bytes: MAX_POLICY_BYTES,
+    human: "1 MB",
+};
+
+const EVENT_LIMIT: Limit = Limit {
+    what: "event",
+    bytes: MAX_EVENT_BYTES,
+    human: "256 KB",
+};
+
+/// Reads a file of at most `limit.bytes`: a larger regular file is refused from its size before
+/// any of it is read, and anything else (a pipe, a device, a file still growing) is read only up
+/// to one byte past the limit.
+fn read_limited(path: &Path, limit: &Limit) -> Result<String, Failure> {
+    let shown = path.display();
+    let cannot = |e: io::Error| input(format!("cannot read {shown}: {e}"));
+    let too_large = |size: Option<u64>| {
+        let size = size.map(|n| format!(" {n} bytes,")).unwrap_or_default();
+        input(format!(
+            "{shown}: the {} is{size} over the {}-byte ({}) limit",
+            limit.what, limit.bytes, limit.human
+        ))
+    };
+    let file = File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    let max = u64::try_from(limit.bytes).unwrap_or(u64::MAX);
+    if size > max {
+        return Err(too_large(Some(size)));
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() > limit.bytes {
+        return Err(too_large(None));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| input(format!("cannot read {shown}: not UTF-8 text ({e})")))
+}
+
+fn load_policy(path: &Path) -> Result<Policy, Failure> {
+    let text = read_limited(path, &POLICY_LIMIT)?;
+    Policy::parse(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Validate { policy } => {
-            let p = load_policy(&policy)?;
-            for r in &p.routes {
-                let (Some(from), Some(to)) = (p.vault(&r.from), p.vault(&r.to)) else {
-                    continue;
-                };
-                let kind = match (
-                    from.arn.account == to.arn.account,
-                    from.arn.region == to.arn.region,
-                ) {
-                    (true, true) => "same account and Region",
-                    (true, false) => "cross-Region",
-                    (false, true) => "cross-account",
-                    (false, false) => "cross-account, cross-Region",
-                };
-                let retention = to.retention.map(|r| r.describe()).unwrap_or_default();
-                let tags = if r.select.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!(", tags {:?}", r.select.tags)
-                };
-                println!(
-                    "{}: {}/{} -> {}/{} ({kind}), {retention}, selects {}{tags}",
-                    r.name(),
-                    from.arn.account,
-                    from.arn.region,
-                    to.arn.account,
-                    to.arn.region,
-                    r.select.resource_types.join("|")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { policy } => validate(&policy),
         Command::Plan {
             policy,
             event,
             resource_tags,
             vault_locks,
-        } => {
-            let p = load_policy(&policy)?;
-            let text = read(&event)?;
-            let raw: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not valid JSON: {e}", event.display()))?;
-            let mut observed = Observed::default();
-            for tag in resource_tags {
-                let (k, v) = tag
-                    .split_once('=')
-                    .ok_or_else(|| format!("--resource-tag {tag}: expected KEY=VALUE"))?;
-                observed.resource_tags.insert(k.to_string(), v.to_string());
-            }
-            for lock in vault_locks {
-                let (alias, lock) = parse_lock(&lock)?;
-                let vault = p
-                    .vault(&alias)
-                    .ok_or_else(|| format!("--vault-lock: no vault '{alias}' in the policy"))?;
-                observed.vault_locks.insert(vault.arn.clone(), lock);
-            }
-            let plan = router::plan_only(&raw, &p, &observed)
-                .map_err(|e| format!("{}: {e}", event.display()))?;
-            let json = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-            println!("{json}");
-            Ok(ExitCode::SUCCESS)
-        }
+        } => plan(&policy, &event, &resource_tags, &vault_locks),
         Command::Simulate {
             policy,
             days,
@@ -164,7 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let p = match &policy {
                 Some(path) => load_policy(path)?,
                 None => Policy::parse(EXAMPLE_POLICY)
-                    .map_err(|e| format!("embedded example policy: {e}"))?,
+                    .map_err(|e| input(format!("embedded example policy: {e}")))?,
             };
             let mut options = SimOptions {
                 days,
@@ -174,84 +232,178 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ..SimOptions::default()
             };
             if let Some(spec) = faults {
-                options.faults = parse_faults(&spec, options.faults)?;
+                options.faults = parse_faults(&spec, options.faults).map_err(input)?;
             }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the runtime: {e}"))?;
-            let mut sim = Simulation::new(p, options);
-            let summary = runtime.block_on(sim.run());
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&summary).map_err(|e| e.to_string())?
-                );
-            } else {
-                print!("{}", summary.render());
-            }
-            Ok(ExitCode::SUCCESS)
+            simulate(p, options, json)
         }
     }
 }
 
+fn validate(path: &Path) -> Result<(), Failure> {
+    let p = load_policy(path)?;
+    let by_alias: BTreeMap<&str, _> = p.vaults.iter().map(|v| (v.alias.as_str(), v)).collect();
+    let mut text = String::new();
+    for r in &p.routes {
+        let (Some(from), Some(to)) = (by_alias.get(r.from.as_str()), by_alias.get(r.to.as_str()))
+        else {
+            continue;
+        };
+        let kind = match (
+            from.arn.account == to.arn.account,
+            from.arn.region == to.arn.region,
+        ) {
+            (true, true) => "same account and Region",
+            (true, false) => "cross-Region",
+            (false, true) => "cross-account",
+            (false, false) => "cross-account, cross-Region",
+        };
+        let retention = to.retention.map(|r| r.describe()).unwrap_or_default();
+        let tags = if r.select.tags.is_empty() {
+            String::new()
+        } else {
+            format!(", tags {:?}", r.select.tags)
+        };
+        text.push_str(&format!(
+            "{}: {}/{} -> {}/{} ({kind}), {retention}, selects {}{tags}\n",
+            r.name(),
+            from.arn.account,
+            from.arn.region,
+            to.arn.account,
+            to.arn.region,
+            r.select.resource_types.join("|")
+        ));
+    }
+    out(&text)
+}
+
+fn plan(
+    policy: &Path,
+    event: &Path,
+    resource_tags: &[String],
+    vault_locks: &[String],
+) -> Result<(), Failure> {
+    let p = load_policy(policy)?;
+    let text = read_limited(event, &EVENT_LIMIT)?;
+    let raw: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| input(format!("{}: not valid JSON: {e}", event.display())))?;
+    let mut observed = Observed::default();
+    for tag in resource_tags {
+        let (k, v) = tag
+            .split_once('=')
+            .ok_or_else(|| input(format!("--resource-tag {tag}: expected KEY=VALUE")))?;
+        observed.resource_tags.insert(k.to_string(), v.to_string());
+    }
+    for lock in vault_locks {
+        let (alias, lock) = parse_lock(lock).map_err(input)?;
+        let vault = p
+            .vault(&alias)
+            .ok_or_else(|| input(format!("--vault-lock: no vault '{alias}' in the policy")))?;
+        observed.vault_locks.insert(vault.arn.clone(), lock);
+    }
+    let plan = router::plan_only(&raw, &p, &observed)
+        .map_err(|e| input(format!("{}: {e}", event.display())))?;
+    let json = serde_json::to_string_pretty(&plan)
+        .map_err(|e| input(format!("cannot render the plan: {e}")))?;
+    out(&format!("{json}\n"))
+}
+
+fn simulate(p: Policy, options: SimOptions, json: bool) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| input(format!("cannot start the runtime: {e}")))?;
+    let mut sim = Simulation::new(p, options);
+    let summary = runtime.block_on(sim.run());
+    if json {
+        let line = serde_json::to_string(&summary)
+            .map_err(|e| input(format!("cannot render the summary: {e}")))?;
+        out(&format!("{line}\n"))
+    } else {
+        out(&summary.render())
+    }
+}
+
+/// `ALIAS=MIN:MAX`, days as a vault lock takes them: 1 <= MIN <= MAX <= 36500, either side may be
+/// empty (no bound).
 fn parse_lock(spec: &str) -> Result<(String, VaultLock), String> {
-    let bad = || format!("--vault-lock {spec}: expected ALIAS=MIN:MAX, e.g. bunker=1:3650");
-    let (alias, range) = spec.split_once('=').ok_or_else(bad)?;
-    let (min, max) = range.split_once(':').ok_or_else(bad)?;
+    let bad = |why: String| {
+        format!("--vault-lock {spec}: {why} (expected ALIAS=MIN:MAX, e.g. bunker=1:3650)")
+    };
+    let (alias, range) = spec.split_once('=').ok_or_else(|| bad("no '='".into()))?;
+    if alias.is_empty() {
+        return Err(bad("no vault alias".into()));
+    }
+    let (min, max) = range
+        .split_once(':')
+        .ok_or_else(|| bad("no ':' between MIN and MAX".into()))?;
     let days = |s: &str| -> Result<Option<u32>, String> {
         if s.is_empty() {
-            Ok(None)
-        } else {
-            s.parse().map(Some).map_err(|_| bad())
+            return Ok(None);
+        }
+        match s.parse::<u32>() {
+            Ok(d) if (MIN_DAYS..=NEVER_EXPIRE_DAYS).contains(&d) => Ok(Some(d)),
+            _ => Err(bad(format!(
+                "'{s}' is not a whole number of days within {MIN_DAYS}..={NEVER_EXPIRE_DAYS}"
+            ))),
         }
     };
-    Ok((
-        alias.to_string(),
-        VaultLock {
-            min_retention_days: days(min)?,
-            max_retention_days: days(max)?,
-        },
-    ))
+    let (min, max) = (days(min)?, days(max)?);
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            return Err(bad(format!("MIN {lo} is greater than MAX {hi}")));
+        }
+    }
+    let lock = VaultLock {
+        min_retention_days: min,
+        max_retention_days: max,
+    };
+    Ok((alias.to_string(), lock))
 }
 
 fn parse_faults(spec: &str, mut faults: Faults) -> Result<Faults, String> {
     if spec.trim() == "none" {
         return Ok(Faults::none());
     }
-    let mut seen = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| format!("--faults {part}: expected NAME=VALUE"))?;
-        let number: f64 = v
-            .parse()
-            .map_err(|_| format!("--faults {part}: {v} is not a number"))?;
-        let probability = |n: f64| {
-            if (0.0..=1.0).contains(&n) {
-                Ok(n)
-            } else {
-                Err(format!(
-                    "--faults {part}: a probability must be within 0..=1"
-                ))
-            }
-        };
+        if !seen.insert(k) {
+            return Err(format!("--faults: '{k}' given twice"));
+        }
         match k {
-            "lose" => faults.lose = probability(number)?,
-            "duplicate" => faults.duplicate = probability(number)?,
-            "fail" => faults.copy_failure = probability(number)?,
-            "throttle" => faults.throttle = probability(number)?,
-            "reorder" if number >= 0.0 => faults.reorder_minutes = number as i64,
-            "reorder" => return Err(format!("--faults {part}: minutes cannot be negative")),
+            "lose" => faults.lose = probability(part, v)?,
+            "duplicate" => faults.duplicate = probability(part, v)?,
+            "fail" => faults.copy_failure = probability(part, v)?,
+            "throttle" => faults.throttle = probability(part, v)?,
+            "reorder" => faults.reorder_minutes = reorder_minutes(part, v)?,
             other => {
                 return Err(format!(
                     "--faults: unknown fault '{other}' (lose, duplicate, reorder, fail, throttle)"
                 ))
             }
         }
-        if seen.insert(k.to_string(), ()).is_some() {
-            return Err(format!("--faults: '{k}' given twice"));
-        }
     }
     Ok(faults)
+}
+
+fn probability(part: &str, v: &str) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        // NaN and infinities fail the range test too.
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Ok(_) => Err(format!(
+            "--faults {part}: a probability must be within 0..=1"
+        )),
+        Err(_) => Err(format!("--faults {part}: {v} is not a number")),
+    }
+}
+
+fn reorder_minutes(part: &str, v: &str) -> Result<i64, String> {
+    match v.trim().parse::<i64>() {
+        Ok(m) if (0..=MAX_REORDER_MINUTES).contains(&m) => Ok(m),
+        _ => Err(format!(
+            "--faults {part}: reorder is whole minutes within 0..={MAX_REORDER_MINUTES}"
+        )),
+    }
 }

@@ -266,3 +266,231 @@ fn simulate_with_plan_copy_actions_repairs_every_inherited_expiry() {
     assert_eq!(s["never_expire_violations"], 0);
     assert_eq!(s["chains_total"], s["chains_complete"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad input is exit 2 with a message, never a panic (issue 6).
+
+/// Exit 2, nothing on stdout, one `relay: ` message on stderr containing `needle`, no panic.
+fn assert_refused(args: &[&str], needle: &str) {
+    let o = relay(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    assert!(err.starts_with("relay: "), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected {needle:?} in {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+}
+
+fn plan_args<'a>(event: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        event,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn an_event_over_256_kb_is_refused() {
+    let event =
+        std::fs::read_to_string(format!("{ROOT}/tests/events/backup-job-completed.json")).unwrap();
+    // Valid JSON, padded with whitespace past EventBridge's limit.
+    let big = temp_file("big-event.json", &format!("{event}{}", " ".repeat(262_144)));
+    assert_refused(&plan_args(&big, &[]), "the event is 263");
+    assert_refused(&plan_args(&big, &[]), "over the 262144-byte (256 KB) limit");
+    // A device has no size to check up front: it is cut off while reading.
+    assert_refused(
+        &plan_args("/dev/zero", &[]),
+        "over the 262144-byte (256 KB) limit",
+    );
+}
+
+#[test]
+fn a_policy_over_1_mb_is_refused() {
+    let policy = std::fs::read_to_string(format!("{ROOT}/infra/examples/policy.yaml")).unwrap();
+    let big = temp_file(
+        "big-policy.yaml",
+        &format!("{policy}\n# {}\n", "x".repeat(1_048_576)),
+    );
+    assert_refused(&["validate", &big], "over the 1048576-byte (1 MB) limit");
+    assert_refused(
+        &["simulate", "--policy", &big],
+        "over the 1048576-byte (1 MB) limit",
+    );
+    assert_refused(
+        &["validate", "/dev/zero"],
+        "over the 1048576-byte (1 MB) limit",
+    );
+}
+
+#[test]
+fn far_future_numeric_creation_dates_do_not_panic() {
+    // 8210000000000 s is in year 262,134: in chrono's range, but 100 years later is not.
+    for date in ["1e300", "-1e300", "9223372036854775807", "8210000000000"] {
+        for fixture in [
+            "backup-job-completed.json",
+            "copy-job-completed-dr-to-bunker.json",
+            "recovery-point-completed.json",
+        ] {
+            let text = std::fs::read_to_string(format!("{ROOT}/tests/events/{fixture}")).unwrap();
+            let odd = text.replace("\"2026-11-20T05:00:09.461Z\"", date);
+            assert_ne!(odd, text, "{fixture} has no creationDate to replace");
+            let path = temp_file(&format!("future-{date}-{fixture}"), &odd);
+            let o = relay(&plan_args(&path, &["--resource-tag", "backup-tier=gold"]));
+            assert_eq!(o.status.code(), Some(0), "{date} {fixture}: {}", stderr(&o));
+            let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            assert!(plan["actions"].is_array(), "{plan}");
+        }
+    }
+}
+
+#[test]
+fn faults_out_of_range_are_refused() {
+    for (faults, needle) in [
+        (
+            "reorder=99999999999999999",
+            "reorder is whole minutes within 0..=1440",
+        ),
+        ("reorder=1441", "reorder is whole minutes within 0..=1440"),
+        ("reorder=-1", "reorder is whole minutes within 0..=1440"),
+        ("reorder=4.5", "reorder is whole minutes within 0..=1440"),
+        ("lose=-0.1", "a probability must be within 0..=1"),
+        ("duplicate=1.5", "a probability must be within 0..=1"),
+        ("fail=NaN", "a probability must be within 0..=1"),
+        ("throttle=inf", "a probability must be within 0..=1"),
+        ("lose=much", "much is not a number"),
+        ("lose=0.1,lose=0.2", "'lose' given twice"),
+        ("lose", "expected NAME=VALUE"),
+    ] {
+        assert_refused(&["simulate", "--faults", faults], needle);
+    }
+    // The edges are fine.
+    let o = relay(&[
+        "simulate",
+        "--days",
+        "1",
+        "--tables",
+        "1",
+        "--json",
+        "--faults",
+        "lose=0,duplicate=1,reorder=1440,fail=0,throttle=0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn days_and_tables_out_of_range_are_refused() {
+    for args in [
+        ["simulate", "--days", "0"],
+        ["simulate", "--days", "3651"],
+        ["simulate", "--days", "99999999999"],
+        ["simulate", "--tables", "0"],
+        ["simulate", "--tables", "10001"],
+    ] {
+        let o = relay(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stdout(&o).is_empty(), "{args:?}");
+        assert!(
+            stderr(&o).contains("is not in 1..="),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn bad_vault_locks_are_refused() {
+    let event = "tests/events/copy-job-completed-central-to-dr.json";
+    for (lock, needle) in [
+        (
+            "bunker=0:3650",
+            "'0' is not a whole number of days within 1..=36500",
+        ),
+        (
+            "bunker=1:36501",
+            "'36501' is not a whole number of days within 1..=36500",
+        ),
+        ("bunker=3650:1", "MIN 3650 is greater than MAX 1"),
+        ("bunker=-1:5", "'-1' is not a whole number of days"),
+        (
+            "bunker=1:99999999999",
+            "'99999999999' is not a whole number of days",
+        ),
+        ("bunker=a:b", "'a' is not a whole number of days"),
+        ("bunker", "no '='"),
+        ("bunker=10", "no ':' between MIN and MAX"),
+        ("=1:10", "no vault alias"),
+        ("nowhere=1:10", "no vault 'nowhere' in the policy"),
+    ] {
+        assert_refused(&plan_args(event, &["--vault-lock", lock]), needle);
+    }
+    // One side may be left open; the edges of the range are fine.
+    for lock in ["bunker=:3650", "bunker=1:", "bunker=1:36500", "bunker=7:7"] {
+        let o = relay(&plan_args(event, &["--vault-lock", lock]));
+        assert_eq!(o.status.code(), Some(0), "{lock}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_full_disk_is_an_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(RELAY)
+        .args(["validate", "infra/examples/policy.yaml"])
+        .current_dir(ROOT)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("relay: cannot write the output: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_is_an_error_not_a_panic() {
+    // The reader (`true`) has exited well before relay starts to write.
+    let script = format!(
+        "set -o pipefail; (sleep 0.3; exec {RELAY} validate infra/examples/policy.yaml) | true"
+    );
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("relay: cannot write the output: Broken pipe"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn lifecycle_days_past_the_api_maximum_do_not_panic() {
+    // u32::MAX cold days on a point in the never_expire vault once overflowed `cold + 90` in the
+    // guard; such days are now read as absent.
+    let text =
+        std::fs::read_to_string(format!("{ROOT}/tests/events/recovery-point-completed.json"))
+            .unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    event["detail"]["lifecycle"] =
+        serde_json::json!({"deleteAfterDays": 35, "moveToColdStorageAfterDays": 4294967295_u64});
+    let path = temp_file("huge-cold.json", &event.to_string());
+    let o = relay(&plan_args(&path, &[]));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        plan["actions"][0]["type"],
+        "update_recovery_point_lifecycle"
+    );
+}

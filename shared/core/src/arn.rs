@@ -68,6 +68,54 @@ pub fn is_account_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
 }
 
+/// Exactly 12 digits, as AWS issues them. The policy holds its accounts to this; events do not
+/// (see [`is_account_id`]).
+pub fn is_issued_account_id(s: &str) -> bool {
+    s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The partitions AWS Backup is in, each with the prefix of its Region names; `aws` has every
+/// Region no other partition claims.
+pub const PARTITIONS: [(&str, &str); 8] = [
+    ("aws", ""),
+    ("aws-cn", "cn-"),
+    ("aws-us-gov", "us-gov-"),
+    ("aws-iso", "us-iso-"),
+    ("aws-iso-b", "us-isob-"),
+    ("aws-iso-e", "eu-isoe-"),
+    ("aws-iso-f", "us-isof-"),
+    ("aws-eusc", "eusc-"),
+];
+
+pub fn is_known_partition(partition: &str) -> bool {
+    PARTITIONS.iter().any(|(p, _)| *p == partition)
+}
+
+/// The partition a Region name belongs to, by its prefix.
+pub fn partition_of_region(region: &str) -> &'static str {
+    PARTITIONS
+        .iter()
+        .skip(1)
+        .find(|(_, prefix)| region.starts_with(prefix))
+        .map_or("aws", |(partition, _)| partition)
+}
+
+/// The shape of a Region name: words of lowercase letters, then a number, joined by '-'
+/// (`us-east-1`, `ap-southeast-4`, `us-gov-west-1`, `eusc-de-east-1`). Syntactic only: a new
+/// Region needs no release of Backup Relay.
+pub fn is_region_name(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 fn check_region(arn: &str, region: &str) -> Result<(), ArnError> {
     if is_name(region) {
         Ok(())
@@ -434,6 +482,42 @@ mod tests {
         assert!(
             matches!(rp, RecoveryPointArn::Backup { ref account, .. } if account == "1112233445566")
         );
+    }
+
+    #[test]
+    fn regions_and_partitions() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("ap-southeast-4", "aws"),
+            ("eu-central-2", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            assert!(is_region_name(region), "{region}");
+            assert_eq!(partition_of_region(region), partition, "{region}");
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "us-east-",
+            "useast1",
+            "us-east-123",
+            "US-east-1",
+            "us--1",
+            "-east-1",
+            "us-east-1a",
+        ] {
+            assert!(!is_region_name(bad), "{bad:?}");
+        }
+        assert!(is_known_partition("aws-us-gov"));
+        assert!(!is_known_partition("aws-mars"));
+        assert!(is_issued_account_id("111111111111"));
+        assert!(!is_issued_account_id("1112233445566"));
+        assert!(!is_issued_account_id("11111111111a"));
     }
 
     #[test]

@@ -6,9 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::retention::Lifecycle;
+use crate::retention::{Lifecycle, NEVER_EXPIRE_DAYS};
 
 pub const SOURCE: &str = "aws.backup";
+
+/// EventBridge's limit for one event entry (256 KB). Anything larger did not come from EventBridge,
+/// and refusing it before parsing keeps a hostile or broken input from costing memory and time.
+pub const MAX_EVENT_BYTES: usize = 262_144;
 
 pub const BACKUP_JOB: &str = "Backup Job State Change";
 pub const COPY_JOB: &str = "Copy Job State Change";
@@ -27,6 +31,8 @@ pub const OTHER_KNOWN_DETAIL_TYPES: [&str; 7] = [
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    #[error("event is {size} bytes, over the {limit}-byte (256 KB) limit of an EventBridge event")]
+    TooLarge { size: usize, limit: usize },
     #[error("event is not valid JSON: {0}")]
     NotJson(String),
     #[error("event is not a JSON object")]
@@ -182,7 +188,14 @@ pub struct RecoveryPointEvent {
 }
 
 impl ParsedEvent {
+    /// Refuses text over [`MAX_EVENT_BYTES`] before parsing it.
     pub fn parse_str(text: &str) -> Result<Self, EventError> {
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(EventError::TooLarge {
+                size: text.len(),
+                limit: MAX_EVENT_BYTES,
+            });
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
         Self::parse(&value)
@@ -355,7 +368,8 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
 /// A lifecycle's day count. AWS writes "never" as `-1`, and leaves the field out or `null` when it
 /// is not set: all of these are `None` ("not set / never"), never a parse error. Negative values
 /// are caught here on purpose rather than left to how `lenient_u64` happens to treat them, because
-/// the guard relies on "never" arriving as `None`. Days beyond `u32` are unreadable, so `None` too.
+/// the guard relies on "never" arriving as `None`. AWS allows at most 36500 days; a larger number
+/// is treated as absent, so no arithmetic on it downstream (days + 90, date + days) can overflow.
 fn lenient_days(v: Option<&Value>) -> Option<u32> {
     let negative = match v? {
         Value::Number(n) => n.as_f64().is_some_and(|f| f < 0.0),
@@ -365,7 +379,9 @@ fn lenient_days(v: Option<&Value>) -> Option<u32> {
     if negative {
         return None;
     }
-    lenient_u64(v).and_then(|n| u32::try_from(n).ok())
+    lenient_u64(v)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|d| *d <= NEVER_EXPIRE_DAYS)
 }
 
 fn lenient_bool(v: Option<&Value>) -> Option<bool> {
@@ -378,23 +394,53 @@ fn lenient_bool(v: Option<&Value>) -> Option<bool> {
 
 /// ISO 8601 / RFC 3339; AWS's console-style dates ("Jul 15, 2020 9:39:07 PM") too. Anything else is
 /// treated as absent rather than an error: no decision depends on a date we cannot read.
+/// Dates outside [`earliest_date`, `latest_date`] are absent too: AWS writes four-digit years, and
+/// the bound keeps every later `date + 36500 days` far inside chrono's range, so no arithmetic
+/// downstream can overflow on a date an event carried.
 fn lenient_date(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    let s = match v? {
-        Value::String(s) => s.trim(),
-        Value::Number(n) => {
-            // Epoch seconds, as the SDKs' JSON sometimes carries.
-            return n
-                .as_f64()
-                .and_then(|f| DateTime::from_timestamp(f as i64, 0));
-        }
-        _ => return None,
-    };
+    let date = match v? {
+        Value::String(s) => text_date(s.trim()),
+        // Epoch seconds, as the SDKs' JSON sometimes carries.
+        Value::Number(n) => n.as_f64().and_then(epoch_seconds),
+        _ => None,
+    }?;
+    (earliest_date()..=latest_date())
+        .contains(&date)
+        .then_some(date)
+}
+
+fn text_date(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
     }
     chrono::NaiveDateTime::parse_from_str(s, "%b %d, %Y %I:%M:%S %p")
         .ok()
         .map(|n| n.and_utc())
+}
+
+/// Whole and fractional epoch seconds; `None` for what no `DateTime` can hold (checked, never a
+/// saturating cast that would turn 1e300 into a real-looking date).
+fn epoch_seconds(f: f64) -> Option<DateTime<Utc>> {
+    let latest = latest_date().timestamp() as f64;
+    if !f.is_finite() || f < 0.0 || f > latest {
+        return None;
+    }
+    let secs = f.floor();
+    let nanos = ((f - secs) * 1e9) as u32;
+    DateTime::from_timestamp(secs as i64, nanos.min(999_999_999))
+}
+
+/// The Unix epoch: AWS Backup reports nothing older.
+fn earliest_date() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The last second with a four-digit year.
+fn latest_date() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|n| n.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -514,6 +560,29 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_days_past_the_api_maximum_are_absent() {
+        let ev = envelope(
+            RECOVERY_POINT,
+            json!({"status": "COMPLETED",
+                   "lifecycle": {"deleteAfterDays": 36501, "moveToColdStorageAfterDays": 4294967295_u64}}),
+            json!([]),
+        );
+        let EventDetail::RecoveryPoint(r) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!()
+        };
+        assert_eq!(r.lifecycle, Some(Lifecycle::default()));
+        let ev = envelope(
+            RECOVERY_POINT,
+            json!({"status": "COMPLETED", "lifecycle": {"deleteAfterDays": 36500}}),
+            json!([]),
+        );
+        let EventDetail::RecoveryPoint(r) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!()
+        };
+        assert_eq!(r.lifecycle.unwrap().delete_after_days, Some(36500));
+    }
+
+    #[test]
     fn other_unknown_and_foreign_are_recognised() {
         let other = envelope("Backup Vault State Change", json!({}), json!([]));
         assert_eq!(
@@ -530,6 +599,61 @@ mod tests {
         assert_eq!(
             ParsedEvent::parse(&foreign).unwrap().detail,
             EventDetail::ForeignSource
+        );
+    }
+
+    #[test]
+    fn text_over_the_eventbridge_limit_is_refused_before_parsing() {
+        let big = format!("{{\"id\": \"{}\"}}", "x".repeat(MAX_EVENT_BYTES));
+        assert_eq!(
+            ParsedEvent::parse_str(&big),
+            Err(EventError::TooLarge {
+                size: big.len(),
+                limit: MAX_EVENT_BYTES
+            })
+        );
+        // Exactly at the limit is still read (and here fails for what it is, not its size).
+        let at_limit = " ".repeat(MAX_EVENT_BYTES - 2) + "[]";
+        assert_eq!(
+            ParsedEvent::parse_str(&at_limit),
+            Err(EventError::NotAnObject)
+        );
+    }
+
+    fn creation_date_of(date: Value) -> Option<DateTime<Utc>> {
+        let ev = envelope(
+            BACKUP_JOB,
+            json!({"state": "COMPLETED", "creationDate": date}),
+            json!([]),
+        );
+        let EventDetail::BackupJob(b) = ParsedEvent::parse(&ev).unwrap().detail else {
+            panic!("backup job expected")
+        };
+        b.creation_date
+    }
+
+    #[test]
+    fn far_future_and_odd_numeric_dates_are_absent_not_a_panic() {
+        for date in [
+            json!(1e300),
+            json!(-1e300),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(253_402_300_800_i64), // 10000-01-01T00:00:00Z
+            json!(-1),
+            json!("Jul 15, 20200 9:39:07 PM"),
+            json!("1969-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(creation_date_of(date.clone()), None, "{date}");
+        }
+        assert_eq!(
+            creation_date_of(json!(1_594_849_147.5)).map(|d| d.to_rfc3339()),
+            Some("2020-07-15T21:39:07.500+00:00".to_string())
+        );
+        assert_eq!(
+            creation_date_of(json!(253_402_300_799_i64)).map(|d| d.to_rfc3339()),
+            Some("9999-12-31T23:59:59+00:00".to_string())
         );
     }
 

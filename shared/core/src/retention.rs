@@ -89,11 +89,12 @@ impl Retention {
 }
 
 /// When a recovery point with this lifecycle is deleted: counted from the original creation date,
-/// which copies keep. `None`: never (no DeleteAfterDays), or a date past the last one chrono can
-/// hold; the creation date comes from input, so the sum is checked rather than left to panic.
+/// which copies keep. `None`: never (no DeleteAfterDays), or a date past the end of the calendar
+/// chrono can hold (an event may carry any u32 of days): checked, so odd input cannot panic, and
+/// a point kept beyond year 262,000 is kept for ever as far as any decision here goes.
 pub fn delete_at(creation_date: DateTime<Utc>, lifecycle: &Lifecycle) -> Option<DateTime<Utc>> {
-    let days = lifecycle.delete_after_days?;
-    creation_date.checked_add_signed(Duration::days(i64::from(days)))
+    let days = Duration::try_days(i64::from(lifecycle.delete_after_days?))?;
+    creation_date.checked_add_signed(days)
 }
 
 /// A vault's lock, as DescribeBackupVault / ListBackupVaults report it.
@@ -164,7 +165,7 @@ pub fn fit_to_lock(
                 lc.delete_after_days = Some(max);
                 // Keep the 90-day cold rule true after lowering the delete date.
                 if let Some(cold) = lc.move_to_cold_storage_after_days {
-                    if max < cold + COLD_MIN_DAYS {
+                    if max < cold.saturating_add(COLD_MIN_DAYS) {
                         lc.move_to_cold_storage_after_days = max
                             .checked_sub(COLD_MIN_DAYS)
                             .filter(|c| *c >= MIN_DAYS);
@@ -209,6 +210,9 @@ mod tests {
             "2026-02-05T05:00:00+00:00"
         );
         assert_eq!(delete_at(created, &Lifecycle::default()), None);
+        // Any u32 an event may carry: no panic, and past chrono's calendar it is "never".
+        assert_eq!(delete_at(created, &days(u32::MAX, None)), None);
+        assert!(delete_at(DateTime::<Utc>::MAX_UTC, &days(1, None)).is_none());
     }
 
     #[test]

@@ -502,9 +502,12 @@ fn recovery_points_outside_never_expire_vaults_are_not_the_guards() {
 
 #[test]
 fn other_partitions_are_kept() {
+    // Every Region moves to aws-cn: validation refuses aws Regions in an aws-cn ARN.
     let text = EXAMPLE
         .replace("arn:aws:", "arn:aws-cn:")
-        .replace("us-east-1", "cn-north-1");
+        .replace("us-east-1", "cn-north-1")
+        .replace("us-west-2", "cn-northwest-1")
+        .replace("eu-west-1", "cn-northwest-1");
     let p = Policy::parse(&text).unwrap();
     let ev = std::fs::read_to_string(format!(
         "{}/../../tests/events/backup-job-completed.json",
