@@ -369,7 +369,8 @@ fn parse_faults(spec: &str, mut faults: Faults) -> Result<Faults, String> {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| format!("--faults {part}: expected NAME=VALUE"))?;
-        if !seen.insert(k) {
+        // deny_account may name several accounts, one each time.
+        if k != "deny_account" && !seen.insert(k) {
             return Err(format!("--faults: '{k}' given twice"));
         }
         match k {
@@ -378,9 +379,17 @@ fn parse_faults(spec: &str, mut faults: Faults) -> Result<Faults, String> {
             "fail" => faults.copy_failure = probability(part, v)?,
             "throttle" => faults.throttle = probability(part, v)?,
             "reorder" => faults.reorder_minutes = reorder_minutes(part, v)?,
+            "deny_account" if relay_core::arn::is_account_id(v.trim()) && v.trim().len() == 12 => {
+                faults.deny_account.insert(v.trim().to_string());
+            }
+            "deny_account" => {
+                return Err(format!(
+                    "--faults {part}: deny_account takes a 12-digit account id"
+                ))
+            }
             other => {
                 return Err(format!(
-                    "--faults: unknown fault '{other}' (lose, duplicate, reorder, fail, throttle)"
+                    "--faults: unknown fault '{other}' (lose, duplicate, reorder, fail, throttle, deny_account)"
                 ))
             }
         }

@@ -12,11 +12,21 @@ pub async fn raise<P: RouterPorts>(ports: &P, id: String, alert: Alert) -> PortR
         return Ok(false);
     }
     ports.send(&incident.alert).await?;
-    ports
-        .ledger()
-        .incident_alerted(&incident.id, ports.now())
-        .await?;
+    mark_sent(ports, &incident.id).await?;
     Ok(true)
+}
+
+/// Mark a sent alert. A mark that fails leaves the alert in the outbox, to be sent a second time:
+/// after a send that went through, the mark is worth more patience than any other write.
+async fn mark_sent<P: RouterPorts>(ports: &P, id: &str) -> PortResult<()> {
+    const ROUNDS: u32 = 3;
+    let mut round = 1;
+    loop {
+        match ports.ledger().incident_alerted(id, ports.now()).await {
+            Err(e) if e.kind.is_transient() && round < ROUNDS => round += 1,
+            other => return other,
+        }
+    }
 }
 
 /// An account whose executor role cannot be assumed: one incident until it is reachable again.
@@ -47,9 +57,8 @@ pub async fn drain<P: RouterPorts>(ports: &P) -> PortResult<(u64, Vec<Incident>)
     let mut sent = 0;
     for incident in open.iter_mut().filter(|i| i.alerted_at.is_none()) {
         ports.send(&incident.alert).await?;
-        let now = ports.now();
-        ports.ledger().incident_alerted(&incident.id, now).await?;
-        incident.alerted_at = Some(now);
+        mark_sent(ports, &incident.id).await?;
+        incident.alerted_at = Some(ports.now());
         sent += 1;
     }
     Ok((sent, open))

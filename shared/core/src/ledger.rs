@@ -189,7 +189,7 @@ pub fn may_claim(existing: Option<&HopRecord>, req: &ClaimRequest) -> bool {
         }
         HopState::Failed => {
             req.attempt > 1
-                && r.attempt + 1 == req.attempt
+                && r.attempt.checked_add(1) == Some(req.attempt)
                 && r.failure_class == Some(FailureClass::Retryable)
         }
         HopState::Started | HopState::Completed | HopState::Skipped => false,

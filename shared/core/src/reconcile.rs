@@ -722,8 +722,12 @@ async fn retry_failed<P: RouterPorts>(
         alert_hop(ctx, hop, (&reason, &why), report).await?;
         return Ok(0);
     }
-    let due = record.updated_at
-        + retry_backoff(record.attempt + 1, config.backoff_base, config.backoff_max);
+    // The record is stored data: checked, so a corrupt date cannot panic (it waits instead).
+    let backoff = retry_backoff(record.attempt + 1, config.backoff_base, config.backoff_max);
+    let due = record
+        .updated_at
+        .checked_add_signed(backoff)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     if now < due {
         report.waiting_for_backoff += 1;
         return Ok(0);

@@ -6,14 +6,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::arn::VaultArn;
+use crate::event::ParsedEvent;
 use crate::event::{EventDetail, JobState};
 use crate::guard::PointView;
 use crate::incident;
+use crate::patience::Patient;
 use crate::plan::{self, guard_action, Action, RetentionViolation, UpdateLifecycle};
 use crate::policy::{Policy, Vault};
 use crate::ports::{Alert, ErrorKind, Incident, PortError, RouterPorts};
 use crate::retention::{Retention, VaultLock};
-use crate::router::{observe, parse_event, RouterError};
+use crate::router::{account_unreachable, observe, parse_event, RouterConfig, RouterError};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GuardOutcome {
@@ -30,6 +32,7 @@ pub async fn handle_event<P: RouterPorts>(
     policy: &Policy,
     raw: &Value,
 ) -> Result<GuardOutcome, RouterError> {
+    let ports = &Patient::new(ports, RouterConfig::default().patience);
     let event = parse_event(raw)?;
     let event_id = event.envelope.id.clone();
     let fail = |source: PortError| RouterError::from_port(&event_id, source);
@@ -37,6 +40,25 @@ pub async fn handle_event<P: RouterPorts>(
         event_id: event_id.clone(),
         ..Default::default()
     };
+    match guard_event(ports, policy, &event, &mut out).await {
+        Ok(()) => {}
+        // The vault's account is unreachable: one incident for it; the reconciler re-checks later.
+        Err(e) if e.is_account_denied() => {
+            out.alerts_sent += u32::from(account_unreachable(ports, &e).await.map_err(&fail)?);
+            out.ignored = Some(format!("account unreachable: {e}"));
+        }
+        Err(e) => return Err(fail(e)),
+    }
+    tracing::info!(event_id = %event_id, repaired = out.repaired, violations = out.violations, "retention checked");
+    Ok(out)
+}
+
+async fn guard_event<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    event: &ParsedEvent,
+    out: &mut GuardOutcome,
+) -> Result<(), PortError> {
     match &event.detail {
         EventDetail::CopyJob(c) if c.state == JobState::Completed => {
             let dest = c
@@ -51,37 +73,32 @@ pub async fn handle_event<P: RouterPorts>(
             else {
                 out.ignored =
                     Some("the copy did not land in a never_expire vault of the policy".into());
-                return Ok(out);
+                return Ok(());
             };
             // The event does not carry the copy's lifecycle: ask AWS.
-            let point = ports
-                .describe_recovery_point(&vault.arn, rp)
-                .await
-                .map_err(&fail)?;
-            let lock = ports.vault_lock(&vault.arn).await.map_err(&fail)?;
-            check_point(ports, vault, &point, lock.as_ref(), &mut out)
-                .await
-                .map_err(&fail)?;
+            let point = ports.describe_recovery_point(&vault.arn, rp).await?;
+            let lock = ports.vault_lock(&vault.arn).await?;
+            check_point(ports, vault, &point, lock.as_ref(), out).await
         }
         EventDetail::RecoveryPoint(_) => {
-            let needs = plan::plan_needs(&event, policy);
-            let observed = observe(ports, &needs).await.map_err(&fail)?;
-            let planned = plan::plan_event(&event, policy, &observed);
+            let needs = plan::plan_needs(event, policy);
+            let observed = observe(ports, &needs).await?;
+            let planned = plan::plan_event(event, policy, &observed);
             out.ignored = planned.ignored.clone();
             for action in &planned.actions {
                 out.checked += 1;
-                apply(ports, action, &mut out).await.map_err(&fail)?;
+                apply(ports, action, out).await?;
             }
+            Ok(())
         }
         _ => {
             out.ignored = Some(format!(
                 "'{}' events need no action from the retention guard",
                 event.envelope.detail_type
-            ))
+            ));
+            Ok(())
         }
     }
-    tracing::info!(event_id = %event_id, repaired = out.repaired, violations = out.violations, "retention checked");
-    Ok(out)
 }
 
 pub fn is_never_expire(vault: &Vault) -> bool {

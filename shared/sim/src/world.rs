@@ -52,8 +52,8 @@ impl Faults {
     }
 }
 
-/// How long the simulated AWS Backup remembers an idempotency token. AWS does not document it;
-/// the simulator forgets soon, so a late repeat of a start would make a duplicate copy.
+/// How long the simulated AWS Backup remembers an idempotency token by default. AWS does not
+/// document it; the simulator forgets soon, so a late repeat of a start would make a duplicate.
 pub const TOKEN_MEMORY_HOURS: i64 = 2;
 
 pub const TRANSIENT_COPY_FAILURE: &str =
@@ -246,6 +246,15 @@ pub struct World {
     forced_failures: BTreeMap<VaultArn, (u32, String)>,
     pub ledger: BTreeMap<HopKey, HopRecord>,
     pub incidents: BTreeMap<String, Incident>,
+    /// How long idempotency tokens are remembered.
+    pub token_memory: Duration,
+    /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
+    /// after the request reached AWS).
+    pub lost_start_answers: u32,
+    /// Publishing alerts fails (as a transient error) until this time.
+    pub publish_down_until: Option<DateTime<Utc>>,
+    /// Lifecycle updates that moved a delete date earlier: must stay 0.
+    pub retentions_shortened: u64,
     /// Alerts really published (the alert topic's side).
     pub alerts: Vec<Alert>,
     /// Deliveries not yet due, in delivery order: (time, sequence).
@@ -278,6 +287,10 @@ impl World {
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),
             incidents: BTreeMap::new(),
+            token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
+            lost_start_answers: 0,
+            publish_down_until: None,
+            retentions_shortened: 0,
             alerts: Vec::new(),
             pending: BTreeMap::new(),
             dead_letters: Vec::new(),
@@ -722,7 +735,7 @@ impl World {
         const OP: &str = "StartCopyJob";
         self.call_in(&req.account, OP)?;
         let token_key = (req.account.clone(), req.idempotency_token.clone());
-        let remembered_since = self.now - Duration::hours(TOKEN_MEMORY_HOURS);
+        let remembered_since = self.now - self.token_memory;
         if let Some(&(i, at)) = self.tokens.get(&token_key) {
             if at >= remembered_since {
                 // "Retrying a successful request with the same idempotency token results in a
@@ -805,6 +818,15 @@ impl World {
         self.counters.copy_jobs_started += 1;
         let ev = self.copy_job_event(index);
         self.emit(ev);
+        if self.lost_start_answers > 0 {
+            self.lost_start_answers -= 1;
+            return Err(PortError::new(
+                ErrorKind::Retryable,
+                OP,
+                None,
+                "timeout: the request was sent, no answer came",
+            ));
+        }
         Ok(id)
     }
 }
@@ -922,6 +944,9 @@ impl World {
             (Some(_), None) => true,
             _ => false,
         };
+        if matches!((before, rp.delete_at), (Some(b), Some(a)) if a < b) {
+            self.retentions_shortened += 1;
+        }
         let arn = rp.arn.clone();
         self.counters.lifecycle_updates += 1;
         if extended {
@@ -1109,6 +1134,14 @@ impl AlertPort for Sim {
     async fn send(&self, alert: &Alert) -> PortResult<()> {
         let mut w = self.world();
         w.throttled("Publish")?;
+        if w.publish_down_until.is_some_and(|t| w.now < t) {
+            return Err(PortError::new(
+                ErrorKind::Retryable,
+                "Publish",
+                Some("InternalError"),
+                "SNS is unavailable",
+            ));
+        }
         w.alerts.push(alert.clone());
         Ok(())
     }

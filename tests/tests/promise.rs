@@ -1,0 +1,218 @@
+//! The product's core promise on any graph and under any fault mix: exactly one copy per original
+//! per vault, every chain complete or alerted (once), nothing shortened. Counted from what the
+//! simulated AWS holds and the alerts it really published.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use relay_core::ledger::Original;
+use relay_core::policy::Policy;
+use relay_sim::world::TRANSIENT_COPY_FAILURE;
+use relay_sim::{Faults, SimOptions, Simulation, Summary};
+
+fn policy(name: &str) -> Policy {
+    let path = format!("{}/policies/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Policy::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn example() -> Policy {
+    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+}
+
+fn options(days: u32, tables: u32, seed: u64, faults: Faults) -> SimOptions {
+    SimOptions {
+        days,
+        tables,
+        seed,
+        faults,
+        ..SimOptions::default()
+    }
+}
+
+/// At most one COMPLETED copy of each original in each vault, whatever the graph.
+fn assert_one_copy_per_original_per_vault(sim: &Simulation) {
+    let w = sim.sim.world();
+    let mut held: HashMap<(String, Original), u32> = HashMap::new();
+    for rp in w.recovery_points.values() {
+        let key = (
+            rp.vault.to_string(),
+            Original::new(rp.resource_arn.clone(), rp.creation_date),
+        );
+        *held.entry(key).or_default() += 1;
+    }
+    let twice: Vec<_> = held.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "copies held twice: {twice:?}");
+}
+
+/// The invariants every run keeps, whatever it was given.
+fn assert_promise(sim: &Simulation, s: &Summary) {
+    assert!(s.chains_total > 0, "{s:#?}");
+    assert_eq!(s.duplicate_copy_jobs, 0, "{s:#?}");
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{:?}", s.unalerted);
+    assert_eq!(sim.sim.world().retentions_shortened, 0);
+    assert_one_copy_per_original_per_vault(sim);
+}
+
+#[tokio::test]
+async fn a_diamond_gets_one_copy_per_backup_in_the_vault_two_routes_reach() {
+    let mut sim = Simulation::new(policy("diamond"), SimOptions::default());
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.chains_complete, s.chains_total);
+    // b, c and d: three copies per backup, not four.
+    assert_eq!(s.hops_required, 3 * s.chains_total);
+    assert_eq!(s.copy_jobs_started, s.hops_required + s.copy_failures);
+}
+
+#[tokio::test]
+async fn ladders_of_diamonds_cost_one_copy_job_per_vault_not_per_path() {
+    for (name, vaults) in [("ladder3", 9), ("ladder5", 15)] {
+        let mut sim = Simulation::new(policy(name), options(3, 4, 7, SimOptions::default().faults));
+        let s = sim.run().await;
+        assert_promise(&sim, &s);
+        assert_eq!(s.chains_complete, s.chains_total, "{name}: {s:#?}");
+        assert_eq!(s.hops_required, vaults * s.chains_total, "{name}");
+        assert_eq!(
+            s.copy_jobs_started,
+            s.hops_required + s.copy_failures,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_fan_out_with_second_hops_completes() {
+    let mut sim = Simulation::new(
+        policy("fanout"),
+        options(3, 4, 3, SimOptions::default().faults),
+    );
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.chains_complete, s.chains_total);
+    // Six vaults below the root, each reached by one or two routes: six copies per backup.
+    assert_eq!(s.hops_required, 6 * s.chains_total);
+}
+
+#[tokio::test]
+async fn thirty_percent_throttling_for_twelve_days_completes_every_chain() {
+    let faults = Faults {
+        throttle: 0.3,
+        ..SimOptions::default().faults
+    };
+    let mut sim = Simulation::new(example(), options(12, 4, 42, faults));
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert!(s.calls_throttled > 1000, "{s:#?}");
+}
+
+#[tokio::test]
+async fn every_fault_at_once_ends_every_incomplete_chain_in_exactly_one_alert() {
+    for seed in 1..=6 {
+        let faults = Faults {
+            lose: 0.9,
+            duplicate: 1.0,
+            throttle: 0.5,
+            copy_failure: 0.5,
+            ..SimOptions::default().faults
+        };
+        let mut sim = Simulation::new(example(), options(7, 8, seed, faults));
+        let s = sim.run().await;
+        assert_promise(&sim, &s);
+        assert!(s.chains_complete > 0, "seed {seed}: {s:#?}");
+        assert_eq!(
+            s.alerts,
+            s.chains_total - s.chains_complete,
+            "seed {seed}: one alert per incomplete chain"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_without_the_executor_role_is_one_alert_and_stalls_no_other_route() {
+    // The bunker's account refuses AssumeRole: copies into it still run (they start in dr's
+    // account), the retention guard and the reconciler's bunker phases cannot.
+    let mut faults = SimOptions::default().faults;
+    faults.deny_account.insert("333333333333".into());
+    let mut sim = Simulation::new(example(), options(7, 8, 42, faults));
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.alerts, 1, "{s:#?}");
+    assert!(s.calls_denied > 0);
+    let w = sim.sim.world();
+    assert_eq!(w.alerts[0].account.as_deref(), Some("333333333333"));
+    // Every hop before the bunker is made.
+    assert!(s.hops_complete >= 2 * s.chains_total, "{s:#?}");
+    assert_eq!(
+        s.invocation_errors, 0,
+        "a denied account is handled, not retried"
+    );
+}
+
+#[tokio::test]
+async fn the_central_account_denied_blocks_its_chains_with_one_alert() {
+    let mut faults = Faults::none();
+    faults.deny_account.insert("222222222222".into());
+    let mut sim = Simulation::new(example(), options(2, 4, 5, faults));
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!((s.chains_complete, s.alerts), (0, 1), "{s:#?}");
+}
+
+#[tokio::test]
+async fn a_start_whose_answer_was_lost_is_found_not_repeated_even_when_aws_forgot_the_token() {
+    let mut sim = Simulation::new(example(), options(2, 4, 11, Faults::none()));
+    {
+        let mut w = sim.sim.world();
+        // AWS forgets idempotency tokens at once; the first five starts reach AWS, answer lost.
+        w.token_memory = Duration::zero();
+        w.lost_start_answers = 5;
+    }
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert_eq!(
+        s.copy_jobs_started, s.hops_required,
+        "no second job for a lost answer"
+    );
+}
+
+#[tokio::test]
+async fn alerts_that_could_not_be_sent_go_out_once_when_the_topic_is_back() {
+    let mut sim = Simulation::new(example(), options(1, 1, 4, Faults::none()));
+    {
+        let mut w = sim.sim.world();
+        let dr = sim.policy.vault("dr").unwrap().arn.clone();
+        w.force_copy_failures(&dr, 99, TRANSIENT_COPY_FAILURE);
+        // SNS is down for the whole first two days.
+        w.publish_down_until = Some(sim.options.start + Duration::days(2));
+    }
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!((s.chains_complete, s.alerts), (0, 1), "{s:#?}");
+    let w = sim.sim.world();
+    assert!(w.alerts[0].subject.contains("gave up after 3 attempts"));
+    assert!(w.incidents.values().all(|i| i.alerted_at.is_some()));
+}
+
+#[tokio::test]
+async fn nothing_to_copy_is_said_so_not_reported_as_success() {
+    let text = include_str!("../../infra/examples/policy.yaml")
+        .replace("backup-tier: gold", "backup-tier: platinum");
+    let mut sim = Simulation::new(
+        Policy::parse(&text).unwrap(),
+        options(1, 4, 1, Faults::none()),
+    );
+    // Tables get the tags the routes select on: make none match.
+    sim.sim
+        .world()
+        .tables
+        .iter_mut()
+        .for_each(|t| t.tags.clear());
+    let s = sim.run().await;
+    assert_eq!(s.chains_total, 0);
+    assert!(s
+        .render()
+        .contains("nothing to copy: no route selects any table"));
+}
