@@ -216,3 +216,74 @@ async fn nothing_to_copy_is_said_so_not_reported_as_success() {
         .render()
         .contains("nothing to copy: no route selects any table"));
 }
+
+/// A random valid policy: a root vault and up to seven more, each reached from an earlier one
+/// (a random DAG: fan-outs, diamonds, ladders), across three accounts and three Regions.
+fn random_policy(vaults: usize, edges: &[bool], kinds: &[u8]) -> Policy {
+    let accounts = ["111111111111", "222222222222", "333333333333"];
+    let regions = ["us-east-1", "us-west-2", "eu-west-1"];
+    let mut text = String::from(
+        "version: 1\ncopy_role: \"arn:aws:iam::{account}:role/backup-relay-copy\"\nvaults:\n  v0: { arn: \"arn:aws:backup:us-east-1:111111111111:backup-vault:vault-0\" }\n",
+    );
+    for i in 1..vaults {
+        let kind = kinds[i % kinds.len()];
+        let retention = match kind % 3 {
+            0 => "{ delete_after_days: 35 }",
+            1 => "never_expire",
+            _ => "{ delete_after_days: 365 }",
+        };
+        text += &format!(
+            "  v{i}: {{ arn: \"arn:aws:backup:{}:{}:backup-vault:vault-{i}\", retention: {retention} }}\n",
+            regions[usize::from(kind / 3) % 3],
+            accounts[(i + usize::from(kind)) % 3]
+        );
+    }
+    text += "routes:\n";
+    let mut e = edges.iter().cycle();
+    for j in 1..vaults {
+        // Always one route in from the vault before, sometimes more from any earlier vault.
+        text += &format!("  - {{ from: v{}, to: v{j} }}\n", j - 1);
+        for i in 0..j.saturating_sub(1) {
+            if *e.next().unwrap_or(&false) {
+                text += &format!("  - {{ from: v{i}, to: v{j} }}\n");
+            }
+        }
+    }
+    Policy::parse(&text).unwrap_or_else(|e| panic!("{text}\n{e}"))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Design.md's invariants on random graphs under random fault mixes: at most one copy per
+    /// (original, vault), every chain complete or alerted, nothing shortened.
+    #[test]
+    fn the_promise_holds_on_random_graphs_under_random_faults(
+        vaults in 2usize..=8,
+        edges in proptest::collection::vec(proptest::bool::weighted(0.3), 1..30),
+        kinds in proptest::collection::vec(0u8..9, 1..8),
+        lose in 0.0f64..0.6,
+        duplicate in 0.0f64..1.0,
+        reorder in 0i64..180,
+        fail in 0.0f64..0.5,
+        throttle in 0.0f64..0.5,
+        deny in proptest::option::weighted(0.2, 0usize..3),
+        seed in 0u64..1000,
+    ) {
+        let mut faults = Faults {
+            lose,
+            duplicate,
+            reorder_minutes: reorder,
+            copy_failure: fail,
+            throttle,
+            ..Faults::none()
+        };
+        if let Some(a) = deny {
+            faults.deny_account.insert(["111111111111", "222222222222", "333333333333"][a].into());
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut sim = Simulation::new(random_policy(vaults, &edges, &kinds), options(2, 2, seed, faults));
+        let s = runtime.block_on(sim.run());
+        assert_promise(&sim, &s);
+    }
+}

@@ -358,7 +358,9 @@ async fn existing_copy_job<P: RouterPorts>(
     job: &StartCopyJob,
     previous: &HopRecord,
 ) -> Result<Option<String>, PortError> {
-    let since = previous.claimed_at.unwrap_or(previous.updated_at) - Duration::minutes(5);
+    // No copy of this hop can predate its original; a claim's own time moves with every
+    // takeover, so it is no bound for the first try's job.
+    let since = job.original.creation_date - Duration::minutes(5);
     let mut places = vec![(
         job.source_backup_vault_arn.clone(),
         job.recovery_point_arn.clone(),
