@@ -165,8 +165,9 @@ async fn a_start_whose_answer_was_lost_is_found_not_repeated_even_when_aws_forgo
     let mut sim = Simulation::new(example(), options(2, 4, 11, Faults::none()));
     {
         let mut w = sim.sim.world();
-        // AWS forgets idempotency tokens at once; the first five starts reach AWS, answer lost.
-        w.token_memory = Duration::zero();
+        // AWS forgets idempotency tokens after 30 s (the invocation's own quick retries are
+        // remembered, Lambda's and the reconciler's are not); five starts reach AWS, answer lost.
+        w.token_memory = Duration::seconds(30);
         w.lost_start_answers = 5;
     }
     let s = sim.run().await;
@@ -268,6 +269,7 @@ proptest::proptest! {
         fail in 0.0f64..0.5,
         throttle in 0.0f64..0.5,
         deny in proptest::option::weighted(0.2, 0usize..3),
+        lost_answers in 0u32..6,
         seed in 0u64..1000,
     ) {
         let mut faults = Faults {
@@ -283,6 +285,12 @@ proptest::proptest! {
         }
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let mut sim = Simulation::new(random_policy(vaults, &edges, &kinds), options(2, 2, seed, faults));
+        if lost_answers > 0 {
+            // Starts that reach AWS with their answer lost, and an AWS that forgets tokens fast.
+            let mut w = sim.sim.world();
+            w.lost_start_answers = lost_answers;
+            w.token_memory = Duration::seconds(30);
+        }
         let s = runtime.block_on(sim.run());
         assert_promise(&sim, &s);
     }

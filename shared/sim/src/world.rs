@@ -818,16 +818,22 @@ impl World {
         self.counters.copy_jobs_started += 1;
         let ev = self.copy_job_event(index);
         self.emit(ev);
+        Ok(id)
+    }
+
+    /// StartCopyJob as the caller sees it: a start (or a token replay) whose answer may be lost.
+    fn start_copy_answered(&mut self, req: &StartCopyJob) -> PortResult<String> {
+        let answer = self.start_copy(req)?;
         if self.lost_start_answers > 0 {
             self.lost_start_answers -= 1;
             return Err(PortError::new(
                 ErrorKind::Retryable,
-                OP,
+                "StartCopyJob",
                 None,
                 "timeout: the request was sent, no answer came",
             ));
         }
-        Ok(id)
+        Ok(answer)
     }
 }
 
@@ -1005,7 +1011,7 @@ impl Clock for Sim {
 
 impl BackupPort for Sim {
     async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
-        self.world().start_copy(job)
+        self.world().start_copy_answered(job)
     }
 
     async fn list_recovery_points(

@@ -1,0 +1,263 @@
+//! The copy router and the reconciler one event or one run at a time, on the simulated AWS.
+
+use chrono::Duration;
+use relay_core::incident;
+use relay_core::policy::Policy;
+use relay_core::ports::Alert;
+use relay_core::reconcile::{self, ReconcileConfig, ReconcileReport, RunBudget};
+use relay_core::retention::Lifecycle;
+use relay_core::router::{self, RouteOutcome, RouterConfig, RouterError};
+use relay_sim::world::Target;
+use relay_sim::{Faults, SimOptions, Simulation};
+use serde_json::Value;
+
+fn example() -> Policy {
+    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+}
+
+fn diamond() -> Policy {
+    let path = format!("{}/policies/diamond.yaml", env!("CARGO_MANIFEST_DIR"));
+    Policy::parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn world(policy: Policy, faults: Faults) -> Simulation {
+    let options = SimOptions {
+        tables: 1,
+        faults,
+        ..SimOptions::default()
+    };
+    Simulation::new(policy, options)
+}
+
+/// A backup of the first table completes in its root vault now; its events are on the bus.
+fn backup(sim: &Simulation) -> String {
+    let mut w = sim.sim.world();
+    let table = w.tables[0].arn.clone();
+    let vault = sim.policy.root_vaults()[0].arn.clone();
+    let now = w.now;
+    let lifecycle = Lifecycle {
+        delete_after_days: Some(35),
+        move_to_cold_storage_after_days: None,
+    };
+    w.complete_backup(&table, &vault, now, lifecycle)
+}
+
+/// Let `minutes` pass: copy jobs move on; the events for the copy router that came due.
+fn pass(sim: &Simulation, minutes: i64) -> Vec<Value> {
+    let mut events = Vec::new();
+    for _ in 0..minutes {
+        let mut w = sim.sim.world();
+        w.now += Duration::minutes(1);
+        w.step_jobs();
+        let due = w.take_due();
+        events.extend(
+            due.into_iter()
+                .filter(|d| d.target == Target::CopyRouter)
+                .map(|d| d.event),
+        );
+    }
+    events
+}
+
+fn completed_copies(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| {
+            e["detail-type"] == "Copy Job State Change" && e["detail"]["state"] == "COMPLETED"
+        })
+        .cloned()
+        .collect()
+}
+
+async fn route(sim: &Simulation, event: &Value) -> Result<RouteOutcome, RouterError> {
+    router::handle_event(&sim.sim, &sim.policy, event, &RouterConfig::default()).await
+}
+
+async fn reconcile(sim: &Simulation) -> ReconcileReport {
+    reconcile::run(
+        &sim.sim,
+        &sim.policy,
+        &ReconcileConfig::default(),
+        RunBudget::default(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_backup_starts_one_copy_and_its_redelivery_none() {
+    let sim = world(example(), Faults::none());
+    backup(&sim);
+    let events = pass(&sim, 10);
+    let first = route(&sim, &events[0]).await.unwrap();
+    assert_eq!(first.started.len(), 1, "{first:#?}");
+    let again = route(&sim, &events[0]).await.unwrap();
+    assert_eq!((again.started.len(), again.already_claimed.len()), (0, 1));
+    assert_eq!(sim.sim.world().counters.copy_jobs_started, 1);
+}
+
+#[tokio::test]
+async fn in_a_diamond_the_second_route_into_a_vault_finds_the_hop_claimed() {
+    let sim = world(diamond(), Faults::none());
+    backup(&sim);
+    for event in pass(&sim, 10) {
+        route(&sim, &event).await.unwrap();
+    }
+    // a->b and a->c run; both copies land, and each would copy on into d.
+    let landed = completed_copies(&pass(&sim, 300));
+    assert_eq!(landed.len(), 2);
+    let first = route(&sim, &landed[0]).await.unwrap();
+    let second = route(&sim, &landed[1]).await.unwrap();
+    assert_eq!(first.started.len(), 1, "{first:#?}");
+    assert_eq!(second.started.len(), 0, "{second:#?}");
+    assert_eq!(second.already_claimed.len(), 1);
+    assert_eq!(
+        sim.sim.world().counters.copy_jobs_started,
+        3,
+        "b, c and d once each"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_account_is_one_incident_not_a_failed_invocation() {
+    let mut faults = Faults::none();
+    faults.deny_account.insert("111111111111".into());
+    let sim = world(example(), faults);
+    backup(&sim);
+    let events = pass(&sim, 10);
+    let out = route(&sim, &events[0]).await.unwrap();
+    assert!(out.ignored.unwrap_or_default().contains("unreachable"));
+    assert_eq!(out.alerts_sent, 1);
+    let again = route(&sim, &events[0]).await.unwrap();
+    assert_eq!(again.alerts_sent, 0, "one alert per account and incident");
+    let w = sim.sim.world();
+    assert_eq!(w.alerts.len(), 1);
+    assert_eq!(w.alerts[0].account.as_deref(), Some("111111111111"));
+}
+
+#[tokio::test]
+async fn a_start_whose_answer_is_lost_is_retried_with_its_token_within_the_invocation() {
+    let sim = world(example(), Faults::none());
+    sim.sim.world().lost_start_answers = 1;
+    backup(&sim);
+    let events = pass(&sim, 10);
+    let out = route(&sim, &events[0]).await.unwrap();
+    assert_eq!(out.started.len(), 1);
+    let w = sim.sim.world();
+    assert_eq!(w.counters.copy_jobs_started, 1);
+    assert_eq!(
+        w.counters.copy_job_token_replays, 1,
+        "the retry was a no-op at AWS"
+    );
+}
+
+#[tokio::test]
+async fn a_takeover_adopts_the_copy_job_an_earlier_try_started_when_aws_forgot_the_token() {
+    let sim = world(example(), Faults::none());
+    {
+        let mut w = sim.sim.world();
+        // AWS remembers the token for the invocation's own quick retries, not for Lambda's retry.
+        w.token_memory = Duration::seconds(30);
+        // Every try of the first invocation reaches AWS and loses its answer.
+        w.lost_start_answers = RouterConfig::default().patience.tries;
+    }
+    backup(&sim);
+    let events = pass(&sim, 10);
+    let first = route(&sim, &events[0]).await;
+    assert!(
+        matches!(first, Err(RouterError::Transient { .. })),
+        "{first:?}"
+    );
+    // Lambda retries the event a minute later: the released claim is taken over, the job found.
+    sim.sim.world().now += Duration::minutes(1);
+    let retry = route(&sim, &events[0]).await.unwrap();
+    assert_eq!(retry.adopted.len(), 1, "{retry:#?}");
+    assert!(retry.started.is_empty());
+    let w = sim.sim.world();
+    assert_eq!(
+        w.jobs.iter().filter(|j| !j.created_by_plan).count(),
+        1,
+        "one job, however many tries"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_backup_event_is_redriven_once_by_the_reconciler() {
+    let sim = world(example(), Faults::none());
+    backup(&sim);
+    pass(&sim, 90); // the events are lost: nobody delivers them
+    let run = reconcile(&sim).await;
+    assert_eq!(run.redriven, 1, "{run:#?}");
+    assert!(run.pass_complete);
+    let next = reconcile(&sim).await;
+    assert_eq!((next.redriven, next.in_flight), (0, 1), "{next:#?}");
+    assert_eq!(sim.sim.world().counters.copy_jobs_started, 1);
+}
+
+#[tokio::test]
+async fn heavy_throttling_slows_a_run_but_does_not_end_it() {
+    let faults = Faults {
+        throttle: 0.5,
+        ..Faults::none()
+    };
+    let sim = world(example(), faults);
+    backup(&sim);
+    pass(&sim, 90);
+    let run = reconcile(&sim).await;
+    assert!(run.pass_complete, "{run:#?}");
+    assert_eq!(run.redriven, 1, "{run:#?}");
+    assert!(sim.sim.world().counters.calls_throttled > 0);
+}
+
+#[tokio::test]
+async fn a_denied_account_fails_its_phases_alone_and_closes_its_incident_once_reachable() {
+    let mut faults = Faults::none();
+    faults.deny_account.insert("333333333333".into());
+    let sim = world(example(), faults);
+    backup(&sim);
+    pass(&sim, 90);
+    let run = reconcile(&sim).await;
+    // dr->bunker and the bunker's guard phase fail; primary->central still re-drives.
+    assert_eq!(run.phases_failed, 2, "{run:#?}");
+    assert_eq!(run.redriven, 1);
+    assert!(
+        run.pass_complete,
+        "the cursor moved past the failing phases"
+    );
+    assert_eq!(sim.sim.world().alerts.len(), 1);
+    let again = reconcile(&sim).await;
+    assert_eq!(again.alerts_sent, 0, "still one alert for the account");
+    sim.sim.world().faults.deny_account.clear();
+    reconcile(&sim).await;
+    let w = sim.sim.world();
+    assert!(
+        !w.incidents.keys().any(|k| k.starts_with("account#")),
+        "the account's incident closes when it is reached again"
+    );
+}
+
+#[tokio::test]
+async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
+    let sim = world(example(), Faults::none());
+    let until = sim.options.start + Duration::hours(1);
+    sim.sim.world().publish_down_until = Some(until);
+    let alert = Alert {
+        subject: "Backup Relay: test".into(),
+        message: "m".into(),
+        hop: None,
+        account: None,
+    };
+    let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
+    assert!(first.is_err(), "SNS is down");
+    assert!(
+        !incident::raise(&sim.sim, "test#1".into(), alert)
+            .await
+            .unwrap(),
+        "already open"
+    );
+    sim.sim.world().now = until;
+    let run = reconcile(&sim).await;
+    assert_eq!(run.alerts_resent, 1, "{run:#?}");
+    assert_eq!(reconcile(&sim).await.alerts_resent, 0);
+    assert_eq!(sim.sim.world().alerts.len(), 1);
+}
