@@ -34,7 +34,11 @@ fn options(days: u32, tables: u32, seed: u64, faults: Faults) -> SimOptions {
 fn assert_one_copy_per_original_per_vault(sim: &Simulation) {
     let w = sim.sim.world();
     let mut held: HashMap<(String, Original), u32> = HashMap::new();
-    for rp in w.recovery_points.values() {
+    for rp in w
+        .recovery_points
+        .values()
+        .filter(|rp| rp.status == "COMPLETED")
+    {
         let key = (
             rp.vault.to_string(),
             Original::new(rp.resource_arn.clone(), rp.creation_date),
@@ -195,6 +199,42 @@ async fn alerts_that_could_not_be_sent_go_out_once_when_the_topic_is_back() {
     let w = sim.sim.world();
     assert!(w.alerts[0].subject.contains("gave up after 3 attempts"));
     assert!(w.incidents.values().all(|i| i.alerted_at.is_some()));
+}
+
+#[tokio::test]
+async fn partial_copies_are_not_held_and_are_copied_again() {
+    let faults = Faults {
+        copy_failure: 0.4,
+        ..Faults::none()
+    };
+    let mut sim = Simulation::new(example(), options(4, 6, 9, faults));
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    let w = sim.sim.world();
+    let partial = w
+        .recovery_points
+        .values()
+        .filter(|rp| rp.status == "PARTIAL")
+        .count();
+    assert!(partial > 0, "the seed makes partial copies");
+    // Every chain with a partial copy is complete through a second, COMPLETED copy, or alerted.
+    assert_eq!(s.alerts, s.chains_total - s.chains_complete, "{s:#?}");
+}
+
+#[tokio::test]
+async fn a_copy_job_that_never_finishes_is_alerted_once_as_stuck() {
+    let mut sim = Simulation::new(example(), options(1, 1, 2, Faults::none()));
+    let dr = sim.policy.vault("dr").unwrap().arn.clone();
+    sim.sim.world().stalled_into.insert(dr);
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!((s.chains_complete, s.alerts), (0, 1), "{s:#?}");
+    let w = sim.sim.world();
+    assert!(
+        w.alerts[0].subject.contains("stuck"),
+        "{}",
+        w.alerts[0].subject
+    );
 }
 
 #[tokio::test]

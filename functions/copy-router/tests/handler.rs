@@ -54,6 +54,7 @@ fn world(policy: &Policy) -> Sim {
             delete_at: None,
             source: None,
             completed_at: now,
+            status: "COMPLETED",
         },
     );
     Sim::new(w)

@@ -53,6 +53,7 @@ fn guard(lock: Option<VaultLock>) -> RetentionGuard<Sim> {
         delete_at: Some(created() + Duration::days(365)),
         source: None,
         completed_at: created(),
+        status: "COMPLETED",
     });
     RetentionGuard::new(Sim::new(w), LoadedPolicy::new(Ok(policy)))
 }

@@ -52,6 +52,7 @@ fn point(
         delete_at: delete,
         source: None,
         completed_at: created + Duration::hours(2),
+        status: "COMPLETED",
     }
 }
 

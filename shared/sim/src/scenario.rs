@@ -493,9 +493,11 @@ impl Simulation {
 }
 
 /// What every vault holds, by original: copies keep their source's resource and creation date.
+/// Only a COMPLETED copy is held (a PARTIAL one is not).
 fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
     w.recovery_points
         .values()
+        .filter(|rp| rp.status == "COMPLETED")
         .map(|rp| {
             (
                 rp.vault.clone(),
@@ -527,7 +529,7 @@ fn duplicate_jobs(w: &World) -> u64 {
     for jobs in per_hop.values() {
         for (k, job) in jobs.iter().enumerate() {
             let overlaps = jobs[..k].iter().any(|earlier| {
-                !(earlier.state == JobState::Failed
+                !(matches!(earlier.state, JobState::Failed | JobState::Partial)
                     && earlier.ended_at.is_some_and(|e| e <= job.created_at))
             });
             duplicates += u64::from(overlaps);

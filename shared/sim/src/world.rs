@@ -62,6 +62,7 @@ pub const ACCESS_DENIED_FAILURE: &str =
     "Access Denied trying to call AWS Backup service on the destination backup vault.";
 pub const ORGANIZATION_FAILURE: &str =
     "Both source and destination account must be a member of the same organization.";
+pub const PARTIAL_COPY: &str = "The copy job completed partially: some data was not copied.";
 pub const LOCK_FAILURE: &str =
     "Copy job failed because the retention period is outside the range allowed by the destination vault lock.";
 
@@ -92,6 +93,8 @@ pub struct SimRecoveryPoint {
     pub source: Option<String>,
     /// When it landed in this vault.
     pub completed_at: DateTime<Utc>,
+    /// COMPLETED, or PARTIAL for what a partial copy left.
+    pub status: &'static str,
 }
 
 impl SimRecoveryPoint {
@@ -101,7 +104,7 @@ impl SimRecoveryPoint {
             vault: self.vault.clone(),
             resource_arn: Some(self.resource_arn.clone()),
             resource_type: Some("DynamoDB".into()),
-            status: Some("COMPLETED".into()),
+            status: Some(self.status.into()),
             creation_date: self.creation_date,
             completion_date: Some(self.completed_at),
             lifecycle: self.lifecycle,
@@ -117,6 +120,8 @@ pub enum JobState {
     Running,
     Completed,
     Failed,
+    /// Ended with part of the data copied: its recovery point is PARTIAL, not a held copy.
+    Partial,
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +256,8 @@ pub struct World {
     /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
     /// after the request reached AWS).
     pub lost_start_answers: u32,
+    /// Copy jobs into these vaults start and never finish (stuck at AWS).
+    pub stalled_into: BTreeSet<VaultArn>,
     /// Publishing alerts fails (as a transient error) until this time.
     pub publish_down_until: Option<DateTime<Utc>>,
     /// Lifecycle updates that moved a delete date earlier: must stay 0.
@@ -289,6 +296,7 @@ impl World {
             incidents: BTreeMap::new(),
             token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
             lost_start_answers: 0,
+            stalled_into: BTreeSet::new(),
             publish_down_until: None,
             retentions_shortened: 0,
             alerts: Vec::new(),
@@ -468,6 +476,7 @@ impl World {
             delete_at: delete_at(created, &lifecycle),
             source: None,
             completed_at: self.now,
+            status: "COMPLETED",
         });
         let job_id = self.rng.uuid();
         for state in ["CREATED", "RUNNING", "COMPLETED"] {
@@ -549,6 +558,7 @@ impl World {
             JobState::Running => "RUNNING",
             JobState::Completed => "COMPLETED",
             JobState::Failed => "FAILED",
+            JobState::Partial => "PARTIAL",
         };
         let mut detail = json!({
             "backupSizeInBytes": 52428800, "creationDate": job.created_at.to_rfc3339(),
@@ -609,7 +619,10 @@ impl World {
                     let ev = self.copy_job_event(i);
                     self.emit(ev);
                 }
-                JobState::Running if self.jobs[i].finish_at.is_some_and(|t| t <= now) => {
+                JobState::Running
+                    if self.jobs[i].finish_at.is_some_and(|t| t <= now)
+                        && !self.stalled_into.contains(&self.jobs[i].dest_vault) =>
+                {
                     self.finish_job(i)
                 }
                 _ => {}
@@ -622,13 +635,15 @@ impl World {
         self.jobs[i].ended_at = Some(self.now);
         let job = self.jobs[i].clone();
         let failure = self.copy_failure(&job);
+        // One transient failure in four leaves a partial copy behind instead of nothing.
+        let partial = failure.as_deref() == Some(TRANSIENT_COPY_FAILURE) && self.rng.chance(0.25);
         match failure {
-            Some(message) => {
+            Some(message) if !partial => {
                 self.counters.copy_failures += 1;
                 self.jobs[i].state = JobState::Failed;
                 self.jobs[i].status_message = Some(message);
             }
-            None => {
+            _ => {
                 let Some(source) = self.recovery_points.get(&job.source_rp).cloned() else {
                     self.jobs[i].state = JobState::Failed;
                     self.jobs[i].status_message =
@@ -653,13 +668,20 @@ impl World {
                     delete_at: delete,
                     source: Some(job.source_rp.clone()),
                     completed_at: self.now,
+                    status: if partial { "PARTIAL" } else { "COMPLETED" },
                 });
-                self.jobs[i].state = JobState::Completed;
+                self.jobs[i].state = if partial {
+                    self.counters.copy_failures += 1;
+                    self.jobs[i].status_message = Some(PARTIAL_COPY.into());
+                    JobState::Partial
+                } else {
+                    JobState::Completed
+                };
                 self.jobs[i].dest_rp = Some(rp.clone());
                 let detail = json!({
                     "backupVaultArn": job.dest_vault.to_string(), "backupVaultName": job.dest_vault.name,
                     "creationDate": source.creation_date.to_rfc3339(), "resourceArn": job.resource_arn,
-                    "resourceType": "DynamoDB", "status": "COMPLETED", "storageClass": "WARM", "isEncrypted": "true",
+                    "resourceType": "DynamoDB", "status": if partial { "PARTIAL" } else { "COMPLETED" }, "storageClass": "WARM", "isEncrypted": "true",
                     "lifecycle": {"deleteAfterDays": lifecycle.delete_after_days, "moveToColdStorageAfterDays": lifecycle.move_to_cold_storage_after_days},
                     "calculatedLifeCycle": {"deleteAt": delete.map(|d| d.to_rfc3339())}
                 });
@@ -1361,6 +1383,7 @@ fn job_state(state: JobState) -> &'static str {
         JobState::Running => "RUNNING",
         JobState::Completed => "COMPLETED",
         JobState::Failed => "FAILED",
+        JobState::Partial => "PARTIAL",
     }
 }
 
