@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopState, Original};
 use relay_core::plan::FailureClass;
-use relay_core::ports::{Alert, HopFailure, Incident, LedgerPort};
+use relay_core::ports::{Alert, HopFailure, Incident, LedgerPort, StartedJob};
 
 fn at(minutes: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default() + Duration::minutes(minutes)
@@ -39,6 +39,10 @@ fn failure(job: Option<&str>, attempt: Option<u32>, class: FailureClass) -> HopF
     }
 }
 
+fn started(job: &str) -> StartedJob {
+    StartedJob::new(job, "rp-of-central->dr", "vault-of-central->dr")
+}
+
 fn claimed(o: ClaimOutcome) -> bool {
     matches!(o, ClaimOutcome::Claimed { .. })
 }
@@ -68,11 +72,17 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
 
     // Started with its job id, once.
     assert!(
-        ledger.mark_started(&h, 1, "job-1", at(2)).await.unwrap(),
+        ledger
+            .mark_started(&h, 1, &started("job-1"), at(2))
+            .await
+            .unwrap(),
         "started"
     );
     assert!(
-        !ledger.mark_started(&h, 1, "job-1", at(2)).await.unwrap(),
+        !ledger
+            .mark_started(&h, 1, &started("job-1"), at(2))
+            .await
+            .unwrap(),
         "started twice"
     );
     assert!(
@@ -159,7 +169,10 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
         claimed(ledger.claim(&h, &req(2, 7)).await.unwrap()),
         "reclaim released"
     );
-    assert!(ledger.mark_started(&h, 2, "job-2", at(8)).await.unwrap());
+    assert!(ledger
+        .mark_started(&h, 2, &started("job-2"), at(8))
+        .await
+        .unwrap());
 
     // Completion, and only for hops the ledger knows.
     assert!(ledger
@@ -248,7 +261,10 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     // A retryable failure that used up its attempts needs a person, once.
     let e = hop("escalate");
     assert!(claimed(ledger.claim(&e, &req(1, 0)).await.unwrap()));
-    assert!(ledger.mark_started(&e, 1, "job-e", at(1)).await.unwrap());
+    assert!(ledger
+        .mark_started(&e, 1, &started("job-e"), at(1))
+        .await
+        .unwrap());
     assert!(ledger
         .mark_failed(
             &e,
@@ -326,6 +342,14 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     let outcome = ledger.claim(&t, &req(1, 20)).await.unwrap();
     let previous = outcome.takeover().expect("a stale claim is taken over");
     assert_eq!(previous.claimed_at, Some(at(0)));
+    // An adopted job runs where another route started it: the record says where.
+    let adopted = StartedJob::new("job-t", "rp-of-b->d", "vault-of-b");
+    assert!(ledger.mark_started(&t, 1, &adopted, at(21)).await.unwrap());
+    let r = ledger.get(&t).await.unwrap().expect("record");
+    assert_eq!(
+        (r.copy_job_id.as_deref(), r.source_vault_arn.as_deref()),
+        (Some("job-t"), Some("vault-of-b"))
+    );
 
     // The reconciler's cursor round-trips and clears.
     assert_eq!(ledger.load_cursor().await.unwrap(), None);

@@ -294,7 +294,7 @@ fn random_policy(vaults: usize, edges: &[bool], kinds: &[u8]) -> Policy {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 96, ..Default::default() })]
 
     /// Design.md's invariants on random graphs under random fault mixes: at most one copy per
     /// (original, vault), every chain complete or alerted, nothing shortened.

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::FailureClass;
 use relay_core::ports::{
-    Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult,
+    Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, StartedJob,
 };
 
 use crate::errors::classify;
@@ -183,16 +183,20 @@ impl LedgerPort for DynamoLedger {
         &self,
         hop: &HopKey,
         attempt: u32,
-        copy_job_id: &str,
+        job: &StartedJob,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
         let b = self
             .update(hop)
-            .update_expression("SET #s = :started, #job = :job, #upd = :now")
+            .update_expression(
+                "SET #s = :started, #job = :job, #srp = :srp, #svt = :svt, #upd = :now",
+            )
+            .expression_attribute_values(":srp", s(&job.source_recovery_point_arn))
+            .expression_attribute_values(":svt", s(&job.source_vault_arn))
             .condition_expression("#s = :claimed AND attempt = :a")
             .expression_attribute_values(":started", s(HopState::Started.as_str()))
             .expression_attribute_values(":claimed", s(HopState::Claimed.as_str()))
-            .expression_attribute_values(":job", s(copy_job_id))
+            .expression_attribute_values(":job", s(&job.copy_job_id))
             .expression_attribute_values(":a", n(attempt))
             .expression_attribute_values(":now", ts(now));
         Ok(self.apply("UpdateItem(started)", b).await?.is_some())

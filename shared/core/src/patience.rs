@@ -15,7 +15,7 @@ use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
 use crate::plan::{StartCopyJob, Tags};
 use crate::ports::{
     Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, HopFailure,
-    Incident, LedgerPort, ListQuery, Page, PortResult, RouterPorts, TagPort,
+    Incident, LedgerPort, ListQuery, Page, PortResult, RouterPorts, StartedJob, TagPort,
 };
 use crate::retention::{Lifecycle, VaultLock};
 
@@ -217,7 +217,7 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
         &self,
         hop: &HopKey,
         attempt: u32,
-        job: &str,
+        job: &StartedJob,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
         let l = self.ports.ledger();

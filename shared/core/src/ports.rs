@@ -182,12 +182,13 @@ pub trait LedgerPort: Send + Sync {
         hop: &HopKey,
         req: &ClaimRequest,
     ) -> impl Future<Output = PortResult<ClaimOutcome>> + Send;
-    /// CLAIMED (this attempt) -> STARTED with the copy job id. `false` when the condition failed.
+    /// CLAIMED (this attempt) -> STARTED with the copy job and where it runs. `false` when the
+    /// condition failed.
     fn mark_started(
         &self,
         hop: &HopKey,
         attempt: u32,
-        copy_job_id: &str,
+        job: &StartedJob,
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     /// CLAIMED (this attempt) -> RELEASED: the start failed transiently; the same attempt may be claimed again.
@@ -249,6 +250,25 @@ pub trait LedgerPort: Send + Sync {
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// A copy job of a hop and where it runs: the recovery point it copies and that point's vault
+/// (an adopted job may run where another route's claim started it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedJob {
+    pub copy_job_id: String,
+    pub source_recovery_point_arn: String,
+    pub source_vault_arn: String,
+}
+
+impl StartedJob {
+    pub fn new(copy_job_id: &str, source_recovery_point_arn: &str, source_vault_arn: &str) -> Self {
+        Self {
+            copy_job_id: copy_job_id.to_string(),
+            source_recovery_point_arn: source_recovery_point_arn.to_string(),
+            source_vault_arn: source_vault_arn.to_string(),
+        }
+    }
 }
 
 /// Why a hop failed, as recorded.

@@ -312,7 +312,7 @@ mod tests {
             &self,
             _: &HopKey,
             _: u32,
-            _: &str,
+            _: &crate::ports::StartedJob,
             _: DateTime<Utc>,
         ) -> PortResult<bool> {
             unused()

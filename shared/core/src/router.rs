@@ -19,6 +19,7 @@ use crate::plan::{
 use crate::policy::Policy;
 use crate::ports::{
     Alert, Clock, CopyJobQuery, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts,
+    StartedJob,
 };
 
 #[derive(Debug, Clone)]
@@ -280,12 +281,12 @@ pub(crate) async fn start_hop<P: RouterPorts>(
     if let Some(previous) = claim.takeover() {
         // AWS's memory of the token is undocumented: look for the copy job the earlier try made.
         if let Some(found) = existing_copy_job(ports, job, previous).await? {
-            tracing::info!(route = %job.route, copy_job_id = %found, "copy job of an earlier try found; adopted");
+            tracing::info!(route = %job.route, copy_job_id = %found.copy_job_id, "copy job of an earlier try found; adopted");
             ports
                 .ledger()
                 .mark_started(&hop, job.attempt, &found, ports.now())
                 .await?;
-            out.adopted.push((job.route.clone(), found));
+            out.adopted.push((job.route.clone(), found.copy_job_id));
             return Ok(());
         }
     }
@@ -296,9 +297,14 @@ pub(crate) async fn start_hop<P: RouterPorts>(
         Ok(copy_job_id) => {
             tracing::info!(route = %job.route, attempt = job.attempt, copy_job_id = %copy_job_id,
                 account = %job.account, region = %job.region, "copy job started");
+            let started = StartedJob::new(
+                &copy_job_id,
+                &job.recovery_point_arn,
+                &job.source_backup_vault_arn,
+            );
             ports
                 .ledger()
-                .mark_started(&hop, job.attempt, &copy_job_id, ports.now())
+                .mark_started(&hop, job.attempt, &started, ports.now())
                 .await?;
             out.started.push((job.route.clone(), copy_job_id));
             Ok(())
@@ -357,7 +363,7 @@ async fn existing_copy_job<P: RouterPorts>(
     ports: &P,
     job: &StartCopyJob,
     previous: &HopRecord,
-) -> Result<Option<String>, PortError> {
+) -> Result<Option<StartedJob>, PortError> {
     // No copy of this hop can predate its original; a claim's own time moves with every
     // takeover, so it is no bound for the first try's job.
     let since = job.original.creation_date - Duration::minutes(5);
@@ -373,8 +379,8 @@ async fn existing_copy_job<P: RouterPorts>(
             places.push((v.clone(), rp.clone()));
         }
     }
-    for (vault, recovery_point) in places {
-        let Ok(vault) = VaultArn::parse(&vault) else {
+    for (vault_arn, recovery_point) in places {
+        let Ok(vault) = VaultArn::parse(&vault_arn) else {
             continue;
         };
         let query = CopyJobQuery {
@@ -387,7 +393,11 @@ async fn existing_copy_job<P: RouterPorts>(
             j.source_recovery_point_arn.as_deref() == Some(recovery_point.as_str())
                 && !matches!(j.state.as_str(), "FAILED" | "ABORTED" | "EXPIRED")
         }) {
-            return Ok(Some(found.copy_job_id));
+            return Ok(Some(StartedJob::new(
+                &found.copy_job_id,
+                &recovery_point,
+                &vault_arn,
+            )));
         }
     }
     Ok(None)

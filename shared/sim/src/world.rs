@@ -12,7 +12,8 @@ use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Ho
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
-    HopFailure, Incident, LedgerPort, ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
+    HopFailure, Incident, LedgerPort, ListQuery, Page, PortError, PortResult, RouterPorts,
+    StartedJob, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
@@ -1201,7 +1202,7 @@ impl LedgerPort for Sim {
         &self,
         hop: &HopKey,
         attempt: u32,
-        copy_job_id: &str,
+        job: &StartedJob,
         now: DateTime<Utc>,
     ) -> PortResult<bool> {
         Ok(self
@@ -1211,7 +1212,9 @@ impl LedgerPort for Sim {
                 |r| ledger::may_mark_started(Some(r), attempt),
                 |r| {
                     r.state = HopState::Started;
-                    r.copy_job_id = Some(copy_job_id.to_string());
+                    r.copy_job_id = Some(job.copy_job_id.clone());
+                    r.source_recovery_point_arn = Some(job.source_recovery_point_arn.clone());
+                    r.source_vault_arn = Some(job.source_vault_arn.clone());
                 },
             )?
             .is_some())
