@@ -234,6 +234,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(spec) = faults {
                 options.faults = parse_faults(&spec, options.faults).map_err(input)?;
             }
+            // A progress line only for a person watching: never in a pipe or a log.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                options.progress = Some(show_progress);
+            }
             simulate(p, options, json)
         }
     }
@@ -305,6 +309,17 @@ fn plan(
     let json = serde_json::to_string_pretty(&plan)
         .map_err(|e| input(format!("cannot render the plan: {e}")))?;
     out(&format!("{json}\n"))
+}
+
+/// One line on stderr, rewritten in place; cleared when the last day (or the drain) begins.
+fn show_progress(day: u32, days: u32) {
+    let line = if day < days {
+        format!("\rsimulating day {} of {days}...", day + 1)
+    } else {
+        "\r\x1b[2K".to_string()
+    };
+    // Progress is a courtesy: a stderr that cannot be written is no reason to stop.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
 fn simulate(p: Policy, options: SimOptions, json: bool) -> Result<(), Failure> {

@@ -119,6 +119,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_assume_role_is_access_denied_for_its_account_and_a_timeout_is_not() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_backup::error::SdkError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+
+        let refused: SdkError<aws_sdk_backup::operation::start_copy_job::StartCopyJobError, ()> =
+            SdkError::dispatch_failure(ConnectorError::other(
+                Box::new(CredentialsError::provider_error(
+                    "AccessDenied: not authorized to perform sts:AssumeRole",
+                )),
+                None,
+            ));
+        let e = in_account("333333333333", classify("StartCopyJob", &refused));
+        assert!(e.is_account_denied(), "{e:?}");
+        assert_eq!(e.account.as_deref(), Some("333333333333"));
+
+        let slow: SdkError<aws_sdk_backup::operation::start_copy_job::StartCopyJobError, ()> =
+            SdkError::dispatch_failure(ConnectorError::other(
+                Box::new(CredentialsError::provider_timed_out(
+                    std::time::Duration::from_secs(5),
+                )),
+                None,
+            ));
+        let e = in_account("333333333333", classify("StartCopyJob", &slow));
+        assert_eq!(e.kind, ErrorKind::Retryable, "{e:?}");
+        assert!(!e.is_account_denied());
+    }
+
+    #[test]
     fn codes_map_to_kinds() {
         assert_eq!(kind_for_code("ThrottlingException"), ErrorKind::Throttled);
         assert_eq!(

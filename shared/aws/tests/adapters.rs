@@ -407,3 +407,59 @@ mod lifecycle_and_listing {
         assert_eq!(p.status.as_deref(), Some("COMPLETED"));
     }
 }
+
+#[tokio::test]
+async fn find_copy_jobs_asks_by_table_vault_and_date_and_reads_every_page() {
+    use aws_sdk_backup::operation::list_copy_jobs::ListCopyJobsOutput;
+    use aws_sdk_backup::types::{CopyJob, CopyJobState};
+    use relay_core::ports::CopyJobQuery;
+
+    let since = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let asks = |r: &aws_sdk_backup::operation::list_copy_jobs::ListCopyJobsInput| {
+        r.by_resource_arn() == Some("arn:aws:dynamodb:us-east-1:111111111111:table/orders")
+            && r.by_destination_vault_arn()
+                == Some("arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker")
+            && r.by_created_after().map(|d| d.secs()) == Some(1_800_000_000)
+            && r.max_results() == Some(1000)
+    };
+    let first = mock!(aws_sdk_backup::Client::list_copy_jobs)
+        .match_requests(move |r| asks(r) && r.next_token().is_none())
+        .then_output(|| {
+            ListCopyJobsOutput::builder()
+                .copy_jobs(
+                    CopyJob::builder()
+                        .copy_job_id("job-1")
+                        .source_recovery_point_arn("rp-1")
+                        .state(CopyJobState::Failed)
+                        .build(),
+                )
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_backup::Client::list_copy_jobs)
+        .match_requests(move |r| asks(r) && r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListCopyJobsOutput::builder()
+                .copy_jobs(
+                    CopyJob::builder()
+                        .copy_job_id("job-2")
+                        .source_recovery_point_arn("rp-1")
+                        .state(CopyJobState::Running)
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&first, &second]);
+    let query = CopyJobQuery {
+        resource_arn: "arn:aws:dynamodb:us-east-1:111111111111:table/orders".into(),
+        destination_vault_arn: "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker".into(),
+        created_after: since,
+    };
+    let jobs = BackupApi::new(client).find_copy_jobs(&query).await.unwrap();
+    let seen: Vec<_> = jobs
+        .iter()
+        .map(|j| (j.copy_job_id.as_str(), j.state.as_str()))
+        .collect();
+    assert_eq!(seen, [("job-1", "FAILED"), ("job-2", "RUNNING")]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}

@@ -40,6 +40,8 @@ pub struct SimOptions {
     /// Pages one reconciler run may read before it stops and resumes next run.
     pub reconcile_pages_per_run: Option<u32>,
     pub reconcile: ReconcileConfig,
+    /// Called as each simulated day begins, with (day, days): a progress line for long runs.
+    pub progress: Option<fn(u32, u32)>,
 }
 
 impl Default for SimOptions {
@@ -67,6 +69,7 @@ impl Default for SimOptions {
             reconcile_every: Some(Duration::hours(1)),
             reconcile_pages_per_run: None,
             reconcile: ReconcileConfig::default(),
+            progress: None,
         }
     }
 }
@@ -205,6 +208,12 @@ impl Simulation {
         let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
         while t < limit {
+            if let Some(progress) = self.options.progress {
+                if t == start_of_day(t) {
+                    let day = (t - start).num_days();
+                    progress(u32::try_from(day).unwrap_or(u32::MAX), self.options.days);
+                }
+            }
             if t >= end && t >= last_check + Duration::hours(1) {
                 last_check = t;
                 if self.settled() {

@@ -526,3 +526,61 @@ fn other_partitions_are_kept() {
         .destination_backup_vault_arn
         .starts_with("arn:aws-cn:backup:cn-north-1:"));
 }
+
+#[test]
+fn an_event_whose_recovery_point_is_not_in_its_vaults_account_and_region_is_ignored() {
+    let mut raw: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../tests/events/backup-job-completed.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    // The vault is primary (111111111111, us-east-1); the point claims another account.
+    raw["resources"][0] =
+        serde_json::json!("arn:aws:backup:us-east-1:999999999999:recovery-point:elsewhere");
+    let event = ParsedEvent::parse(&raw).unwrap();
+    let plan = plan_event(&event, &example(), &gold());
+    assert!(plan.actions.is_empty(), "{plan:#?}");
+    assert!(plan
+        .ignored
+        .unwrap_or_default()
+        .contains("not in the account and Region of vault"));
+}
+
+#[test]
+fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
+    let event = fixture("copy-job-completed-central-to-dr.json");
+    let mut observed = gold();
+    let created = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let EventDetail::CopyJob(c) = &event.detail else {
+        panic!("copy job event")
+    };
+    let dr = VaultArn::parse(c.destination_backup_vault_arn.as_deref().unwrap()).unwrap();
+    observed.point = Some(PointView {
+        recovery_point_arn: c.destination_recovery_point_arn.clone().unwrap(),
+        vault: dr,
+        resource_arn: Some("arn:aws:dynamodb:us-east-1:111111111111:table/orders".into()),
+        resource_type: Some("DynamoDB".into()),
+        status: Some("COMPLETED".into()),
+        creation_date: created,
+        completion_date: None,
+        lifecycle: Lifecycle::default(),
+        delete_at: None,
+        storage_class: Some("WARM".into()),
+    });
+    let job = only_copy(&plan_event(&event, &example(), &observed)).clone();
+    assert_eq!(job.original.creation_date, created);
+    assert_eq!(
+        job.idempotency_token,
+        copy_token(&job.original, &job.destination_backup_vault_arn, 1)
+    );
+    // A described point that is PARTIAL is not copied on.
+    if let Some(p) = observed.point.as_mut() {
+        p.status = Some("PARTIAL".into());
+    }
+    let plan = plan_event(&event, &example(), &observed);
+    assert!(plan.actions.is_empty());
+    assert!(plan.ignored.unwrap_or_default().contains("PARTIAL"));
+}
