@@ -7,6 +7,22 @@ use std::time::{Duration, Instant};
 
 pub mod ledger_contract;
 
+/// Simulation options for a scenario: these days and tables, this seed and these faults.
+pub fn sim_options(
+    days: u32,
+    tables: u32,
+    seed: u64,
+    faults: relay_sim::Faults,
+) -> relay_sim::SimOptions {
+    relay_sim::SimOptions {
+        days,
+        tables,
+        seed,
+        faults,
+        ..relay_sim::SimOptions::default()
+    }
+}
+
 /// A moto server on a free loopback port, stopped (by its own process id) when dropped.
 pub struct MotoServer {
     child: Child,

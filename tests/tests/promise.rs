@@ -20,15 +20,7 @@ fn example() -> Policy {
     Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
 }
 
-fn options(days: u32, tables: u32, seed: u64, faults: Faults) -> SimOptions {
-    SimOptions {
-        days,
-        tables,
-        seed,
-        faults,
-        ..SimOptions::default()
-    }
-}
+use relay_tests::sim_options as options;
 
 /// At most one COMPLETED copy of each original in each vault, whatever the graph.
 fn assert_one_copy_per_original_per_vault(sim: &Simulation) {

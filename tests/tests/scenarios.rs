@@ -14,15 +14,7 @@ fn policy() -> Policy {
     Policy::parse(POLICY).unwrap()
 }
 
-fn options(days: u32, tables: u32, seed: u64, faults: Faults) -> SimOptions {
-    SimOptions {
-        days,
-        tables,
-        seed,
-        faults,
-        ..SimOptions::default()
-    }
-}
+use relay_tests::sim_options as options;
 
 fn assert_all_complete(s: &Summary) {
     assert!(s.chains_total > 0);

@@ -59,7 +59,8 @@ fn point(
 fn main() {
     let policy =
         Policy::parse(include_str!("../../../infra/examples/policy.yaml")).expect("example policy");
-    let now = DateTime::parse_from_rfc3339("2027-06-01T00:00:00Z")
+    // 03:00 UTC: the run that re-checks every point of the never-expire vaults (the worst case).
+    let now = DateTime::parse_from_rfc3339("2027-06-01T03:00:00Z")
         .expect("date")
         .with_timezone(&Utc);
     let vault = |alias: &str| policy.vault(alias).map(|v| v.arn.clone()).expect("vault");
