@@ -327,30 +327,35 @@ impl LedgerPort for DynamoLedger {
 
     async fn open_incident(&self, incident: &Incident) -> PortResult<bool> {
         let alert = &incident.alert;
+        // Incidents expire (DynamoDB TTL) after 90 days, so the outbox query stays small.
+        let expires = incident.opened_at + chrono::Duration::days(INCIDENT_DAYS);
+        let mut set = vec![
+            "subject = :sub",
+            "message = :msg",
+            "opened_at = :now",
+            "expires_at = :exp",
+        ];
         let mut b = self
             .update_key(INCIDENT_KEY, &incident.id)
-            .update_expression("SET subject = :sub, message = :msg, opened_at = :now")
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_values(":sub", s(&alert.subject))
             .expression_attribute_values(":msg", s(&alert.message))
-            .expression_attribute_values(":now", ts(incident.opened_at));
+            .expression_attribute_values(":now", ts(incident.opened_at))
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N(expires.timestamp().to_string()),
+            );
         if let Some(account) = &alert.account {
-            b = b
-                .update_expression(
-                    "SET subject = :sub, message = :msg, opened_at = :now, account = :acc",
-                )
-                .expression_attribute_values(":acc", s(account));
+            set.push("account = :acc");
+            b = b.expression_attribute_values(":acc", s(account));
         }
         if let Some(hop) = &alert.hop {
-            let expr = format!(
-                "{}, hop_original = :ho, hop_vault = :hv",
-                b.get_update_expression().as_deref().unwrap_or_default()
-            );
+            set.extend(["hop_original = :ho", "hop_vault = :hv"]);
             b = b
-                .update_expression(expr)
                 .expression_attribute_values(":ho", s(hop.original.key()))
                 .expression_attribute_values(":hv", s(&hop.destination_vault_arn));
         }
+        let b = b.update_expression(format!("SET {}", set.join(", ")));
         Ok(self.apply("UpdateItem(incident)", b).await?.is_some())
     }
 
@@ -436,6 +441,8 @@ impl LedgerPort for DynamoLedger {
 const CURSOR_KEY: &str = "#reconciler-cursor";
 /// Incidents share one partition: few, and read whole by the reconciler's outbox.
 const INCIDENT_KEY: &str = "#incident";
+/// How long an incident is kept (the table's TTL attribute `expires_at`).
+const INCIDENT_DAYS: i64 = 90;
 
 fn text(item: &Item, key: &str) -> Option<String> {
     item.get(key).and_then(|v| v.as_s().ok()).cloned()
