@@ -43,13 +43,22 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
 /// The code given to a call whose credentials (an assumed role) could not be had.
 pub const CREDENTIALS_REFUSED: &str = "CredentialsRefused";
 
-/// Is a credentials error (other than a time-out) among the causes of `err`?
+/// What STS says when it refuses AssumeRole for good (a person must fix the role or the Region).
+const REFUSALS: [&str; 3] = ["AccessDenied", "not authorized", "RegionDisabled"];
+
+/// Is a credentials error that STS refused among the causes of `err`? The credentials provider
+/// wraps every STS failure alike (throttling and network errors too), so the refusal is told by
+/// STS's own code in the chain of causes; anything else is worth a retry.
 fn credentials_refused(err: &(dyn std::error::Error + 'static)) -> bool {
     use aws_credential_types::provider::error::CredentialsError;
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
         if let Some(c) = e.downcast_ref::<CredentialsError>() {
-            return !matches!(c, CredentialsError::ProviderTimedOut(_));
+            if matches!(c, CredentialsError::ProviderTimedOut(_)) {
+                return false;
+            }
+            let text = DisplayErrorContext(c).to_string();
+            return REFUSALS.iter().any(|r| text.contains(r));
         }
         cause = e.source();
     }
@@ -145,6 +154,17 @@ mod tests {
         let e = in_account("333333333333", classify("StartCopyJob", &slow));
         assert_eq!(e.kind, ErrorKind::Retryable, "{e:?}");
         assert!(!e.is_account_denied());
+
+        // STS throttled: the provider wraps it like a refusal, but it is worth a retry.
+        let throttled: SdkError<aws_sdk_backup::operation::start_copy_job::StartCopyJobError, ()> =
+            SdkError::dispatch_failure(ConnectorError::other(
+                Box::new(CredentialsError::provider_error(
+                    "Throttling: Rate exceeded",
+                )),
+                None,
+            ));
+        let e = in_account("333333333333", classify("StartCopyJob", &throttled));
+        assert!(e.kind.is_transient(), "{e:?}");
     }
 
     #[test]

@@ -157,7 +157,7 @@ impl LedgerPort for DynamoLedger {
             condition.push("(#s = :failed AND #att = :prev AND #fc = :retryable)");
             b = b
                 .expression_attribute_values(":failed", s(HopState::Failed.as_str()))
-                .expression_attribute_values(":prev", n(req.attempt - 1))
+                .expression_attribute_values(":prev", n(req.attempt.saturating_sub(1)))
                 .expression_attribute_values(":retryable", s(FailureClass::Retryable.as_str()));
         }
         // The record as it was: a takeover must know what the earlier try did.

@@ -40,9 +40,10 @@ pub async fn raise_account<P: RouterPorts>(
         message: format!(
             "AssumeRole into account {account} was refused: every copy into or out of its vaults, and \
              every check of them, waits until it works again (the reconciler retries hourly and \
-             closes this incident then).\nAWS said: {error}\nLikely fix: deploy the spoke stack in \
-             {account} (the executor role, trusting the hub's function roles), or correct \
-             EXECUTOR_ROLE_NAME."
+             closes this incident then). Backups that leave the look-back window (LOOKBACK_DAYS) \
+             meanwhile are not re-driven afterwards: the compliance report shows what is missing.\n\
+             AWS said: {error}\nLikely fix: deploy the spoke stack in {account} (the executor role, \
+             trusting the hub's function roles), or correct EXECUTOR_ROLE_NAME."
         ),
         hop: None,
         account: Some(account.to_string()),
@@ -50,16 +51,32 @@ pub async fn raise_account<P: RouterPorts>(
     raise(ports, Incident::account_id(account), alert).await
 }
 
-/// Send every open incident whose alert was never sent. Returns how many were sent now and the
-/// open incidents (for the caller to close what is resolved).
-pub async fn drain<P: RouterPorts>(ports: &P) -> PortResult<(u64, Vec<Incident>)> {
+/// An unsent incident younger than this may be one an invocation is sending right now: the
+/// outbox leaves it to that invocation (Lambda's limit is 15 minutes).
+const OUTBOX_GRACE_MINUTES: i64 = 15;
+
+/// Send every open incident whose alert was never sent. Returns how many were sent now, the open
+/// incidents (for the caller to close what is resolved) and the sends that failed (each incident
+/// on its own: one that cannot be sent does not hold back the others).
+pub async fn drain<P: RouterPorts>(ports: &P) -> PortResult<(u64, Vec<Incident>, Vec<PortError>)> {
     let mut open = ports.ledger().open_incidents().await?;
-    let mut sent = 0;
-    for incident in open.iter_mut().filter(|i| i.alerted_at.is_none()) {
-        ports.send(&incident.alert).await?;
-        mark_sent(ports, &incident.id).await?;
-        incident.alerted_at = Some(ports.now());
-        sent += 1;
+    let settled = ports.now() - chrono::Duration::minutes(OUTBOX_GRACE_MINUTES);
+    let (mut sent, mut failed) = (0, Vec::new());
+    for incident in open
+        .iter_mut()
+        .filter(|i| i.alerted_at.is_none() && i.opened_at < settled)
+    {
+        let result = match ports.send(&incident.alert).await {
+            Ok(()) => mark_sent(ports, &incident.id).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                incident.alerted_at = Some(ports.now());
+                sent += 1;
+            }
+            Err(e) => failed.push(e),
+        }
     }
-    Ok((sent, open))
+    Ok((sent, open, failed))
 }

@@ -3,7 +3,7 @@
 //! and the DynamoDB adapter encodes the same rules as condition expressions (the tests run one
 //! contract suite against both).
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::plan::FailureClass;
@@ -137,6 +137,8 @@ pub struct ClaimRequest {
 
 impl ClaimRequest {
     pub fn new(job: &crate::plan::StartCopyJob, now: DateTime<Utc>, stale_after: Duration) -> Self {
+        // To the millisecond, as the ledger stores it: a claim read back compares equal.
+        let now = now.trunc_subsecs(3);
         Self {
             route: job.route.clone(),
             source_recovery_point_arn: job.recovery_point_arn.clone(),

@@ -234,12 +234,24 @@ pub struct Observed {
     pub point_missing: bool,
 }
 
-/// The idempotency token of one attempt of one hop: a pure function of (original, destination
-/// vault, attempt), so a redelivered event, or another route into the same vault, sends the same token.
-pub fn copy_token(original: &Original, destination_vault_arn: &str, attempt: u32) -> String {
+/// The idempotency token of one attempt of one hop from one source point: a pure function of
+/// (original, source recovery point, destination vault, attempt), so a redelivered event sends the
+/// same token. Another route into the same vault copies another point, so its request differs and
+/// so does its token (AWS is not told the same token with other parameters); a takeover through
+/// it finds the first route's job with ListCopyJobs instead.
+pub fn copy_token(
+    original: &Original,
+    source_recovery_point_arn: &str,
+    destination_vault_arn: &str,
+    attempt: u32,
+) -> String {
     let mut h = Sha256::new();
-    // Length-prefixed, so no two different (original, vault) pairs hash the same bytes.
-    for part in [original.key().as_bytes(), destination_vault_arn.as_bytes()] {
+    // Length-prefixed, so no two different tuples hash the same bytes.
+    for part in [
+        original.key().as_bytes(),
+        source_recovery_point_arn.as_bytes(),
+        destination_vault_arn.as_bytes(),
+    ] {
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
@@ -705,7 +717,7 @@ fn start_copy_for(
         recovery_point_arn: recovery_point.to_string(),
         source_backup_vault_name: from.arn.name.clone(),
         source_backup_vault_arn: from.arn.to_string(),
-        idempotency_token: copy_token(original, &destination, attempt),
+        idempotency_token: copy_token(original, recovery_point, &destination, attempt),
         destination_backup_vault_arn: destination,
         iam_role_arn: policy.copy_role_for(&from.arn.account),
         attempt,

@@ -145,6 +145,9 @@ pub struct ReconcileReport {
     /// Accounts a call reached this run: their account incidents are closed.
     #[serde(skip)]
     pub accounts_reached: BTreeSet<String>,
+    /// Phases that ran through this run: their phase incidents are closed.
+    #[serde(skip)]
+    pub phases_done: BTreeSet<String>,
     pub errors: Vec<String>,
 }
 
@@ -185,9 +188,12 @@ pub async fn run<P: RouterPorts>(
     let mut report = ReconcileReport::default();
     // The outbox first: alerts whose first send failed go out now.
     let open = match incident::drain(ports).await {
-        Ok((sent, open)) => {
+        Ok((sent, open, failed)) => {
             report.alerts_resent = sent;
             report.alerts_sent += sent;
+            report
+                .errors
+                .extend(failed.iter().map(|e| format!("outbox: {e}")));
             open
         }
         Err(e) => {
@@ -196,7 +202,7 @@ pub async fn run<P: RouterPorts>(
         }
     };
     walk(ports, policy, config, budget, &mut report).await?;
-    close_reached_accounts(ports, &open, &mut report).await;
+    close_resolved(ports, &open, &mut report).await;
     Ok(report)
 }
 
@@ -238,6 +244,9 @@ async fn walk<P: RouterPorts>(
             }
         };
         match result {
+            Ok(Progress::Done) => {
+                report.phases_done.insert(phase_name(phase));
+            }
             Ok(Progress::Stopped(at)) => {
                 save(ports, &at).await?;
                 tracing::info!(
@@ -247,7 +256,6 @@ async fn walk<P: RouterPorts>(
                 );
                 return Ok(());
             }
-            Ok(Progress::Done) => {}
             Err(e) => phase_failed(ports, phase, &e, report).await,
         }
         cursor = Cursor {
@@ -261,6 +269,16 @@ async fn walk<P: RouterPorts>(
     Ok(())
 }
 
+fn phase_name(phase: &Phase<'_>) -> String {
+    match phase {
+        Phase::Route(r) => format!("route {}", r.name()),
+        Phase::NeverExpire(v) => format!("never_expire vault '{}'", v.alias),
+    }
+}
+
+/// A phase that failed: the run goes on with the next. A refused account is its account's
+/// incident; a failure retrying cannot fix (a deleted vault, a missing permission) is the phase's
+/// own, closed when the phase runs through again. A transient one is tried again next run.
 async fn phase_failed<P: RouterPorts>(
     ports: &P,
     phase: &Phase<'_>,
@@ -268,14 +286,28 @@ async fn phase_failed<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) {
     report.phases_failed += 1;
-    let name = match phase {
-        Phase::Route(r) => r.name(),
-        Phase::NeverExpire(v) => format!("never_expire '{}'", v.alias),
-    };
+    let name = phase_name(phase);
     tracing::warn!(phase = %name, error = %e, "phase failed; the run goes on with the next");
     report.errors.push(format!("{name}: {e}"));
     if e.is_account_denied() {
-        account_denied(ports, e, report).await;
+        return account_denied(ports, e, report).await;
+    }
+    if e.kind.is_transient() {
+        return;
+    }
+    let alert = Alert {
+        subject: format!("Backup Relay: cannot reconcile {name}"),
+        message: format!(
+            "The reconciler cannot walk {name}: lost events there are not repaired and failed \
+             copies not retried until it can.\nAWS said: {e}\nLikely fix: check that the vaults \
+             of the policy exist and the executor role may list and describe them."
+        ),
+        hop: None,
+        account: None,
+    };
+    match incident::raise(ports, format!("phase#{name}"), alert).await {
+        Ok(sent) => report.alerts_sent += u64::from(sent),
+        Err(e) => report.errors.push(format!("{name}: {e}")),
     }
 }
 
@@ -288,20 +320,23 @@ async fn account_denied<P: RouterPorts>(ports: &P, e: &PortError, report: &mut R
     }
 }
 
-/// An account reached this run and refused nowhere is fixed: its incident closes, so a new
-/// breakage alerts again.
-async fn close_reached_accounts<P: RouterPorts>(
+/// Conditions that are gone close their incidents, so a new breakage alerts again: an account
+/// reached this run and refused nowhere, a phase that ran through.
+async fn close_resolved<P: RouterPorts>(
     ports: &P,
     open: &[Incident],
     report: &mut ReconcileReport,
 ) {
     for incident in open {
-        let Some(account) = &incident.alert.account else {
-            continue;
+        let resolved = match incident.id.split_once('#') {
+            Some(("account", account)) => {
+                report.accounts_reached.contains(account)
+                    && !report.accounts_unreachable.contains(account)
+            }
+            Some(("phase", name)) => report.phases_done.contains(name),
+            _ => false,
         };
-        if report.accounts_reached.contains(account)
-            && !report.accounts_unreachable.contains(account)
-        {
+        if resolved {
             if let Err(e) = ports.ledger().close_incident(&incident.id).await {
                 report.errors.push(format!("closing {}: {e}", incident.id));
             }
@@ -567,25 +602,73 @@ async fn examine<P: RouterPorts>(
     if !selected(ctx, point, &original, tags).await? {
         return Ok(());
     }
-    let native =
-        RecoveryPointArn::parse(&point.recovery_point_arn).is_ok_and(|a| a.is_dynamodb_native());
-    if native || matches!(point.storage_class.as_deref(), Some("COLD" | "DELETED")) {
+    let hop = HopKey::new(original.clone(), ctx.to.arn.to_string());
+    if let Some(why) = not_copyable(point) {
         report.not_copyable += 1;
-        return Ok(());
+        return alert_not_copyable(ctx, point, &hop, why, report).await;
     }
     report.copies_missing += 1;
-    let hop = HopKey::new(original.clone(), ctx.to.arn.to_string());
-    let started = match ctx.ports.ledger().get(&hop).await? {
-        None => {
-            let n = start(ctx, point, &original, 1, observed, report).await?;
-            report.redriven += n;
-            n
-        }
-        Some(record) => on_record(ctx, point, &original, &hop, &record, observed, report).await?,
+    let acted = match ctx.ports.ledger().get(&hop).await {
+        Ok(None) => start(ctx, point, &original, 1, observed, report)
+            .await
+            .inspect(|n| report.redriven += n),
+        Ok(Some(record)) => on_record(ctx, point, &original, &hop, &record, observed, report).await,
+        Err(e) => Err(e),
     };
-    if started == 0 {
+    // Whatever went wrong above, a copy about to leave the look-back is announced.
+    if !matches!(acted, Ok(1..)) {
         final_notice(ctx, point, &hop, report).await?;
     }
+    acted.map(|_| ())
+}
+
+/// Why a source point can never be copied, if it cannot.
+fn not_copyable(point: &PointView) -> Option<&'static str> {
+    let native =
+        RecoveryPointArn::parse(&point.recovery_point_arn).is_ok_and(|a| a.is_dynamodb_native());
+    if native {
+        return Some("it is a DynamoDB-native backup (advanced features for DynamoDB are off in its account and Region)");
+    }
+    match point.storage_class.as_deref() {
+        Some("COLD") => Some("it is in the cold tier, and cold recovery points cannot be copied"),
+        Some("DELETED") => Some("it is deleted"),
+        _ => None,
+    }
+}
+
+/// A copy that can never be made needs a person: native backups once per account and Region
+/// (every backup there is one), a cold point once for its hop.
+async fn alert_not_copyable<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    hop: &HopKey,
+    why: &str,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let native =
+        RecoveryPointArn::parse(&point.recovery_point_arn).is_ok_and(|a| a.is_dynamodb_native());
+    if !native {
+        let why = format!(
+            "recovery point {} cannot be copied: {why}",
+            point.recovery_point_arn
+        );
+        return alert_hop(ctx, hop, ("cannot be made", &why), report).await;
+    }
+    let (account, region) = (&ctx.from.arn.account, &ctx.from.arn.region);
+    let alert = Alert {
+        subject: format!("Backup Relay: backups in {account}/{region} cannot be copied"),
+        message: format!(
+            "Recovery point {} in vault '{}' is a DynamoDB-native backup: {why}. No backup of a \
+             DynamoDB table made there can be copied until advanced features are switched on \
+             (UpdateRegionSettings, ResourceTypeOptInPreference and \
+             ResourceTypeManagementPreference DynamoDB=true); they apply to new backups only.",
+            point.recovery_point_arn, ctx.from.alias
+        ),
+        hop: None,
+        account: Some(account.clone()),
+    };
+    let id = format!("native#{account}#{region}");
+    report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
     Ok(())
 }
 
@@ -673,9 +756,11 @@ async fn on_record<P: RouterPorts>(
         return Ok(n);
     }
     match record.state {
+        // A live claim (a released or stale one was taken over above).
         HopState::Claimed | HopState::Released => report.in_flight += 1,
         HopState::Started if record.updated_at < now - ctx.config.started_check_after => {
-            resolve_started(ctx, hop, record, report).await?
+            // The copy was made after all: no final notice for it.
+            return resolve_started(ctx, hop, record, report).await;
         }
         HopState::Started => report.in_flight += 1,
         HopState::Failed if record.failure_class == Some(FailureClass::Retryable) => {
@@ -812,16 +897,16 @@ async fn start<P: RouterPorts>(
     Ok((out.started.len() + out.adopted.len()) as u64)
 }
 
-/// A STARTED hop whose events never came: ask AWS how its copy job ended.
+/// A STARTED hop whose events never came: ask AWS how its copy job ended. 1 when it completed.
 async fn resolve_started<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     hop: &HopKey,
     record: &HopRecord,
     report: &mut ReconcileReport,
-) -> Result<(), PortError> {
+) -> Result<u64, PortError> {
     let Some(job) = record.copy_job_id.as_deref() else {
         report.in_flight += 1;
-        return Ok(());
+        return Ok(0);
     };
     // The job runs where its source vault is: the claiming route's, which may not be this one.
     let at = record
@@ -846,6 +931,7 @@ async fn resolve_started<P: RouterPorts>(
                 .mark_completed(hop, status.destination_recovery_point_arn.as_deref(), now)
                 .await?;
             report.stuck_jobs_resolved += 1;
+            return Ok(1);
         }
         "FAILED" | "ABORTED" | "EXPIRED" | "PARTIAL" => {
             let message = status
@@ -884,7 +970,7 @@ async fn resolve_started<P: RouterPorts>(
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 async fn guard_phase<P: RouterPorts>(

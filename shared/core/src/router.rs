@@ -214,7 +214,7 @@ pub(crate) async fn account_unreachable<P: RouterPorts>(
     ports: &P,
     error: &PortError,
 ) -> Result<bool, PortError> {
-    let account = error.account.as_deref().unwrap_or("(unknown account)");
+    let account = error.account.as_deref().unwrap_or_default();
     tracing::warn!(account, error = %error, "account unreachable");
     incident::raise_account(ports, account, error).await
 }
@@ -282,10 +282,13 @@ pub(crate) async fn start_hop<P: RouterPorts>(
         // AWS's memory of the token is undocumented: look for the copy job the earlier try made.
         if let Some(found) = existing_copy_job(ports, job, previous).await? {
             tracing::info!(route = %job.route, copy_job_id = %found.copy_job_id, "copy job of an earlier try found; adopted");
-            ports
+            if !ports
                 .ledger()
                 .mark_started(&hop, job.attempt, &found, ports.now())
-                .await?;
+                .await?
+            {
+                tracing::warn!(route = %job.route, "claim lost before the adopted job was recorded");
+            }
             out.adopted.push((job.route.clone(), found.copy_job_id));
             return Ok(());
         }
@@ -302,10 +305,14 @@ pub(crate) async fn start_hop<P: RouterPorts>(
                 &job.recovery_point_arn,
                 &job.source_backup_vault_arn,
             );
-            ports
+            if !ports
                 .ledger()
                 .mark_started(&hop, job.attempt, &started, ports.now())
-                .await?;
+                .await?
+            {
+                // Another invocation took the claim over meanwhile; its search finds this job.
+                tracing::warn!(route = %job.route, copy_job_id = %copy_job_id, "claim lost before the started job was recorded");
+            }
             out.started.push((job.route.clone(), copy_job_id));
             Ok(())
         }
@@ -389,9 +396,14 @@ async fn existing_copy_job<P: RouterPorts>(
             created_after: since,
         };
         let jobs = ports.find_copy_jobs(&vault.location(), &query).await?;
+        // A job that may still make the copy, or made it: a FAILED or PARTIAL one is an earlier
+        // attempt's, already recorded as failed.
         if let Some(found) = jobs.into_iter().find(|j| {
             j.source_recovery_point_arn.as_deref() == Some(recovery_point.as_str())
-                && !matches!(j.state.as_str(), "FAILED" | "ABORTED" | "EXPIRED")
+                && matches!(
+                    j.state.as_str(),
+                    "CREATED" | "PENDING" | "RUNNING" | "COMPLETED"
+                )
         }) {
             return Ok(Some(StartedJob::new(
                 &found.copy_job_id,

@@ -87,7 +87,7 @@ pub struct Summary {
     pub copy_jobs_started: u64,
     pub duplicate_copy_jobs: u64,
     pub copy_failures: u64,
-    /// Failed hops started again by the reconciler, after backoff.
+    /// Copy jobs started for a hop after every earlier one of it had failed (read off the jobs).
     pub retries: u64,
     pub events_emitted: u64,
     pub events_delivered: u64,
@@ -128,7 +128,6 @@ pub struct Simulation {
     pub sim: Sim,
     pub policy: Policy,
     pub options: SimOptions,
-    retries: u64,
     redriven: u64,
     lock_adjustments: u64,
     reconciler_runs: u64,
@@ -176,7 +175,6 @@ impl Simulation {
             sim: Sim::new(world),
             policy,
             options,
-            retries: 0,
             redriven: 0,
             lock_adjustments: 0,
             reconciler_runs: 0,
@@ -258,7 +256,6 @@ impl Simulation {
         match reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await {
             Ok(report) => {
                 self.reconciler_pages += u64::from(report.pages);
-                self.retries += report.retries;
                 self.redriven += report.redriven;
                 self.lock_adjustments += report.lock_adjustments;
                 self.reconcile_reports.push(report);
@@ -348,13 +345,12 @@ impl Simulation {
         };
         let held = held_copies(&w);
         self.count_chains(&w, &held, &mut s);
-        s.duplicate_copy_jobs = duplicate_jobs(&w);
+        (s.duplicate_copy_jobs, s.retries) = job_counts(&w);
         self.count_never_expire(&w, &mut s);
         s.events_lost_repaired = self.lost_events_repaired(&w, &held);
         let c = &w.counters;
         s.copy_jobs_started = c.copy_jobs_started;
         s.copy_failures = c.copy_failures;
-        s.retries = self.retries;
         s.events_emitted = c.events_emitted;
         s.events_delivered = c.events_delivered;
         s.events_duplicated = c.events_duplicated;
@@ -399,13 +395,7 @@ impl Simulation {
     }
 
     fn count_chains(&self, w: &World, held: &HashSet<(VaultArn, Original)>, s: &mut Summary) {
-        let alerted_originals: HashSet<&Original> = w
-            .alerts
-            .iter()
-            .filter_map(|a| a.hop.as_ref().map(|h| &h.original))
-            .collect();
-        let alerted_accounts: HashSet<&String> =
-            w.alerts.iter().filter_map(|a| a.account.as_ref()).collect();
+        let alerts = SentAlerts::of(w);
         for rp in w.recovery_points.values().filter(|rp| rp.source.is_none()) {
             s.backups += 1;
             let Some(vault) = self.policy.vault_by_arn(&rp.vault) else {
@@ -429,15 +419,65 @@ impl Simulation {
             };
             s.incomplete
                 .push((rp.arn.clone(), format!("copy into '{first}'")));
-            let accounts =
-                std::iter::once(&rp.vault.account).chain(required.iter().map(|(_, v)| &v.account));
-            let alerted = alerted_originals.contains(&original)
-                || accounts.into_iter().any(|a| alerted_accounts.contains(a));
-            if !alerted {
+            if let Some((uncovered, _)) = missing
+                .iter()
+                .find(|m| !self.covered(&alerts, &original, m, &missing))
+            {
                 s.chains_incomplete_unalerted += 1;
-                s.unalerted.push((original.key(), first.clone()));
+                s.unalerted.push((original.key(), uncovered.clone()));
             }
         }
+    }
+
+    /// Is a missing copy announced: itself, or a missing copy upstream of it (the chain broke there)?
+    fn covered(
+        &self,
+        alerts: &SentAlerts,
+        original: &Original,
+        m: &(String, VaultArn),
+        missing: &[&(String, VaultArn)],
+    ) -> bool {
+        self.announced(alerts, original, m)
+            || missing.iter().any(|u| {
+                u.0 != m.0 && self.reaches(&u.0, &m.0) && self.announced(alerts, original, u)
+            })
+    }
+
+    /// A hop alert about this copy, or an account alert for its vault's account or an account
+    /// copying into it.
+    fn announced(
+        &self,
+        alerts: &SentAlerts,
+        original: &Original,
+        (alias, arn): &(String, VaultArn),
+    ) -> bool {
+        let mut accounts = self
+            .policy
+            .routes
+            .iter()
+            .filter(|r| &r.to == alias)
+            .filter_map(|r| self.policy.vault(&r.from))
+            .map(|v| &v.arn.account)
+            .chain(std::iter::once(&arn.account));
+        alerts.hops.contains(&(original.clone(), arn.to_string()))
+            || accounts.any(|a| alerts.accounts.contains(a))
+    }
+
+    /// Can a copy in vault `from` lead, route after route, to vault `to`?
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        let mut frontier = vec![from];
+        let mut seen = BTreeSet::new();
+        while let Some(v) = frontier.pop() {
+            for r in self.policy.routes_from(v) {
+                if r.to == to {
+                    return true;
+                }
+                if seen.insert(r.to.as_str()) {
+                    frontier.push(&r.to);
+                }
+            }
+        }
+        false
     }
 
     fn count_never_expire(&self, w: &World, s: &mut Summary) {
@@ -501,6 +541,26 @@ impl Simulation {
     }
 }
 
+/// The alerts the topic really published: about which hops, and which accounts.
+struct SentAlerts {
+    hops: HashSet<(Original, String)>,
+    accounts: HashSet<String>,
+}
+
+impl SentAlerts {
+    fn of(w: &World) -> Self {
+        Self {
+            hops: w
+                .alerts
+                .iter()
+                .filter_map(|a| a.hop.as_ref())
+                .map(|h| (h.original.clone(), h.destination_vault_arn.clone()))
+                .collect(),
+            accounts: w.alerts.iter().filter_map(|a| a.account.clone()).collect(),
+        }
+    }
+}
+
 /// What every vault holds, by original: copies keep their source's resource and creation date.
 /// Only a COMPLETED copy is held (a PARTIAL one is not).
 fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
@@ -524,9 +584,10 @@ fn table_tags(w: &World, resource_arn: &str) -> Tags {
         .unwrap_or_default()
 }
 
-/// Backup Relay's copy jobs that duplicate another of the same hop: started while an earlier job
-/// of that hop had not failed (a retry after a failure is not a duplicate; a failed duplicate is).
-fn duplicate_jobs(w: &World) -> u64 {
+/// Backup Relay's copy jobs per hop, read off the jobs AWS ran: (duplicates, retries). A job
+/// started while an earlier one of its hop had not failed is a duplicate (a failed duplicate
+/// too); one started after every earlier one had failed is a retry.
+fn job_counts(w: &World) -> (u64, u64) {
     let mut per_hop: BTreeMap<(Original, VaultArn), Vec<&SimCopyJob>> = BTreeMap::new();
     for job in w.jobs.iter().filter(|j| !j.created_by_plan) {
         per_hop
@@ -534,17 +595,21 @@ fn duplicate_jobs(w: &World) -> u64 {
             .or_default()
             .push(job);
     }
-    let mut duplicates = 0;
+    let (mut duplicates, mut retries) = (0, 0);
     for jobs in per_hop.values() {
-        for (k, job) in jobs.iter().enumerate() {
+        for (k, job) in jobs.iter().enumerate().skip(1) {
             let overlaps = jobs[..k].iter().any(|earlier| {
                 !(matches!(earlier.state, JobState::Failed | JobState::Partial)
                     && earlier.ended_at.is_some_and(|e| e <= job.created_at))
             });
-            duplicates += u64::from(overlaps);
+            if overlaps {
+                duplicates += 1;
+            } else {
+                retries += 1;
+            }
         }
     }
-    duplicates
+    (duplicates, retries)
 }
 
 fn start_of_day(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -56,7 +56,12 @@ fn backup_completed_in_primary_copies_to_central_with_its_retention() {
     );
     assert_eq!(
         a.idempotency_token,
-        copy_token(&a.original, &a.destination_backup_vault_arn, 1)
+        copy_token(
+            &a.original,
+            &a.recovery_point_arn,
+            &a.destination_backup_vault_arn,
+            1
+        )
     );
     assert_eq!(plan.ignored, None);
 }
@@ -374,14 +379,15 @@ fn tokens_are_deterministic_and_distinct_per_attempt_and_hop() {
             chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         )
     };
-    let t1 = copy_token(&o("rp"), "vault", 1);
-    assert_eq!(t1, copy_token(&o("rp"), "vault", 1));
+    let t1 = copy_token(&o("rp"), "point", "vault", 1);
+    assert_eq!(t1, copy_token(&o("rp"), "point", "vault", 1));
+    assert_ne!(t1, copy_token(&o("rp"), "other-point", "vault", 1));
     assert_eq!(t1.len(), 32);
-    assert_ne!(t1, copy_token(&o("rp"), "vault", 2));
-    assert_ne!(t1, copy_token(&o("rp"), "vault2", 1));
+    assert_ne!(t1, copy_token(&o("rp"), "point", "vault", 2));
+    assert_ne!(t1, copy_token(&o("rp"), "point", "vault2", 1));
     assert_ne!(
-        copy_token(&o("a\nb"), "c", 1),
-        copy_token(&o("a"), "b\nc", 1)
+        copy_token(&o("a\nb"), "p", "c", 1),
+        copy_token(&o("a"), "p", "b\nc", 1)
     );
 }
 
@@ -402,7 +408,7 @@ fn a_hop_of_a_named_route_gets_the_attempts_token() {
     );
     assert_eq!(
         hop.idempotency_token,
-        copy_token(&o, &hop.destination_backup_vault_arn, 2)
+        copy_token(&o, rp, &hop.destination_backup_vault_arn, 2)
     );
     assert!(plan_hop(&p, "central->nowhere", rp, &o, 1, &Observed::default()).is_none());
 }
@@ -574,7 +580,12 @@ fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
     assert_eq!(job.original.creation_date, created);
     assert_eq!(
         job.idempotency_token,
-        copy_token(&job.original, &job.destination_backup_vault_arn, 1)
+        copy_token(
+            &job.original,
+            &job.recovery_point_arn,
+            &job.destination_backup_vault_arn,
+            1
+        )
     );
     // A described point that is PARTIAL is not copied on.
     if let Some(p) = observed.point.as_mut() {
