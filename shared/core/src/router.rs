@@ -120,7 +120,7 @@ pub async fn handle_event<P: RouterPorts>(
     let ports = &Patient::new(ports, config.patience);
     let event = parse_event(raw)?;
     let event_id = event.envelope.id.clone();
-    let transient = |source: PortError| RouterError::from_port(&event_id, source);
+    let fail = |source: PortError| RouterError::from_port(&event_id, source);
     let mut out = RouteOutcome {
         event_id: event_id.clone(),
         ..Default::default()
@@ -131,11 +131,11 @@ pub async fn handle_event<P: RouterPorts>(
         Ok(o) => o,
         // Nothing can be done in that account until a person fixes it; the reconciler re-drives then.
         Err(e) if e.is_account_denied() => {
-            out.alerts_sent += u32::from(account_unreachable(ports, &e).await.map_err(&transient)?);
+            out.alerts_sent += u32::from(account_unreachable(ports, &e).await.map_err(&fail)?);
             out.ignored = Some(format!("account unreachable: {e}"));
             return Ok(out);
         }
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(fail(e)),
     };
     let plan = plan::plan_event(&event, policy, &observed);
     out.ignored = plan.ignored.clone();
@@ -155,7 +155,7 @@ pub async fn handle_event<P: RouterPorts>(
                 .ledger()
                 .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
                 .await
-                .map_err(&transient)?
+                .map_err(&fail)?
             {
                 out.hops_completed += 1;
             }
@@ -168,7 +168,7 @@ pub async fn handle_event<P: RouterPorts>(
         let result = record_skip(ports, skip, &mut out).await;
         settle(ports, result, &mut retry_event, &mut out)
             .await
-            .map_err(&transient)?;
+            .map_err(&fail)?;
     }
     for action in &plan.actions {
         let result = match action {
@@ -179,7 +179,7 @@ pub async fn handle_event<P: RouterPorts>(
         };
         settle(ports, result, &mut retry_event, &mut out)
             .await
-            .map_err(&transient)?;
+            .map_err(&fail)?;
     }
     match retry_event {
         Some(source) => Err(RouterError::Transient { event_id, source }),
