@@ -261,3 +261,35 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
     assert_eq!(reconcile(&sim).await.alerts_resent, 0);
     assert_eq!(sim.sim.world().alerts.len(), 1);
 }
+
+#[tokio::test]
+async fn copies_that_can_never_be_made_are_alerted_once_each_kind() {
+    let sim = world(example(), Faults::none());
+    let cold = backup(&sim);
+    {
+        let mut w = sim.sim.world();
+        w.cold_points.insert(cold.clone());
+        // A DynamoDB-native backup in the same vault: advanced features are off there.
+        let mut native = w.recovery_points[&cold].clone();
+        native.arn =
+            "arn:aws:dynamodb:us-east-1:111111111111:table/primary-table-000/backup/01".into();
+        native.creation_date -= Duration::minutes(1);
+        w.insert_point(native);
+    }
+    pass(&sim, 90); // the events are lost
+    let run = reconcile(&sim).await;
+    assert_eq!(run.not_copyable, 2, "{run:#?}");
+    assert_eq!(run.redriven, 0);
+    let again = reconcile(&sim).await;
+    assert_eq!(again.alerts_sent, 0, "once each, not every run");
+    let w = sim.sim.world();
+    let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.contains("cannot be made")),
+        "{subjects:?}"
+    );
+    assert!(subjects
+        .iter()
+        .any(|s| s.contains("111111111111/us-east-1 cannot be copied")));
+}

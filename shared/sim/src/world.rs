@@ -257,6 +257,8 @@ pub struct World {
     /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
     /// after the request reached AWS).
     pub lost_start_answers: u32,
+    /// Recovery points that moved to the cold tier (they cannot be copied).
+    pub cold_points: BTreeSet<String>,
     /// Copy jobs into these vaults start and never finish (stuck at AWS).
     pub stalled_into: BTreeSet<VaultArn>,
     /// Publishing alerts fails (as a transient error) until this time.
@@ -298,6 +300,7 @@ impl World {
             token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
             lost_start_answers: 0,
             stalled_into: BTreeSet::new(),
+            cold_points: BTreeSet::new(),
             publish_down_until: None,
             retentions_shortened: 0,
             alerts: Vec::new(),
@@ -434,6 +437,15 @@ impl World {
             .into_iter()
             .flat_map(|m| m.values())
             .filter_map(|arn| self.recovery_points.get(arn))
+    }
+
+    /// A point as AWS describes it: in the cold tier if it moved there.
+    fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
+        let mut view = rp.view();
+        if self.cold_points.contains(&rp.arn) {
+            view.storage_class = Some("COLD".into());
+        }
+        view
     }
 
     /// Record a new copy job in every index; returns its index.
@@ -921,7 +933,7 @@ impl World {
                 let after = query.created_after.is_none_or(|a| rp.creation_date > a);
                 let before = query.created_before.is_none_or(|b| rp.creation_date < b);
                 if after && before {
-                    items.push(rp.view());
+                    items.push(self.view_of(rp));
                 }
             }
         }
@@ -1055,7 +1067,7 @@ impl BackupPort for Sim {
         w.recovery_points
             .get(recovery_point_arn)
             .filter(|rp| &rp.vault == vault)
-            .map(SimRecoveryPoint::view)
+            .map(|rp| w.view_of(rp))
             .ok_or_else(|| {
                 PortError::new(
                     ErrorKind::NotFound,
