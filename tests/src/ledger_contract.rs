@@ -320,6 +320,7 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
             message: "m".into(),
             hop: None,
             account: Some("333333333333".into()),
+            resource: None,
         },
         at(2),
     );

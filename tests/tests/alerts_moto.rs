@@ -15,6 +15,7 @@ fn alert(subject: &str) -> Alert {
             "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker",
         )),
         account: None,
+        resource: None,
     }
 }
 

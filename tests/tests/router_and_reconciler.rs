@@ -246,6 +246,7 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
         message: "m".into(),
         hop: None,
         account: None,
+        resource: None,
     };
     let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
     assert!(first.is_err(), "SNS is down");

@@ -33,7 +33,7 @@ fn n(v: u32) -> AttributeValue {
 
 /// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
 /// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
-const NAMES: [(&str, &str); 16] = [
+const NAMES: [(&str, &str); 17] = [
     ("#pk", "pk"),
     ("#s", "state"),
     ("#att", "attempt"),
@@ -50,6 +50,7 @@ const NAMES: [(&str, &str); 16] = [
     ("#srp", "source_recovery_point_arn"),
     ("#svt", "source_vault_arn"),
     ("#alt", "alerted_at"),
+    ("#res", "resource"),
 ];
 
 /// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
@@ -349,6 +350,10 @@ impl LedgerPort for DynamoLedger {
             set.push("account = :acc");
             b = b.expression_attribute_values(":acc", s(account));
         }
+        if let Some(resource) = &alert.resource {
+            set.push("#res = :res");
+            b = b.expression_attribute_values(":res", s(resource));
+        }
         if let Some(hop) = &alert.hop {
             set.extend(["hop_original = :ho", "hop_vault = :hv"]);
             b = b
@@ -510,6 +515,7 @@ fn incident_from_item(item: &Item) -> Option<Incident> {
             message: text(item, "message")?,
             hop,
             account: text(item, "account"),
+            resource: text(item, "resource"),
         },
         opened_at: time(item, "opened_at")?,
         alerted_at: time(item, "alerted_at"),

@@ -47,6 +47,7 @@ pub async fn raise_account<P: RouterPorts>(
         ),
         hop: None,
         account: Some(account.to_string()),
+        resource: None,
     };
     raise(ports, Incident::account_id(account), alert).await
 }

@@ -289,6 +289,8 @@ pub struct Alert {
     pub hop: Option<HopKey>,
     /// An account-wide incident (its executor role cannot be assumed).
     pub account: Option<String>,
+    /// A table-wide incident (its copies queue for longer than a day): every chain of it.
+    pub resource: Option<String>,
 }
 
 impl Alert {
@@ -298,6 +300,7 @@ impl Alert {
             message,
             hop: Some(hop),
             account: None,
+            resource: None,
         }
     }
 }

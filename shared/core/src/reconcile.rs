@@ -148,6 +148,9 @@ pub struct ReconcileReport {
     /// Phases that ran through this run: their phase incidents are closed.
     #[serde(skip)]
     pub phases_done: BTreeSet<String>,
+    /// Tables whose copies are known stuck (an open incident): their chains are announced.
+    #[serde(skip)]
+    pub stuck_tables: BTreeSet<String>,
     pub errors: Vec<String>,
 }
 
@@ -201,6 +204,11 @@ pub async fn run<P: RouterPorts>(
             Vec::new()
         }
     };
+    report.stuck_tables = open
+        .iter()
+        .filter_map(|i| i.id.strip_prefix("stuck#"))
+        .map(str::to_string)
+        .collect();
     walk(ports, policy, config, budget, &mut report).await?;
     close_resolved(ports, &open, &mut report).await;
     Ok(report)
@@ -304,6 +312,7 @@ async fn phase_failed<P: RouterPorts>(
         ),
         hop: None,
         account: None,
+        resource: None,
     };
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -666,6 +675,7 @@ async fn alert_not_copyable<P: RouterPorts>(
         ),
         hop: None,
         account: Some(account.clone()),
+        resource: None,
     };
     let id = format!("native#{account}#{region}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -851,7 +861,9 @@ async fn final_notice<P: RouterPorts>(
 ) -> Result<(), PortError> {
     let now = ctx.ports.now();
     let config = ctx.config;
-    if point.creation_date >= now - config.lookback + config.final_notice {
+    if point.creation_date >= now - config.lookback + config.final_notice
+        || report.stuck_tables.contains(&hop.original.resource_arn)
+    {
         return Ok(());
     }
     let why = format!(
@@ -961,16 +973,46 @@ async fn resolve_started<P: RouterPorts>(
         _ => {
             report.in_flight += 1;
             if record.updated_at < now - ctx.config.stuck_after {
-                let why = format!(
-                    "copy job {job} is still {} after {} hours",
-                    status.state,
-                    (now - record.updated_at).num_hours()
-                );
-                alert_hop(ctx, hop, ("stuck", &why), report).await?;
+                stuck(ctx, hop, job, &status.state, record.updated_at, report).await?;
             }
         }
     }
     Ok(0)
+}
+
+/// A copy job not finished a day after it started. AWS runs one job per table at a time, so when
+/// a table's chain needs more copying than a day holds, all its jobs queue: that is one shortfall
+/// of the table (one alert), not one per hop.
+async fn stuck<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    hop: &HopKey,
+    job: &str,
+    state: &str,
+    since: DateTime<Utc>,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let table = &hop.original.resource_arn;
+    let alert = Alert {
+        subject: format!("Backup Relay: copies of {table} are stuck"),
+        message: format!(
+            "Copy job {job} ({}, into {}) is still {state} {} hours after it started. AWS Backup \
+             runs one job per table at a time: when a table's chain needs more copying than a day \
+             holds, its copies queue and fall further behind every day, and copies of backups that \
+             leave the look-back window are no longer watched.\nLikely fix: fewer vaults in the \
+             chain of this table, or a less frequent backup plan; check AWS Backup's job list for \
+             jobs waiting in CREATED.",
+            ctx.route.name(),
+            hop.destination_vault_arn,
+            (ctx.ports.now() - since).num_hours()
+        ),
+        hop: Some(hop.clone()),
+        account: None,
+        resource: Some(table.clone()),
+    };
+    report.alerts_sent +=
+        u64::from(incident::raise(ctx.ports, format!("stuck#{table}"), alert).await?);
+    report.stuck_tables.insert(table.clone());
+    Ok(())
 }
 
 async fn guard_phase<P: RouterPorts>(

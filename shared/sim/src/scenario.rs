@@ -460,6 +460,7 @@ impl Simulation {
             .map(|v| &v.arn.account)
             .chain(std::iter::once(&arn.account));
         alerts.hops.contains(&(original.clone(), arn.to_string()))
+            || alerts.resources.contains(&original.resource_arn)
             || accounts.any(|a| alerts.accounts.contains(a))
     }
 
@@ -545,6 +546,8 @@ impl Simulation {
 struct SentAlerts {
     hops: HashSet<(Original, String)>,
     accounts: HashSet<String>,
+    /// Tables whose every chain an alert covers (their copies are stuck).
+    resources: HashSet<String>,
 }
 
 impl SentAlerts {
@@ -557,6 +560,7 @@ impl SentAlerts {
                 .map(|h| (h.original.clone(), h.destination_vault_arn.clone()))
                 .collect(),
             accounts: w.alerts.iter().filter_map(|a| a.account.clone()).collect(),
+            resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
         }
     }
 }
