@@ -98,6 +98,8 @@ enum Failure {
     Input(String),
     /// stdout refused the output: exit 1.
     Output(io::Error),
+    /// The command ran and found a problem (its output says what): exit 1.
+    Found(String),
 }
 
 fn input(message: impl Into<String>) -> Failure {
@@ -109,6 +111,7 @@ impl Failure {
         let (message, code) = match self {
             Failure::Input(message) => (message, 2),
             Failure::Output(e) => (format!("cannot write the output: {e}"), 1),
+            Failure::Found(problem) => (problem, 1),
         };
         // stderr may be closed too; then there is nobody left to tell, and no reason to panic.
         let _ = writeln!(io::stderr(), "relay: {message}");
@@ -332,9 +335,14 @@ fn simulate(p: Policy, options: SimOptions, json: bool) -> Result<(), Failure> {
     if json {
         let line = serde_json::to_string(&summary)
             .map_err(|e| input(format!("cannot render the summary: {e}")))?;
-        out(&format!("{line}\n"))
+        out(&format!("{line}\n"))?;
     } else {
-        out(&summary.render())
+        out(&summary.render())?;
+    }
+    // A pipeline must be able to tell a run that found a problem from one that did not.
+    match summary.problems().as_slice() {
+        [] => Ok(()),
+        problems => Err(Failure::Found(problems.join("; "))),
     }
 }
 

@@ -291,6 +291,13 @@ fn guard_found<'p>(r: &RecoveryPointEvent, policy: &'p Policy) -> Found<'p> {
     let Some(vault) = policy.vault_by_arn(&vault_arn) else {
         return Found::Nothing(format!("vault {vault_arn} is not in the policy"));
     };
+    if let Some(why) = r
+        .recovery_point_arn
+        .as_deref()
+        .and_then(|rp| misplaced(rp, &vault_arn))
+    {
+        return Found::Nothing(why);
+    }
     if !matches!(
         vault.retention,
         Some(crate::retention::Retention::NeverExpire { .. })
@@ -466,16 +473,29 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
 /// A recovery point ARN names the account and Region it lives in: one that is not the vault's is
 /// an event that contradicts itself, and acting on it would copy from the wrong place.
 fn misplaced(recovery_point: &str, vault: &VaultArn) -> Option<String> {
-    let rp = RecoveryPointArn::parse(recovery_point).ok()?;
+    let rp = match RecoveryPointArn::parse(recovery_point) {
+        Ok(rp) => rp,
+        Err(e) => {
+            return Some(format!(
+                "recovery point '{recovery_point}' is not a recovery point ARN: {e}"
+            ))
+        }
+    };
     let (RecoveryPointArn::Backup {
-        region, account, ..
+        partition,
+        region,
+        account,
+        ..
     }
     | RecoveryPointArn::DynamoDbNative {
-        region, account, ..
+        partition,
+        region,
+        account,
+        ..
     }) = rp;
-    (account != vault.account || region != vault.region).then(|| {
+    (partition != vault.partition || account != vault.account || region != vault.region).then(|| {
         format!(
-            "recovery point {recovery_point} is not in the account and Region of vault {vault}: the event contradicts itself"
+            "recovery point {recovery_point} is not in the partition, account and Region of vault {vault}: the event contradicts itself"
         )
     })
 }
@@ -567,6 +587,9 @@ fn landing_original(landing: &Landing, observed: &Observed) -> Result<Original, 
         };
     }
     match (&landing.resource_arn, landing.event_creation_date) {
+        (Some(r), _) if !r.starts_with("arn:") => Err(format!(
+            "the event's resourceArn '{r}' is not an ARN: it cannot identify the original"
+        )),
         (Some(r), Some(d)) => Ok(Original::new(r.clone(), d)),
         _ => Err(
             "the event lacks the resource ARN or creation date that identify the original".into(),
@@ -752,29 +775,50 @@ pub fn plan_hop(
 }
 
 /// Copy job status messages, sorted into "try again" and "a person must fix something", with the
-/// likely fix. Unknown messages are retryable: attempts are bounded, and giving up early loses a hop.
+/// likely fix. A message that says it is transient (throttled, an internal error, "retry") is
+/// retryable whatever service it names: "Rate exceeded (Service: AWSKMS)" is not a key-sharing
+/// problem. Unknown messages are retryable too: attempts are bounded, and giving up early loses a hop.
 pub fn classify_copy_failure(message: &str) -> (FailureClass, &'static str) {
+    const TRANSIENT: &str = "transient: retried automatically; if it keeps failing, check AWS Backup's service health and quotas";
     let m = message.to_ascii_lowercase();
-    let needs_person: [(&str, &str); 9] = [
+    let transient_markers = [
+        "throttl",
+        "rate exceeded",
+        "too many requests",
+        "internal failure",
+        "internal error",
+        "internalexception",
+        "internal server",
+        "service unavailable",
+        "serviceunavailable",
+        "please retry",
+        "try again",
+        "timed out",
+        "timeout",
+    ];
+    if transient_markers.iter().any(|t| m.contains(t)) {
+        return (FailureClass::Retryable, TRANSIENT);
+    }
+    let needs_person: [(&str, &str); 12] = [
         ("same organization", "both accounts must be members of the same AWS Organization, with cross-account backup enabled in the management account"),
         ("kms", "share the source recovery point's customer-managed KMS key with the destination account"),
         ("retention", "the destination vault's lock does not allow this retention: adjust the vault lock or the policy's retention"),
         ("vault lock", "the destination vault's lock does not allow this copy: adjust the vault lock or the policy's retention"),
         ("locked", "the destination vault is locked against this copy: adjust the vault lock or the policy's retention"),
         ("access denied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
+        ("accessdenied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
+        ("insufficient privileges", "the copy role must be allowed to copy (its managed policies for backup), and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
         ("not authorized", "the copy role must be allowed to copy, and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
         ("default vault", "cross-account copies cannot go into a Default vault: route to a named vault"),
         ("cold", "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
+        ("does not exist", "a vault or the recovery point no longer exists: check the policy's vault ARNs"),
     ];
     for (needle, fix) in needs_person {
         if m.contains(needle) {
             return (FailureClass::NeedsPerson, fix);
         }
     }
-    (
-        FailureClass::Retryable,
-        "transient: retried automatically; if it keeps failing, check AWS Backup's service health and quotas",
-    )
+    (FailureClass::Retryable, TRANSIENT)
 }
 
 #[cfg(test)]

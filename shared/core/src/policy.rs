@@ -356,6 +356,7 @@ fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
         check_route(route, &vaults, role.as_ref(), &mut errors);
     }
     check_inherited_cold(&vaults, &routes, &mut errors);
+    check_inherit_fan_in(&vaults, &routes, &mut errors);
     let names: Vec<&str> = vaults.iter().map(|v| v.alias.as_str()).collect();
     let edges: Vec<(usize, usize)> = routes.iter().map(|r| (r.from, r.to)).collect();
     graph::check_graph(&names, &edges, &mut errors);
@@ -834,6 +835,31 @@ fn check_inherited_cold(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &m
                 cold_from[r.to] = Some(origin);
                 queue.push_back(r.to);
             }
+        }
+    }
+}
+
+/// One copy per original per vault: with two routes in, the copy comes by whichever got there
+/// first, so an inherited retention would be the winner's, not a rule anyone chose.
+fn check_inherit_fan_in(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &mut Errors) {
+    for (i, v) in vaults.iter().enumerate() {
+        let from: Vec<&str> = routes
+            .iter()
+            .filter(|r| r.to == i)
+            .map(|r| vaults[r.from].alias.as_str())
+            .collect();
+        if v.retention == Some(Retention::Inherit) && from.len() > 1 {
+            errors.add(
+                &format!("vault '{}'", v.alias),
+                "retention",
+                format!(
+                    "inherit, but {} routes copy into it (from {}): each backup gets one copy here, \
+                     by whichever route comes first, so its expiry would depend on a race: state \
+                     delete_after_days or never_expire",
+                    from.len(),
+                    from.join(", ")
+                ),
+            );
         }
     }
 }

@@ -154,7 +154,9 @@ async fn repair<P: RouterPorts>(
             out.repaired += 1;
             Ok(())
         }
-        Err(e) if e.kind.is_transient() => Err(e),
+        // Transient, or the vault's account unreachable (its one incident, raised by the caller;
+        // the points are repaired once it is reachable again): not a violation of the point.
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => Err(e),
         // Refused (a lock, a cold point, permissions): recorded as a violation, alerted once.
         Err(e) => {
             let v = RetentionViolation {

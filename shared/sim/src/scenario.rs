@@ -621,6 +621,38 @@ fn start_of_day(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Summary {
+    /// What the run found wrong, in words; empty when every chain is complete and every
+    /// never-expire copy is kept 36500 days.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.chains_total == 0 {
+            out.push("nothing to copy: no route selects any table".to_string());
+        }
+        let incomplete = self.chains_total - self.chains_complete;
+        if incomplete > 0 {
+            out.push(format!("{incomplete} chain(s) incomplete"));
+        }
+        if self.chains_incomplete_unalerted > 0 {
+            out.push(format!(
+                "{} incomplete chain(s) with no alert sent",
+                self.chains_incomplete_unalerted
+            ));
+        }
+        if self.duplicate_copy_jobs > 0 {
+            out.push(format!(
+                "{} duplicate copy job(s)",
+                self.duplicate_copy_jobs
+            ));
+        }
+        if self.never_expire_violations > 0 {
+            out.push(format!(
+                "{} never-expire copies will not be kept 36500 days",
+                self.never_expire_violations
+            ));
+        }
+        out
+    }
+
     /// The human-readable report of `relay simulate`.
     pub fn render(&self) -> String {
         let mut lines = vec![
@@ -641,6 +673,11 @@ impl Summary {
         }
         if self.chains_total == 0 {
             lines.push("Result: nothing to copy: no route selects any table.".to_string());
+        } else if self.chains_complete == self.chains_total && self.never_expire_violations > 0 {
+            lines.push(format!(
+                "Result: every chain is complete, but {} never-expire copies will not be kept 36500 days.",
+                self.never_expire_violations
+            ));
         } else if self.chains_complete == self.chains_total {
             lines.push("Result: every chain is complete.".to_string());
         } else {

@@ -552,7 +552,18 @@ fn an_event_whose_recovery_point_is_not_in_its_vaults_account_and_region_is_igno
     assert!(plan
         .ignored
         .unwrap_or_default()
-        .contains("not in the account and Region of vault"));
+        .contains("contradicts itself"));
+    // Garbage, or another partition, in the same place: ignored too, never planned.
+    for bad in [
+        serde_json::json!(0),
+        serde_json::json!("\u{1F600}"),
+        serde_json::json!("arn:aws-cn:backup:us-east-1:111111111111:recovery-point:cn"),
+    ] {
+        raw["resources"][0] = bad.clone();
+        let plan = plan_event(&ParsedEvent::parse(&raw).unwrap(), &example(), &gold());
+        assert!(plan.actions.is_empty(), "{bad}: {plan:#?}");
+        assert!(plan.ignored.is_some(), "{bad}");
+    }
 }
 
 #[test]
@@ -594,4 +605,23 @@ fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
     let plan = plan_event(&event, &example(), &observed);
     assert!(plan.actions.is_empty());
     assert!(plan.ignored.unwrap_or_default().contains("PARTIAL"));
+}
+
+#[test]
+fn transient_messages_are_retried_whatever_service_they_name() {
+    for m in [
+        "Rate exceeded (Service: AWSKMS; Status Code: 400; Error Code: ThrottlingException)",
+        "KMSInternalException: An internal error occurred",
+        "An internal failure occurred while copying the recovery point. Please retry.",
+        "Request timed out",
+    ] {
+        assert_eq!(classify_copy_failure(m).0, FailureClass::Retryable, "{m}");
+    }
+    for m in [
+        "AccessDeniedException: Insufficient privileges to perform this action.",
+        "Both source and destination account must be a member of the same organization.",
+        "The KMS key is not shared with the destination account",
+    ] {
+        assert_eq!(classify_copy_failure(m).0, FailureClass::NeedsPerson, "{m}");
+    }
 }

@@ -157,15 +157,73 @@ pub(crate) fn parse_document(text: &str) -> Result<Node, PolicyErrors> {
             text.len()
         )));
     }
+    // Editors on some systems start a file with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(depth) = too_deep(text) {
+        return Err(document_error(format!(
+            "nested {depth} levels deep: a policy needs a handful, at most {MAX_DEPTH} are read"
+        )));
+    }
     let budget = Cell::new(MAX_TREE_COST);
     let seed = NodeSeed { budget: &budget };
+    let yaml = |budget: &Cell<usize>| {
+        NodeSeed { budget }.deserialize(serde_norway::Deserializer::from_str(text))
+    };
     if text.trim_start().starts_with('{') {
         let mut de = serde_json::Deserializer::from_str(text);
-        seed.deserialize(&mut de)
-            .and_then(|node| de.end().map(|()| node))
-            .map_err(|e| document_error(format!("not valid JSON: {e}")))
+        let json = seed
+            .deserialize(&mut de)
+            .and_then(|node| de.end().map(|()| node));
+        // `{version: 1, ...}` is YAML's flow style, not JSON: read it as YAML before giving up.
+        json.or_else(|e| {
+            budget.set(MAX_TREE_COST);
+            yaml(&budget).map_err(|_| document_error(format!("not valid JSON: {e}")))
+        })
     } else {
-        seed.deserialize(serde_norway::Deserializer::from_str(text))
-            .map_err(|e| document_error(format!("not valid YAML: {e}")))
+        yaml(&budget).map_err(|e| document_error(format!("not valid YAML: {e}")))
     }
+}
+
+/// The deepest nesting a policy document may have (brackets and braces of YAML's flow style or
+/// JSON): real policies need about five. The YAML parser slows down with the square of the
+/// depth, so a document of brackets alone could take an hour within the size limit.
+const MAX_DEPTH: usize = 64;
+
+/// The nesting depth of `text`, counted over brackets and braces outside quotes, when it is over
+/// [`MAX_DEPTH`].
+fn too_deep(text: &str) -> Option<usize> {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    let (mut comment, mut prev) = (false, '\n');
+    for c in text.chars() {
+        // A comment (`#` at a line's start or after a space) runs to the end of its line.
+        if comment {
+            comment = c != '\n';
+            prev = c;
+            continue;
+        }
+        if quote.is_none() && c == '#' && prev.is_whitespace() {
+            comment = true;
+            continue;
+        }
+        prev = c;
+        match (quote, c) {
+            (Some('"'), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(depth);
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        escaped = false;
+    }
+    None
 }

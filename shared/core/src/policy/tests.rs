@@ -542,7 +542,8 @@ fn many_vaults(n: usize) -> Vec<String> {
             vault(
                 &format!("v{i}"),
                 &arn("aws", "us-east-1", "111111111111", &format!("v{i}")),
-                "inherit",
+                // Not inherit: these graphs have vaults with two routes in.
+                "{ delete_after_days: 35 }",
             )
         })
         .collect()
@@ -628,4 +629,50 @@ fn oversized_and_alias_bomb_documents_are_refused() {
     let started = std::time::Instant::now();
     assert_error(&bomb, "the document expands to more than 16777216 bytes");
     assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn an_inherit_vault_with_two_routes_in_is_refused() {
+    let text = r#"
+version: 1
+copy_role: "arn:aws:iam::{account}:role/backup-relay-copy"
+vaults:
+  a: { arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-a" }
+  b: { arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-b", retention: { delete_after_days: 35 } }
+  c: { arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-c", retention: { delete_after_days: 3650 } }
+  d: { arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-d", retention: inherit }
+routes:
+  - { from: a, to: b }
+  - { from: a, to: c }
+  - { from: b, to: d }
+  - { from: c, to: d }
+"#;
+    let errors = Policy::parse(text).unwrap_err();
+    let e = errors
+        .0
+        .iter()
+        .find(|e| e.location == "vault 'd'" && e.field == "retention")
+        .unwrap_or_else(|| panic!("{errors}"));
+    assert!(
+        e.message.contains("2 routes copy into it (from b, c)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_at_once_and_flow_style_yaml_and_a_bom_are_read() {
+    let start = std::time::Instant::now();
+    let deep = format!("x: {}", "[".repeat(200_000));
+    let errors = Policy::parse(&deep).unwrap_err();
+    assert!(errors.to_string().contains("levels deep"), "{errors}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    let example = include_str!("../../../../infra/examples/policy.yaml");
+    assert!(
+        Policy::parse(&format!("\u{feff}{example}")).is_ok(),
+        "a byte-order mark"
+    );
+    let flow = r#"{version: 1, copy_role: "arn:aws:iam::{account}:role/r", vaults: {a: {arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-a"}, b: {arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-b", retention: never_expire}}, routes: [{from: a, to: b}]}"#;
+    assert!(Policy::parse(flow).is_ok(), "YAML flow style");
+    let commented = format!("# {}\n{example}", "[".repeat(100));
+    assert!(Policy::parse(&commented).is_ok(), "brackets in a comment");
 }
