@@ -280,6 +280,13 @@ fn validate(path: &Path) -> Result<(), Failure> {
             r.select.resource_types.join("|")
         ));
     }
+    if p.routes.is_empty() {
+        // Valid (the retention guard alone keeps never_expire vaults), but worth saying.
+        text.push_str(&format!(
+            "no routes: nothing is copied; {} vault(s), the never_expire ones kept 36500 days\n",
+            p.vaults.len()
+        ));
+    }
     out(&text)
 }
 
