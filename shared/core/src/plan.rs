@@ -10,7 +10,7 @@ use crate::event::{EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
 use crate::guard::{self, GuardDecision, PointView};
 use crate::ledger::Original;
 use crate::policy::{Policy, Route, Vault};
-use crate::retention::{fit_to_lock, Lifecycle, LockFit, VaultLock};
+use crate::retention::{fit_to_lock, Lifecycle, LockFit, Retention, VaultLock};
 
 pub type Tags = BTreeMap<String, String>;
 
@@ -711,7 +711,24 @@ fn start_copy_for(
     let to = policy
         .vault(&route.to)
         .ok_or_else(|| skip(format!("vault '{}' is not in the policy", route.to)))?;
-    let wanted = to.retention.and_then(|r| r.copy_lifecycle());
+    let wanted = match to.retention {
+        // An inherited expiry that a lock bounds: the source point's own lifecycle, fitted like
+        // any other, so AWS is not sent a copy its lock refuses. Unknown, it is left to AWS.
+        Some(Retention::Inherit) if observed.vault_locks.contains_key(&to.arn) => observed
+            .point
+            .as_ref()
+            .filter(|p| p.recovery_point_arn == recovery_point)
+            .map(|p| Lifecycle {
+                delete_after_days: p.lifecycle.delete_after_days,
+                // Cross-account copies have no cold tier.
+                move_to_cold_storage_after_days: p
+                    .lifecycle
+                    .move_to_cold_storage_after_days
+                    .filter(|_| from.arn.account == to.arn.account),
+            })
+            .filter(|l| l.delete_after_days.is_some()),
+        r => r.and_then(|r| r.copy_lifecycle()),
+    };
     let (lifecycle, lock_adjustment) = match fit_to_lock(wanted, observed.vault_locks.get(&to.arn), to.on_lock_conflict) {
         LockFit::Fits(l) => (l, None),
         LockFit::Raised { lifecycle, from_days } => (

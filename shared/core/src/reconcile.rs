@@ -890,13 +890,18 @@ async fn start<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) -> Result<u64, PortError> {
     let mut out = RouteOutcome::default();
+    // The source point as listed: what an inherited lifecycle is fitted to a lock from.
+    let observed = Observed {
+        point: Some(point.clone()),
+        ..observed.clone()
+    };
     let result = match plan::plan_hop(
         ctx.policy,
         &ctx.route.name(),
         &point.recovery_point_arn,
         original,
         attempt,
-        observed,
+        &observed,
     ) {
         Some(Ok(job)) => router::start_hop(ctx.ports, &job, &ctx.config.router, &mut out).await,
         Some(Err(skip)) => router::record_skip(ctx.ports, &skip, &mut out).await,

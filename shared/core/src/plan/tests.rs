@@ -625,3 +625,65 @@ fn transient_messages_are_retried_whatever_service_they_name() {
         assert_eq!(classify_copy_failure(m).0, FailureClass::NeedsPerson, "{m}");
     }
 }
+
+#[test]
+fn an_inherited_expiry_into_a_locked_vault_is_fitted_to_the_lock() {
+    let text = r#"
+version: 1
+copy_role: "arn:aws:iam::{account}:role/backup-relay-copy"
+vaults:
+  a: { arn: "arn:aws:backup:us-east-1:111111111111:backup-vault:vault-a" }
+  b: { arn: "arn:aws:backup:us-west-2:111111111111:backup-vault:vault-b", retention: inherit }
+routes:
+  - { from: a, to: b }
+"#;
+    let policy = Policy::parse(text).unwrap();
+    let mut raw: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../tests/events/backup-job-completed.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    raw["detail"]["backupVaultArn"] =
+        serde_json::json!("arn:aws:backup:us-east-1:111111111111:backup-vault:vault-a");
+    let event = ParsedEvent::parse(&raw).unwrap();
+    let rp = raw["resources"][0].as_str().unwrap().to_string();
+    let b = policy.vault("b").unwrap().arn.clone();
+    let mut observed = Observed::default();
+    observed.vault_locks.insert(
+        b,
+        VaultLock {
+            min_retention_days: None,
+            max_retention_days: Some(10),
+        },
+    );
+    // Without the source's lifecycle, the inherited expiry is left to AWS.
+    assert_eq!(
+        only_copy(&plan_event(&event, &policy, &observed)).lifecycle,
+        None
+    );
+    observed.point = Some(PointView {
+        recovery_point_arn: rp,
+        vault: policy.vault("a").unwrap().arn.clone(),
+        resource_arn: Some("arn:aws:dynamodb:us-east-1:111111111111:table/orders".into()),
+        resource_type: Some("DynamoDB".into()),
+        status: Some("COMPLETED".into()),
+        creation_date: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        completion_date: None,
+        lifecycle: Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None,
+        },
+        delete_at: None,
+        storage_class: Some("WARM".into()),
+    });
+    let job = only_copy(&plan_event(&event, &policy, &observed)).clone();
+    assert_eq!(
+        job.lifecycle.and_then(|l| l.delete_after_days),
+        Some(10),
+        "35 inherited days clamped to the lock's 10"
+    );
+    assert!(job.lock_adjustment.is_some());
+}
