@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod retention;
 pub mod retention_guard;
 pub mod router;
+pub mod world_file;
 
 pub use event::ParsedEvent;
 pub use policy::Policy;

@@ -15,7 +15,7 @@ mod document;
 mod graph;
 
 pub use document::MAX_POLICY_BYTES;
-use document::{parse_document, Node};
+pub(crate) use document::{parse_document, Node};
 
 pub const POLICY_VERSION: i64 = 1;
 pub const MAX_HOPS: usize = 10;
@@ -147,10 +147,11 @@ impl Policy {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
-struct Errors(Vec<PolicyError>);
+/// Errors collected while reading a document (the policy, the world file), every one of them.
+pub(crate) struct Errors(pub(crate) Vec<PolicyError>);
 
 impl Errors {
-    fn add(&mut self, location: &str, field: &str, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, location: &str, field: &str, message: impl Into<String>) {
         self.0.push(PolicyError {
             location: location.to_string(),
             field: field.to_string(),
@@ -160,7 +161,7 @@ impl Errors {
 }
 
 /// Map entries with unknown keys reported and duplicate keys reported.
-fn fields<'a>(
+pub(crate) fn fields<'a>(
     node: &'a Node,
     location: &str,
     field: &str,
@@ -190,7 +191,12 @@ fn fields<'a>(
     out
 }
 
-fn days_value(node: &Node, location: &str, field: &str, errors: &mut Errors) -> Option<u32> {
+pub(crate) fn days_value(
+    node: &Node,
+    location: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<u32> {
     match node {
         Node::Int(i) if (i64::from(MIN_DAYS)..=i64::from(NEVER_EXPIRE_DAYS)).contains(i) => {
             u32::try_from(*i).ok()
@@ -214,7 +220,12 @@ fn days_value(node: &Node, location: &str, field: &str, errors: &mut Errors) -> 
     }
 }
 
-fn text<'a>(node: &'a Node, location: &str, field: &str, errors: &mut Errors) -> Option<&'a str> {
+pub(crate) fn text<'a>(
+    node: &'a Node,
+    location: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<&'a str> {
     match node {
         Node::Str(s) => Some(s),
         other => {
@@ -938,17 +949,23 @@ fn resource_type(t: &str, loc: &str, errors: &mut Errors) -> Option<String> {
 }
 
 fn parse_tags(node: Option<&Node>, loc: &str, errors: &mut Errors) -> BTreeMap<String, String> {
+    tags_at(node, loc, "select.tags", errors)
+}
+
+/// A mapping of tag keys to values (numbers and booleans read as their text), at `field`.
+pub(crate) fn tags_at(
+    node: Option<&Node>,
+    loc: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::new();
     let entries = match node {
         None => return tags,
         Some(Node::Map(entries)) => entries,
         Some(other) => {
             let found = other.kind();
-            errors.add(
-                loc,
-                "select.tags",
-                format!("must be a mapping, found {found}"),
-            );
+            errors.add(loc, field, format!("must be a mapping, found {found}"));
             return tags;
         }
     };
@@ -959,14 +976,14 @@ fn parse_tags(node: Option<&Node>, loc: &str, errors: &mut Errors) -> BTreeMap<S
             other => {
                 errors.add(
                     loc,
-                    &format!("select.tags.{k}"),
+                    &format!("{field}.{k}"),
                     format!("must be a string, found {}", other.kind()),
                 );
                 continue;
             }
         };
         if tags.insert(k.clone(), value).is_some() {
-            errors.add(loc, &format!("select.tags.{k}"), "given more than once");
+            errors.add(loc, &format!("{field}.{k}"), "given more than once");
         }
     }
     tags

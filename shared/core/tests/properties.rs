@@ -6,6 +6,7 @@ use relay_core::event::{ParsedEvent, BACKUP_JOB, COPY_JOB, MAX_EVENT_BYTES, RECO
 use relay_core::plan::{plan_event, Observed};
 use relay_core::policy::Policy;
 use relay_core::retention::VaultLock;
+use relay_core::world_file::WorldFile;
 use serde_json::{Map, Number, Value};
 
 const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
@@ -177,6 +178,16 @@ proptest! {
         let text = String::from_utf8_lossy(&bytes);
         let _ = ParsedEvent::parse_str(&text);
         let _ = Policy::parse(&text);
+        let _ = WorldFile::parse(&text, &Policy::parse(EXAMPLE).unwrap());
+    }
+
+    #[test]
+    fn random_json_and_yaml_never_panic_the_world_file_reader(value in json()) {
+        let policy = Policy::parse(EXAMPLE).unwrap();
+        let _ = WorldFile::parse(&value.to_string(), &policy);
+        if let Ok(yaml) = serde_norway::to_string(&value) {
+            let _ = WorldFile::parse(&yaml, &policy);
+        }
     }
 
     #[test]
