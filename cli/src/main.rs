@@ -19,6 +19,7 @@ use relay_core::plan::Observed;
 use relay_core::policy::{Policy, MAX_POLICY_BYTES};
 use relay_core::retention::{VaultLock, MIN_DAYS, NEVER_EXPIRE_DAYS};
 use relay_core::router;
+use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
 /// The example policy, embedded so `relay simulate` runs with no file at all.
@@ -69,6 +70,10 @@ enum Command {
         /// Policy file (at most 1 MB); the embedded example policy when omitted.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// World file (at most 1 MB): the organisation to simulate (tables, backup plans, roles,
+        /// Regions, vault locks and access, faults); what it leaves out is generated.
+        #[arg(long)]
+        world: Option<PathBuf>,
         /// Days of backups, 1..=3650.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
         days: u32,
@@ -163,6 +168,12 @@ const POLICY_LIMIT: Limit = Limit {
     human: "1 MB",
 };
 
+const WORLD_LIMIT: Limit = Limit {
+    what: "world file",
+    bytes: MAX_POLICY_BYTES,
+    human: "1 MB",
+};
+
 const EVENT_LIMIT: Limit = Limit {
     what: "event",
     bytes: MAX_EVENT_BYTES,
@@ -215,6 +226,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => plan(&policy, &event, &resource_tags, &vault_locks),
         Command::Simulate {
             policy,
+            world,
             days,
             tables,
             seed,
@@ -234,6 +246,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 plan_copy_actions,
                 ..SimOptions::default()
             };
+            let faults_given = faults.is_some();
             if let Some(spec) = faults {
                 options.faults = parse_faults(&spec, options.faults).map_err(input)?;
             }
@@ -241,7 +254,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 options.progress = Some(show_progress);
             }
-            simulate(p, options, json)
+            let world = match &world {
+                // `--faults` given beside a world file is the one that counts.
+                Some(path) => Some(load_world(path, &p)?).map(|w| WorldFile {
+                    faults: w.faults.filter(|_| !faults_given),
+                    ..w
+                }),
+                None => None,
+            };
+            simulate(p, world, options, json)
         }
     }
 }
@@ -332,12 +353,26 @@ fn show_progress(day: u32, days: u32) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
-fn simulate(p: Policy, options: SimOptions, json: bool) -> Result<(), Failure> {
+/// A world file, checked against the policy; its faults stand unless `--faults` is given too.
+fn load_world(path: &Path, policy: &Policy) -> Result<WorldFile, Failure> {
+    let text = read_limited(path, &WORLD_LIMIT)?;
+    WorldFile::parse(&text, policy).map_err(|e| input(format!("{}: {e}", path.display())))
+}
+
+fn simulate(
+    p: Policy,
+    world: Option<WorldFile>,
+    options: SimOptions,
+    json: bool,
+) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| input(format!("cannot start the runtime: {e}")))?;
-    let mut sim = Simulation::new(p, options);
+    let mut sim = match &world {
+        Some(world) => Simulation::with_world(p, world, options),
+        None => Simulation::new(p, options),
+    };
     let summary = runtime.block_on(sim.run());
     if json {
         let line = serde_json::to_string(&summary)

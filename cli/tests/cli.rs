@@ -494,3 +494,33 @@ fn lifecycle_days_past_the_api_maximum_do_not_panic() {
         "update_recovery_point_lifecycle"
     );
 }
+
+#[test]
+fn simulate_runs_a_world_file_and_refuses_a_bad_one_with_every_error() {
+    let good = temp_file(
+        "world-good.yaml",
+        "tables:\n  - { name: orders, account: \"111111111111\", region: us-east-1, tags: { backup-tier: gold } }\nfaults: { lose: 0 }\n",
+    );
+    let o = relay(&["simulate", "--world", &good, "--days", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(summary["table_count"], 1);
+    assert_eq!(summary["chains_total"], 1);
+
+    let bad = temp_file(
+        "world-bad.yaml",
+        "tables:\n  - { name: x, account: \"1\", region: us-east-1 }\nvaults:\n  nowhere: {}\n",
+    );
+    let o = relay(&["simulate", "--world", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+    let err = stderr(&o);
+    for needle in [
+        "invalid world file (3 errors)",
+        "table 1: name:",
+        "table 1: account:",
+        "vault 'nowhere'",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+}

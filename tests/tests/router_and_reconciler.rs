@@ -39,7 +39,7 @@ fn backup(sim: &Simulation) -> String {
         delete_after_days: Some(35),
         move_to_cold_storage_after_days: None,
     };
-    w.complete_backup(&table, &vault, now, lifecycle)
+    w.complete_backup(&table, &vault, now, lifecycle, None)
 }
 
 /// Let `minutes` pass: copy jobs move on; the events for the copy router that came due.

@@ -37,7 +37,7 @@ fn reconciler() -> Reconciler<Sim> {
     };
     // The backup finished three hours ago: long enough for its events to have arrived, had they not been lost.
     w.now = now - Duration::hours(3);
-    w.complete_backup(&table, &primary, now - Duration::hours(3), lifecycle);
+    w.complete_backup(&table, &primary, now - Duration::hours(3), lifecycle, None);
     w.now = now;
     w.pending.clear(); // the events are lost
     Reconciler::new(

@@ -816,8 +816,9 @@ pub fn classify_copy_failure(message: &str) -> (FailureClass, &'static str) {
     if transient_markers.iter().any(|t| m.contains(t)) {
         return (FailureClass::Retryable, TRANSIENT);
     }
-    let needs_person: [(&str, &str); 12] = [
+    let needs_person: [(&str, &str); 13] = [
         ("same organization", "both accounts must be members of the same AWS Organization, with cross-account backup enabled in the management account"),
+        ("cross-account backup", "enable cross-account backup in the organization's management account (UpdateGlobalSettings isCrossAccountBackupEnabled)"),
         ("kms", "share the source recovery point's customer-managed KMS key with the destination account"),
         ("retention", "the destination vault's lock does not allow this retention: adjust the vault lock or the policy's retention"),
         ("vault lock", "the destination vault's lock does not allow this copy: adjust the vault lock or the policy's retention"),

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use relay_core::ledger::Original;
 use relay_core::plan::Tags;
+use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
 
 use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
@@ -105,6 +106,8 @@ pub struct Summary {
     pub alerts: u64,
     /// Incomplete chains no alert was sent for (about the original or an account it needs): must be 0.
     pub chains_incomplete_unalerted: u64,
+    /// Tables in the simulated organisation (a world file's, or `tables` per root vault).
+    pub table_count: u64,
     /// Hours simulated after the last backups: the drain, longer while chains were still in progress.
     pub drained_hours: i64,
     /// Those chains: (original, the first vault missing its copy). Empty in every correct run.
@@ -128,6 +131,8 @@ pub struct Simulation {
     pub sim: Sim,
     pub policy: Policy,
     pub options: SimOptions,
+    /// The backup plans that make the originals.
+    plans: Vec<BackupPlan>,
     redriven: u64,
     lock_adjustments: u64,
     reconciler_runs: u64,
@@ -139,42 +144,52 @@ impl Simulation {
     /// An organisation from the policy: every vault, and in each root vault's account and Region,
     /// `tables` DynamoDB tables. Three in four carry every tag the routes out of it select on.
     pub fn new(policy: Policy, options: SimOptions) -> Self {
+        Self::build(policy, options, None)
+    }
+
+    /// The organisation a world file describes (design.md's contract); what it leaves out is
+    /// made as [`Simulation::new`] makes it.
+    pub fn with_world(policy: Policy, world: &WorldFile, options: SimOptions) -> Self {
+        Self::build(policy, options, Some(world))
+    }
+
+    fn build(policy: Policy, mut options: SimOptions, spec: Option<&WorldFile>) -> Self {
+        if let Some(f) = spec.and_then(|s| s.faults.as_ref()) {
+            options.faults = Faults {
+                lose: f.lose,
+                duplicate: f.duplicate,
+                reorder_minutes: f.reorder_minutes,
+                copy_failure: f.fail,
+                throttle: f.throttle,
+                deny_account: f.deny_account.clone(),
+                ..options.faults
+            };
+        }
         let mut world = World::new(options.start, options.seed, options.faults.clone());
-        for v in &policy.vaults {
-            world.add_vault(v.arn.clone());
-        }
-        if options.plan_copy_actions {
-            world.plan_copy_to = policy
-                .vaults
-                .iter()
-                .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
-                .map(|v| v.arn.clone());
-        }
-        for root in policy.root_vaults() {
-            let selected: BTreeMap<String, String> = policy
-                .routes_from(&root.alias)
-                .flat_map(|r| r.select.tags.clone())
-                .collect();
-            for i in 0..options.tables {
-                let mut tags = BTreeMap::from([("team".to_string(), format!("team-{}", i % 3))]);
-                if i % 4 != 3 {
-                    tags.extend(selected.clone());
+        match spec {
+            Some(spec) => world_from_spec(&mut world, &policy, spec),
+            None => {
+                for v in &policy.vaults {
+                    world.add_vault(v.arn.clone());
                 }
-                world.tables.push(SimTable {
-                    arn: TableArn {
-                        partition: root.arn.partition.clone(),
-                        region: root.arn.region.clone(),
-                        account: root.arn.account.clone(),
-                        table: format!("{}-table-{i:03}", root.alias),
-                    },
-                    tags,
-                });
             }
         }
+        match spec.and_then(|s| s.tables.as_ref()) {
+            Some(tables) => world.tables = tables.iter().map(sim_table).collect(),
+            None => world.tables = generated_tables(&policy, options.tables),
+        }
+        let plans = match spec.and_then(|s| s.backup_plans.as_ref()) {
+            Some(plans) => plans
+                .iter()
+                .filter_map(|p| plan_from_spec(&policy, p))
+                .collect(),
+            None => default_plans(&policy, &options),
+        };
         Self {
             sim: Sim::new(world),
             policy,
             options,
+            plans,
             redriven: 0,
             lock_adjustments: 0,
             reconciler_runs: 0,
@@ -196,13 +211,7 @@ impl Simulation {
         // notice, a day before a point leaves its look-back window, bounds the wait.
         let limit = backups_end + self.options.reconcile.lookback + Duration::days(1);
         let mut last_check = end;
-        let roots: Vec<VaultArn> = self
-            .policy
-            .root_vaults()
-            .iter()
-            .map(|v| v.arn.clone())
-            .collect();
-        let schedule = self.backup_schedule(&roots);
+        let mut backups = self.backup_queue();
         let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
         while t < limit {
@@ -220,7 +229,7 @@ impl Simulation {
             }
             self.sim.world().now = t;
             if t < backups_end {
-                self.run_backups(t, schedule.get(&(t - start_of_day(t)).num_minutes()));
+                self.run_backups(t, &mut backups);
             }
             self.sim.world().step_jobs();
             let due = self.sim.world().take_due();
@@ -267,35 +276,46 @@ impl Simulation {
         }
     }
 
-    /// Backup plans run daily from 05:00, one table a minute (wrapping after 18 hours, so every
-    /// backup of a day completes that day), each job taking 10 to 40 minutes: for each minute of
-    /// the day, the backups that complete then (table, root vault, minute started).
-    fn backup_schedule(&self, roots: &[VaultArn]) -> BTreeMap<i64, Vec<(TableArn, VaultArn, i64)>> {
+    /// Every backup the plans will make, by when it completes: each plan backs up the tables of
+    /// its vault's account and Region that carry its tags, from 05:00 on the first day, one table a
+    /// minute (wrapping after 18 hours), each job taking 10 to 40 minutes, every `every`.
+    fn backup_queue(&self) -> BackupQueue {
         let w = self.sim.world();
-        let mut schedule: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-        for (i, table) in w.tables.iter().enumerate() {
-            let Some(vault) = roots
-                .iter()
-                .find(|v| v.account == table.arn.account && v.region == table.arn.region)
-            else {
-                continue;
-            };
-            let started = 5 * 60 + i as i64 % (18 * 60);
-            let duration = 10 + (i as i64 * 7) % 30;
-            schedule.entry(started + duration).or_default().push((
-                table.arn.clone(),
-                vault.clone(),
-                started,
-            ));
+        let first_day = start_of_day(self.options.start);
+        let mut queue = BackupQueue::new();
+        for (p, plan) in self.plans.iter().enumerate() {
+            for (i, table) in w.tables.iter().enumerate() {
+                let here = table.arn.account == plan.vault.account
+                    && table.arn.region == plan.vault.region;
+                let tagged = plan
+                    .select_tags
+                    .iter()
+                    .all(|(k, v)| table.tags.get(k) == Some(v));
+                if !(here && tagged) {
+                    continue;
+                }
+                let started = first_day + Duration::minutes(5 * 60 + i as i64 % (18 * 60));
+                let duration = Duration::minutes(10 + (i as i64 * 7) % 30);
+                queue.push(started + duration, (i, p, duration));
+            }
         }
-        schedule
+        queue
     }
 
-    fn run_backups(&self, t: DateTime<Utc>, due: Option<&Vec<(TableArn, VaultArn, i64)>>) {
+    /// The backups that complete by `t`; each plan's next one is queued.
+    fn run_backups(&self, t: DateTime<Utc>, queue: &mut BackupQueue) {
         let mut w = self.sim.world();
-        for (table, vault, started) in due.into_iter().flatten() {
-            let created = start_of_day(t) + Duration::minutes(*started);
-            w.complete_backup(table, vault, created, self.options.backup_plan_lifecycle);
+        while let Some(((at, _), (table, plan_index, duration))) = queue.pop_due(t) {
+            let plan = &self.plans[plan_index];
+            let arn = w.tables[table].arn.clone();
+            w.complete_backup(
+                &arn,
+                &plan.vault,
+                at - duration,
+                plan.lifecycle,
+                plan.copy_to.as_ref(),
+            );
+            queue.push(at + plan.every, (table, plan_index, duration));
         }
     }
 
@@ -341,6 +361,7 @@ impl Simulation {
             tables: self.options.tables,
             seed: self.options.seed,
             drained_hours: (w.now - backups_end).num_hours() + 1,
+            table_count: w.tables.len() as u64,
             ..Summary::default()
         };
         let held = held_copies(&w);
@@ -656,7 +677,7 @@ impl Summary {
     /// The human-readable report of `relay simulate`.
     pub fn render(&self) -> String {
         let mut lines = vec![
-            format!("Simulated {} days, {} tables per root vault, seed {}.", self.days, self.tables, self.seed),
+            format!("Simulated {} days, {} tables, seed {}.", self.days, self.table_count, self.seed),
             format!("Backups made: {}; chains to build: {}.", self.backups, self.chains_total),
             format!("Chains complete: {} of {} ({} of {} hops).", self.chains_complete, self.chains_total, self.hops_complete, self.hops_required),
             format!("Copy jobs started: {}; duplicate copy jobs: {}; copy failures: {}; retries: {}.", self.copy_jobs_started, self.duplicate_copy_jobs, self.copy_failures, self.retries),
@@ -692,4 +713,174 @@ impl Summary {
         }
         lines.join("\n") + "\n"
     }
+}
+
+/// A backup plan as the simulation runs it.
+#[derive(Debug, Clone)]
+struct BackupPlan {
+    vault: VaultArn,
+    every: Duration,
+    lifecycle: Lifecycle,
+    select_tags: Tags,
+    /// Its copy action (lifecycle "never"), when it has one.
+    copy_to: Option<VaultArn>,
+}
+
+/// Backups to come, by completion time: (table index, plan index, job duration).
+struct BackupQueue {
+    due: BTreeMap<(DateTime<Utc>, u64), (usize, usize, Duration)>,
+    seq: u64,
+}
+
+impl BackupQueue {
+    fn new() -> Self {
+        Self {
+            due: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    fn push(&mut self, at: DateTime<Utc>, backup: (usize, usize, Duration)) {
+        self.seq += 1;
+        self.due.insert((at, self.seq), backup);
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn pop_due(
+        &mut self,
+        t: DateTime<Utc>,
+    ) -> Option<((DateTime<Utc>, u64), (usize, usize, Duration))> {
+        let first = self.due.first_key_value().map(|(k, _)| *k)?;
+        if first.0 > t {
+            return None;
+        }
+        self.due.remove(&first).map(|b| (first, b))
+    }
+}
+
+/// One plan per root vault, daily, every table of its account and Region, with the options'
+/// lifecycle (and, with `plan_copy_actions`, a copy action into the first never_expire vault).
+fn default_plans(policy: &Policy, options: &SimOptions) -> Vec<BackupPlan> {
+    let copy_to = options
+        .plan_copy_actions
+        .then(|| {
+            policy
+                .vaults
+                .iter()
+                .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
+                .map(|v| v.arn.clone())
+        })
+        .flatten();
+    policy
+        .root_vaults()
+        .iter()
+        .map(|root| BackupPlan {
+            vault: root.arn.clone(),
+            every: Duration::hours(24),
+            lifecycle: options.backup_plan_lifecycle,
+            select_tags: Tags::new(),
+            copy_to: copy_to.clone(),
+        })
+        .collect()
+}
+
+fn plan_from_spec(policy: &Policy, spec: &BackupPlanSpec) -> Option<BackupPlan> {
+    Some(BackupPlan {
+        vault: policy.vault(&spec.vault)?.arn.clone(),
+        every: Duration::hours(i64::from(spec.every_hours)),
+        lifecycle: Lifecycle {
+            delete_after_days: Some(spec.delete_after_days),
+            move_to_cold_storage_after_days: None,
+        },
+        select_tags: spec.select_tags.clone(),
+        copy_to: spec
+            .copy_to
+            .as_deref()
+            .and_then(|alias| policy.vault(alias))
+            .map(|v| v.arn.clone()),
+    })
+}
+
+/// In each root vault's account and Region, `tables` tables; three in four carry every tag the
+/// routes out of it select on.
+fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
+    let mut out = Vec::new();
+    for root in policy.root_vaults() {
+        let selected: BTreeMap<String, String> = policy
+            .routes_from(&root.alias)
+            .flat_map(|r| r.select.tags.clone())
+            .collect();
+        for i in 0..tables {
+            let mut tags = BTreeMap::from([("team".to_string(), format!("team-{}", i % 3))]);
+            if i % 4 != 3 {
+                tags.extend(selected.clone());
+            }
+            out.push(SimTable {
+                arn: TableArn {
+                    partition: root.arn.partition.clone(),
+                    region: root.arn.region.clone(),
+                    account: root.arn.account.clone(),
+                    table: format!("{}-table-{i:03}", root.alias),
+                },
+                tags,
+            });
+        }
+    }
+    out
+}
+
+fn sim_table(t: &TableSpec) -> SimTable {
+    SimTable {
+        arn: TableArn {
+            partition: relay_core::arn::partition_of_region(&t.region).to_string(),
+            region: t.region.clone(),
+            account: t.account.clone(),
+            table: t.name.clone(),
+        },
+        tags: t.tags.clone(),
+    }
+}
+
+/// The simulated AWS as the world file describes it: which vaults exist, their locks, access
+/// policies and keys; the organisation; missing roles; Regions without advanced features.
+fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
+    for v in &policy.vaults {
+        if spec.vaults.get(&v.alias).is_none_or(|s| s.exists) {
+            world.add_vault(v.arn.clone());
+        }
+    }
+    if let Some(members) = &spec.organization.members {
+        world.organization = members.clone();
+    }
+    let org = world.organization.clone();
+    for v in &policy.vaults {
+        let (Some(vs), Some(sim)) = (spec.vaults.get(&v.alias), world.vaults.get_mut(&v.arn))
+        else {
+            continue;
+        };
+        sim.lock = vs.lock;
+        sim.allow_copy_from = match &vs.access_policy_allows_copy_from {
+            Principals::Organization => org.clone(),
+            Principals::Accounts(a) => a.clone(),
+        };
+        sim.kms_shared_with = match &vs.kms_key_shared_with {
+            Principals::Organization => Some(org.clone()),
+            Principals::Accounts(a) => Some(a.clone()),
+        };
+    }
+    for (account, a) in &spec.accounts {
+        if !a.executor_role {
+            world.faults.deny_account.insert(account.clone());
+        }
+        if !a.copy_role {
+            world.copy_role_missing.insert(account.clone());
+        }
+    }
+    world.cross_account_backup_disabled = !spec.organization.cross_account_backup;
+    world.native_regions = spec
+        .regions
+        .iter()
+        .filter(|(_, r)| !r.advanced_features)
+        .map(|(k, _)| k.clone())
+        .collect();
 }

@@ -63,6 +63,12 @@ pub const ACCESS_DENIED_FAILURE: &str =
     "Access Denied trying to call AWS Backup service on the destination backup vault.";
 pub const ORGANIZATION_FAILURE: &str =
     "Both source and destination account must be a member of the same organization.";
+pub const KMS_FAILURE: &str =
+    "The source recovery point's KMS key is not shared with the destination account (kms:CreateGrant denied).";
+pub const COPY_ROLE_FAILURE: &str =
+    "AWS Backup could not assume the IAM role given for the copy: access denied (is the copy role missing?).";
+pub const CROSS_ACCOUNT_DISABLED: &str =
+    "Cross-account backup is not enabled for the organization: enable it in the management account.";
 pub const PARTIAL_COPY: &str = "The copy job completed partially: some data was not copied.";
 pub const LOCK_FAILURE: &str =
     "Copy job failed because the retention period is outside the range allowed by the destination vault lock.";
@@ -73,6 +79,9 @@ pub struct SimVault {
     pub lock: Option<VaultLock>,
     /// Accounts the access policy lets copy in; the vault's own account always may.
     pub allow_copy_from: BTreeSet<String>,
+    /// Accounts its KMS key is shared with (`None`: the whole organisation): copies out of the
+    /// vault into any other account fail.
+    pub kms_shared_with: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -238,9 +247,13 @@ pub struct World {
     active_jobs: BTreeSet<usize>,
     job_by_id: HashMap<String, usize>,
     jobs_by_hop: HashMap<(String, VaultArn), Vec<usize>>,
-    /// A backup plan's copy action: every new backup is also copied here with lifecycle "never",
-    /// which AWS turns into the source's expiry.
-    pub plan_copy_to: Option<VaultArn>,
+    /// Accounts whose copy role AWS Backup cannot assume: their copy jobs fail.
+    pub copy_role_missing: BTreeSet<String>,
+    /// The management account has not enabled cross-account backup.
+    pub cross_account_backup_disabled: bool,
+    /// (account, Region) without DynamoDB advanced features: the backups made there are
+    /// DynamoDB-native and cannot be copied.
+    pub native_regions: BTreeSet<(String, String)>,
     /// Events lost on the bus that would have started copies: (vault, recovery point).
     pub lost_landings: Vec<(VaultArn, String)>,
     /// Points whose delete date UpdateRecoveryPointLifecycle moved later.
@@ -289,7 +302,9 @@ impl World {
             active_jobs: BTreeSet::new(),
             job_by_id: HashMap::new(),
             jobs_by_hop: HashMap::new(),
-            plan_copy_to: None,
+            copy_role_missing: BTreeSet::new(),
+            cross_account_backup_disabled: false,
+            native_regions: BTreeSet::new(),
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursor: None,
@@ -320,6 +335,7 @@ impl World {
                 arn,
                 lock: None,
                 allow_copy_from: all,
+                kms_shared_with: None,
             },
         );
         // Access policies allow the whole organisation (aws:PrincipalOrgID), as the spoke stack sets.
@@ -472,14 +488,24 @@ impl World {
     }
 
     /// A backup plan's job finished: a recovery point in `vault`, and the job's events.
+    /// `copy_to`: the plan's copy action, lifecycle "never" (AWS keeps the source's expiry).
     pub fn complete_backup(
         &mut self,
         table: &TableArn,
         vault: &VaultArn,
         created: DateTime<Utc>,
         lifecycle: Lifecycle,
+        copy_to: Option<&VaultArn>,
     ) -> String {
-        let rp = self.new_recovery_point_arn(vault);
+        let native = self
+            .native_regions
+            .contains(&(vault.account.clone(), vault.region.clone()));
+        let rp = if native {
+            // Without advanced features AWS Backup makes a DynamoDB-native backup.
+            format!("{}/backup/{}", table, self.rng.uuid())
+        } else {
+            self.new_recovery_point_arn(vault)
+        };
         self.insert_point(SimRecoveryPoint {
             arn: rp.clone(),
             vault: vault.clone(),
@@ -519,7 +545,7 @@ impl World {
             );
             self.emit(ev);
         }
-        if let Some(dest) = self.plan_copy_to.clone() {
+        if let Some(dest) = copy_to.filter(|_| !native).cloned() {
             // A copy action whose lifecycle is "never": AWS keeps the source's expiry.
             let id = self.rng.uuid();
             let index = self.push_job(SimCopyJob {
@@ -726,9 +752,23 @@ impl World {
         {
             return Some(ORGANIZATION_FAILURE.into());
         }
+        if self.copy_role_missing.contains(src_account) {
+            return Some(COPY_ROLE_FAILURE.into());
+        }
+        if src_account != dest_account && self.cross_account_backup_disabled {
+            return Some(CROSS_ACCOUNT_DISABLED.into());
+        }
         let dest = self.vaults.get(&job.dest_vault)?.clone();
         if src_account != dest_account && !dest.allow_copy_from.contains(src_account) {
             return Some(ACCESS_DENIED_FAILURE.into());
+        }
+        let key_shared = self
+            .vaults
+            .get(&job.source_vault)
+            .and_then(|v| v.kms_shared_with.as_ref())
+            .is_none_or(|shared| shared.contains(dest_account));
+        if src_account != dest_account && !key_shared {
+            return Some(KMS_FAILURE.into());
         }
         if let Some(lock) = dest.lock {
             let inherited = self

@@ -1,0 +1,133 @@
+//! World files: each misconfiguration planted through the contract's world file shows up as AWS
+//! would show it, and ends in its alert; nothing incomplete goes unannounced.
+
+use relay_core::policy::Policy;
+use relay_core::world_file::WorldFile;
+use relay_sim::{Faults, SimOptions, Simulation, Summary};
+
+fn example() -> Policy {
+    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+}
+
+/// Four tables in the primary account, three of them gold, no faults unless the world says so.
+const TABLES: &str = r#"
+tables:
+  - { name: orders, account: "111111111111", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: carts, account: "111111111111", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: users, account: "111111111111", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: audit, account: "111111111111", region: us-east-1 }
+"#;
+
+async fn run(world: &str) -> (Simulation, Summary) {
+    let policy = example();
+    let world =
+        WorldFile::parse(&format!("{TABLES}{world}"), &policy).unwrap_or_else(|e| panic!("{e}"));
+    let options = SimOptions {
+        days: 2,
+        faults: Faults::none(),
+        ..SimOptions::default()
+    };
+    let mut sim = Simulation::with_world(policy, &world, options);
+    let s = sim.run().await;
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{:?}", s.unalerted);
+    assert_eq!(s.duplicate_copy_jobs, 0);
+    (sim, s)
+}
+
+fn subjects(sim: &Simulation) -> Vec<String> {
+    sim.sim
+        .world()
+        .alerts
+        .iter()
+        .map(|a| a.subject.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_healthy_world_completes_every_chain_of_its_own_tables() {
+    let (sim, s) = run("").await;
+    assert_eq!((s.table_count, s.backups, s.chains_total), (4, 8, 6));
+    assert_eq!(s.chains_complete, s.chains_total);
+    assert!(subjects(&sim).is_empty());
+}
+
+#[tokio::test]
+async fn a_plan_every_twelve_hours_with_a_copy_action_is_repaired_by_the_guard() {
+    let (_, s) = run(
+        "backup_plans:\n  - { vault: primary, every_hours: 12, delete_after_days: 35, copy_to: bunker }\n",
+    )
+    .await;
+    assert_eq!((s.backups, s.chains_total), (16, 12));
+    assert_eq!(s.chains_complete, s.chains_total);
+    assert_eq!((s.plan_copy_jobs, s.lifecycles_repaired), (16, 16));
+    assert_eq!(s.never_expire_violations, 0);
+}
+
+#[tokio::test]
+async fn an_account_without_the_executor_role_is_one_alert() {
+    let (sim, s) = run("accounts:\n  \"222222222222\": { executor_role: false }\n").await;
+    assert_eq!(s.chains_complete, 0);
+    assert_eq!(
+        subjects(&sim),
+        ["Backup Relay: cannot reach account 222222222222"]
+    );
+}
+
+#[tokio::test]
+async fn cross_account_backup_off_fails_every_cross_account_hop_with_a_person_alert() {
+    let (sim, s) = run("organization: { cross_account_backup: false }\n").await;
+    assert_eq!(s.chains_complete, 0);
+    assert_eq!(s.alerts, s.chains_total, "one per chain: its first hop");
+    assert!(
+        subjects(&sim).iter().all(|s| s.contains("needs a person")),
+        "{:?}",
+        subjects(&sim)
+    );
+}
+
+#[tokio::test]
+async fn advanced_features_off_makes_native_backups_alerted_once() {
+    let (sim, s) = run(
+        "regions:\n  - { account: \"111111111111\", region: us-east-1, advanced_features: false }\n",
+    )
+    .await;
+    assert_eq!(s.chains_complete, 0);
+    assert_eq!(
+        subjects(&sim),
+        ["Backup Relay: backups in 111111111111/us-east-1 cannot be copied"]
+    );
+}
+
+#[tokio::test]
+async fn a_key_not_shared_and_a_missing_copy_role_fail_their_hops_with_the_likely_fix() {
+    let (sim, s) = run("vaults:\n  dr: { kms_key_shared_with: [] }\n").await;
+    assert_eq!(
+        s.hops_complete,
+        2 * s.chains_total,
+        "primary->central and central->dr made"
+    );
+    let alerts = sim.sim.world().alerts.clone();
+    assert!(
+        alerts.iter().all(|a| a.message.contains("KMS key")),
+        "{alerts:?}"
+    );
+    let (sim, s) = run("accounts:\n  \"111111111111\": { copy_role: false }\n").await;
+    assert_eq!(s.hops_complete, 0);
+    assert_eq!(s.alerts, s.chains_total);
+    assert!(sim
+        .sim
+        .world()
+        .alerts
+        .iter()
+        .all(|a| a.message.contains("copy role")));
+}
+
+#[tokio::test]
+async fn a_bunker_locked_below_100_years_is_clamped_and_counted() {
+    let (_, s) =
+        run("vaults:\n  bunker: { lock: { min_retention_days: 1, max_retention_days: 3650 } }\n")
+            .await;
+    assert_eq!(s.chains_complete, s.chains_total);
+    assert_eq!(s.lock_adjustments, s.chains_total);
+    assert_eq!(s.never_expire_violations_by_lock, s.chains_total);
+}
