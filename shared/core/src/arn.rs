@@ -281,6 +281,27 @@ impl RecoveryPointArn {
         matches!(self, Self::DynamoDbNative { .. })
     }
 
+    /// The partition, account and Region the recovery point lives in.
+    pub fn location(&self) -> Location {
+        let (Self::Backup {
+            partition,
+            region,
+            account,
+            ..
+        }
+        | Self::DynamoDbNative {
+            partition,
+            region,
+            account,
+            ..
+        }) = self;
+        Location {
+            partition: partition.clone(),
+            account: account.clone(),
+            region: region.clone(),
+        }
+    }
+
     /// A continuous backup's recovery point: `recovery-point:continuous:...`. AWS Backup's API
     /// treats these apart (no copies, no UpdateRecoveryPointLifecycle), so callers must know.
     pub fn is_continuous(&self) -> bool {

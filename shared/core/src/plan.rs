@@ -123,21 +123,12 @@ pub fn event_vault(r: &RecoveryPointEvent, recovery_point: Option<&str>) -> Opti
     {
         return Some(arn);
     }
-    let rp = RecoveryPointArn::parse(recovery_point?).ok()?;
-    let (RecoveryPointArn::Backup {
-        partition,
-        region,
-        account,
-        ..
-    }
-    | RecoveryPointArn::DynamoDbNative {
-        partition,
-        region,
-        account,
-        ..
-    }) = rp;
+    let at = RecoveryPointArn::parse(recovery_point?).ok()?.location();
     VaultArn::parse(&format!(
-        "arn:{partition}:backup:{region}:{account}:backup-vault:{}",
+        "arn:{}:backup:{}:{}:backup-vault:{}",
+        at.partition,
+        at.region,
+        at.account,
         r.backup_vault_name.as_deref()?
     ))
     .ok()
@@ -331,10 +322,7 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
             let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
                 (Some(arn), _) => VaultArn::parse(arn).ok(),
                 (None, Some(name)) => RecoveryPointArn::parse(&rp).ok().and_then(|p| {
-                    let partition = match p {
-                        RecoveryPointArn::Backup { partition, .. }
-                        | RecoveryPointArn::DynamoDbNative { partition, .. } => partition,
-                    };
+                    let partition = p.location().partition;
                     VaultArn::parse(&format!(
                         "arn:{partition}:backup:{}:{}:backup-vault:{name}",
                         env.region, env.account
@@ -481,19 +469,7 @@ fn misplaced(recovery_point: &str, vault: &VaultArn) -> Option<String> {
             ))
         }
     };
-    let (RecoveryPointArn::Backup {
-        partition,
-        region,
-        account,
-        ..
-    }
-    | RecoveryPointArn::DynamoDbNative {
-        partition,
-        region,
-        account,
-        ..
-    }) = rp;
-    (partition != vault.partition || account != vault.account || region != vault.region).then(|| {
+    (rp.location() != vault.location()).then(|| {
         format!(
             "recovery point {recovery_point} is not in the partition, account and Region of vault {vault}: the event contradicts itself"
         )
