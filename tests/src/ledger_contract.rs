@@ -321,6 +321,7 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
             hop: None,
             account: Some("333333333333".into()),
             resource: None,
+            route: None,
         },
         at(2),
     );

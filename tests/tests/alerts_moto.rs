@@ -16,6 +16,7 @@ fn alert(subject: &str) -> Alert {
         )),
         account: None,
         resource: None,
+        route: None,
     }
 }
 

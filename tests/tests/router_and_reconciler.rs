@@ -40,6 +40,7 @@ fn backup(sim: &Simulation) -> String {
         move_to_cold_storage_after_days: None,
     };
     w.complete_backup(&table, &vault, now, lifecycle, None)
+        .expect("the vault exists")
 }
 
 /// Let `minutes` pass: copy jobs move on; the events for the copy router that came due.
@@ -247,6 +248,7 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
         hop: None,
         account: None,
         resource: None,
+        route: None,
     };
     let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
     assert!(first.is_err(), "SNS is down");

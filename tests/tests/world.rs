@@ -131,3 +131,76 @@ async fn a_bunker_locked_below_100_years_is_clamped_and_counted() {
     assert_eq!(s.lock_adjustments, s.chains_total);
     assert_eq!(s.never_expire_violations_by_lock, s.chains_total);
 }
+
+#[tokio::test]
+async fn a_vault_that_does_not_exist_breaks_its_chains_and_every_one_is_announced() {
+    for missing in ["central", "dr", "bunker"] {
+        let (_, s) = run(&format!("vaults:\n  {missing}: {{ exists: false }}\n")).await;
+        assert_eq!(s.chains_complete, 0, "{missing}: {s:#?}");
+        assert!(s.alerts > 0, "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn a_root_vault_that_does_not_exist_makes_no_backup_and_says_so() {
+    let (_, s) = run("vaults:\n  primary: { exists: false }\n").await;
+    assert_eq!((s.backups, s.chains_total), (0, 0));
+    assert!(s
+        .render()
+        .contains("no backup was made: no backup plan covers any table"));
+    assert_eq!(
+        s.problems(),
+        ["no backup was made: no backup plan covers any table"]
+    );
+}
+
+#[tokio::test]
+async fn a_lock_that_refuses_the_plans_retention_fails_the_backups() {
+    let (_, s) = run("vaults:\n  primary: { lock: { min_retention_days: 100 } }\n").await;
+    assert_eq!(s.backups, 0);
+    let (_, s) = run("vaults:\n  primary: { lock: { min_retention_days: 30 } }\n").await;
+    assert_eq!(
+        (s.backups, s.chains_complete),
+        (8, 6),
+        "35 days is within the lock"
+    );
+}
+
+#[tokio::test]
+async fn an_account_outside_the_organisation_or_the_access_policy_fails_with_a_person_alert() {
+    let (sim, s) = run("organization: { members: [\"111111111111\", \"222222222222\"] }\n").await;
+    assert_eq!(
+        s.hops_complete,
+        2 * s.chains_total,
+        "the bunker's account is not a member"
+    );
+    assert!(sim
+        .sim
+        .world()
+        .alerts
+        .iter()
+        .all(|a| a.message.contains("same organization")));
+    let (sim, s) = run("vaults:\n  central: { access_policy_allows_copy_from: [] }\n").await;
+    assert_eq!(s.hops_complete, 0);
+    assert!(sim
+        .sim
+        .world()
+        .alerts
+        .iter()
+        .all(|a| a.message.contains("Access Denied")));
+}
+
+#[tokio::test]
+async fn a_missing_copy_role_does_not_fail_the_plans_own_copies() {
+    let (_, s) = run(
+        "accounts:\n  \"111111111111\": { copy_role: false }\nbackup_plans:\n  - { vault: primary, copy_to: bunker }\n",
+    )
+    .await;
+    // The plan's own copies land in the bunker; the relay's, which need the copy role, fail.
+    assert_eq!(s.hops_complete, s.chains_total);
+    assert_eq!(s.plan_copy_jobs, 8);
+    assert_eq!(
+        s.copy_failures, 6,
+        "the relay's first hops only, not the plan's copies"
+    );
+}

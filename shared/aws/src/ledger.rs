@@ -354,6 +354,10 @@ impl LedgerPort for DynamoLedger {
             set.push("#res = :res");
             b = b.expression_attribute_values(":res", s(resource));
         }
+        if let Some(route) = &alert.route {
+            set.push("#rt = :route");
+            b = b.expression_attribute_values(":route", s(route));
+        }
         if let Some(hop) = &alert.hop {
             set.extend(["hop_original = :ho", "hop_vault = :hv"]);
             b = b
@@ -516,6 +520,7 @@ fn incident_from_item(item: &Item) -> Option<Incident> {
             hop,
             account: text(item, "account"),
             resource: text(item, "resource"),
+            route: text(item, "route"),
         },
         opened_at: time(item, "opened_at")?,
         alerted_at: time(item, "alerted_at"),

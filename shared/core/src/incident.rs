@@ -48,6 +48,7 @@ pub async fn raise_account<P: RouterPorts>(
         hop: None,
         account: Some(account.to_string()),
         resource: None,
+        route: None,
     };
     raise(ports, Incident::account_id(account), alert).await
 }

@@ -291,6 +291,8 @@ pub struct Alert {
     pub account: Option<String>,
     /// A table-wide incident (its copies queue for longer than a day): every chain of it.
     pub resource: Option<String>,
+    /// A route the reconciler cannot walk (`from->to`): every copy it should make.
+    pub route: Option<String>,
 }
 
 impl Alert {
@@ -301,6 +303,7 @@ impl Alert {
             hop: Some(hop),
             account: None,
             resource: None,
+            route: None,
         }
     }
 }

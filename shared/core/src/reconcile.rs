@@ -313,6 +313,10 @@ async fn phase_failed<P: RouterPorts>(
         hop: None,
         account: None,
         resource: None,
+        route: match phase {
+            Phase::Route(r) => Some(r.name()),
+            Phase::NeverExpire(_) => None,
+        },
     };
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -676,6 +680,7 @@ async fn alert_not_copyable<P: RouterPorts>(
         hop: None,
         account: Some(account.clone()),
         resource: None,
+        route: None,
     };
     let id = format!("native#{account}#{region}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -1013,6 +1018,7 @@ async fn stuck<P: RouterPorts>(
         hop: Some(hop.clone()),
         account: None,
         resource: Some(table.clone()),
+        route: None,
     };
     report.alerts_sent +=
         u64::from(incident::raise(ctx.ports, format!("stuck#{table}"), alert).await?);

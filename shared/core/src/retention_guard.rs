@@ -186,6 +186,7 @@ async fn violation<P: RouterPorts>(
         hop: None,
         account: None,
         resource: None,
+        route: None,
     };
     let id = Incident::retention_id(&v.recovery_point_arn);
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);

@@ -10,7 +10,7 @@ use crate::arn::{is_issued_account_id, is_region_name};
 use crate::policy::{
     days_value, fields, parse_document, tags_at, text, Errors, Node, Policy, PolicyError,
 };
-use crate::retention::{VaultLock, NEVER_EXPIRE_DAYS};
+use crate::retention::VaultLock;
 
 /// Every error found in one world file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,7 +178,15 @@ impl WorldFile {
     }
 }
 
+/// The most tables and backup plans a world file may list: a simulation of more would run for days.
+pub const MAX_TABLES: usize = 10_000;
+pub const MAX_PLANS: usize = 100;
+
 fn read(root: &Node, policy: &Policy, errors: &mut Errors) -> WorldFile {
+    // An empty file (or `---`) is a world of defaults.
+    if matches!(root, Node::Null) {
+        return WorldFile::default();
+    }
     let allowed = [
         "tables",
         "backup_plans",
@@ -197,14 +205,24 @@ fn read(root: &Node, policy: &Policy, errors: &mut Errors) -> WorldFile {
             .filter_map(|(i, n)| read_table(i, n, errors).map(|t| (i, t)))
             .collect();
         check_unique_tables(&read, errors);
+        if read.len() > MAX_TABLES {
+            let n = read.len();
+            errors.add(
+                "world",
+                "tables",
+                format!("{n} tables; at most {MAX_TABLES}"),
+            );
+        }
         read.into_iter().map(|(_, t)| t).collect::<Vec<_>>()
     });
     let backup_plans = top.get("backup_plans").map(|n| {
-        list(n, "world", "backup_plans", errors)
+        let plans: Vec<BackupPlanSpec> = list(n, "world", "backup_plans", errors)
             .iter()
             .enumerate()
             .filter_map(|(i, n)| read_plan(i, n, policy, errors))
-            .collect()
+            .collect();
+        check_plans(&plans, errors);
+        plans
     });
     WorldFile {
         tables,
@@ -507,6 +525,34 @@ fn read_plan(
     })
 }
 
+/// One plan per vault (two plans backing up a table at once are one job at AWS, not two), and
+/// not too many to simulate.
+fn check_plans(plans: &[BackupPlanSpec], errors: &mut Errors) {
+    if plans.len() > MAX_PLANS {
+        let n = plans.len();
+        errors.add(
+            "world",
+            "backup_plans",
+            format!("{n} plans; at most {MAX_PLANS}"),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in plans.iter().enumerate() {
+        let loc = format!("backup_plan {}", i + 1);
+        if !seen.insert(&p.vault) {
+            let v = &p.vault;
+            errors.add(
+                &loc,
+                "vault",
+                format!("another plan already backs up into '{v}': one plan per vault"),
+            );
+        }
+        if p.copy_to.as_deref() == Some(p.vault.as_str()) {
+            errors.add(&loc, "copy_to", "copies into the plan's own vault");
+        }
+    }
+}
+
 fn read_accounts(node: &Node, errors: &mut Errors) -> BTreeMap<String, AccountSpec> {
     let mut out = BTreeMap::new();
     let Node::Map(entries) = node else {
@@ -654,7 +700,7 @@ fn read_lock(node: &Node, loc: &str, errors: &mut Errors) -> Option<VaultLock> {
     }
     Some(VaultLock {
         min_retention_days: min,
-        max_retention_days: max.filter(|m| *m <= NEVER_EXPIRE_DAYS),
+        max_retention_days: max,
     })
 }
 
@@ -725,7 +771,7 @@ fn read_faults(node: &Node, errors: &mut Errors) -> FaultSpec {
     let reorder = number(
         f.get("reorder_minutes"),
         0,
-        0..=1440,
+        0..=1440, // MAX_REORDER_MINUTES
         loc,
         "reorder_minutes",
         errors,
@@ -742,7 +788,7 @@ fn read_faults(node: &Node, errors: &mut Errors) -> FaultSpec {
     FaultSpec {
         lose: probability(f.get("lose"), loc, "lose", errors),
         duplicate: probability(f.get("duplicate"), loc, "duplicate", errors),
-        reorder_minutes: i64::from(reorder).min(MAX_REORDER_MINUTES),
+        reorder_minutes: i64::from(reorder),
         fail: probability(f.get("fail"), loc, "fail", errors),
         throttle: probability(f.get("throttle"), loc, "throttle", errors),
         deny_account,

@@ -480,7 +480,13 @@ impl Simulation {
             .filter_map(|r| self.policy.vault(&r.from))
             .map(|v| &v.arn.account)
             .chain(std::iter::once(&arn.account));
+        let route_alerted = self
+            .policy
+            .routes
+            .iter()
+            .any(|r| &r.to == alias && alerts.routes.contains(&r.name()));
         alerts.hops.contains(&(original.clone(), arn.to_string()))
+            || route_alerted
             || alerts.resources.contains(&original.resource_arn)
             || accounts.any(|a| alerts.accounts.contains(a))
     }
@@ -569,6 +575,8 @@ struct SentAlerts {
     accounts: HashSet<String>,
     /// Tables whose every chain an alert covers (their copies are stuck).
     resources: HashSet<String>,
+    /// Routes the reconciler cannot walk: every copy they should make is announced.
+    routes: HashSet<String>,
 }
 
 impl SentAlerts {
@@ -582,6 +590,7 @@ impl SentAlerts {
                 .collect(),
             accounts: w.alerts.iter().filter_map(|a| a.account.clone()).collect(),
             resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
+            routes: w.alerts.iter().filter_map(|a| a.route.clone()).collect(),
         }
     }
 }
@@ -646,7 +655,9 @@ impl Summary {
     /// never-expire copy is kept 36500 days.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.chains_total == 0 {
+        if self.backups == 0 {
+            out.push("no backup was made: no backup plan covers any table".to_string());
+        } else if self.chains_total == 0 {
             out.push("nothing to copy: no route selects any table".to_string());
         }
         let incomplete = self.chains_total - self.chains_complete;
@@ -692,7 +703,9 @@ impl Summary {
                 self.plan_copy_jobs
             ));
         }
-        if self.chains_total == 0 {
+        if self.backups == 0 {
+            lines.push("Result: no backup was made: no backup plan covers any table.".to_string());
+        } else if self.chains_total == 0 {
             lines.push("Result: nothing to copy: no route selects any table.".to_string());
         } else if self.chains_complete == self.chains_total && self.never_expire_violations > 0 {
             lines.push(format!(
@@ -844,6 +857,12 @@ fn sim_table(t: &TableSpec) -> SimTable {
 /// The simulated AWS as the world file describes it: which vaults exist, their locks, access
 /// policies and keys; the organisation; missing roles; Regions without advanced features.
 fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
+    // The organisation is every account of the policy, whether its vaults exist or not.
+    world.organization = policy
+        .vaults
+        .iter()
+        .map(|v| v.arn.account.clone())
+        .collect();
     for v in &policy.vaults {
         if spec.vaults.get(&v.alias).is_none_or(|s| s.exists) {
             world.add_vault(v.arn.clone());

@@ -225,6 +225,8 @@ pub struct Counters {
     pub lifecycle_updates: u64,
     pub calls_throttled: u64,
     pub calls_denied: u64,
+    /// Backup jobs AWS refused (a missing vault, a lock that refuses the retention).
+    pub backups_failed: u64,
     pub api_calls: u64,
     /// ListRecoveryPointsByBackupVault calls, answered or not: the reconciler's pages.
     pub list_calls: u64,
@@ -496,7 +498,11 @@ impl World {
         created: DateTime<Utc>,
         lifecycle: Lifecycle,
         copy_to: Option<&VaultArn>,
-    ) -> String {
+    ) -> Option<String> {
+        if let Some(why) = self.backup_refused(vault, &lifecycle) {
+            self.failed_backup(table, vault, created, why);
+            return None;
+        }
         let native = self
             .native_regions
             .contains(&(vault.account.clone(), vault.region.clone()));
@@ -572,7 +578,7 @@ impl World {
             let ev = self.copy_job_event(index);
             self.emit(ev);
         }
-        rp
+        Some(rp)
     }
 
     fn envelope(
@@ -742,6 +748,50 @@ impl World {
         self.emit(ev);
     }
 
+    /// Why AWS would fail a backup job into `vault`: the vault is missing, or its lock does not
+    /// allow the plan's retention.
+    fn backup_refused(&self, vault: &VaultArn, lifecycle: &Lifecycle) -> Option<&'static str> {
+        let Some(v) = self.vaults.get(vault) else {
+            return Some("The backup vault does not exist.");
+        };
+        let lock = v.lock?;
+        let outside = match lifecycle.delete_after_days {
+            Some(d) => {
+                lock.min_retention_days.is_some_and(|m| d < m)
+                    || lock.max_retention_days.is_some_and(|m| d > m)
+            }
+            None => lock.max_retention_days.is_some(),
+        };
+        outside.then_some(
+            "The backup job failed: its retention is outside the range the vault lock allows.",
+        )
+    }
+
+    /// A backup job AWS refused: its FAILED event, and no recovery point.
+    fn failed_backup(
+        &mut self,
+        table: &TableArn,
+        vault: &VaultArn,
+        created: DateTime<Utc>,
+        why: &str,
+    ) {
+        let detail = json!({
+            "backupJobId": self.rng.uuid(), "backupVaultArn": vault.to_string(),
+            "backupVaultName": vault.name, "resourceArn": table.to_string(),
+            "resourceType": "DynamoDB", "state": "FAILED", "statusMessage": why,
+            "creationDate": created.to_rfc3339(),
+        });
+        let ev = self.envelope(
+            "Backup Job State Change",
+            &vault.account,
+            &vault.region,
+            vec![],
+            detail,
+        );
+        self.emit(ev);
+        self.counters.backups_failed += 1;
+    }
+
     /// Why AWS would fail this copy job, if it would.
     fn copy_failure(&mut self, job: &SimCopyJob) -> Option<String> {
         let src_account = &job.source_vault.account;
@@ -752,13 +802,16 @@ impl World {
         {
             return Some(ORGANIZATION_FAILURE.into());
         }
-        if self.copy_role_missing.contains(src_account) {
+        // A plan's own copy runs as the plan's role, not the policy's copy role.
+        if self.copy_role_missing.contains(src_account) && !job.created_by_plan {
             return Some(COPY_ROLE_FAILURE.into());
         }
         if src_account != dest_account && self.cross_account_backup_disabled {
             return Some(CROSS_ACCOUNT_DISABLED.into());
         }
-        let dest = self.vaults.get(&job.dest_vault)?.clone();
+        let Some(dest) = self.vaults.get(&job.dest_vault).cloned() else {
+            return Some("The destination backup vault does not exist.".into());
+        };
         if src_account != dest_account && !dest.allow_copy_from.contains(src_account) {
             return Some(ACCESS_DENIED_FAILURE.into());
         }
@@ -831,6 +884,14 @@ impl World {
             VaultArn::parse(&req.source_backup_vault_arn).map_err(|e| invalid(e.to_string()))?;
         let dest_vault = VaultArn::parse(&req.destination_backup_vault_arn)
             .map_err(|e| invalid(e.to_string()))?;
+        if !self.vaults.contains_key(&source_vault) {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("backup vault {source_vault} not found"),
+            ));
+        }
         let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
             return Err(PortError::new(
                 ErrorKind::NotFound,

@@ -153,7 +153,7 @@ fn document_error(message: String) -> PolicyErrors {
 pub(crate) fn parse_document(text: &str) -> Result<Node, PolicyErrors> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(document_error(format!(
-            "{} bytes is over the {MAX_POLICY_BYTES}-byte (1 MB) limit of a policy",
+            "{} bytes is over the {MAX_POLICY_BYTES}-byte (1 MB) limit",
             text.len()
         )));
     }

@@ -618,7 +618,7 @@ fn oversized_and_alias_bomb_documents_are_refused() {
     assert_eq!(
         errors_of(&big),
         vec![format!(
-            "policy: (document): {} bytes is over the 1048576-byte (1 MB) limit of a policy",
+            "policy: (document): {} bytes is over the 1048576-byte (1 MB) limit",
             big.len()
         )]
     );

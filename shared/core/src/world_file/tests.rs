@@ -132,3 +132,25 @@ vaults:
     assert!(Principals::Organization.admits("333333333333", true));
     assert!(!Principals::Organization.admits("999999999999", false));
 }
+
+#[test]
+fn an_empty_file_is_a_world_of_defaults_and_plans_are_one_per_vault() {
+    assert_eq!(
+        WorldFile::parse("", &policy()).unwrap(),
+        WorldFile::default()
+    );
+    assert_eq!(
+        WorldFile::parse("---\n", &policy()).unwrap(),
+        WorldFile::default()
+    );
+    let text = "backup_plans:\n  - { vault: primary }\n  - { vault: primary, copy_to: primary }\n";
+    let said = WorldFile::parse(text, &policy()).unwrap_err().to_string();
+    assert!(
+        said.contains("backup_plan 2: vault: another plan already backs up into 'primary'"),
+        "{said}"
+    );
+    assert!(
+        said.contains("backup_plan 2: copy_to: copies into the plan's own vault"),
+        "{said}"
+    );
+}
