@@ -625,7 +625,14 @@ async fn examine<P: RouterPorts>(
         Ok(None) => start(ctx, point, &original, 1, observed, report)
             .await
             .inspect(|n| report.redriven += n),
-        Ok(Some(record)) => on_record(ctx, point, &original, &hop, &record, observed, report).await,
+        Ok(Some(record)) => {
+            let missing = Missing {
+                point,
+                original: &original,
+                hop: &hop,
+            };
+            on_record(ctx, &missing, &record, observed, report).await
+        }
         Err(e) => Err(e),
     };
     // Whatever went wrong above, a copy about to leave the look-back is announced.
@@ -747,17 +754,27 @@ async fn selected<P: RouterPorts>(
         .is_some_and(|t| ctx.route.select.matches(point.resource_type.as_deref(), t)))
 }
 
+/// A source point whose copy the destination lacks: the point, its original, and the hop.
+struct Missing<'a> {
+    point: &'a PointView,
+    original: &'a Original,
+    hop: &'a HopKey,
+}
+
 /// A missing copy whose hop has a record: reclaim, watch, retry, or make sure a person knows.
 /// Returns 1 when a copy job started.
 async fn on_record<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
-    point: &PointView,
-    original: &Original,
-    hop: &HopKey,
+    missing: &Missing<'_>,
     record: &HopRecord,
     observed: &Observed,
     report: &mut ReconcileReport,
 ) -> Result<u64, PortError> {
+    let Missing {
+        point,
+        original,
+        hop,
+    } = *missing;
     let now = ctx.ports.now();
     let abandoned = record.state == HopState::Released
         || (record.state == HopState::Claimed
@@ -779,7 +796,7 @@ async fn on_record<P: RouterPorts>(
         }
         HopState::Started => report.in_flight += 1,
         HopState::Failed if record.failure_class == Some(FailureClass::Retryable) => {
-            return retry_failed(ctx, point, original, hop, record, observed, report).await;
+            return retry_failed(ctx, missing, record, observed, report).await;
         }
         // Needs a person, or deliberately skipped: the router alerted; make sure it did.
         HopState::Failed | HopState::Skipped => {
@@ -797,13 +814,16 @@ async fn on_record<P: RouterPorts>(
 /// A retryable failure: the next attempt after its backoff, or, out of attempts, one alert.
 async fn retry_failed<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
-    point: &PointView,
-    original: &Original,
-    hop: &HopKey,
+    missing: &Missing<'_>,
     record: &HopRecord,
     observed: &Observed,
     report: &mut ReconcileReport,
 ) -> Result<u64, PortError> {
+    let Missing {
+        point,
+        original,
+        hop,
+    } = *missing;
     let now = ctx.ports.now();
     let config = ctx.config;
     if record.attempt >= config.max_attempts {
