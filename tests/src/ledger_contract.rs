@@ -341,9 +341,25 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     assert!(claimed(ledger.claim(&t, &req(1, 0)).await.unwrap()));
     let r = ledger.get(&t).await.unwrap().expect("record");
     assert_eq!(r.source_vault_arn.as_deref(), Some("vault-of-central->dr"));
-    let outcome = ledger.claim(&t, &req(1, 20)).await.unwrap();
+    // The takeover claims from another route's point (a diamond): both sources stay known.
+    let mut other_route = req(1, 20);
+    other_route.source_vault_arn = "vault-of-c".into();
+    other_route.source_recovery_point_arn = "rp-of-c->d".into();
+    let outcome = ledger.claim(&t, &other_route).await.unwrap();
     let previous = outcome.takeover().expect("a stale claim is taken over");
     assert_eq!(previous.claimed_at, Some(at(0)));
+    let tried =
+        |r: &relay_core::ledger::HopRecord| r.tried_sources.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(tried(previous), ["vault-of-central->dr rp-of-central->dr"]);
+    let r = ledger.get(&t).await.unwrap().expect("record");
+    assert_eq!(
+        tried(&r),
+        [
+            "vault-of-c rp-of-c->d",
+            "vault-of-central->dr rp-of-central->dr"
+        ],
+        "every source a claim used is kept"
+    );
     // An adopted job runs where another route started it: the record says where.
     let adopted = StartedJob::new("job-t", "rp-of-b->d", "vault-of-b");
     assert!(ledger.mark_started(&t, 1, &adopted, at(21)).await.unwrap());

@@ -7,6 +7,23 @@ use std::time::{Duration, Instant};
 
 pub mod ledger_contract;
 
+/// Property-test settings: `cases` cases from a fixed seed, so a CI run is reproducible and a
+/// failure is the code's, not the draw's. `PROPTEST_CASES` and `PROPTEST_RNG_SEED` explore further
+/// (`scripts/explore` runs many seeds).
+pub fn property_config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(20_261_122);
+    }
+    // Failing inputs are printed, and pinned as named tests (see promise.rs).
+    config.failure_persistence = None;
+    config
+}
+
 /// Simulation options for a scenario: these days and tables, this seed and these faults.
 pub fn sim_options(
     days: u32,

@@ -286,7 +286,7 @@ fn random_policy(vaults: usize, edges: &[bool], kinds: &[u8]) -> Policy {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig { cases: 96, ..Default::default() })]
+    #![proptest_config(relay_tests::property_config(96))]
 
     /// Design.md's invariants on random graphs under random fault mixes: at most one copy per
     /// (original, vault), every chain complete or alerted, nothing shortened.
@@ -304,26 +304,67 @@ proptest::proptest! {
         lost_answers in 0u32..6,
         seed in 0u64..1000,
     ) {
-        let mut faults = Faults {
-            lose,
-            duplicate,
-            reorder_minutes: reorder,
-            copy_failure: fail,
-            throttle,
-            ..Faults::none()
-        };
-        if let Some(a) = deny {
-            faults.deny_account.insert(["111111111111", "222222222222", "333333333333"][a].into());
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let mut sim = Simulation::new(random_policy(vaults, &edges, &kinds), options(2, 2, seed, faults));
-        if lost_answers > 0 {
-            // Starts that reach AWS with their answer lost, and an AWS that forgets tokens fast.
-            let mut w = sim.sim.world();
-            w.lost_start_answers = lost_answers;
-            w.token_memory = Duration::seconds(30);
-        }
-        let s = runtime.block_on(sim.run());
-        assert_promise(&sim, &s);
+        check_random_case(vaults, &edges, &kinds, (lose, duplicate, reorder, fail, throttle), deny, lost_answers, seed);
     }
+}
+
+/// One case of the random-graph property: runs it and checks the promise.
+#[allow(clippy::too_many_arguments)]
+fn check_random_case(
+    vaults: usize,
+    edges: &[bool],
+    kinds: &[u8],
+    (lose, duplicate, reorder, fail, throttle): (f64, f64, i64, f64, f64),
+    deny: Option<usize>,
+    lost_answers: u32,
+    seed: u64,
+) {
+    let mut faults = Faults {
+        lose,
+        duplicate,
+        reorder_minutes: reorder,
+        copy_failure: fail,
+        throttle,
+        ..Faults::none()
+    };
+    if let Some(a) = deny {
+        faults
+            .deny_account
+            .insert(["111111111111", "222222222222", "333333333333"][a].into());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut sim = Simulation::new(
+        random_policy(vaults, edges, kinds),
+        options(2, 2, seed, faults),
+    );
+    if lost_answers > 0 {
+        // Starts that reach AWS with their answer lost, and an AWS that forgets tokens fast.
+        let mut w = sim.sim.world();
+        w.lost_start_answers = lost_answers;
+        w.token_memory = Duration::seconds(30);
+    }
+    let s = runtime.block_on(sim.run());
+    assert_promise(&sim, &s);
+}
+
+/// Found by the property in CI: a lost start answer under heavy throttling.
+#[test]
+fn a_lost_start_answer_under_throttling_is_not_started_twice() {
+    check_random_case(
+        5,
+        &[true, false, false, false, false, false],
+        &[2, 2, 7],
+        (
+            0.17572305902592752,
+            0.45719524002849676,
+            61,
+            0.012209588965308531,
+            0.4946198225617127,
+        ),
+        None,
+        1,
+        222,
+    );
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
+use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::FailureClass;
 use relay_core::ports::{
     Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, StartedJob,
@@ -33,7 +33,7 @@ fn n(v: u32) -> AttributeValue {
 
 /// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
 /// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
-const NAMES: [(&str, &str); 17] = [
+const NAMES: [(&str, &str); 18] = [
     ("#pk", "pk"),
     ("#s", "state"),
     ("#att", "attempt"),
@@ -51,6 +51,7 @@ const NAMES: [(&str, &str); 17] = [
     ("#svt", "source_vault_arn"),
     ("#alt", "alerted_at"),
     ("#res", "resource"),
+    ("#ts", "tried_sources"),
 ];
 
 /// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
@@ -141,7 +142,11 @@ impl LedgerPort for DynamoLedger {
             .update(hop)
             .update_expression(
                 "SET #s = :claimed, #att = :a, #tok = :tok, #cla = :now, #upd = :now, #rt = :route, \
-                 #srp = :srp, #svt = :svt REMOVE #job, #drp",
+                 #srp = :srp, #svt = :svt REMOVE #job, #drp ADD #ts :ts",
+            )
+            .expression_attribute_values(
+                ":ts",
+                source_set(&req.source_vault_arn, &req.source_recovery_point_arn),
             )
             .expression_attribute_values(":srp", s(&req.source_recovery_point_arn))
             .expression_attribute_values(":svt", s(&req.source_vault_arn))
@@ -190,7 +195,11 @@ impl LedgerPort for DynamoLedger {
         let b = self
             .update(hop)
             .update_expression(
-                "SET #s = :started, #job = :job, #srp = :srp, #svt = :svt, #upd = :now",
+                "SET #s = :started, #job = :job, #srp = :srp, #svt = :svt, #upd = :now ADD #ts :ts",
+            )
+            .expression_attribute_values(
+                ":ts",
+                source_set(&job.source_vault_arn, &job.source_recovery_point_arn),
             )
             .expression_attribute_values(":srp", s(&job.source_recovery_point_arn))
             .expression_attribute_values(":svt", s(&job.source_vault_arn))
@@ -504,7 +513,17 @@ fn record_from_item(item: &Item) -> PortResult<HopRecord> {
         destination_recovery_point_arn: text(item, "destination_recovery_point_arn"),
         source_recovery_point_arn: text(item, "source_recovery_point_arn"),
         source_vault_arn: text(item, "source_vault_arn"),
+        tried_sources: item
+            .get("tried_sources")
+            .and_then(|v| v.as_ss().ok())
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default(),
     })
+}
+
+/// A one-element string set of a tried source: `ADD` keeps every source a claim used.
+fn source_set(vault_arn: &str, recovery_point_arn: &str) -> AttributeValue {
+    AttributeValue::Ss(vec![ledger::source_entry(vault_arn, recovery_point_arn)])
 }
 
 fn incident_from_item(item: &Item) -> Option<Incident> {

@@ -3,6 +3,8 @@
 //! and the DynamoDB adapter encodes the same rules as condition expressions (the tests run one
 //! contract suite against both).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use serde::Serialize;
 
@@ -120,6 +122,20 @@ pub struct HopRecord {
     /// The recovery point the claiming route copies from, and its vault: where the copy job runs.
     pub source_recovery_point_arn: Option<String>,
     pub source_vault_arn: Option<String>,
+    /// Every source point a claim of this hop has copied from, as [`source_entry`] spells it.
+    /// A takeover searches where each of them runs: any of those tries may have reached AWS
+    /// (a diamond's routes claim from different vaults), and a record holds only the last source.
+    pub tried_sources: BTreeSet<String>,
+}
+
+/// One tried source, as the ledger stores it: the vault ARN and the recovery point ARN.
+pub fn source_entry(vault_arn: &str, recovery_point_arn: &str) -> String {
+    format!("{vault_arn} {recovery_point_arn}")
+}
+
+/// The (vault ARN, recovery point ARN) of a stored tried source; `None` for a malformed one.
+pub fn parse_source_entry(entry: &str) -> Option<(&str, &str)> {
+    entry.split_once(' ')
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +230,15 @@ pub fn claimed(existing: Option<&HopRecord>, key: &HopKey, req: &ClaimRequest) -
         destination_recovery_point_arn: None,
         source_recovery_point_arn: Some(req.source_recovery_point_arn.clone()),
         source_vault_arn: Some(req.source_vault_arn.clone()),
+        tried_sources: existing
+            .map(|r| r.tried_sources.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .chain([source_entry(
+                &req.source_vault_arn,
+                &req.source_recovery_point_arn,
+            )])
+            .collect(),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::arn::VaultArn;
 use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
 use crate::incident;
-use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
+use crate::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
 use crate::patience::{Patience, Patient};
 use crate::plan::{
     self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob,
@@ -365,7 +365,7 @@ async fn refused<P: RouterPorts>(
 }
 
 /// A copy job of this hop that an earlier try started and did not record: one not failed, from
-/// the point this try copies or the one the earlier claim copied, found where either runs.
+/// the point this try copies or any point an earlier claim copied, found where each runs.
 async fn existing_copy_job<P: RouterPorts>(
     ports: &P,
     job: &StartCopyJob,
@@ -378,12 +378,23 @@ async fn existing_copy_job<P: RouterPorts>(
         job.source_backup_vault_arn.clone(),
         job.recovery_point_arn.clone(),
     )];
-    if let (Some(v), Some(rp)) = (
-        &previous.source_vault_arn,
-        &previous.source_recovery_point_arn,
-    ) {
-        if (v, rp) != (&places[0].0, &places[0].1) {
-            places.push((v.clone(), rp.clone()));
+    let earlier = previous
+        .source_vault_arn
+        .as_deref()
+        .zip(previous.source_recovery_point_arn.as_deref())
+        .into_iter()
+        .chain(
+            previous
+                .tried_sources
+                .iter()
+                .filter_map(|e| ledger::parse_source_entry(e)),
+        );
+    for (v, rp) in earlier {
+        if !places
+            .iter()
+            .any(|(pv, prp)| (pv.as_str(), prp.as_str()) == (v, rp))
+        {
+            places.push((v.to_string(), rp.to_string()));
         }
     }
     for (vault_arn, recovery_point) in places {

@@ -11,13 +11,17 @@ use serde_json::{Map, Number, Value};
 
 const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
 
-/// 256 cases, so the whole suite stays fast; `PROPTEST_CASES=100000` for a deeper search.
+/// 256 cases from a fixed seed, so the suite stays fast and a CI run reproducible;
+/// `PROPTEST_CASES=100000` and `PROPTEST_RNG_SEED=N` for a deeper search (`scripts/explore`).
 fn config() -> ProptestConfig {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        ProptestConfig::default()
-    } else {
-        ProptestConfig::with_cases(256)
+    let mut config = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = 256;
     }
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(20_261_122);
+    }
+    config
 }
 
 /// Strings AWS sends, and the odd ones next to them.

@@ -1328,6 +1328,10 @@ impl LedgerPort for Sim {
                     r.copy_job_id = Some(job.copy_job_id.clone());
                     r.source_recovery_point_arn = Some(job.source_recovery_point_arn.clone());
                     r.source_vault_arn = Some(job.source_vault_arn.clone());
+                    r.tried_sources.insert(ledger::source_entry(
+                        &job.source_vault_arn,
+                        &job.source_recovery_point_arn,
+                    ));
                 },
             )?
             .is_some())
@@ -1417,6 +1421,7 @@ impl LedgerPort for Sim {
                 destination_recovery_point_arn: None,
                 source_recovery_point_arn: None,
                 source_vault_arn: None,
+                tried_sources: Default::default(),
             },
         );
         Ok(true)
