@@ -110,6 +110,7 @@ fn point_view(
         lifecycle: lifecycle_of(lifecycle),
         delete_at: calculated.and_then(|c| c.delete_at()).and_then(chrono_of),
         storage_class: storage.map(|s| s.as_str().to_string()),
+        encrypted: None,
     })
 }
 
@@ -156,6 +157,10 @@ impl BackupApi {
                     p.calculated_lifecycle(),
                     None,
                 )
+                .map(|mut v| {
+                    v.encrypted = Some(p.is_encrypted());
+                    v
+                })
             })
             .collect();
         Ok(Page {
@@ -189,6 +194,10 @@ impl BackupApi {
             p.calculated_lifecycle(),
             p.storage_class(),
         )
+        .map(|mut v| {
+            v.encrypted = Some(p.is_encrypted());
+            v
+        })
         .ok_or_else(|| {
             PortError::new(
                 ErrorKind::Retryable,

@@ -26,6 +26,8 @@ pub struct PointView {
     pub delete_at: Option<DateTime<Utc>>,
     /// WARM, COLD or DELETED.
     pub storage_class: Option<String>,
+    /// IsEncrypted, when the listing reports it.
+    pub encrypted: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -244,6 +246,7 @@ mod tests {
             },
             delete_at,
             storage_class: Some("WARM".into()),
+            encrypted: None,
         }
     }
 

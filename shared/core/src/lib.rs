@@ -3,6 +3,7 @@
 //! No AWS SDK here.
 
 pub mod arn;
+pub mod compliance;
 pub mod event;
 pub mod guard;
 pub mod incident;

@@ -111,6 +111,7 @@ pub fn point_from_event(r: &RecoveryPointEvent, vault: &VaultArn) -> Option<Poin
         lifecycle: r.lifecycle.unwrap_or_default(),
         delete_at: r.delete_at,
         storage_class: r.storage_class.clone(),
+        encrypted: r.is_encrypted,
     })
 }
 

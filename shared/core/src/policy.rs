@@ -72,6 +72,8 @@ pub struct Policy {
     pub copy_role: String,
     pub vaults: Vec<Vault>,
     pub routes: Vec<Route>,
+    /// The `compliance:` section: the report's parameters (defaults when absent).
+    pub compliance: crate::compliance::Parameters,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +135,31 @@ impl Policy {
     /// The copy role for a source vault in `account`.
     pub fn copy_role_for(&self, account: &str) -> String {
         self.copy_role.replace(ACCOUNT_PLACEHOLDER, account)
+    }
+
+    /// The vaults an original in vault `root` must reach: every vault its selected routes lead
+    /// to, each once (the hop identity: one copy per original per vault, whatever the graph).
+    pub fn vaults_reached(
+        &self,
+        root: &str,
+        resource_type: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Vec<&Vault> {
+        let mut frontier = vec![root];
+        let mut seen = std::collections::BTreeSet::from([root]);
+        let mut out = Vec::new();
+        while let Some(alias) = frontier.pop() {
+            for route in self.routes_from(alias) {
+                if !route.select.matches(resource_type, tags) || !seen.insert(&route.to) {
+                    continue;
+                }
+                if let Some(v) = self.vault(&route.to) {
+                    out.push(v);
+                }
+                frontier.push(&route.to);
+            }
+        }
+        out
     }
 
     /// Vaults no route copies into: where backup plans put the originals.
@@ -351,9 +378,11 @@ fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
         root,
         "policy",
         "(document)",
-        &["version", "copy_role", "vaults", "routes"],
+        &["version", "copy_role", "vaults", "routes", "compliance"],
         &mut errors,
     );
+    let compliance =
+        crate::compliance::params::parse_parameters(top.get("compliance").copied(), &mut errors);
     check_version(top.get("version").copied(), &mut errors);
     let (copy_role, role) = parse_copy_role(top.get("copy_role").copied(), &mut errors);
     let vaults = parse_vaults(top.get("vaults").copied(), &mut errors);
@@ -371,7 +400,9 @@ fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
     let names: Vec<&str> = vaults.iter().map(|v| v.alias.as_str()).collect();
     let edges: Vec<(usize, usize)> = routes.iter().map(|r| (r.from, r.to)).collect();
     graph::check_graph(&names, &edges, &mut errors);
-    finish(copy_role, vaults, routes, errors)
+    let mut policy = finish(copy_role, vaults, routes, errors)?;
+    policy.compliance = compliance;
+    Ok(policy)
 }
 
 /// The policy, when no rule found anything.
@@ -400,6 +431,7 @@ fn finish(
             copy_role,
             vaults,
             routes: routes.into_iter().map(|r| r.route).collect(),
+            compliance: Default::default(),
         }),
         // Every way to get here adds an error first; kept as an error rather than a panic.
         _ => Err(PolicyErrors(vec![PolicyError {

@@ -487,6 +487,7 @@ mod tests {
             lifecycle: Lifecycle::default(),
             delete_at: None,
             storage_class: Some("WARM".into()),
+            encrypted: None,
         });
         let ev: Value = serde_json::from_str(COPY_EVENT).unwrap();
         let mut repaired = Vec::new();

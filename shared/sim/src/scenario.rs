@@ -395,24 +395,13 @@ impl Simulation {
         s
     }
 
-    /// The vaults an original in `root` must reach: every vault its selected routes lead to,
-    /// each once (the hop identity: one copy per original per vault, whatever the graph).
+    /// The vaults an original in `root` must reach (the policy's rule, shared with the report).
     fn required_vaults(&self, root: &str, tags: &Tags) -> Vec<(String, VaultArn)> {
-        let mut frontier = vec![root.to_string()];
-        let mut seen = BTreeSet::from([root.to_string()]);
-        let mut out = Vec::new();
-        while let Some(alias) = frontier.pop() {
-            for route in self.policy.routes_from(&alias) {
-                if !route.select.matches(Some("DynamoDB"), tags) || !seen.insert(route.to.clone()) {
-                    continue;
-                }
-                if let Some(v) = self.policy.vault(&route.to) {
-                    out.push((route.to.clone(), v.arn.clone()));
-                }
-                frontier.push(route.to.clone());
-            }
-        }
-        out
+        self.policy
+            .vaults_reached(root, Some("DynamoDB"), tags)
+            .into_iter()
+            .map(|v| (v.alias.clone(), v.arn.clone()))
+            .collect()
     }
 
     fn count_chains(&self, w: &World, held: &HashSet<(VaultArn, Original)>, s: &mut Summary) {

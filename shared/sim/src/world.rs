@@ -120,6 +120,7 @@ impl SimRecoveryPoint {
             lifecycle: self.lifecycle,
             delete_at: self.delete_at,
             storage_class: Some("WARM".into()),
+            encrypted: Some(true),
         }
     }
 }

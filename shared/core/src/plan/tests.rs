@@ -586,6 +586,7 @@ fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
         lifecycle: Lifecycle::default(),
         delete_at: None,
         storage_class: Some("WARM".into()),
+        encrypted: None,
     });
     let job = only_copy(&plan_event(&event, &example(), &observed)).clone();
     assert_eq!(job.original.creation_date, created);
@@ -678,6 +679,7 @@ routes:
         },
         delete_at: None,
         storage_class: Some("WARM".into()),
+        encrypted: None,
     });
     let job = only_copy(&plan_event(&event, &policy, &observed)).clone();
     assert_eq!(

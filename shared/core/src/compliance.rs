@@ -1,0 +1,224 @@
+//! The compliance report: one pure evaluation of an [`Inventory`] against the policy, per table
+//! and per control, with the reason in words and the evidence (recovery points, vaults, dates).
+//! Renderings (JSON, CSV, HTML, the terminal summary) are in [`render`].
+//!
+//! Unlike Audit Manager, which looks at what backup plans are set up to copy, every control here
+//! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
+
+pub mod controls;
+pub mod inventory;
+pub mod params;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use controls::ControlId;
+pub use inventory::{Inventory, InventoryGap, InventoryPort};
+pub use params::Parameters;
+
+use crate::Policy;
+
+pub const SCHEMA: &str = "backup-relay/report/v1";
+/// Evidence items kept per control and table; the reason says how many more there were.
+pub const MAX_EVIDENCE: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Compliant,
+    NonCompliant,
+    NotApplicable,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "COMPLIANT",
+            Self::NonCompliant => "NON_COMPLIANT",
+            Self::NotApplicable => "NOT_APPLICABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_at: Option<DateTime<Utc>>,
+    /// What this item shows, when the fields alone do not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlResult {
+    pub id: ControlId,
+    pub status: Status,
+    pub reason: String,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceReport {
+    pub resource_arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub status: Status,
+    pub controls: Vec<ControlResult>,
+}
+
+impl ResourceReport {
+    /// The reasons of its non-compliant controls, `ID: reason` each.
+    pub fn failures(&self) -> Vec<String> {
+        self.controls
+            .iter()
+            .filter(|c| c.status == Status::NonCompliant)
+            .map(|c| format!("{}: {}", c.id.as_str(), c.reason))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlCounts {
+    pub compliant: u64,
+    pub non_compliant: u64,
+    pub not_applicable: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    pub resources: u64,
+    pub compliant: u64,
+    pub non_compliant: u64,
+    /// Keyed by control id, in the contract's order of ids.
+    pub controls: BTreeMap<String, ControlCounts>,
+    /// Per account: resources compliant and not.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, ControlCounts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub generated_at: DateTime<Utc>,
+    pub policy_digest: String,
+    #[serde(default)]
+    pub parameters: Parameters,
+    pub summary: ReportSummary,
+    pub resources: Vec<ResourceReport>,
+    /// What could not be read (an account that refused, a listing that failed): the report is
+    /// incomplete there, and says so.
+    #[serde(default)]
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// Evaluate every table of the inventory against every control.
+pub fn evaluate(
+    policy: &Policy,
+    inventory: &Inventory,
+    now: DateTime<Utc>,
+    policy_digest: &str,
+) -> Report {
+    let index = controls::Index::new(policy, inventory, now);
+    let mut resources: Vec<ResourceReport> = inventory
+        .tables
+        .iter()
+        .map(|t| index.evaluate_table(t))
+        .collect();
+    resources
+        .sort_by(|a, b| (&a.account, &a.region, &a.name).cmp(&(&b.account, &b.region, &b.name)));
+    Report {
+        schema: SCHEMA.to_string(),
+        generated_at: now,
+        policy_digest: policy_digest.to_string(),
+        parameters: policy.compliance.clone(),
+        summary: summarize(&resources),
+        resources,
+        gaps: inventory.gaps.clone(),
+    }
+}
+
+fn summarize(resources: &[ResourceReport]) -> ReportSummary {
+    let mut s = ReportSummary {
+        resources: resources.len() as u64,
+        ..ReportSummary::default()
+    };
+    for id in ControlId::ALL {
+        s.controls
+            .insert(id.as_str().to_string(), ControlCounts::default());
+    }
+    for r in resources {
+        let account = s.accounts.entry(r.account.clone()).or_default();
+        if r.status == Status::NonCompliant {
+            s.non_compliant += 1;
+            account.non_compliant += 1;
+        } else {
+            s.compliant += 1;
+            account.compliant += 1;
+        }
+        for c in &r.controls {
+            let counts = s.controls.entry(c.id.as_str().to_string()).or_default();
+            match c.status {
+                Status::Compliant => counts.compliant += 1,
+                Status::NonCompliant => counts.non_compliant += 1,
+                Status::NotApplicable => counts.not_applicable += 1,
+            }
+        }
+    }
+    s
+}
+
+/// A table whose verdict changed since the previous report (or that is new and non-compliant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub resource_arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub was: Option<Status>,
+    pub now: Status,
+    /// Why it is non-compliant now (empty when it recovered).
+    pub reasons: Vec<String>,
+}
+
+/// What changed between two reports: tables that became non-compliant, and tables that recovered.
+/// A new table is a change only when it is non-compliant; a table that left is not one.
+pub fn changes(previous: Option<&Report>, current: &Report) -> Vec<Change> {
+    let before: BTreeMap<&str, Status> = previous
+        .map(|p| {
+            p.resources
+                .iter()
+                .map(|r| (r.resource_arn.as_str(), r.status))
+                .collect()
+        })
+        .unwrap_or_default();
+    current
+        .resources
+        .iter()
+        .filter(|r| match before.get(r.resource_arn.as_str()) {
+            Some(was) => *was != r.status,
+            None => r.status == Status::NonCompliant,
+        })
+        .map(|r| Change {
+            resource_arn: r.resource_arn.clone(),
+            name: r.name.clone(),
+            account: r.account.clone(),
+            region: r.region.clone(),
+            was: before.get(r.resource_arn.as_str()).copied(),
+            now: r.status,
+            reasons: r.failures(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! What the report is computed from: tables, Region settings, backup plans, vaults, recovery
+//! points and the ledger's open incidents, as AWS holds them. Gathered through [`InventoryPort`]
+//! with the fewest calls (list calls at their largest page), one account and Region at a time.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::arn::{Location, VaultArn};
+use crate::guard::PointView;
+use crate::ports::{BackupPort, Incident, ListQuery, PortError, PortResult};
+use crate::retention::VaultLock;
+
+/// The largest page ListRecoveryPointsByBackupVault gives.
+pub const POINTS_PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableFacts {
+    pub arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    /// Point-in-time recovery (DescribeContinuousBackups); `None` when it could not be read.
+    pub pitr: Option<bool>,
+    /// DynamoDB-native backups of the table (ListBackups): AWS Backup cannot copy them.
+    pub native_backups: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionFacts {
+    pub account: String,
+    pub region: String,
+    /// DescribeRegionSettings' ResourceTypeManagementPreference for DynamoDB (advanced features).
+    pub advanced_features: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFacts {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    /// The rule's target vault.
+    pub vault_arn: String,
+    /// Hours between backups of the rule's schedule; `None` when it cannot be read as a period.
+    pub every_hours: Option<u32>,
+    /// The rule's DeleteAfterDays; `None` keeps the points for ever.
+    pub delete_after_days: Option<u32>,
+    /// The selection: tables with all these tags (no tags and no resources: every table).
+    pub select_tags: BTreeMap<String, String>,
+    /// Table ARNs the selection names (`*` for all).
+    pub select_resources: Vec<String>,
+}
+
+impl PlanFacts {
+    pub fn selects(&self, table: &TableFacts) -> bool {
+        if (table.account.as_str(), table.region.as_str())
+            != (self.account.as_str(), self.region.as_str())
+        {
+            return false;
+        }
+        let named = self
+            .select_resources
+            .iter()
+            .any(|r| r == "*" || r == &table.arn);
+        let tagged = !self.select_tags.is_empty()
+            && self
+                .select_tags
+                .iter()
+                .all(|(k, v)| table.tags.get(k) == Some(v));
+        named || tagged || (self.select_tags.is_empty() && self.select_resources.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultFacts {
+    pub arn: VaultArn,
+    /// Vault lock as ListBackupVaults reports it; `None` for an unlocked vault.
+    pub lock: Option<VaultLock>,
+    pub encryption_key_arn: Option<String>,
+    /// Its access policy denies backup:DeleteRecoveryPoint to everyone.
+    pub deny_manual_deletion: bool,
+}
+
+/// A restore test of the table and how long it took (the restore drill keeps these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreTest {
+    pub resource_arn: String,
+    pub recovery_point_arn: String,
+    pub finished_at: DateTime<Utc>,
+    pub minutes: u32,
+}
+
+/// What could not be read, and why: the report says so instead of guessing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryGap {
+    pub account: String,
+    pub region: String,
+    pub what: String,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub taken_at: Option<DateTime<Utc>>,
+    pub tables: Vec<TableFacts>,
+    pub regions: Vec<RegionFacts>,
+    pub plans: Vec<PlanFacts>,
+    pub vaults: Vec<VaultFacts>,
+    pub points: Vec<PointView>,
+    pub incidents: Vec<Incident>,
+    pub restore_tests: Vec<RestoreTest>,
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// The reads the inventory needs beyond [`BackupPort`], each in one account and Region.
+pub trait InventoryPort {
+    /// ListTables (100 a page), then per table ListTagsOfResource and DescribeContinuousBackups;
+    /// ListBackups once for the account and Region, counted per table.
+    fn tables(&self, at: &Location) -> impl Future<Output = PortResult<Vec<TableFacts>>> + Send;
+    /// DescribeRegionSettings.
+    fn advanced_features(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<Option<bool>>> + Send;
+    /// ListBackupVaults (1000 a page, lock state included), GetBackupVaultAccessPolicy per vault.
+    fn vaults(&self, at: &Location) -> impl Future<Output = PortResult<Vec<VaultFacts>>> + Send;
+    /// ListBackupPlans, and per plan GetBackupPlan and its selections.
+    fn backup_plans(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<Vec<PlanFacts>>> + Send;
+}
+
+/// Every account and Region the policy reaches (its vaults' locations), in order.
+pub fn locations(policy: &crate::Policy) -> Vec<Location> {
+    let mut out: Vec<Location> = policy.vaults.iter().map(|v| v.arn.location()).collect();
+    out.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    out.dedup();
+    out
+}
+
+/// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
+pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
+    let mut inv = Inventory::default();
+    let gap = |what: &str, e: PortError| InventoryGap {
+        account: at.account.clone(),
+        region: at.region.clone(),
+        what: what.to_string(),
+        error: e.to_string(),
+    };
+    let mut gaps = Vec::new();
+    match ports.tables(at).await {
+        Ok(t) => inv.tables = t,
+        Err(e) => gaps.push(gap("tables", e)),
+    }
+    match ports.advanced_features(at).await {
+        Ok(a) => inv.regions.push(RegionFacts {
+            account: at.account.clone(),
+            region: at.region.clone(),
+            advanced_features: a,
+        }),
+        Err(e) => gaps.push(gap("region settings", e)),
+    }
+    match ports.backup_plans(at).await {
+        Ok(p) => inv.plans = p,
+        Err(e) => gaps.push(gap("backup plans", e)),
+    }
+    match ports.vaults(at).await {
+        Ok(v) => inv.vaults = v,
+        Err(e) => gaps.push(gap("backup vaults", e)),
+    }
+    for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
+        if let Err(e) = all_points(ports, &vault, &mut inv.points).await {
+            gaps.push(gap(&format!("recovery points of {}", vault.name), e));
+        }
+    }
+    inv.gaps = gaps;
+    inv
+}
+
+async fn all_points<P: BackupPort>(
+    ports: &P,
+    vault: &VaultArn,
+    out: &mut Vec<PointView>,
+) -> PortResult<()> {
+    let mut query = ListQuery {
+        created_after: None,
+        created_before: None,
+        page_token: None,
+        page_size: POINTS_PAGE,
+    };
+    loop {
+        let page = ports.list_recovery_points(vault, &query).await?;
+        out.extend(page.items);
+        match page.next_token {
+            Some(t) => query.page_token = Some(t),
+            None => return Ok(()),
+        }
+    }
+}
+
+impl Inventory {
+    /// Another account and Region's inventory, added to this one.
+    pub fn absorb(&mut self, other: Inventory) {
+        self.tables.extend(other.tables);
+        self.regions.extend(other.regions);
+        self.plans.extend(other.plans);
+        self.vaults.extend(other.vaults);
+        self.points.extend(other.points);
+        self.incidents.extend(other.incidents);
+        self.restore_tests.extend(other.restore_tests);
+        self.gaps.extend(other.gaps);
+    }
+}
+
+/// Does this vault access policy deny backup:DeleteRecoveryPoint to every principal? (What
+/// Audit Manager's manual-deletion control looks for; an unreadable policy denies nothing.)
+pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy_json) else {
+        return false;
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
+        _ => return false,
+    };
+    statements.iter().any(|s| {
+        let deny = s.get("Effect").and_then(|e| e.as_str()) == Some("Deny");
+        let everyone = match s.get("Principal") {
+            Some(serde_json::Value::String(p)) => p == "*",
+            Some(serde_json::Value::Object(m)) => m.get("AWS").is_some_and(|a| {
+                a == "*" || a.as_array().is_some_and(|l| l.iter().any(|x| x == "*"))
+            }),
+            _ => false,
+        };
+        let actions: Vec<&str> = match s.get("Action") {
+            Some(serde_json::Value::String(a)) => vec![a.as_str()],
+            Some(serde_json::Value::Array(l)) => l.iter().filter_map(|a| a.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let deletes = actions.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == "backup:deleterecoverypoint"
+                || a == "backup:*"
+                || a == "*"
+                || a == "backup:delete*"
+        });
+        deny && everyone && deletes
+    })
+}
