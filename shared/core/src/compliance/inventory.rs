@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::{Location, VaultArn};
 use crate::guard::PointView;
-use crate::ports::{BackupPort, Incident, ListQuery, PortError, PortResult};
+use crate::ports::{BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult};
 use crate::retention::VaultLock;
 
 /// The largest page ListRecoveryPointsByBackupVault gives.
@@ -140,6 +140,48 @@ pub fn locations(policy: &crate::Policy) -> Vec<Location> {
     out.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     out.dedup();
     out
+}
+
+/// Everything the report needs, from every account and Region the policy reaches, `concurrency`
+/// of them at a time (each with its own session), plus the ledger's open incidents. A read that
+/// fails becomes a gap in the inventory, never a guess.
+pub async fn take_inventory<P, L>(
+    ports: &P,
+    ledger: &L,
+    policy: &crate::Policy,
+    concurrency: usize,
+    now: DateTime<Utc>,
+) -> Inventory
+where
+    P: InventoryPort + BackupPort + Sync,
+    L: LedgerPort,
+{
+    use futures_util::stream::{self, StreamExt};
+    let locations = locations(policy);
+    let mut parts: Vec<(usize, Inventory)> = stream::iter(locations.iter().enumerate())
+        .map(|(i, at)| async move { (i, inventory_of(ports, at).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    // The same order whatever finished first: reports of the same world are identical.
+    parts.sort_by_key(|(i, _)| *i);
+    let mut inventory = Inventory {
+        taken_at: Some(now),
+        ..Inventory::default()
+    };
+    for (_, part) in parts {
+        inventory.absorb(part);
+    }
+    match ledger.open_incidents().await {
+        Ok(incidents) => inventory.incidents = incidents,
+        Err(e) => inventory.gaps.push(InventoryGap {
+            account: String::new(),
+            region: String::new(),
+            what: "open incidents (the ledger)".into(),
+            error: e.to_string(),
+        }),
+    }
+    inventory
 }
 
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
