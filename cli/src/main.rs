@@ -22,6 +22,8 @@ use relay_core::router;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
+mod report;
+
 /// The example policy, embedded so `relay simulate` runs with no file at all.
 const EXAMPLE_POLICY: &str = include_str!("../../infra/examples/policy.yaml");
 
@@ -67,34 +69,113 @@ enum Command {
     },
     /// Run a simulated organisation in which the real handler code reacts to AWS Backup's events.
     Simulate {
-        /// Policy file (at most 1 MB); the embedded example policy when omitted.
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// World file (at most 1 MB): the organisation to simulate (tables, backup plans, roles,
-        /// Regions, vault locks and access, faults); what it leaves out is generated.
-        #[arg(long)]
-        world: Option<PathBuf>,
-        /// Days of backups, 1..=3650.
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
-        days: u32,
-        /// Tables per root vault, 1..=10000.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TABLES)))]
-        tables: u32,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Faults, e.g. "lose=0.1,duplicate=0.3,reorder=45,fail=0.05,throttle=0.005", or "none".
-        /// Probabilities within 0..=1, reorder in whole minutes within 0..=1440.
-        /// Unnamed faults keep their defaults.
-        #[arg(long)]
-        faults: Option<String>,
-        /// A backup plan copy action also copies every backup into the first never_expire vault
-        /// with lifecycle "never" (which inherits the source's expiry): work for the retention guard.
-        #[arg(long)]
-        plan_copy_actions: bool,
+        #[command(flatten)]
+        sim: SimArgs,
         /// Print one JSON object instead of the report.
         #[arg(long)]
         json: bool,
     },
+    /// The compliance report of the simulated organisation after the simulation (or of live AWS
+    /// with --live): writes OUT/report.json, report.csv and report.html, prints a summary.
+    Report {
+        #[command(flatten)]
+        sim: SimArgs,
+        /// Directory for report.json, report.csv and report.html (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Exit 1 when a table is non-compliant or part of the organisation could not be read.
+        #[arg(long)]
+        fail_on_noncompliant: bool,
+    },
+}
+
+/// The simulated organisation: `simulate` and `report` take the same options.
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Policy file (at most 1 MB); the embedded example policy when omitted.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// World file (at most 1 MB): the organisation to simulate (tables, backup plans, roles,
+    /// Regions, vault locks and access, faults); what it leaves out is generated.
+    #[arg(long)]
+    world: Option<PathBuf>,
+    /// Days of backups, 1..=3650.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
+    days: u32,
+    /// Tables per root vault, 1..=10000.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TABLES)))]
+    tables: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Faults, e.g. "lose=0.1,duplicate=0.3,reorder=45,fail=0.05,throttle=0.005", or "none".
+    /// Probabilities within 0..=1, reorder in whole minutes within 0..=1440.
+    /// Unnamed faults keep their defaults.
+    #[arg(long)]
+    faults: Option<String>,
+    /// A backup plan copy action also copies every backup into the first never_expire vault
+    /// with lifecycle "never" (which inherits the source's expiry): work for the retention guard.
+    #[arg(long)]
+    plan_copy_actions: bool,
+}
+
+/// A simulation ready to run, and the policy text it was read from (for the report's digest).
+struct Prepared {
+    simulation: Simulation,
+    policy_text: String,
+}
+
+impl SimArgs {
+    fn prepare(self) -> Result<Prepared, Failure> {
+        let policy_text = match &self.policy {
+            Some(path) => read_limited(path, &POLICY_LIMIT)?,
+            None => EXAMPLE_POLICY.to_string(),
+        };
+        let shown = self
+            .policy
+            .as_ref()
+            .map_or("embedded example policy".into(), |p| {
+                p.display().to_string()
+            });
+        let p = Policy::parse(&policy_text).map_err(|e| input(format!("{shown}: {e}")))?;
+        let mut options = SimOptions {
+            days: self.days,
+            tables: self.tables,
+            seed: self.seed,
+            plan_copy_actions: self.plan_copy_actions,
+            ..SimOptions::default()
+        };
+        let faults_given = self.faults.is_some();
+        if let Some(spec) = &self.faults {
+            options.faults = parse_faults(spec, options.faults).map_err(input)?;
+        }
+        // A progress line only for a person watching: never in a pipe or a log.
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            options.progress = Some(show_progress);
+        }
+        let simulation = match &self.world {
+            // `--faults` given beside a world file is the one that counts.
+            Some(path) => {
+                let w = load_world(path, &p)?;
+                let w = WorldFile {
+                    faults: w.faults.filter(|_| !faults_given),
+                    ..w
+                };
+                Simulation::with_world(p, &w, options)
+            }
+            None => Simulation::new(p, options),
+        };
+        Ok(Prepared {
+            simulation,
+            policy_text,
+        })
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| input(format!("cannot start the runtime: {e}")))
 }
 
 /// Why a command stopped.
@@ -224,46 +305,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             resource_tags,
             vault_locks,
         } => plan(&policy, &event, &resource_tags, &vault_locks),
-        Command::Simulate {
-            policy,
-            world,
-            days,
-            tables,
-            seed,
-            faults,
-            plan_copy_actions,
-            json,
-        } => {
-            let p = match &policy {
-                Some(path) => load_policy(path)?,
-                None => Policy::parse(EXAMPLE_POLICY)
-                    .map_err(|e| input(format!("embedded example policy: {e}")))?,
-            };
-            let mut options = SimOptions {
-                days,
-                tables,
-                seed,
-                plan_copy_actions,
-                ..SimOptions::default()
-            };
-            let faults_given = faults.is_some();
-            if let Some(spec) = faults {
-                options.faults = parse_faults(&spec, options.faults).map_err(input)?;
-            }
-            // A progress line only for a person watching: never in a pipe or a log.
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                options.progress = Some(show_progress);
-            }
-            let world = match &world {
-                // `--faults` given beside a world file is the one that counts.
-                Some(path) => Some(load_world(path, &p)?).map(|w| WorldFile {
-                    faults: w.faults.filter(|_| !faults_given),
-                    ..w
-                }),
-                None => None,
-            };
-            simulate(p, world, options, json)
-        }
+        Command::Simulate { sim, json } => simulate(sim.prepare()?.simulation, json),
+        Command::Report {
+            sim,
+            out,
+            fail_on_noncompliant,
+        } => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
     }
 }
 
@@ -359,21 +406,8 @@ fn load_world(path: &Path, policy: &Policy) -> Result<WorldFile, Failure> {
     WorldFile::parse(&text, policy).map_err(|e| input(format!("{}: {e}", path.display())))
 }
 
-fn simulate(
-    p: Policy,
-    world: Option<WorldFile>,
-    options: SimOptions,
-    json: bool,
-) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| input(format!("cannot start the runtime: {e}")))?;
-    let mut sim = match &world {
-        Some(world) => Simulation::with_world(p, world, options),
-        None => Simulation::new(p, options),
-    };
-    let summary = runtime.block_on(sim.run());
+fn simulate(mut sim: Simulation, json: bool) -> Result<(), Failure> {
+    let summary = runtime()?.block_on(sim.run());
     if json {
         let line = serde_json::to_string(&summary)
             .map_err(|e| input(format!("cannot render the summary: {e}")))?;

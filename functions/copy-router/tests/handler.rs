@@ -35,10 +35,10 @@ fn world(policy: &Policy) -> Sim {
     for v in &policy.vaults {
         w.add_vault(v.arn.clone());
     }
-    w.tables.push(SimTable {
-        arn: TableArn::parse(TABLE).unwrap(),
-        tags: [("backup-tier".to_string(), "gold".to_string())].into(),
-    });
+    w.tables.push(SimTable::new(
+        TableArn::parse(TABLE).unwrap(),
+        [("backup-tier".to_string(), "gold".to_string())].into(),
+    ));
     w.recovery_points.insert(
         RP.to_string(),
         SimRecoveryPoint {

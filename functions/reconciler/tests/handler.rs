@@ -25,10 +25,10 @@ fn reconciler() -> Reconciler<Sim> {
         w.add_vault(v.arn.clone());
     }
     let table = TableArn::parse("arn:aws:dynamodb:us-east-1:111111111111:table/orders").unwrap();
-    w.tables.push(SimTable {
-        arn: table.clone(),
-        tags: [("backup-tier".to_string(), "gold".to_string())].into(),
-    });
+    w.tables.push(SimTable::new(
+        table.clone(),
+        [("backup-tier".to_string(), "gold".to_string())].into(),
+    ));
     let primary =
         VaultArn::parse("arn:aws:backup:us-east-1:111111111111:backup-vault:primary").unwrap();
     let lifecycle = Lifecycle {

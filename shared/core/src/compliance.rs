@@ -121,6 +121,16 @@ pub struct Report {
     pub gaps: Vec<InventoryGap>,
 }
 
+/// The policy a report was made under, as a SHA-256 of its text (so two reports can be compared
+/// knowing whether the rules changed between them).
+pub fn policy_digest(policy_text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(policy_text.as_bytes()))
+    )
+}
+
 /// Evaluate every table of the inventory against every control.
 pub fn evaluate(
     policy: &Policy,

@@ -14,6 +14,7 @@ use relay_core::retention_guard;
 use relay_core::router::{self, RouterError};
 use serde::Serialize;
 
+use relay_core::compliance::inventory::PlanFacts;
 use relay_core::ledger::Original;
 use relay_core::plan::Tags;
 use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
@@ -185,6 +186,7 @@ impl Simulation {
                 .collect(),
             None => default_plans(&policy, &options),
         };
+        world.backup_plans = plans.iter().enumerate().map(|(i, p)| p.facts(i)).collect();
         Self {
             sim: Sim::new(world),
             policy,
@@ -728,6 +730,22 @@ struct BackupPlan {
     copy_to: Option<VaultArn>,
 }
 
+impl BackupPlan {
+    /// The plan as ListBackupPlans / GetBackupPlan / GetBackupSelection describe it.
+    fn facts(&self, index: usize) -> PlanFacts {
+        PlanFacts {
+            account: self.vault.account.clone(),
+            region: self.vault.region.clone(),
+            name: format!("relay-sim-plan-{index}-{}", self.vault.name),
+            vault_arn: self.vault.to_string(),
+            every_hours: u32::try_from(self.every.num_hours()).ok(),
+            delete_after_days: self.lifecycle.delete_after_days,
+            select_tags: self.select_tags.clone(),
+            select_resources: Vec::new(),
+        }
+    }
+}
+
 /// Backups to come, by completion time: (table index, plan index, job duration).
 struct BackupQueue {
     due: BTreeMap<(DateTime<Utc>, u64), (usize, usize, Duration)>,
@@ -817,15 +835,15 @@ fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
             if i % 4 != 3 {
                 tags.extend(selected.clone());
             }
-            out.push(SimTable {
-                arn: TableArn {
+            out.push(SimTable::new(
+                TableArn {
                     partition: root.arn.partition.clone(),
                     region: root.arn.region.clone(),
                     account: root.arn.account.clone(),
                     table: format!("{}-table-{i:03}", root.alias),
                 },
                 tags,
-            });
+            ));
         }
     }
     out
@@ -840,6 +858,8 @@ fn sim_table(t: &TableSpec) -> SimTable {
             table: t.name.clone(),
         },
         tags: t.tags.clone(),
+        pitr: t.pitr,
+        native_backups: t.native_backups,
     }
 }
 
@@ -875,6 +895,7 @@ fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
             Principals::Organization => Some(org.clone()),
             Principals::Accounts(a) => Some(a.clone()),
         };
+        sim.deny_manual_deletion = vs.deny_manual_deletion;
     }
     for (account, a) in &spec.accounts {
         if !a.executor_role {

@@ -82,12 +82,30 @@ pub struct SimVault {
     /// Accounts its KMS key is shared with (`None`: the whole organisation): copies out of the
     /// vault into any other account fail.
     pub kms_shared_with: Option<BTreeSet<String>>,
+    /// Its access policy denies backup:DeleteRecoveryPoint to everyone.
+    pub deny_manual_deletion: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct SimTable {
     pub arn: TableArn,
     pub tags: Tags,
+    /// Point-in-time recovery on.
+    pub pitr: bool,
+    /// DynamoDB-native backups made outside AWS Backup (on-demand, by hand).
+    pub native_backups: u32,
+}
+
+impl SimTable {
+    /// A table with PITR on and no native backups of its own.
+    pub fn new(arn: TableArn, tags: Tags) -> Self {
+        Self {
+            arn,
+            tags,
+            pitr: true,
+            native_backups: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +247,8 @@ pub struct Counters {
     /// Backup jobs AWS refused (a missing vault, a lock that refuses the retention).
     pub backups_failed: u64,
     pub api_calls: u64,
+    /// Every call by operation name, answered or not (the inventory benchmark counts these).
+    pub calls_by_operation: BTreeMap<&'static str, u64>,
     /// ListRecoveryPointsByBackupVault calls, answered or not: the reconciler's pages.
     pub list_calls: u64,
 }
@@ -257,6 +277,8 @@ pub struct World {
     /// (account, Region) without DynamoDB advanced features: the backups made there are
     /// DynamoDB-native and cannot be copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// The backup plans, as ListBackupPlans and GetBackupPlan describe them.
+    pub backup_plans: Vec<relay_core::compliance::inventory::PlanFacts>,
     /// Events lost on the bus that would have started copies: (vault, recovery point).
     pub lost_landings: Vec<(VaultArn, String)>,
     /// Points whose delete date UpdateRecoveryPointLifecycle moved later.
@@ -308,6 +330,7 @@ impl World {
             copy_role_missing: BTreeSet::new(),
             cross_account_backup_disabled: false,
             native_regions: BTreeSet::new(),
+            backup_plans: Vec::new(),
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursor: None,
@@ -339,6 +362,7 @@ impl World {
                 lock: None,
                 allow_copy_from: all,
                 kms_shared_with: None,
+                deny_manual_deletion: false,
             },
         );
         // Access policies allow the whole organisation (aws:PrincipalOrgID), as the spoke stack sets.
@@ -359,7 +383,7 @@ impl World {
     }
 
     /// A call into `account`: refused when AssumeRole into it is denied, else maybe throttled.
-    fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
+    pub(crate) fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
         if self.faults.deny_account.contains(account) {
             self.counters.api_calls += 1;
             self.counters.calls_denied += 1;
@@ -374,6 +398,11 @@ impl World {
 
     fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
         self.counters.api_calls += 1;
+        *self
+            .counters
+            .calls_by_operation
+            .entry(operation)
+            .or_default() += 1;
         if self.rng.chance(self.faults.throttle) {
             self.counters.calls_throttled += 1;
             return Err(PortError::new(

@@ -1,0 +1,108 @@
+//! `relay report`: the compliance report of the simulated organisation after the simulation.
+//! The same evaluation and renderings as the compliance-report function.
+
+use std::fs;
+use std::path::Path;
+
+use relay_core::compliance::{self, inventory, render, Report, Status};
+
+use crate::{input, out, runtime, Failure, Prepared};
+
+/// Account-Regions inventoried at once.
+const CONCURRENCY: usize = 8;
+/// Non-compliant tables the terminal summary lists (the files hold them all).
+const SUMMARY_TABLES: usize = 20;
+
+pub(crate) fn simulated(
+    prepared: Prepared,
+    dir: &Path,
+    fail_on_noncompliant: bool,
+) -> Result<(), Failure> {
+    let Prepared {
+        mut simulation,
+        policy_text,
+    } = prepared;
+    let rt = runtime()?;
+    let summary = rt.block_on(simulation.run());
+    // The report reads the world as the run left it, as of the end of the last day of backups:
+    // the run goes on past it only to let the last copies land (no backups are made then, so a
+    // later date would find every table's newest backup late). Throttling is the copy machinery's
+    // fault to survive; the compliance-report function's SDK clients retry it on their own.
+    let end_of_backups =
+        simulation.options.start + chrono::Duration::days(i64::from(simulation.options.days));
+    let now = {
+        let mut w = simulation.sim.world();
+        w.faults.throttle = 0.0;
+        w.now.min(end_of_backups)
+    };
+    let sim = &simulation.sim;
+    let inv = rt.block_on(inventory::take_inventory(
+        sim,
+        sim,
+        &simulation.policy,
+        CONCURRENCY,
+        now,
+    ));
+    let report = compliance::evaluate(
+        &simulation.policy,
+        &inv,
+        now,
+        &compliance::policy_digest(&policy_text),
+    );
+    write_files(&report, dir)?;
+    let mut text = format!(
+        "Simulated {} days: {} of {} chains complete.\n",
+        summary.days, summary.chains_complete, summary.chains_total
+    );
+    text.push_str(&render::summary(&report, SUMMARY_TABLES));
+    text.push_str(&format!(
+        "Wrote {0}/report.json, {0}/report.csv, {0}/report.html\n",
+        dir.display()
+    ));
+    out(&text)?;
+    verdict(&report, fail_on_noncompliant)
+}
+
+/// Exit 1 for pipelines when asked: a non-compliant table, or a part that could not be read.
+fn verdict(report: &Report, fail_on_noncompliant: bool) -> Result<(), Failure> {
+    if !fail_on_noncompliant {
+        return Ok(());
+    }
+    let bad = report
+        .resources
+        .iter()
+        .filter(|r| r.status == Status::NonCompliant)
+        .count();
+    match (bad, report.gaps.len()) {
+        (0, 0) => Ok(()),
+        (bad, 0) => Err(Failure::Found(format!("{bad} tables are non-compliant"))),
+        (bad, gaps) => Err(Failure::Found(format!(
+            "{bad} tables are non-compliant and {gaps} parts of the organisation could not be read"
+        ))),
+    }
+}
+
+/// The three files, each written whole to a temporary name and renamed into place, so a reader
+/// never sees half a report.
+fn write_files(report: &Report, dir: &Path) -> Result<(), Failure> {
+    let json = render::json(report).map_err(|e| input(format!("cannot render JSON: {e}")))?;
+    let csv = render::csv(report).map_err(|e| input(format!("cannot render CSV: {e}")))?;
+    let html = render::html(report);
+    fs::create_dir_all(dir).map_err(|e| cannot_write(dir, e))?;
+    for (name, body) in [
+        ("report.json", json),
+        ("report.csv", csv),
+        ("report.html", html),
+    ] {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        fs::write(&tmp, body)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| cannot_write(&path, e))?;
+    }
+    Ok(())
+}
+
+fn cannot_write(path: &Path, e: std::io::Error) -> Failure {
+    Failure::Found(format!("cannot write {}: {e}", path.display()))
+}
