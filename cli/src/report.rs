@@ -4,12 +4,10 @@
 use std::fs;
 use std::path::Path;
 
-use relay_core::compliance::{self, inventory, render, Report, Status};
+use relay_core::compliance::{self, render, Report, Status};
 
 use crate::{input, out, runtime, Failure, Prepared};
 
-/// Account-Regions inventoried at once.
-const CONCURRENCY: usize = 8;
 /// Non-compliant tables the terminal summary lists (the files hold them all).
 const SUMMARY_TABLES: usize = 20;
 
@@ -24,31 +22,8 @@ pub(crate) fn simulated(
     } = prepared;
     let rt = runtime()?;
     let summary = rt.block_on(simulation.run());
-    // The report reads the world as the run left it, as of the end of the last day of backups:
-    // the run goes on past it only to let the last copies land (no backups are made then, so a
-    // later date would find every table's newest backup late). Throttling is the copy machinery's
-    // fault to survive; the compliance-report function's SDK clients retry it on their own.
-    let end_of_backups =
-        simulation.options.start + chrono::Duration::days(i64::from(simulation.options.days));
-    let now = {
-        let mut w = simulation.sim.world();
-        w.faults.throttle = 0.0;
-        w.now.min(end_of_backups)
-    };
-    let sim = &simulation.sim;
-    let inv = rt.block_on(inventory::take_inventory(
-        sim,
-        sim,
-        &simulation.policy,
-        CONCURRENCY,
-        now,
-    ));
-    let report = compliance::evaluate(
-        &simulation.policy,
-        &inv,
-        now,
-        &compliance::policy_digest(&policy_text),
-    );
+    let report =
+        rt.block_on(simulation.compliance_report(&compliance::policy_digest(&policy_text)));
     write_files(&report, dir)?;
     let mut text = format!(
         "Simulated {} days: {} of {} chains complete.\n",

@@ -2,6 +2,7 @@
 //! clock, so the real router code can be run over days of simulated backups in a second.
 
 pub mod inventory;
+pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod world;
