@@ -524,3 +524,98 @@ fn simulate_runs_a_world_file_and_refuses_a_bad_one_with_every_error() {
         assert!(err.contains(needle), "{needle:?} in {err}");
     }
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("relay-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn report_writes_three_files_and_prints_a_summary() {
+    let dir = temp_dir("report");
+    let out = dir.to_string_lossy().to_string();
+    let o = relay(&[
+        "report",
+        "--world",
+        "infra/examples/world.yaml",
+        "--days",
+        "3",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("Compliance: 4 of 6 tables compliant, 2 non-compliant."),
+        "{text}"
+    );
+    assert!(
+        text.contains("RELAY_PITR_ENABLED: point-in-time recovery is off"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "backup-relay/report/v1");
+    assert_eq!(json["summary"]["non_compliant"], 2);
+    let csv = std::fs::read_to_string(dir.join("report.csv")).unwrap();
+    assert!(csv.starts_with("Account Id,Region,Resource ARN,Resource Name,Control Name,Compliance Status,Reason,Evidence,Last Evaluation Time\n"));
+    assert!(dir.join("report.html").exists());
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn report_fails_the_pipeline_only_when_asked_and_only_when_non_compliant() {
+    let bad = temp_dir("report-bad").to_string_lossy().to_string();
+    let o = relay(&[
+        "report",
+        "--world",
+        "infra/examples/world.yaml",
+        "--days",
+        "2",
+        "--out",
+        &bad,
+        "--fail-on-noncompliant",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("2 tables are non-compliant"),
+        "{}",
+        stderr(&o)
+    );
+    let good = temp_dir("report-good").to_string_lossy().to_string();
+    let o = relay(&[
+        "report",
+        "--world",
+        "tests/worlds/compliant.yaml",
+        "--days",
+        "2",
+        "--out",
+        &good,
+        "--fail-on-noncompliant",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn report_refuses_bad_input_with_exit_2_and_an_unwritable_directory_with_exit_1() {
+    let out = temp_dir("report-refused").to_string_lossy().to_string();
+    let world = temp_file("bad-world.yaml", "tables:\n  - { name: x }\n");
+    let o = relay(&["report", "--world", &world, "--out", &out]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("account: required"), "{}", stderr(&o));
+    let o = relay(&["report", "--days", "1", "--out", "/dev/null/reports"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("cannot write /dev/null/reports"),
+        "{}",
+        stderr(&o)
+    );
+}
