@@ -91,8 +91,14 @@ fn masthead(out: &mut String, report: &Report) -> fmt::Result {
     writeln!(
         out,
         "<header class=\"top\"><span class=\"brand\">Backup Relay · compliance report</span>\
-         <span>generated {}</span></header>",
-        date(report.generated_at)
+         <span>generated {}</span></header>\n<nav><a href=\"#controls\">Controls</a>\
+         <a href=\"#accounts\">Accounts</a>{}<a href=\"#tables\">All tables</a></nav>",
+        date(report.generated_at),
+        if report.summary.non_compliant > 0 {
+            "<a href=\"#non-compliant\">Non-compliant tables</a>"
+        } else {
+            ""
+        }
     )
 }
 
@@ -137,8 +143,13 @@ fn verdict(out: &mut String, report: &Report) -> fmt::Result {
         write!(
             out,
             "<a href=\"#gaps\" class=\"gapnote\"><span id=\"count-gaps\">{}</span> \
-             reads failed: the report is incomplete.</a>",
-            report.gaps.len()
+             {} failed: the report is incomplete.</a>",
+            report.gaps.len(),
+            if report.gaps.len() == 1 {
+                "read"
+            } else {
+                "reads"
+            }
         )?;
     }
     out.push_str("</p>\n");
@@ -184,7 +195,8 @@ fn gaps(out: &mut String, report: &Report) -> fmt::Result {
     for g in &report.gaps {
         writeln!(
             out,
-            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"mono nowrap\">{}</td><td class=\"nowrap\">{}</td><td>{}</td>\
+             <td>{}</td></tr>",
             Esc(&g.account),
             Esc(&g.region),
             Esc(&g.what),
@@ -230,9 +242,17 @@ fn control(out: &mut String, id: ControlId, c: ControlCounts) -> fmt::Result {
     bar(out, c.compliant, c.non_compliant, c.not_applicable)?;
     writeln!(
         out,
-        "<div class=\"counts\"><b class=\"c\">{}</b> compliant · <b class=\"n\">{}</b> \
-         non-compliant · {} n/a</div></div></div>",
-        c.compliant, c.non_compliant, c.not_applicable
+        "<div class=\"counts\"><b>{}</b> compliant · <b{}>{}</b> non-compliant · {} n/a\
+         </div></div></div>",
+        c.compliant,
+        // Red only where there is something to fix.
+        if c.non_compliant > 0 {
+            " class=\"n\""
+        } else {
+            ""
+        },
+        c.non_compliant,
+        c.not_applicable
     )
 }
 
@@ -371,8 +391,10 @@ fn all_tables(out: &mut String, report: &Report) -> fmt::Result {
          placeholder=\"Filter by name, account, Region, status or control\" \
          aria-label=\"Filter tables\"><label><input type=\"checkbox\" id=\"only-bad\"> \
          non-compliant only</label><span id=\"shown\" class=\"muted\"></span></div>\n\
-         <table id=\"all-tables\"><thead><tr><th>Table</th><th>Account</th><th>Region</th>\
-         <th>Status</th><th>Failing controls</th></tr></thead><tbody>",
+         <table id=\"all-tables\"><colgroup><col class=\"w-name\"><col class=\"w-account\">\
+         <col class=\"w-region\"><col class=\"w-status\"><col></colgroup><thead><tr><th>Table\
+         </th><th>Account</th><th>Region</th><th>Status</th><th>Failing controls</th></tr></thead>\
+         <tbody>",
         report.resources.len()
     )?;
     for (i, r) in report.resources.iter().enumerate() {
@@ -466,6 +488,7 @@ main{max-width:1120px;margin:0 auto;padding:20px 28px 64px}
 header.top{display:flex;justify-content:space-between;color:var(--muted);font-size:13px;
 border-bottom:1px solid var(--line);padding-bottom:8px}
 header.top .brand{font-weight:600;color:var(--ink)}
+nav{font-size:13px;margin-top:6px}nav a{color:var(--muted);margin-right:16px}
 .verdict{margin:24px 0 8px;padding:22px 28px;border-radius:12px;border-left:10px solid}
 .verdict.ok{background:var(--okbg);border-color:var(--ok)}
 .verdict.bad{background:var(--badbg);border-color:var(--bad)}
@@ -491,7 +514,7 @@ padding:9px 0 9px 12px;border-bottom:1px solid #eaeef2;border-left:3px solid tra
 .id{font-size:12px;color:var(--muted);word-break:break-all}
 .counts{font-size:13px;color:var(--muted);margin-top:3px}
 table{border-collapse:collapse;width:100%}
-th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);
+th{white-space:nowrap;text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);
 font-weight:600;border-bottom:1px solid var(--line);padding:6px 10px}
 td{padding:6px 10px;border-bottom:1px solid #eaeef2;vertical-align:top}
 .num{text-align:right;font-variant-numeric:tabular-nums;width:9em}
@@ -512,6 +535,7 @@ margin:10px 0;padding:0 16px}
 .reason{margin:4px 0}
 table.evidence{font-size:13px;margin:6px 0 4px;background:var(--soft)}
 table.evidence td.mono{font-size:12px;word-break:break-all}
+table.evidence td:first-child{min-width:11em}
 .nowrap{white-space:nowrap}
 .pill{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;
 background:#eaeef2;color:var(--muted);text-decoration:none;white-space:nowrap}
@@ -519,8 +543,12 @@ background:#eaeef2;color:var(--muted);text-decoration:none;white-space:nowrap}
 .filter{display:flex;gap:16px;align-items:center;margin:0 0 10px;font-size:14px}
 .filter input[type=search]{flex:1;font:inherit;padding:7px 12px;border:1px solid var(--line);
 border-radius:6px}
-#all-tables td.name{font-weight:600;word-break:break-all}
-#all-tables .ids{font-size:12px;color:var(--bad);word-break:break-all}
+#all-tables{table-layout:fixed}
+#all-tables td{overflow-wrap:anywhere}
+#all-tables .w-name{width:26%}#all-tables .w-account{width:9.5em}#all-tables .w-region{width:8em}
+#all-tables .w-status{width:8.5em}
+#all-tables td.name{font-weight:600}
+#all-tables .ids{font-size:12px;color:var(--bad)}
 #all-tables tbody tr:hover{background:var(--soft)}
 footer{margin-top:40px;padding-top:10px;border-top:1px solid var(--line);font-size:13px;
 color:var(--muted)}
