@@ -4,9 +4,9 @@
 //!
 //! Every string from the report is input (table names, tags, AWS error messages) and goes through
 //! [`Esc`]. Machine-checkable hooks: `#count-resources`, `#count-compliant`,
-//! `#count-non-compliant`, `#count-gaps`; `[data-control]` with `data-compliant`,
-//! `data-non-compliant`, `data-not-applicable`; `[data-account]` with `data-compliant`,
-//! `data-non-compliant`; one `tr[data-status]` per table in `#all-tables`.
+//! `#count-non-compliant`, `#count-gaps` (when there are gaps); `[data-control]` with
+//! `data-compliant`, `data-non-compliant`, `data-not-applicable`; `[data-account]` with
+//! `data-compliant`, `data-non-compliant`; one `tr[data-status]` per table in `#all-tables`.
 
 use std::fmt::{self, Display, Write as _};
 
@@ -88,18 +88,27 @@ fn head(out: &mut String, report: &Report) -> fmt::Result {
 }
 
 fn masthead(out: &mut String, report: &Report) -> fmt::Result {
-    writeln!(
+    write!(
         out,
         "<header class=\"top\"><span class=\"brand\">Backup Relay · compliance report</span>\
-         <span>generated {}</span></header>\n<nav><a href=\"#controls\">Controls</a>\
-         <a href=\"#accounts\">Accounts</a>{}<a href=\"#tables\">All tables</a></nav>",
-        date(report.generated_at),
-        if report.summary.non_compliant > 0 {
-            "<a href=\"#non-compliant\">Non-compliant tables</a>"
-        } else {
-            ""
+         <span>generated {}</span></header>\n<nav>",
+        date(report.generated_at)
+    )?;
+    // Links only to the sections this report has.
+    let s = &report.summary;
+    for (shown, id, label) in [
+        (!report.gaps.is_empty(), "gaps", "Not inventoried"),
+        (true, "controls", "Controls"),
+        (!s.accounts.is_empty(), "accounts", "Accounts"),
+        (s.non_compliant > 0, "non-compliant", "Non-compliant tables"),
+        (true, "tables", "All tables"),
+    ] {
+        if shown {
+            write!(out, "<a href=\"#{id}\">{label}</a>")?;
         }
-    )
+    }
+    out.push_str("</nav>\n");
+    Ok(())
 }
 
 /// How the page colours the verdict: any failure is red; no failure but an incomplete
