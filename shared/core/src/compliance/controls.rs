@@ -304,6 +304,11 @@ fn vault_evidence(vault: &VaultArn, detail: impl Into<String>) -> Evidence {
     }
 }
 
+/// "1 copy", "2 copies".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn ok(reason: impl Into<String>, evidence: Vec<Evidence>) -> (Status, String, Vec<Evidence>) {
     (Status::Compliant, reason.into(), evidence)
 }
@@ -711,8 +716,8 @@ fn chain_complete(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evi
     } else {
         bad(
             format!(
-                "{} copies missing over {originals} backups older than {hours} h",
-                missing.len()
+                "{} missing over {originals} backups older than {hours} h",
+                count(missing.len(), "copy", "copies")
             ),
             missing,
         )
