@@ -5,7 +5,8 @@
 //!
 //! 10 accounts x 5 Regions. Each account-Region holds 200 gold tables, a root vault their backup
 //! plan fills (50 daily backups per table) and a copy vault that the next account-Region's root
-//! copies into (cross-account and cross-Region): 500,000 originals and 500,000 copies.
+//! copies into (cross-account and cross-Region): 500,000 originals and 500,000 copies. Every vault
+//! denies manual deletion, the copy vaults are locked; one table in a hundred has PITR off.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use relay_core::arn::{TableArn, VaultArn};
 use relay_core::compliance::inventory::{self, PlanFacts};
 use relay_core::compliance::{self, render};
 use relay_core::policy::Policy;
-use relay_core::retention::{delete_at, Lifecycle};
+use relay_core::retention::{delete_at, Lifecycle, VaultLock};
 use relay_sim::world::{SimRecoveryPoint, SimTable};
 use relay_sim::{Faults, Sim, World};
 
@@ -42,7 +43,8 @@ fn account(i: usize) -> String {
     format!("1000000000{i:02}")
 }
 
-/// Root vault `root-N` and copy vault `copy-N` in location N; root-N copies into copy-(N+1).
+/// Root vault `root-N` and copy vault `copy-N` in location N; root-N copies into copy-(N+11),
+/// another account in another Region.
 fn policy() -> Policy {
     let mut text = String::from(
         "version: 1\ncopy_role: \"arn:aws:iam::{account}:role/backup-relay-copy\"\nvaults:\n",
@@ -59,7 +61,7 @@ fn policy() -> Policy {
     for n in 0..locations {
         text += &format!(
             "  - {{ from: root-{n}, to: copy-{} }}\n",
-            (n + 1) % locations
+            (n + ACCOUNTS + 1) % locations
         );
     }
     Policy::parse(&text).expect("benchmark policy")
@@ -96,6 +98,16 @@ fn world(policy: &Policy, now: DateTime<Utc>) -> World {
     let mut w = World::new(now, 1, Faults::none());
     for v in &policy.vaults {
         w.add_vault(v.arn.clone());
+        // Every vault denies manual deletion; the copy vaults are locked.
+        if let Some(sim) = w.vaults.get_mut(&v.arn) {
+            sim.deny_manual_deletion = true;
+            if v.alias.starts_with("copy-") {
+                sim.lock = Some(VaultLock {
+                    min_retention_days: Some(7),
+                    max_retention_days: Some(36500),
+                });
+            }
+        }
     }
     let locations = ACCOUNTS * REGIONS.len();
     for n in 0..locations {
@@ -105,7 +117,7 @@ fn world(policy: &Policy, now: DateTime<Utc>) -> World {
             .arn
             .clone();
         let copy = policy
-            .vault(&format!("copy-{}", (n + 1) % locations))
+            .vault(&format!("copy-{}", (n + ACCOUNTS + 1) % locations))
             .expect("copy")
             .arn
             .clone();
@@ -132,7 +144,8 @@ fn world(policy: &Policy, now: DateTime<Utc>) -> World {
                 [("backup-tier".to_string(), "gold".to_string())].into(),
             ));
             for d in 0..BACKUPS_PER_TABLE {
-                let created = now - Duration::days(d + 1) - Duration::minutes(t as i64);
+                let created =
+                    now - Duration::hours(20) - Duration::days(d) - Duration::minutes(t as i64);
                 w.insert_point(point(&root, &table, d, created, 35));
                 w.insert_point(point(&copy, &table, d, created, 365));
             }
@@ -231,4 +244,12 @@ fn main() {
         "| tables compliant / non-compliant | {} / {} |",
         report.summary.compliant, report.summary.non_compliant
     );
+    for (id, c) in report
+        .summary
+        .controls
+        .iter()
+        .filter(|(_, c)| c.non_compliant > 0)
+    {
+        println!("| non-compliant: {id} | {} |", c.non_compliant);
+    }
 }
