@@ -13,6 +13,9 @@ use crate::guard::PointView;
 use crate::ports::{BackupPort, Incident, ListQuery, PortError, PortResult};
 use crate::retention::VaultLock;
 
+mod schedule;
+pub use schedule::schedule_every_hours;
+
 /// The largest page ListRecoveryPointsByBackupVault gives.
 pub const POINTS_PAGE: u32 = 1000;
 
