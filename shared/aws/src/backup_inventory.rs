@@ -42,6 +42,15 @@ impl BackupApi {
 
     /// Every vault (ListBackupVaults, lock state included), and per vault its access policy.
     pub async fn vault_facts(&self, at: &Location) -> PortResult<Vec<VaultFacts>> {
+        let mut vaults = self.list_vaults(at).await?;
+        for v in &mut vaults {
+            v.deny_manual_deletion = self.denies_deletion(&v.arn.name).await?;
+        }
+        Ok(vaults)
+    }
+
+    /// ListBackupVaults alone, every page: the access policies not read yet (`false`).
+    pub async fn list_vaults(&self, at: &Location) -> PortResult<Vec<VaultFacts>> {
         let pages = self
             .client
             .list_backup_vaults()
@@ -51,19 +60,18 @@ impl BackupApi {
             .try_collect()
             .await
             .map_err(|e| classify("ListBackupVaults", &e))?;
-        let mut out = Vec::new();
-        for v in pages.iter().flat_map(|p| p.backup_vault_list()) {
-            let Some(name) = v.backup_vault_name() else {
-                continue; // nothing to call it by: AWS always sends it
-            };
-            out.push(VaultFacts {
-                arn: vault_arn(at, name),
-                lock: lock_of(v.locked(), v.min_retention_days(), v.max_retention_days()),
-                encryption_key_arn: v.encryption_key_arn().map(str::to_string),
-                deny_manual_deletion: self.denies_deletion(name).await?,
-            });
-        }
-        Ok(out)
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.backup_vault_list())
+            .filter_map(|v| {
+                Some(VaultFacts {
+                    arn: vault_arn(at, v.backup_vault_name()?),
+                    lock: lock_of(v.locked(), v.min_retention_days(), v.max_retention_days()),
+                    encryption_key_arn: v.encryption_key_arn().map(str::to_string),
+                    deny_manual_deletion: false,
+                })
+            })
+            .collect())
     }
 
     /// Does the vault's access policy deny deleting recovery points? No policy denies nothing.
@@ -93,10 +101,28 @@ fn vault_arn(at: &Location, name: &str) -> VaultArn {
     }
 }
 
+/// A backup plan as GetBackupPlan gives it.
+#[derive(Debug, Clone)]
+pub struct PlanRules {
+    pub id: String,
+    pub name: String,
+    pub rules: Vec<BackupRule>,
+}
+
 impl BackupApi {
     /// Every backup plan: one [`PlanFacts`] per rule and resource filter of its selections. A plan
     /// without selections backs nothing up and gives none.
     pub async fn plan_facts(&self, at: &Location) -> PortResult<Vec<PlanFacts>> {
+        let mut out = Vec::new();
+        for plan in self.plans().await? {
+            let filters = self.selections(&plan.id).await?;
+            out.extend(plan_facts_of(at, &plan, &filters));
+        }
+        Ok(out)
+    }
+
+    /// ListBackupPlans (every page), and GetBackupPlan of each.
+    pub async fn plans(&self) -> PortResult<Vec<PlanRules>> {
         let pages = self
             .client
             .list_backup_plans()
@@ -112,43 +138,28 @@ impl BackupApi {
             .flat_map(|p| p.backup_plans_list())
             .filter_map(|p| p.backup_plan_id())
         {
-            out.extend(self.plan(at, id).await?);
+            out.extend(self.plan(id).await?);
         }
         Ok(out)
     }
 
-    async fn plan(&self, at: &Location, plan_id: &str) -> PortResult<Vec<PlanFacts>> {
-        let plan = match self
-            .client
-            .get_backup_plan()
-            .backup_plan_id(plan_id)
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            // Deleted since it was listed.
-            Err(e) => match classify("GetBackupPlan", &e) {
-                e if e.kind == ErrorKind::NotFound => return Ok(Vec::new()),
-                e => return Err(e),
-            },
+    /// `None` when the plan was deleted since it was listed.
+    async fn plan(&self, plan_id: &str) -> PortResult<Option<PlanRules>> {
+        let call = self.client.get_backup_plan().backup_plan_id(plan_id);
+        let out = match call.send().await.map_err(|e| classify("GetBackupPlan", &e)) {
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+            other => other?,
         };
-        let Some(plan) = plan.backup_plan() else {
-            return Ok(Vec::new());
-        };
-        let filters = self.selections(plan_id).await?;
-        Ok(plan
-            .rules()
-            .iter()
-            .flat_map(|rule| {
-                filters
-                    .iter()
-                    .map(move |f| rule_facts(at, plan.backup_plan_name(), rule, f))
-            })
-            .collect())
+        Ok(out.backup_plan().map(|p| PlanRules {
+            id: plan_id.to_string(),
+            name: p.backup_plan_name().to_string(),
+            rules: p.rules().to_vec(),
+        }))
     }
 
-    /// The resource filters of every selection of the plan.
-    async fn selections(&self, plan_id: &str) -> PortResult<Vec<Filter>> {
+    /// The resource filters of every selection of the plan (ListBackupSelections, every page, and
+    /// GetBackupSelection of each).
+    pub async fn selections(&self, plan_id: &str) -> PortResult<Vec<Filter>> {
         let pages = self
             .client
             .list_backup_selections()
@@ -165,14 +176,17 @@ impl BackupApi {
             .flat_map(|p| p.backup_selections_list())
             .filter_map(|s| s.selection_id())
         {
-            let out = self
-                .client
-                .get_backup_selection()
+            let call = self.client.get_backup_selection();
+            let out = match call
                 .backup_plan_id(plan_id)
                 .selection_id(id)
                 .send()
                 .await
-                .map_err(|e| classify("GetBackupSelection", &e))?;
+                .map_err(|e| classify("GetBackupSelection", &e))
+            {
+                Err(e) if e.kind == ErrorKind::NotFound => continue, // deleted meanwhile
+                other => other?,
+            };
             filters.extend(
                 out.backup_selection()
                     .map(selection_filters)
@@ -181,6 +195,18 @@ impl BackupApi {
         }
         Ok(filters)
     }
+}
+
+/// One [`PlanFacts`] per rule of the plan and filter of its selections.
+pub fn plan_facts_of(at: &Location, plan: &PlanRules, filters: &[Filter]) -> Vec<PlanFacts> {
+    plan.rules
+        .iter()
+        .flat_map(|rule| {
+            filters
+                .iter()
+                .map(move |f| rule_facts(at, &plan.name, rule, f))
+        })
+        .collect()
 }
 
 /// Tables with all of `tags`, or named by `resources` (PlanFacts' own reading).
