@@ -281,3 +281,105 @@ fn rule_facts(at: &Location, plan_name: &str, rule: &BackupRule, filter: &Filter
         select_resources: filter.resources.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_backup::types::{Condition, ConditionParameter, Conditions};
+
+    fn selection() -> aws_sdk_backup::types::builders::BackupSelectionBuilder {
+        BackupSelection::builder()
+            .selection_name("s")
+            .iam_role_arn("arn:aws:iam::111111111111:role/backup")
+    }
+
+    fn any_of(key: &str, value: &str) -> Condition {
+        Condition::builder()
+            .condition_type(ConditionType::Stringequals)
+            .condition_key(key)
+            .condition_value(value)
+            .build()
+            .unwrap()
+    }
+
+    fn all_of(key: &str, value: &str) -> ConditionParameter {
+        ConditionParameter::builder()
+            .condition_key(key)
+            .condition_value(value)
+            .build()
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn filter(pairs: &[(&str, &str)], resources: &[&str]) -> Filter {
+        Filter {
+            tags: tags(pairs),
+            resources: resources.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_empty_selection_selects_everything() {
+        let f = selection_filters(&selection().build().unwrap());
+        assert_eq!(f, [filter(&[], &[])]);
+    }
+
+    #[test]
+    fn list_of_tags_is_or_and_conditions_are_and() {
+        let conditions = Conditions::builder()
+            .string_equals(all_of("aws:ResourceTag/env", "prod"))
+            .string_equals(all_of("aws:PrincipalTag/x", "ignored: not a resource tag"))
+            .string_like(all_of("aws:ResourceTag/team", "ord*"))
+            .build();
+        let s = selection()
+            .list_of_tags(any_of("tier", "gold"))
+            .list_of_tags(any_of("aws:ResourceTag/tier", "silver"))
+            .conditions(conditions)
+            .build()
+            .unwrap();
+        assert_eq!(
+            selection_filters(&s),
+            [
+                filter(&[("env", "prod"), ("tier", "gold")], &[]),
+                filter(&[("env", "prod"), ("tier", "silver")], &[]),
+            ]
+        );
+    }
+
+    #[test]
+    fn conditions_narrow_wildcard_resources_to_their_tags() {
+        let s = selection()
+            .resources("*")
+            .resources("arn:aws:dynamodb:*:*:table/*")
+            .conditions(
+                Conditions::builder()
+                    .string_equals(all_of("aws:ResourceTag/backup-tier", "gold"))
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(
+            selection_filters(&s),
+            [filter(&[("backup-tier", "gold")], &[])]
+        );
+    }
+
+    #[test]
+    fn resources_are_or_with_list_of_tags() {
+        let orders = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
+        let s = selection()
+            .resources(orders)
+            .list_of_tags(any_of("tier", "gold"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            selection_filters(&s),
+            [filter(&[("tier", "gold")], &[]), filter(&[], &[orders])]
+        );
+    }
+}
