@@ -113,8 +113,10 @@ impl DynamoApi {
     }
 
     /// ListBackups once for the account and Region (every page), counted per table ARN: one call
-    /// a page instead of one per table. ALL: on-demand backups people and DynamoDB made; none of
-    /// them can be copied by AWS Backup. Deleted backups protect nothing and are not counted.
+    /// a page instead of one per table. ALL is USER and SYSTEM (AWS's API reference): backups
+    /// AWS Backup cannot copy. The native ones AWS Backup itself made without advanced features
+    /// show in the vaults as `arn:...:dynamodb:...:table/T/backup/B` points, counted from there.
+    /// Deleted backups protect nothing and are not counted.
     async fn native_backups_by_table(&self) -> PortResult<HashMap<String, u32>> {
         let mut counts = HashMap::new();
         let mut start: Option<String> = None;
