@@ -16,7 +16,7 @@ use relay_core::retention::{Lifecycle, VaultLock};
 use crate::errors::classify;
 
 pub struct BackupApi {
-    client: aws_sdk_backup::Client,
+    pub(crate) client: aws_sdk_backup::Client,
 }
 
 impl BackupApi {
@@ -57,13 +57,26 @@ impl BackupApi {
             .send()
             .await
             .map_err(|e| classify("DescribeBackupVault", &e))?;
-        let days = |d: Option<i64>| d.and_then(|d| u32::try_from(d).ok());
-        let lock = VaultLock {
-            min_retention_days: days(out.min_retention_days),
-            max_retention_days: days(out.max_retention_days),
-        };
-        Ok((out.locked == Some(true) || lock != VaultLock::default()).then_some(lock))
+        Ok(lock_of(
+            out.locked,
+            out.min_retention_days,
+            out.max_retention_days,
+        ))
     }
+}
+
+/// A vault's lock from DescribeBackupVault's or ListBackupVaults' fields; `None` when unlocked.
+pub(crate) fn lock_of(
+    locked: Option<bool>,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Option<VaultLock> {
+    let days = |d: Option<i64>| d.and_then(|d| u32::try_from(d).ok());
+    let lock = VaultLock {
+        min_retention_days: days(min),
+        max_retention_days: days(max),
+    };
+    (locked == Some(true) || lock != VaultLock::default()).then_some(lock)
 }
 
 fn sdk_lifecycle(l: &Lifecycle) -> SdkLifecycle {

@@ -34,7 +34,11 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
         | "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "AuthorizationError" => ErrorKind::AccessDenied,
-        "ResourceNotFoundException" | "NotFoundException" | "NotFound" => ErrorKind::NotFound,
+        // DynamoDB's DescribeContinuousBackups names a missing table so.
+        "ResourceNotFoundException"
+        | "NotFoundException"
+        | "NotFound"
+        | "TableNotFoundException" => ErrorKind::NotFound,
         "ConditionalCheckFailedException" => ErrorKind::ConditionFailed,
         _ => ErrorKind::Permanent,
     }

@@ -3,13 +3,16 @@
 
 pub mod alerts;
 pub mod backup;
+pub mod backup_inventory;
 pub mod errors;
 pub mod ledger;
 pub mod sessions;
+pub mod tables;
 pub mod tags;
 
 use chrono::{DateTime, Utc};
 use relay_core::arn::{Location, TableArn, VaultArn};
+use relay_core::compliance::inventory::{InventoryPort, PlanFacts, TableFacts, VaultFacts};
 use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
@@ -24,6 +27,7 @@ pub use alerts::SnsAlerts;
 pub use backup::BackupApi;
 pub use ledger::DynamoLedger;
 pub use sessions::{SessionConfig, Sessions};
+pub use tables::DynamoApi;
 
 /// The ports over real AWS.
 pub struct AwsPorts {
@@ -121,6 +125,40 @@ impl TagPort for AwsPorts {
 impl AwsPorts {
     async fn backup_in(&self, at: &Location) -> BackupApi {
         BackupApi::new(self.sessions.backup(at).await)
+    }
+}
+
+/// The compliance inventory's reads, each in its account and Region through the executor role.
+impl InventoryPort for AwsPorts {
+    async fn tables(&self, at: &Location) -> PortResult<Vec<TableFacts>> {
+        DynamoApi::new(self.sessions.dynamodb(at).await)
+            .tables(at)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn advanced_features(&self, at: &Location) -> PortResult<Option<bool>> {
+        self.backup_in(at)
+            .await
+            .advanced_features()
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn vaults(&self, at: &Location) -> PortResult<Vec<VaultFacts>> {
+        self.backup_in(at)
+            .await
+            .vault_facts(at)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn backup_plans(&self, at: &Location) -> PortResult<Vec<PlanFacts>> {
+        self.backup_in(at)
+            .await
+            .plan_facts(at)
+            .await
+            .map_err(|e| in_account(&at.account, e))
     }
 }
 

@@ -13,6 +13,9 @@ use crate::guard::PointView;
 use crate::ports::{BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult};
 use crate::retention::VaultLock;
 
+mod schedule;
+pub use schedule::schedule_every_hours;
+
 /// The largest page ListRecoveryPointsByBackupVault gives.
 pub const POINTS_PAGE: u32 = 1000;
 
@@ -64,7 +67,7 @@ impl PlanFacts {
         let named = self
             .select_resources
             .iter()
-            .any(|r| r == "*" || r == &table.arn);
+            .any(|r| resource_matches(r, &table.arn));
         let tagged = !self.select_tags.is_empty()
             && self
                 .select_tags
@@ -72,6 +75,29 @@ impl PlanFacts {
                 .all(|(k, v)| table.tags.get(k) == Some(v));
         named || tagged || (self.select_tags.is_empty() && self.select_resources.is_empty())
     }
+}
+
+/// A selection's resource pattern against an ARN: AWS Backup's `*` matches any run of
+/// characters (`*`, `arn:aws:dynamodb:*:*:table/*`, `arn:aws:dynamodb:us-east-1:*:table/app-*`).
+pub fn resource_matches(pattern: &str, arn: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(mut rest) = arn.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty(); // no `*`: the whole ARN
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,4 +318,48 @@ pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
         });
         deny && everyone && deletes
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_matches as matches;
+    use proptest::prelude::*;
+
+    const ORDERS: &str = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
+
+    #[test]
+    fn selection_resources_match_as_aws_backup_globs() {
+        assert!(matches("*", ORDERS));
+        assert!(matches(ORDERS, ORDERS));
+        assert!(matches("arn:aws:dynamodb:*:*:table/*", ORDERS));
+        assert!(matches("arn:aws:dynamodb:us-east-1:*:table/ord*", ORDERS));
+        assert!(matches("*:table/orders", ORDERS));
+        assert!(!matches("arn:aws:dynamodb:us-west-2:*:table/*", ORDERS));
+        assert!(!matches("arn:aws:dynamodb:*:*:table/orders-*", ORDERS));
+        assert!(!matches(&format!("{ORDERS}x"), ORDERS));
+        assert!(!matches(
+            "arn:aws:dynamodb:*:*:table/orders",
+            &format!("{ORDERS}2")
+        ));
+        assert!(
+            !matches("*s*s", "arn:as"),
+            "the last part may not reuse what a middle one took"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_122),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_pattern_answers_and_a_string_matches_itself(p in "[a-z*:/é-]{0,12}", s in ".{0,12}") {
+            let _ = matches(&p, &s);
+            prop_assert!(matches(&s.replace('*', ""), &s.replace('*', "")));
+            prop_assert!(matches("*", &s));
+        }
+    }
 }
