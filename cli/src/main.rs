@@ -86,6 +86,17 @@ enum Command {
         /// Exit 1 when a table is non-compliant or part of the organisation could not be read.
         #[arg(long)]
         fail_on_noncompliant: bool,
+        /// Report on live AWS instead: every account and Region of the policy's vaults, with the
+        /// caller's credentials at home and the executor role in member accounts. The simulation
+        /// options are then not used.
+        #[arg(long, requires = "ledger_table")]
+        live: bool,
+        /// With --live: the hub's ledger table, for the open incidents.
+        #[arg(long)]
+        ledger_table: Option<String>,
+        /// With --live: the role assumed in member accounts.
+        #[arg(long, default_value = "backup-relay-executor")]
+        executor_role: String,
     },
 }
 
@@ -310,7 +321,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             sim,
             out,
             fail_on_noncompliant,
-        } => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
+            live,
+            ledger_table,
+            executor_role,
+        } => match (live, ledger_table) {
+            (true, Some(ledger_table)) => report::live(
+                sim.policy.as_deref(),
+                &out,
+                fail_on_noncompliant,
+                report::LiveOptions {
+                    ledger_table,
+                    executor_role,
+                },
+            ),
+            _ => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
+        },
     }
 }
 
