@@ -139,10 +139,13 @@ fn world(policy: &Policy, now: DateTime<Utc>) -> World {
                 table: format!("table-{t:03}"),
             };
             let table = arn.to_string();
-            w.tables.push(SimTable::new(
+            let mut facts = SimTable::new(
                 arn,
                 [("backup-tier".to_string(), "gold".to_string())].into(),
-            ));
+            );
+            // One table in a hundred without point-in-time recovery: a report with findings.
+            facts.pitr = t % 100 != 42;
+            w.tables.push(facts);
             for d in 0..BACKUPS_PER_TABLE {
                 let created =
                     now - Duration::hours(20) - Duration::days(d) - Duration::minutes(t as i64);
