@@ -34,7 +34,11 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
         | "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "AuthorizationError" => ErrorKind::AccessDenied,
-        "ResourceNotFoundException" | "NotFoundException" | "NotFound" => ErrorKind::NotFound,
+        "ResourceNotFoundException"
+        | "NotFoundException"
+        | "NotFound"
+        | "NoSuchKey"
+        | "NoSuchBucket" => ErrorKind::NotFound,
         "ConditionalCheckFailedException" => ErrorKind::ConditionFailed,
         _ => ErrorKind::Permanent,
     }

@@ -9,6 +9,7 @@ pub mod controls;
 pub mod inventory;
 pub mod params;
 pub mod render;
+pub mod store;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use controls::ControlId;
 pub use inventory::{Inventory, InventoryGap, InventoryPort};
 pub use params::Parameters;
+pub use store::{ObjectLinks, ReportFile, ReportStore};
 
 use crate::Policy;
 
