@@ -6,6 +6,7 @@
 //! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
 
 pub mod controls;
+pub mod emf;
 pub mod inventory;
 pub mod params;
 pub mod render;
@@ -222,5 +223,7 @@ pub fn changes(previous: Option<&Report>, current: &Report) -> Vec<Change> {
         .collect()
 }
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod tests;
