@@ -5,6 +5,7 @@
 //! Unlike Audit Manager, which looks at what backup plans are set up to copy, every control here
 //! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
 
+pub mod alert;
 pub mod controls;
 pub mod emf;
 pub mod inventory;
