@@ -676,7 +676,7 @@ fn chain_complete(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evi
         originals += 1;
         let original = Original::new(v.table.arn.clone(), p.creation_date);
         for vault in ix.policy.vaults_reached(
-            &ix.policy
+            ix.policy
                 .vault_by_arn(&p.vault)
                 .map_or("", |r| r.alias.as_str()),
             Some(DYNAMODB),
