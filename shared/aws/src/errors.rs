@@ -28,17 +28,15 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
         | "RequestTimeoutException"
         | "TransactionConflictException"
         | "ExpiredTokenException" => ErrorKind::Retryable,
+        // S3 names a missing object or bucket so.
+        "NoSuchKey" | "NoSuchBucket" => ErrorKind::NotFound,
         "AccessDeniedException"
         | "AccessDenied"
         | "UnauthorizedOperation"
         | "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "AuthorizationError" => ErrorKind::AccessDenied,
-        "ResourceNotFoundException"
-        | "NotFoundException"
-        | "NotFound"
-        | "NoSuchKey"
-        | "NoSuchBucket" => ErrorKind::NotFound,
+        "ResourceNotFoundException" | "NotFoundException" | "NotFound" => ErrorKind::NotFound,
         "ConditionalCheckFailedException" => ErrorKind::ConditionFailed,
         _ => ErrorKind::Permanent,
     }
@@ -202,5 +200,6 @@ mod tests {
             kind_for_code("ConditionalCheckFailedException"),
             ErrorKind::ConditionFailed
         );
+        assert_eq!(kind_for_code("NoSuchKey"), ErrorKind::NotFound);
     }
 }
