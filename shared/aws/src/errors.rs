@@ -28,6 +28,8 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
         | "RequestTimeoutException"
         | "TransactionConflictException"
         | "ExpiredTokenException" => ErrorKind::Retryable,
+        // S3 names a missing object or bucket so.
+        "NoSuchKey" | "NoSuchBucket" => ErrorKind::NotFound,
         "AccessDeniedException"
         | "AccessDenied"
         | "UnauthorizedOperation"
@@ -202,5 +204,6 @@ mod tests {
             kind_for_code("ConditionalCheckFailedException"),
             ErrorKind::ConditionFailed
         );
+        assert_eq!(kind_for_code("NoSuchKey"), ErrorKind::NotFound);
     }
 }

@@ -1,11 +1,12 @@
 //! SDK adapters implementing the core's ports: AWS Backup, DynamoDB (tags and the ledger), SNS,
-//! and STS through the executor role of each account.
+//! S3 (the reports) and STS through the executor role of each account.
 
 pub mod alerts;
 pub mod backup;
 pub mod backup_inventory;
 pub mod errors;
 pub mod ledger;
+pub mod reports;
 pub mod sessions;
 pub mod tables;
 pub mod tags;
@@ -26,6 +27,7 @@ use relay_core::retention::{Lifecycle, VaultLock};
 pub use alerts::SnsAlerts;
 pub use backup::BackupApi;
 pub use ledger::DynamoLedger;
+pub use reports::S3ReportStore;
 pub use sessions::{SessionConfig, Sessions};
 pub use tables::DynamoApi;
 

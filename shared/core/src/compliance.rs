@@ -5,10 +5,13 @@
 //! Unlike Audit Manager, which looks at what backup plans are set up to copy, every control here
 //! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
 
+pub mod alert;
 pub mod controls;
+pub mod emf;
 pub mod inventory;
 pub mod params;
 pub mod render;
+pub mod store;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use controls::ControlId;
 pub use inventory::{Inventory, InventoryGap, InventoryPort};
 pub use params::Parameters;
+pub use store::{ObjectLinks, ReportFile, ReportStore};
 
 use crate::Policy;
 
@@ -230,5 +234,7 @@ pub fn changes(previous: Option<&Report>, current: &Report) -> Vec<Change> {
         .collect()
 }
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,90 @@
+//! What this function needs beyond the shared configuration, from the environment.
+
+use relay_lambda::ConfigError;
+
+/// Account-Regions inventoried at once when `INVENTORY_CONCURRENCY` is unset.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+const MAX_CONCURRENCY: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `REPORT_BUCKET`: where the reports are written.
+    pub bucket: String,
+    /// `INVENTORY_CONCURRENCY`: account-Regions inventoried at once (1 to 64).
+    pub concurrency: usize,
+}
+
+impl Settings {
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let bucket = get("REPORT_BUCKET")
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .ok_or(ConfigError::Missing("REPORT_BUCKET"))?;
+        let concurrency = match get("INVENTORY_CONCURRENCY").filter(|v| !v.trim().is_empty()) {
+            None => DEFAULT_CONCURRENCY,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "INVENTORY_CONCURRENCY",
+                    reason: format!("'{v}' is not a whole number from 1 to {MAX_CONCURRENCY}"),
+                })?,
+        };
+        Ok(Self {
+            bucket,
+            concurrency,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_bucket_is_required_and_concurrency_defaults_to_eight() {
+        assert_eq!(
+            Settings::from_env(env(&[])),
+            Err(ConfigError::Missing("REPORT_BUCKET"))
+        );
+        assert_eq!(
+            Settings::from_env(env(&[("REPORT_BUCKET", " ")])),
+            Err(ConfigError::Missing("REPORT_BUCKET"))
+        );
+        let s = Settings::from_env(env(&[("REPORT_BUCKET", "reports")])).unwrap();
+        assert_eq!((s.bucket.as_str(), s.concurrency), ("reports", 8));
+        let s = Settings::from_env(env(&[
+            ("REPORT_BUCKET", "reports"),
+            ("INVENTORY_CONCURRENCY", "16"),
+        ]))
+        .unwrap();
+        assert_eq!(s.concurrency, 16);
+    }
+
+    #[test]
+    fn a_concurrency_out_of_range_is_named() {
+        for bad in ["0", "65", "eight", "-1"] {
+            assert!(matches!(
+                Settings::from_env(env(&[
+                    ("REPORT_BUCKET", "reports"),
+                    ("INVENTORY_CONCURRENCY", bad)
+                ])),
+                Err(ConfigError::Invalid {
+                    name: "INVENTORY_CONCURRENCY",
+                    ..
+                })
+            ));
+        }
+    }
+}

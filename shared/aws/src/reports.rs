@@ -1,0 +1,140 @@
+//! The report store in an S3 bucket.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use relay_core::compliance::store::{too_large, ObjectLinks, ReportStore, LATEST_JSON};
+use relay_core::ports::{ErrorKind, PortError, PortResult};
+
+use crate::errors::classify;
+
+/// The largest previous report read back: the function holds it in memory next to the new one.
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+pub struct S3ReportStore {
+    client: Client,
+    bucket: String,
+    /// The bucket's Region, for console links.
+    region: Option<String>,
+    max_bytes: u64,
+}
+
+impl S3ReportStore {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        let region = client.config().region().map(|r| r.to_string());
+        Self {
+            client,
+            bucket: bucket.into(),
+            region,
+            max_bytes: DEFAULT_MAX_REPORT_BYTES,
+        }
+    }
+
+    /// Refuse to read a previous report over `max_bytes`.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The body, read a chunk at a time and refused as soon as it passes the limit (the
+    /// Content-Length is checked first; this holds even when it is absent or wrong).
+    async fn read_bounded(&self, key: &str, mut body: ByteStream) -> PortResult<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| PortError::new(ErrorKind::Retryable, "GetObject", None, e.to_string()))?
+        {
+            out.extend_from_slice(&chunk);
+            if out.len() as u64 > self.max_bytes {
+                return Err(too_large(
+                    "GetObject",
+                    key,
+                    out.len() as u64,
+                    self.max_bytes,
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ReportStore for S3ReportStore {
+    async fn get_latest_json(&self) -> PortResult<Option<String>> {
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(LATEST_JSON)
+            .send()
+            .await;
+        let object = match sent {
+            Ok(o) => o,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(classify("GetObject", &e)),
+        };
+        let size = u64::try_from(object.content_length().unwrap_or(0)).unwrap_or(0);
+        if size > self.max_bytes {
+            return Err(too_large("GetObject", LATEST_JSON, size, self.max_bytes));
+        }
+        let bytes = self.read_bounded(LATEST_JSON, object.body).await?;
+        String::from_utf8(bytes).map(Some).map_err(|e| {
+            PortError::new(
+                ErrorKind::Permanent,
+                "GetObject",
+                None,
+                format!("{LATEST_JSON} is not UTF-8: {e}"),
+            )
+        })
+    }
+
+    async fn put(&self, key: &str, body: &str, content_type: &str) -> PortResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", &e))?;
+        Ok(())
+    }
+
+    fn links(&self, key: &str) -> ObjectLinks {
+        ObjectLinks {
+            uri: format!("s3://{}/{key}", self.bucket),
+            console: self
+                .region
+                .as_deref()
+                .map(|region| console_url(region, &self.bucket, key)),
+        }
+    }
+}
+
+/// The S3 console's page of one object, on the console of the Region's partition.
+pub fn console_url(region: &str, bucket: &str, key: &str) -> String {
+    let host = if region.starts_with("us-gov-") {
+        "console.amazonaws-us-gov.com"
+    } else if region.starts_with("cn-") {
+        "console.amazonaws.cn"
+    } else {
+        "console.aws.amazon.com"
+    };
+    format!("https://{host}/s3/object/{bucket}?region={region}&prefix={key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_links_follow_the_partition() {
+        assert_eq!(
+            console_url("eu-west-1", "b", "reports/latest/report.html"),
+            "https://console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=reports/latest/report.html"
+        );
+        assert!(console_url("us-gov-west-1", "b", "k")
+            .starts_with("https://console.amazonaws-us-gov.com/"));
+        assert!(console_url("cn-north-1", "b", "k").starts_with("https://console.amazonaws.cn/"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Where reports live: a port, the keys a day's report is written under, and the order of the
+//! writes. The S3 adapter is in `relay-aws`.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::ports::{ErrorKind, PortError, PortResult};
+
+/// Every key the report function reads or writes starts here (its IAM grant is this prefix).
+pub const PREFIX: &str = "reports/";
+/// The previous run's report, the baseline of the change alert.
+pub const LATEST_JSON: &str = "reports/latest/report.json";
+/// The code of a [`PortError`] refusing an object over the store's size limit.
+pub const REPORT_TOO_LARGE: &str = "ReportTooLarge";
+
+/// The object store holding the reports.
+pub trait ReportStore: Send + Sync {
+    /// The body of [`LATEST_JSON`]; `None` when there is none yet (the first run). A body over
+    /// the store's size limit is refused with [`REPORT_TOO_LARGE`] before it is read.
+    fn get_latest_json(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn put(
+        &self,
+        key: &str,
+        body: &str,
+        content_type: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Where a person finds the object.
+    fn links(&self, key: &str) -> ObjectLinks;
+}
+
+/// An object's address for tools, and for people when the store has a console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLinks {
+    /// `s3://bucket/key` or the like.
+    pub uri: String,
+    pub console: Option<String>,
+}
+
+/// The three renderings of a report, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFile {
+    Json,
+    Csv,
+    Html,
+}
+
+impl ReportFile {
+    pub const ALL: [ReportFile; 3] = [Self::Json, Self::Csv, Self::Html];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Json => "report.json",
+            Self::Csv => "report.csv",
+            Self::Html => "report.html",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Html => "text/html; charset=utf-8",
+        }
+    }
+}
+
+/// `reports/YYYY/MM/DD/<file>`: the day (UTC) the report was generated.
+pub fn dated_key(generated_at: DateTime<Utc>, file: ReportFile) -> String {
+    format!(
+        "{PREFIX}{}/{}",
+        generated_at.format("%Y/%m/%d"),
+        file.file_name()
+    )
+}
+
+/// `reports/latest/<file>`.
+pub fn latest_key(file: ReportFile) -> String {
+    format!("{PREFIX}latest/{}", file.file_name())
+}
+
+/// The writes of one run, in order: the dated files first, then the latest ones with
+/// `report.json` last. A run that stops half-way leaves `latest` on the previous day, and the
+/// next run compares against a complete report.
+pub fn write_order(generated_at: DateTime<Utc>) -> Vec<(String, ReportFile)> {
+    let dated = ReportFile::ALL.map(|f| (dated_key(generated_at, f), f));
+    let latest = [ReportFile::Html, ReportFile::Csv, ReportFile::Json].map(|f| (latest_key(f), f));
+    dated.into_iter().chain(latest).collect()
+}
+
+/// The error of a store refusing to read an object of `size` bytes, over its `limit`.
+pub fn too_large(operation: &'static str, key: &str, size: u64, limit: u64) -> PortError {
+    PortError::new(
+        ErrorKind::Permanent,
+        operation,
+        Some(REPORT_TOO_LARGE),
+        format!("{key} is {size} bytes, over the {limit}-byte limit: not read"),
+    )
+}
+
+pub fn is_too_large(e: &PortError) -> bool {
+    e.code.as_deref() == Some(REPORT_TOO_LARGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_written_dated_first_and_latest_json_last() {
+        let at = DateTime::parse_from_rfc3339("2026-03-07T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let keys: Vec<String> = write_order(at).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "reports/2026/03/07/report.json",
+                "reports/2026/03/07/report.csv",
+                "reports/2026/03/07/report.html",
+                "reports/latest/report.html",
+                "reports/latest/report.csv",
+                "reports/latest/report.json",
+            ]
+        );
+        assert_eq!(keys.last().map(String::as_str), Some(LATEST_JSON));
+        assert!(keys.iter().all(|k| k.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn too_large_is_permanent_and_recognisable() {
+        let e = too_large("GetObject", LATEST_JSON, 10, 5);
+        assert_eq!(e.kind, ErrorKind::Permanent);
+        assert!(is_too_large(&e));
+        assert!(e.to_string().contains("over the 5-byte limit"), "{e}");
+    }
+}

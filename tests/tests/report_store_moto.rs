@@ -1,0 +1,107 @@
+//! The S3 report store against a moto server: written objects read back as the latest report,
+//! a missing one is `None`, an oversized one is refused before it is read.
+
+use aws_sdk_s3::Client;
+use relay_aws::S3ReportStore;
+use relay_core::compliance::store::{is_too_large, ReportStore, LATEST_JSON};
+use relay_core::ports::ErrorKind;
+use relay_tests::MotoServer;
+
+const BUCKET: &str = "relay-reports";
+
+/// moto answers on 127.0.0.1, so the bucket goes in the path, not the host name.
+async fn client(moto: &MotoServer) -> Client {
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(config)
+}
+
+async fn with_bucket(moto: &MotoServer) -> Client {
+    let s3 = client(moto).await;
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    s3
+}
+
+#[tokio::test]
+async fn a_put_report_reads_back_as_the_latest_with_its_content_type() {
+    let moto = MotoServer::start().unwrap();
+    let s3 = with_bucket(&moto).await;
+    let store = S3ReportStore::new(s3.clone(), BUCKET);
+    let body = r#"{"schema": "backup-relay/report/v1", "resources": []}"#;
+    store
+        .put(
+            "reports/2026/11/20/report.csv",
+            "a,b\n",
+            "text/csv; charset=utf-8",
+        )
+        .await
+        .unwrap();
+    store
+        .put(LATEST_JSON, body, "application/json")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get_latest_json().await.unwrap().as_deref(),
+        Some(body)
+    );
+    let head = s3
+        .head_object()
+        .bucket(BUCKET)
+        .key("reports/2026/11/20/report.csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_type(), Some("text/csv; charset=utf-8"));
+    let links = store.links("reports/2026/11/20/report.html");
+    assert_eq!(
+        links.uri,
+        "s3://relay-reports/reports/2026/11/20/report.html"
+    );
+    assert!(
+        links.console.is_some_and(
+            |c| c.contains("region=us-east-1") && c.contains("/s3/object/relay-reports?")
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_missing_latest_report_is_none() {
+    let moto = MotoServer::start().unwrap();
+    let store = S3ReportStore::new(with_bucket(&moto).await, BUCKET);
+    assert_eq!(store.get_latest_json().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_latest_report_over_the_limit_is_refused_unread() {
+    let moto = MotoServer::start().unwrap();
+    let store = S3ReportStore::new(with_bucket(&moto).await, BUCKET).with_max_bytes(1024);
+    store
+        .put(LATEST_JSON, &"x".repeat(1025), "application/json")
+        .await
+        .unwrap();
+    let err = store.get_latest_json().await.unwrap_err();
+    assert!(is_too_large(&err), "{err}");
+    assert_eq!(
+        (err.kind, err.operation),
+        (ErrorKind::Permanent, "GetObject")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_a_classified_error_not_an_empty_store() {
+    let moto = MotoServer::start().unwrap();
+    let store = S3ReportStore::new(client(&moto).await, "no-such-bucket");
+    let err = store.get_latest_json().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    let err = store
+        .put(LATEST_JSON, "{}", "application/json")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.operation),
+        (ErrorKind::NotFound, "PutObject"),
+        "{err}"
+    );
+}
