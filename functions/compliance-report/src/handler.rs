@@ -16,7 +16,6 @@ use relay_core::policy::Policy;
 use relay_core::ports::{Alert, AlertPort, BackupPort, Clock, LedgerPort, PortError, RouterPorts};
 use relay_lambda::{event_id, HandlerError, LoadedPolicy};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
 /// open incidents, the alert topic and the time.
@@ -85,10 +84,7 @@ impl From<ReportError> for Diagnostic {
     }
 }
 
-/// `sha256:<hex>` of the policy text: which policy a report was evaluated against.
-pub fn policy_digest(text: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
-}
+pub use relay_core::compliance::policy_digest;
 
 /// What one run did.
 #[derive(Debug)]
