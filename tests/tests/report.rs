@@ -299,22 +299,178 @@ async fn json_csv_and_summary_agree() {
 async fn an_alert_goes_out_on_change_and_not_on_an_unchanged_day() {
     let (_, first) = report_of(COMPLIANT, options(2)).await;
     let (_, same) = report_of(COMPLIANT, options(2)).await;
-    assert!(compliance::changes(Some(&first), &same).is_empty());
+    assert!(compliance::changes(Some(&compliance::Verdicts::of(&first)), &same).is_empty());
     let world = COMPLIANT.replace(
         "name: users, account: \"111111111111\", region: us-east-1,",
         "name: users, account: \"111111111111\", region: us-east-1, pitr: false,",
     );
     let (_, worse) = report_of(&world, options(2)).await;
-    let changes = compliance::changes(Some(&first), &worse);
+    let changes = compliance::changes(Some(&compliance::Verdicts::of(&first)), &worse);
     assert_eq!(changes.len(), 1);
     assert_eq!(
         (changes[0].name.as_str(), changes[0].now),
         ("users", Status::NonCompliant)
     );
     assert!(changes[0].reasons[0].contains("point-in-time recovery is off"));
-    let back = compliance::changes(Some(&worse), &first);
+    let back = compliance::changes(Some(&compliance::Verdicts::of(&worse)), &first);
     assert_eq!(
         (back.len(), back[0].now, back[0].reasons.len()),
         (1, Status::Compliant, 0)
     );
+}
+
+/// The report of `world` under the example policy with `compliance` appended to it.
+async fn report_under(compliance: &str, world: &str) -> Report {
+    let text = format!("{EXAMPLE}{compliance}");
+    let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let world = WorldFile::parse(world, &policy).unwrap_or_else(|e| panic!("{e}"));
+    let mut sim = Simulation::with_world(policy, &world, options(3));
+    sim.run().await;
+    sim.compliance_report(&compliance::policy_digest(&text))
+        .await
+}
+
+#[tokio::test]
+async fn an_account_refusing_the_executor_role_is_a_gap_and_nothing_there_is_guessed() {
+    let world = format!("{COMPLIANT}accounts:\n  \"333333333333\": {{ executor_role: false }}\n");
+    let (_, report) = report_of(&world, options(3)).await;
+    assert!(
+        report.gaps.iter().any(|g| g.account == "333333333333"),
+        "{:?}",
+        report.gaps
+    );
+    let chain = control(&report, "orders", ControlId::RelayChainComplete);
+    assert_eq!(chain.status, Status::NonCompliant);
+    assert!(
+        chain.reason.contains("could not be verified"),
+        "{}",
+        chain.reason
+    );
+    assert!(chain.evidence.iter().all(|e| e
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.starts_with("not verified: 'bunker' could not be read"))));
+    let never = control(&report, "orders", ControlId::RelayNeverExpireRetention);
+    assert_eq!(never.status, Status::NonCompliant, "{}", never.reason);
+    assert!(
+        never.reason.contains("could not be read"),
+        "{}",
+        never.reason
+    );
+    let lock = control(
+        &report,
+        "orders",
+        ControlId::BackupResourcesProtectedByBackupVaultLock,
+    );
+    assert!(
+        lock.reason.contains("'bunker' could not be read"),
+        "{}",
+        lock.reason
+    );
+}
+
+#[tokio::test]
+async fn listing_the_tables_own_region_or_account_asks_for_nothing_more() {
+    let world = COMPLIANT.replace(
+        "tables:\n",
+        "tables:\n  - { name: audit, account: \"111111111111\", region: us-east-1 }\n",
+    );
+    let report = report_under(
+        "compliance: { cross_region_list: [us-east-1], cross_account_list: [\"111111111111\"] }\n",
+        &world,
+    )
+    .await;
+    for id in [
+        ControlId::BackupResourcesProtectedByCrossRegion,
+        ControlId::BackupResourcesProtectedByCrossAccount,
+    ] {
+        assert_eq!(
+            control(&report, "audit", id).status,
+            Status::NonCompliant,
+            "{id:?}"
+        );
+        assert_eq!(
+            control(&report, "orders", id).status,
+            Status::Compliant,
+            "{id:?}"
+        );
+    }
+    let listed = report_under(
+        "compliance: { cross_region_list: [us-west-2, eu-west-1] }\n",
+        COMPLIANT,
+    )
+    .await;
+    let c = control(
+        &listed,
+        "orders",
+        ControlId::BackupResourcesProtectedByCrossRegion,
+    );
+    assert_eq!(
+        (c.status, c.evidence.len()),
+        (Status::Compliant, 2),
+        "{}",
+        c.reason
+    );
+}
+
+#[tokio::test]
+async fn a_table_backed_up_into_a_vault_mid_chain_is_held_to_the_routes_from_there() {
+    let world = "tables:\n  - { name: orders, account: \"111111111111\", region: us-east-1, tags: { backup-tier: gold } }\n  - { name: ledger, account: \"222222222222\", region: us-east-1, tags: { backup-tier: gold } }\nbackup_plans:\n  - { vault: primary, every_hours: 24, delete_after_days: 35 }\n  - { vault: central, every_hours: 24, delete_after_days: 35 }\nvaults:\n  bunker: { access_policy_allows_copy_from: [] }\n";
+    let (_, report) = report_of(world, options(3)).await;
+    // The bunker refuses every copy: both tables' chains stop at dr, the simulator's count and
+    // the report's agree that ledger has chains too (from central).
+    for table in ["orders", "ledger"] {
+        let chain = control(&report, table, ControlId::RelayChainComplete);
+        assert_eq!(
+            chain.status,
+            Status::NonCompliant,
+            "{table}: {}",
+            chain.reason
+        );
+        assert!(
+            chain
+                .evidence
+                .iter()
+                .all(|e| e.vault.as_deref().is_some_and(|v| v.ends_with(":bunker"))),
+            "{table}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_plans_never_copy_of_a_table_no_route_selects_is_still_held_to_100_years() {
+    let world = format!(
+        "{}backup_plans:\n  - {{ vault: primary, every_hours: 24, delete_after_days: 35, copy_to: bunker }}\n",
+        COMPLIANT
+            .replace("tables:\n", "tables:\n  - { name: audit, account: \"111111111111\", region: us-east-1 }\n")
+            .replace("    lock: { min_retention_days: 1, max_retention_days: 36500 }\n", "    lock: { min_retention_days: 1, max_retention_days: 3650 }\n")
+    );
+    let (_, report) = report_of(&world, options(2)).await;
+    let never = control(&report, "audit", ControlId::RelayNeverExpireRetention);
+    assert_eq!(never.status, Status::NonCompliant, "{}", never.reason);
+    assert!(!never.evidence.is_empty());
+}
+
+#[tokio::test]
+async fn a_second_breakage_of_a_non_compliant_table_is_a_change() {
+    let pitr_off = COMPLIANT.replace(
+        "name: users, account: \"111111111111\", region: us-east-1,",
+        "name: users, account: \"111111111111\", region: us-east-1, pitr: false,",
+    );
+    let (_, before) = report_of(&pitr_off, options(2)).await;
+    let world = format!("{pitr_off}regions:\n  - {{ account: \"111111111111\", region: us-east-1, advanced_features: false }}\n");
+    let (_, after) = report_of(&world, options(2)).await;
+    let changed = compliance::changes(Some(&compliance::Verdicts::of(&before)), &after);
+    let users = changed
+        .iter()
+        .find(|c| c.name == "users")
+        .expect("users changed");
+    assert_eq!(
+        (users.was, users.now),
+        (Some(Status::NonCompliant), Status::NonCompliant)
+    );
+    assert!(users
+        .reasons
+        .iter()
+        .any(|r| r.starts_with("RELAY_ADVANCED_FEATURES")));
 }

@@ -213,6 +213,7 @@ fn add_failures(inv: &mut Inventory) {
         error: "AccessDenied: User: arn:aws:sts::444444444444:assumed-role/relay-inventory/relay \
                 is not authorized to perform: dynamodb:ListTables <no identity-based policy>"
             .into(),
+        ..InventoryGap::default()
     });
 }
 

@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::Client;
 use relay_aws::S3ReportStore;
-use relay_core::compliance::store::{is_too_large, ReportStore, LATEST_JSON};
+use relay_core::compliance::store::{is_too_large, ReportStore, BASELINE_KEY};
 use relay_core::ports::ErrorKind;
 use relay_tests::MotoServer;
 
@@ -38,14 +38,11 @@ async fn a_put_report_reads_back_as_the_latest_with_its_content_type() {
         .await
         .unwrap();
     store
-        .put(LATEST_JSON, body, "application/json")
+        .put(BASELINE_KEY, body, "application/json")
         .await
         .unwrap();
 
-    assert_eq!(
-        store.get_latest_json().await.unwrap().as_deref(),
-        Some(body)
-    );
+    assert_eq!(store.get_baseline().await.unwrap().as_deref(), Some(body));
     let head = s3
         .head_object()
         .bucket(BUCKET)
@@ -70,7 +67,7 @@ async fn a_put_report_reads_back_as_the_latest_with_its_content_type() {
 async fn a_missing_latest_report_is_none() {
     let moto = MotoServer::start().unwrap();
     let store = S3ReportStore::new(with_bucket(&moto).await, BUCKET);
-    assert_eq!(store.get_latest_json().await.unwrap(), None);
+    assert_eq!(store.get_baseline().await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -78,10 +75,10 @@ async fn a_latest_report_over_the_limit_is_refused_unread() {
     let moto = MotoServer::start().unwrap();
     let store = S3ReportStore::new(with_bucket(&moto).await, BUCKET).with_max_bytes(1024);
     store
-        .put(LATEST_JSON, &"x".repeat(1025), "application/json")
+        .put(BASELINE_KEY, &"x".repeat(1025), "application/json")
         .await
         .unwrap();
-    let err = store.get_latest_json().await.unwrap_err();
+    let err = store.get_baseline().await.unwrap_err();
     assert!(is_too_large(&err), "{err}");
     assert_eq!(
         (err.kind, err.operation),
@@ -93,10 +90,10 @@ async fn a_latest_report_over_the_limit_is_refused_unread() {
 async fn a_missing_bucket_is_a_classified_error_not_an_empty_store() {
     let moto = MotoServer::start().unwrap();
     let store = S3ReportStore::new(client(&moto).await, "no-such-bucket");
-    let err = store.get_latest_json().await.unwrap_err();
+    let err = store.get_baseline().await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
     let err = store
-        .put(LATEST_JSON, "{}", "application/json")
+        .put(BASELINE_KEY, "{}", "application/json")
         .await
         .unwrap_err();
     assert_eq!(

@@ -10,8 +10,10 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use relay_core::compliance::alert::change_alert;
 use relay_core::compliance::inventory::take_inventory;
-use relay_core::compliance::store::{self, ReportFile, ReportStore, LATEST_JSON};
-use relay_core::compliance::{changes, emf, evaluate, render, InventoryPort, Report, SCHEMA};
+use relay_core::compliance::store::{self, ReportFile, ReportStore, BASELINE_KEY};
+use relay_core::compliance::{
+    changes, emf, evaluate, render, InventoryPort, Report, Verdicts, VERDICTS_SCHEMA,
+};
 use relay_core::policy::Policy;
 use relay_core::ports::{Alert, AlertPort, BackupPort, Clock, LedgerPort, PortError, RouterPorts};
 use relay_lambda::{event_id, HandlerError, LoadedPolicy};
@@ -118,7 +120,7 @@ impl Outcome {
 /// The previous report to compare with, or why there is none to trust.
 #[derive(Debug, Default)]
 struct Baseline {
-    report: Option<Report>,
+    report: Option<Verdicts>,
     note: Option<String>,
 }
 
@@ -139,6 +141,7 @@ struct Bodies {
     json: String,
     csv: String,
     html: String,
+    verdicts: String,
 }
 
 impl Bodies {
@@ -147,6 +150,7 @@ impl Bodies {
             json: render::json(report).map_err(ReportError::Json)?,
             csv: render::csv(report).map_err(ReportError::Csv)?,
             html: render::html(report),
+            verdicts: serde_json::to_string(&Verdicts::of(report)).map_err(ReportError::Json)?,
         })
     }
 
@@ -155,6 +159,7 @@ impl Bodies {
             ReportFile::Json => &self.json,
             ReportFile::Csv => &self.csv,
             ReportFile::Html => &self.html,
+            ReportFile::Verdicts => &self.verdicts,
         }
     }
 }
@@ -246,25 +251,25 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
         })
     }
 
-    /// The last report written, when there is one that reads as a report of this schema.
+    /// The last verdicts written, when there are some that read as verdicts of this schema.
     async fn previous(&self) -> Result<Baseline, ReportError> {
-        let text = match self.store.get_latest_json().await {
+        let text = match self.store.get_baseline().await {
             Ok(None) => return Ok(Baseline::default()),
             Ok(Some(text)) => text,
             Err(e) if e.kind.is_transient() => return Err(ReportError::ReadPrevious(e)),
             Err(e) => return Ok(Baseline::unreadable(e.to_string())),
         };
-        match serde_json::from_str::<Report>(&text) {
-            Ok(r) if r.schema == SCHEMA => Ok(Baseline {
+        match serde_json::from_str::<Verdicts>(&text) {
+            Ok(r) if r.schema == VERDICTS_SCHEMA => Ok(Baseline {
                 report: Some(r),
                 note: None,
             }),
             Ok(r) => Ok(Baseline::unreadable(format!(
-                "{LATEST_JSON} has schema {}",
+                "{BASELINE_KEY} has schema {}",
                 r.schema
             ))),
             Err(e) => Ok(Baseline::unreadable(format!(
-                "{LATEST_JSON} is not a report: {e}"
+                "{BASELINE_KEY} is not a verdicts file: {e}"
             ))),
         }
     }

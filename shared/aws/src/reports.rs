@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use relay_core::compliance::store::{too_large, ObjectLinks, ReportStore, LATEST_JSON};
+use relay_core::compliance::store::{too_large, ObjectLinks, ReportStore, BASELINE_KEY};
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
 use crate::errors::classify;
@@ -59,12 +59,12 @@ impl S3ReportStore {
 }
 
 impl ReportStore for S3ReportStore {
-    async fn get_latest_json(&self) -> PortResult<Option<String>> {
+    async fn get_baseline(&self) -> PortResult<Option<String>> {
         let sent = self
             .client
             .get_object()
             .bucket(&self.bucket)
-            .key(LATEST_JSON)
+            .key(BASELINE_KEY)
             .send()
             .await;
         let object = match sent {
@@ -74,15 +74,15 @@ impl ReportStore for S3ReportStore {
         };
         let size = u64::try_from(object.content_length().unwrap_or(0)).unwrap_or(0);
         if size > self.max_bytes {
-            return Err(too_large("GetObject", LATEST_JSON, size, self.max_bytes));
+            return Err(too_large("GetObject", BASELINE_KEY, size, self.max_bytes));
         }
-        let bytes = self.read_bounded(LATEST_JSON, object.body).await?;
+        let bytes = self.read_bounded(BASELINE_KEY, object.body).await?;
         String::from_utf8(bytes).map(Some).map_err(|e| {
             PortError::new(
                 ErrorKind::Permanent,
                 "GetObject",
                 None,
-                format!("{LATEST_JSON} is not UTF-8: {e}"),
+                format!("{BASELINE_KEY} is not UTF-8: {e}"),
             )
         })
     }

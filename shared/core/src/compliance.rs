@@ -191,7 +191,59 @@ fn summarize(resources: &[ResourceReport]) -> ReportSummary {
     s
 }
 
-/// A table whose verdict changed since the previous report (or that is new and non-compliant).
+/// The change alert's baseline: each table's verdict and the controls it fails, a few hundred
+/// bytes a table where the report is kilobytes, so it stays readable for any organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdicts {
+    pub schema: String,
+    pub generated_at: DateTime<Utc>,
+    pub tables: Vec<Verdict>,
+}
+
+pub const VERDICTS_SCHEMA: &str = "backup-relay/verdicts/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub resource_arn: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub status: Status,
+    /// The ids of the controls it fails.
+    pub failing: Vec<String>,
+}
+
+impl Verdicts {
+    pub fn of(report: &Report) -> Self {
+        Self {
+            schema: VERDICTS_SCHEMA.to_string(),
+            generated_at: report.generated_at,
+            tables: report
+                .resources
+                .iter()
+                .map(|r| Verdict {
+                    resource_arn: r.resource_arn.clone(),
+                    name: r.name.clone(),
+                    account: r.account.clone(),
+                    region: r.region.clone(),
+                    status: r.status,
+                    failing: failing_ids(r),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn failing_ids(r: &ResourceReport) -> Vec<String> {
+    r.controls
+        .iter()
+        .filter(|c| c.status == Status::NonCompliant)
+        .map(|c| c.id.as_str().to_string())
+        .collect()
+}
+
+/// A table whose verdict changed since the previous report: it became non-compliant, fails
+/// other controls than before, recovered, is new and non-compliant, or left the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub resource_arn: String,
@@ -202,24 +254,27 @@ pub struct Change {
     pub now: Status,
     /// Why it is non-compliant now (empty when it recovered).
     pub reasons: Vec<String>,
+    /// It is not in this report: deleted, or its account and Region could not be read.
+    pub gone: bool,
 }
 
-/// What changed between two reports: tables that became non-compliant, and tables that recovered.
-/// A new table is a change only when it is non-compliant; a table that left is not one.
-pub fn changes(previous: Option<&Report>, current: &Report) -> Vec<Change> {
-    let before: BTreeMap<&str, Status> = previous
+/// What changed since the previous verdicts. A new table is a change only when non-compliant;
+/// a non-compliant table whose failing controls changed is one too (a second breakage must not
+/// hide behind the first); a table that left the report is one (it may be unreadable now).
+pub fn changes(previous: Option<&Verdicts>, current: &Report) -> Vec<Change> {
+    let before: BTreeMap<&str, &Verdict> = previous
         .map(|p| {
-            p.resources
+            p.tables
                 .iter()
-                .map(|r| (r.resource_arn.as_str(), r.status))
+                .map(|t| (t.resource_arn.as_str(), t))
                 .collect()
         })
         .unwrap_or_default();
-    current
+    let mut out: Vec<Change> = current
         .resources
         .iter()
         .filter(|r| match before.get(r.resource_arn.as_str()) {
-            Some(was) => *was != r.status,
+            Some(was) => was.status != r.status || was.failing != failing_ids(r),
             None => r.status == Status::NonCompliant,
         })
         .map(|r| Change {
@@ -227,11 +282,36 @@ pub fn changes(previous: Option<&Report>, current: &Report) -> Vec<Change> {
             name: r.name.clone(),
             account: r.account.clone(),
             region: r.region.clone(),
-            was: before.get(r.resource_arn.as_str()).copied(),
+            was: before.get(r.resource_arn.as_str()).map(|v| v.status),
             now: r.status,
             reasons: r.failures(),
+            gone: false,
         })
-        .collect()
+        .collect();
+    let present: std::collections::BTreeSet<&str> = current
+        .resources
+        .iter()
+        .map(|r| r.resource_arn.as_str())
+        .collect();
+    out.extend(
+        before
+            .values()
+            .filter(|v| !present.contains(v.resource_arn.as_str()))
+            .map(|v| Change {
+                resource_arn: v.resource_arn.clone(),
+                name: v.name.clone(),
+                account: v.account.clone(),
+                region: v.region.clone(),
+                was: Some(v.status),
+                now: Status::NotApplicable,
+                reasons: vec![
+                    "no longer in the report: deleted, or its account and Region could not be read"
+                        .into(),
+                ],
+                gone: true,
+            }),
+    );
+    out
 }
 
 #[cfg(test)]

@@ -194,11 +194,11 @@ impl MemStore {
 }
 
 impl ReportStore for MemStore {
-    async fn get_latest_json(&self) -> PortResult<Option<String>> {
+    async fn get_baseline(&self) -> PortResult<Option<String>> {
         if let Some(e) = self.fail_get.lock().unwrap().clone() {
             return Err(e);
         }
-        Ok(self.body(LATEST_JSON))
+        Ok(self.body(BASELINE_KEY))
     }
     async fn put(&self, key: &str, body: &str, content_type: &str) -> PortResult<()> {
         if self.fail_put.lock().unwrap().as_deref() == Some(key) {
@@ -252,7 +252,15 @@ async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_table
     let out = f.run(&policy()).await.unwrap();
     assert_eq!(f.store().puts(), all_keys());
     assert_eq!(out.written, all_keys());
-    let latest: Report = serde_json::from_str(&f.store().body(LATEST_JSON).unwrap()).unwrap();
+    let latest: Report = serde_json::from_str(
+        &f.store()
+            .body(&store::latest_key(store::ReportFile::Json))
+            .unwrap(),
+    )
+    .unwrap();
+    let baseline: relay_core::compliance::Verdicts =
+        serde_json::from_str(&f.store().body(BASELINE_KEY).unwrap()).unwrap();
+    assert_eq!(baseline, relay_core::compliance::Verdicts::of(&out.report));
     assert_eq!(latest, out.report);
     assert_eq!(latest.policy_digest, policy_digest(POLICY));
     assert_eq!(latest.summary.resources, 2);
@@ -290,7 +298,7 @@ async fn an_unchanged_day_writes_the_report_and_sends_nothing() {
     let again = f.run(&policy()).await.unwrap();
     assert_eq!((again.changes, again.alert.is_none()), (0, true));
     assert_eq!(f.ports().alerts().len(), 1, "only the first run's");
-    assert_eq!(f.store().puts().len(), 12);
+    assert_eq!(f.store().puts().len(), 16);
 }
 
 #[tokio::test]
@@ -313,8 +321,8 @@ async fn a_refused_alert_keeps_latest_unmoved_so_the_next_run_sends_it() {
     *f.ports().refuse_alerts.lock().unwrap() = true;
     let err = f.run(&policy()).await.unwrap_err();
     assert_eq!(err.error_type(), "AlertFailed");
-    assert_eq!(f.store().body(LATEST_JSON), None);
-    assert_eq!(f.store().puts(), all_keys()[..3]);
+    assert_eq!(f.store().body(BASELINE_KEY), None);
+    assert_eq!(f.store().puts(), all_keys()[..4]);
 
     *f.ports().refuse_alerts.lock().unwrap() = false;
     let out = f.run(&policy()).await.unwrap();
@@ -326,7 +334,7 @@ async fn a_refused_alert_keeps_latest_unmoved_so_the_next_run_sends_it() {
 async fn an_unreadable_previous_report_is_noted_and_a_transient_read_writes_nothing() {
     let f = function();
     f.store()
-        .put(LATEST_JSON, "{\"not\": \"a report\"}", "application/json")
+        .put(BASELINE_KEY, "{\"not\": \"a report\"}", "application/json")
         .await
         .unwrap();
     let out = f.run(&policy()).await.unwrap();
@@ -356,7 +364,7 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
     let f = function();
     *f.store().fail_get.lock().unwrap() = Some(store::too_large(
         "GetObject",
-        LATEST_JSON,
+        BASELINE_KEY,
         70_000_000,
         67_108_864,
     ));
@@ -366,7 +374,7 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
         .unwrap()
         .message
         .contains("over the 67108864-byte limit"));
-    assert_eq!(out.written.len(), 6);
+    assert_eq!(out.written.len(), 8);
 }
 
 #[tokio::test]
@@ -376,7 +384,7 @@ async fn an_on_demand_invoke_answers_with_counts_and_keys() {
     assert_eq!(answer["resources"], 2);
     assert_eq!(answer["non_compliant"], 2);
     assert_eq!(answer["alerted"], true);
-    assert_eq!(answer["written"][5], LATEST_JSON);
+    assert_eq!(answer["written"][7], BASELINE_KEY);
     assert!(
         answer.get("resources_detail").is_none() && !answer.to_string().contains("backup-tier")
     );

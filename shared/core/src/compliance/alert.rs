@@ -23,18 +23,24 @@ pub fn change_alert(
 ) -> Option<Alert> {
     let worse: Vec<&Change> = changes
         .iter()
-        .filter(|c| c.now == Status::NonCompliant)
+        .filter(|c| !c.gone && c.now == Status::NonCompliant)
         .collect();
     let recovered: Vec<&Change> = changes
         .iter()
-        .filter(|c| c.was == Some(Status::NonCompliant) && c.now != Status::NonCompliant)
+        .filter(|c| !c.gone && c.was == Some(Status::NonCompliant) && c.now != Status::NonCompliant)
         .collect();
-    if worse.is_empty() && recovered.is_empty() {
+    let gone: Vec<&Change> = changes.iter().filter(|c| c.gone).collect();
+    if worse.is_empty() && recovered.is_empty() && gone.is_empty() {
         return None;
     }
     let mut message = headline(current);
-    section(&mut message, "Became non-compliant", &worse);
+    section(
+        &mut message,
+        "Became non-compliant, or fails other controls",
+        &worse,
+    );
     section(&mut message, "Recovered", &recovered);
+    section(&mut message, "No longer in the report", &gone);
     if let Some(note) = note {
         let _ = writeln!(message, "\nNote: {note}");
     }
@@ -46,7 +52,7 @@ pub fn change_alert(
         }
     }
     Some(Alert {
-        subject: subject(worse.len(), recovered.len()),
+        subject: subject(worse.len(), recovered.len() + gone.len()),
         message,
         hop: None,
         account: None,
@@ -122,9 +128,9 @@ fn cut(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::changes;
     use super::super::fixtures::{report, table};
     use super::super::ControlId;
+    use super::super::{changes, Verdicts};
     use super::*;
 
     fn links() -> Vec<ObjectLinks> {
@@ -147,7 +153,12 @@ mod tests {
             vec![table("users", "111111111111", &[CHAIN])],
         );
         assert_eq!(
-            change_alert(&changes(Some(&day1), &day2), &day2, &links(), None),
+            change_alert(
+                &changes(Some(&Verdicts::of(&day1)), &day2),
+                &day2,
+                &links(),
+                None
+            ),
             None
         );
     }
@@ -177,14 +188,20 @@ mod tests {
                 ),
             ],
         );
-        let alert = change_alert(&changes(Some(&day1), &day2), &day2, &links(), None).unwrap();
+        let alert = change_alert(
+            &changes(Some(&Verdicts::of(&day1)), &day2),
+            &day2,
+            &links(),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             alert.subject,
             "Backup Relay: 2 tables now non-compliant, 1 recovered"
         );
         let m = &alert.message;
         assert!(m.starts_with("Backup Relay compliance report of 2026-11-21T06:00:00Z: 1 of 3 tables compliant, 2 non-compliant."), "{m}");
-        assert!(m.contains("Became non-compliant (2):\n- orders (111111111111/us-east-1, was COMPLIANT) arn:aws:dynamodb:us-east-1:111111111111:table/orders\n    RELAY_CHAIN_COMPLETE: no COMPLETED copy in bunker\n"), "{m}");
+        assert!(m.contains("Became non-compliant, or fails other controls (2):\n- orders (111111111111/us-east-1, was COMPLIANT) arn:aws:dynamodb:us-east-1:111111111111:table/orders\n    RELAY_CHAIN_COMPLETE: no COMPLETED copy in bunker\n"), "{m}");
         assert!(
             m.contains("- users (222222222222/us-east-1, was new)"),
             "{m}"

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::inventory::{Inventory, PlanFacts, RegionFacts, TableFacts, VaultFacts};
+use super::inventory::{GapKind, Inventory, PlanFacts, RegionFacts, TableFacts, VaultFacts};
 use super::{ControlResult, Evidence, Parameters, ResourceReport, Status, MAX_EVIDENCE};
 use crate::arn::{RecoveryPointArn, VaultArn};
 use crate::guard::{self, GuardDecision, PointView};
-use crate::ledger::Original;
 use crate::ports::Incident;
 use crate::retention::Retention;
 use crate::Policy;
@@ -163,6 +162,10 @@ pub(super) struct Index<'a> {
     plans: &'a [PlanFacts],
     incidents: &'a [Incident],
     restores: HashMap<&'a str, &'a super::inventory::RestoreTest>,
+    /// Policy vaults whose contents could not be read, and why.
+    unread_vaults: HashMap<&'a VaultArn, String>,
+    /// Why the ledger's open incidents could not be read, when they could not.
+    unread_ledger: Option<String>,
 }
 
 /// One table and what belongs to it.
@@ -171,7 +174,10 @@ pub(super) struct TableView<'a> {
     /// Its recovery points, every status.
     points: &'a [&'a PointView],
     plans: Vec<&'a PlanFacts>,
-    /// Vaults its routes copy into (from the roots that hold or would hold its backups).
+    /// The policy vaults its backups land in: its plans' vaults, and the root vaults of its
+    /// account and Region. The points of the table there are its originals.
+    origins: Vec<&'a crate::policy::Vault>,
+    /// Vaults its routes copy into from there.
     reached: Vec<&'a crate::policy::Vault>,
 }
 
@@ -206,7 +212,18 @@ impl<'a> Index<'a> {
             plans: &inv.plans,
             incidents: &inv.incidents,
             restores,
+            unread_vaults: unread_vaults(policy, inv),
+            unread_ledger: inv
+                .gaps
+                .iter()
+                .find(|g| g.kind == GapKind::Incidents)
+                .map(|g| g.error.clone()),
         }
+    }
+
+    /// Why this vault's contents are unknown, when they are.
+    fn unread(&self, vault: &VaultArn) -> Option<&str> {
+        self.unread_vaults.get(vault).map(String::as_str)
     }
 
     pub(super) fn evaluate_table(&self, table: &TableFacts) -> ResourceReport {
@@ -217,7 +234,15 @@ impl<'a> Index<'a> {
                 .get(table.arn.as_str())
                 .map_or(&[], |v| v.as_slice()),
             plans: self.plans.iter().filter(|p| p.selects(table)).collect(),
-            reached: self.reached(table),
+            origins: Vec::new(),
+            reached: Vec::new(),
+        };
+        let origins = self.origins(table, &view.plans);
+        let reached = self.reached(table, &origins);
+        let view = TableView {
+            origins,
+            reached,
+            ..view
         };
         let controls: Vec<ControlResult> = ControlId::ALL
             .iter()
@@ -253,15 +278,20 @@ impl<'a> Index<'a> {
         }
     }
 
-    /// The root vaults of the table's account and Region (where its plans put the originals),
-    /// and every vault their routes reach for this table.
-    fn reached(&self, table: &TableFacts) -> Vec<&'a crate::policy::Vault> {
-        let mut out: Vec<&crate::policy::Vault> = Vec::new();
-        for root in self.roots_of(table) {
-            for v in self
-                .policy
-                .vaults_reached(&root.alias, Some(DYNAMODB), &table.tags)
-            {
+    /// Where the table's backups land: the policy vaults its plans back it up into, and the
+    /// policy's root vaults in its own account and Region.
+    fn origins(&self, table: &TableFacts, plans: &[&PlanFacts]) -> Vec<&'a crate::policy::Vault> {
+        let mut out: Vec<&crate::policy::Vault> = self
+            .policy
+            .root_vaults()
+            .into_iter()
+            .filter(|v| v.arn.account == table.account && v.arn.region == table.region)
+            .collect();
+        for plan in plans {
+            let Ok(arn) = VaultArn::parse(&plan.vault_arn) else {
+                continue;
+            };
+            if let Some(v) = self.policy.vault_by_arn(&arn) {
                 if !out.iter().any(|o| o.alias == v.alias) {
                     out.push(v);
                 }
@@ -270,13 +300,48 @@ impl<'a> Index<'a> {
         out
     }
 
-    fn roots_of(&self, table: &TableFacts) -> Vec<&'a crate::policy::Vault> {
-        self.policy
-            .root_vaults()
-            .into_iter()
-            .filter(|v| v.arn.account == table.account && v.arn.region == table.region)
-            .collect()
+    /// Every vault the routes out of `origins` reach for this table, each once.
+    fn reached(
+        &self,
+        table: &TableFacts,
+        origins: &[&'a crate::policy::Vault],
+    ) -> Vec<&'a crate::policy::Vault> {
+        let mut out: Vec<&crate::policy::Vault> = Vec::new();
+        for origin in origins {
+            for v in self
+                .policy
+                .vaults_reached(&origin.alias, Some(DYNAMODB), &table.tags)
+            {
+                if !out.iter().any(|o| o.alias == v.alias) {
+                    out.push(v);
+                }
+            }
+        }
+        out
     }
+}
+
+/// The policy vaults whose contents are unknown: their account and Region's vault listing
+/// failed, or their recovery points could not be listed.
+fn unread_vaults<'a>(policy: &'a Policy, inv: &Inventory) -> HashMap<&'a VaultArn, String> {
+    let mut out = HashMap::new();
+    for gap in &inv.gaps {
+        for v in &policy.vaults {
+            let here = v.arn.account == gap.account && v.arn.region == gap.region;
+            let hit = match gap.kind {
+                GapKind::BackupVaults => here,
+                GapKind::RecoveryPoints => gap.vault.as_deref() == Some(v.arn.to_string().as_str()),
+                _ => false,
+            };
+            if hit {
+                out.insert(
+                    &v.arn,
+                    format!("'{}' could not be read ({})", v.alias, gap.error),
+                );
+            }
+        }
+    }
+    out
 }
 
 fn completed<'a>(view: &'a TableView<'a>) -> impl Iterator<Item = &'a PointView> + 'a {
@@ -407,15 +472,16 @@ fn plan_frequency_and_retention(
 
 fn minimum_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
     let days = ix.params.required_retention_days;
+    // Short by less than a day counts as kept: AWS rounds calculated delete dates (the guard
+    // judges whole days the same way).
+    let floor = Duration::days(i64::from(days) - 1);
     let mut count = 0;
     let short: Vec<Evidence> = completed(v)
         .inspect(|_| count += 1)
         .filter_map(|p| {
-            let kept = p
-                .delete_at?
-                .signed_duration_since(p.creation_date)
-                .num_days();
-            (kept < i64::from(days)).then(|| point_evidence(p, Some(format!("kept {kept} days"))))
+            let kept = p.delete_at?.signed_duration_since(p.creation_date);
+            (kept <= floor)
+                .then(|| point_evidence(p, Some(format!("kept {} days", kept.num_days()))))
         })
         .collect();
     if count == 0 {
@@ -484,11 +550,12 @@ fn manual_deletion_disabled(ix: &Index<'_>, v: &TableView<'_>) -> (Status, Strin
     let open: Vec<Evidence> = vaults
         .iter()
         .filter(|a| !ix.vaults.get(*a).is_some_and(|f| f.deny_manual_deletion))
-        .map(|a| {
-            vault_evidence(
+        .map(|a| match ix.vaults.get(*a) {
+            Some(_) => vault_evidence(
                 a,
                 "its access policy does not deny backup:DeleteRecoveryPoint",
-            )
+            ),
+            None => vault_evidence(a, "its access policy could not be read"),
         })
         .collect();
     if open.is_empty() {
@@ -502,7 +569,7 @@ fn manual_deletion_disabled(ix: &Index<'_>, v: &TableView<'_>) -> (Status, Strin
     } else {
         bad(
             format!(
-                "{} of {} vaults holding its recovery points allow manual deletion",
+                "{} of {} vaults holding its recovery points are not shown to deny manual deletion",
                 open.len(),
                 vaults.len()
             ),
@@ -514,10 +581,11 @@ fn manual_deletion_disabled(ix: &Index<'_>, v: &TableView<'_>) -> (Status, Strin
 /// Compliant when a COMPLETED copy is in each required place (`required` empty: any place other
 /// than the table's own); the evidence is one copy per place found.
 fn copies_elsewhere(
+    ix: &Index<'_>,
     v: &TableView<'_>,
     what: &str,
     own: &str,
-    required: &[String],
+    listed: &[String],
     place: impl Fn(&VaultArn) -> &str,
 ) -> (Status, String, Vec<Evidence>) {
     let mut found: BTreeMap<&str, &PointView> = BTreeMap::new();
@@ -531,19 +599,28 @@ fn copies_elsewhere(
         .iter()
         .map(|(at, p)| point_evidence(p, Some(format!("a copy in {what} {at}"))))
         .collect();
+    // The table's own place is never a cross-place copy: listing it asks for nothing more.
+    let required: Vec<&str> = listed
+        .iter()
+        .map(String::as_str)
+        .filter(|r| *r != own)
+        .collect();
+    let unverified = unread_note(ix, v);
     if required.is_empty() {
         return match found.keys().next() {
             Some(at) => ok(
                 format!("copies in {} other {what}(s), e.g. {at}", found.len()),
                 evidence,
             ),
-            None => bad(format!("no COMPLETED copy in another {what}"), Vec::new()),
+            None => bad(
+                format!("no COMPLETED copy in another {what}{unverified}"),
+                Vec::new(),
+            ),
         };
     }
     let missing: Vec<&str> = required
-        .iter()
-        .map(String::as_str)
-        .filter(|r| *r != own && !found.contains_key(r))
+        .into_iter()
+        .filter(|r| !found.contains_key(r))
         .collect();
     if missing.is_empty() {
         ok(
@@ -552,14 +629,29 @@ fn copies_elsewhere(
         )
     } else {
         bad(
-            format!("no COMPLETED copy in {what} {}", missing.join(", ")),
+            format!(
+                "no COMPLETED copy in {what} {}{unverified}",
+                missing.join(", ")
+            ),
             evidence,
         )
     }
 }
 
+/// "; 'bunker' could not be read (...)" when a vault the table's routes reach is unknown: a
+/// finding there may be a copy the report could not see.
+fn unread_note(ix: &Index<'_>, v: &TableView<'_>) -> String {
+    v.reached
+        .iter()
+        .chain(&v.origins)
+        .filter_map(|vault| ix.unread(&vault.arn))
+        .map(|why| format!("; {why}"))
+        .collect()
+}
+
 fn cross_region(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
     copies_elsewhere(
+        ix,
         v,
         "Region",
         &v.table.region,
@@ -570,6 +662,7 @@ fn cross_region(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evide
 
 fn cross_account(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
     copies_elsewhere(
+        ix,
         v,
         "account",
         &v.table.account,
@@ -614,7 +707,10 @@ fn vault_lock(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidenc
                 .map(|a| vault_evidence(a, "not locked, or locked outside the bounds"))
                 .collect();
             bad(
-                format!("no COMPLETED recovery point is in a locked vault{bounds}"),
+                format!(
+                    "no COMPLETED recovery point is in a locked vault{bounds}{}",
+                    unread_note(ix, v)
+                ),
                 unlocked,
             )
         }
@@ -659,88 +755,113 @@ fn chain_complete(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evi
     if v.reached.is_empty() {
         return na("no route selects the table");
     }
-    let deadline = ix.now - Duration::hours(i64::from(ix.params.chain_deadline_hours));
-    // The originals: points in the table's root vaults (where its backups land).
-    let roots: BTreeSet<&VaultArn> = ix
-        .policy
-        .root_vaults()
-        .into_iter()
-        .map(|r| &r.arn)
+    let hours = ix.params.chain_deadline_hours;
+    let deadline = ix.now - Duration::hours(i64::from(hours));
+    let held: BTreeSet<(DateTime<Utc>, &VaultArn)> =
+        completed(v).map(|p| (p.creation_date, &p.vault)).collect();
+    let origins: BTreeMap<&VaultArn, &str> = v
+        .origins
+        .iter()
+        .map(|o| (&o.arn, o.alias.as_str()))
         .collect();
-    let held: BTreeSet<(Original, &VaultArn)> = completed(v)
-        .map(|p| {
-            (
-                Original::new(v.table.arn.clone(), p.creation_date),
-                &p.vault,
-            )
-        })
-        .collect();
-    let mut originals = 0;
-    let mut missing = Vec::new();
-    for p in completed(v).filter(|p| roots.contains(&p.vault) && p.creation_date <= deadline) {
+    let (mut originals, mut young) = (0, 0);
+    let (mut missing, mut unseen) = (Vec::new(), Vec::new());
+    for p in completed(v) {
+        let Some(origin) = origins.get(&p.vault) else {
+            continue;
+        };
+        if p.creation_date > deadline {
+            young += 1;
+            continue;
+        }
         originals += 1;
-        let original = Original::new(v.table.arn.clone(), p.creation_date);
-        for vault in ix.policy.vaults_reached(
-            ix.policy
-                .vault_by_arn(&p.vault)
-                .map_or("", |r| r.alias.as_str()),
-            Some(DYNAMODB),
-            &v.table.tags,
-        ) {
-            if !held.contains(&(original.clone(), &vault.arn)) {
-                missing.push(Evidence {
-                    recovery_point_arn: Some(p.recovery_point_arn.clone()),
-                    vault: Some(vault.arn.to_string()),
-                    creation_date: Some(p.creation_date),
-                    delete_at: None,
-                    detail: Some(format!("no COMPLETED copy in '{}'", vault.alias)),
-                });
+        // The hop identity: (table, creation date) in each vault, whatever route made it.
+        for vault in ix
+            .policy
+            .vaults_reached(origin, Some(DYNAMODB), &v.table.tags)
+        {
+            if held.contains(&(p.creation_date, &vault.arn)) {
+                continue;
             }
+            let (list, detail) = match ix.unread(&vault.arn) {
+                Some(why) => (&mut unseen, format!("not verified: {why}")),
+                None => (
+                    &mut missing,
+                    format!("no COMPLETED copy in '{}'", vault.alias),
+                ),
+            };
+            list.push(Evidence {
+                recovery_point_arn: Some(p.recovery_point_arn.clone()),
+                vault: Some(vault.arn.to_string()),
+                creation_date: Some(p.creation_date),
+                delete_at: None,
+                detail: Some(detail),
+            });
         }
     }
-    let hours = ix.params.chain_deadline_hours;
-    if originals == 0 {
-        return ok(
+    chain_verdict(v, hours, (originals, young), missing, unseen)
+}
+
+fn chain_verdict(
+    v: &TableView<'_>,
+    hours: u32,
+    (originals, young): (usize, usize),
+    missing: Vec<Evidence>,
+    unseen: Vec<Evidence>,
+) -> (Status, String, Vec<Evidence>) {
+    let names: Vec<&str> = v.origins.iter().map(|o| o.alias.as_str()).collect();
+    match (originals, missing.len(), unseen.len()) {
+        (0, _, _) if young > 0 => ok(
             format!("no backup older than {hours} h to check yet"),
             Vec::new(),
-        );
-    }
-    if missing.is_empty() {
-        ok(
+        ),
+        (0, _, _) => bad(
+            format!(
+                "no backup of the table in {}: nothing its routes could copy",
+                names.join(", ")
+            ),
+            Vec::new(),
+        ),
+        (_, 0, 0) => ok(
             format!(
                 "{originals} backups older than {hours} h are in all {} vaults their routes reach",
                 v.reached.len()
             ),
             Vec::new(),
-        )
-    } else {
-        bad(
+        ),
+        (_, 0, n) => bad(
+            format!(
+                "{} over {originals} backups could not be verified",
+                count(n, "copy", "copies")
+            ),
+            unseen,
+        ),
+        (_, m, _) => bad(
             format!(
                 "{} missing over {originals} backups older than {hours} h",
-                count(missing.len(), "copy", "copies")
+                count(m, "copy", "copies")
             ),
-            missing,
-        )
+            missing.into_iter().chain(unseen).collect(),
+        ),
     }
 }
 
 fn never_expire_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
-    let never: Vec<&crate::policy::Vault> = v
-        .reached
+    // Every never_expire vault of the policy: a copy there keeps 100 years however it got there
+    // (a route, or a plan's copy action).
+    let never: Vec<&crate::policy::Vault> = ix
+        .policy
+        .vaults
         .iter()
-        .copied()
         .filter(|vault| matches!(vault.retention, Some(Retention::NeverExpire { .. })))
         .collect();
-    if never.is_empty() {
-        return na("none of its routes copies into a never_expire vault");
-    }
-    let mut count = 0;
+    let mut count_held = 0;
     let mut short = Vec::new();
     for p in completed(v) {
         let Some(vault) = never.iter().find(|n| n.arn == p.vault) else {
             continue;
         };
-        count += 1;
+        count_held += 1;
         let lock = ix.vaults.get(&p.vault).and_then(|f| f.lock.as_ref());
         match guard::decide(vault, p, lock) {
             GuardDecision::Compliant { .. } => {}
@@ -753,25 +874,42 @@ fn never_expire_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String,
             }
         }
     }
-    if count == 0 {
-        return ok(
-            "no copy in a never_expire vault yet (RELAY_CHAIN_COMPLETE says if one is late)",
-            Vec::new(),
+    let reached: Vec<&&crate::policy::Vault> = never
+        .iter()
+        .filter(|n| v.reached.iter().any(|r| r.alias == n.alias))
+        .collect();
+    let unseen: Vec<Evidence> = reached
+        .iter()
+        .filter_map(|n| {
+            ix.unread(&n.arn)
+                .map(|why| vault_evidence(&n.arn, format!("not verified: {why}")))
+        })
+        .collect();
+    if count_held == 0 && reached.is_empty() {
+        return na(
+            "none of its routes copies into a never_expire vault, and no copy of it is in one",
         );
     }
-    if short.is_empty() {
-        ok(
-            format!("all {count} copies in never_expire vaults are kept 36500 days"),
+    match (short.len(), unseen.len()) {
+        (0, 0) if count_held == 0 => ok(
+            "no copy in a never_expire vault yet (RELAY_CHAIN_COMPLETE says if one is late)",
             Vec::new(),
-        )
-    } else {
-        bad(
+        ),
+        (0, 0) => ok(
+            format!("all {count_held} copies in never_expire vaults are kept 36500 days"),
+            Vec::new(),
+        ),
+        (0, n) => bad(
             format!(
-                "{} of {count} copies in never_expire vaults are not kept 36500 days",
-                short.len()
+                "{} never_expire vaults could not be read: their copies are not verified",
+                n
             ),
-            short,
-        )
+            unseen,
+        ),
+        (s, _) => bad(
+            format!("{s} of {count_held} copies in never_expire vaults are not kept 36500 days"),
+            short.into_iter().chain(unseen).collect(),
+        ),
     }
 }
 
@@ -815,25 +953,23 @@ fn no_native_only(_: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evid
 }
 
 fn open_incidents(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+    if let Some(why) = &ix.unread_ledger {
+        return bad(
+            format!("the ledger's open incidents could not be read ({why})"),
+            Vec::new(),
+        );
+    }
     let accounts: BTreeSet<&str> = v
         .reached
         .iter()
+        .chain(&v.origins)
         .map(|vault| vault.arn.account.as_str())
         .chain([v.table.account.as_str()])
         .collect();
     let open: Vec<Evidence> = ix
         .incidents
         .iter()
-        .filter(|i| {
-            let a = &i.alert;
-            a.hop
-                .as_ref()
-                .is_some_and(|h| h.original.resource_arn == v.table.arn)
-                || a.resource.as_deref() == Some(v.table.arn.as_str())
-                || a.account
-                    .as_deref()
-                    .is_some_and(|acc| accounts.contains(acc))
-        })
+        .filter(|i| concerns(i, v.table, &accounts))
         .map(|i| Evidence {
             vault: i
                 .alert
@@ -850,4 +986,20 @@ fn open_incidents(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evi
     } else {
         bad(format!("{} open incidents need a person", open.len()), open)
     }
+}
+
+/// Does this incident hold up a copy of this table? Its hop or table; an account its chains
+/// pass through; native backups in its own account and Region.
+fn concerns(incident: &Incident, table: &TableFacts, accounts: &BTreeSet<&str>) -> bool {
+    let a = &incident.alert;
+    if let Some(rest) = incident.id.strip_prefix("native#") {
+        return rest.split_once('#') == Some((table.account.as_str(), table.region.as_str()));
+    }
+    a.hop
+        .as_ref()
+        .is_some_and(|h| h.original.resource_arn == table.arn)
+        || a.resource.as_deref() == Some(table.arn.as_str())
+        || a.account
+            .as_deref()
+            .is_some_and(|acc| accounts.contains(acc))
 }

@@ -120,12 +120,31 @@ pub struct RestoreTest {
 }
 
 /// What could not be read, and why: the report says so instead of guessing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryGap {
     pub account: String,
     pub region: String,
     pub what: String,
     pub error: String,
+    /// Which read failed, so the controls that needed it can say so.
+    #[serde(default)]
+    pub kind: GapKind,
+    /// The vault whose recovery points could not be listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapKind {
+    Tables,
+    RegionSettings,
+    BackupPlans,
+    BackupVaults,
+    RecoveryPoints,
+    Incidents,
+    #[default]
+    Other,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -201,10 +220,10 @@ where
     match ledger.open_incidents().await {
         Ok(incidents) => inventory.incidents = incidents,
         Err(e) => inventory.gaps.push(InventoryGap {
-            account: String::new(),
-            region: String::new(),
             what: "open incidents (the ledger)".into(),
             error: e.to_string(),
+            kind: GapKind::Incidents,
+            ..InventoryGap::default()
         }),
     }
     inventory
@@ -213,16 +232,18 @@ where
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
 pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
     let mut inv = Inventory::default();
-    let gap = |what: &str, e: PortError| InventoryGap {
+    let gap = |kind: GapKind, what: &str, e: PortError| InventoryGap {
         account: at.account.clone(),
         region: at.region.clone(),
         what: what.to_string(),
         error: e.to_string(),
+        kind,
+        vault: None,
     };
     let mut gaps = Vec::new();
     match ports.tables(at).await {
         Ok(t) => inv.tables = t,
-        Err(e) => gaps.push(gap("tables", e)),
+        Err(e) => gaps.push(gap(GapKind::Tables, "tables", e)),
     }
     match ports.advanced_features(at).await {
         Ok(a) => inv.regions.push(RegionFacts {
@@ -230,19 +251,25 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Locatio
             region: at.region.clone(),
             advanced_features: a,
         }),
-        Err(e) => gaps.push(gap("region settings", e)),
+        Err(e) => gaps.push(gap(GapKind::RegionSettings, "region settings", e)),
     }
     match ports.backup_plans(at).await {
         Ok(p) => inv.plans = p,
-        Err(e) => gaps.push(gap("backup plans", e)),
+        Err(e) => gaps.push(gap(GapKind::BackupPlans, "backup plans", e)),
     }
     match ports.vaults(at).await {
         Ok(v) => inv.vaults = v,
-        Err(e) => gaps.push(gap("backup vaults", e)),
+        Err(e) => gaps.push(gap(GapKind::BackupVaults, "backup vaults", e)),
     }
     for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
         if let Err(e) = all_points(ports, &vault, &mut inv.points).await {
-            gaps.push(gap(&format!("recovery points of {}", vault.name), e));
+            let mut g = gap(
+                GapKind::RecoveryPoints,
+                &format!("recovery points of {}", vault.name),
+                e,
+            );
+            g.vault = Some(vault.to_string());
+            gaps.push(g);
         }
     }
     inv.gaps = gaps;
@@ -284,8 +311,17 @@ impl Inventory {
     }
 }
 
-/// Does this vault access policy deny backup:DeleteRecoveryPoint to every principal? (What
-/// Audit Manager's manual-deletion control looks for; an unreadable policy denies nothing.)
+/// The actions AWS Config's manual-deletion rule looks for in a vault access policy's Deny:
+/// deleting a recovery point, shortening its lifecycle, and replacing the policy itself.
+pub const DELETION_ACTIONS: [&str; 3] = [
+    "backup:DeleteRecoveryPoint",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:PutBackupVaultAccessPolicy",
+];
+
+/// Does this vault access policy deny every action of [`DELETION_ACTIONS`] to every principal
+/// (Principal `*`, conditions allowed: that is how a break-glass role is exempted)? An unreadable
+/// policy denies nothing.
 pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy_json) else {
         return false;
@@ -295,29 +331,51 @@ pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
         Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
         _ => return false,
     };
-    statements.iter().any(|s| {
-        let deny = s.get("Effect").and_then(|e| e.as_str()) == Some("Deny");
-        let everyone = match s.get("Principal") {
-            Some(serde_json::Value::String(p)) => p == "*",
-            Some(serde_json::Value::Object(m)) => m.get("AWS").is_some_and(|a| {
-                a == "*" || a.as_array().is_some_and(|l| l.iter().any(|x| x == "*"))
-            }),
+    let denied: Vec<String> = statements
+        .iter()
+        .filter(|s| s.get("Effect").and_then(|e| e.as_str()) == Some("Deny"))
+        .filter(|s| everyone(s.get("Principal")))
+        .flat_map(|s| strings(s.get("Action")))
+        .collect();
+    DELETION_ACTIONS
+        .iter()
+        .all(|action| denied.iter().any(|pattern| action_matches(pattern, action)))
+}
+
+fn everyone(principal: Option<&serde_json::Value>) -> bool {
+    match principal {
+        Some(serde_json::Value::String(p)) => p == "*",
+        Some(serde_json::Value::Object(m)) => m
+            .get("AWS")
+            .is_some_and(|a| strings(Some(a)).iter().any(|x| x == "*")),
+        _ => false,
+    }
+}
+
+fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    match value {
+        Some(serde_json::Value::String(a)) => vec![a.clone()],
+        Some(serde_json::Value::Array(l)) => l
+            .iter()
+            .filter_map(|a| a.as_str())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM action matching: case-insensitive, `*` for any run of characters, `?` for one.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
+        match (p.split_first(), a.split_first()) {
+            (None, None) => true,
+            (Some((b'*', rest)), _) => go(rest, a) || (!a.is_empty() && go(p, &a[1..])),
+            (Some((b'?', rest)), Some((_, arest))) => go(rest, arest),
+            (Some((pc, rest)), Some((ac, arest))) => pc.eq_ignore_ascii_case(ac) && go(rest, arest),
             _ => false,
-        };
-        let actions: Vec<&str> = match s.get("Action") {
-            Some(serde_json::Value::String(a)) => vec![a.as_str()],
-            Some(serde_json::Value::Array(l)) => l.iter().filter_map(|a| a.as_str()).collect(),
-            _ => Vec::new(),
-        };
-        let deletes = actions.iter().any(|a| {
-            let a = a.to_ascii_lowercase();
-            a == "backup:deleterecoverypoint"
-                || a == "backup:*"
-                || a == "*"
-                || a == "backup:delete*"
-        });
-        deny && everyone && deletes
-    })
+        }
+    }
+    go(pattern.as_bytes(), action.as_bytes())
 }
 
 #[cfg(test)]

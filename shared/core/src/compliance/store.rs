@@ -9,16 +9,17 @@ use crate::ports::{ErrorKind, PortError, PortResult};
 
 /// Every key the report function reads or writes starts here (its IAM grant is this prefix).
 pub const PREFIX: &str = "reports/";
-/// The previous run's report, the baseline of the change alert.
-pub const LATEST_JSON: &str = "reports/latest/report.json";
+/// The previous run's verdicts, the baseline of the change alert: a few hundred bytes a table,
+/// readable whatever the organisation's size (the full report can pass the read limit).
+pub const BASELINE_KEY: &str = "reports/latest/verdicts.json";
 /// The code of a [`PortError`] refusing an object over the store's size limit.
 pub const REPORT_TOO_LARGE: &str = "ReportTooLarge";
 
 /// The object store holding the reports.
 pub trait ReportStore: Send + Sync {
-    /// The body of [`LATEST_JSON`]; `None` when there is none yet (the first run). A body over
+    /// The body of [`BASELINE_KEY`]; `None` when there is none yet (the first run). A body over
     /// the store's size limit is refused with [`REPORT_TOO_LARGE`] before it is read.
-    fn get_latest_json(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn get_baseline(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
     fn put(
         &self,
         key: &str,
@@ -43,22 +44,25 @@ pub enum ReportFile {
     Json,
     Csv,
     Html,
+    /// The change alert's baseline ([`crate::compliance::Verdicts`]).
+    Verdicts,
 }
 
 impl ReportFile {
-    pub const ALL: [ReportFile; 3] = [Self::Json, Self::Csv, Self::Html];
+    pub const ALL: [ReportFile; 4] = [Self::Json, Self::Csv, Self::Html, Self::Verdicts];
 
     pub fn file_name(self) -> &'static str {
         match self {
             Self::Json => "report.json",
             Self::Csv => "report.csv",
             Self::Html => "report.html",
+            Self::Verdicts => "verdicts.json",
         }
     }
 
     pub fn content_type(self) -> &'static str {
         match self {
-            Self::Json => "application/json",
+            Self::Json | Self::Verdicts => "application/json",
             Self::Csv => "text/csv; charset=utf-8",
             Self::Html => "text/html; charset=utf-8",
         }
@@ -79,12 +83,18 @@ pub fn latest_key(file: ReportFile) -> String {
     format!("{PREFIX}latest/{}", file.file_name())
 }
 
-/// The writes of one run, in order: the dated files first, then the latest ones with
-/// `report.json` last. A run that stops half-way leaves `latest` on the previous day, and the
-/// next run compares against a complete report.
+/// The writes of one run, in order: the dated files first, then the latest ones with the
+/// baseline (`verdicts.json`) last. A run that stops half-way leaves the baseline on the
+/// previous day, and the next run compares against it again (and alerts again, not never).
 pub fn write_order(generated_at: DateTime<Utc>) -> Vec<(String, ReportFile)> {
     let dated = ReportFile::ALL.map(|f| (dated_key(generated_at, f), f));
-    let latest = [ReportFile::Html, ReportFile::Csv, ReportFile::Json].map(|f| (latest_key(f), f));
+    let latest = [
+        ReportFile::Html,
+        ReportFile::Csv,
+        ReportFile::Json,
+        ReportFile::Verdicts,
+    ]
+    .map(|f| (latest_key(f), f));
     dated.into_iter().chain(latest).collect()
 }
 
@@ -107,7 +117,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_day_is_written_dated_first_and_latest_json_last() {
+    fn a_day_is_written_dated_first_and_the_baseline_last() {
         let at = DateTime::parse_from_rfc3339("2026-03-07T23:59:59Z")
             .unwrap()
             .with_timezone(&Utc);
@@ -118,18 +128,20 @@ mod tests {
                 "reports/2026/03/07/report.json",
                 "reports/2026/03/07/report.csv",
                 "reports/2026/03/07/report.html",
+                "reports/2026/03/07/verdicts.json",
                 "reports/latest/report.html",
                 "reports/latest/report.csv",
                 "reports/latest/report.json",
+                "reports/latest/verdicts.json",
             ]
         );
-        assert_eq!(keys.last().map(String::as_str), Some(LATEST_JSON));
+        assert_eq!(keys.last().map(String::as_str), Some(BASELINE_KEY));
         assert!(keys.iter().all(|k| k.starts_with(PREFIX)));
     }
 
     #[test]
     fn too_large_is_permanent_and_recognisable() {
-        let e = too_large("GetObject", LATEST_JSON, 10, 5);
+        let e = too_large("GetObject", BASELINE_KEY, 10, 5);
         assert_eq!(e.kind, ErrorKind::Permanent);
         assert!(is_too_large(&e));
         assert!(e.to_string().contains("over the 5-byte limit"), "{e}");

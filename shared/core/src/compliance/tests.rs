@@ -111,8 +111,20 @@ fn parameters_default_to_audit_managers_and_are_validated_together() {
 
 #[test]
 fn an_access_policy_denies_deletion_only_to_everyone_and_only_for_deletes() {
-    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["backup:DeleteRecoveryPoint","backup:UpdateRecoveryPointLifecycle"],"Resource":"*"}]}"#;
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":["backup:DeleteRecoveryPoint","backup:UpdateRecoveryPointLifecycle","backup:PutBackupVaultAccessPolicy"],"Resource":"*"}]}"#;
     assert!(access_policy_denies_deletion(deny));
+    // AWS Config's rule wants all three actions denied, not only the delete.
+    assert!(!access_policy_denies_deletion(
+        &deny.replace(",\"backup:PutBackupVaultAccessPolicy\"", "")
+    ));
+    assert!(access_policy_denies_deletion(&deny.replace(
+        "backup:UpdateRecoveryPointLifecycle\",\"backup:PutBackupVaultAccessPolicy",
+        "backup:*"
+    )));
+    assert!(access_policy_denies_deletion(&deny.replace(
+        "\"backup:UpdateRecoveryPointLifecycle\",\"backup:PutBackupVaultAccessPolicy\"",
+        "\"BACKUP:update*\",\"backup:Put*\""
+    )));
     assert!(access_policy_denies_deletion(
         &deny.replace(r#"{"AWS":"*"}"#, r#""*""#)
     ));
@@ -248,16 +260,17 @@ fn unknown_facts_are_not_called_compliant() {
 }
 
 #[test]
-fn a_new_table_is_a_change_only_when_it_is_non_compliant() {
+fn a_new_table_is_a_change_only_when_non_compliant_and_a_table_that_left_is_one() {
     let policy = Policy::parse(POLICY).unwrap();
     let empty = evaluate(&policy, &Inventory::default(), at(0), "d");
     let with_table = evaluate(&policy, &inventory(Vec::new()), at(0), "d");
     assert_eq!(with_table.resources[0].status, Status::NonCompliant);
-    assert_eq!(changes(Some(&empty), &with_table).len(), 1);
+    assert_eq!(changes(Some(&Verdicts::of(&empty)), &with_table).len(), 1);
     assert_eq!(changes(None, &with_table).len(), 1);
+    let left = changes(Some(&Verdicts::of(&with_table)), &empty);
     assert!(
-        changes(Some(&with_table), &empty).is_empty(),
-        "a table that left is not a change"
+        left.len() == 1 && left[0].gone,
+        "a table that left is a change: it may be unreadable now"
     );
 }
 
@@ -265,4 +278,77 @@ fn a_new_table_is_a_change_only_when_it_is_non_compliant() {
 fn the_digest_names_its_algorithm_and_changes_with_the_text() {
     assert!(policy_digest("a").starts_with("sha256:"));
     assert_ne!(policy_digest("a"), policy_digest("b"));
+}
+
+#[test]
+fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_region() {
+    let policy = Policy::parse(POLICY).unwrap();
+    let incident = |region: &str| {
+        crate::ports::Incident::new(
+            format!("native#111111111111#{region}"),
+            crate::ports::Alert {
+                subject: format!("native backups in 111111111111/{region}"),
+                message: String::new(),
+                hop: None,
+                account: Some("111111111111".into()),
+                resource: None,
+                route: None,
+            },
+            at(-1),
+        )
+    };
+    let status = |region: &str| {
+        let mut inv = inventory(Vec::new());
+        inv.incidents.push(incident(region));
+        let r = evaluate(&policy, &inv, at(0), "d");
+        let c = r.resources[0]
+            .controls
+            .iter()
+            .find(|c| c.id == ControlId::RelayOpenIncidents)
+            .unwrap();
+        c.status
+    };
+    assert_eq!(status("us-west-2"), Status::Compliant);
+    assert_eq!(status("us-east-1"), Status::NonCompliant);
+}
+
+#[test]
+fn an_unreadable_ledger_is_not_no_incident() {
+    let policy = Policy::parse(POLICY).unwrap();
+    let mut inv = inventory(Vec::new());
+    inv.gaps.push(super::inventory::InventoryGap {
+        what: "open incidents (the ledger)".into(),
+        error: "ResourceNotFoundException".into(),
+        kind: super::inventory::GapKind::Incidents,
+        ..Default::default()
+    });
+    let r = evaluate(&policy, &inv, at(0), "d");
+    let c = r.resources[0]
+        .controls
+        .iter()
+        .find(|c| c.id == ControlId::RelayOpenIncidents)
+        .unwrap();
+    assert_eq!(c.status, Status::NonCompliant);
+    assert!(c.reason.contains("could not be read"), "{}", c.reason);
+}
+
+#[test]
+fn a_retention_rounded_a_few_hours_short_is_kept_and_a_day_short_is_not() {
+    let primary = "arn:aws:backup:us-east-1:111111111111:backup-vault:primary";
+    let policy = Policy::parse(POLICY).unwrap();
+    let mut p = point("orders", primary, at(-2), 0);
+    p.delete_at = Some(p.creation_date + Duration::days(35) - Duration::hours(5));
+    let r = evaluate(&policy, &inventory(vec![p.clone()]), at(0), "d");
+    let status = |r: &Report| {
+        r.resources[0]
+            .controls
+            .iter()
+            .find(|c| c.id == ControlId::BackupRecoveryPointMinimumRetentionCheck)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(&r), Status::Compliant);
+    p.delete_at = Some(p.creation_date + Duration::days(34));
+    let r = evaluate(&policy, &inventory(vec![p]), at(0), "d");
+    assert_eq!(status(&r), Status::NonCompliant);
 }

@@ -180,6 +180,7 @@ fn gaps_are_listed_and_escaped() {
         region: "eu-west-1".into(),
         what: "tables".into(),
         error: "AccessDenied: <not authorized>".into(),
+        ..InventoryGap::default()
     };
     let page = html(&report(
         vec![table("orders", "111111111111", &[])],
