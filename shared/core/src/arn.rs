@@ -68,6 +68,14 @@ pub fn is_account_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
 }
 
+/// DynamoDB's rule for table names: 3 to 255 of `a-z A-Z 0-9 _ - .`.
+pub fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// Exactly 12 digits, as AWS issues them. The policy holds its accounts to this; events do not
 /// (see [`is_account_id`]).
 pub fn is_issued_account_id(s: &str) -> bool {

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod reconcile;
+pub mod restore;
 pub mod retention;
 pub mod retention_guard;
 pub mod router;

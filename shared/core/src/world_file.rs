@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::arn::{is_issued_account_id, is_region_name};
+use crate::arn::{is_issued_account_id, is_region_name, is_table_name};
 use crate::policy::{
     days_value, fields, parse_document, tags_at, text, Errors, Node, Policy, PolicyError,
 };
@@ -378,14 +378,6 @@ fn region(node: Option<&&Node>, loc: &str, errors: &mut Errors) -> Option<String
         );
         None
     }
-}
-
-/// DynamoDB's rule for table names: 3 to 255 of `a-z A-Z 0-9 _ - .`.
-fn is_table_name(name: &str) -> bool {
-    (3..=255).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn read_table(i: usize, node: &Node, errors: &mut Errors) -> Option<TableSpec> {
