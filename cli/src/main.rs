@@ -23,6 +23,7 @@ use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
 mod report;
+mod restore;
 
 /// The example policy, embedded so `relay simulate` runs with no file at all.
 const EXAMPLE_POLICY: &str = include_str!("../../infra/examples/policy.yaml");
@@ -97,6 +98,40 @@ enum Command {
         /// With --live: the role assumed in member accounts.
         #[arg(long, default_value = "backup-relay-executor")]
         executor_role: String,
+    },
+    /// Plan the restore of a table from its best copy into a new table (copying it back first
+    /// where it is in another account or Region), over the simulated organisation after the
+    /// simulation. Only --dry-run is built so far: it prints the plan and touches nothing.
+    Restore {
+        #[command(flatten)]
+        sim: SimArgs,
+        /// The table to restore (its ARN).
+        #[arg(long)]
+        table: String,
+        /// The new table's name (never an existing table).
+        #[arg(long)]
+        target_table: String,
+        /// Only copies in this policy vault (alias).
+        #[arg(long)]
+        from: Option<String>,
+        /// The latest copy at or before this time (RFC 3339); the latest by default.
+        #[arg(long)]
+        at: Option<String>,
+        /// Restore into this account (default: the table's own).
+        #[arg(long)]
+        to_account: Option<String>,
+        /// Restore into this Region (default: the table's own).
+        #[arg(long)]
+        to_region: Option<String>,
+        /// Encrypt the new table with this KMS key (default: AWS's default encryption).
+        #[arg(long)]
+        kms_key: Option<String>,
+        /// Print the plan, touch nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The plan as the contract's JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -336,6 +371,34 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ),
             _ => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
         },
+        Command::Restore {
+            sim,
+            table,
+            target_table,
+            from,
+            at,
+            to_account,
+            to_region,
+            kms_key,
+            dry_run,
+            json,
+        } => {
+            let request = restore::request(restore::RequestArgs {
+                table,
+                target_table,
+                from,
+                at,
+                to_account,
+                to_region,
+                kms_key,
+            })?;
+            if !dry_run {
+                return Err(input(
+                    "running a restore is not built yet: --dry-run prints its plan",
+                ));
+            }
+            restore::dry_run(sim.prepare()?, &request, json)
+        }
     }
 }
 

@@ -619,3 +619,105 @@ fn report_refuses_bad_input_with_exit_2_and_an_unwritable_directory_with_exit_1(
         stderr(&o)
     );
 }
+
+const ORDERS: &str = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
+
+#[test]
+fn restore_dry_run_prints_the_plan_and_its_json_contract() {
+    let args = [
+        "restore",
+        "--world",
+        "infra/examples/world.yaml",
+        "--days",
+        "2",
+        "--table",
+        ORDERS,
+        "--target-table",
+        "orders-restored",
+        "--from",
+        "bunker",
+        "--dry-run",
+    ];
+    let o = relay(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("1. copy it back (StartCopyJob in 333333333333/eu-west-1) into arn:aws:backup:us-east-1:111111111111:backup-vault:primary"), "{text}");
+    assert!(text.contains("2. restore it (StartRestoreJob in 111111111111/us-east-1) into the new table 'orders-restored'"), "{text}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let o = relay(&json_args);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["recovery_point"]["vault"]
+        .as_str()
+        .unwrap()
+        .ends_with(":bunker"));
+    assert_eq!(v["steps"][0]["type"], "start_copy_job");
+    assert_eq!(v["steps"][0]["account"], "333333333333");
+    assert_eq!(v["steps"][1]["type"], "start_restore_job");
+    assert_eq!(
+        v["steps"][1]["metadata"]["targetTableName"],
+        "orders-restored"
+    );
+    assert!(v.get("result").is_none(), "no result on a dry run");
+}
+
+#[test]
+fn restore_refuses_an_existing_name_bad_input_and_a_run_that_is_not_built() {
+    let base = [
+        "restore",
+        "--world",
+        "infra/examples/world.yaml",
+        "--days",
+        "1",
+        "--table",
+        ORDERS,
+    ];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { base.iter().chain(extra).copied().collect() };
+    let o = relay(&with(&["--target-table", "payments", "--dry-run"]));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("a table named 'payments' already exists in 111111111111/us-east-1"),
+        "{}",
+        stderr(&o)
+    );
+    for (extra, needle) in [
+        (
+            &["--target-table", "x", "--dry-run"][..],
+            "not a DynamoDB table name",
+        ),
+        (
+            &["--target-table", "ok-name", "--from", "attic", "--dry-run"][..],
+            "the policy has no vault 'attic'",
+        ),
+        (
+            &[
+                "--target-table",
+                "ok-name",
+                "--at",
+                "yesterday",
+                "--dry-run",
+            ][..],
+            "not an RFC 3339 time",
+        ),
+        (
+            &[
+                "--target-table",
+                "ok-name",
+                "--to-region",
+                "moon-1",
+                "--dry-run",
+            ][..],
+            "not a Region name",
+        ),
+        (
+            &["--target-table", "ok-name"][..],
+            "--dry-run prints its plan",
+        ),
+    ] {
+        let o = relay(&with(extra));
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+}

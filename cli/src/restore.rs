@@ -1,0 +1,132 @@
+//! `relay restore --dry-run`: the plan of a restore over the simulated organisation after the
+//! simulation, from what its vaults hold. Touches nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use relay_core::arn::{is_issued_account_id, is_region_name, TableArn};
+use relay_core::restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
+
+use crate::{input, out, runtime, Failure, Prepared};
+
+pub(crate) struct RequestArgs {
+    pub table: String,
+    pub target_table: String,
+    pub from: Option<String>,
+    pub at: Option<String>,
+    pub to_account: Option<String>,
+    pub to_region: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+/// The request, every argument checked (exit 2 with what is wrong).
+pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
+    let table = TableArn::parse(&a.table).map_err(|e| input(format!("--table: {e}")))?;
+    let at =
+        a.at.as_deref()
+            .map(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|e| input(format!("--at {t}: not an RFC 3339 time ({e})")))
+            })
+            .transpose()?;
+    if let Some(acct) = a.to_account.as_deref().filter(|a| !is_issued_account_id(a)) {
+        return Err(input(format!(
+            "--to-account {acct}: not a 12-digit account id"
+        )));
+    }
+    if let Some(r) = a.to_region.as_deref().filter(|r| !is_region_name(r)) {
+        return Err(input(format!(
+            "--to-region {r}: not a Region name (like us-east-1)"
+        )));
+    }
+    Ok(RestoreRequest {
+        table,
+        at,
+        target_account: a.to_account,
+        target_region: a.to_region,
+        target_table: a.target_table,
+        from: a.from,
+        kms_key_arn: a.kms_key,
+    })
+}
+
+pub(crate) fn dry_run(prepared: Prepared, req: &RestoreRequest, json: bool) -> Result<(), Failure> {
+    let Prepared { mut simulation, .. } = prepared;
+    runtime()?.block_on(simulation.run());
+    let plan = {
+        let w = simulation.sim.world();
+        let account = req.target_account.as_deref().unwrap_or(&req.table.account);
+        let region = req.target_region.as_deref().unwrap_or(&req.table.region);
+        let points: Vec<_> = w.recovery_points.values().map(|rp| rp.view()).collect();
+        let existing: BTreeSet<String> = w
+            .tables
+            .iter()
+            .filter(|t| t.arn.account == account && t.arn.region == region)
+            .map(|t| t.arn.table.clone())
+            .collect();
+        let locks: BTreeMap<_, _> = w
+            .vaults
+            .values()
+            .filter_map(|v| v.lock.map(|l| (v.arn.clone(), l)))
+            .collect();
+        plan_restore(&simulation.policy, &points, &existing, &locks, req, w.now)
+    };
+    // A name that cannot be one, or a vault the policy lacks, is unusable input; the rest is what
+    // the command found in this organisation.
+    let plan = plan.map_err(|e| match e {
+        RestoreRefusal::BadTableName(_) | RestoreRefusal::UnknownVault(_) => {
+            input(format!("cannot restore: {e}"))
+        }
+        _ => Failure::Found(format!("cannot restore: {e}")),
+    })?;
+    if json {
+        let value = serde_json::json!({
+            "recovery_point": plan.recovery_point,
+            "steps": plan.steps,
+        });
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| input(format!("cannot render the plan: {e}")))?;
+        return out(&format!("{text}\n"));
+    }
+    out(&describe(&plan, req))
+}
+
+fn describe(plan: &RestorePlan, req: &RestoreRequest) -> String {
+    let p = &plan.recovery_point;
+    let mut text = format!(
+        "Restore {} as of {} from {}\n  recovery point {}\n",
+        req.table,
+        p.creation_date.to_rfc3339(),
+        p.vault,
+        p.arn
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        match step {
+            RestoreStep::StartCopyJob {
+                account,
+                region,
+                destination_backup_vault_arn,
+                lifecycle,
+                ..
+            } => text.push_str(&format!(
+                "{}. copy it back (StartCopyJob in {account}/{region}) into {destination_backup_vault_arn}, kept {} days from the backup's creation\n",
+                i + 1,
+                lifecycle.delete_after_days.unwrap_or_default()
+            )),
+            RestoreStep::StartRestoreJob {
+                account,
+                region,
+                metadata,
+                ..
+            } => text.push_str(&format!(
+                "{}. restore it (StartRestoreJob in {account}/{region}) into the new table '{}' ({} encryption)\n",
+                i + 1,
+                metadata.get("targetTableName").map_or("", String::as_str),
+                metadata.get("encryptionType").map_or("", String::as_str)
+            )),
+        }
+    }
+    text.push_str("Dry run: nothing was started.\n");
+    text
+}
