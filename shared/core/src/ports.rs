@@ -169,6 +169,72 @@ pub struct CopyJobStatus {
     pub destination_recovery_point_arn: Option<String>,
 }
 
+/// StartRestoreJob for a DynamoDB recovery point: always a new table (facts §11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRestore {
+    pub account: String,
+    pub region: String,
+    pub partition: String,
+    pub recovery_point_arn: String,
+    /// The role AWS Backup assumes to restore, in `account`.
+    pub iam_role_arn: String,
+    /// DynamoDB's: `targetTableName`, `encryptionType`, `kmsMasterKeyArn`.
+    pub metadata: std::collections::BTreeMap<String, String>,
+    /// The same token for the same restore: a repeated start after a lost answer is a no-op
+    /// while AWS remembers it; the target table's name guards it after that.
+    pub idempotency_token: String,
+    /// CopySourceTagsToRestoredResource.
+    pub copy_source_tags: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreJobStatus {
+    /// CREATED, PENDING, RUNNING, COMPLETED, ABORTED, FAILED.
+    pub state: String,
+    pub status_message: Option<String>,
+    pub created_resource_arn: Option<String>,
+    pub creation_date: Option<DateTime<Utc>>,
+    pub completion_date: Option<DateTime<Utc>>,
+}
+
+/// A DynamoDB table as DescribeTable and ListTagsOfResource show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableState {
+    pub arn: String,
+    /// CREATING, ACTIVE, DELETING, ...
+    pub status: String,
+    pub item_count: u64,
+    pub size_bytes: u64,
+    pub tags: Tags,
+}
+
+/// Restores and the tables they make, each call in the given account and Region.
+pub trait RestorePort: Send + Sync {
+    /// StartRestoreJob; the restore job's id.
+    fn start_restore_job(
+        &self,
+        req: &StartRestore,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+    /// DescribeRestoreJob.
+    fn restore_job_status(
+        &self,
+        at: &Location,
+        restore_job_id: &str,
+    ) -> impl Future<Output = PortResult<RestoreJobStatus>> + Send;
+    /// DescribeTable (and its tags); `None` when there is no such table.
+    fn table_state(
+        &self,
+        at: &Location,
+        table_name: &str,
+    ) -> impl Future<Output = PortResult<Option<TableState>>> + Send;
+    /// DeleteTable: only ever for a table a restore drill made (the caller checks its tag).
+    fn delete_table(
+        &self,
+        at: &Location,
+        table_name: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
 /// Tags of a protected resource (a DynamoDB table), read in the resource's own account and Region.
 pub trait TagPort: Send + Sync {
     fn resource_tags(&self, resource_arn: &str) -> impl Future<Output = PortResult<Tags>> + Send;
