@@ -99,9 +99,8 @@ enum Command {
         #[arg(long, default_value = "backup-relay-executor")]
         executor_role: String,
     },
-    /// Plan the restore of a table from its best copy into a new table (copying it back first
-    /// where it is in another account or Region), over the simulated organisation after the
-    /// simulation. Only --dry-run is built so far: it prints the plan and touches nothing.
+    /// Restore a table from its best copy into a new table (copying it back first where it is in
+    /// another account or Region), in the simulated organisation after the simulation.
     Restore {
         #[command(flatten)]
         sim: SimArgs,
@@ -392,12 +391,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 to_region,
                 kms_key,
             })?;
-            if !dry_run {
-                return Err(input(
-                    "running a restore is not built yet: --dry-run prints its plan",
-                ));
-            }
-            restore::dry_run(sim.prepare()?, &request, json)
+            restore::simulated(sim.prepare()?, &request, dry_run, json)
         }
     }
 }

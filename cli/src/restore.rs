@@ -1,11 +1,13 @@
-//! `relay restore --dry-run`: the plan of a restore over the simulated organisation after the
-//! simulation, from what its vaults hold. Touches nothing.
+//! `relay restore`: the plan of a restore over the simulated organisation after the simulation,
+//! from what its vaults hold, then (unless `--dry-run`) the restore followed to its end.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use relay_core::arn::{is_issued_account_id, is_region_name, TableArn};
+use relay_core::restore::run::{execute, Follow, RestoreResult};
 use relay_core::restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
+use relay_sim::Simulation;
 
 use crate::{input, out, runtime, Failure, Prepared};
 
@@ -51,45 +53,99 @@ pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
     })
 }
 
-pub(crate) fn dry_run(prepared: Prepared, req: &RestoreRequest, json: bool) -> Result<(), Failure> {
-    let Prepared { mut simulation, .. } = prepared;
-    runtime()?.block_on(simulation.run());
-    let plan = {
-        let w = simulation.sim.world();
-        let account = req.target_account.as_deref().unwrap_or(&req.table.account);
-        let region = req.target_region.as_deref().unwrap_or(&req.table.region);
-        let points: Vec<_> = w.recovery_points.values().map(|rp| rp.view()).collect();
-        let existing: BTreeSet<String> = w
-            .tables
-            .iter()
-            .filter(|t| t.arn.account == account && t.arn.region == region)
-            .map(|t| t.arn.table.clone())
-            .collect();
-        let locks: BTreeMap<_, _> = w
-            .vaults
-            .values()
-            .filter_map(|v| v.lock.map(|l| (v.arn.clone(), l)))
-            .collect();
-        plan_restore(&simulation.policy, &points, &existing, &locks, req, w.now)
-    };
+/// The plan over the simulated organisation as the run left it.
+fn plan_in(simulation: &Simulation, req: &RestoreRequest) -> Result<RestorePlan, Failure> {
+    let w = simulation.sim.world();
+    let account = req.target_account.as_deref().unwrap_or(&req.table.account);
+    let region = req.target_region.as_deref().unwrap_or(&req.table.region);
+    let points: Vec<_> = w.recovery_points.values().map(|rp| rp.view()).collect();
+    let existing: BTreeSet<String> = w
+        .tables
+        .iter()
+        .filter(|t| t.arn.account == account && t.arn.region == region)
+        .map(|t| t.arn.table.clone())
+        .collect();
+    let locks: BTreeMap<_, _> = w
+        .vaults
+        .values()
+        .filter_map(|v| v.lock.map(|l| (v.arn.clone(), l)))
+        .collect();
     // A name that cannot be one, or a vault the policy lacks, is unusable input; the rest is what
     // the command found in this organisation.
-    let plan = plan.map_err(|e| match e {
+    plan_restore(&simulation.policy, &points, &existing, &locks, req, w.now).map_err(|e| match e {
         RestoreRefusal::BadTableName(_) | RestoreRefusal::UnknownVault(_) => {
             input(format!("cannot restore: {e}"))
         }
         _ => Failure::Found(format!("cannot restore: {e}")),
-    })?;
+    })
+}
+
+/// Simulate, plan, and (unless a dry run) follow the restore to its end on the simulated AWS.
+pub(crate) fn simulated(
+    prepared: Prepared,
+    req: &RestoreRequest,
+    dry_run: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let Prepared { mut simulation, .. } = prepared;
+    let rt = runtime()?;
+    rt.block_on(simulation.run());
+    let plan = plan_in(&simulation, req)?;
+    if dry_run {
+        return print(&plan, None, req, json);
+    }
+    {
+        // From here a pause moves the simulated clock; throttling is the SDK's to retry on AWS.
+        let mut w = simulation.sim.world();
+        w.time_flows = true;
+        w.faults.throttle = 0.0;
+    }
+    let watching = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut progress = |line: &str| {
+        if watching {
+            let _ =
+                std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+        }
+    };
+    let result = rt
+        .block_on(execute(
+            &simulation.sim,
+            &plan,
+            &req.table,
+            Follow::default(),
+            &mut progress,
+        ))
+        .map_err(|e| Failure::Found(format!("the restore did not complete: {e}")))?;
+    print(&plan, Some(&result), req, json)
+}
+
+fn print(
+    plan: &RestorePlan,
+    result: Option<&RestoreResult>,
+    req: &RestoreRequest,
+    json: bool,
+) -> Result<(), Failure> {
     if json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "recovery_point": plan.recovery_point,
             "steps": plan.steps,
         });
+        if let Some(r) = result {
+            value["result"] = serde_json::json!(r);
+        }
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| input(format!("cannot render the plan: {e}")))?;
         return out(&format!("{text}\n"));
     }
-    out(&describe(&plan, req))
+    let mut text = describe(plan, req);
+    match result {
+        None => text.push_str("Dry run: nothing was started.\n"),
+        Some(r) => text.push_str(&format!(
+            "Restored: {} ({}), the restore job took {} minutes.\n",
+            r.restored_table_arn, r.status, r.restore_minutes
+        )),
+    }
+    out(&text)
 }
 
 fn describe(plan: &RestorePlan, req: &RestoreRequest) -> String {
@@ -127,6 +183,5 @@ fn describe(plan: &RestorePlan, req: &RestoreRequest) -> String {
             )),
         }
     }
-    text.push_str("Dry run: nothing was started.\n");
     text
 }

@@ -662,7 +662,7 @@ fn restore_dry_run_prints_the_plan_and_its_json_contract() {
 }
 
 #[test]
-fn restore_refuses_an_existing_name_bad_input_and_a_run_that_is_not_built() {
+fn restore_refuses_an_existing_name_and_bad_input() {
     let base = [
         "restore",
         "--world",
@@ -710,14 +710,36 @@ fn restore_refuses_an_existing_name_bad_input_and_a_run_that_is_not_built() {
             ][..],
             "not a Region name",
         ),
-        (
-            &["--target-table", "ok-name"][..],
-            "--dry-run prints its plan",
-        ),
     ] {
         let o = relay(&with(extra));
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty());
         assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn restore_follows_the_copy_back_and_the_restore_to_the_end() {
+    let o = relay(&[
+        "restore",
+        "--world",
+        "infra/examples/world.yaml",
+        "--days",
+        "2",
+        "--table",
+        ORDERS,
+        "--target-table",
+        "orders-restored",
+        "--from",
+        "bunker",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["result"]["status"], "COMPLETED");
+    assert_eq!(
+        v["result"]["restored_table_arn"],
+        "arn:aws:dynamodb:us-east-1:111111111111:table/orders-restored"
+    );
+    assert!(v["result"]["restore_minutes"].as_i64().unwrap() > 0);
 }

@@ -311,5 +311,7 @@ fn copy_back_target(
     ))
 }
 
+pub mod run;
+
 #[cfg(test)]
 mod tests;

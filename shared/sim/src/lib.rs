@@ -3,6 +3,7 @@
 
 pub mod inventory;
 pub mod report;
+pub mod restore;
 pub mod rng;
 pub mod scenario;
 pub mod world;

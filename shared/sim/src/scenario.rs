@@ -858,6 +858,7 @@ fn sim_table(t: &TableSpec) -> SimTable {
             table: t.name.clone(),
         },
         tags: t.tags.clone(),
+        size_gb: t.size_gb,
         pitr: t.pitr,
         native_backups: t.native_backups,
     }

@@ -90,6 +90,8 @@ pub struct SimVault {
 pub struct SimTable {
     pub arn: TableArn,
     pub tags: Tags,
+    /// Its size: a restore of it takes longer the larger it is.
+    pub size_gb: u32,
     /// Point-in-time recovery on.
     pub pitr: bool,
     /// DynamoDB-native backups made outside AWS Backup (on-demand, by hand).
@@ -102,6 +104,7 @@ impl SimTable {
         Self {
             arn,
             tags,
+            size_gb: 1,
             pitr: true,
             native_backups: 0,
         }
@@ -277,6 +280,11 @@ pub struct World {
     /// (account, Region) without DynamoDB advanced features: the backups made there are
     /// DynamoDB-native and cannot be copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// Restore jobs, and restores by (account, idempotency token).
+    pub restore_jobs: Vec<crate::restore::SimRestoreJob>,
+    pub restore_tokens: HashMap<(String, String), usize>,
+    /// A pause moves the clock (outside a simulation run: see `Clock for Sim`).
+    pub time_flows: bool,
     /// The backup plans, as ListBackupPlans and GetBackupPlan describe them.
     pub backup_plans: Vec<relay_core::compliance::inventory::PlanFacts>,
     /// Events lost on the bus that would have started copies: (vault, recovery point).
@@ -331,6 +339,9 @@ impl World {
             cross_account_backup_disabled: false,
             native_regions: BTreeSet::new(),
             backup_plans: Vec::new(),
+            restore_jobs: Vec::new(),
+            restore_tokens: HashMap::new(),
+            time_flows: false,
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursor: None,
@@ -479,6 +490,15 @@ impl World {
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
+    /// A recovery point deleted (by hand, or expired): gone from its vault's listing too.
+    pub fn remove_point(&mut self, arn: &str) -> Option<SimRecoveryPoint> {
+        let rp = self.recovery_points.remove(arn)?;
+        if let Some(listing) = self.by_vault.get_mut(&rp.vault) {
+            listing.retain(|_, a| a != arn);
+        }
+        Some(rp)
+    }
+
     pub fn points_in(&self, vault: &VaultArn) -> impl Iterator<Item = &SimRecoveryPoint> {
         self.by_vault
             .get(vault)
@@ -611,7 +631,7 @@ impl World {
         Some(rp)
     }
 
-    fn envelope(
+    pub(crate) fn envelope(
         &mut self,
         detail_type: &str,
         account: &str,
@@ -1172,6 +1192,18 @@ impl Sim {
 impl Clock for Sim {
     fn now(&self) -> DateTime<Utc> {
         self.world().now
+    }
+
+    /// Inside a simulation run time passes only by the run's own steps. Outside one (a restore
+    /// followed to its end), `time_flows` lets a pause move the clock and the jobs on.
+    async fn pause(&self, wait: std::time::Duration) {
+        let mut w = self.world();
+        if w.time_flows {
+            let step = Duration::from_std(wait).unwrap_or(Duration::minutes(1));
+            w.now += step;
+            w.step_jobs();
+            w.step_restores();
+        }
     }
 }
 

@@ -1,0 +1,251 @@
+//! Restore jobs in the simulated AWS Backup: a new table from a recovery point in the same
+//! account and Region, after a time that grows with the table's size, or a failure with AWS's
+//! message (the name is taken, the key is not usable, the point is elsewhere). Restore Job State
+//! Change events carry the real fields.
+
+use chrono::{DateTime, Duration, Utc};
+use relay_core::arn::{Location, TableArn};
+use relay_core::ports::{
+    ErrorKind, PortError, PortResult, RestoreJobStatus, RestorePort, StartRestore, TableState,
+};
+use serde_json::{json, Value};
+
+use crate::world::{Sim, SimTable, World};
+
+/// A restore takes this long, plus [`MINUTES_PER_GB`] a gigabyte, give or take a fifth.
+pub const BASE_MINUTES: i64 = 6;
+pub const MINUTES_PER_GB: i64 = 2;
+
+#[derive(Debug, Clone)]
+pub struct SimRestoreJob {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub recovery_point_arn: String,
+    pub target: TableArn,
+    pub source_table: String,
+    pub copy_source_tags: bool,
+    pub state: &'static str,
+    pub status_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finish_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub size_gb: u32,
+}
+
+impl World {
+    fn start_restore(&mut self, req: &StartRestore) -> PortResult<String> {
+        const OP: &str = "StartRestoreJob";
+        self.call_in(&req.account, OP)?;
+        if let Some(&i) = self
+            .restore_tokens
+            .get(&(req.account.clone(), req.idempotency_token.clone()))
+        {
+            return Ok(self.restore_jobs[i].id.clone());
+        }
+        let invalid = |m: String| {
+            PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                m,
+            )
+        };
+        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("recovery point {} not found", req.recovery_point_arn),
+            ));
+        };
+        if (rp.vault.account.as_str(), rp.vault.region.as_str())
+            != (req.account.as_str(), req.region.as_str())
+        {
+            return Err(invalid(format!(
+                "recovery point {} is not in {}/{}: restores cannot cross accounts or Regions",
+                rp.arn, req.account, req.region
+            )));
+        }
+        let Some(name) = req.metadata.get("targetTableName").cloned() else {
+            return Err(invalid("metadata targetTableName is required".into()));
+        };
+        let size_gb = self
+            .tables
+            .iter()
+            .find(|t| t.arn.to_string() == rp.resource_arn)
+            .map_or(1, |t| t.size_gb);
+        let minutes = BASE_MINUTES + MINUTES_PER_GB * i64::from(size_gb);
+        let jitter = self.rng.between(0, minutes / 5 + 1);
+        let mut job = SimRestoreJob {
+            id: self.rng.uuid(),
+            account: req.account.clone(),
+            region: req.region.clone(),
+            recovery_point_arn: rp.arn.clone(),
+            target: TableArn {
+                partition: req.partition.clone(),
+                region: req.region.clone(),
+                account: req.account.clone(),
+                table: name.clone(),
+            },
+            source_table: rp.resource_arn.clone(),
+            copy_source_tags: req.copy_source_tags,
+            state: "RUNNING",
+            status_message: None,
+            created_at: self.now,
+            finish_at: self.now + Duration::minutes(minutes + jitter),
+            completed_at: None,
+            size_gb,
+        };
+        if let Some(why) = self.restore_refusal(req, &job.target) {
+            job.state = "FAILED";
+            job.status_message = Some(why);
+            job.completed_at = Some(self.now);
+        }
+        self.restore_jobs.push(job);
+        let i = self.restore_jobs.len() - 1;
+        self.restore_tokens
+            .insert((req.account.clone(), req.idempotency_token.clone()), i);
+        let ev = self.restore_event(i);
+        self.emit(ev);
+        Ok(self.restore_jobs[i].id.clone())
+    }
+
+    /// Why AWS fails this restore at once (the job ends FAILED with this message), if it does.
+    fn restore_refusal(&self, req: &StartRestore, target: &TableArn) -> Option<String> {
+        let taken = self.tables.iter().any(|t| &t.arn == target)
+            || self
+                .restore_jobs
+                .iter()
+                .any(|j| &j.target == target && j.state == "RUNNING");
+        if taken {
+            return Some(format!("Table already exists: {}", target.table));
+        }
+        let key = req.metadata.get("kmsMasterKeyArn")?;
+        // A key of another account is usable only when shared; the simulator shares none.
+        let key_account = key.split(':').nth(4).unwrap_or_default();
+        (key_account != req.account).then(|| {
+            format!(
+                "The KMS key {key} is not accessible or is not usable by AWS Backup in account {}",
+                req.account
+            )
+        })
+    }
+
+    /// Finish the restore jobs that are due: the table appears, ACTIVE.
+    pub fn step_restores(&mut self) {
+        let now = self.now;
+        for i in 0..self.restore_jobs.len() {
+            let job = &self.restore_jobs[i];
+            if job.state != "RUNNING" || job.finish_at > now {
+                continue;
+            }
+            let source_tags = self
+                .tables
+                .iter()
+                .find(|t| t.arn.to_string() == job.source_table)
+                .map(|t| t.tags.clone());
+            let mut table = SimTable::new(job.target.clone(), Default::default());
+            table.size_gb = job.size_gb;
+            // A restore brings back neither PITR nor, unless asked, the tags (facts §11).
+            table.pitr = false;
+            if job.copy_source_tags {
+                table.tags = source_tags.unwrap_or_default();
+            }
+            self.tables.push(table);
+            let job = &mut self.restore_jobs[i];
+            job.state = "COMPLETED";
+            job.completed_at = Some(now);
+            let ev = self.restore_event(i);
+            self.emit(ev);
+        }
+    }
+
+    fn restore_event(&mut self, i: usize) -> Value {
+        let j = &self.restore_jobs[i];
+        let mut detail = json!({
+            "restoreJobId": j.id, "backupSizeInBytes": (u64::from(j.size_gb) << 30).to_string(),
+            "creationDate": j.created_at.to_rfc3339(), "iamRoleArn": format!("arn:aws:iam::{}:role/backup-relay-copy", j.account),
+            "percentDone": if j.state == "COMPLETED" { 100.0 } else { 0.0 }, "resourceType": "DynamoDB",
+            "status": j.state, "recoveryPointArn": j.recovery_point_arn,
+        });
+        if let Some(done) = j.completed_at {
+            detail["completionDate"] = json!(done.to_rfc3339());
+        }
+        if j.state == "COMPLETED" {
+            detail["createdResourceArn"] = json!(j.target.to_string());
+        }
+        if let Some(m) = &j.status_message {
+            detail["statusMessage"] = json!(m);
+        }
+        let (account, region, resource) = (
+            j.account.clone(),
+            j.region.clone(),
+            j.recovery_point_arn.clone(),
+        );
+        self.envelope(
+            "Restore Job State Change",
+            &account,
+            &region,
+            vec![resource],
+            detail,
+        )
+    }
+}
+
+impl RestorePort for Sim {
+    async fn start_restore_job(&self, req: &StartRestore) -> PortResult<String> {
+        self.world().start_restore(req)
+    }
+
+    async fn restore_job_status(&self, at: &Location, id: &str) -> PortResult<RestoreJobStatus> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DescribeRestoreJob")?;
+        let Some(j) = w
+            .restore_jobs
+            .iter()
+            .find(|j| j.id == id && j.account == at.account)
+        else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                "DescribeRestoreJob",
+                Some("ResourceNotFoundException"),
+                format!("restore job {id} not found"),
+            ));
+        };
+        Ok(RestoreJobStatus {
+            state: j.state.to_string(),
+            status_message: j.status_message.clone(),
+            created_resource_arn: (j.state == "COMPLETED").then(|| j.target.to_string()),
+            creation_date: Some(j.created_at),
+            completion_date: j.completed_at,
+        })
+    }
+
+    async fn table_state(&self, at: &Location, name: &str) -> PortResult<Option<TableState>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DescribeTable")?;
+        Ok(w.tables
+            .iter()
+            .find(|t| {
+                t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name
+            })
+            .map(|t| TableState {
+                arn: t.arn.to_string(),
+                status: "ACTIVE".into(),
+                // The simulator's tables hold a million items a gigabyte.
+                item_count: u64::from(t.size_gb) * 1_000_000,
+                size_bytes: u64::from(t.size_gb) << 30,
+                tags: t.tags.clone(),
+            }))
+    }
+
+    async fn delete_table(&self, at: &Location, name: &str) -> PortResult<()> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DeleteTable")?;
+        w.tables.retain(|t| {
+            !(t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name)
+        });
+        Ok(())
+    }
+}
