@@ -159,3 +159,139 @@ async fn a_key_of_another_account_is_not_usable() {
         "{err}"
     );
 }
+
+use relay_core::compliance::inventory::TableFacts;
+use relay_core::restore::drill::{self, DrillConfig};
+
+fn table_facts(sim: &Simulation) -> Vec<TableFacts> {
+    sim.sim
+        .world()
+        .tables
+        .iter()
+        .map(|t| TableFacts {
+            arn: t.arn.to_string(),
+            name: t.arn.table.clone(),
+            account: t.arn.account.clone(),
+            region: t.arn.region.clone(),
+            tags: t.tags.clone(),
+            pitr: Some(t.pitr),
+            native_backups: t.native_backups,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_drill_restores_from_the_bunker_checks_deletes_and_feeds_the_report() {
+    let sim = simulated(3).await;
+    let config = DrillConfig {
+        tables_per_run: 10,
+        ..DrillConfig::default()
+    };
+    let now = sim.sim.world().now;
+    let targets = drill::choose(&sim.policy, &table_facts(&sim), &config, now);
+    // Five gold tables reach the bunker; audit-log reaches nothing and is not drilled.
+    assert_eq!(targets.len(), 5);
+    assert!(targets.iter().all(|t| t.vault.alias == "bunker"));
+    let tests = drill::run(&sim.sim, &sim.policy, &targets, &config, Follow::default())
+        .await
+        .unwrap();
+    assert!(tests.iter().all(|t| t.passed), "{tests:#?}");
+    {
+        let w = sim.sim.world();
+        assert_eq!(w.restore_tests.len(), 5);
+        assert!(
+            !w.tables
+                .iter()
+                .any(|t| t.arn.table.starts_with("relay-drill-")),
+            "every drill table is deleted"
+        );
+        let orders = tests.iter().find(|t| t.resource_arn == ORDERS).unwrap();
+        let small = tests
+            .iter()
+            .find(|t| t.resource_arn.ends_with("/carts"))
+            .unwrap();
+        assert!(
+            orders.minutes > 200 && small.minutes < 20,
+            "{orders:?} {small:?}"
+        );
+        assert!(w.alerts.is_empty());
+    }
+    // The report's restore-time control reads the drills: 120 GB misses a 4-hour target.
+    let text = format!("{EXAMPLE}compliance: {{ max_restore_time_minutes: 240 }}\n");
+    let mut sim = sim;
+    sim.policy = Policy::parse(&text).unwrap();
+    let report = sim.compliance_report("d").await;
+    let status = |name: &str| {
+        report
+            .resources
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| {
+                r.controls.iter().find(|c| {
+                    c.id == relay_core::compliance::ControlId::RestoreTimeForResourcesMeetTarget
+                })
+            })
+            .map(|c| c.status)
+            .unwrap()
+    };
+    use relay_core::compliance::Status;
+    assert_eq!(status("orders"), Status::NonCompliant);
+    assert_eq!(status("carts"), Status::Compliant);
+    assert_eq!(status("audit-log"), Status::NotApplicable);
+}
+
+#[tokio::test]
+async fn a_failing_drill_is_alerted_once_and_closed_when_it_passes_again() {
+    let sim = simulated(2).await;
+    let config = DrillConfig {
+        tables_per_run: 10,
+        ..DrillConfig::default()
+    };
+    let bunker = sim.policy.vault("bunker").unwrap().arn.clone();
+    let saved: Vec<_> = {
+        let mut w = sim.sim.world();
+        let arns: Vec<String> = w
+            .points_in(&bunker)
+            .filter(|p| p.resource_arn == ORDERS)
+            .map(|p| p.arn.clone())
+            .collect();
+        arns.iter().filter_map(|a| w.remove_point(a)).collect()
+    };
+    let now = sim.sim.world().now;
+    let targets: Vec<_> = drill::choose(&sim.policy, &table_facts(&sim), &config, now)
+        .into_iter()
+        .filter(|t| t.table.to_string() == ORDERS)
+        .collect();
+    for _ in 0..2 {
+        let tests = drill::run(&sim.sim, &sim.policy, &targets, &config, Follow::default())
+            .await
+            .unwrap();
+        assert!(!tests[0].passed);
+        assert!(
+            tests[0].detail.contains("no COMPLETED copy"),
+            "{}",
+            tests[0].detail
+        );
+    }
+    assert_eq!(
+        sim.sim.world().alerts.len(),
+        1,
+        "one alert for two failed drills"
+    );
+    {
+        let mut w = sim.sim.world();
+        for p in saved {
+            w.insert_point(p);
+        }
+    }
+    let tests = drill::run(&sim.sim, &sim.policy, &targets, &config, Follow::default())
+        .await
+        .unwrap();
+    assert!(tests[0].passed, "{tests:?}");
+    assert!(sim
+        .sim
+        .world()
+        .incidents
+        .keys()
+        .all(|id| !id.starts_with("drill#")));
+}

@@ -15,19 +15,24 @@ use relay_core::compliance::{
     changes, emf, evaluate, render, InventoryPort, Report, Verdicts, VERDICTS_SCHEMA,
 };
 use relay_core::policy::Policy;
-use relay_core::ports::{Alert, AlertPort, BackupPort, Clock, LedgerPort, PortError, RouterPorts};
+use relay_core::ports::{
+    Alert, AlertPort, BackupPort, Clock, LedgerPort, PortError, RestoreEvidence, RouterPorts,
+};
 use relay_lambda::{event_id, HandlerError, LoadedPolicy};
 use serde_json::{json, Value};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
 /// open incidents, the alert topic and the time.
 pub trait ReportPorts: InventoryPort + BackupPort + AlertPort + Clock + Sync {
-    type Ledger: LedgerPort;
+    type Ledger: LedgerPort + RestoreEvidence;
     fn ledger(&self) -> &Self::Ledger;
 }
 
 /// The ports the other functions use, plus the inventory reads: `AwsPorts` and the simulator.
-impl<T: RouterPorts + InventoryPort + Sync> ReportPorts for T {
+impl<T: RouterPorts + InventoryPort + Sync> ReportPorts for T
+where
+    T::Ledger: RestoreEvidence,
+{
     type Ledger = T::Ledger;
     fn ledger(&self) -> &T::Ledger {
         RouterPorts::ledger(self)

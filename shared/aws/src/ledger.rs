@@ -8,10 +8,12 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
+use relay_core::compliance::inventory::RestoreTest;
 use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::FailureClass;
 use relay_core::ports::{
-    Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, StartedJob,
+    Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, RestoreEvidence,
+    StartedJob,
 };
 
 use crate::errors::classify;
@@ -452,6 +454,74 @@ impl LedgerPort for DynamoLedger {
             .await
             .map_err(|e| classify("UpdateItem(cursor)", &e))?;
         Ok(())
+    }
+}
+
+/// Restore drills' evidence: one item per test under one partition, the test as JSON, expiring
+/// after a year (the report reads the latest per table).
+const RESTORE_TEST_KEY: &str = "#restore-test";
+const RESTORE_TEST_DAYS: i64 = 400;
+
+impl RestoreEvidence for DynamoLedger {
+    async fn record_restore_test(&self, test: &RestoreTest) -> PortResult<()> {
+        let body = serde_json::to_string(test).map_err(|e| {
+            PortError::new(
+                ErrorKind::Permanent,
+                "PutItem(restore test)",
+                None,
+                e.to_string(),
+            )
+        })?;
+        let expires = test.finished_at + chrono::Duration::days(RESTORE_TEST_DAYS);
+        let sk = format!(
+            "{}#{}",
+            test.resource_arn,
+            test.finished_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(RESTORE_TEST_KEY))
+            .item("sk", s(&sk))
+            .item("test", s(&body))
+            .item(
+                "expires_at",
+                AttributeValue::N(expires.timestamp().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("PutItem(restore test)", &e))?;
+        Ok(())
+    }
+
+    async fn restore_tests(&self) -> PortResult<Vec<RestoreTest>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(RESTORE_TEST_KEY))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(restore tests)", &e))?;
+            // An item that does not read back is skipped, not fatal: one bad write must not hide
+            // every other drill.
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|i| text(i, "test"))
+                    .filter_map(|t| serde_json::from_str::<RestoreTest>(&t).ok()),
+            );
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
 

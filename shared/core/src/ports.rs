@@ -235,6 +235,19 @@ pub trait RestorePort: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// The restore drills' evidence, kept beside the ledger: what the report's restore-time control
+/// reads.
+pub trait RestoreEvidence: Send + Sync {
+    fn record_restore_test(
+        &self,
+        test: &crate::compliance::inventory::RestoreTest,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Every restore test kept (they expire after a year).
+    fn restore_tests(
+        &self,
+    ) -> impl Future<Output = PortResult<Vec<crate::compliance::inventory::RestoreTest>>> + Send;
+}
+
 /// Tags of a protected resource (a DynamoDB table), read in the resource's own account and Region.
 pub trait TagPort: Send + Sync {
     fn resource_tags(&self, resource_arn: &str) -> impl Future<Output = PortResult<Tags>> + Send;

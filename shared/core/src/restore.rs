@@ -311,6 +311,7 @@ fn copy_back_target(
     ))
 }
 
+pub mod drill;
 pub mod run;
 
 #[cfg(test)]

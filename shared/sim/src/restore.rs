@@ -5,8 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use relay_core::arn::{Location, TableArn};
+use relay_core::compliance::inventory::RestoreTest;
 use relay_core::ports::{
-    ErrorKind, PortError, PortResult, RestoreJobStatus, RestorePort, StartRestore, TableState,
+    ErrorKind, PortError, PortResult, RestoreEvidence, RestoreJobStatus, RestorePort, StartRestore,
+    TableState,
 };
 use serde_json::{json, Value};
 
@@ -247,5 +249,20 @@ impl RestorePort for Sim {
             !(t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name)
         });
         Ok(())
+    }
+}
+
+impl RestoreEvidence for Sim {
+    async fn record_restore_test(&self, test: &RestoreTest) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("PutItem")?;
+        w.restore_tests.push(test.clone());
+        Ok(())
+    }
+
+    async fn restore_tests(&self) -> PortResult<Vec<RestoreTest>> {
+        let mut w = self.world();
+        w.throttled("Query")?;
+        Ok(w.restore_tests.clone())
     }
 }

@@ -280,6 +280,8 @@ pub struct World {
     /// (account, Region) without DynamoDB advanced features: the backups made there are
     /// DynamoDB-native and cannot be copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// The restore drills' evidence (the ledger's `#restore-test` items).
+    pub restore_tests: Vec<relay_core::compliance::inventory::RestoreTest>,
     /// Restore jobs, and restores by (account, idempotency token).
     pub restore_jobs: Vec<crate::restore::SimRestoreJob>,
     pub restore_tokens: HashMap<(String, String), usize>,
@@ -339,6 +341,7 @@ impl World {
             cross_account_backup_disabled: false,
             native_regions: BTreeSet::new(),
             backup_plans: Vec::new(),
+            restore_tests: Vec::new(),
             restore_jobs: Vec::new(),
             restore_tokens: HashMap::new(),
             time_flows: false,
@@ -407,7 +410,7 @@ impl World {
         self.throttled(operation)
     }
 
-    fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
+    pub(crate) fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
         self.counters.api_calls += 1;
         *self
             .counters

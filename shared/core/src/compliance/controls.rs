@@ -166,6 +166,8 @@ pub(super) struct Index<'a> {
     unread_vaults: HashMap<&'a VaultArn, String>,
     /// Why the ledger's open incidents could not be read, when they could not.
     unread_ledger: Option<String>,
+    /// Why the restore tests could not be read, when they could not.
+    unread_restores: Option<String>,
 }
 
 /// One table and what belongs to it.
@@ -217,6 +219,11 @@ impl<'a> Index<'a> {
                 .gaps
                 .iter()
                 .find(|g| g.kind == GapKind::Incidents)
+                .map(|g| g.error.clone()),
+            unread_restores: inv
+                .gaps
+                .iter()
+                .find(|g| g.kind == GapKind::RestoreTests)
                 .map(|g| g.error.clone()),
         }
     }
@@ -722,16 +729,29 @@ fn restore_time(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evide
         return na("no restore time target set (compliance.max_restore_time_minutes)");
     };
     let Some(test) = ix.restores.get(v.table.arn.as_str()) else {
-        return na("no restore test of the table on record");
+        return match &ix.unread_restores {
+            Some(why) => bad(
+                format!("the restore tests could not be read ({why})"),
+                Vec::new(),
+            ),
+            None => na("no restore test of the table on record"),
+        };
     };
     let evidence = vec![Evidence {
         recovery_point_arn: Some(test.recovery_point_arn.clone()),
+        vault: Some(test.vault.clone()),
         detail: Some(format!(
-            "restored in {} minutes at {}",
-            test.minutes, test.finished_at
+            "restore drill of {}: {} minutes; {}",
+            test.finished_at, test.minutes, test.detail
         )),
         ..Evidence::default()
     }];
+    if !test.passed {
+        return bad(
+            format!("the last restore drill failed: {}", test.detail),
+            evidence,
+        );
+    }
     if test.minutes <= target {
         ok(
             format!(

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::arn::{Location, VaultArn};
 use crate::guard::PointView;
-use crate::ports::{BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult};
+use crate::ports::{
+    BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult, RestoreEvidence,
+};
 use crate::retention::VaultLock;
 
 mod schedule;
@@ -115,8 +117,15 @@ pub struct VaultFacts {
 pub struct RestoreTest {
     pub resource_arn: String,
     pub recovery_point_arn: String,
+    /// The vault the point was restored from.
+    pub vault: String,
     pub finished_at: DateTime<Utc>,
+    /// From StartRestoreJob to COMPLETED (0 when it never completed).
     pub minutes: u32,
+    /// The restore completed and the restored table checked out.
+    pub passed: bool,
+    /// What was checked, or what went wrong, in words.
+    pub detail: String,
 }
 
 /// What could not be read, and why: the report says so instead of guessing.
@@ -143,6 +152,7 @@ pub enum GapKind {
     BackupVaults,
     RecoveryPoints,
     Incidents,
+    RestoreTests,
     #[default]
     Other,
 }
@@ -199,7 +209,7 @@ pub async fn take_inventory<P, L>(
 ) -> Inventory
 where
     P: InventoryPort + BackupPort + Sync,
-    L: LedgerPort,
+    L: LedgerPort + RestoreEvidence,
 {
     use futures_util::stream::{self, StreamExt};
     let locations = locations(policy);
@@ -223,6 +233,15 @@ where
             what: "open incidents (the ledger)".into(),
             error: e.to_string(),
             kind: GapKind::Incidents,
+            ..InventoryGap::default()
+        }),
+    }
+    match ledger.restore_tests().await {
+        Ok(tests) => inventory.restore_tests = tests,
+        Err(e) => inventory.gaps.push(InventoryGap {
+            what: "restore tests (the ledger)".into(),
+            error: e.to_string(),
+            kind: GapKind::RestoreTests,
             ..InventoryGap::default()
         }),
     }

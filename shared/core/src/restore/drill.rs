@@ -1,0 +1,495 @@
+//! Restore drills: on a schedule, restore a sample of the policy's tables from a chosen vault
+//! (by default the deepest of each table's chain, e.g. the bunker), time the restore, check the
+//! new table, delete it, and keep the evidence for the report's restore-time control. A drill
+//! deletes only the table it made itself, named with its prefix.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+use super::run::{execute, Follow};
+use super::{plan_restore, RestoreRequest};
+use crate::arn::{Location, TableArn};
+use crate::compliance::inventory::{RestoreTest, TableFacts};
+use crate::guard::PointView;
+use crate::incident;
+use crate::policy::Vault;
+use crate::ports::{
+    Alert, LedgerPort, ListQuery, PortResult, RestoreEvidence, RestorePort, RouterPorts, TableState,
+};
+use crate::Policy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrillConfig {
+    /// Restore from this vault (alias); `None`: the deepest vault of each table's chain.
+    pub from: Option<String>,
+    /// Tables drilled per run, chosen at random (seeded by the day), unless `drill_tag` is set.
+    pub tables_per_run: usize,
+    /// Drill every table carrying this tag instead.
+    pub drill_tag: Option<(String, String)>,
+    /// Restored tables are named with this prefix (the IAM grant to delete tables is limited to it).
+    pub name_prefix: String,
+    /// Restore into the table's own account and Region (the full path, with the copy back),
+    /// instead of the vault's.
+    pub copy_back: bool,
+    /// How far back to look for the latest copy.
+    pub lookback_days: i64,
+}
+
+impl Default for DrillConfig {
+    fn default() -> Self {
+        Self {
+            from: None,
+            tables_per_run: 2,
+            drill_tag: None,
+            name_prefix: "relay-drill-".into(),
+            copy_back: false,
+            lookback_days: 14,
+        }
+    }
+}
+
+/// One drill: which table, from which vault, into which new table where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillTarget {
+    pub table: TableArn,
+    pub vault: Vault,
+    pub request: RestoreRequest,
+}
+
+/// The drills of a run, pure: the sample of tables the routes protect, each with its vault.
+pub fn choose(
+    policy: &Policy,
+    tables: &[TableFacts],
+    config: &DrillConfig,
+    run_at: DateTime<Utc>,
+) -> Vec<DrillTarget> {
+    let mut candidates: Vec<(String, DrillTarget)> = tables
+        .iter()
+        .filter(|t| match &config.drill_tag {
+            Some((k, v)) => t.tags.get(k) == Some(v),
+            None => true,
+        })
+        .filter_map(|t| target(policy, t, config, run_at))
+        .map(|d| (day_order(&d.table.to_string(), run_at), d))
+        .collect();
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+    let take = if config.drill_tag.is_some() {
+        usize::MAX
+    } else {
+        config.tables_per_run
+    };
+    candidates.into_iter().take(take).map(|(_, d)| d).collect()
+}
+
+/// A different, reproducible order each day: a hash of the table and the date.
+fn day_order(table: &str, run_at: DateTime<Utc>) -> String {
+    let mut h = Sha256::new();
+    h.update(run_at.format("%Y-%m-%d").to_string().as_bytes());
+    h.update(table.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn target(
+    policy: &Policy,
+    t: &TableFacts,
+    config: &DrillConfig,
+    run_at: DateTime<Utc>,
+) -> Option<DrillTarget> {
+    let table = TableArn::parse(&t.arn).ok()?;
+    let vault = match &config.from {
+        Some(alias) => policy.vault(alias)?.clone(),
+        None => deepest(policy, t)?.clone(),
+    };
+    let (account, region) = if config.copy_back {
+        (table.account.clone(), table.region.clone())
+    } else {
+        (vault.arn.account.clone(), vault.arn.region.clone())
+    };
+    let request = RestoreRequest {
+        table: table.clone(),
+        at: None,
+        target_account: Some(account),
+        target_region: Some(region),
+        target_table: restored_name(&config.name_prefix, &table.table, run_at),
+        from: Some(vault.alias.clone()),
+        kms_key_arn: None,
+    };
+    Some(DrillTarget {
+        table,
+        vault,
+        request,
+    })
+}
+
+/// The vault farthest down the table's routes (the most hops from its root): the copy that
+/// proves the whole chain. `None` when no route selects the table.
+pub fn deepest<'a>(policy: &'a Policy, t: &TableFacts) -> Option<&'a Vault> {
+    let mut best: Option<(usize, &Vault)> = None;
+    for root in policy
+        .root_vaults()
+        .into_iter()
+        .filter(|r| r.arn.account == t.account && r.arn.region == t.region)
+    {
+        let mut depth: BTreeMap<&str, usize> = BTreeMap::from([(root.alias.as_str(), 0)]);
+        let mut frontier = vec![root.alias.as_str()];
+        while let Some(alias) = frontier.pop() {
+            let d = depth.get(alias).copied().unwrap_or(0);
+            for r in policy
+                .routes_from(alias)
+                .filter(|r| r.select.matches(Some("DynamoDB"), &t.tags))
+            {
+                if depth.get(r.to.as_str()).is_none_or(|&old| old < d + 1) {
+                    depth.insert(&r.to, d + 1);
+                    frontier.push(&r.to);
+                }
+            }
+        }
+        for (alias, d) in depth.into_iter().filter(|(_, d)| *d > 0) {
+            if best.is_none_or(|(bd, _)| d > bd) {
+                best = policy.vault(alias).map(|v| (d, v));
+            }
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+/// `<prefix><table>-<yyyymmddhhmm>`, at most 255 characters (DynamoDB's limit).
+pub fn restored_name(prefix: &str, table: &str, run_at: DateTime<Utc>) -> String {
+    let stamp = run_at.format("%Y%m%d%H%M").to_string();
+    let room = 255usize.saturating_sub(prefix.len() + stamp.len() + 1);
+    let table: String = table.chars().take(room).collect();
+    format!("{prefix}{table}-{stamp}")
+}
+
+/// The restored table checks out: ACTIVE, and holding what the source holds (a tenth either way:
+/// the source has moved on since the backup).
+pub fn check(source: Option<&TableState>, restored: &TableState) -> Result<String, String> {
+    if restored.status != "ACTIVE" {
+        return Err(format!(
+            "the restored table is {}, not ACTIVE",
+            restored.status
+        ));
+    }
+    let Some(source) = source else {
+        return Ok(format!(
+            "ACTIVE, {} items, {} bytes (the source table is gone: nothing to compare)",
+            restored.item_count, restored.size_bytes
+        ));
+    };
+    let near = |a: u64, b: u64| a.abs_diff(b) <= b / 10;
+    if near(restored.item_count, source.item_count) && near(restored.size_bytes, source.size_bytes)
+    {
+        Ok(format!(
+            "ACTIVE, {} items and {} bytes against the source's {} and {}",
+            restored.item_count, restored.size_bytes, source.item_count, source.size_bytes
+        ))
+    } else {
+        Err(format!(
+            "the restored table holds {} items and {} bytes, the source {} and {}",
+            restored.item_count, restored.size_bytes, source.item_count, source.size_bytes
+        ))
+    }
+}
+
+/// One run's drills, one after the other. Every drill ends in a recorded [`RestoreTest`]; a
+/// failed one is one incident (alerted once) until a drill of that table passes again.
+pub async fn run<P>(
+    ports: &P,
+    policy: &Policy,
+    targets: &[DrillTarget],
+    config: &DrillConfig,
+    follow: Follow,
+) -> PortResult<Vec<RestoreTest>>
+where
+    P: RouterPorts + RestorePort,
+    P::Ledger: RestoreEvidence,
+{
+    let mut tests = Vec::with_capacity(targets.len());
+    for target in targets {
+        let test = drill(ports, policy, target, config, follow).await;
+        ports.ledger().record_restore_test(&test).await?;
+        let incident_id = format!("drill#{}", test.resource_arn);
+        if test.passed {
+            ports.ledger().close_incident(&incident_id).await?;
+        } else {
+            incident::raise(ports, incident_id, failure_alert(target, &test)).await?;
+        }
+        tests.push(test);
+    }
+    Ok(tests)
+}
+
+fn failure_alert(target: &DrillTarget, test: &RestoreTest) -> Alert {
+    Alert {
+        subject: format!("Backup Relay: restore drill of {} failed", target.table.table),
+        message: format!(
+            "The restore drill of {} from vault '{}' into {}/{} failed: {}\nLikely fix: the restore role in {} must be assumable by AWS Backup and may use the vault's KMS key (kms:Decrypt, kms:CreateGrant through backup); a copy back needs the destination vault's access policy to allow it.",
+            target.table,
+            target.vault.alias,
+            target.request.target_account.as_deref().unwrap_or_default(),
+            target.request.target_region.as_deref().unwrap_or_default(),
+            test.detail,
+            target.request.target_account.as_deref().unwrap_or_default(),
+        ),
+        hop: None,
+        account: None,
+        resource: Some(test.resource_arn.clone()),
+        route: None,
+    }
+}
+
+/// One drill, to its recorded outcome: a failed call is a failed drill, never a lost one.
+async fn drill<P>(
+    ports: &P,
+    policy: &Policy,
+    target: &DrillTarget,
+    config: &DrillConfig,
+    follow: Follow,
+) -> RestoreTest
+where
+    P: RouterPorts + RestorePort,
+{
+    let mut test = RestoreTest {
+        resource_arn: target.table.to_string(),
+        recovery_point_arn: String::new(),
+        vault: target.vault.arn.to_string(),
+        finished_at: ports.now(),
+        minutes: 0,
+        passed: false,
+        detail: String::new(),
+    };
+    match attempt(ports, policy, target, config, follow, &mut test).await {
+        Ok(detail) => {
+            test.passed = true;
+            test.detail = detail;
+        }
+        Err(why) => test.detail = why,
+    }
+    test.finished_at = ports.now();
+    test
+}
+
+async fn attempt<P>(
+    ports: &P,
+    policy: &Policy,
+    target: &DrillTarget,
+    config: &DrillConfig,
+    follow: Follow,
+    test: &mut RestoreTest,
+) -> Result<String, String>
+where
+    P: RouterPorts + RestorePort,
+{
+    let req = &target.request;
+    let at = Location {
+        partition: target.table.partition.clone(),
+        account: req
+            .target_account
+            .clone()
+            .unwrap_or_else(|| target.table.account.clone()),
+        region: req
+            .target_region
+            .clone()
+            .unwrap_or_else(|| target.table.region.clone()),
+    };
+    let points = latest_points(ports, target, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut existing = std::collections::BTreeSet::new();
+    if ports
+        .table_state(&at, &req.target_table)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        existing.insert(req.target_table.clone());
+    }
+    let plan = plan_restore(
+        policy,
+        &points,
+        &existing,
+        &BTreeMap::new(),
+        req,
+        ports.now(),
+    )
+    .map_err(|e| e.to_string())?;
+    test.recovery_point_arn = plan.recovery_point.arn.clone();
+    let result = execute(ports, &plan, &target.table, follow, &mut |_| {}).await;
+    let restored = ports
+        .table_state(&at, &req.target_table)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Whatever happened, the drill's own table does not stay (and nothing else is ever deleted).
+    if restored.is_some() && req.target_table.starts_with(&config.name_prefix) {
+        ports
+            .delete_table(&at, &req.target_table)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let result = result.map_err(|e| e.to_string())?;
+    test.minutes = u32::try_from(result.restore_minutes).unwrap_or(u32::MAX);
+    let restored = restored.ok_or_else(|| {
+        format!(
+            "the restore completed but {} is not there",
+            req.target_table
+        )
+    })?;
+    let source_at = Location {
+        partition: target.table.partition.clone(),
+        account: target.table.account.clone(),
+        region: target.table.region.clone(),
+    };
+    let source = ports
+        .table_state(&source_at, &target.table.table)
+        .await
+        .map_err(|e| e.to_string())?;
+    check(source.as_ref(), &restored)
+}
+
+/// The table's points in the drill's vault, from the look-back window (not the vault's whole
+/// history: a bunker holds years).
+async fn latest_points<P: RouterPorts>(
+    ports: &P,
+    target: &DrillTarget,
+    config: &DrillConfig,
+) -> PortResult<Vec<PointView>> {
+    let table = target.table.to_string();
+    let mut query = ListQuery {
+        created_after: Some(ports.now() - Duration::days(config.lookback_days)),
+        created_before: None,
+        page_token: None,
+        page_size: crate::compliance::inventory::POINTS_PAGE,
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = ports
+            .list_recovery_points(&target.vault.arn, &query)
+            .await?;
+        out.extend(
+            page.items
+                .into_iter()
+                .filter(|p| p.resource_arn.as_deref() == Some(table.as_str())),
+        );
+        match page.next_token {
+            Some(t) => query.page_token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = include_str!("../../../../infra/examples/policy.yaml");
+
+    fn table(name: &str, tier: Option<&str>) -> TableFacts {
+        TableFacts {
+            arn: format!("arn:aws:dynamodb:us-east-1:111111111111:table/{name}"),
+            name: name.into(),
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            tags: tier
+                .map(|t| [("backup-tier".to_string(), t.to_string())].into())
+                .unwrap_or_default(),
+            pitr: Some(true),
+            native_backups: 0,
+        }
+    }
+
+    fn at(day: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::days(day)
+    }
+
+    fn state(items: u64, bytes: u64) -> TableState {
+        TableState {
+            arn: "t".into(),
+            status: "ACTIVE".into(),
+            item_count: items,
+            size_bytes: bytes,
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_deepest_vault_is_the_end_of_the_chain_and_unselected_tables_have_none() {
+        let policy = Policy::parse(POLICY).unwrap();
+        assert_eq!(
+            deepest(&policy, &table("orders", Some("gold"))).map(|v| v.alias.as_str()),
+            Some("bunker")
+        );
+        assert!(deepest(&policy, &table("audit", None)).is_none());
+    }
+
+    #[test]
+    fn a_run_samples_a_few_tables_differently_each_day_or_every_tagged_one() {
+        let policy = Policy::parse(POLICY).unwrap();
+        let tables: Vec<_> = (0..20)
+            .map(|i| table(&format!("t{i:02}"), Some("gold")))
+            .collect();
+        let config = DrillConfig::default();
+        let day1: Vec<_> = choose(&policy, &tables, &config, at(1))
+            .into_iter()
+            .map(|d| d.table.table)
+            .collect();
+        let again: Vec<_> = choose(&policy, &tables, &config, at(1))
+            .into_iter()
+            .map(|d| d.table.table)
+            .collect();
+        let day2: Vec<_> = choose(&policy, &tables, &config, at(2))
+            .into_iter()
+            .map(|d| d.table.table)
+            .collect();
+        assert_eq!(day1.len(), 2);
+        assert_eq!(day1, again, "reproducible within a day");
+        assert_ne!(day1, day2, "another sample the next day");
+        let mut tagged = tables.clone();
+        for t in tagged.iter_mut().take(5) {
+            t.tags.insert("drill".into(), "yes".into());
+        }
+        let config = DrillConfig {
+            drill_tag: Some(("drill".into(), "yes".into())),
+            ..DrillConfig::default()
+        };
+        assert_eq!(choose(&policy, &tagged, &config, at(1)).len(), 5);
+    }
+
+    #[test]
+    fn a_drill_restores_where_its_vault_is_unless_it_drills_the_copy_back() {
+        let policy = Policy::parse(POLICY).unwrap();
+        let t = [table("orders", Some("gold"))];
+        let d = &choose(&policy, &t, &DrillConfig::default(), at(1))[0];
+        assert_eq!(
+            (
+                d.request.target_account.as_deref(),
+                d.request.target_region.as_deref()
+            ),
+            (Some("333333333333"), Some("eu-west-1"))
+        );
+        assert_eq!(d.request.target_table, "relay-drill-orders-202701160800");
+        let config = DrillConfig {
+            copy_back: true,
+            ..DrillConfig::default()
+        };
+        let d = &choose(&policy, &t, &config, at(1))[0];
+        assert_eq!(d.request.target_account.as_deref(), Some("111111111111"));
+    }
+
+    #[test]
+    fn names_stay_within_dynamodbs_limit_and_checks_compare_with_the_source() {
+        let long = "x".repeat(300);
+        assert_eq!(restored_name("relay-drill-", &long, at(1)).len(), 255);
+        assert!(check(Some(&state(1000, 5000)), &state(950, 5200)).is_ok());
+        assert!(check(Some(&state(1000, 5000)), &state(10, 50))
+            .unwrap_err()
+            .contains("holds 10 items"));
+        let mut creating = state(1, 1);
+        creating.status = "CREATING".into();
+        assert!(check(None, &creating).is_err());
+        assert!(check(None, &state(1, 1))
+            .unwrap()
+            .contains("the source table is gone"));
+    }
+}
