@@ -92,3 +92,34 @@ async fn a_missing_table_is_a_classified_error_not_a_panic() {
     let err = ledger.get(&hop).await.unwrap_err();
     assert_eq!(err.kind, relay_core::ports::ErrorKind::NotFound, "{err}");
 }
+
+#[tokio::test]
+async fn restore_drill_evidence_is_kept_and_read_back() {
+    use relay_core::compliance::inventory::RestoreTest;
+    use relay_core::ports::RestoreEvidence;
+    let moto = MotoServer::start().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    ledger_table(&client, "relay-ledger").await;
+    let ledger = DynamoLedger::new(client, "relay-ledger");
+    assert!(ledger.restore_tests().await.unwrap().is_empty());
+    let test = |minutes: u32, passed: bool| RestoreTest {
+        resource_arn: "arn:aws:dynamodb:us-east-1:111111111111:table/orders".into(),
+        recovery_point_arn: "arn:aws:backup:eu-west-1:333333333333:recovery-point:x".into(),
+        vault: "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker".into(),
+        finished_at: Utc::now() - Duration::minutes(i64::from(minutes)),
+        minutes,
+        passed,
+        detail: "ACTIVE, 10 items".into(),
+    };
+    let (a, b) = (test(12, true), test(30, false));
+    ledger.record_restore_test(&a).await.unwrap();
+    ledger.record_restore_test(&b).await.unwrap();
+    let mut back = ledger.restore_tests().await.unwrap();
+    back.sort_by_key(|t| t.minutes);
+    // Millisecond precision survives the round trip through JSON.
+    assert_eq!(back, vec![a, b]);
+    assert!(
+        ledger.open_incidents().await.unwrap().is_empty(),
+        "evidence is not an incident"
+    );
+}
