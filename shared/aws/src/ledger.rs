@@ -15,6 +15,7 @@ use relay_core::ports::{
     Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, RestoreEvidence,
     StartedJob,
 };
+use relay_core::restore::drill::{DrillInFlight, DrillStore};
 
 use crate::errors::classify;
 
@@ -522,6 +523,73 @@ impl RestoreEvidence for DynamoLedger {
                 return Ok(out);
             }
         }
+    }
+}
+
+/// Restore drills under way: one item per table drilled, the drill as JSON.
+const DRILL_KEY: &str = "#drill-in-flight";
+
+impl DrillStore for DynamoLedger {
+    async fn drills_in_flight(&self) -> PortResult<Vec<DrillInFlight>> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(DRILL_KEY))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(drills)", &e))?;
+            for item in page.items() {
+                let body = text(item, "drill").unwrap_or_default();
+                let drill = serde_json::from_str(&body).map_err(|e| {
+                    PortError::new(
+                        ErrorKind::Permanent,
+                        "Query(drills)",
+                        None,
+                        format!("a drill item does not read back: {e}"),
+                    )
+                })?;
+                out.push(drill);
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn save_drill(&self, drill: &DrillInFlight) -> PortResult<()> {
+        let body = serde_json::to_string(drill).map_err(|e| {
+            PortError::new(ErrorKind::Permanent, "PutItem(drill)", None, e.to_string())
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(DRILL_KEY))
+            .item("sk", s(&drill.table_arn))
+            .item("drill", s(&body))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem(drill)", &e))?;
+        Ok(())
+    }
+
+    async fn end_drill(&self, table_arn: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(DRILL_KEY))
+            .key("sk", s(table_arn))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem(drill)", &e))?;
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arn::{is_table_name, RecoveryPointArn, TableArn, VaultArn};
 use crate::guard::PointView;
@@ -31,20 +31,20 @@ pub struct RestoreRequest {
 }
 
 /// The point chosen, and the steps that restore it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestorePlan {
     pub recovery_point: ChosenPoint,
     pub steps: Vec<RestoreStep>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChosenPoint {
     pub arn: String,
     pub vault: String,
     pub creation_date: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RestoreStep {
     /// Copy the point back into the target account and Region; runs in the source's.

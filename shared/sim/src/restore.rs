@@ -10,6 +10,7 @@ use relay_core::ports::{
     ErrorKind, PortError, PortResult, RestoreEvidence, RestoreJobStatus, RestorePort, StartRestore,
     TableState,
 };
+use relay_core::restore::drill::{DrillInFlight, DrillStore};
 use serde_json::{json, Value};
 
 use crate::world::{Sim, SimTable, World};
@@ -264,5 +265,27 @@ impl RestoreEvidence for Sim {
         let mut w = self.world();
         w.throttled("Query")?;
         Ok(w.restore_tests.clone())
+    }
+}
+
+impl DrillStore for Sim {
+    async fn drills_in_flight(&self) -> PortResult<Vec<DrillInFlight>> {
+        let mut w = self.world();
+        w.throttled("Query")?;
+        Ok(w.drills.values().cloned().collect())
+    }
+
+    async fn save_drill(&self, drill: &DrillInFlight) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("PutItem")?;
+        w.drills.insert(drill.table_arn.clone(), drill.clone());
+        Ok(())
+    }
+
+    async fn end_drill(&self, table_arn: &str) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("DeleteItem")?;
+        w.drills.remove(table_arn);
+        Ok(())
     }
 }

@@ -280,6 +280,8 @@ pub struct World {
     /// (account, Region) without DynamoDB advanced features: the backups made there are
     /// DynamoDB-native and cannot be copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// Restore drills under way (the ledger's `#drill-in-flight` items).
+    pub drills: BTreeMap<String, relay_core::restore::drill::DrillInFlight>,
     /// The restore drills' evidence (the ledger's `#restore-test` items).
     pub restore_tests: Vec<relay_core::compliance::inventory::RestoreTest>,
     /// Restore jobs, and restores by (account, idempotency token).
@@ -341,6 +343,7 @@ impl World {
             cross_account_backup_disabled: false,
             native_regions: BTreeSet::new(),
             backup_plans: Vec::new(),
+            drills: BTreeMap::new(),
             restore_tests: Vec::new(),
             restore_jobs: Vec::new(),
             restore_tokens: HashMap::new(),

@@ -5,10 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use std::future::Future;
+
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::run::{execute, Follow};
+use super::run::{advance, start, Follow, InFlight, RestoreResult, Step};
 use super::{plan_restore, RestoreRequest};
 use crate::arn::{Location, TableArn};
 use crate::compliance::inventory::{RestoreTest, TableFacts};
@@ -193,8 +196,83 @@ pub fn check(source: Option<&TableState>, restored: &TableState) -> Result<Strin
     }
 }
 
-/// One run's drills, one after the other. Every drill ends in a recorded [`RestoreTest`]; a
-/// failed one is one incident (alerted once) until a drill of that table passes again.
+/// A drill under way, as kept between looks (the restore of a large table outlasts a Lambda).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillInFlight {
+    pub table_arn: String,
+    pub vault_arn: String,
+    pub name_prefix: String,
+    pub started_at: DateTime<Utc>,
+    pub restore: InFlight,
+}
+
+/// Where drills under way are kept between looks.
+pub trait DrillStore: Send + Sync {
+    fn drills_in_flight(&self) -> impl Future<Output = PortResult<Vec<DrillInFlight>>> + Send;
+    fn save_drill(&self, drill: &DrillInFlight) -> impl Future<Output = PortResult<()>> + Send;
+    fn end_drill(&self, table_arn: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// What one look at the drills did.
+#[derive(Debug, Default, Serialize)]
+pub struct TickReport {
+    pub started: Vec<String>,
+    pub waiting: Vec<String>,
+    pub finished: Vec<RestoreTest>,
+}
+
+/// One look (the restore-drill function, every few minutes): advance every drill under way,
+/// conclude those that ended, and when `start_new`, begin this run's drills (a table already
+/// being drilled is not drilled twice).
+pub async fn tick<P>(
+    ports: &P,
+    policy: &Policy,
+    tables: &[TableFacts],
+    config: &DrillConfig,
+    start_new: bool,
+) -> PortResult<TickReport>
+where
+    P: RouterPorts + RestorePort,
+    P::Ledger: RestoreEvidence + DrillStore,
+{
+    let mut report = TickReport::default();
+    let in_flight = ports.ledger().drills_in_flight().await?;
+    let busy: std::collections::BTreeSet<String> =
+        in_flight.iter().map(|d| d.table_arn.clone()).collect();
+    for drill in in_flight {
+        match look(ports, drill).await {
+            Ok(waiting) => {
+                report.waiting.push(waiting.table_arn.clone());
+                ports.ledger().save_drill(&waiting).await?;
+            }
+            Err(test) => {
+                conclude(ports, &test).await?;
+                ports.ledger().end_drill(&test.resource_arn).await?;
+                report.finished.push(test);
+            }
+        }
+    }
+    if start_new {
+        for target in choose(policy, tables, config, ports.now()) {
+            if busy.contains(&target.table.to_string()) {
+                continue;
+            }
+            match begin(ports, policy, &target, config).await {
+                Ok(drill) => {
+                    report.started.push(drill.table_arn.clone());
+                    ports.ledger().save_drill(&drill).await?;
+                }
+                Err(test) => {
+                    conclude(ports, &test).await?;
+                    report.finished.push(test);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One run's drills followed to their ends right here (the CLI and tests), one after the other.
 pub async fn run<P>(
     ports: &P,
     policy: &Policy,
@@ -208,30 +286,57 @@ where
 {
     let mut tests = Vec::with_capacity(targets.len());
     for target in targets {
-        let test = drill(ports, policy, target, config, follow).await;
-        ports.ledger().record_restore_test(&test).await?;
-        let incident_id = format!("drill#{}", test.resource_arn);
-        if test.passed {
-            ports.ledger().close_incident(&incident_id).await?;
-        } else {
-            incident::raise(ports, incident_id, failure_alert(target, &test)).await?;
-        }
+        let mut outcome = begin(ports, policy, target, config).await;
+        let mut polls = 0;
+        let test = loop {
+            match outcome {
+                Err(test) => break test,
+                Ok(drill) if polls >= follow.max_polls => {
+                    let state = drill.restore.last_state.clone();
+                    break failed(
+                        ports,
+                        drill,
+                        format!("not done after {polls} polls: still {state}"),
+                    )
+                    .await;
+                }
+                Ok(drill) => {
+                    ports.pause(follow.poll).await;
+                    polls += 1;
+                    outcome = look(ports, drill).await;
+                }
+            }
+        };
+        conclude(ports, &test).await?;
         tests.push(test);
     }
     Ok(tests)
 }
 
-fn failure_alert(target: &DrillTarget, test: &RestoreTest) -> Alert {
+/// Record the drill's evidence; a failed drill is one incident (alerted once) until a drill of
+/// that table passes again.
+async fn conclude<P>(ports: &P, test: &RestoreTest) -> PortResult<()>
+where
+    P: RouterPorts,
+    P::Ledger: RestoreEvidence,
+{
+    ports.ledger().record_restore_test(test).await?;
+    let incident_id = format!("drill#{}", test.resource_arn);
+    if test.passed {
+        ports.ledger().close_incident(&incident_id).await
+    } else {
+        incident::raise(ports, incident_id, failure_alert(test))
+            .await
+            .map(|_| ())
+    }
+}
+
+fn failure_alert(test: &RestoreTest) -> Alert {
     Alert {
-        subject: format!("Backup Relay: restore drill of {} failed", target.table.table),
+        subject: format!("Backup Relay: restore drill of {} failed", test.resource_arn),
         message: format!(
-            "The restore drill of {} from vault '{}' into {}/{} failed: {}\nLikely fix: the restore role in {} must be assumable by AWS Backup and may use the vault's KMS key (kms:Decrypt, kms:CreateGrant through backup); a copy back needs the destination vault's access policy to allow it.",
-            target.table,
-            target.vault.alias,
-            target.request.target_account.as_deref().unwrap_or_default(),
-            target.request.target_region.as_deref().unwrap_or_default(),
-            test.detail,
-            target.request.target_account.as_deref().unwrap_or_default(),
+            "The restore drill of {} from {} failed: {}\nLikely fix: the restore role must be assumable by AWS Backup in the target account and may use the vault's KMS key (kms:Decrypt and kms:CreateGrant through backup); a copy back needs the destination vault's access policy to allow it.",
+            test.resource_arn, test.vault, test.detail
         ),
         hop: None,
         account: None,
@@ -240,71 +345,37 @@ fn failure_alert(target: &DrillTarget, test: &RestoreTest) -> Alert {
     }
 }
 
-/// One drill, to its recorded outcome: a failed call is a failed drill, never a lost one.
-async fn drill<P>(
+/// Plan and start one drill; a drill that cannot start is a failed test.
+async fn begin<P>(
     ports: &P,
     policy: &Policy,
     target: &DrillTarget,
     config: &DrillConfig,
-    follow: Follow,
-) -> RestoreTest
+) -> Result<DrillInFlight, RestoreTest>
 where
     P: RouterPorts + RestorePort,
 {
-    let mut test = RestoreTest {
+    let fail = |detail: String, rp: String| RestoreTest {
         resource_arn: target.table.to_string(),
-        recovery_point_arn: String::new(),
+        recovery_point_arn: rp,
         vault: target.vault.arn.to_string(),
         finished_at: ports.now(),
         minutes: 0,
         passed: false,
-        detail: String::new(),
+        detail,
     };
-    match attempt(ports, policy, target, config, follow, &mut test).await {
-        Ok(detail) => {
-            test.passed = true;
-            test.detail = detail;
-        }
-        Err(why) => test.detail = why,
-    }
-    test.finished_at = ports.now();
-    test
-}
-
-async fn attempt<P>(
-    ports: &P,
-    policy: &Policy,
-    target: &DrillTarget,
-    config: &DrillConfig,
-    follow: Follow,
-    test: &mut RestoreTest,
-) -> Result<String, String>
-where
-    P: RouterPorts + RestorePort,
-{
     let req = &target.request;
-    let at = Location {
-        partition: target.table.partition.clone(),
-        account: req
-            .target_account
-            .clone()
-            .unwrap_or_else(|| target.table.account.clone()),
-        region: req
-            .target_region
-            .clone()
-            .unwrap_or_else(|| target.table.region.clone()),
-    };
+    let at = target_location(target);
     let points = latest_points(ports, target, config)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(e.to_string(), String::new()))?;
     let mut existing = std::collections::BTreeSet::new();
-    if ports
-        .table_state(&at, &req.target_table)
-        .await
-        .map_err(|e| e.to_string())?
-        .is_some()
-    {
-        existing.insert(req.target_table.clone());
+    match ports.table_state(&at, &req.target_table).await {
+        Ok(Some(_)) => {
+            existing.insert(req.target_table.clone());
+        }
+        Ok(None) => {}
+        Err(e) => return Err(fail(e.to_string(), String::new())),
     }
     let plan = plan_restore(
         policy,
@@ -314,38 +385,144 @@ where
         req,
         ports.now(),
     )
-    .map_err(|e| e.to_string())?;
-    test.recovery_point_arn = plan.recovery_point.arn.clone();
-    let result = execute(ports, &plan, &target.table, follow, &mut |_| {}).await;
-    let restored = ports
-        .table_state(&at, &req.target_table)
+    .map_err(|e| fail(e.to_string(), String::new()))?;
+    let restore = start(ports, &plan, &target.table)
         .await
-        .map_err(|e| e.to_string())?;
-    // Whatever happened, the drill's own table does not stay (and nothing else is ever deleted).
-    if restored.is_some() && req.target_table.starts_with(&config.name_prefix) {
-        ports
-            .delete_table(&at, &req.target_table)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let result = result.map_err(|e| e.to_string())?;
-    test.minutes = u32::try_from(result.restore_minutes).unwrap_or(u32::MAX);
-    let restored = restored.ok_or_else(|| {
-        format!(
-            "the restore completed but {} is not there",
-            req.target_table
-        )
-    })?;
-    let source_at = Location {
+        .map_err(|e| fail(e.to_string(), plan.recovery_point.arn.clone()))?;
+    Ok(DrillInFlight {
+        table_arn: target.table.to_string(),
+        vault_arn: target.vault.arn.to_string(),
+        name_prefix: config.name_prefix.clone(),
+        started_at: ports.now(),
+        restore,
+    })
+}
+
+fn target_location(target: &DrillTarget) -> Location {
+    Location {
         partition: target.table.partition.clone(),
-        account: target.table.account.clone(),
-        region: target.table.region.clone(),
+        account: target
+            .request
+            .target_account
+            .clone()
+            .unwrap_or_else(|| target.table.account.clone()),
+        region: target
+            .request
+            .target_region
+            .clone()
+            .unwrap_or_else(|| target.table.region.clone()),
+    }
+}
+
+/// One look at a drill: still under way (`Ok`), or ended in its test (`Err`, passed or not).
+async fn look<P: RouterPorts + RestorePort>(
+    ports: &P,
+    drill: DrillInFlight,
+) -> Result<DrillInFlight, RestoreTest> {
+    match advance(ports, drill.restore.clone()).await {
+        Ok(Step::Waiting(restore)) => Ok(DrillInFlight { restore, ..drill }),
+        Ok(Step::Done(result)) => Err(finish(ports, drill, result).await),
+        Err(e) => Err(failed(ports, drill, e.to_string()).await),
+    }
+}
+
+/// The restore is done: check the new table against its source, delete it, and say how it went.
+async fn finish<P: RouterPorts + RestorePort>(
+    ports: &P,
+    drill: DrillInFlight,
+    result: RestoreResult,
+) -> RestoreTest {
+    let minutes = u32::try_from(result.restore_minutes).unwrap_or(u32::MAX);
+    let verdict = check_restored(ports, &drill).await;
+    let mut test = failed(ports, drill, String::new()).await;
+    test.minutes = minutes;
+    match verdict {
+        Ok(detail) => {
+            test.passed = true;
+            test.detail = detail;
+        }
+        Err(why) => test.detail = why,
+    }
+    test
+}
+
+async fn check_restored<P: RestorePort>(
+    ports: &P,
+    drill: &DrillInFlight,
+) -> Result<String, String> {
+    let (at, name) = restored_table(drill).ok_or("the drill's target is unknown")?;
+    let restored = ports
+        .table_state(&at, &name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("the restore completed but {name} is not there"))?;
+    let table = TableArn::parse(&drill.table_arn).map_err(|e| e.to_string())?;
+    let source_at = Location {
+        partition: table.partition.clone(),
+        account: table.account.clone(),
+        region: table.region.clone(),
     };
     let source = ports
-        .table_state(&source_at, &target.table.table)
+        .table_state(&source_at, &table.table)
         .await
         .map_err(|e| e.to_string())?;
     check(source.as_ref(), &restored)
+}
+
+/// The drill ended without a pass: its test, and its own table (if any) deleted.
+async fn failed<P: RouterPorts + RestorePort>(
+    ports: &P,
+    drill: DrillInFlight,
+    detail: String,
+) -> RestoreTest {
+    let mut detail = detail;
+    if let Some((at, name)) = restored_table(&drill) {
+        // A drill deletes only the table it made itself, named with its prefix.
+        if name.starts_with(&drill.name_prefix) {
+            match ports.table_state(&at, &name).await {
+                Ok(Some(_)) => {
+                    if let Err(e) = ports.delete_table(&at, &name).await {
+                        detail =
+                            format!("{detail}; the drill table {name} could not be deleted: {e}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    detail = format!("{detail}; the drill table {name} could not be checked: {e}")
+                }
+            }
+        }
+    }
+    RestoreTest {
+        resource_arn: drill.table_arn.clone(),
+        recovery_point_arn: drill.restore.plan.recovery_point.arn.clone(),
+        vault: drill.vault_arn.clone(),
+        finished_at: ports.now(),
+        minutes: 0,
+        passed: false,
+        detail,
+    }
+}
+
+/// Where the drill's restore makes its table, and its name.
+fn restored_table(drill: &DrillInFlight) -> Option<(Location, String)> {
+    let table = TableArn::parse(&drill.table_arn).ok()?;
+    drill.restore.plan.steps.iter().find_map(|s| match s {
+        super::RestoreStep::StartRestoreJob {
+            account,
+            region,
+            metadata,
+            ..
+        } => Some((
+            Location {
+                partition: table.partition.clone(),
+                account: account.clone(),
+                region: region.clone(),
+            },
+            metadata.get("targetTableName")?.clone(),
+        )),
+        super::RestoreStep::StartCopyJob { .. } => None,
+    })
 }
 
 /// The table's points in the drill's vault, from the look-back window (not the vault's whole

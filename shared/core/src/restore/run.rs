@@ -1,16 +1,18 @@
 //! Following a restore plan to its end: the copy back (when there is one), then the restore job,
-//! each polled until AWS says it is done. Generic over the ports, so the CLI runs it on the
-//! simulator and on AWS, and the restore drill on either.
+//! each polled until AWS says it is done. Step by step ([`start`], then [`advance`] once per
+//! look), so a Lambda can look every few minutes and keep the state in between (restores of
+//! large tables take hours, a Lambda at most 15 minutes); [`execute`] loops them for the CLI.
 
 use std::time::Duration as StdDuration;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{RestorePlan, RestoreStep};
 use crate::arn::{Location, TableArn, VaultArn};
 use crate::ledger::Original;
 use crate::plan::StartCopyJob;
-use crate::ports::{BackupPort, Clock, PortError, RestorePort, StartRestore};
+use crate::ports::{BackupPort, Clock, ErrorKind, PortError, RestorePort, StartRestore};
 
 /// How long to wait between polls, and how many polls before giving up (the default: every
 /// minute, for two days: copies may wait their turn behind other jobs of the same table).
@@ -29,14 +31,14 @@ impl Default for Follow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreResult {
     pub status: String,
     pub restored_table_arn: String,
     /// From StartRestoreJob to COMPLETED, as AWS dates the job.
     pub restore_minutes: i64,
     /// The point copied back into the target, when one was.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copied_back_recovery_point_arn: Option<String>,
 }
 
@@ -58,7 +60,149 @@ pub enum RestoreError {
     NoRestoreStep,
 }
 
-/// Run the plan. `progress` hears one line per state change.
+/// A restore under way, as kept between looks: what runs now and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    pub table: String,
+    pub plan: RestorePlan,
+    pub stage: Stage,
+    /// The last state AWS reported.
+    pub last_state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    Copying {
+        copy_job_id: String,
+        partition: String,
+        account: String,
+        region: String,
+    },
+    Restoring {
+        restore_job_id: String,
+        partition: String,
+        account: String,
+        region: String,
+        copied_back: Option<String>,
+    },
+}
+
+impl Stage {
+    fn location(&self) -> Location {
+        let (partition, account, region) = match self {
+            Self::Copying {
+                partition,
+                account,
+                region,
+                ..
+            }
+            | Self::Restoring {
+                partition,
+                account,
+                region,
+                ..
+            } => (partition, account, region),
+        };
+        Location {
+            partition: partition.clone(),
+            account: account.clone(),
+            region: region.clone(),
+        }
+    }
+}
+
+/// What a look found.
+#[derive(Debug)]
+pub enum Step {
+    Waiting(InFlight),
+    Done(RestoreResult),
+}
+
+/// Start the plan's first step: the copy back, or the restore itself.
+pub async fn start<P: BackupPort + RestorePort>(
+    ports: &P,
+    plan: &RestorePlan,
+    table: &TableArn,
+) -> Result<InFlight, RestoreError> {
+    let stage = match plan.steps.first() {
+        Some(step @ RestoreStep::StartCopyJob { .. }) => {
+            let job = copy_back_job(step, table, plan)?;
+            let copy_job_id = ports.start_copy_job(&job).await?;
+            Stage::Copying {
+                copy_job_id,
+                partition: job.partition,
+                account: job.account,
+                region: job.region,
+            }
+        }
+        Some(RestoreStep::StartRestoreJob { .. }) => {
+            start_restore(ports, plan, table, None).await?
+        }
+        None => return Err(RestoreError::NoRestoreStep),
+    };
+    Ok(InFlight {
+        table: table.to_string(),
+        plan: plan.clone(),
+        stage,
+        last_state: "STARTED".into(),
+    })
+}
+
+/// One look at what runs: still running, the next step started, done, or failed.
+pub async fn advance<P: BackupPort + RestorePort>(
+    ports: &P,
+    mut flight: InFlight,
+) -> Result<Step, RestoreError> {
+    let at = flight.stage.location();
+    match flight.stage.clone() {
+        Stage::Copying { copy_job_id, .. } => {
+            let s = ports.copy_job_status(&at, &copy_job_id).await?;
+            flight.last_state = s.state.clone();
+            match (s.state.as_str(), s.destination_recovery_point_arn) {
+                ("COMPLETED", Some(rp)) => {
+                    let table = table_of(&flight)?;
+                    flight.stage = start_restore(ports, &flight.plan, &table, Some(rp)).await?;
+                    flight.last_state = "STARTED".into();
+                    Ok(Step::Waiting(flight))
+                }
+                ("FAILED" | "ABORTED" | "PARTIAL", _) | ("COMPLETED", None) => {
+                    Err(RestoreError::CopyFailed {
+                        state: s.state,
+                        message: s.status_message.unwrap_or_default(),
+                    })
+                }
+                _ => Ok(Step::Waiting(flight)),
+            }
+        }
+        Stage::Restoring {
+            restore_job_id,
+            copied_back,
+            ..
+        } => {
+            let s = ports.restore_job_status(&at, &restore_job_id).await?;
+            flight.last_state = s.state.clone();
+            match s.state.as_str() {
+                "COMPLETED" => Ok(Step::Done(RestoreResult {
+                    restore_minutes: match (s.creation_date, s.completion_date) {
+                        (Some(a), Some(b)) => b.signed_duration_since(a).num_minutes(),
+                        _ => 0,
+                    },
+                    status: s.state,
+                    restored_table_arn: s.created_resource_arn.unwrap_or_default(),
+                    copied_back_recovery_point_arn: copied_back,
+                })),
+                "FAILED" | "ABORTED" => Err(RestoreError::RestoreFailed {
+                    state: s.state,
+                    message: s.status_message.unwrap_or_default(),
+                }),
+                _ => Ok(Step::Waiting(flight)),
+            }
+        }
+    }
+}
+
+/// Run the plan to its end, looking every `follow.poll`. `progress` hears each state change.
 pub async fn execute<P: BackupPort + RestorePort + Clock>(
     ports: &P,
     plan: &RestorePlan,
@@ -66,34 +210,70 @@ pub async fn execute<P: BackupPort + RestorePort + Clock>(
     follow: Follow,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RestoreResult, RestoreError> {
-    let mut copied_back = None;
-    for step in &plan.steps {
-        match step {
-            RestoreStep::StartCopyJob { .. } => {
-                let job = copy_back_job(step, table, plan)?;
-                let id = ports.start_copy_job(&job).await?;
-                progress(&format!(
-                    "copy back started: copy job {id} in {}/{}",
-                    job.account, job.region
-                ));
-                let at = Location {
-                    partition: job.partition.clone(),
-                    account: job.account.clone(),
-                    region: job.region.clone(),
-                };
-                copied_back = Some(wait_for_copy(ports, &at, &id, follow, progress).await?);
+    let mut flight = start(ports, plan, table).await?;
+    progress(&describe(&flight));
+    for _ in 0..follow.max_polls {
+        ports.pause(follow.poll).await;
+        let before = (flight.stage.clone(), flight.last_state.clone());
+        match advance(ports, flight).await? {
+            Step::Done(result) => {
+                progress("restore COMPLETED");
+                return Ok(result);
             }
-            RestoreStep::StartRestoreJob { .. } => {
-                let result =
-                    restore(ports, step, copied_back.clone(), table, follow, progress).await?;
-                return Ok(RestoreResult {
-                    copied_back_recovery_point_arn: copied_back,
-                    ..result
-                });
+            Step::Waiting(next) => {
+                if (next.stage.clone(), next.last_state.clone()) != before {
+                    progress(&describe(&next));
+                }
+                flight = next;
             }
         }
     }
-    Err(RestoreError::NoRestoreStep)
+    Err(RestoreError::TimedOut {
+        what: match flight.stage {
+            Stage::Copying { .. } => "the copy back",
+            Stage::Restoring { .. } => "the restore",
+        },
+        polls: follow.max_polls,
+        state: flight.last_state,
+    })
+}
+
+fn describe(flight: &InFlight) -> String {
+    match &flight.stage {
+        Stage::Copying {
+            copy_job_id,
+            account,
+            region,
+            ..
+        } => {
+            format!(
+                "copy back {} (copy job {copy_job_id} in {account}/{region})",
+                flight.last_state
+            )
+        }
+        Stage::Restoring {
+            restore_job_id,
+            account,
+            region,
+            ..
+        } => {
+            format!(
+                "restore {} (restore job {restore_job_id} in {account}/{region})",
+                flight.last_state
+            )
+        }
+    }
+}
+
+fn table_of(flight: &InFlight) -> Result<TableArn, RestoreError> {
+    TableArn::parse(&flight.table).map_err(|e| {
+        RestoreError::Port(PortError::new(
+            ErrorKind::Permanent,
+            "restore",
+            None,
+            e.to_string(),
+        ))
+    })
 }
 
 fn copy_back_job(
@@ -113,14 +293,8 @@ fn copy_back_job(
     else {
         return Err(RestoreError::NoRestoreStep);
     };
-    let source = VaultArn::parse(source_backup_vault_arn).map_err(|e| {
-        PortError::new(
-            crate::ports::ErrorKind::Permanent,
-            "StartCopyJob",
-            None,
-            e.to_string(),
-        )
-    })?;
+    let source = VaultArn::parse(source_backup_vault_arn)
+        .map_err(|e| PortError::new(ErrorKind::Permanent, "StartCopyJob", None, e.to_string()))?;
     Ok(StartCopyJob {
         route: "restore copy back".into(),
         original: Original::new(table.to_string(), plan.recovery_point.creation_date),
@@ -167,58 +341,25 @@ fn token(parts: &[&str]) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-async fn wait_for_copy<P: BackupPort + Clock>(
+/// StartRestoreJob from the plan's point, or from the point the copy back made.
+async fn start_restore<P: RestorePort>(
     ports: &P,
-    at: &Location,
-    id: &str,
-    follow: Follow,
-    progress: &mut dyn FnMut(&str),
-) -> Result<String, RestoreError> {
-    let mut last = String::new();
-    for _ in 0..follow.max_polls {
-        let s = ports.copy_job_status(at, id).await?;
-        if s.state != last {
-            progress(&format!("copy back {}", s.state));
-            last = s.state.clone();
-        }
-        match (s.state.as_str(), s.destination_recovery_point_arn) {
-            ("COMPLETED", Some(rp)) => return Ok(rp),
-            ("FAILED" | "ABORTED" | "PARTIAL", _) | ("COMPLETED", None) => {
-                return Err(RestoreError::CopyFailed {
-                    state: s.state,
-                    message: s.status_message.unwrap_or_default(),
-                });
-            }
-            _ => ports.pause(follow.poll).await,
-        }
-    }
-    Err(RestoreError::TimedOut {
-        what: "the copy back",
-        polls: follow.max_polls,
-        state: last,
-    })
-}
-
-async fn restore<P: RestorePort + Clock>(
-    ports: &P,
-    step: &RestoreStep,
-    copied_back: Option<String>,
+    plan: &RestorePlan,
     table: &TableArn,
-    follow: Follow,
-    progress: &mut dyn FnMut(&str),
-) -> Result<RestoreResult, RestoreError> {
-    let RestoreStep::StartRestoreJob {
+    copied_back: Option<String>,
+) -> Result<Stage, RestoreError> {
+    let Some(RestoreStep::StartRestoreJob {
         account,
         region,
         recovery_point_arn,
         iam_role_arn,
         metadata,
         ..
-    } = step
+    }) = plan.steps.last()
     else {
         return Err(RestoreError::NoRestoreStep);
     };
-    let Some(point) = copied_back.or_else(|| recovery_point_arn.clone()) else {
+    let Some(point) = copied_back.clone().or_else(|| recovery_point_arn.clone()) else {
         return Err(RestoreError::NoRestoreStep);
     };
     let name = metadata.get("targetTableName").cloned().unwrap_or_default();
@@ -232,47 +373,12 @@ async fn restore<P: RestorePort + Clock>(
         idempotency_token: token(&["restore", &point, account, region, &name]),
         copy_source_tags: true,
     };
-    let id = ports.start_restore_job(&req).await?;
-    progress(&format!(
-        "restore started: restore job {id} in {account}/{region}"
-    ));
-    let at = Location {
+    let restore_job_id = ports.start_restore_job(&req).await?;
+    Ok(Stage::Restoring {
+        restore_job_id,
         partition: table.partition.clone(),
         account: account.clone(),
         region: region.clone(),
-    };
-    let mut last = String::new();
-    for _ in 0..follow.max_polls {
-        let s = ports.restore_job_status(&at, &id).await?;
-        if s.state != last {
-            progress(&format!("restore {}", s.state));
-            last = s.state.clone();
-        }
-        match s.state.as_str() {
-            "COMPLETED" => {
-                let minutes = match (s.creation_date, s.completion_date) {
-                    (Some(a), Some(b)) => b.signed_duration_since(a).num_minutes(),
-                    _ => 0,
-                };
-                return Ok(RestoreResult {
-                    status: s.state,
-                    restored_table_arn: s.created_resource_arn.unwrap_or_default(),
-                    restore_minutes: minutes,
-                    copied_back_recovery_point_arn: None,
-                });
-            }
-            "FAILED" | "ABORTED" => {
-                return Err(RestoreError::RestoreFailed {
-                    state: s.state,
-                    message: s.status_message.unwrap_or_default(),
-                })
-            }
-            _ => ports.pause(follow.poll).await,
-        }
-    }
-    Err(RestoreError::TimedOut {
-        what: "the restore",
-        polls: follow.max_polls,
-        state: last,
+        copied_back,
     })
 }
