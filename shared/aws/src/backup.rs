@@ -94,7 +94,7 @@ fn lifecycle_of(l: Option<&SdkLifecycle>) -> Lifecycle {
     }
 }
 
-fn chrono_of(d: &SdkDateTime) -> Option<DateTime<Utc>> {
+pub(crate) fn chrono_of(d: &SdkDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(d.secs(), d.subsec_nanos())
 }
 

@@ -24,6 +24,8 @@ pub fn kind_for_code(code: &str) -> ErrorKind {
         | "InternalFailure"
         | "InternalError"
         | "InvalidResourceStateException"
+        // AWS Backup's: a service it depends on failed (a server fault in its model).
+        | "DependencyFailureException"
         | "RequestTimeout"
         | "RequestTimeoutException"
         | "TransactionConflictException"
@@ -205,5 +207,13 @@ mod tests {
             ErrorKind::ConditionFailed
         );
         assert_eq!(kind_for_code("NoSuchKey"), ErrorKind::NotFound);
+        assert_eq!(
+            kind_for_code("DependencyFailureException"),
+            ErrorKind::Retryable
+        );
+        assert_eq!(
+            kind_for_code("InvalidRequestException"),
+            ErrorKind::Permanent
+        );
     }
 }

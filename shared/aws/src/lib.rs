@@ -1,5 +1,6 @@
-//! SDK adapters implementing the core's ports: AWS Backup, DynamoDB (tags and the ledger), SNS,
-//! S3 (the reports) and STS through the executor role of each account.
+//! SDK adapters implementing the core's ports: AWS Backup (copies and restores), DynamoDB (tags,
+//! restored tables and the ledger), SNS, S3 (the reports) and STS through the executor role of
+//! each account.
 
 pub mod alerts;
 pub mod backup;
@@ -7,6 +8,7 @@ pub mod backup_inventory;
 pub mod errors;
 pub mod ledger;
 pub mod reports;
+pub mod restore;
 pub mod sessions;
 pub mod tables;
 pub mod tags;
@@ -18,7 +20,8 @@ use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     job_location, Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary,
-    ErrorKind, ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
+    ErrorKind, ListQuery, Page, PortError, PortResult, RestoreJobStatus, RestorePort, RouterPorts,
+    StartRestore, TableState, TagPort,
 };
 
 use errors::in_account;
@@ -102,6 +105,48 @@ impl BackupPort for AwsPorts {
         self.backup_in(at)
             .await
             .find_copy_jobs(query)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+}
+
+/// Restores and their tables, each call in its account and Region through the executor role.
+impl RestorePort for AwsPorts {
+    async fn start_restore_job(&self, req: &StartRestore) -> PortResult<String> {
+        let at = Location {
+            partition: req.partition.clone(),
+            account: req.account.clone(),
+            region: req.region.clone(),
+        };
+        self.backup_in(&at)
+            .await
+            .start_restore_job(req)
+            .await
+            .map_err(|e| in_account(&req.account, e))
+    }
+
+    async fn restore_job_status(
+        &self,
+        at: &Location,
+        job_id: &str,
+    ) -> PortResult<RestoreJobStatus> {
+        self.backup_in(at)
+            .await
+            .restore_job_status(job_id)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn table_state(&self, at: &Location, name: &str) -> PortResult<Option<TableState>> {
+        DynamoApi::new(self.sessions.dynamodb(at).await)
+            .table_state(at, name)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn delete_table(&self, at: &Location, name: &str) -> PortResult<()> {
+        DynamoApi::new(self.sessions.dynamodb(at).await)
+            .delete_table(name)
             .await
             .map_err(|e| in_account(&at.account, e))
     }

@@ -19,7 +19,7 @@ use crate::tags::table_tags;
 const TABLES_PAGE: i32 = 100;
 
 pub struct DynamoApi {
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl DynamoApi {

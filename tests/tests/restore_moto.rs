@@ -1,0 +1,160 @@
+//! The restore port's DynamoDB side (the restored table's state, its deletion) against a real moto
+//! server over HTTP. moto 5.2 has no StartRestoreJob or DescribeRestoreJob (its backup module
+//! serves vaults, plans, tags and report plans only): those are covered with aws-smithy-mocks in
+//! shared/aws/tests/restore.rs.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, Tag,
+};
+use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
+use relay_core::arn::Location;
+use relay_core::ports::{ErrorKind, RestorePort};
+use relay_tests::MotoServer;
+
+/// moto's account for the credentials `MotoServer::sdk_config` signs with.
+const MOTO_ACCOUNT: &str = "123456789012";
+
+fn here() -> Location {
+    Location {
+        partition: "aws".into(),
+        account: MOTO_ACCOUNT.into(),
+        region: "us-east-1".into(),
+    }
+}
+
+/// The ports as the functions build them, single-account (no role to assume).
+async fn ports(moto: &MotoServer) -> AwsPorts {
+    let config = moto.sdk_config().await;
+    AwsPorts {
+        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
+        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
+        sessions: Sessions::new(config, SessionConfig::default()),
+    }
+}
+
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    tags: &[(String, String)],
+    protected: bool,
+) {
+    let tags: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().unwrap())
+        .collect();
+    client
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .deletion_protection_enabled(protected)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn put_items(client: &aws_sdk_dynamodb::Client, table: &str, n: usize) {
+    for i in 0..n {
+        client
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("order-{i}")))
+            .item("total", AttributeValue::N(format!("{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_existing_table_shows_its_arn_status_items_and_every_tag_page() {
+    let moto = MotoServer::start().unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    // moto pages tags 10 at a time: 12 make two pages.
+    let mut tags: Vec<(String, String)> = (0..11)
+        .map(|i| (format!("k{i:02}"), format!("v{i}")))
+        .collect();
+    tags.push(("backup-relay:restore-drill".into(), "true".into()));
+    create_table(&ddb, "orders-restored", &tags, false).await;
+    put_items(&ddb, "orders-restored", 3).await;
+
+    let t = ports(&moto)
+        .await
+        .table_state(&here(), "orders-restored")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.arn,
+        format!("arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/orders-restored")
+    );
+    assert_eq!(t.status, "ACTIVE");
+    // moto counts items live; DynamoDB refreshes ItemCount about every six hours. moto's
+    // TableSizeBytes is always 0.
+    assert_eq!((t.item_count, t.size_bytes), (3, 0));
+    assert_eq!(t.tags.len(), 12, "{:?}", t.tags);
+    assert_eq!(
+        t.tags.get("backup-relay:restore-drill").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(t.tags.get("k10").map(String::as_str), Some("v10"));
+}
+
+#[tokio::test]
+async fn a_missing_table_has_no_state() {
+    let moto = MotoServer::start().unwrap();
+    let state = ports(&moto)
+        .await
+        .table_state(&here(), "never-made")
+        .await
+        .unwrap();
+    assert_eq!(state, None);
+}
+
+#[tokio::test]
+async fn a_deleted_table_is_gone_and_deleting_it_again_is_done() {
+    let moto = MotoServer::start().unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    create_table(&ddb, "drill-1", &[], false).await;
+    put_items(&ddb, "drill-1", 2).await;
+    let ports = ports(&moto).await;
+
+    ports.delete_table(&here(), "drill-1").await.unwrap();
+    assert_eq!(ports.table_state(&here(), "drill-1").await.unwrap(), None);
+    // A cleanup that is run again (a lost answer, a second drill run) finds nothing to do.
+    ports.delete_table(&here(), "drill-1").await.unwrap();
+    ports.delete_table(&here(), "never-made").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_table_protected_from_deletion_is_refused_for_good() {
+    let moto = MotoServer::start().unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    create_table(&ddb, "orders", &[], true).await;
+    let ports = ports(&moto).await;
+
+    let err = ports.delete_table(&here(), "orders").await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert_eq!(err.operation, "DeleteTable");
+    assert_eq!(err.code.as_deref(), Some("ValidationException"), "{err}");
+    assert!(ports
+        .table_state(&here(), "orders")
+        .await
+        .unwrap()
+        .is_some());
+}
