@@ -330,7 +330,8 @@ mod backup {
     }
 
     const DENY_DELETE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny",
-        "Principal":{"AWS":"*"},"Action":"backup:DeleteRecoveryPoint","Resource":"*"}]}"#;
+        "Principal":{"AWS":"*"},"Action":["backup:DeleteRecoveryPoint",
+        "backup:UpdateRecoveryPointLifecycle","backup:PutBackupVaultAccessPolicy"],"Resource":"*"}]}"#;
     const ALLOW_COPY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
         "Principal":"*","Action":"backup:CopyIntoBackupVault","Resource":"*"}]}"#;
 

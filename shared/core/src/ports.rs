@@ -189,7 +189,7 @@ pub struct StartRestore {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreJobStatus {
-    /// CREATED, PENDING, RUNNING, COMPLETED, ABORTED, FAILED.
+    /// PENDING, RUNNING, COMPLETED, ABORTED, FAILED.
     pub state: String,
     pub status_message: Option<String>,
     pub created_resource_arn: Option<String>,
