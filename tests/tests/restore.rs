@@ -295,3 +295,46 @@ async fn a_failing_drill_is_alerted_once_and_closed_when_it_passes_again() {
         .keys()
         .all(|id| !id.starts_with("drill#")));
 }
+
+#[tokio::test]
+async fn the_drill_function_starts_drills_and_finishes_them_over_later_looks() {
+    use relay_core::ports::Clock;
+    let sim = simulated(2).await;
+    let config = DrillConfig {
+        tables_per_run: 2,
+        ..DrillConfig::default()
+    };
+    let tables = table_facts(&sim);
+    let first = drill::tick(&sim.sim, &sim.policy, &tables, &config, true)
+        .await
+        .unwrap();
+    assert_eq!((first.started.len(), first.finished.len()), (2, 0));
+    // A second start while they run drills nothing twice.
+    let again = drill::tick(&sim.sim, &sim.policy, &tables, &config, true)
+        .await
+        .unwrap();
+    assert!(again.started.iter().all(|t| !first.started.contains(t)));
+    let mut finished = again.finished.len();
+    let mut looks = 0;
+    while !sim.sim.world().drills.is_empty() {
+        // Every five minutes, as the function's schedule looks.
+        sim.sim.pause(std::time::Duration::from_secs(300)).await;
+        let r = drill::tick(&sim.sim, &sim.policy, &tables, &config, false)
+            .await
+            .unwrap();
+        finished += r.finished.len();
+        looks += 1;
+        assert!(looks < 200, "drills never finish");
+    }
+    let w = sim.sim.world();
+    assert_eq!(finished, w.restore_tests.len());
+    assert!(
+        w.restore_tests.iter().all(|t| t.passed),
+        "{:#?}",
+        w.restore_tests
+    );
+    assert!(!w
+        .tables
+        .iter()
+        .any(|t| t.arn.table.starts_with("relay-drill-")));
+}
