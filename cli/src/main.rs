@@ -22,6 +22,7 @@ use relay_core::router;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
+mod live;
 mod report;
 mod restore;
 
@@ -131,6 +132,13 @@ enum Command {
         /// The plan as the contract's JSON.
         #[arg(long)]
         json: bool,
+        /// Restore on live AWS instead (the caller's credentials, the executor role in other
+        /// accounts): copies are looked for among the last 35 days' recovery points (before --at).
+        #[arg(long)]
+        live: bool,
+        /// With --live: the role assumed in member accounts.
+        #[arg(long, default_value = "backup-relay-executor")]
+        executor_role: String,
     },
 }
 
@@ -381,6 +389,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             kms_key,
             dry_run,
             json,
+            live,
+            executor_role,
         } => {
             let request = restore::request(restore::RequestArgs {
                 table,
@@ -391,6 +401,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 to_region,
                 kms_key,
             })?;
+            if live {
+                return restore::live(
+                    sim.policy.as_deref(),
+                    &request,
+                    dry_run,
+                    json,
+                    &executor_role,
+                );
+            }
             restore::simulated(sim.prepare()?, &request, dry_run, json)
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use relay_core::compliance::{self, render, Report, Status};
 
-use crate::{input, out, runtime, Failure, Prepared, EXAMPLE_POLICY, POLICY_LIMIT};
+use crate::{input, out, runtime, Failure, Prepared};
 
 /// Account-Regions inventoried at once over live AWS (each with its own session).
 const LIVE_CONCURRENCY: usize = 8;
@@ -24,45 +24,10 @@ pub(crate) fn live(
     fail_on_noncompliant: bool,
     options: LiveOptions,
 ) -> Result<(), Failure> {
-    let policy_text = match policy_path {
-        Some(path) => crate::read_limited(path, &POLICY_LIMIT)?,
-        None => EXAMPLE_POLICY.to_string(),
-    };
-    let policy = relay_core::Policy::parse(&policy_text).map_err(|e| {
-        input(format!(
-            "{}: {e}",
-            policy_path.map_or("embedded example policy".into(), |p| p
-                .display()
-                .to_string())
-        ))
-    })?;
+    let (policy_text, policy) = crate::live::policy(policy_path)?;
     let rt = runtime()?;
     let report = rt.block_on(async {
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let sts = aws_sdk_sts::Client::new(&base);
-        let caller = sts.get_caller_identity().send().await.map_err(|e| {
-            Failure::Found(format!(
-                "cannot reach AWS with these credentials: {}",
-                aws_sdk_sts::error::DisplayErrorContext(&e)
-            ))
-        })?;
-        let ports = relay_aws::AwsPorts {
-            ledger: relay_aws::DynamoLedger::new(
-                aws_sdk_dynamodb::Client::new(&base),
-                &options.ledger_table,
-            ),
-            // The report publishes nothing: the topic is never used.
-            alerts: relay_aws::SnsAlerts::new(aws_sdk_sns::Client::new(&base), ""),
-            sessions: relay_aws::Sessions::new(
-                base,
-                relay_aws::SessionConfig {
-                    home_account: caller.account().map(str::to_string),
-                    executor_role_name: Some(options.executor_role.clone()),
-                },
-            ),
-        };
+        let ports = crate::live::ports(&options.executor_role, &options.ledger_table).await?;
         let now = chrono::Utc::now();
         let inv = compliance::inventory::take_inventory(
             &ports,

@@ -70,14 +70,7 @@ fn plan_in(simulation: &Simulation, req: &RestoreRequest) -> Result<RestorePlan,
         .values()
         .filter_map(|v| v.lock.map(|l| (v.arn.clone(), l)))
         .collect();
-    // A name that cannot be one, or a vault the policy lacks, is unusable input; the rest is what
-    // the command found in this organisation.
-    plan_restore(&simulation.policy, &points, &existing, &locks, req, w.now).map_err(|e| match e {
-        RestoreRefusal::BadTableName(_) | RestoreRefusal::UnknownVault(_) => {
-            input(format!("cannot restore: {e}"))
-        }
-        _ => Failure::Found(format!("cannot restore: {e}")),
-    })
+    plan_restore(&simulation.policy, &points, &existing, &locks, req, w.now).map_err(refusal)
 }
 
 /// Simulate, plan, and (unless a dry run) follow the restore to its end on the simulated AWS.
@@ -117,6 +110,104 @@ pub(crate) fn simulated(
         ))
         .map_err(|e| Failure::Found(format!("the restore did not complete: {e}")))?;
     print(&plan, Some(&result), req, json)
+}
+
+/// Days of recovery points listed per vault on live AWS (before `--at`): the best copy is the
+/// latest, and a bunker holds years.
+const LIVE_LOOKBACK_DAYS: i64 = 35;
+
+/// The same plan and run over live AWS.
+pub(crate) fn live(
+    policy_path: Option<&std::path::Path>,
+    req: &RestoreRequest,
+    dry_run: bool,
+    json: bool,
+    executor_role: &str,
+) -> Result<(), Failure> {
+    let (_, policy) = crate::live::policy(policy_path)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        // The ledger is not read by a restore.
+        let ports = crate::live::ports(executor_role, "unused").await?;
+        let plan = live_plan(&ports, &policy, req).await?;
+        if dry_run {
+            return print(&plan, None, req, json);
+        }
+        let mut progress = |line: &str| {
+            let _ =
+                std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+        };
+        let result = execute(&ports, &plan, &req.table, Follow::default(), &mut progress)
+            .await
+            .map_err(|e| Failure::Found(format!("the restore did not complete: {e}")))?;
+        print(&plan, Some(&result), req, json)
+    })
+}
+
+async fn live_plan(
+    ports: &relay_aws::AwsPorts,
+    policy: &relay_core::Policy,
+    req: &RestoreRequest,
+) -> Result<RestorePlan, Failure> {
+    use relay_core::ports::{BackupPort, ListQuery, RestorePort};
+    let aws = |e: relay_core::ports::PortError| Failure::Found(format!("AWS refused: {e}"));
+    let before = req.at.unwrap_or_else(Utc::now);
+    let mut points = Vec::new();
+    let mut locks = BTreeMap::new();
+    for vault in &policy.vaults {
+        let mut query = ListQuery {
+            created_after: Some(before - chrono::Duration::days(LIVE_LOOKBACK_DAYS)),
+            created_before: req.at,
+            page_token: None,
+            page_size: relay_core::compliance::inventory::POINTS_PAGE,
+        };
+        loop {
+            let page = ports
+                .list_recovery_points(&vault.arn, &query)
+                .await
+                .map_err(aws)?;
+            points.extend(page.items);
+            match page.next_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+        if let Some(lock) = ports.vault_lock(&vault.arn).await.map_err(aws)? {
+            locks.insert(vault.arn.clone(), lock);
+        }
+    }
+    let at = relay_core::arn::Location {
+        partition: req.table.partition.clone(),
+        account: req
+            .target_account
+            .clone()
+            .unwrap_or_else(|| req.table.account.clone()),
+        region: req
+            .target_region
+            .clone()
+            .unwrap_or_else(|| req.table.region.clone()),
+    };
+    let mut existing = BTreeSet::new();
+    if ports
+        .table_state(&at, &req.target_table)
+        .await
+        .map_err(aws)?
+        .is_some()
+    {
+        existing.insert(req.target_table.clone());
+    }
+    plan_restore(policy, &points, &existing, &locks, req, Utc::now()).map_err(refusal)
+}
+
+/// A name that cannot be one, or a vault the policy lacks, is unusable input; the rest is what
+/// the command found in this organisation.
+fn refusal(e: RestoreRefusal) -> Failure {
+    match e {
+        RestoreRefusal::BadTableName(_) | RestoreRefusal::UnknownVault(_) => {
+            input(format!("cannot restore: {e}"))
+        }
+        _ => Failure::Found(format!("cannot restore: {e}")),
+    }
 }
 
 fn print(

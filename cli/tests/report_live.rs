@@ -122,3 +122,62 @@ async fn a_live_report_reads_the_account_through_the_sdk_and_names_what_it_could
     assert_eq!(plan["status"], "NON_COMPLIANT");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_live_restore_lists_the_vaults_through_the_sdk_and_stops_clearly_when_aws_refuses() {
+    // moto has no ListRecoveryPointsByBackupVault: the listing is refused, and the restore stops
+    // there with AWS's answer (exit 1, nothing on stdout), before anything is started.
+    live_restore_refused().await;
+}
+
+async fn live_restore_refused() {
+    let moto = MotoServer::start().unwrap();
+    let config = moto.sdk_config().await;
+    aws_sdk_backup::Client::new(&config)
+        .create_backup_vault()
+        .backup_vault_name("primary")
+        .send()
+        .await
+        .unwrap();
+    let policy =
+        std::env::temp_dir().join(format!("relay-live-restore-{}.yaml", std::process::id()));
+    std::fs::write(
+        &policy,
+        format!(
+            "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/copy\"\nvaults:\n  primary: {{ arn: \"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:primary\" }}\nroutes: []\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new(RELAY)
+        .args([
+            "restore",
+            "--live",
+            "--dry-run",
+            "--target-table",
+            "orders-restored",
+            "--table",
+        ])
+        .arg(format!(
+            "arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/orders"
+        ))
+        .arg("--policy")
+        .arg(&policy)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("relay: AWS refused: ListRecoveryPointsByBackupVault failed"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(&policy);
+}
