@@ -232,8 +232,8 @@ fn print(
     match result {
         None => text.push_str("Dry run: nothing was started.\n"),
         Some(r) => text.push_str(&format!(
-            "Restored: {} ({}), the restore job took {} minutes.\n",
-            r.restored_table_arn, r.status, r.restore_minutes
+            "Restored: {} ({}), the restore job took {} minutes, {} in all.\n",
+            r.restored_table_arn, r.status, r.restore_minutes, r.elapsed_minutes
         )),
     }
     out(&text)

@@ -40,6 +40,10 @@ pub struct RestoreResult {
     /// The point copied back into the target, when one was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copied_back_recovery_point_arn: Option<String>,
+    /// From the first step to the restore's end, copy back included, as this run saw it
+    /// (followed to the end only; 0 when looked at step by step).
+    #[serde(default)]
+    pub elapsed_minutes: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +195,7 @@ pub async fn advance<P: BackupPort + RestorePort>(
                     status: s.state,
                     restored_table_arn: s.created_resource_arn.unwrap_or_default(),
                     copied_back_recovery_point_arn: copied_back,
+                    elapsed_minutes: 0,
                 })),
                 "FAILED" | "ABORTED" => Err(RestoreError::RestoreFailed {
                     state: s.state,
@@ -210,6 +215,7 @@ pub async fn execute<P: BackupPort + RestorePort + Clock>(
     follow: Follow,
     progress: &mut dyn FnMut(&str),
 ) -> Result<RestoreResult, RestoreError> {
+    let began = ports.now();
     let mut flight = start(ports, plan, table).await?;
     progress(&describe(&flight));
     for _ in 0..follow.max_polls {
@@ -218,7 +224,11 @@ pub async fn execute<P: BackupPort + RestorePort + Clock>(
         match advance(ports, flight).await? {
             Step::Done(result) => {
                 progress("restore COMPLETED");
-                return Ok(result);
+                let elapsed_minutes = ports.now().signed_duration_since(began).num_minutes();
+                return Ok(RestoreResult {
+                    elapsed_minutes,
+                    ..result
+                });
             }
             Step::Waiting(next) => {
                 if (next.stage.clone(), next.last_state.clone()) != before {
