@@ -129,6 +129,10 @@ enum Command {
         /// Print the plan, touch nothing.
         #[arg(long)]
         dry_run: bool,
+        /// After the restore, put back what it does not bring (PITR, TTL, the stream, deletion
+        /// protection, tags), read from the source table when it still exists.
+        #[arg(long)]
+        reapply: bool,
         /// The plan as the contract's JSON.
         #[arg(long)]
         json: bool,
@@ -388,6 +392,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             to_region,
             kms_key,
             dry_run,
+            reapply,
             json,
             live,
             executor_role,
@@ -405,12 +410,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return restore::live(
                     sim.policy.as_deref(),
                     &request,
-                    dry_run,
-                    json,
+                    restore::Mode {
+                        dry_run,
+                        reapply,
+                        json,
+                    },
                     &executor_role,
                 );
             }
-            restore::simulated(sim.prepare()?, &request, dry_run, json)
+            restore::simulated(
+                sim.prepare()?,
+                &request,
+                restore::Mode {
+                    dry_run,
+                    reapply,
+                    json,
+                },
+            )
         }
     }
 }

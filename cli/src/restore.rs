@@ -5,11 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use relay_core::arn::{is_issued_account_id, is_region_name, TableArn};
-use relay_core::restore::run::{execute, Follow, RestoreResult};
+use relay_core::ports::{BackupPort, Clock, RestorePort, TableSettings};
+use relay_core::restore::run::{execute, reapply, Follow, RestoreResult};
 use relay_core::restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
 use relay_sim::Simulation;
 
 use crate::{input, out, runtime, Failure, Prepared};
+
+/// What to do with the plan, and how to print it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    pub dry_run: bool,
+    pub reapply: bool,
+    pub json: bool,
+}
 
 pub(crate) struct RequestArgs {
     pub table: String,
@@ -77,15 +86,14 @@ fn plan_in(simulation: &Simulation, req: &RestoreRequest) -> Result<RestorePlan,
 pub(crate) fn simulated(
     prepared: Prepared,
     req: &RestoreRequest,
-    dry_run: bool,
-    json: bool,
+    mode: Mode,
 ) -> Result<(), Failure> {
     let Prepared { mut simulation, .. } = prepared;
     let rt = runtime()?;
     rt.block_on(simulation.run());
     let plan = plan_in(&simulation, req)?;
-    if dry_run {
-        return print(&plan, None, req, json);
+    if mode.dry_run {
+        return print(&plan, None, None, req, mode.json);
     }
     {
         // From here a pause moves the simulated clock; throttling is the SDK's to retry on AWS.
@@ -94,22 +102,38 @@ pub(crate) fn simulated(
         w.faults.throttle = 0.0;
     }
     let watching = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    rt.block_on(follow(&simulation.sim, &plan, req, mode, watching))
+}
+
+/// Run the plan to its end (a progress line on stderr when someone watches), put back what the
+/// restore does not bring when asked, and print the outcome.
+async fn follow<P: BackupPort + RestorePort + Clock>(
+    ports: &P,
+    plan: &RestorePlan,
+    req: &RestoreRequest,
+    mode: Mode,
+    watching: bool,
+) -> Result<(), Failure> {
     let mut progress = |line: &str| {
         if watching {
             let _ =
                 std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
         }
     };
-    let result = rt
-        .block_on(execute(
-            &simulation.sim,
-            &plan,
-            &req.table,
-            Follow::default(),
-            &mut progress,
-        ))
+    let result = execute(ports, plan, &req.table, Follow::default(), &mut progress)
+        .await
         .map_err(|e| Failure::Found(format!("the restore did not complete: {e}")))?;
-    print(&plan, Some(&result), req, json)
+    let reapplied = if mode.reapply {
+        let settings = reapply(ports, plan, &req.table).await.map_err(|e| {
+            Failure::Found(format!(
+                "restored, but its settings could not be put back: {e}"
+            ))
+        })?;
+        Some(settings)
+    } else {
+        None
+    };
+    print(plan, Some(&result), reapplied.as_ref(), req, mode.json)
 }
 
 /// Days of recovery points listed per vault on live AWS (before `--at`): the best copy is the
@@ -120,8 +144,7 @@ const LIVE_LOOKBACK_DAYS: i64 = 35;
 pub(crate) fn live(
     policy_path: Option<&std::path::Path>,
     req: &RestoreRequest,
-    dry_run: bool,
-    json: bool,
+    mode: Mode,
     executor_role: &str,
 ) -> Result<(), Failure> {
     let (_, policy) = crate::live::policy(policy_path)?;
@@ -130,17 +153,10 @@ pub(crate) fn live(
         // The ledger is not read by a restore.
         let ports = crate::live::ports(executor_role, "unused").await?;
         let plan = live_plan(&ports, &policy, req).await?;
-        if dry_run {
-            return print(&plan, None, req, json);
+        if mode.dry_run {
+            return print(&plan, None, None, req, mode.json);
         }
-        let mut progress = |line: &str| {
-            let _ =
-                std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
-        };
-        let result = execute(&ports, &plan, &req.table, Follow::default(), &mut progress)
-            .await
-            .map_err(|e| Failure::Found(format!("the restore did not complete: {e}")))?;
-        print(&plan, Some(&result), req, json)
+        follow(&ports, &plan, req, mode, true).await
     })
 }
 
@@ -149,7 +165,7 @@ async fn live_plan(
     policy: &relay_core::Policy,
     req: &RestoreRequest,
 ) -> Result<RestorePlan, Failure> {
-    use relay_core::ports::{BackupPort, ListQuery, RestorePort};
+    use relay_core::ports::ListQuery;
     let aws = |e: relay_core::ports::PortError| Failure::Found(format!("AWS refused: {e}"));
     let before = req.at.unwrap_or_else(Utc::now);
     let mut points = Vec::new();
@@ -213,6 +229,7 @@ fn refusal(e: RestoreRefusal) -> Failure {
 fn print(
     plan: &RestorePlan,
     result: Option<&RestoreResult>,
+    reapplied: Option<&Option<TableSettings>>,
     req: &RestoreRequest,
     json: bool,
 ) -> Result<(), Failure> {
@@ -223,6 +240,9 @@ fn print(
         });
         if let Some(r) = result {
             value["result"] = serde_json::json!(r);
+        }
+        if let Some(settings) = reapplied {
+            value["reapplied"] = serde_json::json!(settings);
         }
         let text = serde_json::to_string_pretty(&value)
             .map_err(|e| input(format!("cannot render the plan: {e}")))?;
@@ -235,6 +255,18 @@ fn print(
             "Restored: {} ({}), the restore job took {} minutes, {} in all.\n",
             r.restored_table_arn, r.status, r.restore_minutes, r.elapsed_minutes
         )),
+    }
+    match reapplied {
+        Some(Some(s)) => text.push_str(&format!(
+            "Reapplied from the source: PITR {}, TTL {}, stream {}, deletion protection {}, {} tags.\n",
+            if s.pitr { "on" } else { "off" },
+            s.ttl_attribute.as_deref().unwrap_or("off"),
+            s.stream_view_type.as_deref().unwrap_or("off"),
+            if s.deletion_protection { "on" } else { "off" },
+            s.tags.len()
+        )),
+        Some(None) => text.push_str("Nothing reapplied: the source table is gone.\n"),
+        None => {}
     }
     out(&text)
 }

@@ -733,6 +733,7 @@ fn restore_follows_the_copy_back_and_the_restore_to_the_end() {
         "--from",
         "bunker",
         "--json",
+        "--reapply",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -742,4 +743,8 @@ fn restore_follows_the_copy_back_and_the_restore_to_the_end() {
         "arn:aws:dynamodb:us-east-1:111111111111:table/orders-restored"
     );
     assert!(v["result"]["restore_minutes"].as_i64().unwrap() > 0);
+    assert_eq!(
+        v["reapplied"]["pitr"], true,
+        "the source has PITR on: put back"
+    );
 }

@@ -338,3 +338,51 @@ async fn the_drill_function_starts_drills_and_finishes_them_over_later_looks() {
         .iter()
         .any(|t| t.arn.table.starts_with("relay-drill-")));
 }
+
+#[tokio::test]
+async fn reapply_puts_back_what_a_restore_does_not_bring() {
+    use relay_core::restore::run::reapply;
+    let sim = simulated(1).await;
+    {
+        let mut w = sim.sim.world();
+        let orders = w
+            .tables
+            .iter_mut()
+            .find(|t| t.arn.to_string() == ORDERS)
+            .unwrap();
+        orders.ttl_attribute = Some("expires_at".into());
+        orders.stream_view_type = Some("NEW_AND_OLD_IMAGES".into());
+        orders.deletion_protection = true;
+    }
+    let p = plan(&sim, &request("orders-back"));
+    let table = TableArn::parse(ORDERS).unwrap();
+    execute(&sim.sim, &p, &table, Follow::default(), &mut |_| {})
+        .await
+        .unwrap();
+    {
+        let w = sim.sim.world();
+        let restored = w
+            .tables
+            .iter()
+            .find(|t| t.arn.table == "orders-back")
+            .unwrap();
+        assert!(
+            !restored.pitr && restored.ttl_attribute.is_none() && !restored.deletion_protection
+        );
+    }
+    let settings = reapply(&sim.sim, &p, &table).await.unwrap().unwrap();
+    assert_eq!(settings.ttl_attribute.as_deref(), Some("expires_at"));
+    let w = sim.sim.world();
+    let restored = w
+        .tables
+        .iter()
+        .find(|t| t.arn.table == "orders-back")
+        .unwrap();
+    assert!(restored.pitr);
+    assert_eq!(restored.ttl_attribute.as_deref(), Some("expires_at"));
+    assert_eq!(
+        restored.stream_view_type.as_deref(),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+    assert!(restored.deletion_protection);
+}

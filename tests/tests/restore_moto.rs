@@ -158,3 +158,93 @@ async fn a_table_protected_from_deletion_is_refused_for_good() {
         .unwrap()
         .is_some());
 }
+
+#[tokio::test]
+async fn settings_a_restore_loses_are_read_from_the_source_and_put_on_the_new_table() {
+    use aws_sdk_dynamodb::types::{
+        PointInTimeRecoverySpecification, StreamSpecification, StreamViewType,
+        TimeToLiveSpecification,
+    };
+    let moto = MotoServer::start().unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let tags = [("team".to_string(), "payments".to_string())];
+    create_table(&client, "source", &tags, true).await;
+    create_table(&client, "restored", &[], false).await;
+    client
+        .update_continuous_backups()
+        .table_name("source")
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_time_to_live()
+        .table_name("source")
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_table()
+        .table_name("source")
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ports = ports(&moto).await;
+    let source = ports
+        .table_settings(&here(), "source")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(source.pitr && source.deletion_protection);
+    assert_eq!(source.ttl_attribute.as_deref(), Some("expires_at"));
+    assert_eq!(source.stream_view_type.as_deref(), Some("NEW_IMAGE"));
+    assert_eq!(
+        source.tags.get("team").map(String::as_str),
+        Some("payments")
+    );
+    let before = ports
+        .table_settings(&here(), "restored")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!before.pitr && before.ttl_attribute.is_none() && before.stream_view_type.is_none());
+    ports
+        .apply_table_settings(&here(), "restored", &source)
+        .await
+        .unwrap();
+    let after = ports
+        .table_settings(&here(), "restored")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after, source, "every setting put back");
+    // Applying again changes nothing and is no error.
+    ports
+        .apply_table_settings(&here(), "restored", &source)
+        .await
+        .unwrap();
+    assert!(ports
+        .table_settings(&here(), "missing")
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod reports;
 pub mod restore;
 pub mod sessions;
+pub mod table_settings;
 pub mod tables;
 pub mod tags;
 
@@ -21,7 +22,7 @@ use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     job_location, Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary,
     ErrorKind, ListQuery, Page, PortError, PortResult, RestoreJobStatus, RestorePort, RouterPorts,
-    StartRestore, TableState, TagPort,
+    StartRestore, TableSettings, TableState, TagPort,
 };
 
 use errors::in_account;
@@ -147,6 +148,25 @@ impl RestorePort for AwsPorts {
     async fn delete_table(&self, at: &Location, name: &str) -> PortResult<()> {
         DynamoApi::new(self.sessions.dynamodb(at).await)
             .delete_table(name)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn table_settings(&self, at: &Location, name: &str) -> PortResult<Option<TableSettings>> {
+        DynamoApi::new(self.sessions.dynamodb(at).await)
+            .table_settings(at, name)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+
+    async fn apply_table_settings(
+        &self,
+        at: &Location,
+        name: &str,
+        settings: &TableSettings,
+    ) -> PortResult<()> {
+        DynamoApi::new(self.sessions.dynamodb(at).await)
+            .apply_table_settings(at, name, settings)
             .await
             .map_err(|e| in_account(&at.account, e))
     }

@@ -86,7 +86,7 @@ impl DynamoApi {
 
     /// PITR as DescribeContinuousBackups reports it. Not being allowed to read it leaves it
     /// unknown (`None`, which the report shows) rather than hiding every other table's facts.
-    async fn pitr(&self, name: &str) -> PortResult<Option<bool>> {
+    pub(crate) async fn pitr(&self, name: &str) -> PortResult<Option<bool>> {
         let out = match self
             .client
             .describe_continuous_backups()

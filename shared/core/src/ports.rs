@@ -208,6 +208,19 @@ pub struct TableState {
     pub tags: Tags,
 }
 
+/// What a restore does not bring back (facts §11), read from the source table and put back on
+/// the restored one by `relay restore --reapply`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableSettings {
+    pub pitr: bool,
+    /// The TTL attribute, when TTL is on.
+    pub ttl_attribute: Option<String>,
+    /// The stream's view type (NEW_IMAGE, ...), when a stream is on.
+    pub stream_view_type: Option<String>,
+    pub deletion_protection: bool,
+    pub tags: Tags,
+}
+
 /// Restores and the tables they make, each call in the given account and Region.
 pub trait RestorePort: Send + Sync {
     /// StartRestoreJob; the restore job's id.
@@ -227,11 +240,26 @@ pub trait RestorePort: Send + Sync {
         at: &Location,
         table_name: &str,
     ) -> impl Future<Output = PortResult<Option<TableState>>> + Send;
-    /// DeleteTable: only ever for a table a restore drill made (the caller checks its tag).
+    /// DeleteTable: only ever for a table a restore drill made (the caller checks its name).
     fn delete_table(
         &self,
         at: &Location,
         table_name: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+    /// DescribeTable, DescribeContinuousBackups, DescribeTimeToLive and the tags; `None` when
+    /// there is no such table.
+    fn table_settings(
+        &self,
+        at: &Location,
+        table_name: &str,
+    ) -> impl Future<Output = PortResult<Option<TableSettings>>> + Send;
+    /// Put the settings on a table: UpdateContinuousBackups, UpdateTimeToLive, UpdateTable
+    /// (stream, deletion protection) and TagResource, each only where it differs.
+    fn apply_table_settings(
+        &self,
+        at: &Location,
+        table_name: &str,
+        settings: &TableSettings,
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 

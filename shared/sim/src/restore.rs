@@ -8,7 +8,7 @@ use relay_core::arn::{Location, TableArn};
 use relay_core::compliance::inventory::RestoreTest;
 use relay_core::ports::{
     ErrorKind, PortError, PortResult, RestoreEvidence, RestoreJobStatus, RestorePort, StartRestore,
-    TableState,
+    TableSettings, TableState,
 };
 use relay_core::restore::drill::{DrillInFlight, DrillStore};
 use serde_json::{json, Value};
@@ -196,6 +196,10 @@ impl World {
     }
 }
 
+fn located(t: &SimTable, at: &Location, name: &str) -> bool {
+    t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name
+}
+
 impl RestorePort for Sim {
     async fn start_restore_job(&self, req: &StartRestore) -> PortResult<String> {
         self.world().start_restore(req)
@@ -241,6 +245,49 @@ impl RestorePort for Sim {
                 size_bytes: u64::from(t.size_gb) << 30,
                 tags: t.tags.clone(),
             }))
+    }
+
+    async fn table_settings(&self, at: &Location, name: &str) -> PortResult<Option<TableSettings>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DescribeTable")?;
+        Ok(w.tables
+            .iter()
+            .find(|t| located(t, at, name))
+            .map(|t| TableSettings {
+                pitr: t.pitr,
+                ttl_attribute: t.ttl_attribute.clone(),
+                stream_view_type: t.stream_view_type.clone(),
+                deletion_protection: t.deletion_protection,
+                tags: t.tags.clone(),
+            }))
+    }
+
+    async fn apply_table_settings(
+        &self,
+        at: &Location,
+        name: &str,
+        s: &TableSettings,
+    ) -> PortResult<()> {
+        let mut w = self.world();
+        w.call_in(&at.account, "UpdateTable")?;
+        let Some(t) = w.tables.iter_mut().find(|t| located(t, at, name)) else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                "UpdateTable",
+                Some("ResourceNotFoundException"),
+                format!("table {name} not found"),
+            ));
+        };
+        t.pitr |= s.pitr;
+        if s.ttl_attribute.is_some() {
+            t.ttl_attribute = s.ttl_attribute.clone();
+        }
+        if t.stream_view_type.is_none() {
+            t.stream_view_type = s.stream_view_type.clone();
+        }
+        t.deletion_protection |= s.deletion_protection;
+        t.tags.extend(s.tags.clone());
+        Ok(())
     }
 
     async fn delete_table(&self, at: &Location, name: &str) -> PortResult<()> {

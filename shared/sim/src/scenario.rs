@@ -861,6 +861,9 @@ fn sim_table(t: &TableSpec) -> SimTable {
         size_gb: t.size_gb,
         pitr: t.pitr,
         native_backups: t.native_backups,
+        ttl_attribute: None,
+        stream_view_type: None,
+        deletion_protection: false,
     }
 }
 

@@ -96,6 +96,10 @@ pub struct SimTable {
     pub pitr: bool,
     /// DynamoDB-native backups made outside AWS Backup (on-demand, by hand).
     pub native_backups: u32,
+    /// Settings a restore does not bring back (facts §11).
+    pub ttl_attribute: Option<String>,
+    pub stream_view_type: Option<String>,
+    pub deletion_protection: bool,
 }
 
 impl SimTable {
@@ -107,6 +111,9 @@ impl SimTable {
             size_gb: 1,
             pitr: true,
             native_backups: 0,
+            ttl_attribute: None,
+            stream_view_type: None,
+            deletion_protection: false,
         }
     }
 }

@@ -392,3 +392,40 @@ async fn start_restore<P: RestorePort>(
         copied_back,
     })
 }
+
+/// Put back on the restored table what the restore does not bring (facts §11), read from the
+/// source table when it still exists: PITR, TTL, the stream, deletion protection, the tags.
+/// `None` when the source is gone (nothing to read them from).
+pub async fn reapply<P: RestorePort>(
+    ports: &P,
+    plan: &RestorePlan,
+    table: &TableArn,
+) -> Result<Option<crate::ports::TableSettings>, RestoreError> {
+    let Some(RestoreStep::StartRestoreJob {
+        account,
+        region,
+        metadata,
+        ..
+    }) = plan.steps.last()
+    else {
+        return Err(RestoreError::NoRestoreStep);
+    };
+    let source = Location {
+        partition: table.partition.clone(),
+        account: table.account.clone(),
+        region: table.region.clone(),
+    };
+    let Some(settings) = ports.table_settings(&source, &table.table).await? else {
+        return Ok(None);
+    };
+    let target = Location {
+        partition: table.partition.clone(),
+        account: account.clone(),
+        region: region.clone(),
+    };
+    let name = metadata.get("targetTableName").cloned().unwrap_or_default();
+    ports
+        .apply_table_settings(&target, &name, &settings)
+        .await?;
+    Ok(Some(settings))
+}
