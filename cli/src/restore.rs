@@ -59,6 +59,7 @@ pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
         target_table: a.target_table,
         from: a.from,
         kms_key_arn: a.kms_key,
+        copy_source_tags: true,
     })
 }
 

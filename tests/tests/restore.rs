@@ -35,6 +35,7 @@ fn request(target: &str) -> RestoreRequest {
         target_table: target.into(),
         from: None,
         kms_key_arn: None,
+        copy_source_tags: true,
     }
 }
 
@@ -385,4 +386,76 @@ async fn reapply_puts_back_what_a_restore_does_not_bring() {
         Some("NEW_AND_OLD_IMAGES")
     );
     assert!(restored.deletion_protection);
+}
+
+/// Looks every ten minutes until no drill is under way; a look that stops on an error is the
+/// next look's to repeat (as Lambda retries it).
+async fn look_until_done(sim: &Simulation, tables: &[TableFacts], config: &DrillConfig) -> usize {
+    use relay_core::ports::Clock;
+    let mut finished = 0;
+    for _ in 0..2000 {
+        sim.sim.pause(std::time::Duration::from_secs(600)).await;
+        if let Ok(r) = drill::tick(&sim.sim, &sim.policy, tables, config, false).await {
+            finished += r.finished.len();
+        }
+        if sim.sim.world().drills.is_empty() {
+            return finished;
+        }
+    }
+    panic!("drills never end");
+}
+
+#[tokio::test]
+async fn throttled_looks_neither_fail_drills_nor_leave_tables() {
+    let sim = simulated(2).await;
+    sim.sim.world().faults.throttle = 0.05;
+    let config = DrillConfig {
+        tables_per_run: 5,
+        ..DrillConfig::default()
+    };
+    let tables = table_facts(&sim);
+    let mut started = 0;
+    while started == 0 {
+        if let Ok(r) = drill::tick(&sim.sim, &sim.policy, &tables, &config, true).await {
+            started = r.started.len();
+        }
+    }
+    look_until_done(&sim, &tables, &config).await;
+    let w = sim.sim.world();
+    assert!(
+        w.restore_tests.iter().all(|t| t.passed),
+        "{:#?}",
+        w.restore_tests
+    );
+    assert!(!w
+        .tables
+        .iter()
+        .any(|t| t.arn.table.starts_with("relay-drill-")));
+    assert!(w.alerts.is_empty(), "{:?}", w.alerts);
+}
+
+#[tokio::test]
+async fn a_drill_that_never_finishes_ends_failed_and_alerted_once() {
+    let sim = simulated(2).await;
+    let primary = sim.policy.vault("primary").unwrap().arn.clone();
+    sim.sim.world().stalled_into.insert(primary);
+    let config = DrillConfig {
+        tables_per_run: 1,
+        copy_back: true,
+        ..DrillConfig::default()
+    };
+    let tables = table_facts(&sim);
+    let r = drill::tick(&sim.sim, &sim.policy, &tables, &config, true)
+        .await
+        .unwrap();
+    assert_eq!(r.started.len(), 1);
+    assert_eq!(look_until_done(&sim, &tables, &config).await, 1);
+    let w = sim.sim.world();
+    assert!(!w.restore_tests[0].passed);
+    assert!(
+        w.restore_tests[0].detail.starts_with("not done after 48 h"),
+        "{}",
+        w.restore_tests[0].detail
+    );
+    assert_eq!(w.alerts.len(), 1);
 }

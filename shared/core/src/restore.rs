@@ -28,6 +28,9 @@ pub struct RestoreRequest {
     pub from: Option<String>,
     /// Encrypt the new table with this KMS key instead of the default.
     pub kms_key_arn: Option<String>,
+    /// CopySourceTagsToRestoredResource. Not for drills: a drill table tagged like its source
+    /// would be selected by the same backup plans and routes.
+    pub copy_source_tags: bool,
 }
 
 /// The point chosen, and the steps that restore it.
@@ -66,6 +69,8 @@ pub enum RestoreStep {
         backup_vault_arn: String,
         iam_role_arn: String,
         metadata: BTreeMap<String, String>,
+        #[serde(default)]
+        copy_source_tags: bool,
     },
 }
 
@@ -168,6 +173,7 @@ pub fn plan_restore(
         backup_vault_arn: restore_vault.to_string(),
         iam_role_arn: policy.copy_role_for(&account),
         metadata: metadata(req),
+        copy_source_tags: req.copy_source_tags,
     });
     Ok(RestorePlan {
         recovery_point: chosen,
@@ -210,20 +216,25 @@ fn choose<'a>(
         .filter(|p| p.resource_arn.as_deref() == Some(table.as_str()))
         .filter(|p| p.status.as_deref() == Some("COMPLETED"))
         .filter(|p| from.is_none_or(|f| &p.vault == f))
-        // A DynamoDB-native backup cannot be copied: only where it already is.
-        .filter(|p| !is_native(p) || target_location(p))
+        // A DynamoDB-native backup, or a point in the cold tier, cannot be copied: only where
+        // it already is (facts §3).
+        .filter(|p| (!is_native(p) && !is_cold(p)) || target_location(p))
         .collect();
     let in_time: Vec<&PointView> = candidates
         .iter()
         .copied()
         .filter(|p| req.at.is_none_or(|at| p.creation_date <= at))
         .collect();
+    // Latest first; then nearest; then warm (a cold restore is slower); then by ARN, so the
+    // same holdings always give the same choice whatever order they were listed in.
     let nearness = |p: &PointView| {
         (
             p.creation_date,
             target_location(p),
             p.vault.account == account,
             p.vault.region == region,
+            !is_cold(p),
+            std::cmp::Reverse(p.recovery_point_arn.clone()),
         )
     };
     in_time
@@ -242,6 +253,10 @@ fn choose<'a>(
                 .map(|d| format!(" (the oldest is of {})", d.to_rfc3339()))
                 .unwrap_or_default(),
         })
+}
+
+fn is_cold(p: &PointView) -> bool {
+    p.storage_class.as_deref() == Some("COLD")
 }
 
 fn is_native(p: &PointView) -> bool {

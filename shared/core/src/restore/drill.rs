@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::run::{advance, start, Follow, InFlight, RestoreResult, Step};
+use super::run::{advance, start, Follow, InFlight, RestoreError, RestoreResult, Step};
 use super::{plan_restore, RestoreRequest};
 use crate::arn::{Location, TableArn};
 use crate::compliance::inventory::{RestoreTest, TableFacts};
@@ -102,7 +102,11 @@ fn target(
 ) -> Option<DrillTarget> {
     let table = TableArn::parse(&t.arn).ok()?;
     let vault = match &config.from {
-        Some(alias) => policy.vault(alias)?.clone(),
+        // Only tables whose routes reach that vault: the others have no copy there to restore.
+        Some(alias) => reached(policy, t)
+            .into_iter()
+            .find(|v| &v.alias == alias)?
+            .clone(),
         None => deepest(policy, t)?.clone(),
     };
     let (account, region) = if config.copy_back {
@@ -115,15 +119,26 @@ fn target(
         at: None,
         target_account: Some(account),
         target_region: Some(region),
-        target_table: restored_name(&config.name_prefix, &table.table, run_at),
+        target_table: restored_name(&config.name_prefix, &table, run_at),
         from: Some(vault.alias.clone()),
         kms_key_arn: None,
+        copy_source_tags: false,
     };
     Some(DrillTarget {
         table,
         vault,
         request,
     })
+}
+
+/// Every vault the routes from the table's root vaults reach for it.
+fn reached<'a>(policy: &'a Policy, t: &TableFacts) -> Vec<&'a Vault> {
+    policy
+        .root_vaults()
+        .into_iter()
+        .filter(|r| r.arn.account == t.account && r.arn.region == t.region)
+        .flat_map(|r| policy.vaults_reached(&r.alias, Some("DynamoDB"), &t.tags))
+        .collect()
 }
 
 /// The vault farthest down the table's routes (the most hops from its root): the copy that
@@ -158,12 +173,17 @@ pub fn deepest<'a>(policy: &'a Policy, t: &TableFacts) -> Option<&'a Vault> {
     best.map(|(_, v)| v)
 }
 
-/// `<prefix><table>-<yyyymmddhhmm>`, at most 255 characters (DynamoDB's limit).
-pub fn restored_name(prefix: &str, table: &str, run_at: DateTime<Utc>) -> String {
-    let stamp = run_at.format("%Y%m%d%H%M").to_string();
-    let room = 255usize.saturating_sub(prefix.len() + stamp.len() + 1);
-    let table: String = table.chars().take(room).collect();
-    format!("{prefix}{table}-{stamp}")
+/// `<prefix><table>-<where>-<yyyymmdd>`, at most 255 characters (DynamoDB's limit). `<where>`
+/// tells apart tables of the same name in other accounts and Regions drilled into one vault; the
+/// day (not the minute) keeps a retried start on the same name, so on the same restore token.
+pub fn restored_name(prefix: &str, table: &TableArn, run_at: DateTime<Utc>) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{}:{}", table.account, table.region).as_bytes());
+    let place = &hex::encode(h.finalize())[..8];
+    let stamp = run_at.format("%Y%m%d").to_string();
+    let room = 255usize.saturating_sub(prefix.len() + place.len() + stamp.len() + 2);
+    let name: String = table.table.chars().take(room).collect();
+    format!("{prefix}{name}-{place}-{stamp}")
 }
 
 /// The restored table checks out: ACTIVE, and holding what the source holds (a tenth either way:
@@ -253,9 +273,12 @@ where
                 report.waiting.push(waiting.table_arn.clone());
                 ports.ledger().save_drill(&waiting).await?;
             }
-            Err(test) => {
+            Err(ended) => {
+                // Ended first, then its table deleted, then recorded: a look that stops between
+                // them never finds the drill's own table gone and calls that a failure.
+                ports.ledger().end_drill(&ended.test.resource_arn).await?;
+                let test = clean_up(ports, ended).await;
                 conclude(ports, &test).await?;
-                ports.ledger().end_drill(&test.resource_arn).await?;
                 report.finished.push(test);
             }
         }
@@ -266,13 +289,16 @@ where
                 continue;
             }
             match begin(ports, policy, &target, config).await {
-                Ok(drill) => {
+                Begun::Started(drill) => {
                     report.started.push(drill.table_arn.clone());
                     ports.ledger().save_drill(&drill).await?;
                 }
-                Err(test) => {
+                Begun::Failed(test) => {
                     conclude(ports, &test).await?;
                     report.finished.push(test);
+                }
+                Begun::Skipped(why) => {
+                    tracing::info!(table = %target.table, reason = %why, "drill not started");
                 }
             }
         }
@@ -294,19 +320,23 @@ where
 {
     let mut tests = Vec::with_capacity(targets.len());
     for target in targets {
-        let mut outcome = begin(ports, policy, target, config).await;
+        let mut outcome = match begin(ports, policy, target, config).await {
+            Begun::Started(drill) => Ok(drill),
+            Begun::Failed(test) => Err(Ended { test, made: None }),
+            Begun::Skipped(_) => continue,
+        };
         let mut polls = 0;
-        let test = loop {
+        let ended = loop {
             match outcome {
-                Err(test) => break test,
+                Err(ended) => break ended,
                 Ok(drill) if polls >= follow.max_polls => {
                     let state = drill.restore.last_state.clone();
-                    break failed(
+                    let test = failed(
                         ports,
-                        drill,
+                        &drill,
                         format!("not done after {polls} polls: still {state}"),
-                    )
-                    .await;
+                    );
+                    break Ended { test, made: None };
                 }
                 Ok(drill) => {
                     ports.pause(follow.poll).await;
@@ -315,10 +345,46 @@ where
                 }
             }
         };
+        let test = clean_up(ports, ended).await;
         conclude(ports, &test).await?;
         tests.push(test);
     }
     Ok(tests)
+}
+
+/// A drill that ended: its test, and the table its restore made (to delete), if it made one.
+struct Ended {
+    test: RestoreTest,
+    made: Option<(Location, String)>,
+}
+
+/// Delete the table the drill's restore made (only that one, named with the drill's prefix). A
+/// table left behind costs money: the drill then says so, and is alerted.
+async fn clean_up<P: RestorePort + crate::ports::Clock>(ports: &P, ended: Ended) -> RestoreTest {
+    const TRIES: u32 = 5;
+    let mut test = ended.test;
+    let Some((at, name)) = ended.made else {
+        return test;
+    };
+    for attempt in 1..=TRIES {
+        match ports.delete_table(&at, &name).await {
+            Ok(()) => return test,
+            Err(e) if e.kind.is_transient() && attempt < TRIES => {
+                ports
+                    .pause(std::time::Duration::from_secs(2 * u64::from(attempt)))
+                    .await;
+            }
+            Err(e) => {
+                test.passed = false;
+                test.detail = format!(
+                    "{}; but the drill table {name} could not be deleted: {e}",
+                    test.detail
+                );
+                return test;
+            }
+        }
+    }
+    test
 }
 
 /// Record the drill's evidence; a failed drill is one incident (alerted once) until a drill of
@@ -353,57 +419,69 @@ fn failure_alert(test: &RestoreTest) -> Alert {
     }
 }
 
-/// Plan and start one drill; a drill that cannot start is a failed test.
-async fn begin<P>(
-    ports: &P,
-    policy: &Policy,
-    target: &DrillTarget,
-    config: &DrillConfig,
-) -> Result<DrillInFlight, RestoreTest>
+/// How starting a drill went.
+enum Begun {
+    Started(DrillInFlight),
+    /// It could not start: a failed test.
+    Failed(RestoreTest),
+    /// Its table already exists: most likely this drill started before and was not recorded
+    /// (the name and the restore token are the day's); the next run drills it.
+    Skipped(String),
+}
+
+/// Plan and start one drill.
+async fn begin<P>(ports: &P, policy: &Policy, target: &DrillTarget, config: &DrillConfig) -> Begun
 where
     P: RouterPorts + RestorePort,
 {
-    let fail = |detail: String, rp: String| RestoreTest {
-        resource_arn: target.table.to_string(),
-        recovery_point_arn: rp,
-        vault: target.vault.arn.to_string(),
-        finished_at: ports.now(),
-        minutes: 0,
-        passed: false,
-        detail,
+    let fail = |detail: String, rp: String| {
+        Begun::Failed(RestoreTest {
+            resource_arn: target.table.to_string(),
+            recovery_point_arn: rp,
+            vault: target.vault.arn.to_string(),
+            finished_at: ports.now(),
+            minutes: 0,
+            passed: false,
+            detail,
+        })
     };
     let req = &target.request;
-    let at = target_location(target);
-    let points = latest_points(ports, target, config)
+    let points = match latest_points(ports, target, config).await {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string(), String::new()),
+    };
+    match ports
+        .table_state(&target_location(target), &req.target_table)
         .await
-        .map_err(|e| fail(e.to_string(), String::new()))?;
-    let mut existing = std::collections::BTreeSet::new();
-    match ports.table_state(&at, &req.target_table).await {
-        Ok(Some(_)) => {
-            existing.insert(req.target_table.clone());
-        }
+    {
+        Ok(Some(_)) => return Begun::Skipped(format!("{} exists", req.target_table)),
         Ok(None) => {}
-        Err(e) => return Err(fail(e.to_string(), String::new())),
+        Err(e) => return fail(e.to_string(), String::new()),
     }
-    let plan = plan_restore(
+    let plan = match plan_restore(
         policy,
         &points,
-        &existing,
+        &Default::default(),
         &BTreeMap::new(),
         req,
         ports.now(),
-    )
-    .map_err(|e| fail(e.to_string(), String::new()))?;
-    let restore = start(ports, &plan, &target.table)
-        .await
-        .map_err(|e| fail(e.to_string(), plan.recovery_point.arn.clone()))?;
-    Ok(DrillInFlight {
-        table_arn: target.table.to_string(),
-        vault_arn: target.vault.arn.to_string(),
-        name_prefix: config.name_prefix.clone(),
-        started_at: ports.now(),
-        restore,
-    })
+    ) {
+        Ok(plan) => plan,
+        Err(e) => return fail(e.to_string(), String::new()),
+    };
+    match start(ports, &plan, &target.table).await {
+        // Not started, or started with the answer lost: the same day's next start uses the same
+        // name and token, and finds it (a skip, not a failure).
+        Err(RestoreError::Port(e)) if e.kind.is_transient() => Begun::Skipped(e.to_string()),
+        Ok(restore) => Begun::Started(DrillInFlight {
+            table_arn: target.table.to_string(),
+            vault_arn: target.vault.arn.to_string(),
+            name_prefix: config.name_prefix.clone(),
+            started_at: ports.now(),
+            restore,
+        }),
+        Err(e) => fail(e.to_string(), plan.recovery_point.arn.clone()),
+    }
 }
 
 fn target_location(target: &DrillTarget) -> Location {
@@ -422,28 +500,64 @@ fn target_location(target: &DrillTarget) -> Location {
     }
 }
 
-/// One look at a drill: still under way (`Ok`), or ended in its test (`Err`, passed or not).
+/// A drill not done after this long is ended as failed (and alerted): a copy or restore that
+/// never finishes must not hold its table's drills, or the report's evidence, for ever.
+pub const MAX_DRILL_HOURS: i64 = 48;
+
+/// One look at a drill: still under way (`Ok`), or ended in its test (`Err`, passed or not). A
+/// transient error is only a look that did not see: the drill waits for the next one.
 async fn look<P: RouterPorts + RestorePort>(
     ports: &P,
     drill: DrillInFlight,
-) -> Result<DrillInFlight, RestoreTest> {
+) -> Result<DrillInFlight, Ended> {
     match advance(ports, drill.restore.clone()).await {
-        Ok(Step::Waiting(restore)) => Ok(DrillInFlight { restore, ..drill }),
-        Ok(Step::Done(result)) => Err(finish(ports, drill, result).await),
-        Err(e) => Err(failed(ports, drill, e.to_string()).await),
+        Ok(Step::Waiting(restore)) => {
+            let drill = DrillInFlight { restore, ..drill };
+            let waited = ports.now().signed_duration_since(drill.started_at);
+            if waited > Duration::hours(MAX_DRILL_HOURS) {
+                let name = restored_table(&drill).map(|(_, n)| n).unwrap_or_default();
+                let state = drill.restore.last_state.clone();
+                let test = failed(ports, &drill, format!(
+                    "not done after {MAX_DRILL_HOURS} h: still {state}; if its restore completes later, delete {name}"
+                ));
+                return Err(Ended { test, made: None });
+            }
+            Ok(drill)
+        }
+        Ok(Step::Done(result)) => match check_restored(ports, &drill).await {
+            Err(e) if e.kind.is_transient() => {
+                tracing::warn!(table = %drill.table_arn, error = %e, "drill check did not see: next look");
+                Ok(drill)
+            }
+            verdict => {
+                let verdict = verdict.unwrap_or_else(|e| Err(e.to_string()));
+                let made =
+                    restored_table(&drill).filter(|(_, n)| n.starts_with(&drill.name_prefix));
+                let test = finish(ports, &drill, &result, verdict).await;
+                Err(Ended { test, made })
+            }
+        },
+        Err(RestoreError::Port(e)) if e.kind.is_transient() => {
+            tracing::warn!(table = %drill.table_arn, error = %e, "drill look did not see: next look");
+            Ok(drill)
+        }
+        Err(e) => Err(Ended {
+            test: failed(ports, &drill, e.to_string()),
+            made: None,
+        }),
     }
 }
 
-/// The restore is done: check the new table against its source, delete it, and say how it went.
+/// The restore is done: check the new table against its source, and say how it went (the table
+/// is deleted once the drill is ended: see [`clean_up`]).
 async fn finish<P: RouterPorts + RestorePort>(
     ports: &P,
-    drill: DrillInFlight,
-    result: RestoreResult,
+    drill: &DrillInFlight,
+    result: &RestoreResult,
+    verdict: Result<String, String>,
 ) -> RestoreTest {
-    let minutes = u32::try_from(result.restore_minutes).unwrap_or(u32::MAX);
-    let verdict = check_restored(ports, &drill).await;
-    let mut test = failed(ports, drill, String::new()).await;
-    test.minutes = minutes;
+    let mut test = failed(ports, drill, String::new());
+    test.minutes = u32::try_from(result.restore_minutes).unwrap_or(u32::MAX);
     match verdict {
         Ok(detail) => {
             test.passed = true;
@@ -457,50 +571,31 @@ async fn finish<P: RouterPorts + RestorePort>(
 async fn check_restored<P: RestorePort>(
     ports: &P,
     drill: &DrillInFlight,
-) -> Result<String, String> {
-    let (at, name) = restored_table(drill).ok_or("the drill's target is unknown")?;
-    let restored = ports
-        .table_state(&at, &name)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("the restore completed but {name} is not there"))?;
-    let table = TableArn::parse(&drill.table_arn).map_err(|e| e.to_string())?;
+) -> Result<Result<String, String>, crate::ports::PortError> {
+    let Some((at, name)) = restored_table(drill) else {
+        return Ok(Err("the drill's target is unknown".into()));
+    };
+    let Some(restored) = ports.table_state(&at, &name).await? else {
+        return Ok(Err(format!(
+            "the restore completed but {name} is not there"
+        )));
+    };
+    let table = match TableArn::parse(&drill.table_arn) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let source_at = Location {
         partition: table.partition.clone(),
         account: table.account.clone(),
         region: table.region.clone(),
     };
-    let source = ports
-        .table_state(&source_at, &table.table)
-        .await
-        .map_err(|e| e.to_string())?;
-    check(source.as_ref(), &restored)
+    let source = ports.table_state(&source_at, &table.table).await?;
+    Ok(check(source.as_ref(), &restored))
 }
 
-/// The drill ended without a pass: its test, and its own table (if any) deleted.
-async fn failed<P: RouterPorts + RestorePort>(
-    ports: &P,
-    drill: DrillInFlight,
-    detail: String,
-) -> RestoreTest {
-    let mut detail = detail;
-    if let Some((at, name)) = restored_table(&drill) {
-        // A drill deletes only the table it made itself, named with its prefix.
-        if name.starts_with(&drill.name_prefix) {
-            match ports.table_state(&at, &name).await {
-                Ok(Some(_)) => {
-                    if let Err(e) = ports.delete_table(&at, &name).await {
-                        detail =
-                            format!("{detail}; the drill table {name} could not be deleted: {e}");
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    detail = format!("{detail}; the drill table {name} could not be checked: {e}")
-                }
-            }
-        }
-    }
+/// The drill ended without a pass. Nothing is deleted: a restore that did not complete made no
+/// table of this drill's (a table of that name is someone else's, or another drill's).
+fn failed<P: RouterPorts>(ports: &P, drill: &DrillInFlight, detail: String) -> RestoreTest {
     RestoreTest {
         resource_arn: drill.table_arn.clone(),
         recovery_point_arn: drill.restore.plan.recovery_point.arn.clone(),
@@ -653,7 +748,16 @@ mod tests {
             ),
             (Some("333333333333"), Some("eu-west-1"))
         );
-        assert_eq!(d.request.target_table, "relay-drill-orders-202701160800");
+        assert!(
+            d.request.target_table.starts_with("relay-drill-orders-")
+                && d.request.target_table.ends_with("-20270116"),
+            "{}",
+            d.request.target_table
+        );
+        assert!(
+            !d.request.copy_source_tags,
+            "a drill table must not carry the tags plans select on"
+        );
         let config = DrillConfig {
             copy_back: true,
             ..DrillConfig::default()
@@ -663,9 +767,44 @@ mod tests {
     }
 
     #[test]
+    fn the_same_table_name_in_two_accounts_gets_two_drill_names() {
+        let a = TableArn::parse("arn:aws:dynamodb:us-east-1:111111111111:table/orders").unwrap();
+        let b = TableArn::parse("arn:aws:dynamodb:us-east-1:444444444444:table/orders").unwrap();
+        assert_ne!(
+            restored_name("relay-drill-", &a, at(1)),
+            restored_name("relay-drill-", &b, at(1))
+        );
+        assert_eq!(
+            restored_name("relay-drill-", &a, at(1)),
+            restored_name("relay-drill-", &a, at(1) + Duration::hours(3)),
+            "a retry the same day: same name"
+        );
+    }
+
+    #[test]
+    fn drilling_from_a_named_vault_takes_only_tables_that_reach_it() {
+        let policy = Policy::parse(POLICY).unwrap();
+        let config = DrillConfig {
+            from: Some("dr".into()),
+            tables_per_run: 10,
+            ..DrillConfig::default()
+        };
+        let tables = [table("orders", Some("gold")), table("audit", None)];
+        let chosen = choose(&policy, &tables, &config, at(1));
+        assert_eq!(chosen.len(), 1);
+        assert_eq!(chosen[0].table.table, "orders");
+    }
+
+    #[test]
     fn names_stay_within_dynamodbs_limit_and_checks_compare_with_the_source() {
         let long = "x".repeat(300);
-        assert_eq!(restored_name("relay-drill-", &long, at(1)).len(), 255);
+        let long_table = TableArn {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "111111111111".into(),
+            table: long,
+        };
+        assert_eq!(restored_name("relay-drill-", &long_table, at(1)).len(), 255);
         assert!(check(Some(&state(1000, 5000)), &state(950, 5200)).is_ok());
         assert!(check(Some(&state(1000, 5000)), &state(10, 50))
             .unwrap_err()

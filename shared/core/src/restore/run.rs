@@ -364,6 +364,7 @@ async fn start_restore<P: RestorePort>(
         recovery_point_arn,
         iam_role_arn,
         metadata,
+        copy_source_tags,
         ..
     }) = plan.steps.last()
     else {
@@ -381,7 +382,7 @@ async fn start_restore<P: RestorePort>(
         iam_role_arn: iam_role_arn.clone(),
         metadata: metadata.clone(),
         idempotency_token: token(&["restore", &point, account, region, &name]),
-        copy_source_tags: true,
+        copy_source_tags: *copy_source_tags,
     };
     let restore_job_id = ports.start_restore_job(&req).await?;
     Ok(Stage::Restoring {

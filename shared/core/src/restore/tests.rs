@@ -47,6 +47,7 @@ fn request() -> RestoreRequest {
         target_table: "orders-restored".into(),
         from: None,
         kms_key_arn: None,
+        copy_source_tags: true,
     }
 }
 
@@ -286,5 +287,35 @@ fn a_kms_key_is_named_in_the_metadata() {
             metadata["kmsMasterKeyArn"].as_str()
         ),
         ("KMS", "arn:aws:kms:us-east-1:111111111111:key/k")
+    );
+}
+
+#[test]
+fn a_cold_copy_is_not_copied_back_and_ties_do_not_depend_on_listing_order() {
+    // A 40-day-old backup into dr's account and Region: dr's copy went cold after 30 days and
+    // cannot be copied; it can be restored where it is.
+    let mut cold = point("dr", at(-30));
+    cold.storage_class = Some("COLD".into());
+    let bunker = point("bunker", at(-30));
+    let mut req = request();
+    let into_central = || {
+        let mut r = request();
+        r.target_account = Some("222222222222".into());
+        r.target_region = Some("us-east-1".into());
+        r
+    };
+    let a = plan(&[cold.clone(), bunker.clone()], &into_central()).unwrap();
+    let b = plan(&[bunker.clone(), cold.clone()], &into_central()).unwrap();
+    assert_eq!(
+        a.recovery_point, b.recovery_point,
+        "the same choice in either order"
+    );
+    assert_eq!(a.recovery_point.vault, vault("bunker").to_string());
+    // In its own place a cold point is restorable.
+    req.target_account = Some("222222222222".into());
+    req.target_region = Some("us-west-2".into());
+    assert_eq!(
+        plan(&[cold], &req).unwrap().recovery_point.vault,
+        vault("dr").to_string()
     );
 }
