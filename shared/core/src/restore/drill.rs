@@ -321,7 +321,7 @@ where
     let mut tests = Vec::with_capacity(targets.len());
     for target in targets {
         let mut outcome = match begin(ports, policy, target, config).await {
-            Begun::Started(drill) => Ok(drill),
+            Begun::Started(drill) => Ok(*drill),
             Begun::Failed(test) => Err(Ended { test, made: None }),
             Begun::Skipped(_) => continue,
         };
@@ -421,7 +421,7 @@ fn failure_alert(test: &RestoreTest) -> Alert {
 
 /// How starting a drill went.
 enum Begun {
-    Started(DrillInFlight),
+    Started(Box<DrillInFlight>),
     /// It could not start: a failed test.
     Failed(RestoreTest),
     /// Its table already exists: most likely this drill started before and was not recorded
@@ -473,13 +473,13 @@ where
         // Not started, or started with the answer lost: the same day's next start uses the same
         // name and token, and finds it (a skip, not a failure).
         Err(RestoreError::Port(e)) if e.kind.is_transient() => Begun::Skipped(e.to_string()),
-        Ok(restore) => Begun::Started(DrillInFlight {
+        Ok(restore) => Begun::Started(Box::new(DrillInFlight {
             table_arn: target.table.to_string(),
             vault_arn: target.vault.arn.to_string(),
             name_prefix: config.name_prefix.clone(),
             started_at: ports.now(),
             restore,
-        }),
+        })),
         Err(e) => fail(e.to_string(), plan.recovery_point.arn.clone()),
     }
 }
