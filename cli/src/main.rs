@@ -137,7 +137,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Restore on live AWS instead (the caller's credentials, the executor role in other
-        /// accounts): copies are looked for among the last 35 days' recovery points (before --at).
+        /// accounts): copies are looked for among the last 35 days' recovery points (before --at) first.
         #[arg(long)]
         live: bool,
         /// With --live: the role assumed in member accounts.

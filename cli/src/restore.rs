@@ -12,6 +12,25 @@ use relay_sim::Simulation;
 
 use crate::{input, out, runtime, Failure, Prepared};
 
+/// A KMS key (or alias) ARN in the Region the table is restored into: DynamoDB encrypts a
+/// table only with a key of its own Region.
+fn check_kms_key(key: &str, region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    let [arn, _partition, service, key_region, account, resource] = parts.as_slice() else {
+        return Err("not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".into());
+    };
+    if *arn != "arn" || *service != "kms" || !is_issued_account_id(account) {
+        return Err("not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)".into());
+    }
+    if !(resource.starts_with("key/") || resource.starts_with("alias/")) {
+        return Err("names neither a key/ nor an alias/".into());
+    }
+    if *key_region != region {
+        return Err(format!("is in {key_region}; the table is restored in {region}, and DynamoDB needs a key of that Region"));
+    }
+    Ok(())
+}
+
 /// What to do with the plan, and how to print it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mode {
@@ -50,6 +69,10 @@ pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
         return Err(input(format!(
             "--to-region {r}: not a Region name (like us-east-1)"
         )));
+    }
+    if let Some(key) = &a.kms_key {
+        let region = a.to_region.as_deref().unwrap_or(&table.region);
+        check_kms_key(key, region).map_err(|why| input(format!("--kms-key {key}: {why}")))?;
     }
     Ok(RestoreRequest {
         table,
@@ -137,8 +160,8 @@ async fn follow<P: BackupPort + RestorePort + Clock>(
     print(plan, Some(&result), reapplied.as_ref(), req, mode.json)
 }
 
-/// Days of recovery points listed per vault on live AWS (before `--at`): the best copy is the
-/// latest, and a bunker holds years.
+/// Days of recovery points listed first per vault on live AWS (before `--at`): the best copy is
+/// the latest, and a bunker holds years (they are listed only when the window holds none).
 const LIVE_LOOKBACK_DAYS: i64 = 35;
 
 /// The same plan and run over live AWS.
@@ -166,29 +189,9 @@ async fn live_plan(
     policy: &relay_core::Policy,
     req: &RestoreRequest,
 ) -> Result<RestorePlan, Failure> {
-    use relay_core::ports::ListQuery;
     let aws = |e: relay_core::ports::PortError| Failure::Found(format!("AWS refused: {e}"));
-    let before = req.at.unwrap_or_else(Utc::now);
-    let mut points = Vec::new();
     let mut locks = BTreeMap::new();
     for vault in &policy.vaults {
-        let mut query = ListQuery {
-            created_after: Some(before - chrono::Duration::days(LIVE_LOOKBACK_DAYS)),
-            created_before: req.at,
-            page_token: None,
-            page_size: relay_core::compliance::inventory::POINTS_PAGE,
-        };
-        loop {
-            let page = ports
-                .list_recovery_points(&vault.arn, &query)
-                .await
-                .map_err(aws)?;
-            points.extend(page.items);
-            match page.next_token {
-                Some(t) => query.page_token = Some(t),
-                None => break,
-            }
-        }
         if let Some(lock) = ports.vault_lock(&vault.arn).await.map_err(aws)? {
             locks.insert(vault.arn.clone(), lock);
         }
@@ -213,7 +216,48 @@ async fn live_plan(
     {
         existing.insert(req.target_table.clone());
     }
-    plan_restore(policy, &points, &existing, &locks, req, Utc::now()).map_err(refusal)
+    // The recent window first (the best copy is the latest); only when it holds none, every
+    // point the vaults hold (a table deleted months ago is still in the bunker).
+    let before = req.at.unwrap_or_else(Utc::now);
+    let recent = Some(before - chrono::Duration::days(LIVE_LOOKBACK_DAYS));
+    let points = points_of(ports, policy, recent, req.at)
+        .await
+        .map_err(aws)?;
+    match plan_restore(policy, &points, &existing, &locks, req, Utc::now()) {
+        Err(RestoreRefusal::NoCopy { .. }) => {
+            let points = points_of(ports, policy, None, req.at).await.map_err(aws)?;
+            plan_restore(policy, &points, &existing, &locks, req, Utc::now()).map_err(refusal)
+        }
+        other => other.map_err(refusal),
+    }
+}
+
+/// Every recovery point of the policy's vaults created in the window, every page.
+async fn points_of(
+    ports: &relay_aws::AwsPorts,
+    policy: &relay_core::Policy,
+    after: Option<chrono::DateTime<Utc>>,
+    before: Option<chrono::DateTime<Utc>>,
+) -> Result<Vec<relay_core::guard::PointView>, relay_core::ports::PortError> {
+    use relay_core::ports::ListQuery;
+    let mut points = Vec::new();
+    for vault in &policy.vaults {
+        let mut query = ListQuery {
+            created_after: after,
+            created_before: before,
+            page_token: None,
+            page_size: relay_core::compliance::inventory::POINTS_PAGE,
+        };
+        loop {
+            let page = ports.list_recovery_points(&vault.arn, &query).await?;
+            points.extend(page.items);
+            match page.next_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+    }
+    Ok(points)
 }
 
 /// A name that cannot be one, or a vault the policy lacks, is unusable input; the rest is what

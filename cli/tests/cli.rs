@@ -710,6 +710,26 @@ fn restore_refuses_an_existing_name_and_bad_input() {
             ][..],
             "not a Region name",
         ),
+        (
+            &[
+                "--target-table",
+                "ok-name",
+                "--kms-key",
+                "notakey",
+                "--dry-run",
+            ][..],
+            "not a KMS key ARN",
+        ),
+        (
+            &[
+                "--target-table",
+                "ok-name",
+                "--kms-key",
+                "arn:aws:kms:eu-west-1:111111111111:key/k",
+                "--dry-run",
+            ][..],
+            "DynamoDB needs a key of that Region",
+        ),
     ] {
         let o = relay(&with(extra));
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
