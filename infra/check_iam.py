@@ -4,7 +4,10 @@ Rules (exit 1 on any finding, naming the resource and statement):
   1. no Action "*" or "service:*";
   2. no mutating action on Resource "*" (read-only Describe/List/Get are allowed there);
   3. a Principal "*" only with an aws:PrincipalOrgID or aws:SourceAccount condition;
-  4. sts:AssumeRole only on a named role, never role/*.
+  4. sts:AssumeRole only on a named role, never role/*;
+  5. sts:AssumeRole into any account (iam::*:) only with an aws:ResourceOrgID (or aws:PrincipalOrgID)
+     condition, so the functions reach only the organisation's roles.
+Both sides of an Fn::If (statements, policies, conditions) are checked: the template may take either.
 
 Usage: python check_iam.py TEMPLATE...   |   python check_iam.py --self-test
 """
@@ -15,10 +18,34 @@ from cfnlint.decode.cfn_yaml import loads as load_yaml
 
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet")
 SCOPING_CONDITIONS = ("aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:SourceAccount", "aws:SourceArn")
+ORG_CONDITIONS = ("aws:ResourceOrgID", "aws:ResourceOrgPaths", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths")
+NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
+
+
+def branches(value, no_value=()):
+    """Every value an Fn::If may take; AWS::NoValue becomes `no_value` (a list: dropped by default)."""
+    if isinstance(value, dict) and "Fn::If" in value and len(value["Fn::If"]) == 3:
+        _, yes, no = value["Fn::If"]
+        return branches(yes, no_value) + branches(no, no_value)
+    if value == NO_VALUE:
+        return list(no_value)
+    return [value]
+
+
+def each(value):
+    """A list (or one item), each item's Fn::If branches flattened."""
+    return [b for item in as_list(value) for b in branches(item)]
+
+
+def condition_keys(condition):
+    """Condition keys (lower case: IAM compares them case-insensitively) of one condition block."""
+    if not isinstance(condition, dict):
+        return set()
+    return {k.lower() for block in condition.values() if isinstance(block, dict) for k in block}
 
 
 def text_of(value):
@@ -37,9 +64,9 @@ def statements(template):
         kind = resource.get("Type", "")
         docs = []
         if kind == "AWS::Serverless::Function":
-            docs += [p for p in as_list(props.get("Policies") or []) if isinstance(p, dict)]
+            docs += [p for p in each(props.get("Policies") or []) if isinstance(p, dict)]
         if kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            docs += [p.get("PolicyDocument", {}) for p in as_list(props.get("Policies") or [])]
+            docs += [p.get("PolicyDocument", {}) for p in each(props.get("Policies") or []) if isinstance(p, dict)]
             docs.append(props.get("PolicyDocument") or {})
             docs.append(props.get("AssumeRolePolicyDocument") or {})
         if kind in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::Backup::BackupVault"):
@@ -47,8 +74,14 @@ def statements(template):
         if kind == "AWS::Events::EventBusPolicy" and "Statement" in props:
             docs.append({"Statement": props["Statement"]})
         for doc in docs:
-            for i, st in enumerate(as_list(doc.get("Statement") or [])):
-                yield f"{name} statement {st.get('Sid', i + 1)}", st
+            if not isinstance(doc, dict):
+                continue
+            for i, st in enumerate(each(doc.get("Statement") or [])):
+                if not isinstance(st, dict):
+                    continue
+                # One statement per branch of an Fn::If condition (NoValue: no condition at all).
+                for condition in branches(st.get("Condition"), no_value=[None]):
+                    yield f"{name} statement {st.get('Sid', i + 1)}", {**st, "Condition": condition}
 
 
 def findings(template):
@@ -66,10 +99,12 @@ def findings(template):
                 out.append(f"{where}: mutating action '{action}' on Resource '*'")
             if action == "sts:AssumeRole" and any(r and r.endswith("role/*") for r in resources):
                 out.append(f"{where}: sts:AssumeRole on any role (name the executor role)")
+            if (action == "sts:AssumeRole" and any(r and "iam::*:" in r for r in resources)
+                    and not condition_keys(st.get("Condition")) & {k.lower() for k in ORG_CONDITIONS}):
+                out.append(f"{where}: sts:AssumeRole into any account without an aws:ResourceOrgID condition")
         principal = st.get("Principal")
         if principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS", []))):
-            keys = [k for cond in (st.get("Condition") or {}).values() for k in cond]
-            if not any(k in SCOPING_CONDITIONS for k in keys):
+            if not condition_keys(st.get("Condition")) & {k.lower() for k in SCOPING_CONDITIONS}:
                 out.append(f"{where}: Principal '*' without an organisation or account condition")
     return out
 
@@ -85,20 +120,57 @@ Resources:
             - {Effect: Allow, Action: "backup:StartCopyJob", Resource: "*"}
             - {Effect: Allow, Action: "backup:ListBackupVaults", Resource: "*"}
             - {Effect: Allow, Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::*:role/*"}
+            - !If
+              - HasOrg
+              - {Effect: Allow, Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::*:role/x"}
+              - !Ref AWS::NoValue
   Bus:
     Type: AWS::Events::EventBusPolicy
     Properties:
       Statement: {Effect: Allow, Principal: "*", Action: events:PutEvents, Resource: x}
 """
 
+# Each statement is fine on both sides of its Fn::If; nothing may be found.
+GOOD = """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - !If
+              - HasOrg
+              - Effect: Allow
+                Action: sts:AssumeRole
+                Resource: !Sub "arn:${AWS::Partition}:iam::*:role/x"
+                Condition: {StringEquals: {aws:ResourceOrgID: !Ref OrganizationId}}
+              - !Ref AWS::NoValue
+            - {Effect: Allow, Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/x"}
+  Vault:
+    Type: AWS::Backup::BackupVault
+    Properties:
+      AccessPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: "*"}
+            Action: backup:CopyIntoBackupVault
+            Resource: !Sub "arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:v"
+            Condition: !If [HasOrg, {StringEquals: {aws:PrincipalOrgID: o-x}}, {StringEquals: {aws:SourceAccount: "1"}}]
+          - {Effect: Deny, Principal: {AWS: "*"}, Action: backup:DeleteRecoveryPoint, Resource: "*"}
+"""
+
 
 def self_test():
     found = findings(load_yaml(BAD))
     expected = ["wildcard action '*'", "mutating action '*' on Resource", "mutating action 'backup:StartCopyJob'",
-                "sts:AssumeRole on any role", "Principal '*' without"]
+                "sts:AssumeRole on any role", "Principal '*' without", "statement 5: sts:AssumeRole into any account"]
     missing = [e for e in expected if not any(e in f for f in found)]
     if missing or any("ListBackupVaults" in f for f in found):
         print("check_iam self-test FAILED: missing", missing, "found", found)
+        return 1
+    clean = findings(load_yaml(GOOD))
+    if clean:
+        print("check_iam self-test FAILED: findings on the good template", clean)
         return 1
     print(f"check_iam self-test: {len(found)} findings on the bad template, as expected")
     return 0
