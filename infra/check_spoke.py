@@ -195,7 +195,7 @@ def breakages(t):
             "Condition"]["StringEquals"]
 
     def keep_deletes(res, _):
-        find_statement(res["Vault"]["Properties"]["AccessPolicy"], "OnlyBreakGlassDeletesOrShortens")[
+        find_statement(res["Vault"]["Properties"]["AccessPolicy"], "OnlyBreakGlassDeletes")[
             "Action"].remove("backup:DeleteRecoveryPoint")
 
     def wide_delete(res, _):
