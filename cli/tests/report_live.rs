@@ -37,6 +37,29 @@ async fn table(client: &aws_sdk_dynamodb::Client, name: &str, key: &str, tags: V
         .unwrap();
 }
 
+/// A one-vault policy in moto's account.
+fn write_policy(path: &std::path::Path) {
+    std::fs::write(
+        path,
+        format!(
+            "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/copy\"\nvaults:\n  primary: {{ arn: \"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:primary\" }}\nroutes: []\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The command run against moto with test credentials, nothing from the caller's profile.
+fn against(moto: &MotoServer, command: &mut Command) -> std::process::Output {
+    command
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_live_report_reads_the_account_through_the_sdk_and_names_what_it_could_not_read() {
     let moto = MotoServer::start().unwrap();
@@ -57,31 +80,21 @@ async fn a_live_report_reads_the_account_through_the_sdk_and_names_what_it_could
         .unwrap();
     let dir = std::env::temp_dir().join(format!("relay-live-{}", std::process::id()));
     let policy = dir.with_extension("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/copy\"\nvaults:\n  primary: {{ arn: \"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:primary\" }}\nroutes: []\n"
-        ),
-    )
-    .unwrap();
-    let o = Command::new(RELAY)
-        .args([
-            "report",
-            "--live",
-            "--ledger-table",
-            "relay-ledger",
-            "--out",
-        ])
-        .arg(&dir)
-        .arg("--policy")
-        .arg(&policy)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+    write_policy(&policy);
+    let o = against(
+        &moto,
+        Command::new(RELAY)
+            .args([
+                "report",
+                "--live",
+                "--ledger-table",
+                "relay-ledger",
+                "--out",
+            ])
+            .arg(&dir)
+            .arg("--policy")
+            .arg(&policy),
+    );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),
@@ -141,34 +154,24 @@ async fn live_restore_refused() {
         .unwrap();
     let policy =
         std::env::temp_dir().join(format!("relay-live-restore-{}.yaml", std::process::id()));
-    std::fs::write(
-        &policy,
-        format!(
-            "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/copy\"\nvaults:\n  primary: {{ arn: \"arn:aws:backup:us-east-1:{MOTO_ACCOUNT}:backup-vault:primary\" }}\nroutes: []\n"
-        ),
-    )
-    .unwrap();
-    let o = Command::new(RELAY)
-        .args([
-            "restore",
-            "--live",
-            "--dry-run",
-            "--target-table",
-            "orders-restored",
-            "--table",
-        ])
-        .arg(format!(
-            "arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/orders"
-        ))
-        .arg("--policy")
-        .arg(&policy)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap();
+    write_policy(&policy);
+    let o = against(
+        &moto,
+        Command::new(RELAY)
+            .args([
+                "restore",
+                "--live",
+                "--dry-run",
+                "--target-table",
+                "orders-restored",
+                "--table",
+            ])
+            .arg(format!(
+                "arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/orders"
+            ))
+            .arg("--policy")
+            .arg(&policy),
+    );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),
