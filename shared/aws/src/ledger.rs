@@ -87,31 +87,6 @@ fn ts(t: DateTime<Utc>) -> AttributeValue {
 }
 
 impl DynamoLedger {
-    /// Every item of one of the non-hop partitions (incidents, restore tests, drills), every
-    /// page, read consistently.
-    async fn partition(&self, key: &str, op: &'static str) -> PortResult<Vec<Item>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(key))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify(op, &e))?;
-            out.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
-    }
-
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -416,8 +391,26 @@ impl LedgerPort for DynamoLedger {
     }
 
     async fn open_incidents(&self) -> PortResult<Vec<Incident>> {
-        let items = self.partition(INCIDENT_KEY, "Query(incidents)").await?;
-        Ok(items.iter().filter_map(incident_from_item).collect())
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(INCIDENT_KEY))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(incidents)", &e))?;
+            out.extend(page.items().iter().filter_map(incident_from_item));
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     async fn close_incident(&self, id: &str) -> PortResult<()> {
@@ -504,16 +497,32 @@ impl RestoreEvidence for DynamoLedger {
     }
 
     async fn restore_tests(&self) -> PortResult<Vec<RestoreTest>> {
-        let items = self
-            .partition(RESTORE_TEST_KEY, "Query(restore tests)")
-            .await?;
-        // An item that does not read back is skipped, not fatal: one bad write must not hide
-        // every other drill.
-        Ok(items
-            .iter()
-            .filter_map(|i| text(i, "test"))
-            .filter_map(|t| serde_json::from_str::<RestoreTest>(&t).ok())
-            .collect())
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(RESTORE_TEST_KEY))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(restore tests)", &e))?;
+            // An item that does not read back is skipped, not fatal: one bad write must not hide
+            // every other drill.
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|i| text(i, "test"))
+                    .filter_map(|t| serde_json::from_str::<RestoreTest>(&t).ok()),
+            );
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
 
@@ -522,21 +531,37 @@ const DRILL_KEY: &str = "#drill-in-flight";
 
 impl DrillStore for DynamoLedger {
     async fn drills_in_flight(&self) -> PortResult<Vec<DrillInFlight>> {
-        let items = self.partition(DRILL_KEY, "Query(drills)").await?;
-        items
-            .iter()
-            .map(|item| {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(DRILL_KEY))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query(drills)", &e))?;
+            for item in page.items() {
                 let body = text(item, "drill").unwrap_or_default();
-                serde_json::from_str(&body).map_err(|e| {
+                let drill = serde_json::from_str(&body).map_err(|e| {
                     PortError::new(
                         ErrorKind::Permanent,
                         "Query(drills)",
                         None,
                         format!("a drill item does not read back: {e}"),
                     )
-                })
-            })
-            .collect()
+                })?;
+                out.push(drill);
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 
     async fn save_drill(&self, drill: &DrillInFlight) -> PortResult<()> {
