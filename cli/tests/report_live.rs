@@ -7,10 +7,9 @@ use std::process::Command;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
 };
-use relay_tests::MotoServer;
+use relay_tests::{MotoServer, MOTO_ACCOUNT};
 
 const RELAY: &str = env!("CARGO_BIN_EXE_relay");
-const MOTO_ACCOUNT: &str = "123456789012";
 
 async fn table(client: &aws_sdk_dynamodb::Client, name: &str, key: &str, tags: Vec<Tag>) {
     client

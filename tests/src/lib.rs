@@ -99,6 +99,30 @@ impl MotoServer {
     }
 }
 
+/// moto's account for the credentials [`MotoServer::sdk_config`] signs with.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+impl MotoServer {
+    /// moto's account in us-east-1, where the tests make their resources.
+    pub fn location(&self) -> relay_core::arn::Location {
+        relay_core::arn::Location {
+            partition: "aws".into(),
+            account: MOTO_ACCOUNT.into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// The ports as the functions build them, single-account (no role to assume), against moto.
+    pub async fn aws_ports(&self) -> relay_aws::AwsPorts {
+        let config = self.sdk_config().await;
+        relay_aws::AwsPorts {
+            ledger: relay_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
+            alerts: relay_aws::SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
+            sessions: relay_aws::Sessions::new(config, relay_aws::SessionConfig::default()),
+        }
+    }
+}
+
 impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -9,31 +9,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, Tag,
 };
 use relay_aws::backup_inventory::{plan_facts_of, Filter};
-use relay_aws::{AwsPorts, BackupApi, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
-use relay_core::arn::Location;
+use relay_aws::BackupApi;
 use relay_core::compliance::InventoryPort;
-use relay_tests::MotoServer;
-
-/// moto's account for the credentials `MotoServer::sdk_config` signs with.
-const MOTO_ACCOUNT: &str = "123456789012";
-
-fn here() -> Location {
-    Location {
-        partition: "aws".into(),
-        account: MOTO_ACCOUNT.into(),
-        region: "us-east-1".into(),
-    }
-}
-
-/// The ports as the functions build them, single-account (no role to assume).
-async fn ports(moto: &MotoServer) -> AwsPorts {
-    let config = moto.sdk_config().await;
-    AwsPorts {
-        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
-        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
-        sessions: Sessions::new(config, SessionConfig::default()),
-    }
-}
+use relay_tests::{MotoServer, MOTO_ACCOUNT};
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, tags: &[(&str, &str)]) {
     let tags: Vec<Tag> = tags
@@ -104,7 +82,12 @@ async fn tables_come_with_every_tag_page_pitr_and_native_backups_across_list_pag
     native_backup(&ddb, "orders", "second").await;
     native_backup(&ddb, "payments", "only").await;
 
-    let tables = ports(&moto).await.tables(&here()).await.unwrap();
+    let tables = moto
+        .aws_ports()
+        .await
+        .tables(&moto.location())
+        .await
+        .unwrap();
     assert_eq!(tables.len(), 105);
     let table = |name: &str| tables.iter().find(|t| t.name == name).unwrap();
     let orders = table("orders");
@@ -133,7 +116,12 @@ async fn tables_come_with_every_tag_page_pitr_and_native_backups_across_list_pag
 #[tokio::test]
 async fn an_account_and_region_without_tables_has_none() {
     let moto = MotoServer::start().unwrap();
-    let tables = ports(&moto).await.tables(&here()).await.unwrap();
+    let tables = moto
+        .aws_ports()
+        .await
+        .tables(&moto.location())
+        .await
+        .unwrap();
     assert!(tables.is_empty());
 }
 
@@ -164,7 +152,10 @@ async fn vaults_are_listed_with_their_locks_and_keys() {
         .await
         .unwrap();
 
-    let vaults = BackupApi::new(backup).list_vaults(&here()).await.unwrap();
+    let vaults = BackupApi::new(backup)
+        .list_vaults(&moto.location())
+        .await
+        .unwrap();
     let vault = |name: &str| vaults.iter().find(|v| v.arn.name == name).unwrap();
     assert_eq!(vaults.len(), 2);
     let primary = vault("primary");
@@ -222,7 +213,7 @@ async fn plan_rules_give_their_period_retention_and_vault() {
         tags: Default::default(),
         resources: vec!["*".into()],
     };
-    let facts = plan_facts_of(&here(), &plans[0], &[everything]);
+    let facts = plan_facts_of(&moto.location(), &plans[0], &[everything]);
     let seen: Vec<_> = facts
         .iter()
         .map(|f| (f.name.as_str(), f.every_hours, f.delete_after_days))

@@ -7,31 +7,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, Tag,
 };
-use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
-use relay_core::arn::Location;
 use relay_core::ports::{ErrorKind, RestorePort};
-use relay_tests::MotoServer;
-
-/// moto's account for the credentials `MotoServer::sdk_config` signs with.
-const MOTO_ACCOUNT: &str = "123456789012";
-
-fn here() -> Location {
-    Location {
-        partition: "aws".into(),
-        account: MOTO_ACCOUNT.into(),
-        region: "us-east-1".into(),
-    }
-}
-
-/// The ports as the functions build them, single-account (no role to assume).
-async fn ports(moto: &MotoServer) -> AwsPorts {
-    let config = moto.sdk_config().await;
-    AwsPorts {
-        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
-        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
-        sessions: Sessions::new(config, SessionConfig::default()),
-    }
-}
+use relay_tests::{MotoServer, MOTO_ACCOUNT};
 
 async fn create_table(
     client: &aws_sdk_dynamodb::Client,
@@ -93,9 +70,10 @@ async fn an_existing_table_shows_its_arn_status_items_and_every_tag_page() {
     create_table(&ddb, "orders-restored", &tags, false).await;
     put_items(&ddb, "orders-restored", 3).await;
 
-    let t = ports(&moto)
+    let t = moto
+        .aws_ports()
         .await
-        .table_state(&here(), "orders-restored")
+        .table_state(&moto.location(), "orders-restored")
         .await
         .unwrap()
         .unwrap();
@@ -118,9 +96,10 @@ async fn an_existing_table_shows_its_arn_status_items_and_every_tag_page() {
 #[tokio::test]
 async fn a_missing_table_has_no_state() {
     let moto = MotoServer::start().unwrap();
-    let state = ports(&moto)
+    let state = moto
+        .aws_ports()
         .await
-        .table_state(&here(), "never-made")
+        .table_state(&moto.location(), "never-made")
         .await
         .unwrap();
     assert_eq!(state, None);
@@ -132,13 +111,28 @@ async fn a_deleted_table_is_gone_and_deleting_it_again_is_done() {
     let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     create_table(&ddb, "drill-1", &[], false).await;
     put_items(&ddb, "drill-1", 2).await;
-    let ports = ports(&moto).await;
+    let ports = moto.aws_ports().await;
 
-    ports.delete_table(&here(), "drill-1").await.unwrap();
-    assert_eq!(ports.table_state(&here(), "drill-1").await.unwrap(), None);
+    ports
+        .delete_table(&moto.location(), "drill-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        ports
+            .table_state(&moto.location(), "drill-1")
+            .await
+            .unwrap(),
+        None
+    );
     // A cleanup that is run again (a lost answer, a second drill run) finds nothing to do.
-    ports.delete_table(&here(), "drill-1").await.unwrap();
-    ports.delete_table(&here(), "never-made").await.unwrap();
+    ports
+        .delete_table(&moto.location(), "drill-1")
+        .await
+        .unwrap();
+    ports
+        .delete_table(&moto.location(), "never-made")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -146,14 +140,17 @@ async fn a_table_protected_from_deletion_is_refused_for_good() {
     let moto = MotoServer::start().unwrap();
     let ddb = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     create_table(&ddb, "orders", &[], true).await;
-    let ports = ports(&moto).await;
+    let ports = moto.aws_ports().await;
 
-    let err = ports.delete_table(&here(), "orders").await.unwrap_err();
+    let err = ports
+        .delete_table(&moto.location(), "orders")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
     assert_eq!(err.operation, "DeleteTable");
     assert_eq!(err.code.as_deref(), Some("ValidationException"), "{err}");
     assert!(ports
-        .table_state(&here(), "orders")
+        .table_state(&moto.location(), "orders")
         .await
         .unwrap()
         .is_some());
@@ -208,9 +205,9 @@ async fn settings_a_restore_loses_are_read_from_the_source_and_put_on_the_new_ta
         .send()
         .await
         .unwrap();
-    let ports = ports(&moto).await;
+    let ports = moto.aws_ports().await;
     let source = ports
-        .table_settings(&here(), "source")
+        .table_settings(&moto.location(), "source")
         .await
         .unwrap()
         .unwrap();
@@ -222,28 +219,28 @@ async fn settings_a_restore_loses_are_read_from_the_source_and_put_on_the_new_ta
         Some("payments")
     );
     let before = ports
-        .table_settings(&here(), "restored")
+        .table_settings(&moto.location(), "restored")
         .await
         .unwrap()
         .unwrap();
     assert!(!before.pitr && before.ttl_attribute.is_none() && before.stream_view_type.is_none());
     ports
-        .apply_table_settings(&here(), "restored", &source)
+        .apply_table_settings(&moto.location(), "restored", &source)
         .await
         .unwrap();
     let after = ports
-        .table_settings(&here(), "restored")
+        .table_settings(&moto.location(), "restored")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(after, source, "every setting put back");
     // Applying again changes nothing and is no error.
     ports
-        .apply_table_settings(&here(), "restored", &source)
+        .apply_table_settings(&moto.location(), "restored", &source)
         .await
         .unwrap();
     assert!(ports
-        .table_settings(&here(), "missing")
+        .table_settings(&moto.location(), "missing")
         .await
         .unwrap()
         .is_none());
