@@ -102,3 +102,60 @@ async fn a_missing_bucket_is_a_classified_error_not_an_empty_store() {
         "{err}"
     );
 }
+
+mod policy_store {
+    use super::*;
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use relay_aws::{AwsPolicyStore, S3Address};
+    use relay_core::policy::MAX_POLICY_BYTES;
+    use relay_core::ports::PolicyStore;
+
+    const KEY: &str = "config/policy.yaml";
+
+    async fn put(s3: &Client, body: Vec<u8>) {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(KEY)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn each_version_of_the_object_is_read_with_its_version_id() {
+        let moto = MotoServer::start().unwrap();
+        let s3 = with_bucket(&moto).await;
+        s3.put_bucket_versioning()
+            .bucket(BUCKET)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let store = AwsPolicyStore::Object {
+            client: s3.clone(),
+            address: S3Address::parse(&format!("s3://{BUCKET}/{KEY}")).unwrap(),
+        };
+        let missing = store.fetch().await.unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");
+
+        put(&s3, b"version: 1\n".to_vec()).await;
+        let first = store.fetch().await.unwrap();
+        assert_eq!(first.text, "version: 1\n");
+        put(&s3, b"version: 1 # edited\n".to_vec()).await;
+        let second = store.fetch().await.unwrap();
+        assert_eq!(second.text, "version: 1 # edited\n");
+        assert_ne!(first.version, second.version);
+        assert!(!second.version.is_empty() && second.version != "unversioned");
+
+        put(&s3, vec![b'#'; MAX_POLICY_BYTES + 1]).await;
+        let e = store.fetch().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Permanent);
+        assert!(e.to_string().contains("at most 1048576"), "{e}");
+    }
+}

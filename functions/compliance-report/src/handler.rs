@@ -173,23 +173,15 @@ pub struct ReportFunction<P, S> {
     ports: P,
     store: S,
     policy: LoadedPolicy,
-    policy_digest: String,
     concurrency: usize,
 }
 
 impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
-    pub fn new(
-        ports: P,
-        store: S,
-        policy: LoadedPolicy,
-        policy_digest: String,
-        concurrency: usize,
-    ) -> Self {
+    pub fn new(ports: P, store: S, policy: LoadedPolicy, concurrency: usize) -> Self {
         Self {
             ports,
             store,
             policy,
-            policy_digest,
             concurrency,
         }
     }
@@ -205,8 +197,11 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
     /// A scheduled event or an on-demand invoke: the payload is not read beyond its id.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, ReportError> {
         let id = event_id(&event.payload);
-        let policy = self.policy.get(&id)?;
-        let outcome = self.run(policy).await.inspect_err(|e| {
+        let policy = self
+            .policy
+            .get_with(self.ports.ledger(), &self.ports, &self.ports, &id)
+            .await?;
+        let outcome = self.run(&policy.policy, &policy.digest).await.inspect_err(|e| {
             tracing::error!(event_id = %id, error_type = e.error_type(), error = %e, "compliance report failed");
         })?;
         // EMF: each line is one log event, which CloudWatch Logs turns into metrics.
@@ -226,11 +221,11 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
         Ok(summary)
     }
 
-    pub async fn run(&self, policy: &Policy) -> Result<Outcome, ReportError> {
+    pub async fn run(&self, policy: &Policy, policy_digest: &str) -> Result<Outcome, ReportError> {
         let now = self.ports.now();
         let ledger = self.ports.ledger();
         let inventory = take_inventory(&self.ports, ledger, policy, self.concurrency, now).await;
-        let report = evaluate(policy, &inventory, now, &self.policy_digest);
+        let report = evaluate(policy, &inventory, now, policy_digest);
         let baseline = self.previous().await?;
         let bodies = Bodies::render(&report)?;
         let order = store::write_order(now);

@@ -1,8 +1,12 @@
-use compliance_report::handler::{policy_digest, ReportFunction};
+// The handler futures nest deeply (ports, patience, the ledger); rustc's default depth of 128
+// is not enough to lay them out.
+#![recursion_limit = "256"]
+
+use compliance_report::handler::ReportFunction;
 use compliance_report::settings::Settings;
 use lambda_runtime::{service_fn, LambdaEvent};
 use relay_aws::S3ReportStore;
-use relay_lambda::{aws_ports, config_from_env, init_tracing, LoadedPolicy};
+use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,17 +17,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
     })?;
     let ports = aws_ports(&config).await;
+    let policy = loaded_policy(&config, &ports);
     let store = S3ReportStore::new(
         aws_sdk_s3::Client::new(ports.sessions.base()),
         &settings.bucket,
     );
-    let function = ReportFunction::new(
-        ports,
-        store,
-        LoadedPolicy::parse(&config.policy),
-        policy_digest(&config.policy),
-        settings.concurrency,
-    );
+    let function = ReportFunction::new(ports, store, policy, settings.concurrency);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         function.handle(event)
     }))

@@ -34,8 +34,8 @@ impl<P: RouterPorts> CopyRouter<P> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let policy = self.policy.get(&id)?;
-        let outcome = router::handle_event(&self.ports, policy, &payload, &self.config)
+        let policy = self.policy.get(&self.ports, &id).await?;
+        let outcome = router::handle_event(&self.ports, &policy.policy, &payload, &self.config)
             .await
             .map_err(|e| failed(&id, &detail_type, e))?;
         tracing::info!(

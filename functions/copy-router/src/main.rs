@@ -1,16 +1,18 @@
+// The handler futures nest deeply (ports, patience, the ledger); rustc's default depth of 128
+// is not enough to lay them out.
+#![recursion_limit = "256"]
+
 use copy_router::handler::CopyRouter;
 use lambda_runtime::{service_fn, LambdaEvent};
-use relay_lambda::{aws_ports, config_from_env, init_tracing, LoadedPolicy};
+use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = config_from_env()?;
-    let router = CopyRouter::new(
-        aws_ports(&config).await,
-        LoadedPolicy::parse(&config.policy),
-        config.router(),
-    );
+    let ports = aws_ports(&config).await;
+    let policy = loaded_policy(&config, &ports);
+    let router = CopyRouter::new(ports, policy, config.router());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| router.handle(event))).await
 }

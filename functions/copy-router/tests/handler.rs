@@ -153,3 +153,111 @@ async fn every_fixture_goes_through_the_handler_without_a_panic() {
     }
     assert!(count >= 30, "only {count} fixtures");
 }
+
+mod policy_reload {
+    use super::*;
+    use chrono::Duration;
+    use relay_sim::policy_store::SimPolicyStore;
+
+    fn later(sim: &Sim, minutes: i64) {
+        let mut w = sim.world();
+        w.now += Duration::minutes(minutes);
+    }
+
+    #[tokio::test]
+    async fn a_valid_version_takes_effect_and_an_invalid_one_is_alerted_once_and_ignored() {
+        let store = SimPolicyStore::new(POLICY);
+        let loaded = LoadedPolicy::from_store(store.clone(), Some("backup-relay-copy".into()));
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        assert_eq!(loaded.get(&sim, "e1").await.unwrap().version, "1");
+
+        let longer = POLICY.replace("delete_after_days: 35", "delete_after_days: 40");
+        store.publish(&longer);
+        later(&sim, 4);
+        assert_eq!(
+            loaded.get(&sim, "e2").await.unwrap().version,
+            "1",
+            "not looked at yet"
+        );
+        assert_eq!(store.reads(), 1);
+        later(&sim, 1);
+        let now = loaded.get(&sim, "e3").await.unwrap();
+        assert_eq!(now.version, "2");
+        assert_eq!(now.policy, Policy::parse(&longer).unwrap());
+
+        let typo = longer.replace("resource_types: [DynamoDB]", "resource_types: [dynamodb]");
+        store.publish(&typo);
+        for minute in 0..4 {
+            later(&sim, 5);
+            let in_force = loaded.get(&sim, &format!("e{minute}")).await.unwrap();
+            assert_eq!(in_force.version, "2", "the last valid version stays");
+        }
+        assert_eq!(store.reads(), 6);
+        let w = sim.world();
+        assert_eq!(w.alerts.len(), 1, "one alert, however often it is seen");
+        assert!(w.alerts[0].subject.contains("version 3 refused"));
+        assert!(
+            w.alerts[0].message.contains("'DynamoDB'"),
+            "{}",
+            w.alerts[0].message
+        );
+        assert!(w.alerts[0].message.contains("version in force (2) stays"));
+        assert_eq!(
+            w.incidents
+                .keys()
+                .filter(|k| k.starts_with("policy#3#"))
+                .count(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn another_process_seeing_the_same_refused_version_sends_no_second_alert() {
+        let store = SimPolicyStore::new("version: 1");
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        for event in ["a", "b"] {
+            let cold_start = LoadedPolicy::from_store(store.clone(), None);
+            let e = cold_start.get(&sim, event).await.unwrap_err();
+            assert_eq!(Diagnostic::from(e).error_type, "InvalidPolicy");
+        }
+        let w = sim.world();
+        assert_eq!(w.alerts.len(), 1);
+        assert!(w.alerts[0].message.contains("No valid version"));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_be_read_at_cold_start_fails_the_event_for_a_retry() {
+        let store = SimPolicyStore::new(POLICY);
+        store.fail_reads(1);
+        let r = CopyRouter::new(
+            world(&Policy::parse(POLICY).unwrap()),
+            LoadedPolicy::from_store(store.clone(), None),
+            RouterConfig::default(),
+        );
+        let d = Diagnostic::from(r.handle(event(BACKUP_COMPLETED)).await.unwrap_err());
+        assert_eq!(d.error_type, "PolicyUnavailable");
+        assert!(
+            d.error_message.contains("SlowDown") || d.error_message.contains("reduce"),
+            "{}",
+            d.error_message
+        );
+        // The next delivery reads it again at once, and acts.
+        let out = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+        assert_eq!(out["started"].as_array().unwrap().len(), 1);
+        // A store that fails later leaves the version in force in force.
+        store.fail_reads(10);
+        later(r.ports(), 6);
+        let again = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+        assert_eq!(again["already_claimed"][0], "primary->central");
+    }
+
+    #[tokio::test]
+    async fn a_copy_role_the_functions_cannot_pass_refuses_the_policy() {
+        let store = SimPolicyStore::new(POLICY);
+        let loaded = LoadedPolicy::from_store(store, Some("relay-copy".into()));
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        let e = loaded.get(&sim, "e1").await.unwrap_err();
+        assert!(e.to_string().contains("may pass only 'relay-copy'"), "{e}");
+        assert!(sim.world().jobs.is_empty());
+    }
+}

@@ -34,7 +34,7 @@ impl<P: RouterPorts> Reconciler<P> {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let (payload, context) = event.into_parts();
         let id = event_id(&payload);
-        let policy = self.policy.get(&id)?;
+        let policy = self.policy.get(&self.ports, &id).await?;
         let left = context
             .deadline()
             .duration_since(SystemTime::now())
@@ -43,7 +43,7 @@ impl<P: RouterPorts> Reconciler<P> {
             deadline: Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN)),
             max_pages: None,
         };
-        self.run(policy, budget).await
+        self.run(&policy.policy, budget).await
     }
 
     pub async fn run(

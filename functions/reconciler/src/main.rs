@@ -1,17 +1,19 @@
+// The handler futures nest deeply (ports, patience, the ledger); rustc's default depth of 128
+// is not enough to lay them out.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, LambdaEvent};
 use reconciler::handler::Reconciler;
-use relay_lambda::{aws_ports, config_from_env, init_tracing, LoadedPolicy};
+use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = config_from_env()?;
-    let reconciler = Reconciler::new(
-        aws_ports(&config).await,
-        LoadedPolicy::parse(&config.policy),
-        config.reconcile(),
-    );
+    let ports = aws_ports(&config).await;
+    let policy = loaded_policy(&config, &ports);
+    let reconciler = Reconciler::new(ports, policy, config.reconcile());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         reconciler.handle(event)
     }))

@@ -81,7 +81,8 @@ where
     /// `{"start": true}` begins a run; anything else only looks at the drills under way.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, DrillError> {
         let id = event_id(&event.payload);
-        let policy = self.policy.get(&id)?;
+        let in_force = self.policy.get(&self.ports, &id).await?;
+        let policy = &in_force.policy;
         if let Some(alias) = self
             .config
             .from

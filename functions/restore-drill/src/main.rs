@@ -1,5 +1,9 @@
+// The handler futures nest deeply (ports, patience, the ledger); rustc's default depth of 128
+// is not enough to lay them out.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{service_fn, LambdaEvent};
-use relay_lambda::{aws_ports, config_from_env, init_tracing, LoadedPolicy};
+use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
 use restore_drill::handler::DrillFunction;
 use serde_json::Value;
 
@@ -7,15 +11,13 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = config_from_env()?;
+    let ports = aws_ports(&config).await;
+    let policy = loaded_policy(&config, &ports);
     let drill =
         restore_drill::settings::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
             tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
         })?;
-    let function = DrillFunction::new(
-        aws_ports(&config).await,
-        LoadedPolicy::parse(&config.policy),
-        drill,
-    );
+    let function = DrillFunction::new(ports, policy, drill);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         function.handle(event)
     }))

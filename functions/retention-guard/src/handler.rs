@@ -28,8 +28,8 @@ impl<P: RouterPorts> RetentionGuard<P> {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let policy = self.policy.get(&id)?;
-        let outcome = retention_guard::handle_event(&self.ports, policy, &payload)
+        let policy = self.policy.get(&self.ports, &id).await?;
+        let outcome = retention_guard::handle_event(&self.ports, &policy.policy, &payload)
             .await
             .map_err(|e| failed(&id, &detail_type, e))?;
         Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))

@@ -34,28 +34,27 @@ impl S3ReportStore {
         self.max_bytes = max_bytes;
         self
     }
+}
 
-    /// The body, read a chunk at a time and refused as soon as it passes the limit (the
-    /// Content-Length is checked first; this holds even when it is absent or wrong).
-    async fn read_bounded(&self, key: &str, mut body: ByteStream) -> PortResult<Vec<u8>> {
-        let mut out = Vec::new();
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| PortError::new(ErrorKind::Retryable, "GetObject", None, e.to_string()))?
-        {
-            out.extend_from_slice(&chunk);
-            if out.len() as u64 > self.max_bytes {
-                return Err(too_large(
-                    "GetObject",
-                    key,
-                    out.len() as u64,
-                    self.max_bytes,
-                ));
-            }
+/// The body, read a chunk at a time and refused as soon as it passes `max_bytes` (the
+/// Content-Length is checked first; this holds even when it is absent or wrong).
+pub(crate) async fn read_bounded(
+    key: &str,
+    mut body: ByteStream,
+    max_bytes: u64,
+) -> PortResult<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| PortError::new(ErrorKind::Retryable, "GetObject", None, e.to_string()))?
+    {
+        out.extend_from_slice(&chunk);
+        if out.len() as u64 > max_bytes {
+            return Err(too_large("GetObject", key, out.len() as u64, max_bytes));
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 impl ReportStore for S3ReportStore {
@@ -76,7 +75,7 @@ impl ReportStore for S3ReportStore {
         if size > self.max_bytes {
             return Err(too_large("GetObject", BASELINE_KEY, size, self.max_bytes));
         }
-        let bytes = self.read_bounded(BASELINE_KEY, object.body).await?;
+        let bytes = read_bounded(BASELINE_KEY, object.body, self.max_bytes).await?;
         String::from_utf8(bytes).map(Some).map_err(|e| {
             PortError::new(
                 ErrorKind::Permanent,

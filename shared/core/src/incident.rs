@@ -3,26 +3,39 @@
 //! alerted. An alert whose send failed stays in the ledger as an unsent incident, and the
 //! reconciler's next run sends it (the outbox): never zero alerts, never a storm.
 
-use crate::ports::{Alert, Incident, LedgerPort, PortError, PortResult, RouterPorts};
+use crate::ports::{
+    Alert, AlertPort, Clock, Incident, LedgerPort, PortError, PortResult, RouterPorts,
+};
 
 /// Open `id` with `alert` and send it if this call opened it. `Ok(true)` when this call sent it.
 pub async fn raise<P: RouterPorts>(ports: &P, id: String, alert: Alert) -> PortResult<bool> {
-    let incident = Incident::new(id, alert, ports.now());
-    if !ports.ledger().open_incident(&incident).await? {
+    raise_with(ports.ledger(), ports, ports, id, alert).await
+}
+
+/// [`raise`] for callers that hold the ledger, the alerts and the clock apart.
+pub async fn raise_with(
+    ledger: &impl LedgerPort,
+    alerts: &impl AlertPort,
+    clock: &impl Clock,
+    id: String,
+    alert: Alert,
+) -> PortResult<bool> {
+    let incident = Incident::new(id, alert, clock.now());
+    if !ledger.open_incident(&incident).await? {
         return Ok(false);
     }
-    ports.send(&incident.alert).await?;
-    mark_sent(ports, &incident.id).await?;
+    alerts.send(&incident.alert).await?;
+    mark_sent(ledger, clock, &incident.id).await?;
     Ok(true)
 }
 
 /// Mark a sent alert. A mark that fails leaves the alert in the outbox, to be sent a second time:
 /// after a send that went through, the mark is worth more patience than any other write.
-async fn mark_sent<P: RouterPorts>(ports: &P, id: &str) -> PortResult<()> {
+async fn mark_sent(ledger: &impl LedgerPort, clock: &impl Clock, id: &str) -> PortResult<()> {
     const ROUNDS: u32 = 3;
     let mut round = 1;
     loop {
-        match ports.ledger().incident_alerted(id, ports.now()).await {
+        match ledger.incident_alerted(id, clock.now()).await {
             Err(e) if e.kind.is_transient() && round < ROUNDS => round += 1,
             other => return other,
         }
@@ -69,7 +82,7 @@ pub async fn drain<P: RouterPorts>(ports: &P) -> PortResult<(u64, Vec<Incident>,
         .filter(|i| i.alerted_at.is_none() && i.opened_at < settled)
     {
         let result = match ports.send(&incident.alert).await {
-            Ok(()) => mark_sent(ports, &incident.id).await,
+            Ok(()) => mark_sent(ports.ledger(), ports, &incident.id).await,
             Err(e) => Err(e),
         };
         match result {

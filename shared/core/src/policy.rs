@@ -13,6 +13,7 @@ use crate::retention::{LockConflict, Retention, COLD_MIN_DAYS, MIN_DAYS, NEVER_E
 
 mod document;
 mod graph;
+pub mod keeper;
 
 pub use document::MAX_POLICY_BYTES;
 pub(crate) use document::{parse_document, Node};

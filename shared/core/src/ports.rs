@@ -449,6 +449,14 @@ impl Incident {
     }
 }
 
+/// Where the deployed policy lives: an S3 object, or the environment.
+pub trait PolicyStore: Send + Sync {
+    /// The current version. A document over `MAX_POLICY_BYTES` is refused before it is read whole.
+    fn fetch(
+        &self,
+    ) -> impl Future<Output = PortResult<crate::policy::keeper::PolicyDocument>> + Send;
+}
+
 pub trait AlertPort: Send + Sync {
     fn send(&self, alert: &Alert) -> impl Future<Output = PortResult<()>> + Send;
 }

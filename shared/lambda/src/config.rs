@@ -1,6 +1,7 @@
 //! Configuration from the environment, validated once at start-up.
 
 use chrono::Duration;
+use relay_aws::S3Address;
 use relay_core::reconcile::ReconcileConfig;
 use relay_core::router::RouterConfig;
 
@@ -12,10 +13,19 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Where the policy is: `RELAY_POLICY_S3` (an object in a versioned bucket, looked at again every
+/// five minutes) or `RELAY_POLICY` (the text itself, for small single-account use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    Inline(String),
+    Object(S3Address),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The policy document itself (YAML or JSON).
-    pub policy: String,
+    pub policy: PolicySource,
+    /// `COPY_ROLE_NAME`: the role the functions may pass to AWS Backup; the policy must name it.
+    pub copy_role_name: Option<String>,
     pub ledger_table: String,
     pub alert_topic_arn: String,
     /// Role to assume in member accounts; unset for single-account use.
@@ -61,8 +71,27 @@ impl Config {
             u32::try_from(defaults.lookback.num_days()).unwrap_or(7),
             1..=365,
         )?;
+        let policy = match (optional("RELAY_POLICY"), optional("RELAY_POLICY_S3")) {
+            (Some(text), None) => PolicySource::Inline(text),
+            (None, Some(uri)) => {
+                PolicySource::Object(S3Address::parse(&uri).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "RELAY_POLICY_S3",
+                        reason,
+                    }
+                })?)
+            }
+            (None, None) => return Err(ConfigError::Missing("RELAY_POLICY_S3 or RELAY_POLICY")),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "RELAY_POLICY",
+                    reason: "set together with RELAY_POLICY_S3: set exactly one".into(),
+                })
+            }
+        };
         Ok(Self {
-            policy: required("RELAY_POLICY")?,
+            policy,
+            copy_role_name: optional("COPY_ROLE_NAME"),
             ledger_table: required("LEDGER_TABLE")?,
             alert_topic_arn: required("ALERT_TOPIC_ARN")?,
             executor_role_name: optional("EXECUTOR_ROLE_NAME"),
@@ -112,7 +141,7 @@ mod tests {
         );
         assert_eq!(
             Config::from_env(env(&[])),
-            Err(ConfigError::Missing("RELAY_POLICY"))
+            Err(ConfigError::Missing("RELAY_POLICY_S3 or RELAY_POLICY"))
         );
         let mut blank = FULL.to_vec();
         blank[1] = ("LEDGER_TABLE", "  ");
@@ -120,6 +149,39 @@ mod tests {
             Config::from_env(env(&blank)),
             Err(ConfigError::Missing("LEDGER_TABLE"))
         );
+    }
+
+    #[test]
+    fn the_policy_from_s3_or_inline_never_both() {
+        let mut s3 = FULL.to_vec();
+        s3[0] = ("RELAY_POLICY_S3", "s3://relay-config/policy.yaml");
+        s3.push(("COPY_ROLE_NAME", "backup-relay-copy"));
+        let c = Config::from_env(env(&s3)).unwrap();
+        assert_eq!(
+            c.policy,
+            PolicySource::Object(S3Address {
+                bucket: "relay-config".into(),
+                key: "policy.yaml".into()
+            })
+        );
+        assert_eq!(c.copy_role_name.as_deref(), Some("backup-relay-copy"));
+        let mut both = FULL.to_vec();
+        both.push(("RELAY_POLICY_S3", "s3://relay-config/policy.yaml"));
+        assert!(matches!(
+            Config::from_env(env(&both)),
+            Err(ConfigError::Invalid {
+                name: "RELAY_POLICY",
+                ..
+            })
+        ));
+        s3[0] = ("RELAY_POLICY_S3", "relay-config/policy.yaml");
+        assert!(matches!(
+            Config::from_env(env(&s3)),
+            Err(ConfigError::Invalid {
+                name: "RELAY_POLICY_S3",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -3,18 +3,20 @@
 //! logs and SDK clients. The functions themselves only parse, call the core and map errors.
 
 pub mod config;
+pub mod policy;
 
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use lambda_runtime::Diagnostic;
 use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
-use relay_core::policy::{Policy, PolicyErrors};
+use relay_core::policy::PolicyErrors;
 use relay_core::ports::PortError;
 use relay_core::router::RouterError;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, PolicySource};
+pub use policy::LoadedPolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -24,6 +26,9 @@ pub enum HandlerError {
         event_id: String,
         errors: PolicyErrors,
     },
+    /// The policy's store could not be read and no version is in force yet: retried.
+    #[error("event {event_id}: no action taken, the policy could not be read: {source}")]
+    PolicyUnavailable { event_id: String, source: PortError },
     #[error(transparent)]
     Event(#[from] RouterError),
     /// A reconciler run that could not go on (its cursor keeps its place for the next run).
@@ -31,48 +36,24 @@ pub enum HandlerError {
     Reconcile(PortError),
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match &e {
-            HandlerError::InvalidPolicy { .. } => "InvalidPolicy",
-            HandlerError::Event(r) => r.error_type(),
-            HandlerError::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
-            HandlerError::Reconcile(_) => "PermanentAwsError",
-        };
-        Diagnostic {
-            error_type: error_type.to_string(),
-            error_message: e.to_string(),
+impl HandlerError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidPolicy { .. } => "InvalidPolicy",
+            Self::PolicyUnavailable { .. } => "PolicyUnavailable",
+            Self::Event(r) => r.error_type(),
+            Self::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
+            Self::Reconcile(_) => "PermanentAwsError",
         }
     }
 }
 
-/// The policy as validated at cold start; an invalid one is kept as its errors, so every
-/// invocation fails with the reasons (and its event goes to the on-failure queue) until it is fixed.
-pub struct LoadedPolicy(Result<Policy, PolicyErrors>);
-
-impl LoadedPolicy {
-    pub fn new(policy: Result<Policy, PolicyErrors>) -> Self {
-        if let Err(errors) = &policy {
-            tracing::error!(error_type = "InvalidPolicy", errors = %errors, "invalid policy: every invocation will fail until it is fixed");
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
         }
-        Self(policy)
-    }
-
-    pub fn parse(text: &str) -> Self {
-        Self::new(Policy::parse(text))
-    }
-
-    // The error path of every handler: its size costs nothing on the way that works.
-    #[allow(clippy::result_large_err)]
-    pub fn get(&self, event_id: &str) -> Result<&Policy, HandlerError> {
-        self.0.as_ref().map_err(|errors| {
-            let e = HandlerError::InvalidPolicy {
-                event_id: event_id.to_string(),
-                errors: errors.clone(),
-            };
-            tracing::error!(error_type = "InvalidPolicy", error = %e, "event not processed");
-            e
-        })
     }
 }
 
@@ -109,6 +90,18 @@ pub fn config_from_env() -> Result<Config, ConfigError> {
     Config::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
         tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
     })
+}
+
+/// The policy from where the configuration says, read at the first invocation.
+pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
+    let store = match &config.policy {
+        PolicySource::Inline(text) => relay_aws::AwsPolicyStore::Inline(text.clone()),
+        PolicySource::Object(address) => relay_aws::AwsPolicyStore::Object {
+            client: aws_sdk_s3::Client::new(ports.sessions.base()),
+            address: address.clone(),
+        },
+    };
+    LoadedPolicy::from_store(store, config.copy_role_name.clone())
 }
 
 /// The SDK-backed ports, built once per cold start and reused by every invocation.

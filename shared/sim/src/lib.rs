@@ -2,6 +2,7 @@
 //! clock, so the real router code can be run over days of simulated backups in a second.
 
 pub mod inventory;
+pub mod policy_store;
 pub mod report;
 pub mod restore;
 pub mod rng;

@@ -229,7 +229,6 @@ fn function() -> ReportFunction<FakeAws, MemStore> {
         FakeAws::new(),
         MemStore::default(),
         LoadedPolicy::parse(POLICY),
-        policy_digest(POLICY),
         8,
     )
 }
@@ -249,7 +248,7 @@ fn invoke(payload: Value) -> LambdaEvent<Value> {
 #[tokio::test]
 async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_tables() {
     let f = function();
-    let out = f.run(&policy()).await.unwrap();
+    let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!(f.store().puts(), all_keys());
     assert_eq!(out.written, all_keys());
     let latest: Report = serde_json::from_str(
@@ -294,8 +293,8 @@ async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_table
 #[tokio::test]
 async fn an_unchanged_day_writes_the_report_and_sends_nothing() {
     let f = function();
-    f.run(&policy()).await.unwrap();
-    let again = f.run(&policy()).await.unwrap();
+    f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
+    let again = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!((again.changes, again.alert.is_none()), (0, true));
     assert_eq!(f.ports().alerts().len(), 1, "only the first run's");
     assert_eq!(f.store().puts().len(), 16);
@@ -305,7 +304,7 @@ async fn an_unchanged_day_writes_the_report_and_sends_nothing() {
 async fn a_failed_dated_write_leaves_latest_alone_and_alerts_nothing() {
     let f = function();
     *f.store().fail_put.lock().unwrap() = Some("reports/2026/11/20/report.csv".into());
-    let err = f.run(&policy()).await.unwrap_err();
+    let err = f.run(&policy(), &policy_digest(POLICY)).await.unwrap_err();
     assert!(
         matches!(&err, ReportError::Write { key, .. } if key.ends_with("20/report.csv")),
         "{err}"
@@ -319,13 +318,13 @@ async fn a_failed_dated_write_leaves_latest_alone_and_alerts_nothing() {
 async fn a_refused_alert_keeps_latest_unmoved_so_the_next_run_sends_it() {
     let f = function();
     *f.ports().refuse_alerts.lock().unwrap() = true;
-    let err = f.run(&policy()).await.unwrap_err();
+    let err = f.run(&policy(), &policy_digest(POLICY)).await.unwrap_err();
     assert_eq!(err.error_type(), "AlertFailed");
     assert_eq!(f.store().body(BASELINE_KEY), None);
     assert_eq!(f.store().puts(), all_keys()[..4]);
 
     *f.ports().refuse_alerts.lock().unwrap() = false;
-    let out = f.run(&policy()).await.unwrap();
+    let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert!(out.alert.is_some());
     assert_eq!(f.ports().alerts().len(), 1);
 }
@@ -337,7 +336,7 @@ async fn an_unreadable_previous_report_is_noted_and_a_transient_read_writes_noth
         .put(BASELINE_KEY, "{\"not\": \"a report\"}", "application/json")
         .await
         .unwrap();
-    let out = f.run(&policy()).await.unwrap();
+    let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     let alert = out.alert.unwrap();
     assert!(
         alert
@@ -354,7 +353,7 @@ async fn an_unreadable_previous_report_is_noted_and_a_transient_read_writes_noth
         Some("SlowDown"),
         "slow down",
     ));
-    let err = f.run(&policy()).await.unwrap_err();
+    let err = f.run(&policy(), &policy_digest(POLICY)).await.unwrap_err();
     assert_eq!(err.error_type(), "PreviousReportUnreadable");
     assert!(f.store().puts().is_empty());
 }
@@ -368,7 +367,7 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
         70_000_000,
         67_108_864,
     ));
-    let out = f.run(&policy()).await.unwrap();
+    let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert!(out
         .alert
         .unwrap()
@@ -396,7 +395,6 @@ async fn an_invalid_policy_fails_every_invocation_as_invalid_policy() {
         FakeAws::new(),
         MemStore::default(),
         LoadedPolicy::parse("version: 99"),
-        policy_digest("version: 99"),
         8,
     );
     let err = f

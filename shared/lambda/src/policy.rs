@@ -1,0 +1,170 @@
+//! The policy in force for one warm process: read from its store at the first invocation, looked
+//! at again at most every five minutes, each new version validated before it is used. A refused
+//! version is announced once, as an incident in the ledger (one alert whichever process sees it
+//! first), and the last valid version stays in force.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use relay_core::incident;
+use relay_core::policy::keeper::{InForce, NoPolicy, Offer, PolicyDocument, PolicyKeeper};
+use relay_core::policy::{Policy, PolicyErrors};
+use relay_core::ports::{
+    Alert, AlertPort, Clock, ErrorKind, LedgerPort, PolicyStore, PortError, PortResult, RouterPorts,
+};
+
+use crate::HandlerError;
+
+type Fetching<'a> = Pin<Box<dyn Future<Output = PortResult<PolicyDocument>> + Send + 'a>>;
+
+/// [`PolicyStore`] as an object, so the handlers need no type parameter for it.
+trait FetchPolicy: Send + Sync {
+    fn fetch_boxed(&self) -> Fetching<'_>;
+}
+
+impl<S: PolicyStore> FetchPolicy for S {
+    fn fetch_boxed(&self) -> Fetching<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+pub struct LoadedPolicy {
+    /// `None`: a policy given once (tests), never looked for again.
+    store: Option<Box<dyn FetchPolicy>>,
+    keeper: Mutex<PolicyKeeper>,
+}
+
+impl LoadedPolicy {
+    /// The deployed policy, from `store`. `passable_copy_role`: the role the functions may pass
+    /// (`COPY_ROLE_NAME`); a policy naming another copy role is refused.
+    pub fn from_store(
+        store: impl PolicyStore + 'static,
+        passable_copy_role: Option<String>,
+    ) -> Self {
+        Self {
+            store: Some(Box::new(store)),
+            keeper: Mutex::new(PolicyKeeper::new(passable_copy_role)),
+        }
+    }
+
+    /// Policy text given once, read at the first invocation (an invalid one is announced then).
+    pub fn parse(text: &str) -> Self {
+        Self::from_store(relay_aws::AwsPolicyStore::Inline(text.to_string()), None)
+    }
+
+    /// A policy already parsed (or refused): for tests.
+    pub fn new(policy: Result<Policy, PolicyErrors>) -> Self {
+        Self {
+            store: None,
+            keeper: Mutex::new(PolicyKeeper::given(policy)),
+        }
+    }
+
+    pub async fn get<P: RouterPorts>(
+        &self,
+        ports: &P,
+        event_id: &str,
+    ) -> Result<Arc<InForce>, HandlerError> {
+        self.get_with(ports.ledger(), ports, ports, event_id).await
+    }
+
+    /// [`get`](Self::get) for handlers that hold the ledger, the alerts and the clock apart.
+    pub async fn get_with(
+        &self,
+        ledger: &impl LedgerPort,
+        alerts: &impl AlertPort,
+        clock: &impl Clock,
+        event_id: &str,
+    ) -> Result<Arc<InForce>, HandlerError> {
+        let read_error = self.look(ledger, alerts, clock).await;
+        let current = self.keeper().current();
+        current.map_err(|no| {
+            let e = match no {
+                NoPolicy::Invalid(errors) => HandlerError::InvalidPolicy {
+                    event_id: event_id.to_string(),
+                    errors,
+                },
+                NoPolicy::NotRead => HandlerError::PolicyUnavailable {
+                    event_id: event_id.to_string(),
+                    source: read_error.unwrap_or_else(|| {
+                        PortError::new(ErrorKind::Retryable, "policy", None, "not read yet")
+                    }),
+                },
+            };
+            tracing::error!(error_type = e.error_type(), error = %e, "event not processed");
+            e
+        })
+    }
+
+    /// Read the store when due and offer what it holds; announce a refusal. Returns the read's
+    /// error, if it failed.
+    async fn look(
+        &self,
+        ledger: &impl LedgerPort,
+        alerts: &impl AlertPort,
+        clock: &impl Clock,
+    ) -> Option<PortError> {
+        let store = self.store.as_ref()?;
+        let now = clock.now();
+        if !self.keeper().due(now) {
+            return None;
+        }
+        let document = match store.fetch_boxed().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "policy not read: the version in force (if any) stays");
+                self.keeper().read_failed(now);
+                return Some(e);
+            }
+        };
+        let offer = self.keeper().offer(document, now);
+        match offer {
+            Offer::Unchanged => {}
+            Offer::Adopted { version } => {
+                tracing::info!(version = %version, "policy version in force");
+            }
+            Offer::Refused {
+                version,
+                errors,
+                incident_id,
+                kept,
+            } => {
+                tracing::error!(error_type = "InvalidPolicy", version = %version, kept = kept.as_deref().unwrap_or("none"), errors = %errors, "policy version refused");
+                let alert = refused_alert(&version, &errors, kept.as_deref());
+                match incident::raise_with(ledger, alerts, clock, incident_id.clone(), alert).await
+                {
+                    Ok(_) => self.keeper().announced(&incident_id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refused policy not announced yet: tried again at the next look")
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn keeper(&self) -> MutexGuard<'_, PolicyKeeper> {
+        // A panic while holding the lock leaves the keeper whole (each change is one assignment).
+        self.keeper.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Alert {
+    let stays = match kept {
+        Some(v) => {
+            format!("The version in force ({v}) stays: copies, guards and reports go on as before.")
+        }
+        None => "No valid version has been seen: nothing is done until one is published (events \
+                 fail to their on-failure queues meanwhile)."
+            .to_string(),
+    };
+    Alert {
+        subject: format!("Backup Relay: policy version {version} refused"),
+        message: format!("The policy's version {version} is invalid and is not used. {stays}\n{errors}\nFix: publish a corrected version (`relay validate` checks it first)."),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+    }
+}
