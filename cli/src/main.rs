@@ -22,6 +22,7 @@ use relay_core::router;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
+mod doctor;
 mod live;
 mod report;
 mod restore;
@@ -99,6 +100,27 @@ enum Command {
         /// With --live: the role assumed in member accounts.
         #[arg(long, default_value = "backup-relay-executor")]
         executor_role: String,
+    },
+    /// Preflight every account and Region the policy reaches: roles, vaults, access policies,
+    /// keys, locks, Region and organisation settings, event forwarding. Exit 1 when a check
+    /// fails; a check that could not run is a warning, never a pass.
+    Doctor {
+        #[command(flatten)]
+        sim: SimArgs,
+        /// The checks as the contract's JSON.
+        #[arg(long)]
+        json: bool,
+        /// Check live AWS instead of the simulated organisation: the caller's credentials at home
+        /// and the executor role in other accounts.
+        #[arg(long, conflicts_with = "world")]
+        live: bool,
+        /// With --live: the role assumed in member accounts.
+        #[arg(long, default_value = "backup-relay-executor")]
+        executor_role: String,
+        /// With --live: the hub's event bus ARN the spokes forward to (default: any rule that
+        /// sends aws.backup events to an event bus or a Lambda function counts).
+        #[arg(long)]
+        hub_bus: Option<String>,
     },
     /// Restore a table from its best copy into a new table (copying it back first where it is in
     /// another account or Region), in the simulated organisation after the simulation.
@@ -382,6 +404,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ),
             _ => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
         },
+        Command::Doctor {
+            sim,
+            json,
+            live,
+            executor_role,
+            hub_bus,
+        } => {
+            if live {
+                return doctor::live(sim.policy.as_deref(), &executor_role, hub_bus, json);
+            }
+            doctor::simulated(sim.prepare()?, json)
+        }
         Command::Restore {
             sim,
             table,

@@ -768,3 +768,67 @@ fn restore_follows_the_copy_back_and_the_restore_to_the_end() {
         "the source has PITR on: put back"
     );
 }
+
+#[test]
+fn doctor_on_a_clean_world_passes_and_on_a_broken_one_exits_1_with_the_contracts_json() {
+    let o = relay(&[
+        "doctor",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--world",
+        "tests/worlds/compliant.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("passed, 0 warnings, 0 failed"),
+        "{out}"
+    );
+
+    let broken = temp_file(
+        "broken-world.yaml",
+        "accounts: { \"222222222222\": { copy_role: false } }\n\
+         regions: [ { account: \"222222222222\", region: us-west-2, event_forwarding: false } ]\n\
+         vaults: { bunker: { access_policy_allows_copy_from: [] } }\n",
+    );
+    let o = relay(&[
+        "doctor",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--world",
+        &broken,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("3 check(s) failed"), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["summary"]["fail"], 3, "{v}");
+    let failed: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        ["copy_role", "vault_access_policy", "event_forwarding"]
+    );
+    for c in v["checks"].as_array().unwrap() {
+        for key in [
+            "id", "status", "account", "region", "subject", "message", "fix",
+        ] {
+            assert!(c.get(key).is_some(), "{key} missing in {c}");
+        }
+    }
+}
+
+#[test]
+fn doctor_refuses_live_and_world_together() {
+    let o = relay(&["doctor", "--world", "tests/worlds/compliant.yaml", "--live"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+}

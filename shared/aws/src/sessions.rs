@@ -68,6 +68,19 @@ impl Sessions {
         Some(shared)
     }
 
+    /// The SDK configuration for `location`: its Region, and the executor role's credentials
+    /// where one is assumed. For clients used too rarely to cache (the doctor's reads).
+    pub async fn config_for(&self, location: &Location) -> SdkConfig {
+        let mut builder = self
+            .base
+            .to_builder()
+            .region(Region::new(location.region.clone()));
+        if let Some(creds) = self.credentials_for(location).await {
+            builder = builder.credentials_provider(creds);
+        }
+        builder.build()
+    }
+
     pub async fn backup(&self, location: &Location) -> aws_sdk_backup::Client {
         if let Some(c) = lock(&self.backup).get(location) {
             return c.clone();

@@ -4,6 +4,7 @@
 
 pub mod arn;
 pub mod compliance;
+pub mod doctor;
 pub mod event;
 pub mod guard;
 pub mod incident;

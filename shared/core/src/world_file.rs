@@ -92,6 +92,8 @@ impl Default for AccountSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegionSpec {
     pub advanced_features: bool,
+    /// An EventBridge rule forwards its aws.backup events to the hub (the spoke's). Default true.
+    pub event_forwarding: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -590,7 +592,7 @@ fn read_regions(node: &Node, errors: &mut Errors) -> BTreeMap<(String, String), 
             n,
             &loc,
             "(region)",
-            &["account", "region", "advanced_features"],
+            &["account", "region", "advanced_features", "event_forwarding"],
             errors,
         );
         let account = account_id(f.get("account"), &loc, "account", errors);
@@ -601,6 +603,13 @@ fn read_regions(node: &Node, errors: &mut Errors) -> BTreeMap<(String, String), 
                 true,
                 &loc,
                 "advanced_features",
+                errors,
+            ),
+            event_forwarding: flag(
+                f.get("event_forwarding"),
+                true,
+                &loc,
+                "event_forwarding",
                 errors,
             ),
         };

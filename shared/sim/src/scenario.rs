@@ -95,6 +95,8 @@ pub struct Summary {
     pub events_delivered: u64,
     pub events_duplicated: u64,
     pub events_lost: u64,
+    /// Events emitted where no rule forwards them to the hub (never delivered).
+    pub events_not_forwarded: u64,
     /// Events lost on the bus that would have started copies, whose copies exist all the same.
     pub events_lost_repaired: u64,
     /// Hops the reconciler started that had no ledger record (their event lost or dead-lettered).
@@ -378,6 +380,7 @@ impl Simulation {
         s.events_delivered = c.events_delivered;
         s.events_duplicated = c.events_duplicated;
         s.events_lost = c.events_lost;
+        s.events_not_forwarded = c.events_not_forwarded;
         s.hops_redriven = self.redriven;
         s.invocation_errors = c.invocation_errors;
         s.events_dead_lettered = c.events_dead_lettered;
@@ -683,7 +686,7 @@ impl Summary {
             format!("Backups made: {}; chains to build: {}.", self.backups, self.chains_total),
             format!("Chains complete: {} of {} ({} of {} hops).", self.chains_complete, self.chains_total, self.hops_complete, self.hops_required),
             format!("Copy jobs started: {}; duplicate copy jobs: {}; copy failures: {}; retries: {}.", self.copy_jobs_started, self.duplicate_copy_jobs, self.copy_failures, self.retries),
-            format!("Events: {} emitted, {} lost, {} duplicated, {} deliveries to the functions, {} dead-lettered after Lambda's retries.", self.events_emitted, self.events_lost, self.events_duplicated, self.events_delivered, self.events_dead_lettered),
+            format!("Events: {} emitted, {} lost, {} never forwarded to the hub, {} duplicated, {} deliveries to the functions, {} dead-lettered after Lambda's retries.", self.events_emitted, self.events_lost, self.events_not_forwarded, self.events_duplicated, self.events_delivered, self.events_dead_lettered),
             format!("Reconciler: {} runs, {} pages; hops re-driven: {}; lost events whose copies were made all the same: {}.", self.reconciler_runs, self.reconciler_pages, self.hops_redriven, self.events_lost_repaired),
             format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; denied calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.calls_denied, self.alerts, self.lock_adjustments),
             format!("Never-expire copies: {}; lifecycles repaired: {}; violations: {} ({} forced by a vault lock).", self.never_expire_copies, self.lifecycles_repaired, self.never_expire_violations, self.never_expire_violations_by_lock),
@@ -914,6 +917,12 @@ fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
         .regions
         .iter()
         .filter(|(_, r)| !r.advanced_features)
+        .map(|(k, _)| k.clone())
+        .collect();
+    world.unforwarded = spec
+        .regions
+        .iter()
+        .filter(|(_, r)| !r.event_forwarding)
         .map(|(k, _)| k.clone())
         .collect();
 }

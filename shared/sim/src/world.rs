@@ -242,6 +242,8 @@ pub struct Delivery {
 pub struct Counters {
     pub events_emitted: u64,
     pub events_lost: u64,
+    /// Emitted where no rule forwards aws.backup events to the hub (world file `event_forwarding`).
+    pub events_not_forwarded: u64,
     pub events_duplicated: u64,
     pub events_delivered: u64,
     pub invocation_errors: u64,
@@ -287,6 +289,8 @@ pub struct World {
     /// (account, Region) without DynamoDB advanced features: the backups made there are
     /// DynamoDB-native and cannot be copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// (account, Region) whose aws.backup events no rule forwards to the hub: never delivered.
+    pub unforwarded: BTreeSet<(String, String)>,
     /// Restore drills under way (the ledger's `#drill-in-flight` items).
     pub drills: BTreeMap<String, relay_core::restore::drill::DrillInFlight>,
     /// The restore drills' evidence (the ledger's `#restore-test` items).
@@ -348,6 +352,7 @@ impl World {
             jobs_by_hop: HashMap::new(),
             copy_role_missing: BTreeSet::new(),
             cross_account_backup_disabled: false,
+            unforwarded: BTreeSet::new(),
             native_regions: BTreeSet::new(),
             backup_plans: Vec::new(),
             drills: BTreeMap::new(),
@@ -440,8 +445,26 @@ impl World {
     }
 
     /// Put an event on the bus, through the faults: lost, duplicated, delayed (so reordered).
+    fn unforwarded_origin(&self, event: &Value) -> bool {
+        let field = |k: &str| {
+            event
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        !self.unforwarded.is_empty()
+            && self
+                .unforwarded
+                .contains(&(field("account"), field("region")))
+    }
+
     pub fn emit(&mut self, event: Value) {
         self.counters.events_emitted += 1;
+        if self.unforwarded_origin(&event) {
+            self.counters.events_not_forwarded += 1;
+            return;
+        }
         if self.rng.chance(self.faults.lose) {
             self.counters.events_lost += 1;
             if let Some(landing) = landing_of(&event) {
@@ -875,6 +898,7 @@ impl World {
         let Some(dest) = self.vaults.get(&job.dest_vault).cloned() else {
             return Some("The destination backup vault does not exist.".into());
         };
+
         if src_account != dest_account && !dest.allow_copy_from.contains(src_account) {
             return Some(ACCESS_DENIED_FAILURE.into());
         }

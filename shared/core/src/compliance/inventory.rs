@@ -361,7 +361,7 @@ pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
         .all(|action| denied.iter().any(|pattern| action_matches(pattern, action)))
 }
 
-fn everyone(principal: Option<&serde_json::Value>) -> bool {
+pub(crate) fn everyone(principal: Option<&serde_json::Value>) -> bool {
     match principal {
         Some(serde_json::Value::String(p)) => p == "*",
         Some(serde_json::Value::Object(m)) => m
@@ -371,7 +371,7 @@ fn everyone(principal: Option<&serde_json::Value>) -> bool {
     }
 }
 
-fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
     match value {
         Some(serde_json::Value::String(a)) => vec![a.clone()],
         Some(serde_json::Value::Array(l)) => l
@@ -384,7 +384,7 @@ fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
 }
 
 /// IAM action matching: case-insensitive, `*` for any run of characters, `?` for one.
-fn action_matches(pattern: &str, action: &str) -> bool {
+pub(crate) fn action_matches(pattern: &str, action: &str) -> bool {
     fn go(p: &[u8], a: &[u8]) -> bool {
         match (p.split_first(), a.split_first()) {
             (None, None) => true,

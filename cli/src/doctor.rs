@@ -1,0 +1,85 @@
+//! `relay doctor`: the preflight of every account and Region the policy reaches, over the
+//! simulated organisation (`--world`) or live AWS (`--live`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use relay_core::doctor::{DoctorReport, Status};
+
+use crate::{out, runtime, Failure, Prepared};
+
+mod live;
+
+/// The checks over live AWS, with the caller's credentials at home and `executor_role` in other
+/// accounts.
+pub(crate) fn live(
+    policy_path: Option<&Path>,
+    executor_role: &str,
+    hub_bus: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let (_, policy) = crate::live::policy(policy_path)?;
+    let report = runtime()?.block_on(async {
+        // The doctor reads no ledger: the table name is never used.
+        let ports = crate::live::ports(executor_role, "").await?;
+        let doctor = live::AwsDoctor { ports, hub_bus };
+        Ok::<_, Failure>(relay_core::doctor::run(&doctor, &policy).await)
+    })?;
+    finish(&report, json)
+}
+
+pub(crate) fn simulated(prepared: Prepared, json: bool) -> Result<(), Failure> {
+    let report = runtime()?.block_on(prepared.simulation.doctor());
+    finish(&report, json)
+}
+
+/// Print the checks (the contract's JSON, or a line each), then exit 1 when one failed.
+pub(crate) fn finish(report: &DoctorReport, json: bool) -> Result<(), Failure> {
+    let text = if json {
+        serde_json::to_string_pretty(report)
+            .map(|s| s + "\n")
+            .map_err(|e| Failure::Found(format!("cannot render the checks: {e}")))?
+    } else {
+        render(report)
+    };
+    out(&text)?;
+    if report.failed() {
+        return Err(Failure::Found(format!(
+            "{} check(s) failed",
+            report.summary.fail
+        )));
+    }
+    Ok(())
+}
+
+fn render(report: &DoctorReport) -> String {
+    let mut text = String::new();
+    for c in &report.checks {
+        let status = match c.status {
+            Status::Pass => "pass",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        let place = [c.account.as_str(), c.region.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            text,
+            "{status}  {:<20} {place} {}: {}",
+            c.id, c.subject, c.message
+        );
+        if !c.fix.is_empty() {
+            let _ = writeln!(text, "      fix: {}", c.fix);
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        text,
+        "{} passed, {} warnings, {} failed",
+        s.pass, s.warn, s.fail
+    );
+    text
+}

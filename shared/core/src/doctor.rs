@@ -1,0 +1,217 @@
+//! `relay doctor` (contract): a preflight of every account and Region the policy reaches, before
+//! the first copy fails hours later. Each check is one rule over facts read through
+//! [`DoctorPort`]; a fact that could not be read makes its check `warn` ("not checked"), never
+//! `pass`.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::arn::{Location, VaultArn};
+use crate::policy::{Policy, Vault};
+use crate::ports::PortResult;
+use crate::retention::VaultLock;
+
+mod admission;
+mod rules;
+
+pub use admission::{admission_of, Admission, COPY_INTO_VAULT, KMS_COPY_ACTIONS};
+
+/// The contract's check ids, in the order they are reported.
+pub const CHECK_IDS: [&str; 11] = [
+    "executor_role",
+    "copy_role",
+    "vault_exists",
+    "vault_not_default",
+    "vault_access_policy",
+    "kms_key_shared",
+    "vault_lock_bounds",
+    "advanced_features",
+    "cross_account_backup",
+    "organization_member",
+    "event_forwarding",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub id: &'static str,
+    pub status: Status,
+    pub account: String,
+    pub region: String,
+    /// What was checked: a vault alias, a role ARN, "organization".
+    pub subject: String,
+    pub message: String,
+    /// What to do, in words (empty on a pass).
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoctorReport {
+    pub checks: Vec<Check>,
+    pub summary: Summary,
+}
+
+impl DoctorReport {
+    pub fn new(mut checks: Vec<Check>) -> Self {
+        let rank = |id: &str| {
+            CHECK_IDS
+                .iter()
+                .position(|c| *c == id)
+                .unwrap_or(usize::MAX)
+        };
+        checks.sort_by(|a, b| {
+            (rank(a.id), &a.account, &a.region, &a.subject).cmp(&(
+                rank(b.id),
+                &b.account,
+                &b.region,
+                &b.subject,
+            ))
+        });
+        let mut summary = Summary::default();
+        for c in &checks {
+            match c.status {
+                Status::Pass => summary.pass += 1,
+                Status::Warn => summary.warn += 1,
+                Status::Fail => summary.fail += 1,
+            }
+        }
+        Self { checks, summary }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.summary.fail > 0
+    }
+}
+
+/// A role as IAM describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    /// Its trust policy lets AWS Backup (`backup.amazonaws.com`) assume it.
+    pub trusts_backup: bool,
+}
+
+/// A vault as DescribeBackupVault describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultState {
+    pub lock: Option<VaultLock>,
+    pub encryption_key_arn: Option<String>,
+}
+
+/// The key a vault encrypts with, as KMS describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFacts {
+    /// An AWS-managed key (`aws/backup`): its policy cannot be changed, so it cannot be shared.
+    AwsManaged,
+    /// A customer-managed key and whom its key policy lets use it.
+    Customer(Admission),
+}
+
+/// The reads the checks need, each in the account and Region it names (through the executor
+/// role there). One SDK adapter (`relay-aws`) and one simulator (`relay-sim`).
+pub trait DoctorPort: Send + Sync {
+    /// The hub can act in `account` (assumes its executor role; the home account needs none).
+    fn reach(&self, at: &Location) -> impl Future<Output = PortResult<()>> + Send;
+    /// The role, or `None` when it does not exist.
+    fn role(
+        &self,
+        at: &Location,
+        role_arn: &str,
+    ) -> impl Future<Output = PortResult<Option<RoleFacts>>> + Send;
+    /// The vault, or `None` when it does not exist.
+    fn vault_state(
+        &self,
+        vault: &VaultArn,
+    ) -> impl Future<Output = PortResult<Option<VaultState>>> + Send;
+    /// Whom the vault's access policy lets copy in (`Admission::default()`: no policy).
+    fn vault_admission(
+        &self,
+        vault: &VaultArn,
+    ) -> impl Future<Output = PortResult<Admission>> + Send;
+    fn key(
+        &self,
+        at: &Location,
+        key_arn: &str,
+    ) -> impl Future<Output = PortResult<KeyFacts>> + Send;
+    /// DynamoDB's advanced features in AWS Backup (`None`: the Region does not say).
+    fn advanced_features(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<Option<bool>>> + Send;
+    /// The organisation's cross-account backup setting (`None`: only the management account
+    /// may read it).
+    fn cross_account_backup(&self) -> impl Future<Output = PortResult<Option<bool>>> + Send;
+    /// The organisation `at.account` belongs to, if any.
+    fn organization_of(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    /// An EventBridge rule in `at` sends `aws.backup` events to the hub (or, in the hub's own
+    /// account and Region, to the copy router).
+    fn forwards_backup_events(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+}
+
+/// Every check of the contract over every account and Region the policy reaches.
+pub async fn run<P: DoctorPort>(port: &P, policy: &Policy) -> DoctorReport {
+    DoctorReport::new(rules::all(port, policy).await)
+}
+
+/// The policy's shape as the checks see it: which vaults copies leave from and arrive in, and
+/// which of those routes cross accounts.
+pub(crate) struct Topology<'p> {
+    pub policy: &'p Policy,
+}
+
+impl<'p> Topology<'p> {
+    pub fn accounts(&self) -> BTreeSet<(String, String)> {
+        self.policy
+            .vaults
+            .iter()
+            .map(|v| (v.arn.partition.clone(), v.arn.account.clone()))
+            .collect()
+    }
+
+    /// Routes as (from, to) vaults.
+    pub fn routes(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
+        let policy = self.policy;
+        policy
+            .routes
+            .iter()
+            .filter_map(move |r| Some((policy.vault(&r.from)?, policy.vault(&r.to)?)))
+    }
+
+    pub fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
+        self.routes()
+            .filter(|(from, to)| from.arn.account != to.arn.account)
+    }
+
+    /// Vaults copies leave from, each once.
+    pub fn sources(&self) -> Vec<&'p Vault> {
+        let mut seen = BTreeSet::new();
+        self.routes()
+            .map(|(from, _)| from)
+            .filter(|v| seen.insert(v.alias.clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! Whom a resource policy (a vault access policy, a KMS key policy) lets do something: read from
+//! its Allow statements. Deny statements are not weighed: the check asks whether a copy *can*
+//! get in, and a deny that bites is AWS's to report (the simulator and the failed copy job say it).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::compliance::inventory::{action_matches, everyone, strings};
+
+pub const COPY_INTO_VAULT: &[&str] = &["backup:CopyIntoBackupVault"];
+/// What a copy needs of the source key in the destination account (facts §9).
+pub const KMS_COPY_ACTIONS: &[&str] = &["kms:CreateGrant", "kms:Decrypt"];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Any principal (no organisation condition).
+    pub everyone: bool,
+    /// Principals of these organisations (`aws:PrincipalOrgID`).
+    pub organizations: BTreeSet<String>,
+    /// Principals of these accounts (`123456789012`, `arn:...:iam::123456789012:root`, its roles).
+    pub accounts: BTreeSet<String>,
+}
+
+impl Admission {
+    pub fn admits(&self, account: &str, organization: Option<&str>) -> bool {
+        self.everyone
+            || self.accounts.contains(account)
+            || organization.is_some_and(|o| self.organizations.contains(o))
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.everyone {
+            parts.push("everyone".to_string());
+        }
+        for o in &self.organizations {
+            parts.push(format!("organisation {o}"));
+        }
+        if !self.accounts.is_empty() {
+            let list: Vec<&str> = self.accounts.iter().map(String::as_str).collect();
+            parts.push(format!("accounts {}", list.join(", ")));
+        }
+        if parts.is_empty() {
+            "no other account".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Whom `policy_json` allows every one of `actions`. An unreadable document admits nobody.
+pub fn admission_of(policy_json: &str, actions: &[&str]) -> Admission {
+    let Ok(doc) = serde_json::from_str::<Value>(policy_json) else {
+        return Admission::default();
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(s @ Value::Object(_)) => vec![s.clone()],
+        _ => return Admission::default(),
+    };
+    let mut per_action: Vec<Admission> = Vec::new();
+    for action in actions {
+        let mut admission = Admission::default();
+        for s in statements.iter().filter(|s| allows(s, action)) {
+            add_principals(s, &mut admission);
+        }
+        per_action.push(admission);
+    }
+    intersect(per_action)
+}
+
+fn allows(statement: &Value, action: &str) -> bool {
+    statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+        && strings(statement.get("Action"))
+            .iter()
+            .any(|p| action_matches(p, action))
+}
+
+fn add_principals(statement: &Value, admission: &mut Admission) {
+    let orgs = org_condition(statement);
+    if everyone(statement.get("Principal")) {
+        if orgs.is_empty() {
+            admission.everyone = true;
+        }
+        admission.organizations.extend(orgs);
+        return;
+    }
+    let aws = statement.get("Principal").and_then(|p| p.get("AWS"));
+    for principal in strings(aws) {
+        if let Some(account) = account_of_principal(&principal) {
+            admission.accounts.insert(account);
+        }
+    }
+}
+
+/// `aws:PrincipalOrgID` values of a StringEquals/StringLike condition.
+fn org_condition(statement: &Value) -> Vec<String> {
+    let Some(Value::Object(conditions)) = statement.get("Condition") else {
+        return Vec::new();
+    };
+    conditions
+        .iter()
+        .filter(|(op, _)| op.starts_with("StringEquals") || op.starts_with("StringLike"))
+        .filter_map(|(_, keys)| keys.as_object())
+        .flat_map(|keys| {
+            keys.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("aws:PrincipalOrgID"))
+                .flat_map(|(_, v)| strings(Some(v)))
+        })
+        .collect()
+}
+
+/// `123456789012`, `arn:aws:iam::123456789012:root` or any principal ARN of that account.
+fn account_of_principal(principal: &str) -> Option<String> {
+    let account = if principal.starts_with("arn:") {
+        principal.split(':').nth(4)?
+    } else {
+        principal
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.into())
+}
+
+fn intersect(all: Vec<Admission>) -> Admission {
+    let mut it = all.into_iter();
+    let Some(mut out) = it.next() else {
+        return Admission::default();
+    };
+    for a in it {
+        out = Admission {
+            everyone: out.everyone && a.everyone,
+            organizations: out
+                .organizations
+                .iter()
+                .filter(|o| a.everyone || a.organizations.contains(*o))
+                .cloned()
+                .chain(a.organizations.iter().filter(|_| out.everyone).cloned())
+                .collect(),
+            accounts: out
+                .accounts
+                .iter()
+                .filter(|x| a.everyone || a.accounts.contains(*x))
+                .cloned()
+                .chain(a.accounts.iter().filter(|_| out.everyone).cloned())
+                .collect(),
+        };
+    }
+    out
+}

@@ -1,0 +1,71 @@
+use super::*;
+
+const ORG_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Sid": "Org", "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+   "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}},
+  {"Sid": "NoDelete", "Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}]}"#;
+
+#[test]
+fn an_organisation_condition_admits_its_members_only() {
+    let a = admission_of(ORG_POLICY, COPY_INTO_VAULT);
+    assert!(!a.everyone);
+    assert!(a.admits("111111111111", Some("o-abcdefghij")));
+    assert!(!a.admits("111111111111", Some("o-zzzzzzzzzz")));
+    assert!(!a.admits("111111111111", None));
+}
+
+#[test]
+fn accounts_roles_and_wildcards() {
+    let doc = r#"{"Statement": {"Effect": "Allow", "Action": ["backup:*"],
+        "Principal": {"AWS": ["arn:aws:iam::222222222222:root", "333333333333",
+                              "arn:aws:iam::444444444444:role/x"]}}}"#;
+    let a = admission_of(doc, COPY_INTO_VAULT);
+    for account in ["222222222222", "333333333333", "444444444444"] {
+        assert!(a.admits(account, None), "{account}");
+    }
+    assert!(!a.admits("555555555555", None));
+    let open = r#"{"Statement": [{"Effect": "Allow", "Action": "*", "Principal": {"AWS": "*"}}]}"#;
+    assert!(admission_of(open, COPY_INTO_VAULT).admits("555555555555", None));
+    let other_action = r#"{"Statement": [{"Effect": "Allow", "Action": "backup:StartBackupJob", "Principal": "*"}]}"#;
+    assert_eq!(
+        admission_of(other_action, COPY_INTO_VAULT),
+        Admission::default()
+    );
+    assert_eq!(
+        admission_of("not json", COPY_INTO_VAULT),
+        Admission::default()
+    );
+}
+
+#[test]
+fn a_key_must_allow_every_action_a_copy_needs() {
+    let grant_only = r#"{"Statement": [{"Effect": "Allow", "Action": "kms:CreateGrant",
+        "Principal": {"AWS": "222222222222"}}]}"#;
+    assert!(!admission_of(grant_only, KMS_COPY_ACTIONS).admits("222222222222", None));
+    let both = r#"{"Statement": [{"Effect": "Allow", "Action": ["kms:CreateGrant", "kms:Decrypt"],
+        "Principal": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij",
+        "kms:ViaService": "backup.us-east-1.amazonaws.com"}}}]}"#;
+    assert!(admission_of(both, KMS_COPY_ACTIONS).admits("222222222222", Some("o-abcdefghij")));
+}
+
+#[test]
+fn the_report_counts_and_orders_by_the_contracts_ids() {
+    let c = |id, status| Check {
+        id,
+        status,
+        account: "111111111111".into(),
+        region: "us-east-1".into(),
+        subject: "x".into(),
+        message: String::new(),
+        fix: String::new(),
+    };
+    let r = DoctorReport::new(vec![
+        c("event_forwarding", Status::Fail),
+        c("executor_role", Status::Pass),
+        c("vault_exists", Status::Warn),
+    ]);
+    let ids: Vec<&str> = r.checks.iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["executor_role", "vault_exists", "event_forwarding"]);
+    assert_eq!((r.summary.pass, r.summary.warn, r.summary.fail), (1, 1, 1));
+    assert!(r.failed());
+}

@@ -1,0 +1,115 @@
+//! `relay doctor --world`: the simulated organisation answers the doctor's reads from the same
+//! state that makes its copy jobs fail, so a misconfiguration the world file plants is found
+//! before the simulation shows what it breaks.
+
+use relay_core::arn::{Location, VaultArn};
+use relay_core::compliance::InventoryPort;
+use relay_core::doctor::{Admission, DoctorPort, KeyFacts, RoleFacts, VaultState};
+use relay_core::ports::PortResult;
+
+use crate::world::Sim;
+
+/// The simulated organisation's id.
+pub const SIM_ORGANIZATION: &str = "o-simulated0";
+
+/// The simulated vault's key: one customer-managed key per vault.
+fn key_arn(vault: &VaultArn) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:key/sim-{}",
+        vault.partition, vault.region, vault.account, vault.name
+    )
+}
+
+impl DoctorPort for Sim {
+    async fn reach(&self, at: &Location) -> PortResult<()> {
+        self.world().call_in(&at.account, "AssumeRole")
+    }
+
+    async fn role(&self, at: &Location, _role_arn: &str) -> PortResult<Option<RoleFacts>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "GetRole")?;
+        Ok(
+            (!w.copy_role_missing.contains(&at.account)).then_some(RoleFacts {
+                trusts_backup: true,
+            }),
+        )
+    }
+
+    async fn vault_state(&self, vault: &VaultArn) -> PortResult<Option<VaultState>> {
+        let mut w = self.world();
+        w.call_in(&vault.account, "DescribeBackupVault")?;
+        Ok(w.vaults.get(vault).map(|v| VaultState {
+            lock: v.lock,
+            encryption_key_arn: Some(key_arn(vault)),
+        }))
+    }
+
+    async fn vault_admission(&self, vault: &VaultArn) -> PortResult<Admission> {
+        let mut w = self.world();
+        w.call_in(&vault.account, "GetBackupVaultAccessPolicy")?;
+        let accounts = w
+            .vaults
+            .get(vault)
+            .map(|v| v.allow_copy_from.clone())
+            .unwrap_or_default();
+        Ok(Admission {
+            accounts,
+            ..Admission::default()
+        })
+    }
+
+    async fn key(&self, at: &Location, key_arn_asked: &str) -> PortResult<KeyFacts> {
+        let mut w = self.world();
+        w.call_in(&at.account, "GetKeyPolicy")?;
+        let vault = w.vaults.values().find(|v| key_arn(&v.arn) == key_arn_asked);
+        // Unrestricted (`None`): any account may use it, as the simulated copies allow.
+        let admission = match vault.and_then(|v| v.kms_shared_with.clone()) {
+            None => Admission {
+                everyone: true,
+                ..Admission::default()
+            },
+            Some(accounts) => Admission {
+                accounts,
+                ..Admission::default()
+            },
+        };
+        Ok(KeyFacts::Customer(admission))
+    }
+
+    async fn advanced_features(&self, at: &Location) -> PortResult<Option<bool>> {
+        InventoryPort::advanced_features(self, at).await
+    }
+
+    async fn cross_account_backup(&self) -> PortResult<Option<bool>> {
+        let mut w = self.world();
+        w.throttled("DescribeGlobalSettings")?;
+        Ok(Some(!w.cross_account_backup_disabled))
+    }
+
+    async fn organization_of(&self, at: &Location) -> PortResult<Option<String>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DescribeOrganization")?;
+        Ok(w.organization
+            .contains(&at.account)
+            .then(|| SIM_ORGANIZATION.to_string()))
+    }
+
+    async fn forwards_backup_events(&self, at: &Location) -> PortResult<bool> {
+        let mut w = self.world();
+        w.call_in(&at.account, "ListRules")?;
+        Ok(!w
+            .unforwarded
+            .contains(&(at.account.clone(), at.region.clone())))
+    }
+}
+
+impl crate::Simulation {
+    /// `relay doctor --world`: the checks over the simulated organisation as the world file
+    /// made it, before anything runs. Transient throttling is no misconfiguration: off for it.
+    pub async fn doctor(&self) -> relay_core::doctor::DoctorReport {
+        let throttle = std::mem::replace(&mut self.sim.world().faults.throttle, 0.0);
+        let report = relay_core::doctor::run(&self.sim, &self.policy).await;
+        self.sim.world().faults.throttle = throttle;
+        report
+    }
+}
