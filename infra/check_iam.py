@@ -6,7 +6,13 @@ Rules (exit 1 on any finding, naming the resource and statement):
   3. a Principal "*" only with an aws:PrincipalOrgID or aws:SourceAccount condition;
   4. sts:AssumeRole only on a named role, never role/*;
   5. sts:AssumeRole into any account (iam::*:) only with an aws:ResourceOrgID (or aws:PrincipalOrgID)
-     condition, so the functions reach only the organisation's roles.
+     condition, so the functions reach only the organisation's roles;
+  6. no read of data (ssm:GetParameter*, s3:GetObject*, secretsmanager:GetSecretValue, kms:Decrypt)
+     on Resource "*": the policy is read from exactly its parameter or object;
+  7. a service principal (cloudwatch.amazonaws.com, events.amazonaws.com, ...) allowed by a resource
+     policy (a key, topic, queue, bucket or bus policy; not a role's trust) only with an
+     aws:SourceAccount or aws:SourceArn condition (the confused deputy).
+In a key policy Resource "*" is the key itself, so rules 1, 2 and 6 do not apply there.
 Both sides of an Fn::If (statements, policies, conditions) are checked: the template may take either.
 
 Usage: python check_iam.py TEMPLATE...   |   python check_iam.py --self-test
@@ -19,6 +25,9 @@ from cfnlint.decode.cfn_yaml import loads as load_yaml
 READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet")
 SCOPING_CONDITIONS = ("aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:SourceAccount", "aws:SourceArn")
 ORG_CONDITIONS = ("aws:ResourceOrgID", "aws:ResourceOrgPaths", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths")
+SOURCE_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
+DATA_READS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "s3:GetObject",
+              "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "kms:Decrypt")
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
@@ -59,21 +68,26 @@ def text_of(value):
 
 
 def statements(template):
+    """(where, statement, kind): kind is "identity", "trust", "resource" or "key" (a key policy)."""
     for name, resource in (template.get("Resources") or {}).items():
         props = resource.get("Properties") or {}
         kind = resource.get("Type", "")
         docs = []
         if kind == "AWS::Serverless::Function":
-            docs += [p for p in each(props.get("Policies") or []) if isinstance(p, dict)]
+            docs += [(p, "identity") for p in each(props.get("Policies") or []) if isinstance(p, dict)]
         if kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            docs += [p.get("PolicyDocument", {}) for p in each(props.get("Policies") or []) if isinstance(p, dict)]
-            docs.append(props.get("PolicyDocument") or {})
-            docs.append(props.get("AssumeRolePolicyDocument") or {})
-        if kind in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::Backup::BackupVault"):
-            docs.append(props.get("PolicyDocument") or props.get("AccessPolicy") or {})
+            docs += [(p.get("PolicyDocument", {}), "identity")
+                     for p in each(props.get("Policies") or []) if isinstance(p, dict)]
+            docs.append((props.get("PolicyDocument") or {}, "identity"))
+            docs.append((props.get("AssumeRolePolicyDocument") or {}, "trust"))
+        if kind in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy",
+                    "AWS::Backup::BackupVault"):
+            docs.append((props.get("PolicyDocument") or props.get("AccessPolicy") or {}, "resource"))
+        if kind == "AWS::KMS::Key":
+            docs.append((props.get("KeyPolicy") or {}, "key"))
         if kind == "AWS::Events::EventBusPolicy" and "Statement" in props:
-            docs.append({"Statement": props["Statement"]})
-        for doc in docs:
+            docs.append(({"Statement": props["Statement"]}, "resource"))
+        for doc, doc_kind in docs:
             if not isinstance(doc, dict):
                 continue
             for i, st in enumerate(each(doc.get("Statement") or [])):
@@ -81,22 +95,25 @@ def statements(template):
                     continue
                 # One statement per branch of an Fn::If condition (NoValue: no condition at all).
                 for condition in branches(st.get("Condition"), no_value=[None]):
-                    yield f"{name} statement {st.get('Sid', i + 1)}", {**st, "Condition": condition}
+                    yield f"{name} statement {st.get('Sid', i + 1)}", {**st, "Condition": condition}, doc_kind
 
 
 def findings(template):
     out = []
-    for where, st in statements(template):
+    for where, st, doc_kind in statements(template):
         if st.get("Effect") != "Allow":
             continue
         actions = [a for a in as_list(st.get("Action") or []) if isinstance(a, str)]
         resources = [text_of(r) for r in as_list(st.get("Resource") or [])]
+        on_everything = "*" in resources and doc_kind != "key"
         for action in actions:
-            if action == "*" or action.endswith(":*"):
+            if (action == "*" or action.endswith(":*")) and doc_kind != "key":
                 out.append(f"{where}: wildcard action '{action}'")
             verb = action.split(":", 1)[-1]
-            if "*" in resources and not verb.startswith(READ_ONLY_PREFIXES):
+            if on_everything and not verb.startswith(READ_ONLY_PREFIXES):
                 out.append(f"{where}: mutating action '{action}' on Resource '*'")
+            if on_everything and action.lower() in {a.lower() for a in DATA_READS}:
+                out.append(f"{where}: data read '{action}' on Resource '*' (name the parameter or object)")
             if action == "sts:AssumeRole" and any(r and r.endswith("role/*") for r in resources):
                 out.append(f"{where}: sts:AssumeRole on any role (name the executor role)")
             if (action == "sts:AssumeRole" and any(r and "iam::*:" in r for r in resources)
@@ -106,6 +123,11 @@ def findings(template):
         if principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS", []))):
             if not condition_keys(st.get("Condition")) & {k.lower() for k in SCOPING_CONDITIONS}:
                 out.append(f"{where}: Principal '*' without an organisation or account condition")
+        services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+        if services and doc_kind in ("resource", "key"):
+            if not condition_keys(st.get("Condition")) & {k.lower() for k in SOURCE_CONDITIONS}:
+                out.append(f"{where}: service principal {services} without an aws:SourceAccount or "
+                           "aws:SourceArn condition")
     return out
 
 
@@ -124,10 +146,28 @@ Resources:
               - HasOrg
               - {Effect: Allow, Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::*:role/x"}
               - !Ref AWS::NoValue
+            - {Effect: Allow, Action: "ssm:GetParameter", Resource: "*"}
+            - {Effect: Allow, Action: ["s3:GetObject"], Resource: "*"}
   Bus:
     Type: AWS::Events::EventBusPolicy
     Properties:
       Statement: {Effect: Allow, Principal: "*", Action: events:PutEvents, Resource: x}
+  TopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: cloudwatch.amazonaws.com}, Action: sns:Publish, Resource: t}
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {Service: cloudwatch.amazonaws.com}
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"]
+            Resource: "*"
+            Condition: !If [HasX, {StringEquals: {aws:SourceAccount: "1"}}, !Ref AWS::NoValue]
 """
 
 # Each statement is fine on both sides of its Fn::If; nothing may be found.
@@ -157,13 +197,38 @@ Resources:
             Resource: !Sub "arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:backup-vault:v"
             Condition: !If [HasOrg, {StringEquals: {aws:PrincipalOrgID: o-x}}, {StringEquals: {aws:SourceAccount: "1"}}]
           - {Effect: Deny, Principal: {AWS: "*"}, Action: backup:DeleteRecoveryPoint, Resource: "*"}
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - {Effect: Allow, Principal: {AWS: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"},
+             Action: "kms:*", Resource: "*"}
+          - Effect: Allow
+            Principal: {Service: cloudwatch.amazonaws.com}
+            Action: ["kms:Decrypt", "kms:GenerateDataKey*"]
+            Resource: "*"
+            Condition: {ArnLike: {aws:SourceArn: !Sub "arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*"}}
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+      Policies:
+        - PolicyName: p
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: ssm:GetParameter, Resource: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/p"}
 """
 
 
 def self_test():
     found = findings(load_yaml(BAD))
     expected = ["wildcard action '*'", "mutating action '*' on Resource", "mutating action 'backup:StartCopyJob'",
-                "sts:AssumeRole on any role", "Principal '*' without", "statement 5: sts:AssumeRole into any account"]
+                "sts:AssumeRole on any role", "Principal '*' without", "statement 5: sts:AssumeRole into any account",
+                "data read 'ssm:GetParameter'", "data read 's3:GetObject'",
+                "TopicPolicy statement 1: service principal", "Key statement 1: service principal"]
     missing = [e for e in expected if not any(e in f for f in found)]
     if missing or any("ListBackupVaults" in f for f in found):
         print("check_iam self-test FAILED: missing", missing, "found", found)
