@@ -158,4 +158,31 @@ mod policy_store {
         assert_eq!(e.kind, ErrorKind::Permanent);
         assert!(e.to_string().contains("at most 1048576"), "{e}");
     }
+
+    #[tokio::test]
+    async fn each_version_of_the_parameter_is_read_with_its_version_number() {
+        let moto = MotoServer::start().unwrap();
+        let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config().await);
+        let store = AwsPolicyStore::Parameter {
+            client: ssm.clone(),
+            name: "/backup-relay/policy".into(),
+        };
+        let missing = store.fetch().await.unwrap_err();
+        assert_ne!(missing.kind, ErrorKind::Retryable, "{missing}");
+        for (i, text) in ["version: 1\n", "version: 1 # edited\n"].iter().enumerate() {
+            ssm.put_parameter()
+                .name("/backup-relay/policy")
+                .value(*text)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+            let read = store.fetch().await.unwrap();
+            assert_eq!(
+                (read.version, read.text.as_str()),
+                ((i + 1).to_string(), *text)
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! The deployed policy: an object in a versioned S3 bucket (it can grow past the 4 KB that all
-//! of a function's environment variables share), or the inline `RELAY_POLICY` variable.
+//! The deployed policy: a Parameter Store parameter (up to 8 KB in the advanced tier), an object
+//! in a versioned S3 bucket (up to the policy's 1 MB limit), or the inline `RELAY_POLICY`
+//! variable (which shares 4 KB with all of a function's environment).
 
 use aws_sdk_s3::Client;
 use relay_core::policy::keeper::PolicyDocument;
@@ -39,6 +40,11 @@ pub enum AwsPolicyStore {
         client: Client,
         address: S3Address,
     },
+    /// A String parameter, by name; its version is the parameter's version number.
+    Parameter {
+        client: aws_sdk_ssm::Client,
+        name: String,
+    },
 }
 
 impl PolicyStore for AwsPolicyStore {
@@ -49,6 +55,7 @@ impl PolicyStore for AwsPolicyStore {
                 text: text.clone(),
             }),
             Self::Object { client, address } => fetch_object(client, address).await,
+            Self::Parameter { client, name } => fetch_parameter(client, name).await,
         }
     }
 }
@@ -86,6 +93,28 @@ async fn fetch_object(client: &Client, address: &S3Address) -> PortResult<Policy
         )
     })?;
     Ok(PolicyDocument { version, text })
+}
+
+async fn fetch_parameter(client: &aws_sdk_ssm::Client, name: &str) -> PortResult<PolicyDocument> {
+    let out = client
+        .get_parameter()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| classify("GetParameter", &e))?;
+    let parameter = out.parameter().ok_or_else(|| {
+        PortError::new(
+            ErrorKind::Retryable,
+            "GetParameter",
+            None,
+            format!("{name}: no parameter in the answer"),
+        )
+    })?;
+    let text = parameter.value().unwrap_or_default().to_string();
+    Ok(PolicyDocument {
+        version: parameter.version().to_string(),
+        text,
+    })
 }
 
 fn too_large(address: &S3Address, size: u64) -> PortError {

@@ -13,12 +13,14 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// Where the policy is: `RELAY_POLICY_S3` (an object in a versioned bucket, looked at again every
-/// five minutes) or `RELAY_POLICY` (the text itself, for small single-account use).
+/// Where the policy is, exactly one of: `RELAY_POLICY_PARAMETER` (a Parameter Store parameter)
+/// or `RELAY_POLICY_S3` (an object in a versioned bucket), both looked at again every five
+/// minutes, or `RELAY_POLICY` (the text itself, for small single-account use).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicySource {
     Inline(String),
     Object(S3Address),
+    Parameter(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,21 +73,36 @@ impl Config {
             u32::try_from(defaults.lookback.num_days()).unwrap_or(7),
             1..=365,
         )?;
-        let policy = match (optional("RELAY_POLICY"), optional("RELAY_POLICY_S3")) {
-            (Some(text), None) => PolicySource::Inline(text),
-            (None, Some(uri)) => {
-                PolicySource::Object(S3Address::parse(&uri).map_err(|reason| {
-                    ConfigError::Invalid {
+        let given: Vec<&'static str> =
+            ["RELAY_POLICY_PARAMETER", "RELAY_POLICY_S3", "RELAY_POLICY"]
+                .into_iter()
+                .filter(|name| optional(name).is_some())
+                .collect();
+        let policy = match given.as_slice() {
+            [] => {
+                return Err(ConfigError::Missing(
+                    "RELAY_POLICY_PARAMETER, RELAY_POLICY_S3 or RELAY_POLICY",
+                ))
+            }
+            ["RELAY_POLICY_PARAMETER"] => {
+                PolicySource::Parameter(required("RELAY_POLICY_PARAMETER")?)
+            }
+            ["RELAY_POLICY_S3"] => {
+                PolicySource::Object(S3Address::parse(&required("RELAY_POLICY_S3")?).map_err(
+                    |reason| ConfigError::Invalid {
                         name: "RELAY_POLICY_S3",
                         reason,
-                    }
-                })?)
+                    },
+                )?)
             }
-            (None, None) => return Err(ConfigError::Missing("RELAY_POLICY_S3 or RELAY_POLICY")),
-            (Some(_), Some(_)) => {
+            ["RELAY_POLICY"] => PolicySource::Inline(required("RELAY_POLICY")?),
+            [first, ..] => {
                 return Err(ConfigError::Invalid {
-                    name: "RELAY_POLICY",
-                    reason: "set together with RELAY_POLICY_S3: set exactly one".into(),
+                    name: first,
+                    reason: format!(
+                        "set together with {}: set exactly one",
+                        given[1..].join(" and ")
+                    ),
                 })
             }
         };
@@ -141,7 +158,9 @@ mod tests {
         );
         assert_eq!(
             Config::from_env(env(&[])),
-            Err(ConfigError::Missing("RELAY_POLICY_S3 or RELAY_POLICY"))
+            Err(ConfigError::Missing(
+                "RELAY_POLICY_PARAMETER, RELAY_POLICY_S3 or RELAY_POLICY"
+            ))
         );
         let mut blank = FULL.to_vec();
         blank[1] = ("LEDGER_TABLE", "  ");

@@ -100,6 +100,10 @@ pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
             client: aws_sdk_s3::Client::new(ports.sessions.base()),
             address: address.clone(),
         },
+        PolicySource::Parameter(name) => relay_aws::AwsPolicyStore::Parameter {
+            client: aws_sdk_ssm::Client::new(ports.sessions.base()),
+            name: name.clone(),
+        },
     };
     LoadedPolicy::from_store(store, config.copy_role_name.clone())
 }
