@@ -8,13 +8,17 @@
   5. the vault access policy denies deleting recovery points, changing their lifecycle and changing
      the policy to every principal but the break-glass role, and allows copies in from the organisation;
   6. the rule forwards aws.backup's job and recovery point events to HubEventBusArn, with a role that
-     may put events on that bus only.
+     may put events on that bus only;
+  7. the executor role lets `relay doctor --live` make each of its reads, on the resources it reads
+     (an Allow without a Condition whose Resource covers them; "*" for the actions IAM scopes to no
+     resource), and denies none of them.
 Then each check is shown to bite: a template broken in its way must fail it.
 
 Usage: python check_spoke.py [TEMPLATE]   (default: spoke.yaml next to this file)
 """
 
 import copy
+import fnmatch
 import json
 import os
 import sys
@@ -37,6 +41,25 @@ EXECUTOR_ACTIONS = {
     # restores and drills
     "backup:StartRestoreJob", "backup:DescribeRestoreJob", "iam:PassRole", "dynamodb:DescribeTable",
     "dynamodb:DeleteTable",
+    # relay doctor --live
+    "iam:GetRole", "kms:DescribeKey", "kms:GetKeyPolicy", "organizations:DescribeOrganization",
+    "events:ListRules", "events:ListTargetsByRule",
+}
+# What `relay doctor --live` reads through the executor role (cli/src/doctor/live.rs), and on what:
+# the copy role, the policy's vaults, a vault's key, the default bus's rules. The actions without
+# resource-level permissions need "*". (sts:GetCallerIdentity needs no permission.)
+VAULTS = "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"
+KEYS = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
+DOCTOR_READS = {
+    "iam:GetRole": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${CopyRoleName}",
+    "backup:DescribeBackupVault": VAULTS,
+    "backup:GetBackupVaultAccessPolicy": VAULTS,
+    "kms:DescribeKey": KEYS,
+    "kms:GetKeyPolicy": KEYS,
+    "backup:DescribeRegionSettings": "*",
+    "organizations:DescribeOrganization": "*",
+    "events:ListRules": "*",
+    "events:ListTargetsByRule": "arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/*",
 }
 DENIED_IN_VAULT = {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
                    "backup:PutBackupVaultAccessPolicy"}
@@ -143,6 +166,29 @@ def check_rule(name, props, resources, out):
             out.append(f"{name}: its role may do more than events:PutEvents on HubEventBusArn")
 
 
+def covers(granted, needed):
+    """Does a granted Resource (wildcards and all) cover every resource the pattern `needed` names?"""
+    return granted == "*" or fnmatch.fnmatchcase(needed, granted.replace("[", "[[]"))
+
+
+def check_doctor_reads(executor, out):
+    allowed, denied = {}, set()
+    for doc in policy_docs(executor):
+        for st, cond in statements(doc):
+            resources = [text_of(r) for r in as_list(st.get("Resource") or [])]
+            for action in actions(st):
+                if st.get("Effect") == "Deny":
+                    denied.add(action)
+                elif st.get("Effect") == "Allow" and cond is None:
+                    allowed.setdefault(action, []).extend(r for r in resources if r)
+    for action, needed in DOCTOR_READS.items():
+        if action in denied:
+            out.append(f"executor role: denies {action}, which relay doctor --live reads with")
+        elif not any(covers(r, needed) for r in allowed.get(action, [])):
+            out.append(f"executor role: relay doctor --live cannot {action} on {needed} "
+                       f"(granted without a condition on {allowed.get(action, [])})")
+
+
 def problems(template):
     out = []
     transforms = [k for k in keys_anywhere(template) if k in ("Transform", "Fn::Transform")]
@@ -171,6 +217,7 @@ def problems(template):
         if granted != EXECUTOR_ACTIONS:
             out.append(f"executor role: extra {sorted(granted - EXECUTOR_ACTIONS)}, "
                        f"missing {sorted(EXECUTOR_ACTIONS - granted)}")
+        check_doctor_reads(executor, out)
     return out
 
 
@@ -211,6 +258,36 @@ def breakages(t):
         st = find_statement(res["VaultKey"]["Properties"]["KeyPolicy"], "OrganizationUsesThroughBackup")
         del st["Condition"]["StringEquals"]["kms:ViaService"]
 
+    def doctor_statement(res, sid):
+        return find_statement(res["ExecutorRole"]["Properties"]["Policies"][0]["PolicyDocument"], sid)
+
+    def copy_role_unreadable(res, _):
+        doctor_statement(res, "DoctorReadsCopyRole")["Resource"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${ExecutorRoleName}"}
+
+    def keys_by_alias(res, _):
+        doctor_statement(res, "DoctorReadsVaultKeys")["Resource"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:alias/backup-relay/*"}
+
+    def list_rules_on_rules(res, _):
+        listings = doctor_statement(res, "DoctorListings")
+        listings["Action"].remove("events:ListRules")
+        doctor_statement(res, "DoctorReadsRuleTargets")["Action"] = [
+            "events:ListTargetsByRule", "events:ListRules"]
+
+    def rule_targets_of_one_bus(res, _):
+        doctor_statement(res, "DoctorReadsRuleTargets")["Resource"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/backup-relay/*"}
+
+    def vault_reads_conditioned(res, _):
+        doctor_statement(res, "ReadVaults")["Condition"] = {
+            "StringEquals": {"aws:ResourceTag/backup-relay": "true"}}
+
+    def organization_denied(res, _):
+        doc = res["ExecutorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        doc["Statement"].append({"Effect": "Deny", "Action": "organizations:DescribeOrganization",
+                                 "Resource": "*"})
+
     assert executor_doc and vault_policy  # the pieces the breakages edit exist
     return [
         ("a Transform", broken(lambda _, b: b.__setitem__("Transform", "AWS::Serverless-2016-10-31"))),
@@ -219,6 +296,12 @@ def breakages(t):
         ("DeleteTable on every table", broken(wide_delete)),
         ("an executor action the README does not list", broken(extra_action)),
         ("key use not through Backup", broken(key_without_backup)),
+        ("doctor: GetRole on another role than the copy role", broken(copy_role_unreadable)),
+        ("doctor: kms reads on alias ARNs (the doctor names the key)", broken(keys_by_alias)),
+        ("doctor: events:ListRules on rule ARNs (it takes only *)", broken(list_rules_on_rules)),
+        ("doctor: ListTargetsByRule only on a custom bus's rules", broken(rule_targets_of_one_bus)),
+        ("doctor: vault reads only under a condition", broken(vault_reads_conditioned)),
+        ("doctor: DescribeOrganization denied", broken(organization_denied)),
     ]
 
 

@@ -265,7 +265,7 @@ impl DoctorPort for AwsDoctor {
                     .send()
                     .await
                     .map_err(|e| in_account(&at.account, classify("ListTargetsByRule", &e)))?;
-                if targets.targets().iter().any(|t| self.reaches_hub(t.arn())) {
+                if targets.targets().iter().any(|t| self.reaches_hub(at, t.arn())) {
                     return Ok(true);
                 }
             }
@@ -278,10 +278,15 @@ impl DoctorPort for AwsDoctor {
 }
 
 impl AwsDoctor {
-    fn reaches_hub(&self, target: &str) -> bool {
+    /// A target that delivers to the hub: its bus, or in the hub's own account (where the hub
+    /// template's rule invokes the copy router directly) one of its functions.
+    fn reaches_hub(&self, at: &Location, target: &str) -> bool {
+        let home_function = self.sessions().role_for(at).is_none()
+            && target.contains(":function:")
+            && target.split(':').nth(4) == Some(at.account.as_str());
         match &self.hub_bus {
-            Some(bus) => target == bus,
-            None => target.contains(":event-bus/") || target.contains(":function:"),
+            Some(bus) => target == bus || home_function,
+            None => target.contains(":event-bus/") || home_function,
         }
     }
 }
