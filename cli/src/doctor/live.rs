@@ -265,7 +265,11 @@ impl DoctorPort for AwsDoctor {
                     .send()
                     .await
                     .map_err(|e| in_account(&at.account, classify("ListTargetsByRule", &e)))?;
-                if targets.targets().iter().any(|t| self.reaches_hub(at, t.arn())) {
+                if targets
+                    .targets()
+                    .iter()
+                    .any(|t| self.reaches_hub(at, t.arn()))
+                {
                     return Ok(true);
                 }
             }
