@@ -225,7 +225,9 @@ def check_policy_source(template, out):
     cases = [({"PolicyParameterName": "/backup-relay/policy"}, "ssm:GetParameter", [SSM_ARN + "backup-relay/policy"]),
              ({"PolicyParameterName": "relay-policy"}, "ssm:GetParameter", [SSM_ARN + "relay-policy"]),
              ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:GetObject", [obj]),
-             ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:GetObjectVersion", [obj])]
+             ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:GetObjectVersion", [obj]),
+             # Going back to the last valid version lists the bucket's object versions.
+             ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:ListBucketVersions", ["arn:aws:s3:::relay-policies"])]
     inline = {"PolicyDocument": "version: 1"}
     for name, res, _ in functions(template):
         for values, action, expected in cases:

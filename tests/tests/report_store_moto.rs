@@ -153,6 +153,13 @@ mod policy_store {
         assert_ne!(first.version, second.version);
         assert!(!second.version.is_empty() && second.version != "unversioned");
 
+        let before = store.fetch_before(&second.version).await.unwrap().unwrap();
+        assert_eq!(
+            (before.version.as_str(), before.text.as_str()),
+            (first.version.as_str(), "version: 1\n")
+        );
+        assert_eq!(store.fetch_before(&first.version).await.unwrap(), None);
+
         put(&s3, vec![b'#'; MAX_POLICY_BYTES + 1]).await;
         let e = store.fetch().await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Permanent);

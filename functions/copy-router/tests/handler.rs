@@ -212,6 +212,33 @@ mod policy_reload {
     }
 
     #[tokio::test]
+    async fn a_process_starting_after_a_bad_publish_runs_on_the_last_valid_version() {
+        let store = SimPolicyStore::new(POLICY);
+        let longer = POLICY.replace("delete_after_days: 35", "delete_after_days: 40");
+        store.publish(&longer);
+        store.publish("version: 1");
+        store.publish(&longer.replace("[DynamoDB]", "[dynamodb]"));
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        for cold_start in 0..3 {
+            let loaded = LoadedPolicy::from_store(store.clone(), None);
+            let in_force = loaded.get(&sim, &format!("e{cold_start}")).await.unwrap();
+            assert_eq!(
+                in_force.version, "2",
+                "the newest valid version before the bad ones"
+            );
+            assert_eq!(in_force.policy, Policy::parse(&longer).unwrap());
+        }
+        let w = sim.world();
+        assert_eq!(w.alerts.len(), 1, "the refused version is announced once");
+        assert!(w.alerts[0].subject.contains("version 4 refused"));
+        assert!(
+            w.alerts[0].message.contains("version in force (2) stays"),
+            "{}",
+            w.alerts[0].message
+        );
+    }
+
+    #[tokio::test]
     async fn another_process_seeing_the_same_refused_version_sends_no_second_alert() {
         let store = SimPolicyStore::new("version: 1");
         let sim = world(&Policy::parse(POLICY).unwrap());

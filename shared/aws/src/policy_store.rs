@@ -55,16 +55,86 @@ impl PolicyStore for AwsPolicyStore {
                 text: text.clone(),
             }),
             Self::Object { client, address } => fetch_object(client, address).await,
-            Self::Parameter { client, name } => fetch_parameter(client, name).await,
+            Self::Parameter { client, name } => fetch_parameter(client, name, None).await,
+        }
+    }
+
+    async fn fetch_before(&self, version: &str) -> PortResult<Option<PolicyDocument>> {
+        match self {
+            Self::Inline(_) => Ok(None),
+            Self::Object { client, address } => object_before(client, address, version).await,
+            Self::Parameter { client, name } => {
+                // Parameter versions count up from 1; a deleted one is passed over.
+                let Ok(mut n) = version.parse::<i64>() else {
+                    return Ok(None);
+                };
+                while n > 1 {
+                    n -= 1;
+                    match fetch_parameter(client, name, Some(n)).await {
+                        Ok(d) => return Ok(Some(d)),
+                        Err(e) if e.code.as_deref() == Some("ParameterVersionNotFound") => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(None)
+            }
         }
     }
 }
 
+/// The object's version published before `version` (ListObjectVersions lists a key's versions
+/// newest first); `None` for the oldest, or where the bucket keeps no versions.
+async fn object_before(
+    client: &Client,
+    address: &S3Address,
+    version: &str,
+) -> PortResult<Option<PolicyDocument>> {
+    let mut seen = false;
+    let mut key_marker: Option<String> = None;
+    let mut version_marker: Option<String> = None;
+    loop {
+        let page = client
+            .list_object_versions()
+            .bucket(&address.bucket)
+            .prefix(&address.key)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .map_err(|e| classify("ListObjectVersions", &e))?;
+        for v in page
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(address.key.as_str()))
+        {
+            let id = v.version_id().unwrap_or_default();
+            if seen && id != "null" {
+                return fetch_object_at(client, address, Some(id)).await.map(Some);
+            }
+            seen = seen || id == version;
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok(None);
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+}
+
 async fn fetch_object(client: &Client, address: &S3Address) -> PortResult<PolicyDocument> {
+    fetch_object_at(client, address, None).await
+}
+
+async fn fetch_object_at(
+    client: &Client,
+    address: &S3Address,
+    version_id: Option<&str>,
+) -> PortResult<PolicyDocument> {
     let object = client
         .get_object()
         .bucket(&address.bucket)
         .key(&address.key)
+        .set_version_id(version_id.map(str::to_string))
         .send()
         .await
         .map_err(|e| classify("GetObject", &e))?;
@@ -95,10 +165,19 @@ async fn fetch_object(client: &Client, address: &S3Address) -> PortResult<Policy
     Ok(PolicyDocument { version, text })
 }
 
-async fn fetch_parameter(client: &aws_sdk_ssm::Client, name: &str) -> PortResult<PolicyDocument> {
+/// The parameter, or one version of it (`name:version`, Parameter Store's selector).
+async fn fetch_parameter(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+    version: Option<i64>,
+) -> PortResult<PolicyDocument> {
+    let selector = match version {
+        Some(v) => format!("{name}:{v}"),
+        None => name.to_string(),
+    };
     let out = client
         .get_parameter()
-        .name(name)
+        .name(selector)
         .send()
         .await
         .map_err(|e| classify("GetParameter", &e))?;

@@ -449,12 +449,19 @@ impl Incident {
     }
 }
 
-/// Where the deployed policy lives: an S3 object, or the environment.
+/// Where the deployed policy lives: a Parameter Store parameter, an S3 object, or the environment.
 pub trait PolicyStore: Send + Sync {
     /// The current version. A document over `MAX_POLICY_BYTES` is refused before it is read whole.
     fn fetch(
         &self,
     ) -> impl Future<Output = PortResult<crate::policy::keeper::PolicyDocument>> + Send;
+    /// The version published just before `version` (`None`: there is none, or the store keeps
+    /// no history). A process that starts while the current version is invalid goes back
+    /// through these to the last valid one.
+    fn fetch_before(
+        &self,
+        version: &str,
+    ) -> impl Future<Output = PortResult<Option<crate::policy::keeper::PolicyDocument>>> + Send;
 }
 
 pub trait AlertPort: Send + Sync {

@@ -16,18 +16,26 @@ use relay_core::ports::{
 
 use crate::HandlerError;
 
-type Fetching<'a> = Pin<Box<dyn Future<Output = PortResult<PolicyDocument>> + Send + 'a>>;
+type Fetching<'a, T> = Pin<Box<dyn Future<Output = PortResult<T>> + Send + 'a>>;
 
 /// [`PolicyStore`] as an object, so the handlers need no type parameter for it.
 trait FetchPolicy: Send + Sync {
-    fn fetch_boxed(&self) -> Fetching<'_>;
+    fn fetch_boxed(&self) -> Fetching<'_, PolicyDocument>;
+    fn fetch_before_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<PolicyDocument>>;
 }
 
 impl<S: PolicyStore> FetchPolicy for S {
-    fn fetch_boxed(&self) -> Fetching<'_> {
+    fn fetch_boxed(&self) -> Fetching<'_, PolicyDocument> {
         Box::pin(self.fetch())
     }
+
+    fn fetch_before_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<PolicyDocument>> {
+        Box::pin(self.fetch_before(version))
+    }
 }
+
+/// How far a process that starts on an invalid version goes back for a valid one.
+const EARLIER_VERSIONS: usize = 10;
 
 pub struct LoadedPolicy {
     /// `None`: a policy given once (tests), never looked for again.
@@ -130,6 +138,10 @@ impl LoadedPolicy {
                 incident_id,
                 kept,
             } => {
+                let kept = match kept {
+                    Some(v) => Some(v),
+                    None => self.fall_back(store.as_ref(), &version).await,
+                };
                 tracing::error!(error_type = "InvalidPolicy", version = %version, kept = kept.as_deref().unwrap_or("none"), errors = %errors, "policy version refused");
                 let alert = refused_alert(&version, &errors, kept.as_deref());
                 match incident::raise_with(ledger, alerts, clock, incident_id.clone(), alert).await
@@ -142,6 +154,30 @@ impl LoadedPolicy {
             }
         }
         None
+    }
+
+    /// Nothing in force and the current version refused (a process started after a bad
+    /// publish): the newest earlier version that is valid goes in force. Its version, if found.
+    async fn fall_back(&self, store: &dyn FetchPolicy, refused: &str) -> Option<String> {
+        let mut before = refused.to_string();
+        for _ in 0..EARLIER_VERSIONS {
+            if !self.keeper().wants_earlier() {
+                break;
+            }
+            let earlier = match store.fetch_before_boxed(&before).await {
+                Ok(Some(d)) => d,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, before = %before, "earlier policy versions not read");
+                    break;
+                }
+            };
+            before = earlier.version.clone();
+            if self.keeper().fall_back(earlier) {
+                tracing::info!(version = %before, refused = %refused, "the last valid policy version is in force");
+            }
+        }
+        self.keeper().version_in_force()
     }
 
     fn keeper(&self) -> MutexGuard<'_, PolicyKeeper> {

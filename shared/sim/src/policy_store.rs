@@ -71,4 +71,16 @@ impl PolicyStore for SimPolicyStore {
             )),
         }
     }
+
+    async fn fetch_before(&self, version: &str) -> PortResult<Option<PolicyDocument>> {
+        let mut object = self.object();
+        object.reads += 1;
+        let Some(n) = version.parse::<usize>().ok().filter(|n| *n >= 2) else {
+            return Ok(None);
+        };
+        Ok(object.versions.get(n - 2).map(|text| PolicyDocument {
+            version: (n - 1).to_string(),
+            text: text.clone(),
+        }))
+    }
 }

@@ -158,6 +158,34 @@ impl PolicyKeeper {
         }
     }
 
+    /// Nothing valid in force and the current version refused: the caller goes back through the
+    /// store's earlier versions ([`fall_back`](Self::fall_back)).
+    pub fn wants_earlier(&self) -> bool {
+        self.in_force.is_none() && self.refused.is_some()
+    }
+
+    /// An earlier version, offered while [`wants_earlier`](Self::wants_earlier): a valid one is
+    /// put in force (the refusal of the current one stands). `true` when it was.
+    pub fn fall_back(&mut self, document: PolicyDocument) -> bool {
+        if !self.wants_earlier() {
+            return false;
+        }
+        let Ok(policy) = self.validate(&document.text) else {
+            return false;
+        };
+        self.in_force = Some(Arc::new(InForce {
+            policy,
+            digest: policy_digest(&document.text),
+            version: document.version,
+        }));
+        true
+    }
+
+    /// The version in force, if any.
+    pub fn version_in_force(&self) -> Option<String> {
+        self.in_force.as_ref().map(|p| p.version.clone())
+    }
+
     /// The refusal of the version with `incident_id` was announced (or its incident already was).
     pub fn announced(&mut self, incident_id: &str) {
         if let Some(r) = self.refused.as_mut() {

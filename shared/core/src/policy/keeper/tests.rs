@@ -140,3 +140,33 @@ fn rechecks_every_five_minutes_and_after_a_clock_going_back() {
     assert!(!k.due(at(9)));
     assert!(k.due(at(10)));
 }
+
+#[test]
+fn a_process_starting_on_an_invalid_version_falls_back_to_the_last_valid_one() {
+    let mut k = PolicyKeeper::new(None);
+    let typo = EXAMPLE.replace("resource_types: [DynamoDB]", "resource_types: [dynamodb]");
+    let Offer::Refused { kept: None, .. } = k.offer(doc("3", &typo), at(0)) else {
+        panic!("the typo must be refused with nothing in force");
+    };
+    assert!(k.wants_earlier());
+    assert!(
+        !k.fall_back(doc("2", "version: 1")),
+        "an invalid earlier version is passed over"
+    );
+    assert!(k.fall_back(doc("1", EXAMPLE)));
+    assert!(!k.wants_earlier());
+    assert_eq!(k.current().unwrap().version, "1");
+    assert_eq!(k.version_in_force().as_deref(), Some("1"));
+    // The current version stays refused: offered again, nothing changes; fixed, it takes over.
+    assert!(matches!(
+        k.offer(doc("3", &typo), at(5)),
+        Offer::Refused { .. }
+    ));
+    assert_eq!(k.current().unwrap().version, "1");
+    assert!(matches!(
+        k.offer(doc("4", &with_dr_retention(400)), at(10)),
+        Offer::Adopted { .. }
+    ));
+    assert!(!k.fall_back(doc("1", EXAMPLE)), "nothing to fall back from");
+    assert_eq!(k.current().unwrap().version, "4");
+}
