@@ -412,6 +412,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             hub_bus,
         } => {
             if live {
+                let hub_bus = hub_bus.filter(|b| !b.trim().is_empty());
                 return doctor::live(sim.policy.as_deref(), &executor_role, hub_bus, json);
             }
             doctor::simulated(sim.prepare()?, json)

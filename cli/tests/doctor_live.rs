@@ -132,16 +132,14 @@ async fn member_account(home: &SdkConfig) {
 }
 
 fn doctor(moto: &MotoServer, policy_path: &std::path::Path, hub_bus: &str) -> (Output, Value) {
-    let out = Command::new(RELAY)
-        .args([
-            "doctor",
-            "--live",
-            "--json",
-            "--hub-bus",
-            hub_bus,
-            "--policy",
-        ])
-        .arg(policy_path)
+    let mut command = Command::new(RELAY);
+    command
+        .args(["doctor", "--live", "--json", "--policy"])
+        .arg(policy_path);
+    if !hub_bus.is_empty() {
+        command.args(["--hub-bus", hub_bus]);
+    }
+    let out = command
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -227,6 +225,12 @@ async fn live_checks_read_roles_keys_vaults_locks_rules_and_organizations_throug
         assert!(got.starts_with(status), "{id} {subject}: {got}");
     }
     assert_eq!(out.status.code(), Some(1), "organization_member failed");
+    // bunker's Region forwards nothing (moto holds no rule there): where copies land counts too.
+    assert!(status_of(&report, "event_forwarding", "bunker").starts_with("fail"));
+    // Without --hub-bus a rule to some bus cannot be told from one to the hub's.
+    let (_, unnamed) = doctor(&moto, &policy_path, "");
+    let unnamed_status = status_of(&unnamed, "event_forwarding", "primary");
+    assert!(unnamed_status.starts_with("warn"), "{unnamed_status}");
 
     // A forwarding rule to some other bus is not forwarding to the hub; a copy role AWS Backup
     // may not assume is no copy role.

@@ -111,6 +111,13 @@ const PLANTED: &[(&str, Edit, &str, &str)] = &[
         "event_forwarding",
         "dr",
     ),
+    // Where copies only land: the retention guard's events come from there.
+    (
+        r#"regions: [ { account: "333333333333", region: eu-west-1, event_forwarding: false } ]"#,
+        None,
+        "event_forwarding",
+        "bunker",
+    ),
 ];
 
 #[tokio::test]
@@ -166,6 +173,18 @@ async fn a_clamping_lock_is_a_warning_not_a_pass() {
         [("vault_lock_bounds", "333333333333 bunker".to_string())]
     );
     assert!(!report.failed());
+}
+
+#[tokio::test]
+async fn copies_that_inherit_their_retention_into_a_locked_vault_are_a_warning() {
+    let world =
+        "vaults: { central: { lock: { min_retention_days: 60, max_retention_days: 3650 } } }";
+    let policy = EXAMPLE.replace("retention: { delete_after_days: 35 }", "retention: inherit");
+    let report = doctor(&policy, world).await;
+    assert_eq!(
+        not_passing(&report, Status::Warn),
+        [("vault_lock_bounds", "222222222222 central".to_string())]
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use relay_aws::{AwsPorts, Sessions};
 use relay_core::arn::{Location, VaultArn};
 use relay_core::compliance::InventoryPort;
 use relay_core::doctor::{
-    admission_of, Admission, DoctorPort, KeyFacts, RoleFacts, VaultState, COPY_INTO_VAULT,
-    KMS_COPY_ACTIONS,
+    admission_of, Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState,
+    COPY_INTO_VAULT, KMS_COPY_ACTIONS,
 };
 use relay_core::ports::{ErrorKind, PortResult};
 use relay_core::retention::VaultLock;
@@ -105,6 +105,8 @@ impl DoctorPort for AwsDoctor {
     async fn role(&self, at: &Location, role_arn: &str) -> PortResult<Option<RoleFacts>> {
         let iam = aws_sdk_iam::Client::new(&self.config(at).await);
         match iam.get_role().role_name(role_name(role_arn)).send().await {
+            // Looked up by name: a role of that name under another path is not this role.
+            Ok(out) if out.role().is_some_and(|r| r.arn() != role_arn) => Ok(None),
             Ok(out) => Ok(Some(RoleFacts {
                 trusts_backup: out
                     .role()
@@ -243,9 +245,10 @@ impl DoctorPort for AwsDoctor {
         }
     }
 
-    async fn forwards_backup_events(&self, at: &Location) -> PortResult<bool> {
+    async fn forwards_backup_events(&self, at: &Location) -> PortResult<Forwarding> {
         let events = aws_sdk_eventbridge::Client::new(&self.config(at).await);
         let mut token: Option<String> = None;
+        let mut other_bus: Option<String> = None;
         loop {
             let page = events
                 .list_rules()
@@ -265,32 +268,42 @@ impl DoctorPort for AwsDoctor {
                     .send()
                     .await
                     .map_err(|e| in_account(&at.account, classify("ListTargetsByRule", &e)))?;
-                if targets
-                    .targets()
-                    .iter()
-                    .any(|t| self.reaches_hub(at, t.arn()))
-                {
-                    return Ok(true);
+                for target in targets.targets() {
+                    match self.target_kind(at, target.arn()) {
+                        Target::Hub => return Ok(Forwarding::ToHub),
+                        Target::SomeBus => other_bus = Some(target.arn().to_string()),
+                        Target::Other => {}
+                    }
                 }
             }
             match page.next_token() {
                 Some(t) => token = Some(t.to_string()),
-                None => return Ok(false),
+                None => return Ok(other_bus.map_or(Forwarding::Nowhere, Forwarding::ToBus)),
             }
         }
     }
 }
 
+enum Target {
+    Hub,
+    SomeBus,
+    Other,
+}
+
 impl AwsDoctor {
-    /// A target that delivers to the hub: its bus, or in the hub's own account (where the hub
-    /// template's rule invokes the copy router directly) one of its functions.
-    fn reaches_hub(&self, at: &Location, target: &str) -> bool {
-        let home_function = self.sessions().role_for(at).is_none()
-            && target.contains(":function:")
-            && target.split(':').nth(4) == Some(at.account.as_str());
+    /// The hub's bus (when named), a bus that may be it, or, in the hub's own account, a
+    /// function of that account and Region (the hub template's rule invokes the copy router).
+    fn target_kind(&self, at: &Location, target: &str) -> Target {
+        let parts: Vec<&str> = target.split(':').collect();
+        let here =
+            parts.get(3) == Some(&at.region.as_str()) && parts.get(4) == Some(&at.account.as_str());
+        let home_function =
+            self.sessions().role_for(at).is_none() && here && parts.get(5) == Some(&"function");
         match &self.hub_bus {
-            Some(bus) => target == bus || home_function,
-            None => target.contains(":event-bus/") || home_function,
+            _ if home_function => Target::Hub,
+            Some(bus) if target == bus => Target::Hub,
+            None if target.contains(":event-bus/") => Target::SomeBus,
+            _ => Target::Other,
         }
     }
 }

@@ -239,6 +239,58 @@ mod policy_reload {
     }
 
     #[tokio::test]
+    async fn a_failed_look_back_is_tried_again_at_the_next_look() {
+        let store = SimPolicyStore::new(POLICY);
+        store.publish(&POLICY.replace("[DynamoDB]", "[dynamodb]"));
+        store.fail_history_reads(1);
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        let loaded = LoadedPolicy::from_store(store.clone(), None);
+        assert!(
+            loaded.get(&sim, "e1").await.is_err(),
+            "nothing valid found yet"
+        );
+        later(&sim, 5);
+        assert_eq!(loaded.get(&sim, "e2").await.unwrap().version, "1");
+        assert_eq!(sim.world().alerts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_policy_with_thousands_of_errors_is_alerted_in_a_message_that_fits() {
+        let routes: String = (0..3000)
+            .map(|i| format!("  - {{ from: primary, to: central, select: {{ resource_types: [dynamodb{i}] }} }}\n"))
+            .collect();
+        let bad = POLICY.replace("routes:\n", &format!("routes:\n{routes}"));
+        let loaded = LoadedPolicy::from_store(SimPolicyStore::new(&bad), None);
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        assert!(loaded.get(&sim, "e1").await.is_err());
+        let w = sim.world();
+        assert_eq!(w.alerts.len(), 1);
+        assert!(
+            w.alerts[0].message.len() < 16 * 1024,
+            "{}",
+            w.alerts[0].message.len()
+        );
+        assert!(w.alerts[0]
+            .message
+            .contains("more (`relay validate` lists them all)"));
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_be_read_for_good_is_alerted_once() {
+        let store = SimPolicyStore::default();
+        let sim = world(&Policy::parse(POLICY).unwrap());
+        let loaded = LoadedPolicy::from_store(store, None);
+        for event in ["e1", "e2", "e3"] {
+            let e = loaded.get(&sim, event).await.unwrap_err();
+            assert_eq!(Diagnostic::from(e).error_type, "PolicyUnavailable");
+            later(&sim, 5);
+        }
+        let w = sim.world();
+        assert_eq!(w.alerts.len(), 1, "{:?}", w.alerts);
+        assert!(w.alerts[0].subject.contains("cannot be read"));
+    }
+
+    #[tokio::test]
     async fn another_process_seeing_the_same_refused_version_sends_no_second_alert() {
         let store = SimPolicyStore::new("version: 1");
         let sim = world(&Policy::parse(POLICY).unwrap());

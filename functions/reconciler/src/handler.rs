@@ -34,7 +34,24 @@ impl<P: RouterPorts> Reconciler<P> {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
         let (payload, context) = event.into_parts();
         let id = event_id(&payload);
-        let policy = self.policy.get(&self.ports, &id).await?;
+        let policy = match self.policy.get(&self.ports, &id).await {
+            Ok(p) => p,
+            Err(e) => {
+                // No policy to reconcile with, but alerts already opened (the refused policy's
+                // own among them) must still go out: the outbox needs no policy.
+                match relay_core::incident::drain(&self.ports).await {
+                    Ok((sent, _, failed)) => {
+                        tracing::info!(
+                            sent,
+                            failed = failed.len(),
+                            "outbox drained without a policy"
+                        )
+                    }
+                    Err(d) => tracing::warn!(error = %d, "outbox not drained"),
+                }
+                return Err(e);
+            }
+        };
         let left = context
             .deadline()
             .duration_since(SystemTime::now())

@@ -89,3 +89,46 @@ async fn a_run_that_reaches_its_deadline_stops_with_its_cursor_saved() {
     );
     assert_eq!(report["redriven"], 1);
 }
+
+#[tokio::test]
+async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
+    let r = reconciler();
+    let sim = r.ports();
+    {
+        let mut w = sim.world();
+        let now = w.now;
+        let unsent = relay_core::ports::Incident::new(
+            "policy#2#abc".into(),
+            relay_core::ports::Alert {
+                subject: "Backup Relay: policy version 2 refused".into(),
+                message: "invalid".into(),
+                hop: None,
+                account: None,
+                resource: None,
+                route: None,
+            },
+            now - Duration::hours(1),
+        );
+        w.incidents.insert(unsent.id.clone(), unsent);
+    }
+    let refused = Reconciler::new(
+        Sim::new(std::mem::replace(
+            &mut *sim.world(),
+            World::new(Utc::now(), 1, Faults::none()),
+        )),
+        LoadedPolicy::parse("version: 1"),
+        ReconcileConfig::default(),
+    );
+    let e = refused
+        .handle(scheduled(Duration::minutes(5)))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("invalid"), "{e}");
+    let w = refused.ports().world();
+    let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert!(
+        subjects.contains(&"Backup Relay: policy version 2 refused"),
+        "{subjects:?}"
+    );
+    assert!(w.incidents["policy#2#abc"].alerted_at.is_some());
+}

@@ -122,6 +122,16 @@ pub enum KeyFacts {
     Customer(Admission),
 }
 
+/// Where a Region's `aws.backup` events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarding {
+    /// To the hub: its bus, or in the hub's own account and Region the copy router itself.
+    ToHub,
+    /// To an event bus that may be the hub's (the hub's bus was not named to compare).
+    ToBus(String),
+    Nowhere,
+}
+
 /// The reads the checks need, each in the account and Region it names (through the executor
 /// role there). One SDK adapter (`relay-aws`) and one simulator (`relay-sim`).
 pub trait DoctorPort: Send + Sync {
@@ -161,12 +171,11 @@ pub trait DoctorPort: Send + Sync {
         &self,
         at: &Location,
     ) -> impl Future<Output = PortResult<Option<String>>> + Send;
-    /// An EventBridge rule in `at` sends `aws.backup` events to the hub (or, in the hub's own
-    /// account and Region, to the copy router).
+    /// Where an enabled EventBridge rule in `at` sends `aws.backup` events.
     fn forwards_backup_events(
         &self,
         at: &Location,
-    ) -> impl Future<Output = PortResult<bool>> + Send;
+    ) -> impl Future<Output = PortResult<Forwarding>> + Send;
 }
 
 /// Every check of the contract over every account and Region the policy reaches.
@@ -201,6 +210,15 @@ impl<'p> Topology<'p> {
     pub fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
         self.routes()
             .filter(|(from, to)| from.arn.account != to.arn.account)
+    }
+
+    /// Vaults copies arrive in, each once.
+    pub fn destinations(&self) -> Vec<&'p Vault> {
+        let mut seen = BTreeSet::new();
+        self.routes()
+            .map(|(_, to)| to)
+            .filter(|v| seen.insert(v.alias.clone()))
+            .collect()
     }
 
     /// Vaults copies leave from, each once.

@@ -32,6 +32,18 @@ impl ErrorKind {
     pub fn is_transient(self) -> bool {
         matches!(self, Self::Retryable | Self::Throttled)
     }
+
+    /// Its name, for ids and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Retryable => "Retryable",
+            Self::Throttled => "Throttled",
+            Self::NotFound => "NotFound",
+            Self::AccessDenied => "AccessDenied",
+            Self::Permanent => "Permanent",
+            Self::ConditionFailed => "ConditionFailed",
+        }
+    }
 }
 
 /// The operation name adapters give a refused AssumeRole into a member account: the whole account

@@ -171,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_from_s3_or_inline_never_both() {
+    fn the_policy_from_exactly_one_of_ssm_s3_or_inline() {
         let mut s3 = FULL.to_vec();
         s3[0] = ("RELAY_POLICY_S3", "s3://relay-config/policy.yaml");
         s3.push(("COPY_ROLE_NAME", "backup-relay-copy"));
@@ -186,13 +186,22 @@ mod tests {
         assert_eq!(c.copy_role_name.as_deref(), Some("backup-relay-copy"));
         let mut both = FULL.to_vec();
         both.push(("RELAY_POLICY_S3", "s3://relay-config/policy.yaml"));
-        assert!(matches!(
-            Config::from_env(env(&both)),
-            Err(ConfigError::Invalid {
-                name: "RELAY_POLICY",
-                ..
-            })
-        ));
+        assert_eq!(
+            Config::from_env(env(&both)).unwrap_err().to_string(),
+            "environment variable RELAY_POLICY_S3 is invalid: set together with RELAY_POLICY: set exactly one"
+        );
+        let mut ssm = FULL.to_vec();
+        ssm[0] = ("RELAY_POLICY_PARAMETER", "/backup-relay/policy");
+        assert_eq!(
+            Config::from_env(env(&ssm)).unwrap().policy,
+            PolicySource::Parameter("/backup-relay/policy".into())
+        );
+        ssm.push(("RELAY_POLICY_S3", "s3://relay-config/policy.yaml"));
+        ssm.push(("RELAY_POLICY", "version: 1"));
+        assert_eq!(
+            Config::from_env(env(&ssm)).unwrap_err().to_string(),
+            "environment variable RELAY_POLICY_PARAMETER is invalid: set together with RELAY_POLICY_S3 and RELAY_POLICY: set exactly one"
+        );
         s3[0] = ("RELAY_POLICY_S3", "relay-config/policy.yaml");
         assert!(matches!(
             Config::from_env(env(&s3)),

@@ -123,10 +123,29 @@ impl LoadedPolicy {
             Err(e) => {
                 tracing::warn!(error = %e, "policy not read: the version in force (if any) stays");
                 self.keeper().read_failed(now);
+                if !e.kind.is_transient() {
+                    let alert = unreadable_alert(&e);
+                    let id = format!(
+                        "policy#unreadable#{}#{}",
+                        e.operation,
+                        e.code.as_deref().unwrap_or(e.kind.name())
+                    );
+                    if let Err(failed) =
+                        incident::raise_with(ledger, alerts, clock, id, alert).await
+                    {
+                        tracing::warn!(error = %failed, "unreadable policy not announced yet");
+                    }
+                }
                 return Some(e);
             }
         };
+        let version = document.version.clone();
         let offer = self.keeper().offer(document, now);
+        // Nothing valid in force (a process that started after a bad publish): go back to the
+        // last valid version, at every look until one is found.
+        if self.keeper().wants_earlier() {
+            self.fall_back(store.as_ref(), &version).await;
+        }
         match offer {
             Offer::Unchanged => {}
             Offer::Adopted { version } => {
@@ -136,12 +155,9 @@ impl LoadedPolicy {
                 version,
                 errors,
                 incident_id,
-                kept,
+                ..
             } => {
-                let kept = match kept {
-                    Some(v) => Some(v),
-                    None => self.fall_back(store.as_ref(), &version).await,
-                };
+                let kept = self.keeper().version_in_force();
                 tracing::error!(error_type = "InvalidPolicy", version = %version, kept = kept.as_deref().unwrap_or("none"), errors = %errors, "policy version refused");
                 let alert = refused_alert(&version, &errors, kept.as_deref());
                 match incident::raise_with(ledger, alerts, clock, incident_id.clone(), alert).await
@@ -158,7 +174,7 @@ impl LoadedPolicy {
 
     /// Nothing in force and the current version refused (a process started after a bad
     /// publish): the newest earlier version that is valid goes in force. Its version, if found.
-    async fn fall_back(&self, store: &dyn FetchPolicy, refused: &str) -> Option<String> {
+    async fn fall_back(&self, store: &dyn FetchPolicy, refused: &str) {
         let mut before = refused.to_string();
         for _ in 0..EARLIER_VERSIONS {
             if !self.keeper().wants_earlier() {
@@ -177,12 +193,25 @@ impl LoadedPolicy {
                 tracing::info!(version = %before, refused = %refused, "the last valid policy version is in force");
             }
         }
-        self.keeper().version_in_force()
     }
 
     fn keeper(&self) -> MutexGuard<'_, PolicyKeeper> {
         // A panic while holding the lock leaves the keeper whole (each change is one assignment).
         self.keeper.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Errors an alert lists; the rest are counted (an alert must fit an SNS message and a ledger item).
+const ALERT_ERRORS: usize = 20;
+
+fn unreadable_alert(e: &PortError) -> Alert {
+    Alert {
+        subject: "Backup Relay: the policy cannot be read".into(),
+        message: format!("The policy's store answered: {e}\nRunning functions keep the version in force; functions that start now have none and take no action until it can be read.\nFix: restore the parameter or object (and the functions' read access to it)."),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
     }
 }
 
@@ -195,9 +224,14 @@ fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Al
                  fail to their on-failure queues meanwhile)."
             .to_string(),
     };
+    let listed = PolicyErrors(errors.0.iter().take(ALERT_ERRORS).cloned().collect());
+    let more = match errors.0.len().saturating_sub(ALERT_ERRORS) {
+        0 => String::new(),
+        n => format!("\n  ... and {n} more (`relay validate` lists them all)"),
+    };
     Alert {
         subject: format!("Backup Relay: policy version {version} refused"),
-        message: format!("The policy's version {version} is invalid and is not used. {stays}\n{errors}\nFix: publish a corrected version (`relay validate` checks it first)."),
+        message: format!("The policy's version {version} is invalid and is not used. {stays}\n{listed}{more}\nFix: publish a corrected version (`relay validate` checks it first)."),
         hop: None,
         account: None,
         resource: None,

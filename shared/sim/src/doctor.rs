@@ -4,7 +4,7 @@
 
 use relay_core::arn::{Location, VaultArn};
 use relay_core::compliance::InventoryPort;
-use relay_core::doctor::{Admission, DoctorPort, KeyFacts, RoleFacts, VaultState};
+use relay_core::doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 use relay_core::ports::PortResult;
 
 use crate::world::Sim;
@@ -94,12 +94,17 @@ impl DoctorPort for Sim {
             .then(|| SIM_ORGANIZATION.to_string()))
     }
 
-    async fn forwards_backup_events(&self, at: &Location) -> PortResult<bool> {
+    async fn forwards_backup_events(&self, at: &Location) -> PortResult<Forwarding> {
         let mut w = self.world();
         w.call_in(&at.account, "ListRules")?;
-        Ok(!w
+        let unforwarded = w
             .unforwarded
-            .contains(&(at.account.clone(), at.region.clone())))
+            .contains(&(at.account.clone(), at.region.clone()));
+        Ok(if unforwarded {
+            Forwarding::Nowhere
+        } else {
+            Forwarding::ToHub
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use relay_core::ports::{ErrorKind, PolicyStore, PortError, PortResult};
 struct Object {
     versions: Vec<String>,
     failing_reads: u32,
+    failing_history_reads: u32,
     reads: u32,
 }
 
@@ -33,6 +34,11 @@ impl SimPolicyStore {
     /// The next `n` reads fail as a throttled GetObject would.
     pub fn fail_reads(&self, n: u32) {
         self.object().failing_reads = n;
+    }
+
+    /// The next `n` reads of earlier versions fail as a throttled ListObjectVersions would.
+    pub fn fail_history_reads(&self, n: u32) {
+        self.object().failing_history_reads = n;
     }
 
     /// Reads made, answered or not.
@@ -75,6 +81,15 @@ impl PolicyStore for SimPolicyStore {
     async fn fetch_before(&self, version: &str) -> PortResult<Option<PolicyDocument>> {
         let mut object = self.object();
         object.reads += 1;
+        if object.failing_history_reads > 0 {
+            object.failing_history_reads -= 1;
+            return Err(PortError::new(
+                ErrorKind::Throttled,
+                "ListObjectVersions",
+                Some("SlowDown"),
+                "Please reduce your request rate.",
+            ));
+        }
         let Some(n) = version.parse::<usize>().ok().filter(|n| *n >= 2) else {
             return Ok(None);
         };

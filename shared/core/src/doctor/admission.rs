@@ -1,6 +1,7 @@
 //! Whom a resource policy (a vault access policy, a KMS key policy) lets do something: read from
-//! its Allow statements. Deny statements are not weighed: the check asks whether a copy *can*
-//! get in, and a deny that bites is AWS's to report (the simulator and the failed copy job say it).
+//! its Allow statements. What the doctor cannot evaluate (a Deny that may bite, a condition other
+//! than the organisation's id and AWS Backup's own use of a key) is listed, so the check warns
+//! instead of judging.
 
 use std::collections::BTreeSet;
 
@@ -20,6 +21,8 @@ pub struct Admission {
     pub organizations: BTreeSet<String>,
     /// Principals of these accounts (`123456789012`, `arn:...:iam::123456789012:root`, its roles).
     pub accounts: BTreeSet<String>,
+    /// What was not evaluated: Deny statements on the action, Allows under other conditions.
+    pub unevaluated: BTreeSet<String>,
 }
 
 impl Admission {
@@ -62,19 +65,64 @@ pub fn admission_of(policy_json: &str, actions: &[&str]) -> Admission {
     let mut per_action: Vec<Admission> = Vec::new();
     for action in actions {
         let mut admission = Admission::default();
-        for s in statements.iter().filter(|s| allows(s, action)) {
-            add_principals(s, &mut admission);
+        for s in statements.iter().filter(|s| applies(s, action, "Allow")) {
+            let unknown = unknown_conditions(s);
+            if unknown.is_empty() {
+                add_principals(s, &mut admission);
+            } else {
+                admission
+                    .unevaluated
+                    .insert(format!("an Allow of {action} under {}", unknown.join(", ")));
+            }
+        }
+        for s in statements.iter().filter(|s| applies(s, action, "Deny")) {
+            let sid = s.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)");
+            admission
+                .unevaluated
+                .insert(format!("a Deny of {action} ({sid})"));
         }
         per_action.push(admission);
     }
     intersect(per_action)
 }
 
-fn allows(statement: &Value, action: &str) -> bool {
-    statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+fn applies(statement: &Value, action: &str, effect: &str) -> bool {
+    statement.get("Effect").and_then(Value::as_str) == Some(effect)
         && strings(statement.get("Action"))
             .iter()
             .any(|p| action_matches(p, action))
+}
+
+/// Condition keys of a statement other than those AWS Backup's copies meet by construction:
+/// the organisation's id (evaluated), `kms:ViaService` naming AWS Backup, and
+/// `kms:GrantIsForAWSResource` true.
+fn unknown_conditions(statement: &Value) -> Vec<String> {
+    let Some(Value::Object(conditions)) = statement.get("Condition") else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    for (op, keys) in conditions {
+        let Some(keys) = keys.as_object() else {
+            unknown.push(op.clone());
+            continue;
+        };
+        for (key, value) in keys {
+            let met = match key.to_ascii_lowercase().as_str() {
+                "aws:principalorgid" => {
+                    op.starts_with("StringEquals") || op.starts_with("StringLike")
+                }
+                "kms:viaservice" => strings(Some(value))
+                    .iter()
+                    .all(|v| v.starts_with("backup.")),
+                "kms:grantisforawsresource" => op == "Bool",
+                _ => false,
+            };
+            if !met {
+                unknown.push(format!("{op} {key}"));
+            }
+        }
+    }
+    unknown
 }
 
 fn add_principals(statement: &Value, admission: &mut Admission) {
@@ -127,7 +175,9 @@ fn intersect(all: Vec<Admission>) -> Admission {
         return Admission::default();
     };
     for a in it {
+        let unevaluated = out.unevaluated.union(&a.unevaluated).cloned().collect();
         out = Admission {
+            unevaluated,
             everyone: out.everyone && a.everyone,
             organizations: out
                 .organizations

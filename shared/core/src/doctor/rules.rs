@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Admission, Check, DoctorPort, KeyFacts, RoleFacts, Status, Topology, VaultState};
+use super::{
+    Admission, Check, DoctorPort, Forwarding, KeyFacts, RoleFacts, Status, Topology, VaultState,
+};
 use crate::arn::Location;
 use crate::policy::{Policy, Vault};
 use crate::ports::{PortError, PortResult};
@@ -20,7 +22,7 @@ pub(crate) struct Facts {
     advanced: BTreeMap<Location, PortResult<Option<bool>>>,
     cross_account: Option<PortResult<Option<bool>>>,
     organizations: BTreeMap<String, PortResult<Option<String>>>,
-    forwarding: BTreeMap<Location, PortResult<bool>>,
+    forwarding: BTreeMap<Location, PortResult<Forwarding>>,
 }
 
 pub(crate) async fn all<P: DoctorPort>(port: &P, policy: &Policy) -> Vec<Check> {
@@ -54,10 +56,17 @@ async fn gather<P: DoctorPort>(port: &P, topo: &Topology<'_>) -> Facts {
                 .await;
             f.roles.insert(account.clone(), role);
         }
+    }
+    for v in needs_advanced_features(topo) {
         let at = v.arn.location();
-        if reachable(&f, account) && !f.advanced.contains_key(&at) {
+        if reachable(&f, &v.arn.account) && !f.advanced.contains_key(&at) {
             f.advanced
                 .insert(at.clone(), port.advanced_features(&at).await);
+        }
+    }
+    for v in &policy.vaults {
+        let at = v.arn.location();
+        if reachable(&f, &v.arn.account) && !f.forwarding.contains_key(&at) {
             f.forwarding
                 .insert(at.clone(), port.forwards_backup_events(&at).await);
         }
@@ -256,6 +265,11 @@ fn lock_bounds(v: &Vault, state: &VaultState, at: &At<'_>) -> Check {
             .map_or("any".into(), |d| d.to_string()),
     );
     let asked = v.retention.as_ref().and_then(|r| r.copy_lifecycle());
+    if asked.is_none() {
+        return check("vault_lock_bounds", Status::Warn, at,
+            format!("{bounds}, and copies keep their source's retention: one outside these bounds fails to copy"),
+            "give the vault a retention in the policy within the lock's bounds");
+    }
     match fit_to_lock(asked, Some(&lock), v.on_lock_conflict) {
         LockFit::Fits(_) => check("vault_lock_bounds", Status::Pass, at, format!("{bounds}: the policy's retention fits"), ""),
         LockFit::Raised { lifecycle, from_days } => check("vault_lock_bounds", Status::Pass, at,
@@ -307,13 +321,18 @@ fn cross_account(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
         } else {
             check("vault_not_default", Status::Pass, &at, format!("'{}' is not the Default vault", to.arn.name), "")
         });
+        let missing = matches!(f.vaults.get(to.alias.as_str()), Some(Ok(None)));
         out.push(match f.admissions.get(to.alias.as_str()) {
+            _ if missing => check("vault_access_policy", Status::Warn, &at,
+                "not checked: the vault does not exist (see vault_exists)".into(), "create the vault first"),
             None => not_checked("vault_access_policy", &at, None),
             Some(Err(e)) => not_checked("vault_access_policy", &at, Some(e)),
             Some(Ok(admission)) => {
                 let refused: Vec<&str> = from_accounts.iter().copied()
                     .filter(|a| !admission.admits(a, member_of(a).as_deref())).collect();
-                if refused.is_empty() {
+                if !admission.unevaluated.is_empty() {
+                    unevaluated("vault_access_policy", &at, admission, &refused)
+                } else if refused.is_empty() {
                     check("vault_access_policy", Status::Pass, &at, format!("its access policy lets {} copy in", admission.describe()), "")
                 } else {
                     check("vault_access_policy", Status::Fail, &at,
@@ -383,7 +402,9 @@ fn key_shared(
         Some(Ok(KeyFacts::Customer(admission))) => {
             let refused: Vec<&str> = to_accounts.iter().copied()
                 .filter(|a| !admission.admits(a, member_of(a).as_deref())).collect();
-            if refused.is_empty() {
+            if !admission.unevaluated.is_empty() {
+                unevaluated("kms_key_shared", &at, admission, &refused)
+            } else if refused.is_empty() {
                 check("kms_key_shared", Status::Pass, &at, format!("its key {key} may be used by {}", admission.describe()), "")
             } else {
                 check("kms_key_shared", Status::Fail, &at,
@@ -392,6 +413,19 @@ fn key_shared(
             }
         }
     }
+}
+
+/// A resource policy with statements the doctor does not evaluate: neither a pass nor a failure.
+fn unevaluated(id: &'static str, at: &At<'_>, admission: &Admission, refused: &[&str]) -> Check {
+    let list: Vec<&str> = admission.unevaluated.iter().map(String::as_str).collect();
+    let verdict = if refused.is_empty() {
+        format!("it admits {}", admission.describe())
+    } else {
+        format!("{} not admitted otherwise", refused.join(", "))
+    };
+    check(id, Status::Warn, at,
+        format!("not checked: the policy holds {} ({verdict})", list.join("; ")),
+        "check by hand that these statements let the copies through, or simplify the policy to an organisation condition")
 }
 
 /// The organisation most accounts read belong to (ties: the smallest id).
@@ -440,32 +474,62 @@ fn organization_members(
     }
 }
 
-fn regions(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
+/// Where DynamoDB's advanced features must be on: where copies start (a native backup cannot be
+/// copied), and where a copy moves to cold storage (which needs them).
+fn needs_advanced_features<'p>(topo: &Topology<'p>) -> Vec<&'p Vault> {
+    let cold = topo.destinations().into_iter().filter(|v| {
+        v.retention
+            .as_ref()
+            .and_then(|r| r.cold_after_days())
+            .is_some()
+    });
     let mut seen = BTreeSet::new();
-    for v in topo.sources() {
-        let loc = v.arn.location();
-        if !seen.insert(loc.clone()) {
-            continue;
-        }
+    topo.sources()
+        .into_iter()
+        .chain(cold)
+        .filter(|v| seen.insert(v.arn.location()))
+        .collect()
+}
+
+fn regions(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
+    for v in needs_advanced_features(topo) {
         let at = At {
             account: &v.arn.account,
             region: &v.arn.region,
             subject: v.alias.clone(),
         };
-        out.push(match f.advanced.get(&loc) {
+        out.push(match f.advanced.get(&v.arn.location()) {
             None => not_checked("advanced_features", &at, None),
             Some(Err(e)) => not_checked("advanced_features", &at, Some(e)),
             Some(Ok(Some(true))) => check("advanced_features", Status::Pass, &at, "AWS Backup fully manages DynamoDB here".into(), ""),
             Some(Ok(_)) => check("advanced_features", Status::Fail, &at,
-                "DynamoDB's advanced features in AWS Backup are off: backups here are DynamoDB-native and cannot be copied".into(),
+                "DynamoDB's advanced features in AWS Backup are off: backups here are DynamoDB-native and cannot be copied, and copies here cannot move to cold storage".into(),
                 "aws backup update-region-settings --resource-type-management-preference DynamoDB=true (in this account and Region)"),
         });
-        out.push(match f.forwarding.get(&loc) {
+    }
+    // Every vault's Region: copy jobs report from where they start, recovery points (the
+    // retention guard's events) from where they land.
+    let mut seen = BTreeSet::new();
+    for v in topo
+        .policy
+        .vaults
+        .iter()
+        .filter(|v| seen.insert(v.arn.location()))
+    {
+        let at = At {
+            account: &v.arn.account,
+            region: &v.arn.region,
+            subject: v.alias.clone(),
+        };
+        out.push(match f.forwarding.get(&v.arn.location()) {
             None => not_checked("event_forwarding", &at, None),
             Some(Err(e)) => not_checked("event_forwarding", &at, Some(e)),
-            Some(Ok(true)) => check("event_forwarding", Status::Pass, &at, "aws.backup events reach the hub".into(), ""),
-            Some(Ok(false)) => check("event_forwarding", Status::Fail, &at,
-                "no EventBridge rule sends aws.backup events to the hub: copies from here wait for the reconciler's hourly pass".into(),
+            Some(Ok(Forwarding::ToHub)) => check("event_forwarding", Status::Pass, &at, "aws.backup events reach the hub".into(), ""),
+            Some(Ok(Forwarding::ToBus(bus))) => check("event_forwarding", Status::Warn, &at,
+                format!("aws.backup events go to {bus}, not verified as the hub's bus"),
+                "run doctor with --hub-bus set to the hub's RelayBusArn output"),
+            Some(Ok(Forwarding::Nowhere)) => check("event_forwarding", Status::Fail, &at,
+                "no EventBridge rule sends aws.backup events to the hub: copies and retention repairs here wait for the reconciler's hourly pass".into(),
                 "deploy the spoke stack in this account and Region (its rule forwards aws.backup events to the hub bus)"),
         });
     }

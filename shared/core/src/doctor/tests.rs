@@ -69,3 +69,24 @@ fn the_report_counts_and_orders_by_the_contracts_ids() {
     assert_eq!((r.summary.pass, r.summary.warn, r.summary.fail), (1, 1, 1));
     assert!(r.failed());
 }
+
+#[test]
+fn conditions_and_denials_it_cannot_weigh_are_listed_not_judged() {
+    let doc = r#"{"Statement": [
+      {"Sid": "Org", "Effect": "Allow", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+       "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-a/r-b/ou-c/*"}}},
+      {"Sid": "OnlyOne", "Effect": "Deny", "Principal": "*", "Action": "backup:CopyIntoBackupVault",
+       "Condition": {"StringNotEquals": {"aws:PrincipalAccount": "999999999999"}}}]}"#;
+    let a = admission_of(doc, COPY_INTO_VAULT);
+    assert!(!a.admits("111111111111", Some("o-a")));
+    assert_eq!(a.unevaluated.len(), 2, "{:?}", a.unevaluated);
+    // The spoke's own key policy: the organisation, through AWS Backup only.
+    let spoke = r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": ["kms:CreateGrant", "kms:Decrypt"], "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "backup.us-east-1.amazonaws.com",
+                                       "aws:PrincipalOrgID": "o-abcdefghij"},
+                      "Bool": {"kms:GrantIsForAWSResource": "true"}}}]}"#;
+    let k = admission_of(spoke, KMS_COPY_ACTIONS);
+    assert!(k.unevaluated.is_empty(), "{:?}", k.unevaluated);
+    assert!(k.admits("222222222222", Some("o-abcdefghij")));
+}
