@@ -71,9 +71,16 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The detail-types the functions act on: a forwarding rule must let every one through.
+const NEEDED_DETAIL_TYPES: [&str; 3] = [
+    "Backup Job State Change",
+    "Copy Job State Change",
+    "Recovery Point State Change",
+];
+
 /// Does this EventBridge pattern take `aws.backup` events (its `source`, exactly or by prefix)?
-pub(crate) fn matches_backup_events(pattern: &str) -> bool {
-    let Ok(doc) = serde_json::from_str::<Value>(pattern) else {
+pub(crate) fn takes_backup_events(pattern: &str) -> bool {
+    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(pattern) else {
         return false;
     };
     let Some(Value::Array(sources)) = doc.get("source") else {
@@ -87,6 +94,26 @@ pub(crate) fn matches_backup_events(pattern: &str) -> bool {
             .is_some_and(|p| "aws.backup".starts_with(p)),
         _ => false,
     })
+}
+
+/// Does a forwarding pattern pass on every event the functions need: `detail-type`, if any,
+/// lists every needed one, and nothing else is filtered (a `detail` filter would drop states the
+/// router acts on)? The hub's own rules are narrowed on purpose and are not held to this.
+pub(crate) fn forwards_all_needed(pattern: &str) -> bool {
+    let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(pattern) else {
+        return false;
+    };
+    let types_ok = match doc.get("detail-type") {
+        None => true,
+        Some(Value::Array(types)) => NEEDED_DETAIL_TYPES
+            .iter()
+            .all(|t| types.iter().any(|x| x.as_str() == Some(*t))),
+        Some(_) => false,
+    };
+    let only_known = doc
+        .keys()
+        .all(|k| ["source", "detail-type", "account", "region"].contains(&k.as_str()));
+    takes_backup_events(pattern) && types_ok && only_known
 }
 
 impl DoctorPort for AwsDoctor {
@@ -258,9 +285,11 @@ impl DoctorPort for AwsDoctor {
                 .map_err(|e| in_account(&at.account, classify("ListRules", &e)))?;
             for rule in page.rules() {
                 let enabled = rule.state() == Some(&aws_sdk_eventbridge::types::RuleState::Enabled);
-                if !enabled || !rule.event_pattern().is_some_and(matches_backup_events) {
+                let pattern = rule.event_pattern().unwrap_or_default();
+                if !enabled || !takes_backup_events(pattern) {
                     continue;
                 }
+                let complete = forwards_all_needed(pattern);
                 let Some(name) = rule.name() else { continue };
                 let targets = events
                     .list_targets_by_rule()
@@ -270,9 +299,10 @@ impl DoctorPort for AwsDoctor {
                     .map_err(|e| in_account(&at.account, classify("ListTargetsByRule", &e)))?;
                 for target in targets.targets() {
                     match self.target_kind(at, target.arn()) {
-                        Target::Hub => return Ok(Forwarding::ToHub),
-                        Target::SomeBus => other_bus = Some(target.arn().to_string()),
-                        Target::Other => {}
+                        Target::HomeFunction => return Ok(Forwarding::ToHub),
+                        Target::HubBus if complete => return Ok(Forwarding::ToHub),
+                        Target::SomeBus if complete => other_bus = Some(target.arn().to_string()),
+                        _ => {}
                     }
                 }
             }
@@ -285,7 +315,9 @@ impl DoctorPort for AwsDoctor {
 }
 
 enum Target {
-    Hub,
+    /// In the hub's own account and Region: the hub template's rules invoke its functions.
+    HomeFunction,
+    HubBus,
     SomeBus,
     Other,
 }
@@ -300,8 +332,8 @@ impl AwsDoctor {
         let home_function =
             self.sessions().role_for(at).is_none() && here && parts.get(5) == Some(&"function");
         match &self.hub_bus {
-            _ if home_function => Target::Hub,
-            Some(bus) if target == bus => Target::Hub,
+            _ if home_function => Target::HomeFunction,
+            Some(bus) if target == bus => Target::HubBus,
             None if target.contains(":event-bus/") => Target::SomeBus,
             _ => Target::Other,
         }
@@ -325,9 +357,25 @@ mod tests {
 
     #[test]
     fn patterns_that_take_backup_events() {
+        let matches_backup_events = forwards_all_needed;
+        assert!(takes_backup_events(
+            r#"{"source": ["aws.backup"], "$or": [{"detail-type": ["Copy Job State Change"]}]}"#
+        ));
         assert!(matches_backup_events(r#"{"source": ["aws.backup"]}"#));
         assert!(matches_backup_events(r#"{"source": [{"prefix": "aws."}]}"#));
+        assert!(matches_backup_events(
+            r#"{"source": ["aws.backup"], "detail-type": ["Backup Job State Change",
+                "Copy Job State Change", "Recovery Point State Change", "Restore Job State Change"]}"#
+        ));
         assert!(!matches_backup_events(r#"{"source": ["aws.s3"]}"#));
         assert!(!matches_backup_events(r#"{"detail-type": ["x"]}"#));
+        // Narrowed: the router would miss what it acts on.
+        assert!(!matches_backup_events(
+            r#"{"source": ["aws.backup"], "detail-type": ["Copy Job State Change"]}"#
+        ));
+        assert!(!matches_backup_events(
+            r#"{"source": ["aws.backup"], "detail": {"state": ["FAILED"]}}"#
+        ));
+        assert!(!matches_backup_events("[]"));
     }
 }

@@ -529,7 +529,7 @@ fn regions(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
                 format!("aws.backup events go to {bus}, not verified as the hub's bus"),
                 "run doctor with --hub-bus set to the hub's RelayBusArn output"),
             Some(Ok(Forwarding::Nowhere)) => check("event_forwarding", Status::Fail, &at,
-                "no EventBridge rule sends aws.backup events to the hub: copies and retention repairs here wait for the reconciler's hourly pass".into(),
+                "no EventBridge rule sends the aws.backup events the functions need (backup, copy and recovery point state changes, unfiltered) to the hub: copies and retention repairs here wait for the reconciler's hourly pass".into(),
                 "deploy the spoke stack in this account and Region (its rule forwards aws.backup events to the hub bus)"),
         });
     }
