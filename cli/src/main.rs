@@ -23,6 +23,7 @@ use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
 mod doctor;
+mod emulate;
 mod live;
 mod report;
 mod restore;
@@ -122,6 +123,30 @@ enum Command {
         #[arg(long)]
         hub_bus: Option<String>,
     },
+    /// Serve the simulated organisation as AWS Backup's REST-JSON API on 127.0.0.1, for the
+    /// local loop: first the history (--days, default 1), then the clock runs --speed times real
+    /// time and the events AWS Backup emits go to the functions' URLs (e.g. `cargo lambda
+    /// watch`'s invoke endpoints). A 12-digit access key id is the account; the Region is the one
+    /// the request is signed for. Runs until stopped.
+    Emulate {
+        #[command(flatten)]
+        sim: SimArgs,
+        /// Simulated seconds per real second, 1..=86400.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86400))]
+        speed: u32,
+        /// Port on 127.0.0.1 (0: any free port; the first line printed names it).
+        #[arg(long, default_value_t = 9566)]
+        port: u16,
+        /// Where the copy router's events go (POST, JSON).
+        #[arg(long)]
+        router_url: Option<String>,
+        /// Where the retention guard's events go.
+        #[arg(long)]
+        guard_url: Option<String>,
+        /// Where the reconciler's hourly scheduled event goes.
+        #[arg(long)]
+        reconciler_url: Option<String>,
+    },
     /// Restore a table from its best copy into a new table (copying it back first where it is in
     /// another account or Region), in the simulated organisation after the simulation.
     Restore {
@@ -178,9 +203,9 @@ struct SimArgs {
     /// Regions, vault locks and access, faults); what it leaves out is generated.
     #[arg(long)]
     world: Option<PathBuf>,
-    /// Days of backups, 1..=3650.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
-    days: u32,
+    /// Days of backups, 1..=3650 (default 7; `emulate`: 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DAYS)))]
+    days: Option<u32>,
     /// Tables per root vault, 1..=10000.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_TABLES)))]
     tables: u32,
@@ -205,6 +230,10 @@ struct Prepared {
 
 impl SimArgs {
     fn prepare(self) -> Result<Prepared, Failure> {
+        self.prepare_days(7)
+    }
+
+    fn prepare_days(self, default_days: u32) -> Result<Prepared, Failure> {
         let policy_text = match &self.policy {
             Some(path) => read_limited(path, &POLICY_LIMIT)?,
             None => EXAMPLE_POLICY.to_string(),
@@ -217,7 +246,7 @@ impl SimArgs {
             });
         let p = Policy::parse(&policy_text).map_err(|e| input(format!("{shown}: {e}")))?;
         let mut options = SimOptions {
-            days: self.days,
+            days: self.days.unwrap_or(default_days),
             tables: self.tables,
             seed: self.seed,
             plan_copy_actions: self.plan_copy_actions,
@@ -404,6 +433,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ),
             _ => report::simulated(sim.prepare()?, &out, fail_on_noncompliant),
         },
+        Command::Emulate {
+            sim,
+            speed,
+            port,
+            router_url,
+            guard_url,
+            reconciler_url,
+        } => emulate::run(
+            sim.prepare_days(1)?,
+            emulate::Options {
+                port,
+                speed,
+                router_url,
+                guard_url,
+                reconciler_url,
+            },
+        ),
         Command::Doctor {
             sim,
             json,

@@ -7,18 +7,10 @@ use relay_core::compliance::InventoryPort;
 use relay_core::doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 use relay_core::ports::PortResult;
 
-use crate::world::Sim;
+use crate::world::{vault_key_arn, Sim};
 
 /// The simulated organisation's id.
 pub const SIM_ORGANIZATION: &str = "o-simulated0";
-
-/// The simulated vault's key: one customer-managed key per vault.
-fn key_arn(vault: &VaultArn) -> String {
-    format!(
-        "arn:{}:kms:{}:{}:key/sim-{}",
-        vault.partition, vault.region, vault.account, vault.name
-    )
-}
 
 impl DoctorPort for Sim {
     async fn reach(&self, at: &Location) -> PortResult<()> {
@@ -40,7 +32,7 @@ impl DoctorPort for Sim {
         w.call_in(&vault.account, "DescribeBackupVault")?;
         Ok(w.vaults.get(vault).map(|v| VaultState {
             lock: v.lock,
-            encryption_key_arn: Some(key_arn(vault)),
+            encryption_key_arn: Some(vault_key_arn(vault)),
         }))
     }
 
@@ -61,7 +53,10 @@ impl DoctorPort for Sim {
     async fn key(&self, at: &Location, key_arn_asked: &str) -> PortResult<KeyFacts> {
         let mut w = self.world();
         w.call_in(&at.account, "GetKeyPolicy")?;
-        let vault = w.vaults.values().find(|v| key_arn(&v.arn) == key_arn_asked);
+        let vault = w
+            .vaults
+            .values()
+            .find(|v| vault_key_arn(&v.arn) == key_arn_asked);
         // Unrestricted (`None`): any account may use it, as the simulated copies allow.
         let admission = match vault.and_then(|v| v.kms_shared_with.clone()) {
             None => Admission {

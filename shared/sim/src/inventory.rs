@@ -74,10 +74,7 @@ impl World {
             .map(|v| VaultFacts {
                 arn: v.arn.clone(),
                 lock: v.lock,
-                encryption_key_arn: Some(format!(
-                    "arn:{}:kms:{}:{}:key/{}",
-                    v.arn.partition, v.arn.region, v.arn.account, v.arn.name
-                )),
+                encryption_key_arn: Some(crate::world::vault_key_arn(&v.arn)),
                 deny_manual_deletion: v.deny_manual_deletion,
             })
             .collect();

@@ -7,6 +7,7 @@ pub mod policy_store;
 pub mod report;
 pub mod restore;
 pub mod rng;
+pub mod running;
 pub mod scenario;
 pub mod world;
 

@@ -283,7 +283,7 @@ impl Simulation {
     /// Every backup the plans will make, by when it completes: each plan backs up the tables of
     /// its vault's account and Region that carry its tags, from 05:00 on the first day, one table a
     /// minute (wrapping after 18 hours), each job taking 10 to 40 minutes, every `every`.
-    fn backup_queue(&self) -> BackupQueue {
+    pub(crate) fn backup_queue(&self) -> BackupQueue {
         let w = self.sim.world();
         let first_day = start_of_day(self.options.start);
         let mut queue = BackupQueue::new();
@@ -307,7 +307,12 @@ impl Simulation {
     }
 
     /// The backups that complete by `t`; each plan's next one is queued.
-    fn run_backups(&self, t: DateTime<Utc>, queue: &mut BackupQueue) {
+    /// How often plan `index` backs up.
+    pub(crate) fn plan_every(&self, index: usize) -> Duration {
+        self.plans[index].every
+    }
+
+    pub(crate) fn run_backups(&self, t: DateTime<Utc>, queue: &mut BackupQueue) {
         let mut w = self.sim.world();
         while let Some(((at, _), (table, plan_index, duration))) = queue.pop_due(t) {
             let plan = &self.plans[plan_index];
@@ -750,7 +755,7 @@ impl BackupPlan {
 }
 
 /// Backups to come, by completion time: (table index, plan index, job duration).
-struct BackupQueue {
+pub(crate) struct BackupQueue {
     due: BTreeMap<(DateTime<Utc>, u64), (usize, usize, Duration)>,
     seq: u64,
 }
@@ -763,13 +768,13 @@ impl BackupQueue {
         }
     }
 
-    fn push(&mut self, at: DateTime<Utc>, backup: (usize, usize, Duration)) {
+    pub(crate) fn push(&mut self, at: DateTime<Utc>, backup: (usize, usize, Duration)) {
         self.seq += 1;
         self.due.insert((at, self.seq), backup);
     }
 
     #[allow(clippy::type_complexity)]
-    fn pop_due(
+    pub(crate) fn pop_due(
         &mut self,
         t: DateTime<Utc>,
     ) -> Option<((DateTime<Utc>, u64), (usize, usize, Duration))> {

@@ -73,6 +73,14 @@ pub const PARTIAL_COPY: &str = "The copy job completed partially: some data was 
 pub const LOCK_FAILURE: &str =
     "Copy job failed because the retention period is outside the range allowed by the destination vault lock.";
 
+/// The simulated vault's key: one customer-managed key per vault.
+pub fn vault_key_arn(vault: &VaultArn) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:key/{}",
+        vault.partition, vault.region, vault.account, vault.name
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct SimVault {
     pub arn: VaultArn,

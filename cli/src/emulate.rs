@@ -1,0 +1,125 @@
+//! `relay emulate` (contract): the simulated organisation served over HTTP on 127.0.0.1 as AWS
+//! Backup's REST-JSON API, for the local loop. It first simulates the history (the functions'
+//! code in-process, as `relay simulate` does), then serves with its clock running `speed` times
+//! real time: backup plans go on backing up, copy jobs take their time, faults stay on, and the
+//! events AWS Backup would emit are delivered to the functions that run outside (a URL each,
+//! e.g. `cargo lambda watch`'s invoke endpoint), one at a time, each awaited before the clock
+//! moves on.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use relay_sim::world::{Delivery, Target};
+use tokio::sync::Mutex;
+
+use crate::{input, runtime, Failure, Prepared};
+
+mod api;
+mod shapes;
+
+pub(crate) struct Options {
+    pub port: u16,
+    /// Simulated seconds per real second.
+    pub speed: u32,
+    /// Where each target's events go (`None`: nowhere, they are counted as undelivered).
+    pub router_url: Option<String>,
+    pub guard_url: Option<String>,
+    /// Scheduled events for the reconciler, every simulated hour.
+    pub reconciler_url: Option<String>,
+}
+
+pub(crate) fn run(prepared: Prepared, options: Options) -> Result<(), Failure> {
+    let mut simulation = prepared.simulation;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        simulation.run().await;
+        let running = simulation.keep_running();
+        let state = Arc::new(Mutex::new(simulation));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+            .await
+            .map_err(|e| input(format!("cannot listen on 127.0.0.1:{}: {e}", options.port)))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| input(format!("no local address: {e}")))?;
+        let now = state.lock().await.now();
+        announce(&format!(
+            "relay emulate: AWS Backup on http://{address} (simulated clock at {now}, x{})",
+            options.speed
+        ))?;
+        let clock = tokio::spawn(tick(Arc::clone(&state), running, options));
+        let served = axum::serve(listener, api::router(state)).await;
+        clock.abort();
+        served.map_err(|e| Failure::Found(format!("the server stopped: {e}")))
+    })
+}
+
+/// The first line a wrapper script or test reads: where to send requests.
+fn announce(line: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(Failure::Output)
+}
+
+/// Once a real second: the clock moves `speed` simulated seconds, and what fell due is delivered
+/// in order, each awaited (the functions' calls back into the API are served meanwhile).
+async fn tick(
+    state: Arc<Mutex<relay_sim::Simulation>>,
+    mut running: relay_sim::running::Running,
+    options: Options,
+) {
+    let mut every = tokio::time::interval(StdDuration::from_secs(1));
+    let step = Duration::seconds(i64::from(options.speed.max(1)));
+    let mut next_hour = state.lock().await.now() + Duration::hours(1);
+    loop {
+        every.tick().await;
+        let (due, now) = {
+            let mut sim = state.lock().await;
+            let to = sim.now() + step;
+            (sim.advance(&mut running, to), to)
+        };
+        for delivery in due {
+            deliver(&options, &delivery).await;
+        }
+        if now >= next_hour {
+            next_hour += Duration::hours(1);
+            if let Some(url) = &options.reconciler_url {
+                let event = serde_json::json!({"version": "0", "id": format!("emulate-{}", now.timestamp()),
+                    "detail-type": "Scheduled Event", "source": "aws.events", "time": now.to_rfc3339(),
+                    "resources": [], "detail": {}});
+                post(url, &event).await;
+            }
+        }
+    }
+}
+
+async fn deliver(options: &Options, delivery: &Delivery) {
+    let url = match delivery.target {
+        Target::CopyRouter => &options.router_url,
+        Target::RetentionGuard => &options.guard_url,
+    };
+    if let Some(url) = url {
+        post(url, &delivery.event).await;
+    }
+}
+
+/// One event to a function; a failure is logged (as Lambda would, the event is not retried here:
+/// the reconciler repairs what is lost).
+async fn post(url: &str, event: &serde_json::Value) {
+    let (url, body) = (url.to_string(), event.to_string());
+    let sent = tokio::task::spawn_blocking(move || {
+        ureq::post(&url)
+            .set("content-type", "application/json")
+            .send_string(&body)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match sent {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("relay emulate: delivery failed: {e}"),
+        Err(e) => eprintln!("relay emulate: delivery failed: {e}"),
+    }
+}

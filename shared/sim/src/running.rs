@@ -1,0 +1,58 @@
+//! The simulated AWS Backup going on after a run, for `relay emulate`: its backup plans keep
+//! backing up and its copy jobs keep finishing as the clock moves, and what the functions would
+//! receive is handed out to be delivered elsewhere (the real functions) instead of in-process.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::scenario::{BackupQueue, Simulation};
+use crate::world::Delivery;
+
+/// The backup plans' schedule from where a run left it.
+pub struct Running {
+    backups: BackupQueue,
+}
+
+impl Simulation {
+    /// The schedule at the simulated clock's time: backups up to now happened in the run.
+    pub fn keep_running(&self) -> Running {
+        let now = self.sim.world().now;
+        let mut backups = self.backup_queue();
+        while let Some(((at, _), (table, plan, duration))) = backups.pop_due(now) {
+            let every = self.plan_every(plan);
+            backups.push(at + every, (table, plan, duration));
+        }
+        Running { backups }
+    }
+
+    /// The account of a caller whose credentials name none: the policy's first.
+    pub fn default_account(&self) -> String {
+        self.policy
+            .vaults
+            .first()
+            .map(|v| v.arn.account.clone())
+            .unwrap_or_else(|| "123456789012".to_string())
+    }
+
+    /// The simulated clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.sim.world().now
+    }
+
+    /// Move the clock to `t` (never back): backups complete, copy jobs advance, and the events
+    /// due by then are returned for delivery.
+    pub fn advance(&mut self, running: &mut Running, t: DateTime<Utc>) -> Vec<Delivery> {
+        let now = self.sim.world().now;
+        let mut minute = now;
+        let mut due = Vec::new();
+        // Minute by minute, as a run does: a job or backup never skips its own steps.
+        while minute < t {
+            minute = (minute + Duration::minutes(1)).min(t);
+            self.sim.world().now = minute;
+            self.run_backups(minute, &mut running.backups);
+            let mut w = self.sim.world();
+            w.step_jobs();
+            due.extend(w.take_due());
+        }
+        due
+    }
+}
