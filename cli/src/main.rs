@@ -230,10 +230,16 @@ struct Prepared {
 
 impl SimArgs {
     fn prepare(self) -> Result<Prepared, Failure> {
-        self.prepare_days(7)
+        self.prepare_days(7, None)
     }
 
-    fn prepare_days(self, default_days: u32) -> Result<Prepared, Failure> {
+    /// `history_ends`: start the simulated clock so the history ends on this day (the emulator:
+    /// its clock then agrees with the functions', which read the real one).
+    fn prepare_days(
+        self,
+        default_days: u32,
+        history_ends: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Prepared, Failure> {
         let policy_text = match &self.policy {
             Some(path) => read_limited(path, &POLICY_LIMIT)?,
             None => EXAMPLE_POLICY.to_string(),
@@ -247,6 +253,10 @@ impl SimArgs {
         let p = Policy::parse(&policy_text).map_err(|e| input(format!("{shown}: {e}")))?;
         let mut options = SimOptions {
             days: self.days.unwrap_or(default_days),
+            start: match history_ends {
+                Some(end) => history_start(end, self.days.unwrap_or(default_days)),
+                None => SimOptions::default().start,
+            },
             tables: self.tables,
             seed: self.seed,
             plan_copy_actions: self.plan_copy_actions,
@@ -277,6 +287,17 @@ impl SimArgs {
             policy_text,
         })
     }
+}
+
+/// Midnight UTC `days` + 1 days before `end`'s day: a history run drains about a day past its
+/// backups, so it ends near `end`.
+fn history_start(end: chrono::DateTime<chrono::Utc>, days: u32) -> chrono::DateTime<chrono::Utc> {
+    let midnight = end
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(end);
+    midnight - chrono::Duration::days(i64::from(days) + 1)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -441,7 +462,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             guard_url,
             reconciler_url,
         } => emulate::run(
-            sim.prepare_days(1)?,
+            sim.prepare_days(1, Some(chrono::Utc::now()))?,
             emulate::Options {
                 port,
                 speed,
