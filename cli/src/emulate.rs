@@ -35,7 +35,9 @@ pub(crate) fn run(prepared: Prepared, options: Options) -> Result<(), Failure> {
     let rt = runtime()?;
     rt.block_on(async move {
         simulation.run().await;
-        let running = simulation.keep_running();
+        // From here the simulated clock starts at the real time (or where the history ended, if
+        // later): the functions read the real clock, and at --speed 1 the two agree.
+        let running = simulation.keep_running(chrono::Utc::now());
         let state = Arc::new(Mutex::new(simulation));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
@@ -83,7 +85,8 @@ async fn tick(
         for delivery in due {
             deliver(&options, &delivery).await;
         }
-        if now >= next_hour {
+        // One scheduled event per simulated hour passed, however fast the clock runs.
+        while now >= next_hour {
             next_hour += Duration::hours(1);
             if let Some(url) = &options.reconciler_url {
                 let event = serde_json::json!({"version": "0", "id": format!("emulate-{}", now.timestamp()),
@@ -110,7 +113,11 @@ async fn deliver(options: &Options, delivery: &Delivery) {
 async fn post(url: &str, event: &serde_json::Value) {
     let (url, body) = (url.to_string(), event.to_string());
     let sent = tokio::task::spawn_blocking(move || {
-        ureq::post(&url)
+        // Lambda's own limit: a function that never answers must not stop the clock for good.
+        ureq::AgentBuilder::new()
+            .timeout(StdDuration::from_secs(900))
+            .build()
+            .post(&url)
             .set("content-type", "application/json")
             .send_string(&body)
             .map(|_| ())

@@ -12,7 +12,7 @@ use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
 use relay_core::arn::{Location, VaultArn};
 use relay_core::ledger::Original;
 use relay_core::plan::StartCopyJob;
-use relay_core::ports::{BackupPort, ErrorKind, ListQuery};
+use relay_core::ports::{BackupPort, ErrorKind, ListQuery, RestorePort};
 use relay_core::retention::Lifecycle;
 
 const RELAY: &str = env!("CARGO_BIN_EXE_relay");
@@ -200,6 +200,31 @@ async fn the_sdk_adapters_list_describe_copy_and_lengthen_through_the_emulator()
     assert_eq!(copy.lifecycle.delete_after_days, Some(400));
     assert!(copy.delete_at.unwrap() > Utc::now());
     assert_eq!(ports.vault_lock(&central).await.unwrap(), None);
+
+    // A restore of the original into a new table, followed to its end.
+    let restore = relay_core::ports::StartRestore {
+        account: HOME.into(),
+        region: "us-east-1".into(),
+        partition: "aws".into(),
+        recovery_point_arn: point.recovery_point_arn.clone(),
+        iam_role_arn: format!("arn:aws:iam::{HOME}:role/backup-relay-copy"),
+        metadata: [("targetTableName".to_string(), "emulated-restore".to_string())].into(),
+        idempotency_token: "emulate-restore-1".into(),
+        copy_source_tags: false,
+    };
+    let restore_id = RestorePort::start_restore_job(&ports, &restore).await.unwrap();
+    let mut restored = RestorePort::restore_job_status(&ports, &at, &restore_id).await.unwrap();
+    for _ in 0..30 {
+        if restored.state == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        restored = RestorePort::restore_job_status(&ports, &at, &restore_id).await.unwrap();
+    }
+    assert_eq!(restored.state, "COMPLETED", "{restored:?}");
+    assert!(restored
+        .created_resource_arn
+        .is_some_and(|a| a.ends_with(":table/emulated-restore")));
 }
 
 #[tokio::test]

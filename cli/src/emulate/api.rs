@@ -101,7 +101,8 @@ impl AwsError {
 impl From<PortError> for AwsError {
     fn from(e: PortError) -> Self {
         let (status, fallback) = match e.kind {
-            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
+            // AWS's model gives its client errors no status of their own: 400.
+            ErrorKind::NotFound => (StatusCode::BAD_REQUEST, "ResourceNotFoundException"),
             ErrorKind::Throttled => (StatusCode::BAD_REQUEST, "ThrottlingException"),
             ErrorKind::Retryable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -235,6 +236,7 @@ fn timestamp(value: &str) -> Result<DateTime<Utc>, AwsError> {
     value
         .parse::<f64>()
         .ok()
+        .filter(|s| s.is_finite())
         .and_then(|s| DateTime::from_timestamp_millis((s * 1000.0) as i64))
         .ok_or_else(|| AwsError::invalid(format!("'{value}' is not a timestamp")))
 }
@@ -505,19 +507,36 @@ async fn sts(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
     let xml = match action {
         "AssumeRole" => {
             let role = form.get("RoleArn").cloned().unwrap_or_default();
-            let role_account = role.split(':').nth(4).unwrap_or_default().to_string();
-            shapes::assume_role_xml(&role, &role_account)
+            match relay_core::arn::RoleArn::parse(&role) {
+                Ok(r) if r.account.len() == 12 && r.account.bytes().all(|b| b.is_ascii_digit()) => {
+                    shapes::assume_role_xml(
+                        &r,
+                        form.get("RoleSessionName").map_or("relay", String::as_str),
+                    )
+                }
+                _ => {
+                    return sts_error(&format!(
+                        "RoleArn '{role}' is not a role ARN of a 12-digit account"
+                    ))
+                }
+            }
         }
         "GetCallerIdentity" => shapes::caller_identity_xml(&account),
-        other => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>{} is not emulated</Message></Error></ErrorResponse>", shapes::xml_escape(other)),
-            )
-                .into_response()
-        }
+        other => return sts_error(&format!("{other} is not emulated")),
     };
     (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
+}
+
+fn sts_error(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "text/xml")],
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>{}</Message></Error></ErrorResponse>",
+            shapes::xml_escape(message)
+        ),
+    )
+        .into_response()
 }
 
 /// `application/x-www-form-urlencoded` pairs (the STS query protocol's body).

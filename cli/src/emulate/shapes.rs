@@ -29,6 +29,11 @@ fn lifecycle_out(l: &Lifecycle) -> Value {
 
 /// A `Lifecycle` member of a request; days must be whole and positive.
 pub(crate) fn lifecycle_in(v: &Value) -> Result<Lifecycle, AwsError> {
+    if !v.is_object() {
+        return Err(AwsError::invalid(format!(
+            "Lifecycle must be an object, not {v}"
+        )));
+    }
     let days = |member: &str| -> Result<Option<u32>, AwsError> {
         match v.get(member) {
             None | Some(Value::Null) => Ok(None),
@@ -131,16 +136,23 @@ pub(crate) fn xml_escape(s: &str) -> String {
 
 /// Credentials whose access key is the role's account: the emulator's own way of knowing which
 /// account a later call is in (as moto tells accounts by 12-digit keys).
-pub(crate) fn assume_role_xml(role_arn: &str, account: &str) -> String {
+pub(crate) fn assume_role_xml(role: &relay_core::arn::RoleArn, session: &str) -> String {
     let expiration = (Utc::now() + chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let name = role.name.rsplit('/').next().unwrap_or(&role.name);
+    let assumed = format!(
+        "arn:{}:sts::{}:assumed-role/{name}/{session}",
+        role.partition, role.account
+    );
     format!(
         "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
-         <Credentials><AccessKeyId>{account}</AccessKeyId><SecretAccessKey>emulated</SecretAccessKey>\
+         <Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>emulated</SecretAccessKey>\
          <SessionToken>emulated</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
-         <AssumedRoleUser><AssumedRoleId>AROAEMULATED:backup-relay</AssumedRoleId><Arn>{}</Arn></AssumedRoleUser>\
+         <AssumedRoleUser><AssumedRoleId>AROAEMULATED:{}</AssumedRoleId><Arn>{}</Arn></AssumedRoleUser>\
          </AssumeRoleResult><ResponseMetadata><RequestId>emulated</RequestId></ResponseMetadata></AssumeRoleResponse>",
-        xml_escape(role_arn)
+        xml_escape(&role.account),
+        xml_escape(session),
+        xml_escape(&assumed)
     )
 }
 

@@ -13,9 +13,14 @@ pub struct Running {
 }
 
 impl Simulation {
-    /// The schedule at the simulated clock's time: backups up to now happened in the run.
-    pub fn keep_running(&self) -> Running {
-        let now = self.sim.world().now;
+    /// The schedule from `from` on (the history's end when that is later): the backups before
+    /// it are not made (the history made its own; a gap between its end and `from` stays empty).
+    pub fn keep_running(&self, from: DateTime<Utc>) -> Running {
+        let now = {
+            let mut w = self.sim.world();
+            w.now = w.now.max(from);
+            w.now
+        };
         let mut backups = self.backup_queue();
         while let Some(((at, _), (table, plan, duration))) = backups.pop_due(now) {
             let every = self.plan_every(plan);
@@ -51,6 +56,7 @@ impl Simulation {
             self.run_backups(minute, &mut running.backups);
             let mut w = self.sim.world();
             w.step_jobs();
+            w.step_restores();
             due.extend(w.take_due());
         }
         due
