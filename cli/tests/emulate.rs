@@ -208,18 +208,28 @@ async fn the_sdk_adapters_list_describe_copy_and_lengthen_through_the_emulator()
         partition: "aws".into(),
         recovery_point_arn: point.recovery_point_arn.clone(),
         iam_role_arn: format!("arn:aws:iam::{HOME}:role/backup-relay-copy"),
-        metadata: [("targetTableName".to_string(), "emulated-restore".to_string())].into(),
+        metadata: [(
+            "targetTableName".to_string(),
+            "emulated-restore".to_string(),
+        )]
+        .into(),
         idempotency_token: "emulate-restore-1".into(),
         copy_source_tags: false,
     };
-    let restore_id = RestorePort::start_restore_job(&ports, &restore).await.unwrap();
-    let mut restored = RestorePort::restore_job_status(&ports, &at, &restore_id).await.unwrap();
+    let restore_id = RestorePort::start_restore_job(&ports, &restore)
+        .await
+        .unwrap();
+    let mut restored = RestorePort::restore_job_status(&ports, &at, &restore_id)
+        .await
+        .unwrap();
     for _ in 0..30 {
         if restored.state == "COMPLETED" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        restored = RestorePort::restore_job_status(&ports, &at, &restore_id).await.unwrap();
+        restored = RestorePort::restore_job_status(&ports, &at, &restore_id)
+            .await
+            .unwrap();
     }
     assert_eq!(restored.state, "COMPLETED", "{restored:?}");
     assert!(restored
