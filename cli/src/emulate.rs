@@ -28,16 +28,27 @@ pub(crate) struct Options {
     pub guard_url: Option<String>,
     /// Scheduled events for the reconciler, every simulated hour.
     pub reconciler_url: Option<String>,
+    /// Skip the in-process history: every event goes to the functions from the first backup.
+    pub no_history: bool,
+    /// Plans stop backing up this many simulated hours after the clock starts.
+    pub backups_for_hours: Option<u32>,
 }
 
 pub(crate) fn run(prepared: Prepared, options: Options) -> Result<(), Failure> {
     let mut simulation = prepared.simulation;
     let rt = runtime()?;
     rt.block_on(async move {
-        simulation.run().await;
+        if !options.no_history {
+            simulation.run().await;
+        }
         // From here the simulated clock starts at the real time (or where the history ended, if
         // later): the functions read the real clock, and at --speed 1 the two agree.
-        let running = simulation.keep_running(chrono::Utc::now());
+        let start = chrono::Utc::now();
+        let mut running = simulation.keep_running(start);
+        if let Some(hours) = options.backups_for_hours {
+            let now = simulation.now();
+            running = running.backups_until(now + Duration::hours(i64::from(hours)));
+        }
         let state = Arc::new(Mutex::new(simulation));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await

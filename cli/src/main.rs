@@ -146,6 +146,12 @@ enum Command {
         /// Where the reconciler's hourly scheduled event goes.
         #[arg(long)]
         reconciler_url: Option<String>,
+        /// No history: every backup, and every event, happens on the running clock.
+        #[arg(long)]
+        no_history: bool,
+        /// Plans stop backing up this many simulated hours after the clock starts.
+        #[arg(long)]
+        backups_for_hours: Option<u32>,
     },
     /// Restore a table from its best copy into a new table (copying it back first where it is in
     /// another account or Region), in the simulated organisation after the simulation.
@@ -461,6 +467,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             router_url,
             guard_url,
             reconciler_url,
+            no_history,
+            backups_for_hours,
         } => emulate::run(
             sim.prepare_days(1, Some(chrono::Utc::now()))?,
             emulate::Options {
@@ -469,6 +477,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 router_url,
                 guard_url,
                 reconciler_url,
+                no_history,
+                backups_for_hours,
             },
         ),
         Command::Doctor {

@@ -50,6 +50,12 @@ impl MotoServer {
     /// moto's server app, one request at a time (see `tests/moto_serial_server.py` for why), run by
     /// `$MOTO_PYTHON`, else the `python3` on PATH (the test command puts its venv first).
     pub fn start() -> Result<Self, String> {
+        Self::start_as(MOTO_ACCOUNT)
+    }
+
+    /// moto with `account` as its default account (`MOTO_ACCOUNT_ID`): resources made with
+    /// plain test credentials carry that account in their ARNs.
+    pub fn start_as(account: &str) -> Result<Self, String> {
         let program = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".to_string());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial_server.py");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -58,6 +64,7 @@ impl MotoServer {
             .port();
         let child = Command::new(&program)
             .args([script, "127.0.0.1", &port.to_string()])
+            .env("MOTO_ACCOUNT_ID", account)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

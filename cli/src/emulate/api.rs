@@ -55,6 +55,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/restore-jobs", put(start_restore_job))
         .route("/restore-jobs/{id}", get(describe_restore_job))
         .route("/", post(sts))
+        .route("/_relay/summary", get(summary))
         .fallback(unknown)
         .with_state(state)
 }
@@ -493,6 +494,15 @@ async fn describe_restore_job(
     let sim = state.lock().await;
     let status = sim.sim.restore_job_status(&at, &id).await?;
     ok(shapes::restore_job(&id, &at, &status))
+}
+
+/// Not AWS's: what the simulated AWS holds now, counted from its state (chains, copy jobs,
+/// duplicates), and its clock, for tests and people watching the local loop.
+async fn summary(State(state): State<Shared>) -> Answer {
+    let sim = state.lock().await;
+    let summary = serde_json::to_value(sim.summary())
+        .map_err(|e| AwsError::invalid(format!("summary: {e}")))?;
+    ok(json!({"now": sim.now().to_rfc3339(), "summary": summary}))
 }
 
 /// STS (query protocol, XML answers): AssumeRole issues credentials whose access key is the

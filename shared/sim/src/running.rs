@@ -10,6 +10,16 @@ use crate::world::Delivery;
 /// The backup plans' schedule from where a run left it.
 pub struct Running {
     backups: BackupQueue,
+    /// Plans make no backup from this time on (`None`: they go on).
+    backups_until: Option<DateTime<Utc>>,
+}
+
+impl Running {
+    /// Plans stop backing up at `until` (the in-flight copies and their events go on).
+    pub fn backups_until(mut self, until: DateTime<Utc>) -> Self {
+        self.backups_until = Some(until);
+        self
+    }
 }
 
 impl Simulation {
@@ -26,7 +36,10 @@ impl Simulation {
             let every = self.plan_every(plan);
             backups.push(at + every, (table, plan, duration));
         }
-        Running { backups }
+        Running {
+            backups,
+            backups_until: None,
+        }
     }
 
     /// The account of a caller whose credentials name none: the policy's first.
@@ -53,7 +66,9 @@ impl Simulation {
         while minute < t {
             minute = (minute + Duration::minutes(1)).min(t);
             self.sim.world().now = minute;
-            self.run_backups(minute, &mut running.backups);
+            if running.backups_until.is_none_or(|until| minute < until) {
+                self.run_backups(minute, &mut running.backups);
+            }
             let mut w = self.sim.world();
             w.step_jobs();
             w.step_restores();
