@@ -50,21 +50,29 @@ impl MotoServer {
     /// moto's server app, one request at a time (see `tests/moto_serial_server.py` for why), run by
     /// `$MOTO_PYTHON`, else the `python3` on PATH (the test command puts its venv first).
     pub fn start() -> Result<Self, String> {
-        Self::start_as(MOTO_ACCOUNT)
+        Self::launch(None)
     }
 
     /// moto with `account` as its default account (`MOTO_ACCOUNT_ID`): resources made with
-    /// plain test credentials carry that account in their ARNs.
+    /// plain test credentials carry that account in their ARNs. (With it set, moto no longer
+    /// tells assumed roles' accounts apart: multi-account tests use [`start`](Self::start).)
     pub fn start_as(account: &str) -> Result<Self, String> {
+        Self::launch(Some(account))
+    }
+
+    fn launch(account: Option<&str>) -> Result<Self, String> {
         let program = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".to_string());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/moto_serial_server.py");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
             .port();
-        let child = Command::new(&program)
+        let mut command = Command::new(&program);
+        if let Some(account) = account {
+            command.env("MOTO_ACCOUNT_ID", account);
+        }
+        let child = command
             .args([script, "127.0.0.1", &port.to_string()])
-            .env("MOTO_ACCOUNT_ID", account)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
