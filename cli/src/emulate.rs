@@ -119,9 +119,20 @@ async fn deliver(options: &Options, delivery: &Delivery) {
     }
 }
 
-/// One event to a function; a failure is logged (as Lambda would, the event is not retried here:
-/// the reconciler repairs what is lost).
+/// One event to a function. A failed invocation is tried twice more, as Lambda does with an
+/// asynchronous one; then it is logged (the reconciler repairs what is lost).
 async fn post(url: &str, event: &serde_json::Value) {
+    for attempt in 1..=3 {
+        if post_once(url, event).await {
+            return;
+        }
+        if attempt == 3 {
+            eprintln!("relay emulate: the event went undelivered after 3 attempts");
+        }
+    }
+}
+
+async fn post_once(url: &str, event: &serde_json::Value) -> bool {
     let (url, body) = (url.to_string(), event.to_string());
     let sent = tokio::task::spawn_blocking(move || {
         // Lambda's own limit: a function that never answers must not stop the clock for good.
@@ -136,8 +147,14 @@ async fn post(url: &str, event: &serde_json::Value) {
     })
     .await;
     match sent {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("relay emulate: delivery failed: {e}"),
-        Err(e) => eprintln!("relay emulate: delivery failed: {e}"),
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            eprintln!("relay emulate: delivery failed: {e}");
+            false
+        }
+        Err(e) => {
+            eprintln!("relay emulate: delivery failed: {e}");
+            false
+        }
     }
 }

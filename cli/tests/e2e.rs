@@ -1,13 +1,11 @@
 //! End to end: the functions' real binaries (copy-router, retention-guard, reconciler), with
 //! their real SDK adapters, under a local Lambda Runtime API served here, against moto (the
 //! ledger in DynamoDB, the alert topic, the tables' tags) and `relay emulate` (AWS Backup and
-//! STS). The emulator's plans back up for two days with duplicated and reordered events; every event
-//! goes over HTTP to a function and is awaited before its clock moves on. It ends with every
+//! STS). The emulator's plans back up for two days with lost, duplicated and reordered events and
+//! failed copies; every event goes over HTTP to a function and is awaited before its clock moves
+//! on, and the hourly reconciler (on the emulator's time, which the functions take from the
+//! `Date` of its answers) re-drives what was lost and retries what failed. It ends with every
 //! chain complete and no duplicate copy job, as `relay simulate` says for the same world and seed.
-//!
-//! The reconciler runs too (hourly), but lost events are not planted: the functions read the real
-//! clock and the emulator's runs ahead of it, so the reconciler's look-back (on the real clock)
-//! does not reach the emulator's newest points. The router alone must complete every chain here.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
@@ -30,7 +28,7 @@ const RELAY: &str = env!("CARGO_BIN_EXE_relay");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const HOME: &str = "111111111111";
 const TABLES: [&str; 3] = ["orders", "carts", "users"];
-const FAULTS: &str = "lose=0,duplicate=0.3,reorder=45,fail=0,throttle=0";
+const FAULTS: &str = "lose=0.3,duplicate=0.3,reorder=45,fail=0.1,throttle=0";
 const SEED: &str = "11";
 
 fn world() -> String {

@@ -57,6 +57,10 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/", post(sts))
         .route("/_relay/summary", get(summary))
         .fallback(unknown)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            simulated_date,
+        ))
         .with_state(state)
 }
 
@@ -135,6 +139,18 @@ impl IntoResponse for AwsError {
 }
 
 type Answer = Result<Response, AwsError>;
+
+/// Every answer's `Date` is the simulated clock's: the functions take AWS's time from it.
+async fn simulated_date(State(state): State<Shared>, mut response: Response) -> Response {
+    let now = state.lock().await.now();
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&date) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
+}
 
 /// A request the emulator does not know: said plainly, in AWS's shape.
 async fn unknown(method: axum::http::Method, uri: axum::http::Uri) -> AwsError {

@@ -3,6 +3,7 @@
 //! each account.
 
 pub mod alerts;
+pub mod aws_clock;
 pub mod backup;
 pub mod backup_inventory;
 pub mod errors;
@@ -245,8 +246,9 @@ impl AlertPort for AwsPorts {
 }
 
 impl Clock for AwsPorts {
+    /// AWS Backup's time (see `aws_clock`): the real time, against AWS.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.sessions.clock().now()
     }
 
     async fn pause(&self, wait: std::time::Duration) {

@@ -3,12 +3,14 @@
 //! they expire. Single-account use assumes nothing.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use relay_core::arn::Location;
+
+use crate::aws_clock::{AwsClock, ObserveDate};
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionConfig {
@@ -24,6 +26,7 @@ pub struct Sessions {
     credentials: Mutex<HashMap<String, SharedCredentialsProvider>>,
     backup: Mutex<HashMap<Location, aws_sdk_backup::Client>>,
     dynamodb: Mutex<HashMap<Location, aws_sdk_dynamodb::Client>>,
+    clock: Arc<AwsClock>,
 }
 
 impl Sessions {
@@ -34,7 +37,13 @@ impl Sessions {
             credentials: Mutex::new(HashMap::new()),
             backup: Mutex::new(HashMap::new()),
             dynamodb: Mutex::new(HashMap::new()),
+            clock: Arc::new(AwsClock::default()),
         }
+    }
+
+    /// AWS Backup's clock, as its answers tell it.
+    pub fn clock(&self) -> &AwsClock {
+        &self.clock
     }
 
     pub fn base(&self) -> &SdkConfig {
@@ -86,7 +95,8 @@ impl Sessions {
             return c.clone();
         }
         let mut builder = aws_sdk_backup::config::Builder::from(&self.base)
-            .region(Region::new(location.region.clone()));
+            .region(Region::new(location.region.clone()))
+            .interceptor(ObserveDate(Arc::clone(&self.clock)));
         if let Some(creds) = self.credentials_for(location).await {
             builder = builder.credentials_provider(creds);
         }
