@@ -200,6 +200,7 @@ async fn moto_account(moto: &MotoServer) -> String {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, Tag,
     };
+    relay_tests::create_ledger_table(&ddb, "relay-ledger").await;
     let attr = |n: &str| {
         AttributeDefinition::builder()
             .attribute_name(n)
@@ -214,16 +215,6 @@ async fn moto_account(moto: &MotoServer) -> String {
             .build()
             .unwrap()
     };
-    ddb.create_table()
-        .table_name("relay-ledger")
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
     // The tables the world file backs up, with the tag the first route selects.
     for t in TABLES {
         ddb.create_table()

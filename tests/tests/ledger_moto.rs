@@ -1,42 +1,10 @@
 //! The DynamoDB ledger against a real moto server over HTTP.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use chrono::{Duration, Utc};
 use relay_aws::DynamoLedger;
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey};
 use relay_core::ports::LedgerPort;
-use relay_tests::{ledger_contract, MotoServer};
-
-/// The same key schema as the ledger table in infra/template.yaml.
-async fn ledger_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
+use relay_tests::{create_ledger_table as ledger_table, ledger_contract, MotoServer};
 
 #[tokio::test]
 async fn the_dynamodb_ledger_honours_the_ledger_contract() {
