@@ -268,7 +268,14 @@ impl SimArgs {
             plan_copy_actions: self.plan_copy_actions,
             ..SimOptions::default()
         };
-        let faults_given = self.faults.is_some();
+        let world = match &self.world {
+            Some(path) => Some(load_world(path, &p)?),
+            None => None,
+        };
+        // Name by name: the defaults, then what the world file names, then what `--faults` names.
+        if let Some(f) = world.as_ref().and_then(|w| w.faults.as_ref()) {
+            options.faults = options.faults.with_spec(f);
+        }
         if let Some(spec) = &self.faults {
             options.faults = parse_faults(spec, options.faults).map_err(input)?;
         }
@@ -276,16 +283,9 @@ impl SimArgs {
         if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             options.progress = Some(show_progress);
         }
-        let simulation = match &self.world {
-            // `--faults` given beside a world file is the one that counts.
-            Some(path) => {
-                let w = load_world(path, &p)?;
-                let w = WorldFile {
-                    faults: w.faults.filter(|_| !faults_given),
-                    ..w
-                };
-                Simulation::with_world(p, &w, options)
-            }
+        let simulation = match world {
+            // Its faults are in `options` already.
+            Some(w) => Simulation::with_world(p, &WorldFile { faults: None, ..w }, options),
             None => Simulation::new(p, options),
         };
         Ok(Prepared {
@@ -629,7 +629,7 @@ fn show_progress(day: u32, days: u32) {
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
-/// A world file, checked against the policy; its faults stand unless `--faults` is given too.
+/// A world file, checked against the policy.
 fn load_world(path: &Path, policy: &Policy) -> Result<WorldFile, Failure> {
     let text = read_limited(path, &WORLD_LIMIT)?;
     WorldFile::parse(&text, policy).map_err(|e| input(format!("{}: {e}", path.display())))

@@ -245,6 +245,7 @@ async fn points_of(
         let mut query = ListQuery {
             created_after: after,
             created_before: before,
+            resource_arn: None,
             page_token: None,
             page_size: relay_core::compliance::inventory::POINTS_PAGE,
         };

@@ -93,6 +93,7 @@ fn query(page_size: u32, page_token: Option<String>) -> ListQuery {
     ListQuery {
         created_after: None,
         created_before: None,
+        resource_arn: None,
         page_token,
         page_size,
     }

@@ -322,6 +322,7 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
             account: Some("333333333333".into()),
             resource: None,
             route: None,
+            all_chains: false,
         },
         at(2),
     );

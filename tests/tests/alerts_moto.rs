@@ -17,6 +17,7 @@ fn alert(subject: &str) -> Alert {
         account: None,
         resource: None,
         route: None,
+        all_chains: false,
     }
 }
 

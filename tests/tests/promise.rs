@@ -117,11 +117,21 @@ async fn every_fault_at_once_ends_every_incomplete_chain_in_exactly_one_alert() 
         let s = sim.run().await;
         assert_promise(&sim, &s);
         assert!(s.chains_complete > 0, "seed {seed}: {s:#?}");
+        // One alert per incomplete chain, besides the dead-letter queues' alarms (events that
+        // Lambda's retries could not get through: the reconciler repairs what they missed).
+        let w = sim.sim.world();
+        let about_chains = w
+            .alerts
+            .iter()
+            .filter(|a| !a.subject.starts_with("ALARM:"))
+            .count() as u64;
         assert_eq!(
-            s.alerts,
+            about_chains,
             s.chains_total - s.chains_complete,
-            "seed {seed}: one alert per incomplete chain"
+            "seed {seed}: one alert per incomplete chain: {:#?}",
+            w.alerts
         );
+        assert!(w.alarms.len() <= 2, "{:?}", w.alarms);
     }
 }
 
@@ -302,18 +312,26 @@ proptest::proptest! {
         throttle in 0.0f64..0.5,
         deny in proptest::option::weighted(0.2, 0usize..3),
         lost_answers in 0u32..6,
+        plan_copy in proptest::option::weighted(0.5, 1usize..8),
         seed in 0u64..1000,
     ) {
-        check_random_case(vaults, &edges, &kinds, (lose, duplicate, reorder, fail, throttle), deny, lost_answers, seed);
+        let case = RandomCase { vaults, edges, kinds, plan_copy: plan_copy.map(|v| v.min(vaults - 1)) };
+        check_random_case(&case, (lose, duplicate, reorder, fail, throttle), deny, lost_answers, seed);
     }
 }
 
-/// One case of the random-graph property: runs it and checks the promise.
-#[allow(clippy::too_many_arguments)]
-fn check_random_case(
+/// The organisation of one random case: the graph, and the vault a backup plan's own copy action
+/// copies into beside the routes (`v{n}`), if it has one.
+struct RandomCase {
     vaults: usize,
-    edges: &[bool],
-    kinds: &[u8],
+    edges: Vec<bool>,
+    kinds: Vec<u8>,
+    plan_copy: Option<usize>,
+}
+
+/// One case of the random-graph property: runs it and checks the promise.
+fn check_random_case(
+    case: &RandomCase,
     (lose, duplicate, reorder, fail, throttle): (f64, f64, i64, f64, f64),
     deny: Option<usize>,
     lost_answers: u32,
@@ -335,10 +353,9 @@ fn check_random_case(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let mut sim = Simulation::new(
-        random_policy(vaults, edges, kinds),
-        options(2, 2, seed, faults),
-    );
+    let mut o = options(2, 2, seed, faults);
+    o.plan_copy_to = case.plan_copy.map(|v| format!("v{v}"));
+    let mut sim = Simulation::new(random_policy(case.vaults, &case.edges, &case.kinds), o);
     if lost_answers > 0 {
         // Starts that reach AWS with their answer lost, and an AWS that forgets tokens fast.
         let mut w = sim.sim.world();
@@ -352,10 +369,14 @@ fn check_random_case(
 /// Found by the property in CI: a lost start answer under heavy throttling.
 #[test]
 fn a_lost_start_answer_under_throttling_is_not_started_twice() {
+    let case = RandomCase {
+        vaults: 5,
+        edges: vec![true, false, false, false, false, false],
+        kinds: vec![2, 2, 7],
+        plan_copy: None,
+    };
     check_random_case(
-        5,
-        &[true, false, false, false, false, false],
-        &[2, 2, 7],
+        &case,
         (
             0.17572305902592752,
             0.45719524002849676,
@@ -367,4 +388,140 @@ fn a_lost_start_answer_under_throttling_is_not_started_twice() {
         1,
         222,
     );
+}
+
+/// The README's world file: a backup plan whose own copy action copies every backup into the
+/// bunker (lifecycle "never"), beside the routes that reach it.
+const PLAN_COPIES_INTO_THE_BUNKER: &str = r#"
+tables:
+  - { name: orders, account: "111111111111", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: audit, account: "111111111111", region: us-east-1 }
+backup_plans:
+  - { vault: primary, every_hours: 12, delete_after_days: 35, copy_to: bunker }
+"#;
+
+fn with_world(text: &str, faults: Faults, seed: u64) -> Simulation {
+    let policy = example();
+    let world = relay_core::world_file::WorldFile::parse(text, &policy).unwrap();
+    let mut o = options(4, 1, seed, faults);
+    o.plan_copy_actions = false;
+    Simulation::with_world(policy, &world, o)
+}
+
+#[tokio::test]
+async fn a_plans_copy_action_and_a_route_into_one_vault_make_one_copy_per_backup() {
+    for seed in [1, 2, 3] {
+        let mut sim = with_world(
+            PLAN_COPIES_INTO_THE_BUNKER,
+            SimOptions::default().faults,
+            seed,
+        );
+        let s = sim.run().await;
+        assert_promise(&sim, &s);
+        assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+        // Every backup of both tables, the plan's copy of each, kept 100 years.
+        assert_eq!(s.never_expire_copies, s.backups, "{s:#?}");
+        assert_eq!(s.never_expire_violations, 0);
+        assert_eq!(s.plan_copy_jobs, s.backups);
+    }
+}
+
+#[tokio::test]
+async fn a_plans_copy_into_a_middle_vault_is_held_once_and_the_chain_goes_on_from_it() {
+    let world = PLAN_COPIES_INTO_THE_BUNKER.replace("copy_to: bunker", "copy_to: dr");
+    let mut sim = with_world(&world, SimOptions::default().faults, 7);
+    let s = sim.run().await;
+    assert_promise(&sim, &s);
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    // The gold table's chains reach the bunker from the plan's copies in dr.
+    assert!(s.never_expire_copies >= s.chains_total, "{s:#?}");
+}
+
+#[tokio::test]
+async fn the_duplicate_counter_counts_a_plans_job_and_a_route_job_into_one_vault() {
+    let sim = with_world(PLAN_COPIES_INTO_THE_BUNKER, Faults::none(), 1);
+    let bunker = sim.vault_arn("bunker").unwrap();
+    let primary = sim.vault_arn("primary").unwrap();
+    let (table, now, rp) = {
+        let mut w = sim.sim.world();
+        let table = w.tables[0].arn.clone();
+        let now = w.now;
+        let lifecycle = relay_core::retention::Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None,
+        };
+        let rp = w
+            .complete_backup(&table, &primary, now, lifecycle, Some(&bunker))
+            .unwrap();
+        (table, now, rp)
+    };
+    // A second job of the same backup into the same vault while the plan's is under way.
+    let job = relay_core::plan::StartCopyJob {
+        route: "by hand".into(),
+        original: Original::new(table.to_string(), now),
+        account: primary.account.clone(),
+        region: primary.region.clone(),
+        partition: primary.partition.clone(),
+        recovery_point_arn: rp,
+        source_backup_vault_name: primary.name.clone(),
+        source_backup_vault_arn: primary.to_string(),
+        destination_backup_vault_arn: bunker.to_string(),
+        iam_role_arn: "arn:aws:iam::111111111111:role/backup-relay-copy".into(),
+        idempotency_token: "by-hand".into(),
+        attempt: 1,
+        lifecycle: None,
+        lock_adjustment: None,
+        resource_arn: Some(table.to_string()),
+    };
+    relay_core::ports::BackupPort::start_copy_job(&sim.sim, &job)
+        .await
+        .unwrap();
+    assert_eq!(sim.summary().duplicate_copy_jobs, 1);
+}
+
+#[tokio::test]
+async fn throttling_at_any_level_ends_with_every_incomplete_chain_announced_and_no_storm() {
+    for (throttle, seed) in [(0.8, 1), (0.9, 2), (1.0, 3)] {
+        let faults = Faults {
+            throttle,
+            ..SimOptions::default().faults
+        };
+        let mut sim = Simulation::new(example(), options(3, 2, seed, faults));
+        let s = sim.run().await;
+        assert_eq!(s.duplicate_copy_jobs, 0, "{throttle}: {s:#?}");
+        assert_eq!(
+            s.chains_incomplete_unalerted, 0,
+            "{throttle}: {:?}",
+            s.unalerted
+        );
+        assert_eq!(sim.sim.world().retentions_shortened, 0);
+        // What cannot be repaired is announced once as a whole, not hop by hop.
+        if s.chains_complete < s.chains_total {
+            assert!(s.all_chains_alerts >= 1, "{throttle}: {s:#?}");
+        }
+        assert!(s.alerts <= 12, "{throttle}: a storm of {} alerts", s.alerts);
+    }
+}
+
+#[tokio::test]
+async fn when_aws_refuses_every_call_the_reconcilers_dead_letter_alarm_says_so_once() {
+    let faults = Faults {
+        throttle: 1.0,
+        ..Faults::none()
+    };
+    let mut sim = Simulation::new(example(), options(2, 2, 5, faults));
+    let s = sim.run().await;
+    assert_eq!(s.chains_complete, 0);
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{:?}", s.unalerted);
+    let w = sim.sim.world();
+    let alarms: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert_eq!(
+        alarms
+            .iter()
+            .filter(|a| a.contains("reconciler-failed-runs"))
+            .count(),
+        1,
+        "{alarms:?}"
+    );
+    assert!(s.reconciler_runs_dead_lettered > 1);
 }

@@ -249,6 +249,7 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
         account: None,
         resource: None,
         route: None,
+        all_chains: false,
     };
     let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
     assert!(first.is_err(), "SNS is down");
@@ -295,4 +296,119 @@ async fn copies_that_can_never_be_made_are_alerted_once_each_kind() {
     assert!(subjects
         .iter()
         .any(|s| s.contains("111111111111/us-east-1 cannot be copied")));
+}
+
+/// A copy of the backup put into `alias` by someone else (a person, another tool): COMPLETED,
+/// with the original's resource and creation date, as every copy keeps them.
+fn copy_made_by_hand(sim: &Simulation, original_rp: &str, alias: &str) -> String {
+    let vault = sim.vault_arn(alias).unwrap();
+    let mut w = sim.sim.world();
+    let source = w.recovery_points[original_rp].clone();
+    let arn = w.new_recovery_point_arn(&vault);
+    let now = w.now;
+    w.insert_point(relay_sim::world::SimRecoveryPoint {
+        arn: arn.clone(),
+        vault,
+        source: Some(original_rp.to_string()),
+        completed_at: now,
+        ..source
+    });
+    arn
+}
+
+#[tokio::test]
+async fn a_copy_someone_else_made_is_held_no_copy_starts_and_the_chain_goes_on_from_it() {
+    let sim = world(example(), Faults::none());
+    let original = backup(&sim);
+    let by_hand = copy_made_by_hand(&sim, &original, "central");
+    let events = pass(&sim, 10);
+    let out = route(&sim, &events[0]).await.unwrap();
+    assert!(
+        out.started.iter().all(|(r, _)| r != "primary->central"),
+        "{out:#?}"
+    );
+    assert_eq!(out.held.len(), 1, "{out:#?}");
+    assert_eq!(out.held[0].recovery_point_arn, by_hand);
+    // Its onward route runs from the copy that exists, at once.
+    assert_eq!(out.started.len(), 1, "{out:#?}");
+    assert_eq!(out.started[0].0, "central->dr");
+    let w = sim.sim.world();
+    let job = w.jobs.last().unwrap();
+    assert_eq!(job.source_rp, by_hand);
+    assert_eq!(w.points_in(&sim.vault_arn("central").unwrap()).count(), 1);
+}
+
+#[tokio::test]
+async fn a_copy_job_someone_else_started_is_adopted_not_started_again() {
+    let sim = world(example(), Faults::none());
+    let primary = sim.vault_arn("primary").unwrap();
+    let central = sim.vault_arn("central").unwrap();
+    {
+        let mut w = sim.sim.world();
+        let table = w.tables[0].arn.clone();
+        let now = w.now;
+        let lifecycle = Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None,
+        };
+        // A backup plan whose own copy action copies into central: its job starts with the backup.
+        w.complete_backup(&table, &primary, now, lifecycle, Some(&central))
+            .unwrap();
+    }
+    let events = pass(&sim, 10);
+    let completed = events
+        .iter()
+        .find(|e| e["detail-type"] == "Backup Job State Change")
+        .unwrap();
+    let out = route(&sim, completed).await.unwrap();
+    assert!(out.started.is_empty(), "{out:#?}");
+    assert_eq!(out.adopted.len(), 1, "{out:#?}");
+    // When the plan's copy lands, the chain goes on from it; the bunker's hop follows as usual.
+    for event in completed_copies(&pass(&sim, 200)) {
+        route(&sim, &event).await.unwrap();
+    }
+    let w = sim.sim.world();
+    assert_eq!(w.points_in(&central).count(), 1, "one copy in central");
+    assert_eq!(
+        w.jobs.iter().filter(|j| j.dest_vault == central).count(),
+        1,
+        "the plan's job only"
+    );
+    assert!(w
+        .jobs
+        .iter()
+        .any(|j| j.dest_vault == sim.vault_arn("dr").unwrap()));
+}
+
+#[tokio::test]
+async fn a_reconciler_that_cannot_finish_a_clean_pass_for_six_hours_says_so_once_and_closes_it() {
+    let sim = world(example(), Faults::none());
+    backup(&sim);
+    pass(&sim, 10);
+    // AWS Backup answers no listing: every phase fails, for no reason anyone was told yet.
+    sim.sim
+        .world()
+        .unavailable
+        .insert("ListRecoveryPointsByBackupVault");
+    for _ in 0..9 {
+        sim.sim.world().now += Duration::hours(1);
+        let r = reconcile(&sim).await;
+        assert!(!r.pass_clean);
+    }
+    {
+        let w = sim.sim.world();
+        let alerts: Vec<&Alert> = w.alerts.iter().filter(|a| a.all_chains).collect();
+        assert_eq!(alerts.len(), 1, "{:#?}", w.alerts);
+        assert!(alerts[0].subject.contains("reconciler is behind"));
+    }
+    // AWS answers again: a clean pass closes the incident; a new breakage would alert again.
+    sim.sim.world().unavailable.clear();
+    sim.sim.world().now += Duration::hours(1);
+    let r = reconcile(&sim).await;
+    assert!(r.pass_clean, "{r:#?}");
+    assert!(!sim
+        .sim
+        .world()
+        .incidents
+        .contains_key(relay_core::reconcile::BEHIND_INCIDENT));
 }

@@ -349,7 +349,7 @@ async fn plan_copy_action_copies_in_the_bunker_are_all_repaired_to_36500_days() 
 }
 
 #[tokio::test]
-async fn a_locked_bunker_reports_plan_copies_as_violations_and_shortens_nothing() {
+async fn a_locked_bunker_keeps_the_plans_own_copy_once_and_reports_it_as_a_violation() {
     let mut o = options(2, 2, 10, Faults::none());
     o.plan_copy_actions = true;
     let mut sim = Simulation::new(policy(), o);
@@ -360,17 +360,21 @@ async fn a_locked_bunker_reports_plan_copies_as_violations_and_shortens_nothing(
     });
     let s = sim.run().await;
     let w = sim.sim.world();
-    // 4 plan copies inherited 35 days; 4 chain copies were clamped to 3650: all 8 reported once.
+    // The plan's copies (inheriting 35 days) reach the bunker first: the route into it finds
+    // each one under way and makes no second copy. The lock forbids the repair: each is
+    // reported once.
+    assert_eq!(s.duplicate_copy_jobs, 0, "{s:#?}");
+    assert_eq!(w.points_in(&bunker).count(), 4, "one copy per backup");
     assert_eq!(s.lifecycles_repaired, 0);
-    assert_eq!(s.retention_violations, 8, "{s:#?}");
-    assert_eq!(s.never_expire_violations, 8);
-    assert_eq!(s.never_expire_violations_by_lock, 8);
+    assert_eq!(s.retention_violations, 4, "{s:#?}");
+    assert_eq!(s.never_expire_violations, 4);
+    assert_eq!(s.never_expire_violations_by_lock, 4);
     assert_eq!(
         w.alerts
             .iter()
             .filter(|a| a.subject.contains("never-expire not kept"))
             .count(),
-        8
+        4
     );
     for rp in w.points_in(&bunker) {
         let inherited = rp

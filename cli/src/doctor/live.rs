@@ -5,6 +5,7 @@
 use relay_aws::errors::{classify, in_account};
 use relay_aws::{AwsPorts, Sessions};
 use relay_core::arn::{Location, VaultArn};
+use relay_core::compliance::inventory::PlanFacts;
 use relay_core::compliance::InventoryPort;
 use relay_core::doctor::{
     admission_of, Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState,
@@ -117,6 +118,10 @@ pub(crate) fn forwards_all_needed(pattern: &str) -> bool {
 }
 
 impl DoctorPort for AwsDoctor {
+    async fn backup_plans(&self, at: &Location) -> PortResult<Vec<PlanFacts>> {
+        InventoryPort::backup_plans(&self.ports, at).await
+    }
+
     async fn reach(&self, at: &Location) -> PortResult<()> {
         if self.sessions().role_for(at).is_none() {
             return Ok(());

@@ -340,6 +340,8 @@ async fn list_copy_jobs(
         .iter()
         .map(|j| {
             json!({"CopyJobId": j.copy_job_id, "SourceRecoveryPointArn": j.source_recovery_point_arn,
+                   "SourceBackupVaultArn": j.source_backup_vault_arn,
+                   "DestinationRecoveryPointArn": j.destination_recovery_point_arn,
                    "State": j.state, "ResourceArn": resource, "DestinationBackupVaultArn": destination,
                    "AccountId": at.account})
         })
@@ -401,6 +403,7 @@ async fn list_recovery_points(
             .get("createdBefore")
             .map(|t| timestamp(t))
             .transpose()?,
+        resource_arn: query.get("resourceArn").cloned(),
         page_token: query.get("nextToken").cloned(),
         page_size,
     };

@@ -139,6 +139,7 @@ impl BackupApi {
             .list_recovery_points_by_backup_vault()
             .backup_vault_name(&vault.name)
             .by_resource_type("DynamoDB")
+            .set_by_resource_arn(query.resource_arn.clone())
             .set_by_created_after(
                 query
                     .created_after
@@ -289,6 +290,10 @@ impl BackupApi {
                 Some(CopyJobSummary {
                     copy_job_id: j.copy_job_id()?.to_string(),
                     source_recovery_point_arn: j.source_recovery_point_arn().map(str::to_string),
+                    source_backup_vault_arn: j.source_backup_vault_arn().map(str::to_string),
+                    destination_recovery_point_arn: j
+                        .destination_recovery_point_arn()
+                        .map(str::to_string),
                     state: j
                         .state()
                         .map(|s| s.as_str().to_string())

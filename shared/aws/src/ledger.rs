@@ -370,6 +370,10 @@ impl LedgerPort for DynamoLedger {
             set.push("#rt = :route");
             b = b.expression_attribute_values(":route", s(route));
         }
+        if alert.all_chains {
+            set.push("all_chains = :all");
+            b = b.expression_attribute_values(":all", AttributeValue::Bool(true));
+        }
         if let Some(hop) = &alert.hop {
             set.extend(["hop_original = :ho", "hop_vault = :hv"]);
             b = b
@@ -678,6 +682,7 @@ fn incident_from_item(item: &Item) -> Option<Incident> {
             account: text(item, "account"),
             resource: text(item, "resource"),
             route: text(item, "route"),
+            all_chains: matches!(item.get("all_chains"), Some(AttributeValue::Bool(true))),
         },
         opened_at: time(item, "opened_at")?,
         alerted_at: time(item, "alerted_at"),

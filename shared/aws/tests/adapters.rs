@@ -387,6 +387,7 @@ mod lifecycle_and_listing {
         let query = ListQuery {
             created_after: chrono::DateTime::from_timestamp(1_800_000_000, 0),
             created_before: None,
+            resource_arn: None,
             page_token: Some("page-2".into()),
             page_size: 5000,
         };

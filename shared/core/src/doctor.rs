@@ -176,6 +176,12 @@ pub trait DoctorPort: Send + Sync {
         &self,
         at: &Location,
     ) -> impl Future<Output = PortResult<Forwarding>> + Send;
+    /// The backup plans of `at` (their rules' target vaults and retentions): a vault lock that
+    /// refuses a plan's retention fails every backup job into the vault.
+    fn backup_plans(
+        &self,
+        at: &Location,
+    ) -> impl Future<Output = PortResult<Vec<crate::compliance::inventory::PlanFacts>>> + Send;
 }
 
 /// Every check of the contract over every account and Region the policy reaches.

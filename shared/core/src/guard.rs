@@ -70,6 +70,19 @@ pub fn decide(vault: &Vault, point: &PointView, lock: Option<&VaultLock>) -> Gua
             reason: "the recovery point is already deleted".into(),
         };
     }
+    // What a partial copy left, or a copy still being written, is not a copy to keep 100 years.
+    if let Some(status) = point
+        .status
+        .as_deref()
+        .filter(|s| !matches!(*s, "COMPLETED" | "AVAILABLE"))
+    {
+        return GuardDecision::Ignored {
+            reason: format!(
+                "{} is {status}: only completed copies are kept 100 years",
+                point.recovery_point_arn
+            ),
+        };
+    }
     if let Some(reason) = not_changeable(point) {
         return GuardDecision::Ignored { reason };
     }

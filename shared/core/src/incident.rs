@@ -62,6 +62,7 @@ pub async fn raise_account<P: RouterPorts>(
         account: Some(account.to_string()),
         resource: None,
         route: None,
+        all_chains: false,
     };
     raise(ports, Incident::account_id(account), alert).await
 }

@@ -6,6 +6,7 @@ pub mod arn;
 pub mod compliance;
 pub mod doctor;
 pub mod event;
+pub mod existing;
 pub mod guard;
 pub mod incident;
 pub mod ledger;

@@ -63,9 +63,28 @@ impl fmt::Display for PolicyError {
 
 /// Every error found in one policy document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid policy ({} error{}):\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" },
-        .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+#[error("{}", error_list("invalid policy", .0))]
 pub struct PolicyErrors(pub Vec<PolicyError>);
+
+/// The errors of a document shown to a person: how many, and the first [`ERRORS_SHOWN`] of them
+/// (a generated file with a thousand mistakes needs its first few fixed, not a thousand lines).
+pub fn error_list(what: &str, errors: &[PolicyError]) -> String {
+    let n = errors.len();
+    let mut out = format!("{what} ({n} error{}):", if n == 1 { "" } else { "s" });
+    for e in errors.iter().take(ERRORS_SHOWN) {
+        out.push_str(&format!("\n  - {e}"));
+    }
+    if n > ERRORS_SHOWN {
+        out.push_str(&format!(
+            "\n  ... and {} more (the first {ERRORS_SHOWN} are shown)",
+            n - ERRORS_SHOWN
+        ));
+    }
+    out
+}
+
+/// The most errors [`error_list`] shows.
+pub const ERRORS_SHOWN: usize = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -116,7 +135,7 @@ impl Policy {
     /// YAML or JSON, chosen by the first character; text over [`MAX_POLICY_BYTES`] is refused
     /// before parsing. Every error found is returned, not the first.
     pub fn parse(text: &str) -> Result<Self, PolicyErrors> {
-        let node = parse_document(text)?;
+        let node = parse_document(text, "policy")?;
         validate(&node)
     }
 

@@ -152,8 +152,22 @@ pub struct CopyJobQuery {
 pub struct CopyJobSummary {
     pub copy_job_id: String,
     pub source_recovery_point_arn: Option<String>,
+    /// The vault the job copies from: where the source point can be described.
+    pub source_backup_vault_arn: Option<String>,
+    /// The copy it made, once COMPLETED.
+    pub destination_recovery_point_arn: Option<String>,
     /// CREATED, RUNNING, COMPLETED, FAILED, PARTIAL.
     pub state: String,
+}
+
+impl CopyJobSummary {
+    /// A job that is making the copy or made it: a FAILED, PARTIAL or ABORTED one did not.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "CREATED" | "PENDING" | "RUNNING" | "COMPLETED"
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +176,8 @@ pub struct ListQuery {
     pub created_after: Option<DateTime<Utc>>,
     /// ByCreatedBefore: only points created before this.
     pub created_before: Option<DateTime<Utc>>,
+    /// ByResourceArn: only points of this resource.
+    pub resource_arn: Option<String>,
     pub page_token: Option<String>,
     /// At most 1000 (the API's maximum).
     pub page_size: u32,
@@ -412,6 +428,10 @@ pub struct Alert {
     pub resource: Option<String>,
     /// A route the reconciler cannot walk (`from->to`): every copy it should make.
     pub route: Option<String>,
+    /// The repair engine itself cannot do its work (the reconciler is failing or behind): every
+    /// chain may be left incomplete until it can.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub all_chains: bool,
 }
 
 impl Alert {
@@ -423,6 +443,7 @@ impl Alert {
             account: None,
             resource: None,
             route: None,
+            all_chains: false,
         }
     }
 }

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
+use crate::existing::Listing;
 use crate::guard::PointView;
 use crate::incident;
 use crate::ledger::{retry_backoff, HopKey, HopRecord, HopState, Original};
@@ -50,6 +51,8 @@ pub struct ReconcileConfig {
     /// check those created within the look-back (events cover the rest), so a run's cost does
     /// not grow with the vault's whole history.
     pub full_guard_hour: u32,
+    /// No clean pass for longer than this is one alert (every chain may be incomplete).
+    pub behind_after: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -67,6 +70,7 @@ impl Default for ReconcileConfig {
             router: RouterConfig::default(),
             patience: Patience::default(),
             full_guard_hour: 3,
+            behind_after: Duration::hours(6),
         }
     }
 }
@@ -99,6 +103,19 @@ struct Cursor {
     window_start: Option<DateTime<Utc>>,
     #[serde(default)]
     window_minutes: Option<i64>,
+    /// When the last pass ended with every phase walked (or when watching began).
+    #[serde(default)]
+    clean_at: Option<DateTime<Utc>>,
+    /// A phase of this pass failed: the pass is not clean.
+    #[serde(default)]
+    unclean: bool,
+}
+
+/// Whether the reconciler is doing its work: kept in the cursor from run to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassWatch {
+    pub clean_at: Option<DateTime<Utc>>,
+    pub unclean: bool,
 }
 
 /// The smallest window: below this a window is walked even past the page budget, so every run
@@ -139,6 +156,8 @@ pub struct ReconcileReport {
     pub alerts_resent: u64,
     /// Copy jobs an earlier try had started, found and recorded instead of starting another.
     pub adopted: u64,
+    /// Missing copies someone else had made meanwhile (a backup plan, a person): none started.
+    pub already_held: u64,
     /// Phases that failed this run (a broken account or route): the others went on.
     pub phases_failed: u64,
     pub accounts_unreachable: BTreeSet<String>,
@@ -151,6 +170,10 @@ pub struct ReconcileReport {
     /// Tables whose copies are known stuck (an open incident): their chains are announced.
     #[serde(skip)]
     pub stuck_tables: BTreeSet<String>,
+    #[serde(skip)]
+    pub watch: PassWatch,
+    /// The pass ended this run with every phase walked.
+    pub pass_clean: bool,
     pub errors: Vec<String>,
 }
 
@@ -209,7 +232,9 @@ pub async fn run<P: RouterPorts>(
         .filter_map(|i| i.id.strip_prefix("stuck#"))
         .map(str::to_string)
         .collect();
-    walk(ports, policy, config, budget, &mut report).await?;
+    let walked = walk(ports, policy, config, budget, &mut report).await;
+    behind(ports, config, &mut report).await;
+    walked?;
     close_resolved(ports, &open, &mut report).await;
     Ok(report)
 }
@@ -225,15 +250,18 @@ async fn walk<P: RouterPorts>(
 ) -> Result<(), PortError> {
     let saved = ports.ledger().load_cursor().await?;
     let mut cursor = match saved.as_deref().map(serde_json::from_str::<Cursor>) {
-        Some(Ok(c)) => {
-            report.resumed = true;
-            c
-        }
+        Some(Ok(c)) => c,
         Some(Err(e)) => {
             tracing::warn!(error = %e, "unreadable reconciler cursor; starting a new pass");
             Cursor::default()
         }
         None => Cursor::default(),
+    };
+    report.resumed = cursor.phase > 0 || cursor.token.is_some() || cursor.window_start.is_some();
+    report.watch = PassWatch {
+        // The first run ever starts the watch.
+        clean_at: cursor.clean_at.or(Some(ports.now())),
+        unclean: cursor.unclean,
     };
     let phases = phases(policy);
     while let Some(phase) = phases.get(cursor.phase) {
@@ -256,7 +284,7 @@ async fn walk<P: RouterPorts>(
                 report.phases_done.insert(phase_name(phase));
             }
             Ok(Progress::Stopped(at)) => {
-                save(ports, &at).await?;
+                save(ports, &at, &report.watch).await?;
                 tracing::info!(
                     phase = at.phase,
                     pages = report.pages,
@@ -264,18 +292,78 @@ async fn walk<P: RouterPorts>(
                 );
                 return Ok(());
             }
-            Err(e) => phase_failed(ports, phase, &e, report).await,
+            Err(e) => {
+                // A refused account or a broken route is its own incident; only a phase that
+                // failed for no reason yet told (AWS throttling or failing) leaves the pass unclean.
+                report.watch.unclean |= e.kind.is_transient();
+                phase_failed(ports, phase, &e, report).await
+            }
         }
         cursor = Cursor {
             phase: cursor.phase + 1,
             ..Cursor::default()
         };
-        save(ports, &cursor).await?;
+        save(ports, &cursor, &report.watch).await?;
     }
-    ports.ledger().save_cursor(None, ports.now()).await?;
+    report.pass_clean = !report.watch.unclean;
+    let watch = PassWatch {
+        clean_at: match report.pass_clean {
+            true => Some(ports.now()),
+            false => report.watch.clean_at,
+        },
+        unclean: false,
+    };
+    report.watch = watch;
+    // The next run begins a new pass.
+    save(ports, &Cursor::default(), &watch).await?;
     report.pass_complete = true;
     Ok(())
 }
+
+/// The reconciler has not finished a clean pass (every phase walked) for longer than the
+/// config allows: lost events are not repaired and failed copies not retried anywhere it could
+/// not walk, so every chain may stay incomplete. One incident until a clean pass closes it.
+async fn behind<P: RouterPorts>(ports: &P, config: &ReconcileConfig, report: &mut ReconcileReport) {
+    let Some(clean_at) = report.watch.clean_at else {
+        return;
+    };
+    let now = ports.now();
+    if report.pass_clean || now - clean_at <= config.behind_after {
+        return;
+    }
+    let hours = (now - clean_at).num_hours();
+    let last = report
+        .errors
+        .iter()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    let alert = Alert {
+        subject: "Backup Relay: the reconciler is behind".into(),
+        message: format!(
+            "The reconciler has not walked every route and never_expire vault for {hours} hours \
+             (since {clean_at}): lost events are not repaired and failed copies are not retried \
+             where it could not walk, so any chain may stay incomplete until it can. This \
+             incident closes when a pass walks every phase.\nRecent errors:\n  {last}\nLikely \
+             fix: AWS is throttling or refusing its calls (check AWS Backup's and DynamoDB's \
+             throttling metrics and the executor roles), or a pass needs more time than its \
+             schedule gives."
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: true,
+    };
+    match incident::raise(ports, BEHIND_INCIDENT.to_string(), alert).await {
+        Ok(sent) => report.alerts_sent += u64::from(sent),
+        Err(e) => report.errors.push(format!("reconciler behind: {e}")),
+    }
+}
+
+/// The one incident of a reconciler that cannot do its work.
+pub const BEHIND_INCIDENT: &str = "reconciler#behind";
 
 fn phase_name(phase: &Phase<'_>) -> String {
     match phase {
@@ -317,6 +405,7 @@ async fn phase_failed<P: RouterPorts>(
             Phase::Route(r) => Some(r.name()),
             Phase::NeverExpire(_) => None,
         },
+        all_chains: false,
     };
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -347,6 +436,7 @@ async fn close_resolved<P: RouterPorts>(
                     && !report.accounts_unreachable.contains(account)
             }
             Some(("phase", name)) => report.phases_done.contains(name),
+            _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             _ => false,
         };
         if resolved {
@@ -357,8 +447,17 @@ async fn close_resolved<P: RouterPorts>(
     }
 }
 
-async fn save<P: RouterPorts>(ports: &P, cursor: &Cursor) -> Result<(), PortError> {
-    let text = serde_json::to_string(cursor)
+async fn save<P: RouterPorts>(
+    ports: &P,
+    cursor: &Cursor,
+    watch: &PassWatch,
+) -> Result<(), PortError> {
+    let cursor = Cursor {
+        clean_at: watch.clean_at,
+        unclean: watch.unclean,
+        ..cursor.clone()
+    };
+    let text = serde_json::to_string(&cursor)
         .map_err(|e| PortError::new(ErrorKind::Permanent, "cursor", None, e.to_string()))?;
     ports.ledger().save_cursor(Some(&text), ports.now()).await
 }
@@ -460,6 +559,7 @@ async fn route_phase<P: RouterPorts>(
             token,
             window_start: Some(start),
             window_minutes: Some(minutes),
+            ..Cursor::default()
         };
         // Only a window that had a whole run to itself and still did not fit is made smaller.
         let fresh = report.pages == 0;
@@ -489,6 +589,7 @@ async fn route_phase<P: RouterPorts>(
             let query = ListQuery {
                 created_after: Some(start - EDGE),
                 created_before: Some(end + EDGE),
+                resource_arn: None,
                 page_token: token,
                 page_size: config.page_size,
             };
@@ -506,7 +607,7 @@ async fn route_phase<P: RouterPorts>(
             token = p.next_token;
             match &token {
                 None => break,
-                Some(_) => save(ports, &here(token.clone(), minutes)).await?,
+                Some(_) => save(ports, &here(token.clone(), minutes), &report.watch).await?,
             }
         }
         start = end;
@@ -514,16 +615,13 @@ async fn route_phase<P: RouterPorts>(
         if index_pages <= 1 {
             minutes = (minutes * 2).min(whole);
         }
-        save(
-            ports,
-            &Cursor {
-                phase: cursor.phase,
-                token: None,
-                window_start: Some(start),
-                window_minutes: Some(minutes),
-            },
-        )
-        .await?;
+        let next = Cursor {
+            phase: cursor.phase,
+            window_start: Some(start),
+            window_minutes: Some(minutes),
+            ..Cursor::default()
+        };
+        save(ports, &next, &report.watch).await?;
     }
     Ok(Progress::Done)
 }
@@ -574,6 +672,7 @@ async fn held_in<P: RouterPorts>(
         let query = ListQuery {
             created_after: Some(start - EDGE),
             created_before: Some(end + EDGE),
+            resource_arn: None,
             page_token: to_token,
             page_size: ctx.config.page_size,
         };
@@ -688,6 +787,7 @@ async fn alert_not_copyable<P: RouterPorts>(
         account: Some(account.clone()),
         resource: None,
         route: None,
+        all_chains: false,
     };
     let id = format!("native#{account}#{region}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -928,13 +1028,18 @@ async fn start<P: RouterPorts>(
         attempt,
         &observed,
     ) {
-        Some(Ok(job)) => router::start_hop(ctx.ports, &job, &ctx.config.router, &mut out).await,
+        // The destination was listed by this pass moments ago and did not hold the copy.
+        Some(Ok(job)) => {
+            let listing = Listing::NotHeld;
+            router::start_hop(ctx.ports, &job, listing, &ctx.config.router, &mut out).await
+        }
         Some(Err(skip)) => router::record_skip(ctx.ports, &skip, &mut out).await,
         None => Ok(()),
     };
     report.lock_adjustments += out.lock_adjustments.len() as u64;
     report.alerts_sent += u64::from(out.alerts_sent);
     report.adopted += out.adopted.len() as u64;
+    report.already_held += out.held.len() as u64;
     result?;
     Ok((out.started.len() + out.adopted.len()) as u64)
 }
@@ -1039,6 +1144,7 @@ async fn stuck<P: RouterPorts>(
         account: None,
         resource: Some(table.clone()),
         route: None,
+        all_chains: false,
     };
     report.alerts_sent +=
         u64::from(incident::raise(ctx.ports, format!("stuck#{table}"), alert).await?);
@@ -1078,6 +1184,7 @@ async fn guard_phase<P: RouterPorts>(
         let query = ListQuery {
             created_after: since,
             created_before: None,
+            resource_arn: None,
             page_token: token,
             page_size: 1000,
         };
@@ -1104,7 +1211,7 @@ async fn guard_phase<P: RouterPorts>(
         token = p.next_token;
         match &token {
             None => break Progress::Done,
-            Some(_) => save(ports, &at(token.clone())).await?,
+            Some(_) => save(ports, &at(token.clone()), &report.watch).await?,
         }
     };
     report.lifecycles_repaired += u64::from(out.repaired);

@@ -104,6 +104,20 @@ pub struct VaultLock {
     pub max_retention_days: Option<u32>,
 }
 
+impl VaultLock {
+    /// Does the lock admit a job that keeps its point `days` (`None`: for ever)? Backup and copy
+    /// jobs outside [min, max] fail (facts §5); for ever is past any MaxRetentionDays.
+    pub fn admits(&self, days: Option<u32>) -> bool {
+        match days {
+            Some(d) => {
+                self.min_retention_days.is_none_or(|m| d >= m)
+                    && self.max_retention_days.is_none_or(|m| d <= m)
+            }
+            None => self.max_retention_days.is_none(),
+        }
+    }
+}
+
 /// What to do when a vault lock forbids the retention the policy asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,16 +10,16 @@ use serde_json::Value;
 
 use crate::arn::VaultArn;
 use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
+use crate::existing::{self, Existing, Listing};
 use crate::incident;
-use crate::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
+use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, Original};
 use crate::patience::{Patience, Patient};
 use crate::plan::{
-    self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob,
+    self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob, Tags,
 };
 use crate::policy::Policy;
 use crate::ports::{
-    Alert, Clock, CopyJobQuery, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts,
-    StartedJob,
+    Alert, Clock, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
 };
 
 #[derive(Debug, Clone)]
@@ -109,6 +109,17 @@ pub struct RouteOutcome {
     pub lock_adjustments: Vec<String>,
     pub skipped: Vec<String>,
     pub alerts_sent: u32,
+    /// Hops whose vault already held a COMPLETED copy someone else made (none started).
+    pub held: Vec<HeldCopy>,
+}
+
+/// A copy a route found already in its vault: the hop is done, and the chain goes on from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldCopy {
+    pub route: String,
+    pub original: Original,
+    pub vault: VaultArn,
+    pub recovery_point_arn: String,
 }
 
 pub async fn handle_event<P: RouterPorts>(
@@ -172,7 +183,9 @@ pub async fn handle_event<P: RouterPorts>(
     }
     for action in &plan.actions {
         let result = match action {
-            Action::StartCopyJob(job) => start_hop(ports, job, config, &mut out).await,
+            Action::StartCopyJob(job) => {
+                start_hop(ports, job, Listing::Unread, config, &mut out).await
+            }
             Action::RecordCopyFailure(failure) => record_failure(ports, failure, &mut out).await,
             // The retention guard's actions: its own function handles these events.
             Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
@@ -181,10 +194,85 @@ pub async fn handle_event<P: RouterPorts>(
             .await
             .map_err(&fail)?;
     }
+    let tags = observed.resource_tags;
+    chain_from_held(ports, policy, config, tags, &mut retry_event, &mut out)
+        .await
+        .map_err(&fail)?;
     match retry_event {
         Some(source) => Err(RouterError::Transient { event_id, source }),
         None => Ok(out),
     }
+}
+
+/// Copies found already held run their own onward routes now, as a landing would: each vault
+/// once, so the walk ends within the policy's graph.
+async fn chain_from_held<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    config: &RouterConfig,
+    mut tags: Tags,
+    retry_event: &mut Option<PortError>,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let mut walked = std::collections::BTreeSet::new();
+    let mut next = 0;
+    let mut tags_read = false;
+    while let Some(copy) = out.held.get(next).cloned() {
+        next += 1;
+        let Some(vault) = policy.vault_by_arn(&copy.vault) else {
+            continue;
+        };
+        if !walked.insert(vault.alias.clone()) {
+            continue;
+        }
+        let routes: Vec<_> = policy.routes_from(&vault.alias).collect();
+        if routes.iter().any(|r| !r.select.tags.is_empty()) && !tags_read {
+            tags = match ports.resource_tags(&copy.original.resource_arn).await {
+                Ok(t) => t,
+                Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
+                Err(e) => {
+                    settle(ports, Err(e), retry_event, out).await?;
+                    continue;
+                }
+            };
+            tags_read = true;
+        }
+        let needs = plan::PlanNeeds {
+            locks_of: routes
+                .iter()
+                .filter_map(|r| policy.vault(&r.to).map(|v| v.arn.clone()))
+                .collect(),
+            ..plan::PlanNeeds::default()
+        };
+        let mut observed = match observe(ports, &needs).await {
+            Ok(o) => o,
+            Err(e) => {
+                settle(ports, Err(e), retry_event, out).await?;
+                continue;
+            }
+        };
+        observed.resource_tags = tags.clone();
+        for route in routes
+            .into_iter()
+            .filter(|r| r.select.matches(Some("DynamoDB"), &tags))
+        {
+            let planned = plan::plan_hop(
+                policy,
+                &route.name(),
+                &copy.recovery_point_arn,
+                &copy.original,
+                1,
+                &observed,
+            );
+            let result = match planned {
+                Some(Ok(job)) => start_hop(ports, &job, Listing::Unread, config, out).await,
+                Some(Err(skip)) => record_skip(ports, &skip, out).await,
+                None => Ok(()),
+            };
+            settle(ports, result, retry_event, out).await?;
+        }
+    }
+    Ok(())
 }
 
 /// One action's result: a transient error is kept to retry the event after the rest ran; an
@@ -264,6 +352,7 @@ pub(crate) async fn observe<P: RouterPorts>(
 pub(crate) async fn start_hop<P: RouterPorts>(
     ports: &P,
     job: &StartCopyJob,
+    listing: Listing,
     config: &RouterConfig,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
@@ -278,10 +367,17 @@ pub(crate) async fn start_hop<P: RouterPorts>(
         out.already_claimed.push(job.route.clone());
         return Ok(());
     }
-    if let Some(previous) = claim.takeover() {
-        // AWS's memory of the token is undocumented: look for the copy job the earlier try made.
-        if let Some(found) = existing_copy_job(ports, job, previous).await? {
-            tracing::info!(route = %job.route, copy_job_id = %found.copy_job_id, "copy job of an earlier try found; adopted");
+    // Ours to make, unless the vault holds the copy or is receiving it, whoever made or started
+    // it: a backup plan's copy action, a person, or an earlier try whose answer was lost (AWS's
+    // memory of the token is undocumented).
+    let existing = match existing::existing_copy(ports, job, claim.takeover(), listing).await {
+        Ok(existing) => existing,
+        Err(e) => return release(ports, &hop, job, e).await,
+    };
+    match existing {
+        Existing::Held(point) => return held(ports, &hop, job, &point, out).await,
+        Existing::UnderWay(found) => {
+            tracing::info!(route = %job.route, copy_job_id = %found.copy_job_id, "a copy job of this hop is under way; adopted");
             if !ports
                 .ledger()
                 .mark_started(&hop, job.attempt, &found, ports.now())
@@ -292,6 +388,7 @@ pub(crate) async fn start_hop<P: RouterPorts>(
             out.adopted.push((job.route.clone(), found.copy_job_id));
             return Ok(());
         }
+        Existing::Nothing => {}
     }
     if let Some(adj) = &job.lock_adjustment {
         out.lock_adjustments.push(format!("{}: {adj}", job.route));
@@ -318,15 +415,55 @@ pub(crate) async fn start_hop<P: RouterPorts>(
         }
         // Released: the same attempt is taken again later (after the account is fixed, if denied).
         Err(e) if e.kind.is_transient() || e.is_account_denied() => {
-            tracing::warn!(route = %job.route, error = %e, "StartCopyJob did not go through; claim released");
-            ports
-                .ledger()
-                .release(&hop, job.attempt, &e.to_string(), ports.now())
-                .await?;
-            Err(e)
+            release(ports, &hop, job, e).await
         }
         Err(e) => refused(ports, job, hop, &e, out).await,
     }
+}
+
+/// The claim given back after a call failed transiently (or its account refused): the same
+/// attempt, with the same token, is taken again by the event's retry or the reconciler.
+async fn release<P: RouterPorts>(
+    ports: &P,
+    hop: &HopKey,
+    job: &StartCopyJob,
+    e: PortError,
+) -> Result<(), PortError> {
+    if !(e.kind.is_transient() || e.is_account_denied()) {
+        // A claim left CLAIMED goes stale and is taken over: nothing is lost, only later.
+        return Err(e);
+    }
+    tracing::warn!(route = %job.route, error = %e, "copy not started; claim released");
+    ports
+        .ledger()
+        .release(hop, job.attempt, &e.to_string(), ports.now())
+        .await?;
+    Err(e)
+}
+
+/// The vault already holds a COMPLETED copy of the original that someone else made: the hop is
+/// done, and its onward routes run from that copy.
+async fn held<P: RouterPorts>(
+    ports: &P,
+    hop: &HopKey,
+    job: &StartCopyJob,
+    point: &str,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    tracing::info!(route = %job.route, recovery_point = %point, "the vault already holds a copy of this backup; none started");
+    ports
+        .ledger()
+        .mark_completed(hop, Some(point), ports.now())
+        .await?;
+    if let Ok(vault) = VaultArn::parse(&job.destination_backup_vault_arn) {
+        out.held.push(HeldCopy {
+            route: job.route.clone(),
+            original: job.original.clone(),
+            vault,
+            recovery_point_arn: point.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// StartCopyJob refused outright: retrying cannot help. Recorded, and alerted once for the hop.
@@ -362,68 +499,6 @@ async fn refused<P: RouterPorts>(
         out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
     }
     Ok(())
-}
-
-/// A copy job of this hop that an earlier try started and did not record: one not failed, from
-/// the point this try copies or any point an earlier claim copied, found where each runs.
-async fn existing_copy_job<P: RouterPorts>(
-    ports: &P,
-    job: &StartCopyJob,
-    previous: &HopRecord,
-) -> Result<Option<StartedJob>, PortError> {
-    // No copy of this hop can predate its original; a claim's own time moves with every
-    // takeover, so it is no bound for the first try's job.
-    let since = job.original.creation_date - Duration::minutes(5);
-    let mut places = vec![(
-        job.source_backup_vault_arn.clone(),
-        job.recovery_point_arn.clone(),
-    )];
-    let earlier = previous
-        .source_vault_arn
-        .as_deref()
-        .zip(previous.source_recovery_point_arn.as_deref())
-        .into_iter()
-        .chain(
-            previous
-                .tried_sources
-                .iter()
-                .filter_map(|e| ledger::parse_source_entry(e)),
-        );
-    for (v, rp) in earlier {
-        if !places
-            .iter()
-            .any(|(pv, prp)| (pv.as_str(), prp.as_str()) == (v, rp))
-        {
-            places.push((v.to_string(), rp.to_string()));
-        }
-    }
-    for (vault_arn, recovery_point) in places {
-        let Ok(vault) = VaultArn::parse(&vault_arn) else {
-            continue;
-        };
-        let query = CopyJobQuery {
-            resource_arn: job.original.resource_arn.clone(),
-            destination_vault_arn: job.destination_backup_vault_arn.clone(),
-            created_after: since,
-        };
-        let jobs = ports.find_copy_jobs(&vault.location(), &query).await?;
-        // A job that may still make the copy, or made it: a FAILED or PARTIAL one is an earlier
-        // attempt's, already recorded as failed.
-        if let Some(found) = jobs.into_iter().find(|j| {
-            j.source_recovery_point_arn.as_deref() == Some(recovery_point.as_str())
-                && matches!(
-                    j.state.as_str(),
-                    "CREATED" | "PENDING" | "RUNNING" | "COMPLETED"
-                )
-        }) {
-            return Ok(Some(StartedJob::new(
-                &found.copy_job_id,
-                &recovery_point,
-                &vault_arn,
-            )));
-        }
-    }
-    Ok(None)
 }
 
 fn refusal_fix(kind: ErrorKind) -> &'static str {

@@ -8,7 +8,8 @@ use std::fmt;
 
 use crate::arn::{is_issued_account_id, is_region_name, is_table_name};
 use crate::policy::{
-    days_value, fields, parse_document, tags_at, text, Errors, Node, Policy, PolicyError,
+    days_value, error_list, fields, parse_document, tags_at, text, Errors, Node, Policy,
+    PolicyError,
 };
 use crate::retention::VaultLock;
 
@@ -18,16 +19,7 @@ pub struct WorldErrors(pub Vec<PolicyError>);
 
 impl fmt::Display for WorldErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        write!(
-            f,
-            "invalid world file ({n} error{}):",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for e in &self.0 {
-            write!(f, "\n  - {e}")?;
-        }
-        Ok(())
+        f.write_str(&error_list("invalid world file", &self.0))
     }
 }
 
@@ -152,14 +144,16 @@ impl Default for VaultSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The faults a world file names; one it does not name keeps the simulation's default (as
+/// `--faults` does), so `faults: {lose: 0.5}` changes only `lose`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaultSpec {
-    pub lose: f64,
-    pub duplicate: f64,
-    pub reorder_minutes: i64,
-    pub fail: f64,
-    pub throttle: f64,
-    pub deny_account: BTreeSet<String>,
+    pub lose: Option<f64>,
+    pub duplicate: Option<f64>,
+    pub reorder_minutes: Option<i64>,
+    pub fail: Option<f64>,
+    pub throttle: Option<f64>,
+    pub deny_account: Option<BTreeSet<String>>,
 }
 
 /// The longest delivery delay a world file may ask for, as the CLI's `--faults reorder`.
@@ -169,7 +163,7 @@ impl WorldFile {
     /// YAML or JSON; text over 1 MB is refused before parsing. Checked against the policy (its
     /// aliases and accounts); every error found is returned.
     pub fn parse(text: &str, policy: &Policy) -> Result<Self, WorldErrors> {
-        let node = parse_document(text).map_err(|e| WorldErrors(e.0))?;
+        let node = parse_document(text, "world file").map_err(|e| WorldErrors(e.0))?;
         let mut errors = Errors(Vec::new());
         let world = read(&node, policy, &mut errors);
         if errors.0.is_empty() {
@@ -769,29 +763,29 @@ fn read_faults(node: &Node, errors: &mut Errors) -> FaultSpec {
         "deny_account",
     ];
     let f = fields(node, loc, "(faults)", &allowed, errors);
-    let reorder = number(
-        f.get("reorder_minutes"),
-        0,
-        0..=1440, // MAX_REORDER_MINUTES
-        loc,
-        "reorder_minutes",
-        errors,
-    );
-    let deny_account = f
-        .get("deny_account")
-        .map(|n| {
-            list(n, loc, "deny_account", errors)
-                .iter()
-                .filter_map(|a| account_id(Some(&a), loc, "deny_account", errors))
-                .collect()
-        })
-        .unwrap_or_default();
+    let reorder = f.get("reorder_minutes").map(|n| {
+        number(
+            Some(n),
+            0,
+            0..=1440, // MAX_REORDER_MINUTES
+            loc,
+            "reorder_minutes",
+            errors,
+        )
+    });
+    let deny_account = f.get("deny_account").map(|n| {
+        list(n, loc, "deny_account", errors)
+            .iter()
+            .filter_map(|a| account_id(Some(&a), loc, "deny_account", errors))
+            .collect()
+    });
+    let mut chance = |name: &str| f.get(name).map(|n| probability(Some(n), loc, name, errors));
     FaultSpec {
-        lose: probability(f.get("lose"), loc, "lose", errors),
-        duplicate: probability(f.get("duplicate"), loc, "duplicate", errors),
-        reorder_minutes: i64::from(reorder),
-        fail: probability(f.get("fail"), loc, "fail", errors),
-        throttle: probability(f.get("throttle"), loc, "throttle", errors),
+        lose: chance("lose"),
+        duplicate: chance("duplicate"),
+        fail: chance("fail"),
+        throttle: chance("throttle"),
+        reorder_minutes: reorder.map(i64::from),
         deny_account,
     }
 }

@@ -212,6 +212,7 @@ fn unreadable_alert(e: &PortError) -> Alert {
         account: None,
         resource: None,
         route: None,
+        all_chains: false,
     }
 }
 
@@ -236,5 +237,6 @@ fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Al
         account: None,
         resource: None,
         route: None,
+        all_chains: false,
     }
 }

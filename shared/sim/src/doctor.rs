@@ -3,6 +3,7 @@
 //! before the simulation shows what it breaks.
 
 use relay_core::arn::{Location, VaultArn};
+use relay_core::compliance::inventory::PlanFacts;
 use relay_core::compliance::InventoryPort;
 use relay_core::doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 use relay_core::ports::PortResult;
@@ -69,6 +70,10 @@ impl DoctorPort for Sim {
             },
         };
         Ok(KeyFacts::Customer(admission))
+    }
+
+    async fn backup_plans(&self, at: &Location) -> PortResult<Vec<PlanFacts>> {
+        InventoryPort::backup_plans(self, at).await
     }
 
     async fn advanced_features(&self, at: &Location) -> PortResult<Option<bool>> {

@@ -37,6 +37,8 @@ pub struct SimOptions {
     pub backup_plan_lifecycle: Lifecycle,
     /// A backup plan copy action into the first never_expire vault (lifecycle "never").
     pub plan_copy_actions: bool,
+    /// A backup plan copy action into this vault alias instead (lifecycle "never").
+    pub plan_copy_to: Option<String>,
     /// How often the reconciler runs (`None`: never, as before it existed).
     pub reconcile_every: Option<Duration>,
     /// Pages one reconciler run may read before it stops and resumes next run.
@@ -68,6 +70,7 @@ impl Default for SimOptions {
                 move_to_cold_storage_after_days: None,
             },
             plan_copy_actions: false,
+            plan_copy_to: None,
             reconcile_every: Some(Duration::hours(1)),
             reconcile_pages_per_run: None,
             reconcile: ReconcileConfig::default(),
@@ -107,6 +110,11 @@ pub struct Summary {
     /// Calls refused because AssumeRole into their account is denied (`deny_account`).
     pub calls_denied: u64,
     pub alerts: u64,
+    /// Alerts that the repair engine cannot do its work (the reconciler behind, or its runs
+    /// dead-lettered): each covers every chain.
+    pub all_chains_alerts: u64,
+    /// Reconciler runs that failed three times (Lambda's retries) and went to the dead letters.
+    pub reconciler_runs_dead_lettered: u64,
     /// Incomplete chains no alert was sent for (about the original or an account it needs): must be 0.
     pub chains_incomplete_unalerted: u64,
     /// Tables in the simulated organisation (a world file's, or `tables` per root vault).
@@ -122,8 +130,11 @@ pub struct Summary {
     pub retention_violations: u64,
     pub reconciler_runs: u64,
     pub reconciler_pages: u64,
+    /// COMPLETED copies in never_expire vaults.
     pub never_expire_copies: u64,
     pub never_expire_violations: u64,
+    /// Recovery points a partial copy left (PARTIAL): not copies, in no other count.
+    pub partial_copies: u64,
     /// Of the violations, those a vault lock makes unavoidable (MaxRetentionDays < 36500).
     pub never_expire_violations_by_lock: u64,
     /// Chains not complete, with the first missing hop: (original recovery point, what is missing).
@@ -158,15 +169,7 @@ impl Simulation {
 
     fn build(policy: Policy, mut options: SimOptions, spec: Option<&WorldFile>) -> Self {
         if let Some(f) = spec.and_then(|s| s.faults.as_ref()) {
-            options.faults = Faults {
-                lose: f.lose,
-                duplicate: f.duplicate,
-                reorder_minutes: f.reorder_minutes,
-                copy_failure: f.fail,
-                throttle: f.throttle,
-                deny_account: f.deny_account.clone(),
-                ..options.faults
-            };
+            options.faults = options.faults.with_spec(f);
         }
         let mut world = World::new(options.start, options.seed, options.faults.clone());
         match spec {
@@ -266,18 +269,27 @@ impl Simulation {
             max_pages: self.options.reconcile_pages_per_run,
         };
         self.reconciler_runs += 1;
-        match reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await {
-            Ok(report) => {
-                self.reconciler_pages += u64::from(report.pages);
-                self.redriven += report.redriven;
-                self.lock_adjustments += report.lock_adjustments;
-                self.reconcile_reports.push(report);
-            }
-            // A throttled run is a run that does less: the next one continues.
-            Err(e) => {
-                self.sim.world().counters.invocation_errors += u64::from(!e.kind.is_transient())
+        // The schedule invokes it asynchronously: a failed run is retried twice by Lambda, then
+        // goes to its dead-letter queue, whose alarm tells a person.
+        for attempt in 0..=LAMBDA_ASYNC_RETRIES {
+            match reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await {
+                Ok(report) => {
+                    self.reconciler_pages += u64::from(report.pages);
+                    self.redriven += report.redriven;
+                    self.lock_adjustments += report.lock_adjustments;
+                    self.reconcile_reports.push(report);
+                    return;
+                }
+                Err(_) => {
+                    let mut w = self.sim.world();
+                    w.counters.invocation_errors += 1;
+                    w.counters.invocation_retries += u64::from(attempt < LAMBDA_ASYNC_RETRIES);
+                }
             }
         }
+        let mut w = self.sim.world();
+        w.counters.reconciler_runs_dead_lettered += 1;
+        w.dead_letter_alarm("reconciler-failed-runs", true);
     }
 
     /// Every backup the plans will make, by when it completes: each plan backs up the tables of
@@ -356,6 +368,11 @@ impl Simulation {
             } else {
                 w.counters.events_dead_lettered += 1;
                 w.dead_letters.push(delivery.event);
+                let queue = match delivery.target {
+                    Target::CopyRouter => "copy-router-failed-events",
+                    Target::RetentionGuard => "retention-guard-failed-events",
+                };
+                w.dead_letter_alarm(queue, false);
             }
         }
     }
@@ -392,6 +409,8 @@ impl Simulation {
         s.calls_throttled = c.calls_throttled;
         s.calls_denied = c.calls_denied;
         s.alerts = w.alerts.len() as u64;
+        s.all_chains_alerts = w.alerts.iter().filter(|a| a.all_chains).count() as u64;
+        s.reconciler_runs_dead_lettered = c.reconciler_runs_dead_lettered;
         s.lock_adjustments = self.lock_adjustments;
         s.plan_copy_jobs = c.plan_copy_jobs;
         s.lifecycles_repaired = w.extended_points.len() as u64;
@@ -484,7 +503,8 @@ impl Simulation {
             .routes
             .iter()
             .any(|r| &r.to == alias && alerts.routes.contains(&r.name()));
-        alerts.hops.contains(&(original.clone(), arn.to_string()))
+        alerts.all_chains
+            || alerts.hops.contains(&(original.clone(), arn.to_string()))
             || route_alerted
             || alerts.resources.contains(&original.resource_arn)
             || accounts.any(|a| alerts.accounts.contains(a))
@@ -515,11 +535,15 @@ impl Simulation {
             .filter(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
             .map(|v| &v.arn)
             .collect();
-        for rp in w
-            .recovery_points
-            .values()
-            .filter(|rp| never_vaults.contains(&rp.vault))
-        {
+        for rp in w.recovery_points.values() {
+            // What a partial copy left is no copy: reported as such, never counted as held.
+            if rp.status != "COMPLETED" {
+                s.partial_copies += 1;
+                continue;
+            }
+            if !never_vaults.contains(&rp.vault) {
+                continue;
+            }
             s.never_expire_copies += 1;
             // Judged by whole days, as the guard does; no delete date at all is the inherited trap.
             let days = rp.delete_at.map(|d| (d - rp.creation_date).num_days());
@@ -576,6 +600,8 @@ struct SentAlerts {
     resources: HashSet<String>,
     /// Routes the reconciler cannot walk: every copy they should make is announced.
     routes: HashSet<String>,
+    /// The repair engine cannot do its work (the reconciler behind or failing): every chain.
+    all_chains: bool,
 }
 
 impl SentAlerts {
@@ -590,6 +616,7 @@ impl SentAlerts {
             accounts: w.alerts.iter().filter_map(|a| a.account.clone()).collect(),
             resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
             routes: w.alerts.iter().filter_map(|a| a.route.clone()).collect(),
+            all_chains: w.alerts.iter().any(|a| a.all_chains),
         }
     }
 }
@@ -617,12 +644,13 @@ fn table_tags(w: &World, resource_arn: &str) -> Tags {
         .unwrap_or_default()
 }
 
-/// Backup Relay's copy jobs per hop, read off the jobs AWS ran: (duplicates, retries). A job
-/// started while an earlier one of its hop had not failed is a duplicate (a failed duplicate
-/// too); one started after every earlier one had failed is a retry.
+/// Every copy job per hop, read off the jobs AWS ran, whoever started them (Backup Relay, a
+/// backup plan's copy action): (duplicates, retries). A job started while an earlier one of its
+/// hop had not failed (was under way, or had made the copy the vault holds) is a duplicate (a
+/// failed duplicate too); one started after every earlier one had failed is a retry.
 fn job_counts(w: &World) -> (u64, u64) {
     let mut per_hop: BTreeMap<(Original, VaultArn), Vec<&SimCopyJob>> = BTreeMap::new();
-    for job in w.jobs.iter().filter(|j| !j.created_by_plan) {
+    for job in &w.jobs {
         per_hop
             .entry((job.original.clone(), job.dest_vault.clone()))
             .or_default()
@@ -696,6 +724,12 @@ impl Summary {
             format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; denied calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.calls_denied, self.alerts, self.lock_adjustments),
             format!("Never-expire copies: {}; lifecycles repaired: {}; violations: {} ({} forced by a vault lock).", self.never_expire_copies, self.lifecycles_repaired, self.never_expire_violations, self.never_expire_violations_by_lock),
         ];
+        if self.partial_copies > 0 {
+            lines.push(format!(
+                "Partial copies left by copy jobs that ended PARTIAL (not counted as copies): {}.",
+                self.partial_copies
+            ));
+        }
         if self.plan_copy_jobs > 0 {
             lines.push(format!(
                 "Backup plan copy actions into the never-expire vault: {}.",
@@ -789,16 +823,17 @@ impl BackupQueue {
 /// One plan per root vault, daily, every table of its account and Region, with the options'
 /// lifecycle (and, with `plan_copy_actions`, a copy action into the first never_expire vault).
 fn default_plans(policy: &Policy, options: &SimOptions) -> Vec<BackupPlan> {
-    let copy_to = options
-        .plan_copy_actions
-        .then(|| {
-            policy
-                .vaults
-                .iter()
-                .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
-                .map(|v| v.arn.clone())
-        })
-        .flatten();
+    let first_never_expire = || {
+        policy
+            .vaults
+            .iter()
+            .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
+    };
+    let copy_to = match &options.plan_copy_to {
+        Some(alias) => policy.vault(alias),
+        None => options.plan_copy_actions.then(first_never_expire).flatten(),
+    }
+    .map(|v| v.arn.clone());
     policy
         .root_vaults()
         .iter()

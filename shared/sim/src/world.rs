@@ -40,6 +40,19 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// These faults with those a world file names in their place; the rest are kept.
+    pub fn with_spec(self, spec: &relay_core::world_file::FaultSpec) -> Self {
+        Self {
+            lose: spec.lose.unwrap_or(self.lose),
+            duplicate: spec.duplicate.unwrap_or(self.duplicate),
+            reorder_minutes: spec.reorder_minutes.unwrap_or(self.reorder_minutes),
+            copy_failure: spec.fail.unwrap_or(self.copy_failure),
+            throttle: spec.throttle.unwrap_or(self.throttle),
+            deny_account: spec.deny_account.clone().unwrap_or(self.deny_account),
+            ..self
+        }
+    }
+
     pub fn none() -> Self {
         Self {
             lose: 0.0,
@@ -257,6 +270,7 @@ pub struct Counters {
     pub invocation_errors: u64,
     pub invocation_retries: u64,
     pub events_dead_lettered: u64,
+    pub reconciler_runs_dead_lettered: u64,
     pub copy_jobs_started: u64,
     pub copy_job_token_replays: u64,
     pub copy_failures: u64,
@@ -336,6 +350,10 @@ pub struct World {
     pub retentions_shortened: u64,
     /// Alerts really published (the alert topic's side).
     pub alerts: Vec<Alert>,
+    /// Operations AWS answers ServiceUnavailableException to, every time, until removed.
+    pub unavailable: BTreeSet<&'static str>,
+    /// Dead-letter queues whose CloudWatch alarm is in ALARM.
+    pub alarms: BTreeSet<String>,
     /// Deliveries not yet due, in delivery order: (time, sequence).
     pub pending: BTreeMap<(DateTime<Utc>, u64), Delivery>,
     pub dead_letters: Vec<Value>,
@@ -382,6 +400,8 @@ impl World {
             publish_down_until: None,
             retentions_shortened: 0,
             alerts: Vec::new(),
+            alarms: BTreeSet::new(),
+            unavailable: BTreeSet::new(),
             pending: BTreeMap::new(),
             dead_letters: Vec::new(),
             counters: Counters::default(),
@@ -413,6 +433,28 @@ impl World {
         self.vaults.get_mut(arn)
     }
 
+    /// A CloudWatch alarm on a dead-letter queue (the hub template's): it goes to ALARM with the
+    /// queue's first message and CloudWatch publishes to the alert topic once; it stays in ALARM
+    /// while the message waits (nobody empties the queue in a simulation). `all_chains`: the
+    /// reconciler's, whose failing runs leave every chain unrepaired.
+    pub fn dead_letter_alarm(&mut self, queue: &str, all_chains: bool) {
+        if !self.alarms.insert(queue.to_string()) {
+            return;
+        }
+        self.alerts.push(Alert {
+            subject: format!("ALARM: \"backup-relay-{queue}\" in ALARM"),
+            message: format!(
+                "Threshold Crossed: 1 datapoint was greater than or equal to the threshold (1.0) \
+                 for the queue of {queue}."
+            ),
+            hop: None,
+            account: None,
+            resource: None,
+            route: None,
+            all_chains,
+        });
+    }
+
     /// The next `count` copy jobs into `vault` fail with `message`.
     pub fn force_copy_failures(&mut self, vault: &VaultArn, count: u32, message: &str) {
         self.forced_failures
@@ -421,6 +463,15 @@ impl World {
 
     /// A call into `account`: refused when AssumeRole into it is denied, else maybe throttled.
     pub(crate) fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
+        if self.unavailable.contains(operation) {
+            self.counted(operation);
+            return Err(PortError::new(
+                ErrorKind::Retryable,
+                operation,
+                Some("ServiceUnavailableException"),
+                "The service is unavailable. Please try again later.",
+            ));
+        }
         if self.faults.deny_account.contains(account) {
             self.counters.api_calls += 1;
             self.counters.calls_denied += 1;
@@ -433,13 +484,18 @@ impl World {
         self.throttled(operation)
     }
 
-    pub(crate) fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
+    /// A call counted, never throttled.
+    pub(crate) fn counted(&mut self, operation: &'static str) {
         self.counters.api_calls += 1;
         *self
             .counters
             .calls_by_operation
             .entry(operation)
             .or_default() += 1;
+    }
+
+    pub(crate) fn throttled(&mut self, operation: &'static str) -> PortResult<()> {
+        self.counted(operation);
         if self.rng.chance(self.faults.throttle) {
             self.counters.calls_throttled += 1;
             return Err(PortError::new(
@@ -849,14 +905,7 @@ impl World {
             return Some("The backup vault does not exist.");
         };
         let lock = v.lock?;
-        let outside = match lifecycle.delete_after_days {
-            Some(d) => {
-                lock.min_retention_days.is_some_and(|m| d < m)
-                    || lock.max_retention_days.is_some_and(|m| d > m)
-            }
-            None => lock.max_retention_days.is_some(),
-        };
-        outside.then_some(
+        (!lock.admits(lifecycle.delete_after_days)).then_some(
             "The backup job failed: its retention is outside the range the vault lock allows.",
         )
     }
@@ -927,15 +976,8 @@ impl World {
                 .lifecycle
                 .and_then(|l| l.delete_after_days)
                 .or_else(|| inherited.and_then(|l| l.delete_after_days));
-            let outside = match days {
-                Some(d) => {
-                    lock.min_retention_days.is_some_and(|m| d < m)
-                        || lock.max_retention_days.is_some_and(|m| d > m)
-                }
-                // Never expiring is more than any MaxRetentionDays.
-                None => lock.max_retention_days.is_some(),
-            };
-            if outside {
+            // Never expiring is more than any MaxRetentionDays.
+            if !lock.admits(days) {
                 return Some(LOCK_FAILURE.into());
             }
         }
@@ -1128,7 +1170,11 @@ impl World {
             if let Some(rp) = self.recovery_points.get(arn) {
                 let after = query.created_after.is_none_or(|a| rp.creation_date > a);
                 let before = query.created_before.is_none_or(|b| rp.creation_date < b);
-                if after && before {
+                let resource = query
+                    .resource_arn
+                    .as_ref()
+                    .is_none_or(|r| *r == rp.resource_arn);
+                if after && before && resource {
                     items.push(self.view_of(rp));
                 }
             }
@@ -1337,6 +1383,8 @@ impl BackupPort for Sim {
             .map(|j| CopyJobSummary {
                 copy_job_id: j.id.clone(),
                 source_recovery_point_arn: Some(j.source_rp.clone()),
+                source_backup_vault_arn: Some(j.source_vault.to_string()),
+                destination_recovery_point_arn: j.dest_rp.clone(),
                 state: job_state(j.state).to_string(),
             })
             .collect())
@@ -1382,7 +1430,9 @@ impl TagPort for Sim {
 impl AlertPort for Sim {
     async fn send(&self, alert: &Alert) -> PortResult<()> {
         let mut w = self.world();
-        w.throttled("Publish")?;
+        // The `throttle` fault is AWS refusing the work's calls; the alert topic is how that is
+        // told, and its own outages are `publish_down_until`.
+        w.counted("Publish");
         if w.publish_down_until.is_some_and(|t| w.now < t) {
             return Err(PortError::new(
                 ErrorKind::Retryable,

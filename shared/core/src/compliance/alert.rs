@@ -58,6 +58,7 @@ pub fn change_alert(
         account: None,
         resource: None,
         route: None,
+        all_chains: false,
     })
 }
 

@@ -303,6 +303,7 @@ async fn all_points<P: BackupPort>(
     let mut query = ListQuery {
         created_after: None,
         created_before: None,
+        resource_arn: None,
         page_token: None,
         page_size: POINTS_PAGE,
     };

@@ -293,6 +293,7 @@ fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_regi
                 account: Some("111111111111".into()),
                 resource: None,
                 route: None,
+                all_chains: false,
             },
             at(-1),
         )

@@ -7,6 +7,7 @@ use super::{
     Admission, Check, DoctorPort, Forwarding, KeyFacts, RoleFacts, Status, Topology, VaultState,
 };
 use crate::arn::Location;
+use crate::compliance::inventory::PlanFacts;
 use crate::policy::{Policy, Vault};
 use crate::ports::{PortError, PortResult};
 use crate::retention::{fit_to_lock, LockFit};
@@ -23,6 +24,8 @@ pub(crate) struct Facts {
     cross_account: Option<PortResult<Option<bool>>>,
     organizations: BTreeMap<String, PortResult<Option<String>>>,
     forwarding: BTreeMap<Location, PortResult<Forwarding>>,
+    /// Backup plans where a locked vault of the policy is.
+    plans: BTreeMap<Location, PortResult<Vec<PlanFacts>>>,
 }
 
 pub(crate) async fn all<P: DoctorPort>(port: &P, policy: &Policy) -> Vec<Check> {
@@ -75,6 +78,13 @@ async fn gather<P: DoctorPort>(port: &P, topo: &Topology<'_>) -> Facts {
         if reachable(&f, &v.arn.account) {
             f.vaults
                 .insert(v.alias.clone(), port.vault_state(&v.arn).await);
+        }
+    }
+    for v in &policy.vaults {
+        let locked = matches!(f.vaults.get(&v.alias), Some(Ok(Some(s))) if s.lock.is_some());
+        let at = v.arn.location();
+        if locked && !f.plans.contains_key(&at) {
+            f.plans.insert(at.clone(), port.backup_plans(&at).await);
         }
     }
     let cross: Vec<(&Vault, &Vault)> = topo.cross_account().collect();
@@ -244,7 +254,53 @@ fn vaults(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
         if destination {
             out.push(lock_bounds(v, state, &at));
         }
+        if let Some(check) = plan_lock_bounds(v, state, f, &at) {
+            out.push(check);
+        }
     }
+}
+
+/// A lock on a vault a backup plan writes into: a plan retention outside its bounds fails every
+/// backup job, so no original is made and no chain starts. `None` when no plan targets the vault.
+fn plan_lock_bounds(v: &Vault, state: &VaultState, f: &Facts, at: &At<'_>) -> Option<Check> {
+    let lock = state.lock?;
+    let plans = match f.plans.get(&v.arn.location())? {
+        Ok(plans) => plans,
+        Err(e) => return Some(not_checked("vault_lock_bounds", at, Some(e))),
+    };
+    let vault = v.arn.to_string();
+    let targeting: Vec<&PlanFacts> = plans.iter().filter(|p| p.vault_arn == vault).collect();
+    if targeting.is_empty() {
+        return None;
+    }
+    let refused: Vec<String> = targeting
+        .iter()
+        .filter(|p| !lock.admits(p.delete_after_days))
+        .map(|p| match p.delete_after_days {
+            Some(d) => format!("'{}' keeps backups {d} days", p.name),
+            None => format!("'{}' keeps backups for ever", p.name),
+        })
+        .collect();
+    let bounds = format!(
+        "the lock allows {} to {} days",
+        lock.min_retention_days
+            .map_or("any".into(), |d| d.to_string()),
+        lock.max_retention_days
+            .map_or("any".into(), |d| d.to_string()),
+    );
+    Some(if refused.is_empty() {
+        check(
+            "vault_lock_bounds",
+            Status::Pass,
+            at,
+            format!("{bounds}: every backup plan's retention into it fits"),
+            "",
+        )
+    } else {
+        check("vault_lock_bounds", Status::Fail, at,
+            format!("{bounds}, and backup plan {}: every backup job into this vault fails, so no backup is made and no copy chained", refused.join(", ")),
+            "set the plan's retention within the lock's bounds, or (while the lock is still changeable) widen the lock")
+    })
 }
 
 fn lock_bounds(v: &Vault, state: &VaultState, at: &At<'_>) -> Check {

@@ -141,28 +141,35 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 }
 
-fn document_error(message: String) -> PolicyErrors {
+fn document_error(what: &str, message: String) -> PolicyErrors {
     PolicyErrors(vec![PolicyError {
-        location: "policy".into(),
+        location: what.into(),
         field: "(document)".into(),
         message,
     }])
 }
 
-/// YAML or JSON, chosen by the first character; refused whole when over MAX_POLICY_BYTES.
-pub(crate) fn parse_document(text: &str) -> Result<Node, PolicyErrors> {
+/// YAML or JSON, chosen by the first character; refused whole when over MAX_POLICY_BYTES. `what`
+/// names the document in its errors ("policy", "world file").
+pub(crate) fn parse_document(text: &str, what: &str) -> Result<Node, PolicyErrors> {
     if text.len() > MAX_POLICY_BYTES {
-        return Err(document_error(format!(
-            "{} bytes is over the {MAX_POLICY_BYTES}-byte (1 MB) limit",
-            text.len()
-        )));
+        return Err(document_error(
+            what,
+            format!(
+                "{} bytes is over the {MAX_POLICY_BYTES}-byte (1 MB) limit",
+                text.len()
+            ),
+        ));
     }
     // Editors on some systems start a file with a byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(depth) = too_deep(text) {
-        return Err(document_error(format!(
+        return Err(document_error(
+            what,
+            format!(
             "nested {depth} levels deep: a policy needs a handful, at most {MAX_DEPTH} are read"
-        )));
+        ),
+        ));
     }
     let budget = Cell::new(MAX_TREE_COST);
     let seed = NodeSeed { budget: &budget };
@@ -177,10 +184,10 @@ pub(crate) fn parse_document(text: &str) -> Result<Node, PolicyErrors> {
         // `{version: 1, ...}` is YAML's flow style, not JSON: read it as YAML before giving up.
         json.or_else(|e| {
             budget.set(MAX_TREE_COST);
-            yaml(&budget).map_err(|_| document_error(format!("not valid JSON: {e}")))
+            yaml(&budget).map_err(|_| document_error(what, format!("not valid JSON: {e}")))
         })
     } else {
-        yaml(&budget).map_err(|e| document_error(format!("not valid YAML: {e}")))
+        yaml(&budget).map_err(|e| document_error(what, format!("not valid YAML: {e}")))
     }
 }
 

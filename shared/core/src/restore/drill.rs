@@ -416,6 +416,7 @@ fn failure_alert(test: &RestoreTest) -> Alert {
         account: None,
         resource: Some(test.resource_arn.clone()),
         route: None,
+        all_chains: false,
     }
 }
 
@@ -639,6 +640,7 @@ async fn latest_points<P: RouterPorts>(
     let mut query = ListQuery {
         created_after: Some(ports.now() - Duration::days(config.lookback_days)),
         created_before: None,
+        resource_arn: None,
         page_token: None,
         page_size: crate::compliance::inventory::POINTS_PAGE,
     };

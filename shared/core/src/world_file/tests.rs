@@ -56,7 +56,7 @@ fn the_contracts_example_reads_as_written() {
     );
     assert!(bunker.deny_manual_deletion);
     let faults = w.faults.unwrap();
-    assert_eq!((faults.lose, faults.reorder_minutes), (0.1, 45));
+    assert_eq!((faults.lose, faults.reorder_minutes), (Some(0.1), Some(45)));
 }
 
 #[test]
