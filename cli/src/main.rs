@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 use relay_core::event::MAX_EVENT_BYTES;
@@ -137,14 +138,14 @@ enum Command {
         /// Port on 127.0.0.1 (0: any free port; the first line printed names it).
         #[arg(long, default_value_t = 9566)]
         port: u16,
-        /// Where the copy router's events go (POST, JSON).
-        #[arg(long)]
+        /// Where the copy router's events go (POST, JSON): an http:// or https:// URL.
+        #[arg(long, value_parser = http_url)]
         router_url: Option<String>,
         /// Where the retention guard's events go.
-        #[arg(long)]
+        #[arg(long, value_parser = http_url)]
         guard_url: Option<String>,
         /// Where the reconciler's hourly scheduled event goes.
-        #[arg(long)]
+        #[arg(long, value_parser = http_url)]
         reconciler_url: Option<String>,
         /// No history: every backup, and every event, happens on the running clock.
         #[arg(long)]
@@ -295,6 +296,17 @@ impl SimArgs {
     }
 }
 
+/// An http:// or https:// URL with a host: where `relay emulate` delivers events.
+fn http_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "'{text}' is not an http:// or https:// URL with a host"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// Midnight UTC `days` + 1 days before `end`'s day: a history run drains about a day past its
 /// backups, so it ends near `end`.
 fn history_start(end: chrono::DateTime<chrono::Utc>, days: u32) -> chrono::DateTime<chrono::Utc> {
@@ -340,7 +352,25 @@ impl Failure {
     }
 }
 
+/// stdout was closed when the process started (`relay validate P >&-`). Rust's runtime reopens a
+/// closed stdout on /dev/null before `main`, so every line would vanish and the command exit 0:
+/// this looks first, from a constructor that runs before the runtime.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(unix)]
+#[ctor::ctor(unsafe)]
+fn look_whether_stdout_is_open() {
+    // SAFETY: F_GETFD reads the descriptor table of this process; it touches no memory of ours.
+    let flags = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) };
+    STDOUT_CLOSED.store(flags == -1, Ordering::Relaxed);
+}
+
 fn main() -> ExitCode {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        let closed =
+            io::Error::other("stdout is closed, so nothing this command says could be read");
+        return Failure::Output(closed).report();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage(&e),

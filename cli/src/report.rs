@@ -84,8 +84,16 @@ pub(crate) fn simulated(
     verdict(&report, fail_on_noncompliant)
 }
 
-/// Exit 1 for pipelines when asked: a non-compliant table, or a part that could not be read.
+/// Exit 1 for pipelines when asked: a non-compliant table, or a part that could not be read; and
+/// always when nothing could be read.
 fn verdict(report: &Report, fail_on_noncompliant: bool) -> Result<(), Failure> {
+    // A report that read nothing at all is no report: "0 of 0 compliant" is not a pass.
+    if report.resources.is_empty() && !report.gaps.is_empty() {
+        return Err(Failure::Found(format!(
+            "no table could be read: {} parts of the organisation could not be read (see the report's gaps)",
+            report.gaps.len()
+        )));
+    }
     if !fail_on_noncompliant {
         return Ok(());
     }

@@ -86,12 +86,54 @@ pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
     })
 }
 
+/// What only the policy can tell is wrong with the request: a table or target in a partition
+/// none of its vaults is in (exit 2, before anything runs).
+fn check_against(policy: &relay_core::Policy, req: &RestoreRequest) -> Result<(), Failure> {
+    let partitions: BTreeSet<&str> = policy
+        .vaults
+        .iter()
+        .map(|v| v.arn.partition.as_str())
+        .collect();
+    if !partitions.contains(req.table.partition.as_str()) {
+        return Err(input(format!(
+            "--table {}: it is in partition {}, and the policy's vaults are in {}",
+            req.table,
+            req.table.partition,
+            partitions.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if let Some(region) = &req.target_region {
+        let partition = relay_core::arn::partition_of_region(region);
+        if partition != req.table.partition {
+            return Err(input(format!(
+                "--to-region {region}: it is in partition {partition}, the table in {}",
+                req.table.partition
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--at` names a moment that has not happened yet (`now` is the organisation's clock).
+fn check_not_future(req: &RestoreRequest, now: DateTime<Utc>) -> Result<(), Failure> {
+    match req.at {
+        Some(at) if at > now => Err(input(format!(
+            "--at {}: it is in the future (now is {}); leave it out for the latest copy",
+            at.to_rfc3339(),
+            now.to_rfc3339()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The plan over the simulated organisation as the run left it.
 fn plan_in(simulation: &Simulation, req: &RestoreRequest) -> Result<RestorePlan, Failure> {
     let w = simulation.sim.world();
+    check_not_future(req, w.now)?;
     let account = req.target_account.as_deref().unwrap_or(&req.table.account);
     let region = req.target_region.as_deref().unwrap_or(&req.table.region);
-    let points: Vec<_> = w.recovery_points.values().map(|rp| rp.view()).collect();
+    // As AWS describes them: in the cold tier once their lifecycle moved them there.
+    let points: Vec<_> = w.recovery_points.values().map(|rp| w.view_of(rp)).collect();
     let existing: BTreeSet<String> = w
         .tables
         .iter()
@@ -113,6 +155,7 @@ pub(crate) fn simulated(
     mode: Mode,
 ) -> Result<(), Failure> {
     let Prepared { mut simulation, .. } = prepared;
+    check_against(&simulation.policy, req)?;
     let rt = runtime()?;
     rt.block_on(simulation.run());
     let plan = plan_in(&simulation, req)?;
@@ -172,6 +215,8 @@ pub(crate) fn live(
     executor_role: &str,
 ) -> Result<(), Failure> {
     let (_, policy) = crate::live::policy(policy_path)?;
+    check_against(&policy, req)?;
+    check_not_future(req, Utc::now())?;
     let rt = runtime()?;
     rt.block_on(async {
         // The ledger is not read by a restore.

@@ -832,3 +832,160 @@ fn doctor_refuses_live_and_world_together() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty());
 }
+
+#[test]
+fn a_stdout_closed_before_the_start_is_an_error_not_a_silent_success() {
+    let script = format!("exec {RELAY} validate infra/examples/policy.yaml >&-");
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("stdout is closed"), "{err}");
+}
+
+#[test]
+fn a_world_file_lists_every_error_even_past_64_bit_integers_and_names_itself() {
+    let bad = temp_file(
+        "world-many.yaml",
+        "tables:\n  - { name: orders, account: \"111111111111\", region: us-east-1, size_gb: 99999999999999999999999 }\n  - { name: x, account: \"1\", region: us-east-1 }\nfaults: { lose: 2 }\n",
+    );
+    let o = relay(&["simulate", "--world", &bad]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for needle in [
+        "invalid world file (4 errors)",
+        "size_gb: 1e23 is outside",
+        "table 2: account:",
+        "faults: lose: 2",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+    let broken = temp_file("world-yaml.yaml", "tables: [\n");
+    let err = stderr(&relay(&["simulate", "--world", &broken]));
+    assert!(
+        err.contains("world file: (document): not valid YAML"),
+        "{err}"
+    );
+    assert!(!err.contains("policy"), "{err}");
+}
+
+#[test]
+fn five_hundred_errors_are_counted_and_the_first_fifty_listed() {
+    let tables: String = (0..500)
+        .map(|i| format!("  - {{ name: t{i:03}, account: \"1\", region: us-east-1 }}\n"))
+        .collect();
+    let bad = temp_file("world-500.yaml", &format!("tables:\n{tables}"));
+    let err = stderr(&relay(&["simulate", "--world", &bad]));
+    assert!(err.contains("invalid world file (500 errors)"), "{err}");
+    assert!(err.contains("... and 450 more"), "{err}");
+    assert!(err.lines().count() < 60, "{} lines", err.lines().count());
+}
+
+#[test]
+fn faults_merge_name_by_name_from_the_defaults_the_world_file_and_the_command_line() {
+    let world = temp_file(
+        "world-faults.yaml",
+        "tables:\n  - { name: orders, account: \"111111111111\", region: us-east-1, tags: { backup-tier: gold } }\nfaults: { lose: 1 }\n",
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--world", &world, "--days", "1", "--json"];
+        args.extend_from_slice(extra);
+        let o = relay(&args);
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()
+    };
+    // The world names `lose`: every event is lost, and the other faults keep their defaults.
+    let s = run(&[]);
+    assert_eq!(s["events_lost"], s["events_emitted"], "{s}");
+    assert!(s["calls_throttled"].as_u64().unwrap() > 0 || s["copy_failures"].as_u64().is_some());
+    // `--faults` names another fault: the world's `lose` stands beside it.
+    let s = run(&["--faults", "duplicate=0"]);
+    assert_eq!(s["events_lost"], s["events_emitted"], "{s}");
+    assert_eq!(s["events_duplicated"], 0, "{s}");
+    // `--faults` names `lose`: it wins over the world's.
+    let s = run(&["--faults", "lose=0"]);
+    assert_eq!(s["events_lost"], 0, "{s}");
+}
+
+#[test]
+fn restore_refuses_another_partition_and_a_future_time_with_exit_2() {
+    let table = "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders";
+    let o = relay(&[
+        "restore",
+        "--days",
+        "1",
+        "--table",
+        table,
+        "--target-table",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("partition aws-cn"), "{}", stderr(&o));
+    let table = "arn:aws:dynamodb:us-east-1:111111111111:table/primary-table-000";
+    let o = relay(&[
+        "restore",
+        "--days",
+        "1",
+        "--table",
+        table,
+        "--target-table",
+        "x",
+        "--at",
+        "2099-01-01T00:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("in the future"), "{}", stderr(&o));
+}
+
+#[test]
+fn restore_from_a_vault_whose_copies_went_cold_says_they_cannot_be_copied_back() {
+    let table = "arn:aws:dynamodb:us-east-1:111111111111:table/primary-table-000";
+    let o = relay(&[
+        "restore",
+        "--days",
+        "45",
+        "--tables",
+        "1",
+        "--from",
+        "dr",
+        "--at",
+        "2027-01-02T06:00:00Z",
+        "--table",
+        table,
+        "--target-table",
+        "restored",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("in the cold tier"), "{err}");
+}
+
+#[test]
+fn emulate_refuses_a_delivery_url_that_is_not_one() {
+    let o = relay(&["emulate", "--router-url", "notaurl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a URL"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_report_that_could_read_no_account_fails_instead_of_saying_0_of_0() {
+    let world = temp_file(
+        "world-unreachable.yaml",
+        "accounts:\n  \"111111111111\": { executor_role: false }\n  \"222222222222\": { executor_role: false }\n  \"333333333333\": { executor_role: false }\n",
+    );
+    let dir = temp_dir("report-unreachable");
+    let o = relay(&[
+        "report",
+        "--world",
+        &world,
+        "--days",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no table could be read"), "{err}");
+}

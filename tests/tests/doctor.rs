@@ -252,3 +252,48 @@ async fn what_the_doctor_finds_is_what_the_simulation_breaks() {
     assert_eq!(summary.duplicate_copy_jobs, 0);
     assert_eq!(summary.chains_incomplete_unalerted, 0);
 }
+
+#[tokio::test]
+async fn a_lock_on_a_plans_own_vault_that_refuses_its_retention_fails_and_the_simulation_shows_why()
+{
+    let world =
+        "vaults:\n  primary: { lock: { min_retention_days: 100, max_retention_days: 36500 } }\n";
+    let report = doctor(EXAMPLE, world).await;
+    assert_eq!(
+        not_passing(&report, Status::Fail),
+        vec![("vault_lock_bounds", "111111111111 primary".to_string())],
+        "{report:#?}"
+    );
+    let failed = report
+        .checks
+        .iter()
+        .find(|c| c.status == Status::Fail)
+        .unwrap();
+    assert!(
+        failed.message.contains("keeps backups 35 days"),
+        "{failed:?}"
+    );
+
+    // AWS fails every backup job into it: the run says why, and one alert tells a person.
+    let mut sim = simulation(EXAMPLE, world);
+    let s = sim.run().await;
+    assert_eq!(s.backups, 0);
+    assert!(s.backups_failed > 0);
+    assert_eq!(s.backups_failed_unalerted, 0);
+    let problems = s.problems().join("; ");
+    assert!(
+        problems.contains("outside the range the vault lock allows"),
+        "{problems}"
+    );
+    assert!(!problems.contains("no backup plan covers"), "{problems}");
+    let w = sim.sim.world();
+    let about: Vec<_> = w
+        .alerts
+        .iter()
+        .filter(|a| a.subject.contains("backups into"))
+        .collect();
+    assert_eq!(about.len(), 1, "{:#?}", w.alerts);
+    assert!(about[0]
+        .message
+        .contains("Likely fix: the vault's lock refuses the plan's retention"));
+}

@@ -412,3 +412,57 @@ async fn a_reconciler_that_cannot_finish_a_clean_pass_for_six_hours_says_so_once
         .incidents
         .contains_key(relay_core::reconcile::BEHIND_INCIDENT));
 }
+
+#[tokio::test]
+async fn a_failed_backup_is_one_alert_per_vault_and_cause_closed_once_backups_work_again() {
+    let sim = world(example(), Faults::none());
+    let primary = sim.vault_arn("primary").unwrap();
+    let lock = relay_core::retention::VaultLock {
+        min_retention_days: Some(100),
+        max_retention_days: None,
+    };
+    sim.sim.world().vault_mut(&primary).unwrap().lock = Some(lock);
+    let table = sim.sim.world().tables[0].arn.clone();
+    let lifecycle = Lifecycle {
+        delete_after_days: Some(35),
+        move_to_cold_storage_after_days: None,
+    };
+    for _ in 0..2 {
+        let now = sim.sim.world().now;
+        assert!(sim
+            .sim
+            .world()
+            .complete_backup(&table, &primary, now, lifecycle, None)
+            .is_none());
+        for event in pass(&sim, 10) {
+            route(&sim, &event).await.unwrap();
+        }
+    }
+    let failing = |sim: &Simulation| {
+        sim.sim
+            .world()
+            .alerts
+            .iter()
+            .filter(|a| a.subject.contains("backups into"))
+            .count()
+    };
+    assert_eq!(failing(&sim), 1, "one alert for both failures");
+    // The lock is fixed: a backup lands, the reconciler sees it and closes the incident.
+    sim.sim.world().vault_mut(&primary).unwrap().lock = None;
+    let now = sim.sim.world().now;
+    sim.sim
+        .world()
+        .complete_backup(&table, &primary, now, lifecycle, None)
+        .unwrap();
+    pass(&sim, 120);
+    reconcile(&sim).await;
+    let open: Vec<String> = sim
+        .sim
+        .world()
+        .incidents
+        .keys()
+        .filter(|k| k.starts_with("backup#"))
+        .cloned()
+        .collect();
+    assert!(open.is_empty(), "{open:?}");
+}

@@ -204,3 +204,101 @@ async fn a_missing_copy_role_does_not_fail_the_plans_own_copies() {
         "the relay's first hops only, not the plan's copies"
     );
 }
+
+#[tokio::test]
+async fn points_move_to_the_cold_tier_on_their_lifecycle_and_aws_rules_for_cold_apply() {
+    use chrono::Duration;
+    use relay_core::ports::{BackupPort, RestorePort, StartRestore};
+    use relay_core::retention::Lifecycle;
+
+    let (sim, _) = run("").await;
+    let dr = sim.vault_arn("dr").unwrap();
+    // The dr vault keeps copies 365 days, cold after 30 (the policy's retention).
+    let point = {
+        let w = sim.sim.world();
+        let first = w.points_in(&dr).next().unwrap().clone();
+        first
+    };
+    assert_eq!(point.lifecycle.move_to_cold_storage_after_days, Some(30));
+    let view = sim
+        .sim
+        .describe_recovery_point(&dr, &point.arn)
+        .await
+        .unwrap();
+    assert_eq!(view.storage_class.as_deref(), Some("WARM"));
+    {
+        let mut w = sim.sim.world();
+        w.now = point.creation_date + Duration::days(31);
+        w.step_lifecycles();
+    }
+    let view = sim
+        .sim
+        .describe_recovery_point(&dr, &point.arn)
+        .await
+        .unwrap();
+    assert_eq!(view.storage_class.as_deref(), Some("COLD"));
+
+    // No copy from the cold tier.
+    let bunker = sim.vault_arn("bunker").unwrap();
+    let job = relay_core::plan::StartCopyJob {
+        route: "dr->bunker".into(),
+        original: relay_core::ledger::Original::new(
+            point.resource_arn.clone(),
+            point.creation_date,
+        ),
+        account: dr.account.clone(),
+        region: dr.region.clone(),
+        partition: dr.partition.clone(),
+        recovery_point_arn: point.arn.clone(),
+        source_backup_vault_name: dr.name.clone(),
+        source_backup_vault_arn: dr.to_string(),
+        destination_backup_vault_arn: bunker.to_string(),
+        iam_role_arn: "arn:aws:iam::222222222222:role/backup-relay-copy".into(),
+        idempotency_token: "cold".into(),
+        attempt: 1,
+        lifecycle: None,
+        lock_adjustment: None,
+        resource_arn: Some(point.resource_arn.clone()),
+    };
+    let refused = sim.sim.start_copy_job(&job).await.unwrap_err();
+    assert!(refused.message.contains("cold"), "{refused}");
+
+    // Its cold setting cannot change any more; its delete date still may (within cold + 90).
+    let moved = Lifecycle {
+        delete_after_days: Some(400),
+        move_to_cold_storage_after_days: Some(60),
+    };
+    assert!(sim
+        .sim
+        .update_recovery_point_lifecycle(&dr, &point.arn, &moved)
+        .await
+        .is_err());
+    let longer = Lifecycle {
+        delete_after_days: Some(400),
+        move_to_cold_storage_after_days: Some(30),
+    };
+    sim.sim
+        .update_recovery_point_lifecycle(&dr, &point.arn, &longer)
+        .await
+        .unwrap();
+
+    // A restore from the cold tier is allowed, and takes hours longer.
+    let restore = StartRestore {
+        account: dr.account.clone(),
+        region: dr.region.clone(),
+        partition: dr.partition.clone(),
+        recovery_point_arn: point.arn.clone(),
+        iam_role_arn: "arn:aws:iam::222222222222:role/backup-relay-copy".into(),
+        metadata: [("targetTableName".to_string(), "from-cold".to_string())].into(),
+        idempotency_token: "cold-restore".into(),
+        copy_source_tags: false,
+    };
+    sim.sim.start_restore_job(&restore).await.unwrap();
+    let w = sim.sim.world();
+    let job = w.restore_jobs.last().unwrap();
+    assert_eq!(job.state, "RUNNING", "{:?}", job.status_message);
+    assert!(
+        job.finish_at - job.created_at
+            >= Duration::minutes(relay_sim::restore::COLD_RESTORE_EXTRA_MINUTES)
+    );
+}

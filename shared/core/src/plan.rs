@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
-use crate::event::{EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
+use crate::event::{BackupJobEvent, EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
 use crate::guard::{self, GuardDecision, PointView};
 use crate::ledger::Original;
 use crate::policy::{Policy, Route, Vault};
@@ -43,6 +43,38 @@ pub enum Action {
     UpdateRecoveryPointLifecycle(UpdateLifecycle),
     /// A never_expire point that cannot be repaired (a vault lock): recorded and alerted.
     RecordRetentionViolation(RetentionViolation),
+    /// A backup plan's job into a vault of the policy failed: alerted once per vault and cause.
+    RecordBackupFailure(BackupFailure),
+}
+
+/// A backup job that failed in a vault of the policy (a lock refusing the plan's retention, a
+/// missing vault, a role): no original, so no chain, until a person fixes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BackupFailure {
+    pub account: String,
+    pub region: String,
+    pub backup_vault_arn: String,
+    pub resource_arn: Option<String>,
+    pub backup_job_id: Option<String>,
+    /// FAILED, ABORTED or EXPIRED.
+    pub state: String,
+    pub status_message: String,
+}
+
+impl BackupFailure {
+    /// What the failures share, for one incident per vault and cause (not one per table and day).
+    pub fn cause(&self) -> &'static str {
+        let m = self.status_message.to_ascii_lowercase();
+        if m.contains("lock") || m.contains("retention") {
+            "vault-lock"
+        } else if m.contains("does not exist") || m.contains("not found") {
+            "vault-missing"
+        } else if m.contains("access") || m.contains("role") || m.contains("authoriz") {
+            "access"
+        } else {
+            "other"
+        }
+    }
 }
 
 /// UpdateRecoveryPointLifecycle in the vault's own account and Region.
@@ -265,6 +297,8 @@ struct Landing {
 enum Found<'p> {
     Landed(Landing, &'p Vault),
     Failed(CopyFailure),
+    /// A backup job into a vault of the policy failed: no original was made.
+    BackupFailed(BackupFailure),
     /// A recovery point in a never_expire vault, for the guard.
     Guarded(PointView, &'p Vault),
     Nothing(String),
@@ -305,44 +339,86 @@ fn guard_found<'p>(r: &RecoveryPointEvent, policy: &'p Policy) -> Found<'p> {
     }
 }
 
+/// A backup job's recovery point, once COMPLETED; a failed backup into a vault of the policy is a
+/// shortfall to record (no original, so no chain).
+fn backup_landing<'p>(
+    b: &BackupJobEvent,
+    env: &crate::event::Envelope,
+    policy: &'p Policy,
+) -> Result<Landing, Box<Found<'p>>> {
+    let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
+        (Some(arn), _) => VaultArn::parse(arn).ok(),
+        (None, Some(name)) => {
+            let partition = b
+                .recovery_point_arn
+                .as_deref()
+                .and_then(|rp| RecoveryPointArn::parse(rp).ok())
+                .map(|p| p.location().partition)
+                .unwrap_or_else(|| crate::arn::partition_of_region(&env.region).to_string());
+            VaultArn::parse(&format!(
+                "arn:{partition}:backup:{}:{}:backup-vault:{name}",
+                env.region, env.account
+            ))
+            .ok()
+        }
+        (None, None) => None,
+    };
+    if matches!(
+        b.state,
+        JobState::Failed | JobState::Aborted | JobState::Expired
+    ) {
+        let in_policy = vault.as_ref().and_then(|v| policy.vault_by_arn(v));
+        return Err(Box::new(match (in_policy, vault) {
+            (Some(_), Some(vault)) => Found::BackupFailed(BackupFailure {
+                account: vault.account.clone(),
+                region: vault.region.clone(),
+                backup_vault_arn: vault.to_string(),
+                resource_arn: b.resource_arn.clone(),
+                backup_job_id: b.backup_job_id.clone(),
+                state: b.state.as_str().to_string(),
+                status_message: b
+                    .status_message
+                    .clone()
+                    .unwrap_or_else(|| "(no status message)".into()),
+            }),
+            _ => Found::Nothing(format!(
+                "backup job is {} into a vault outside the policy",
+                b.state.as_str()
+            )),
+        }));
+    }
+    if b.state != JobState::Completed {
+        return Err(Box::new(Found::Nothing(format!(
+            "backup job is {}: only COMPLETED backups are copied",
+            b.state.as_str()
+        ))));
+    }
+    let Some(rp) = b.recovery_point_arn.clone() else {
+        return Err(Box::new(Found::Nothing(
+            "completed backup job names no recovery point (resources is empty)".into(),
+        )));
+    };
+    let Some(vault) = vault else {
+        return Err(Box::new(Found::Nothing(
+            "backup job event names no readable backup vault".into(),
+        )));
+    };
+    Ok(Landing {
+        recovery_point: rp,
+        vault,
+        resource_arn: b.resource_arn.clone(),
+        resource_type: b.resource_type.clone(),
+        event_creation_date: b.creation_date,
+    })
+}
+
 fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
     let env = &event.envelope;
     let landing = match &event.detail {
-        EventDetail::BackupJob(b) => {
-            if b.state != JobState::Completed {
-                return Found::Nothing(format!(
-                    "backup job is {}: only COMPLETED backups are copied",
-                    b.state.as_str()
-                ));
-            }
-            let Some(rp) = b.recovery_point_arn.clone() else {
-                return Found::Nothing(
-                    "completed backup job names no recovery point (resources is empty)".into(),
-                );
-            };
-            let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
-                (Some(arn), _) => VaultArn::parse(arn).ok(),
-                (None, Some(name)) => RecoveryPointArn::parse(&rp).ok().and_then(|p| {
-                    let partition = p.location().partition;
-                    VaultArn::parse(&format!(
-                        "arn:{partition}:backup:{}:{}:backup-vault:{name}",
-                        env.region, env.account
-                    ))
-                    .ok()
-                }),
-                (None, None) => None,
-            };
-            let Some(vault) = vault else {
-                return Found::Nothing("backup job event names no readable backup vault".into());
-            };
-            Landing {
-                recovery_point: rp,
-                vault,
-                resource_arn: b.resource_arn.clone(),
-                resource_type: b.resource_type.clone(),
-                event_creation_date: b.creation_date,
-            }
-        }
+        EventDetail::BackupJob(b) => match backup_landing(b, env, policy) {
+            Ok(landing) => landing,
+            Err(found) => return *found,
+        },
         EventDetail::CopyJob(c) => {
             let Some(dest) = c
                 .destination_backup_vault_arn
@@ -527,7 +603,7 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
                 .map(|v| (v, f.source_recovery_point_arn.clone())),
             ..PlanNeeds::default()
         },
-        Found::Nothing(_) => PlanNeeds::default(),
+        Found::BackupFailed(_) | Found::Nothing(_) => PlanNeeds::default(),
     }
 }
 
@@ -602,6 +678,14 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
                 ignored: None,
                 skipped_routes: Vec::new(),
             };
+        }
+        Found::BackupFailed(failure) => {
+            return Plan {
+                event: summary,
+                actions: vec![Action::RecordBackupFailure(failure)],
+                ignored: None,
+                skipped_routes: Vec::new(),
+            }
         }
         Found::Guarded(point, vault) => {
             return match guard_action(vault, &point, observed.vault_locks.get(&vault.arn)) {

@@ -172,6 +172,10 @@ pub struct ReconcileReport {
     pub stuck_tables: BTreeSet<String>,
     #[serde(skip)]
     pub watch: PassWatch,
+    /// The newest creation date seen in each source vault this run: a vault whose backups
+    /// failed has its incident closed once a newer backup is there.
+    #[serde(skip)]
+    pub newest_in: BTreeMap<String, DateTime<Utc>>,
     /// The pass ended this run with every phase walked.
     pub pass_clean: bool,
     pub errors: Vec<String>,
@@ -437,6 +441,13 @@ async fn close_resolved<P: RouterPorts>(
             }
             Some(("phase", name)) => report.phases_done.contains(name),
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
+            // Backups into the vault work again: a newer one is there.
+            Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {
+                report
+                    .newest_in
+                    .get(vault)
+                    .is_some_and(|t| *t > incident.opened_at)
+            }),
             _ => false,
         };
         if resolved {
@@ -594,6 +605,13 @@ async fn route_phase<P: RouterPorts>(
                 page_size: config.page_size,
             };
             let p = page(ports, &ctx.from.arn, query, report).await?;
+            if let Some(newest) = p.items.iter().map(|p| p.creation_date).max() {
+                let seen = report
+                    .newest_in
+                    .entry(ctx.from.arn.to_string())
+                    .or_insert(newest);
+                *seen = (*seen).max(newest);
+            }
             for point in &p.items {
                 if budget.past_deadline() {
                     // This page again next run: what was done here is found done then.

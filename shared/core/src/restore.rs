@@ -86,11 +86,13 @@ pub enum RestoreRefusal {
     },
     #[error("the policy has no vault '{0}'")]
     UnknownVault(String),
-    #[error("no COMPLETED copy of {table}{at}{oldest}")]
+    #[error("no COMPLETED copy of {table}{at}{unmovable}{oldest}")]
     NoCopy {
         table: String,
         at: String,
         oldest: String,
+        /// Why copies that exist could not serve, when some could not.
+        unmovable: String,
     },
     #[error("no vault of the policy is in {account}/{region} to copy the backup back into (restores cannot cross accounts or Regions): add one{why}")]
     NoVaultInTarget {
@@ -211,15 +213,20 @@ fn choose<'a>(
         .and_then(|a| policy.vault(a))
         .map(|v| &v.arn);
     let target_location = |p: &PointView| p.vault.account == account && p.vault.region == region;
-    let candidates: Vec<&PointView> = points
+    let held: Vec<&PointView> = points
         .iter()
         .filter(|p| p.resource_arn.as_deref() == Some(table.as_str()))
         .filter(|p| p.status.as_deref() == Some("COMPLETED"))
         .filter(|p| from.is_none_or(|f| &p.vault == f))
-        // A DynamoDB-native backup, or a point in the cold tier, cannot be copied: only where
-        // it already is (facts §3).
-        .filter(|p| (!is_native(p) && !is_cold(p)) || target_location(p))
         .collect();
+    // A DynamoDB-native backup, or a point in the cold tier, cannot be copied: only where it
+    // already is (facts §3).
+    let movable = |p: &&PointView| (!is_native(p) && !is_cold(p)) || target_location(p);
+    let candidates: Vec<&PointView> = held.iter().copied().filter(movable).collect();
+    let unmovable = held
+        .iter()
+        .filter(|p| !movable(p) && req.at.is_none_or(|at| p.creation_date <= at))
+        .count();
     let in_time: Vec<&PointView> = candidates
         .iter()
         .copied()
@@ -252,6 +259,14 @@ fn choose<'a>(
                 .min()
                 .map(|d| format!(" (the oldest is of {})", d.to_rfc3339()))
                 .unwrap_or_default(),
+            unmovable: match unmovable {
+                0 => String::new(),
+                n => format!(
+                    " that can be copied back to {account}/{region}: {n} copies of that time are \
+                     in the cold tier (or DynamoDB-native) in another account or Region, and AWS \
+                     copies neither; restore one where it is (--to-account, --to-region)"
+                ),
+            },
         })
 }
 

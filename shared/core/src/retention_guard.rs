@@ -128,7 +128,9 @@ async fn apply<P: RouterPorts>(
     match action {
         Action::UpdateRecoveryPointLifecycle(u) => repair(ports, u, out).await,
         Action::RecordRetentionViolation(v) => violation(ports, v, out).await,
-        Action::StartCopyJob(_) | Action::RecordCopyFailure(_) => Ok(()),
+        Action::StartCopyJob(_) | Action::RecordCopyFailure(_) | Action::RecordBackupFailure(_) => {
+            Ok(())
+        }
     }
 }
 

@@ -187,6 +187,7 @@ pub async fn handle_event<P: RouterPorts>(
                 start_hop(ports, job, Listing::Unread, config, &mut out).await
             }
             Action::RecordCopyFailure(failure) => record_failure(ports, failure, &mut out).await,
+            Action::RecordBackupFailure(failure) => backup_failed(ports, failure, &mut out).await,
             // The retention guard's actions: its own function handles these events.
             Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
         };
@@ -507,6 +508,52 @@ fn refusal_fix(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "the recovery point or a vault no longer exists: check the policy's vault ARNs",
         _ => "check the request against the policy (vault ARNs, copy role, retention)",
     }
+}
+
+/// A backup plan's job into a vault of the policy failed: no original, so no chain. One incident
+/// per vault and cause (a lock refusing the plan's retention fails every backup, every day); the
+/// reconciler closes it once the vault holds a newer backup.
+async fn backup_failed<P: RouterPorts>(
+    ports: &P,
+    failure: &plan::BackupFailure,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    let fix = match failure.cause() {
+        "vault-lock" => "the vault's lock refuses the plan's retention: set the plan's DeleteAfterDays within the lock's bounds, or (while it is changeable) widen the lock",
+        "vault-missing" => "the plan's target vault does not exist: create it (the spoke stack does) or correct the plan",
+        "access" => "the plan's IAM role cannot back up the table: check the role and its policies",
+        _ => "see the backup job in AWS Backup's console",
+    };
+    let alert = Alert {
+        subject: format!(
+            "Backup Relay: backups into {} fail",
+            failure.backup_vault_arn
+        ),
+        message: format!(
+            "A backup job of {} into {} ended {} in {}/{}: no backup was made, so nothing is \
+             copied on. Later failures for the same reason are not alerted again until a backup \
+             into the vault succeeds.\nAWS said: {}\nLikely fix: {fix}",
+            failure.resource_arn.as_deref().unwrap_or("(a resource)"),
+            failure.backup_vault_arn,
+            failure.state,
+            failure.account,
+            failure.region,
+            failure.status_message
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    };
+    let id = backup_failure_incident(&failure.backup_vault_arn, failure.cause());
+    out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
+    Ok(())
+}
+
+/// The incident of backups failing into a vault for one cause.
+pub fn backup_failure_incident(vault_arn: &str, cause: &str) -> String {
+    format!("backup#{vault_arn}#{cause}")
 }
 
 /// Record a failed copy job against its own attempt. Retryable failures are retried by the

@@ -291,6 +291,11 @@ fn number(
             errors.add(loc, field, format!("{i} is outside {lo}..={hi}"));
             default
         }
+        Some(Node::Float(f)) if f.fract() == 0.0 => {
+            let (lo, hi) = (range.start(), range.end());
+            errors.add(loc, field, format!("{f:e} is outside {lo}..={hi}"));
+            default
+        }
         Some(other) => {
             errors.add(
                 loc,

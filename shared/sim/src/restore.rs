@@ -18,6 +18,9 @@ use crate::world::{Sim, SimTable, World};
 /// A restore takes this long, plus [`MINUTES_PER_GB`] a gigabyte, give or take a fifth.
 pub const BASE_MINUTES: i64 = 6;
 pub const MINUTES_PER_GB: i64 = 2;
+/// A restore from the cold tier takes this much longer: AWS says restores from cold storage
+/// take longer and gives no figure; four hours is this simulator's assumption.
+pub const COLD_RESTORE_EXTRA_MINUTES: i64 = 240;
 
 #[derive(Debug, Clone)]
 pub struct SimRestoreJob {
@@ -78,7 +81,13 @@ impl World {
             .iter()
             .find(|t| t.arn.to_string() == rp.resource_arn)
             .map_or(1, |t| t.size_gb);
-        let minutes = BASE_MINUTES + MINUTES_PER_GB * i64::from(size_gb);
+        // A restore from the cold tier first brings the data back warm.
+        let thaw = if self.cold_points.contains(&rp.arn) {
+            COLD_RESTORE_EXTRA_MINUTES
+        } else {
+            0
+        };
+        let minutes = BASE_MINUTES + MINUTES_PER_GB * i64::from(size_gb) + thaw;
         let jitter = self.rng.between(0, minutes / 5 + 1);
         let mut job = SimRestoreJob {
             id: self.rng.uuid(),

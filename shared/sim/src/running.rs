@@ -71,6 +71,7 @@ impl Simulation {
             }
             let mut w = self.sim.world();
             w.step_jobs();
+            w.step_lifecycles();
             w.step_restores();
             due.extend(w.take_due());
         }

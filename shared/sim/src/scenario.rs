@@ -110,6 +110,12 @@ pub struct Summary {
     /// Calls refused because AssumeRole into their account is denied (`deny_account`).
     pub calls_denied: u64,
     pub alerts: u64,
+    /// Backup jobs AWS failed (a vault lock that refuses the plan's retention, a missing vault).
+    pub backups_failed: u64,
+    /// Why, per vault: (vault ARN, AWS's message, how many).
+    pub backup_failures: Vec<(String, String, u64)>,
+    /// Vaults whose backups failed with no alert sent about them: must be 0.
+    pub backups_failed_unalerted: u64,
     /// Alerts that the repair engine cannot do its work (the reconciler behind, or its runs
     /// dead-lettered): each covers every chain.
     pub all_chains_alerts: u64,
@@ -238,7 +244,11 @@ impl Simulation {
             if t < backups_end {
                 self.run_backups(t, &mut backups);
             }
-            self.sim.world().step_jobs();
+            {
+                let mut w = self.sim.world();
+                w.step_jobs();
+                w.step_lifecycles();
+            }
             let due = self.sim.world().take_due();
             for delivery in due {
                 self.deliver(delivery).await;
@@ -409,6 +419,20 @@ impl Simulation {
         s.calls_throttled = c.calls_throttled;
         s.calls_denied = c.calls_denied;
         s.alerts = w.alerts.len() as u64;
+        s.backups_failed = c.backups_failed;
+        s.backup_failures = w
+            .backup_failures
+            .iter()
+            .map(|((v, why), n)| (v.to_string(), why.clone(), *n))
+            .collect();
+        let failing: BTreeSet<&VaultArn> = w.backup_failures.keys().map(|(v, _)| v).collect();
+        s.backups_failed_unalerted = failing
+            .iter()
+            .filter(|v| {
+                let subject = format!("backups into {v} fail");
+                !w.alerts.iter().any(|a| a.subject.contains(&subject))
+            })
+            .count() as u64;
         s.all_chains_alerts = w.alerts.iter().filter(|a| a.all_chains).count() as u64;
         s.reconciler_runs_dead_lettered = c.reconciler_runs_dead_lettered;
         s.lock_adjustments = self.lock_adjustments;
@@ -682,8 +706,22 @@ impl Summary {
     /// never-expire copy is kept 36500 days.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.backups == 0 {
+        if let Some((vault, why, _)) = self.backup_failures.first() {
+            out.push(format!(
+                "{} backup job(s) failed (in {vault}: {why})",
+                self.backups_failed
+            ));
+        }
+        if self.backups_failed_unalerted > 0 {
+            out.push(format!(
+                "{} vault(s) whose backups fail with no alert sent",
+                self.backups_failed_unalerted
+            ));
+        }
+        if self.backups == 0 && self.backups_failed == 0 {
             out.push("no backup was made: no backup plan covers any table".to_string());
+        } else if self.backups == 0 {
+            // Said above: every backup job failed.
         } else if self.chains_total == 0 {
             out.push("nothing to copy: no route selects any table".to_string());
         }
@@ -736,7 +774,15 @@ impl Summary {
                 self.plan_copy_jobs
             ));
         }
-        if self.backups == 0 {
+        for (vault, why, n) in &self.backup_failures {
+            lines.push(format!("Backup jobs failed: {n} in {vault}: {why}"));
+        }
+        if self.backups == 0 && self.backups_failed > 0 {
+            lines.push(format!(
+                "Result: no backup was made: all {} backup jobs failed (see above).",
+                self.backups_failed
+            ));
+        } else if self.backups == 0 {
             lines.push("Result: no backup was made: no backup plan covers any table.".to_string());
         } else if self.chains_total == 0 {
             lines.push("Result: nothing to copy: no route selects any table.".to_string());

@@ -342,6 +342,8 @@ pub struct World {
     pub lost_start_answers: u32,
     /// Recovery points that moved to the cold tier (they cannot be copied).
     pub cold_points: BTreeSet<String>,
+    /// When points are due in the cold tier, by their lifecycle: (time, sequence) -> point.
+    cold_due: BTreeMap<(DateTime<Utc>, u64), String>,
     /// Copy jobs into these vaults start and never finish (stuck at AWS).
     pub stalled_into: BTreeSet<VaultArn>,
     /// Publishing alerts fails (as a transient error) until this time.
@@ -352,6 +354,8 @@ pub struct World {
     pub alerts: Vec<Alert>,
     /// Operations AWS answers ServiceUnavailableException to, every time, until removed.
     pub unavailable: BTreeSet<&'static str>,
+    /// Backup jobs AWS failed, by vault and AWS's message.
+    pub backup_failures: BTreeMap<(VaultArn, String), u64>,
     /// Dead-letter queues whose CloudWatch alarm is in ALARM.
     pub alarms: BTreeSet<String>,
     /// Deliveries not yet due, in delivery order: (time, sequence).
@@ -397,10 +401,12 @@ impl World {
             lost_start_answers: 0,
             stalled_into: BTreeSet::new(),
             cold_points: BTreeSet::new(),
+            cold_due: BTreeMap::new(),
             publish_down_until: None,
             retentions_shortened: 0,
             alerts: Vec::new(),
             alarms: BTreeSet::new(),
+            backup_failures: BTreeMap::new(),
             unavailable: BTreeSet::new(),
             pending: BTreeMap::new(),
             dead_letters: Vec::new(),
@@ -582,12 +588,54 @@ impl World {
     }
 
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
+        self.schedule_cold(&rp);
         self.seq += 1;
         self.by_vault.entry(rp.vault.clone()).or_default().insert(
             (rp.creation_date.timestamp_millis(), self.seq),
             rp.arn.clone(),
         );
         self.recovery_points.insert(rp.arn.clone(), rp);
+    }
+
+    /// When the point's lifecycle moves it to the cold tier, it is due there (a lifecycle
+    /// changed later schedules again; a stale entry is checked against the point when due).
+    fn schedule_cold(&mut self, rp: &SimRecoveryPoint) {
+        let Some(days) = rp.lifecycle.move_to_cold_storage_after_days else {
+            return;
+        };
+        let Some(at) = rp
+            .creation_date
+            .checked_add_signed(Duration::days(i64::from(days)))
+        else {
+            return;
+        };
+        self.seq += 1;
+        self.cold_due.insert((at, self.seq), rp.arn.clone());
+    }
+
+    /// AWS Backup moves points to the cold tier on their lifecycle: from then on they cannot be
+    /// copied, restores from them are slower, and their cold setting cannot change.
+    pub fn step_lifecycles(&mut self) {
+        while let Some(entry) = self.cold_due.first_entry() {
+            if entry.key().0 > self.now {
+                return;
+            }
+            let arn = entry.remove();
+            let due = self.recovery_points.get(&arn).is_some_and(|rp| {
+                rp.status == "COMPLETED"
+                    && rp
+                        .lifecycle
+                        .move_to_cold_storage_after_days
+                        .and_then(|d| {
+                            rp.creation_date
+                                .checked_add_signed(Duration::days(i64::from(d)))
+                        })
+                        .is_some_and(|at| at <= self.now)
+            });
+            if due {
+                self.cold_points.insert(arn);
+            }
+        }
     }
 
     /// A recovery point deleted (by hand, or expired): gone from its vault's listing too.
@@ -608,7 +656,7 @@ impl World {
     }
 
     /// A point as AWS describes it: in the cold tier if it moved there.
-    fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
+    pub fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
         let mut view = rp.view();
         if self.cold_points.contains(&rp.arn) {
             view.storage_class = Some("COLD".into());
@@ -933,6 +981,10 @@ impl World {
         );
         self.emit(ev);
         self.counters.backups_failed += 1;
+        *self
+            .backup_failures
+            .entry((vault.clone(), why.to_string()))
+            .or_default() += 1;
     }
 
     /// Why AWS would fail this copy job, if it would.
@@ -1037,6 +1089,17 @@ impl World {
                 format!("recovery point {} not found", req.recovery_point_arn),
             ));
         };
+        if self.cold_points.contains(&rp.arn) {
+            return Err(PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidRequestException"),
+                format!(
+                    "Recovery point {} is in cold storage: recovery points in the cold tier cannot be copied",
+                    rp.arn
+                ),
+            ));
+        }
         if rp.vault != source_vault
             || source_vault.account != req.account
             || source_vault.region != req.region
@@ -1219,6 +1282,17 @@ impl World {
                 format!("{arn} not found"),
             ));
         };
+        if self.cold_points.contains(arn)
+            && rp.lifecycle.move_to_cold_storage_after_days
+                != lifecycle.move_to_cold_storage_after_days
+        {
+            return Err(PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                "The cold storage transition of a recovery point already in cold storage cannot be changed",
+            ));
+        }
         let before = rp.delete_at;
         rp.lifecycle = *lifecycle;
         rp.delete_at = delete_at(rp.creation_date, lifecycle);
@@ -1231,6 +1305,8 @@ impl World {
             self.retentions_shortened += 1;
         }
         let arn = rp.arn.clone();
+        let changed = rp.clone();
+        self.schedule_cold(&changed);
         self.counters.lifecycle_updates += 1;
         if extended {
             self.extended_points.insert(arn);
@@ -1293,6 +1369,7 @@ impl Clock for Sim {
             let step = Duration::from_std(wait).unwrap_or(Duration::minutes(1));
             w.now += step;
             w.step_jobs();
+            w.step_lifecycles();
             w.step_restores();
         }
     }

@@ -36,7 +36,8 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
     for r in &report.resources {
         for c in &r.controls {
             let evidence: Vec<String> = c.evidence.iter().map(evidence_text).collect();
-            w.write_record([
+            let evidence = evidence.join("; ");
+            let row = [
                 r.account.as_str(),
                 r.region.as_str(),
                 r.resource_arn.as_str(),
@@ -44,13 +45,24 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
                 c.id.as_str(),
                 c.status.as_str(),
                 c.reason.as_str(),
-                evidence.join("; ").as_str(),
+                evidence.as_str(),
                 evaluated.as_str(),
-            ])?;
+            ];
+            w.write_record(row.map(inert_cell).iter().map(|c| c.as_bytes()))?;
         }
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A cell a spreadsheet will not run as a formula: one that starts with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return (table names and tags are anyone's to choose) gets a leading `'`,
+/// as OWASP advises for CSV injection.
+pub fn inert_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
 }
 
 /// One evidence item in words: what it shows, then its fields.

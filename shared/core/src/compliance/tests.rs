@@ -353,3 +353,19 @@ fn a_retention_rounded_a_few_hours_short_is_kept_and_a_day_short_is_not() {
     let r = evaluate(&policy, &inventory(vec![p]), at(0), "d");
     assert_eq!(status(&r), Status::NonCompliant);
 }
+
+#[test]
+fn csv_cells_a_spreadsheet_would_run_as_formulas_are_made_inert() {
+    for (cell, inert) in [
+        ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("orders", "orders"),
+        ("", ""),
+    ] {
+        assert_eq!(super::render::inert_cell(cell), inert);
+    }
+}

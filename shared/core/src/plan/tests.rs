@@ -224,9 +224,6 @@ fn every_non_completed_state_is_ignored_with_a_reason() {
         "backup-job-pending.json",
         "backup-job-running.json",
         "backup-job-aborting.json",
-        "backup-job-aborted.json",
-        "backup-job-failed.json",
-        "backup-job-expired.json",
         "backup-job-partial.json",
         "copy-job-created.json",
         "copy-job-running.json",
@@ -688,4 +685,23 @@ routes:
         "35 inherited days clamped to the lock's 10"
     );
     assert!(job.lock_adjustment.is_some());
+}
+
+#[test]
+fn a_failed_aborted_or_expired_backup_into_a_policy_vault_is_recorded_with_aws_s_message() {
+    for name in [
+        "backup-job-aborted.json",
+        "backup-job-failed.json",
+        "backup-job-expired.json",
+    ] {
+        let plan = plan_event(&fixture(name), &example(), &gold());
+        let [Action::RecordBackupFailure(f)] = plan.actions.as_slice() else {
+            panic!("{name}: {plan:#?}");
+        };
+        assert!(
+            f.backup_vault_arn.ends_with(":backup-vault:primary"),
+            "{name}: {f:?}"
+        );
+        assert!(!f.status_message.is_empty());
+    }
 }

@@ -114,6 +114,14 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             .unwrap_or(Node::Float(v as f64));
         self.leaf(0, node)
     }
+    // Integers past 64 bits are read as the numbers they are, so the field that holds one is
+    // refused by its own range check, with the document's other errors, not the whole parse.
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Node, E> {
+        self.leaf(0, Node::Float(v as f64))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Node, E> {
+        self.leaf(0, Node::Float(v as f64))
+    }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
         self.leaf(0, Node::Float(v))
     }

@@ -319,3 +319,21 @@ fn a_cold_copy_is_not_copied_back_and_ties_do_not_depend_on_listing_order() {
         vault("dr").to_string()
     );
 }
+
+#[test]
+fn only_cold_copies_elsewhere_at_that_time_says_why_none_can_be_copied_back() {
+    let mut cold = point("dr", at(0));
+    cold.storage_class = Some("COLD".into());
+    let req = RestoreRequest {
+        from: Some("dr".into()),
+        at: Some(at(1)),
+        ..request()
+    };
+    let err = plan(&[cold, point("dr", at(5))], &req).unwrap_err();
+    let why = err.to_string();
+    assert!(
+        why.contains("1 copies of that time are in the cold tier"),
+        "{why}"
+    );
+    assert!(why.contains("--to-account"), "{why}");
+}
