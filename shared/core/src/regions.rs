@@ -61,7 +61,11 @@ mod tests {
         for (partition, region) in all {
             assert!(crate::arn::is_known_partition(partition), "{partition}");
             assert!(crate::arn::is_region_name(region), "{region}");
-            assert_eq!(crate::arn::partition_of_region(region), partition, "{region}");
+            assert_eq!(
+                crate::arn::partition_of_region(region),
+                partition,
+                "{region}"
+            );
         }
     }
 }
