@@ -17,7 +17,13 @@ use tokio::sync::Mutex;
 use crate::{input, runtime, Failure, Prepared};
 
 mod api;
+mod copy_jobs;
+mod error;
+mod request;
+mod restores;
 mod shapes;
+mod tokens;
+mod vaults;
 
 pub(crate) struct Options {
     pub port: u16,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use relay_core::arn::{is_issued_account_id, is_region_name, TableArn};
+use relay_core::arn::{is_issued_account_id, TableArn};
 use relay_core::ports::{BackupPort, Clock, RestorePort, TableSettings};
 use relay_core::restore::run::{execute, reapply, Follow, RestoreResult};
 use relay_core::restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
@@ -65,10 +65,10 @@ pub(crate) fn request(a: RequestArgs) -> Result<RestoreRequest, Failure> {
             "--to-account {acct}: not a 12-digit account id"
         )));
     }
-    if let Some(r) = a.to_region.as_deref().filter(|r| !is_region_name(r)) {
-        return Err(input(format!(
-            "--to-region {r}: not a Region name (like us-east-1)"
-        )));
+    if let Some(r) = a.to_region.as_deref() {
+        if let Some(problem) = relay_core::regions::region_problem(r) {
+            return Err(input(format!("--to-region {r}: {problem}")));
+        }
     }
     if let Some(key) = &a.kms_key {
         let region = a.to_region.as_deref().unwrap_or(&table.region);

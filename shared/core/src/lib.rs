@@ -15,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod reconcile;
+pub mod regions;
 pub mod restore;
 pub mod retention;
 pub mod retention_guard;

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use crate::arn::{
-    is_issued_account_id, is_known_partition, is_region_name, partition_of_region, RoleArn,
-    VaultArn, PARTITIONS,
+    is_issued_account_id, is_known_partition, partition_of_region, RoleArn, VaultArn, PARTITIONS,
 };
 use crate::retention::{LockConflict, Retention, COLD_MIN_DAYS, MIN_DAYS, NEVER_EXPIRE_DAYS};
 
@@ -654,12 +653,8 @@ fn parse_vault_arn(text: &str, loc: &str, errors: &mut Errors) -> Option<VaultAr
     let (partition, region) = (&arn.partition, &arn.region);
     if !is_known_partition(partition) {
         errors.add(loc, "arn", unknown_partition(partition));
-    } else if !is_region_name(region) {
-        errors.add(
-            loc,
-            "arn",
-            format!("'{region}' is not a Region name (like us-east-1)"),
-        );
+    } else if let Some(problem) = crate::regions::region_problem(region) {
+        errors.add(loc, "arn", problem);
     } else if partition_of_region(region) != partition {
         let belongs = partition_of_region(region);
         errors.add(

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::arn::{is_issued_account_id, is_region_name, is_table_name};
+use crate::arn::{is_issued_account_id, is_table_name};
 use crate::policy::{
     days_value, error_list, fields, parse_document, tags_at, text, Errors, Node, Policy,
     PolicyError,
@@ -369,15 +369,12 @@ fn region(node: Option<&&Node>, loc: &str, errors: &mut Errors) -> Option<String
         return None;
     };
     let r = text(node, loc, "region", errors)?;
-    if is_region_name(r) {
-        Some(r.to_string())
-    } else {
-        errors.add(
-            loc,
-            "region",
-            format!("'{r}' is not a Region name (like us-east-1)"),
-        );
-        None
+    match crate::regions::region_problem(r) {
+        None => Some(r.to_string()),
+        Some(problem) => {
+            errors.add(loc, "region", problem);
+            None
+        }
     }
 }
 

@@ -37,17 +37,17 @@ pub struct SimRestoreJob {
     pub finish_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub size_gb: u32,
+    /// The request's role and metadata: a replayed token must come with the same.
+    pub iam_role_arn: String,
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl World {
     fn start_restore(&mut self, req: &StartRestore) -> PortResult<String> {
         const OP: &str = "StartRestoreJob";
         self.call_in(&req.account, OP)?;
-        if let Some(&i) = self
-            .restore_tokens
-            .get(&(req.account.clone(), req.idempotency_token.clone()))
-        {
-            return Ok(self.restore_jobs[i].id.clone());
+        if let Some(answer) = self.restore_replay(req) {
+            return answer;
         }
         let invalid = |m: String| {
             PortError::new(
@@ -57,6 +57,9 @@ impl World {
                 m,
             )
         };
+        if let Some(why) = restore_request_refusal(req) {
+            return Err(invalid(why));
+        }
         let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
             return Err(PortError::new(
                 ErrorKind::NotFound,
@@ -108,6 +111,8 @@ impl World {
             finish_at: self.now + Duration::minutes(minutes + jitter),
             completed_at: None,
             size_gb,
+            iam_role_arn: req.iam_role_arn.clone(),
+            metadata: req.metadata.clone(),
         };
         if let Some(why) = self.restore_refusal(req, &job.target) {
             job.state = "FAILED";
@@ -116,11 +121,26 @@ impl World {
         }
         self.restore_jobs.push(job);
         let i = self.restore_jobs.len() - 1;
-        self.restore_tokens
-            .insert((req.account.clone(), req.idempotency_token.clone()), i);
+        if !req.idempotency_token.is_empty() {
+            self.restore_tokens
+                .insert((req.account.clone(), req.idempotency_token.clone()), i);
+        }
         let ev = self.restore_event(i);
         self.emit(ev);
         Ok(self.restore_jobs[i].id.clone())
+    }
+
+    /// A start whose token AWS remembers: that job again, or a refusal when the request differs.
+    fn restore_replay(&self, req: &StartRestore) -> Option<PortResult<String>> {
+        if req.idempotency_token.is_empty() {
+            return None;
+        }
+        let key = (req.account.clone(), req.idempotency_token.clone());
+        let job = &self.restore_jobs[*self.restore_tokens.get(&key)?];
+        Some(match restore_token_mismatch(job, req) {
+            Some(refusal) => Err(refusal),
+            None => Ok(job.id.clone()),
+        })
     }
 
     /// Why AWS fails this restore at once (the job ends FAILED with this message), if it does.
@@ -203,6 +223,48 @@ impl World {
             detail,
         )
     }
+}
+
+/// What AWS refuses at once about a restore's request: a table name DynamoDB would refuse, a
+/// role outside the restoring account. (A missing name is the caller's: it says so first.)
+fn restore_request_refusal(req: &StartRestore) -> Option<String> {
+    if let Some(name) = req.metadata.get("targetTableName") {
+        if !relay_core::arn::is_table_name(name) {
+            return Some(format!(
+                "Invalid targetTableName '{name}': DynamoDB table names are 3 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'"
+            ));
+        }
+    }
+    if req.iam_role_arn.is_empty() {
+        return None;
+    }
+    match relay_core::arn::RoleArn::parse(&req.iam_role_arn) {
+        Err(e) => Some(format!("IamRoleArn: {e}")),
+        Ok(role) if role.account != req.account => Some(format!(
+            "IamRoleArn {} is not a role of the restoring account {}",
+            req.iam_role_arn, req.account
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// A token already used for another restore: AWS keeps a token to one request.
+fn restore_token_mismatch(job: &SimRestoreJob, req: &StartRestore) -> Option<PortError> {
+    let same = job.recovery_point_arn == req.recovery_point_arn
+        && job.metadata == req.metadata
+        && job.iam_role_arn == req.iam_role_arn
+        && job.copy_source_tags == req.copy_source_tags;
+    (!same).then(|| {
+        PortError::new(
+            ErrorKind::Permanent,
+            "StartRestoreJob",
+            Some("InvalidRequestException"),
+            format!(
+                "IdempotencyToken {} was already used for another request (restore job {}): a token may be reused only with the same parameters",
+                req.idempotency_token, job.id
+            ),
+        )
+    })
 }
 
 fn located(t: &SimTable, at: &Location, name: &str) -> bool {

@@ -435,6 +435,11 @@ impl World {
         }
     }
 
+    /// A copy job by its id, wherever it ran.
+    pub fn copy_job(&self, id: &str) -> Option<&SimCopyJob> {
+        self.job_by_id.get(id).map(|&i| &self.jobs[i])
+    }
+
     pub fn vault_mut(&mut self, arn: &VaultArn) -> Option<&mut SimVault> {
         self.vaults.get_mut(arn)
     }
@@ -468,7 +473,8 @@ impl World {
     }
 
     /// A call into `account`: refused when AssumeRole into it is denied, else maybe throttled.
-    pub(crate) fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
+    /// Public for `relay emulate`, which answers some calls from the world's state directly.
+    pub fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
         if self.unavailable.contains(operation) {
             self.counted(operation);
             return Err(PortError::new(
@@ -1051,15 +1057,8 @@ impl World {
     fn start_copy(&mut self, req: &StartCopyJob) -> PortResult<String> {
         const OP: &str = "StartCopyJob";
         self.call_in(&req.account, OP)?;
-        let token_key = (req.account.clone(), req.idempotency_token.clone());
-        let remembered_since = self.now - self.token_memory;
-        if let Some(&(i, at)) = self.tokens.get(&token_key) {
-            if at >= remembered_since {
-                // "Retrying a successful request with the same idempotency token results in a
-                // success message with no action taken."
-                self.counters.copy_job_token_replays += 1;
-                return Ok(self.jobs[i].id.clone());
-            }
+        if let Some(answer) = self.copy_replay(req) {
+            return answer;
         }
         let invalid = |m: String| {
             PortError::new(
@@ -1117,6 +1116,9 @@ impl World {
                 format!("backup vault {dest_vault} not found"),
             ));
         }
+        if let Some(refusal) = copy_refusal(req, &source_vault, &dest_vault) {
+            return Err(refusal);
+        }
         if let Some(l) = req.lifecycle {
             let cross_account = source_vault.account != dest_vault.account;
             if cross_account && l.move_to_cold_storage_after_days.is_some() {
@@ -1150,11 +1152,33 @@ impl World {
             status_message: None,
             created_by_plan: false,
         });
-        self.tokens.insert(token_key, (index, self.now));
+        if !req.idempotency_token.is_empty() {
+            let token_key = (req.account.clone(), req.idempotency_token.clone());
+            self.tokens.insert(token_key, (index, self.now));
+        }
         self.counters.copy_jobs_started += 1;
         let ev = self.copy_job_event(index);
         self.emit(ev);
         Ok(id)
+    }
+
+    /// A start whose token AWS still remembers: that job again ("Retrying a successful request
+    /// with the same idempotency token results in a success message with no action taken"), or
+    /// a refusal when the request differs. No token (empty) is no idempotency.
+    fn copy_replay(&mut self, req: &StartCopyJob) -> Option<PortResult<String>> {
+        if req.idempotency_token.is_empty() {
+            return None;
+        }
+        let key = (req.account.clone(), req.idempotency_token.clone());
+        let &(i, at) = self.tokens.get(&key)?;
+        if at < self.now - self.token_memory {
+            return None;
+        }
+        if let Some(refusal) = token_mismatch(&self.jobs[i], req) {
+            return Some(Err(refusal));
+        }
+        self.counters.copy_job_token_replays += 1;
+        Some(Ok(self.jobs[i].id.clone()))
     }
 
     /// StartCopyJob as the caller sees it: a start (or a token replay) whose answer may be lost.
@@ -1732,7 +1756,59 @@ impl LedgerPort for Sim {
     }
 }
 
-fn job_state(state: JobState) -> &'static str {
+/// A token already used for another request: AWS keeps a token to one request.
+fn token_mismatch(job: &SimCopyJob, req: &StartCopyJob) -> Option<PortError> {
+    let same = job.source_rp == req.recovery_point_arn
+        && VaultArn::parse(&req.source_backup_vault_arn).ok().as_ref() == Some(&job.source_vault)
+        && VaultArn::parse(&req.destination_backup_vault_arn)
+            .ok()
+            .as_ref()
+            == Some(&job.dest_vault)
+        && job.iam_role_arn == req.iam_role_arn
+        && job.lifecycle == req.lifecycle;
+    (!same).then(|| {
+        PortError::new(
+            ErrorKind::Permanent,
+            "StartCopyJob",
+            Some("InvalidRequestException"),
+            format!(
+                "IdempotencyToken {} was already used for another request (copy job {}): a token may be reused only with the same parameters",
+                req.idempotency_token, job.id
+            ),
+        )
+    })
+}
+
+/// What AWS refuses at once about a copy's vaults and role: a copy into its own vault, and a
+/// role that is not in the source vault's account (AWS Backup assumes it there).
+fn copy_refusal(req: &StartCopyJob, source: &VaultArn, dest: &VaultArn) -> Option<PortError> {
+    let invalid = |m: String| {
+        PortError::new(
+            ErrorKind::Permanent,
+            "StartCopyJob",
+            Some("InvalidParameterValueException"),
+            m,
+        )
+    };
+    if source == dest {
+        return Some(invalid(format!(
+            "The source and destination backup vaults are the same ({source}): a recovery point cannot be copied into its own vault"
+        )));
+    }
+    match relay_core::arn::RoleArn::parse(&req.iam_role_arn) {
+        Err(e) => Some(invalid(format!("IamRoleArn: {e}"))),
+        Ok(role) if role.account != source.account || role.partition != source.partition => {
+            Some(invalid(format!(
+                "IamRoleArn {} is not a role of the source vault's account {}",
+                req.iam_role_arn, source.account
+            )))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// A copy job state as AWS names it.
+pub fn job_state(state: JobState) -> &'static str {
     match state {
         JobState::Created => "CREATED",
         JobState::Running => "RUNNING",

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arn::{is_issued_account_id, is_region_name};
+use crate::arn::is_issued_account_id;
 use crate::policy::{fields, Errors, Node};
 
 /// Audit Manager's `recoveryPointAgeValue` is at most 744 hours (31 days).
@@ -125,9 +125,9 @@ pub(crate) fn parse_parameters(node: Option<&Node>, errors: &mut Errors) -> Para
         "cross_region_list",
         errors,
         |s| {
-            is_region_name(s)
-                .then_some(())
-                .ok_or("is not a Region name (like us-east-1)")
+            crate::regions::partition_of_region(s)
+                .map(|_| ())
+                .ok_or("is not a Region AWS has (like us-east-1)")
         },
     );
     p.cross_account_list = list(

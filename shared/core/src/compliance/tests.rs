@@ -95,7 +95,7 @@ fn parameters_default_to_audit_managers_and_are_validated_together() {
     for needle in [
         "required_retention_days: 0 is outside 1..=36500",
         "recovery_point_max_age_hours: 745 is outside 1..=744",
-        "cross_region_list[1]: 'nowhere' is not a Region name",
+        "cross_region_list[1]: 'nowhere' is not a Region AWS has",
         "cross_region_list[2]: 'us-west-2' is listed twice",
         "cross_account_list[1]: '12' is not a 12-digit account id",
         "vault_lock_min_retention_days: 30 is more than vault_lock_max_retention_days (7)",

@@ -389,6 +389,9 @@ fn regions_must_belong_to_the_arns_partition() {
         one("aws", "useast1"),
         vec!["vault 'a': arn: 'useast1' is not a Region name (like us-east-1)"]
     );
+    // The shape of a Region, but not one AWS has.
+    assert!(one("aws", "mars-east-1")[0]
+        .starts_with("vault 'a': arn: 'mars-east-1' is not a Region AWS has"));
     assert!(one("aws-mars", "us-east-1")[0]
         .starts_with("vault 'a': arn: unknown partition 'aws-mars' (AWS's are aws, aws-cn, "));
     for (partition, region) in [
