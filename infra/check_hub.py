@@ -18,7 +18,24 @@
      are the trusted names, and the first of SpokeRegions creates the roles and is deployed first;
   6. `cargo lambda deploy` finds each function: named FunctionNamePrefix + its crate, and the crate's
      [package.metadata.lambda.deploy] has the template's memory and timeout, merge_env (the stack's
-     environment stays) and no role, tracing or layers (the stack's stay).
+     environment stays) and no role, tracing or layers (the stack's stay);
+  7. split roles: the compliance report's EXECUTOR_ROLE_NAME is ReaderRoleName and it may assume only
+     that role in member accounts; every other function assumes only ExecutorRoleName; the StackSet
+     trusts the writing functions' roles with the writer and the report's with the reader, and passes
+     the reader's name, the break-glass principal, the route accounts and the locks (the bunker
+     accounts' overridden in a group of their own, left out of the other); no retired
+     SpokeBreakGlassRoleName reaches the spokes;
+  8. the hub bus admits only the organisation's forwarding roles (backup-relay-forward-*) and only
+     aws.backup events (events:source);
+  9. TLS only on the alert topic, the report bucket and the policy bucket (a Deny on
+     aws:SecureTransport false);
+ 10. the router and the guard have reserved concurrency from their parameters; every function logs
+     to a log group of this stack with a retention and a KMS key (no implicit log group);
+ 11. the report bucket is under S3 Object Lock in compliance mode for ReportLockDays; the report
+     function may not delete, hide or re-lock a report version (none of those granted, all denied
+     to it by the bucket policy);
+ 12. CreatePolicyBucket makes a versioned bucket whose policy denies writing the policy or changing
+     the bucket to all but PolicyWriterArn, and the functions read exactly its policy object.
 Then each check is shown to bite: a template broken in its way must fail it.
 
 Usage: python check_hub.py [TEMPLATE [SPOKE]]   (default: template.yaml and spoke.yaml next to this file;
@@ -50,7 +67,16 @@ ALARM = {"Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisib
          "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching"}
 SOURCES = {"PolicyParameterName": ("RELAY_POLICY_PARAMETER", "/backup-relay/policy"),
            "PolicyS3Uri": ("RELAY_POLICY_S3", "s3://relay-policies/hub/policy.yaml"),
-           "PolicyDocument": ("RELAY_POLICY", "version: 1")}
+           "PolicyDocument": ("RELAY_POLICY", "version: 1"),
+           "CreatePolicyBucket": ("RELAY_POLICY_S3", "true")}
+WRITER = "arn:aws:iam::123456789012:role/deploy-pipeline"
+WRITING = ("copy-router", "retention-guard", "reconciler", "restore-drill")
+REPORT_MAY_NOT = {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+                  "s3:BypassGovernanceRetention", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration",
+                  "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"}
+POLICY_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy",
+                 "s3:DeleteBucketPolicy", "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration"}
+LOCKS = ("LockMinRetentionDays", "LockMaxRetentionDays", "LockChangeableForDays")
 SSM_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/"
 
 
@@ -74,9 +100,12 @@ class Evaluator:
             return [v for v in (self.value(n) for n in node) if v is not NO_VALUE]
         if not isinstance(node, dict):
             return node
-        if len(node) != 1:
+        if not node:
+            return node
+        (fn, arg), *_ = node.items()
+        if len(node) != 1 or not (fn in ("Ref", "Condition") or fn.startswith("Fn::")):
+            # A map (a policy's Condition block, say), not a function: evaluate its values.
             return {k: v for k, v in ((k, self.value(n)) for k, n in node.items()) if v is not NO_VALUE}
-        (fn, arg), = node.items()
         if fn == "Ref":
             if arg == "AWS::NoValue":
                 return NO_VALUE
@@ -210,7 +239,7 @@ def check_policy_source(template, out):
         out.append("Globals: COPY_ROLE_NAME is not !Ref CopyRoleName")
     for chosen in itertools.product([False, True], repeat=len(SOURCES)):
         values = {p: (v if on else "") for (p, (_, v)), on in zip(SOURCES.items(), chosen)}
-        ev = Evaluator(template, values)
+        ev = Evaluator(template, {**values, "PolicyWriterArn": WRITER})
         if ev.rules_pass() != (sum(chosen) == 1):
             out.append(f"Rules: {'accept' if ev.rules_pass() else 'refuse'} {sorted(k for k, v in values.items() if v)}")
             continue
@@ -220,6 +249,8 @@ def check_policy_source(template, out):
         wanted = {SOURCES[p][0] for p, v in values.items() if v}
         if set_vars != wanted:
             out.append(f"Globals: with {sorted(wanted)} the functions get {sorted(set_vars)}")
+    if Evaluator(template, {"CreatePolicyBucket": "true"}).rules_pass():
+        out.append("Rules: accept CreatePolicyBucket without PolicyWriterArn")
     # What each function may read besides its other grants (the report bucket's reports/*, say).
     obj = "arn:aws:s3:::relay-policies/hub/policy.yaml"
     cases = [({"PolicyParameterName": "/backup-relay/policy"}, "ssm:GetParameter", [SSM_ARN + "backup-relay/policy"]),
@@ -227,7 +258,12 @@ def check_policy_source(template, out):
              ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:GetObject", [obj]),
              ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:GetObjectVersion", [obj]),
              # Going back to the last valid version lists the bucket's object versions.
-             ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:ListBucketVersions", ["arn:aws:s3:::relay-policies"])]
+             ({"PolicyS3Uri": "s3://relay-policies/hub/policy.yaml"}, "s3:ListBucketVersions", ["arn:aws:s3:::relay-policies"]),
+             # The stack's own bucket: its policy object, and its versions.
+             ({"CreatePolicyBucket": "true", "PolicyWriterArn": WRITER}, "s3:GetObject",
+              ["${PolicyBucket.Arn}/backup-relay/policy.yaml"]),
+             ({"CreatePolicyBucket": "true", "PolicyWriterArn": WRITER}, "s3:ListBucketVersions",
+              [{"Fn::GetAtt": ["PolicyBucket", "Arn"]}])]
     inline = {"PolicyDocument": "version: 1"}
     for name, res, _ in functions(template):
         for values, action, expected in cases:
@@ -265,17 +301,179 @@ def check_stackset(template, spoke, out):
     missing = sorted(k for k, v in spoke_params.items() if "Default" not in v and k not in passed)
     if unknown or missing:
         out.append(f"{name}: passes {unknown} the spoke does not have, misses {missing}")
-    roles = sorted(f"{n}Role" for n, _, _ in functions(template))
+    writers = sorted(f"{n}Role" for n, _, b in functions(template) if b in WRITING)
+    readers = sorted(f"{n}Role" for n, _, b in functions(template) if b == "compliance-report")
     given = (passed.get("HubFunctionRoleNames") or {}).get("Fn::Join", [None, []])[1]
-    if sorted(r.get("Ref", "") for r in given if isinstance(r, dict)) != roles:
-        out.append(f"{name}: HubFunctionRoleNames is not the roles {roles}")
+    if sorted(r.get("Ref", "") for r in given if isinstance(r, dict)) != writers:
+        out.append(f"{name}: HubFunctionRoleNames (the writer's trust) is not the writing functions' roles {writers}")
+    reader = passed.get("HubReaderFunctionRoleNames")
+    if [reader.get("Ref") if isinstance(reader, dict) else reader] != readers:
+        out.append(f"{name}: HubReaderFunctionRoleNames (the reader's trust) is {reader}, not {readers}")
     if passed.get("GlobalResourcesRegion") != {"Fn::Select": [0, {"Ref": "SpokeRegions"}]}:
         out.append(f"{name}: GlobalResourcesRegion is not the first of SpokeRegions")
-    for key, value in {"OrganizationId": {"Ref": "OrganizationId"}, "HubAccountId": {"Ref": "AWS::AccountId"},
-                       "ExecutorRoleName": {"Ref": "ExecutorRoleName"}, "CopyRoleName": {"Ref": "CopyRoleName"},
-                       "HubEventBusArn": {"Fn::GetAtt": ["RelayBus", "Arn"]}}.items():
+    expected = {"OrganizationId": {"Ref": "OrganizationId"}, "HubAccountId": {"Ref": "AWS::AccountId"},
+                "ExecutorRoleName": {"Ref": "ExecutorRoleName"}, "ReaderRoleName": {"Ref": "ReaderRoleName"},
+                "CopyRoleName": {"Ref": "CopyRoleName"}, "HubEventBusArn": {"Fn::GetAtt": ["RelayBus", "Arn"]},
+                "BreakGlassPrincipalArn": {"Ref": "SpokeBreakGlassPrincipalArn"},
+                "StackSetExecutionRoleName": {"Ref": "SpokeStackSetExecutionRoleName"},
+                "RouteAccountIds": {"Fn::Join": [",", {"Ref": "SpokeRouteAccountIds"}]},
+                **{p: {"Ref": f"Spoke{p}"} for p in LOCKS}}
+    for key, value in expected.items():
         if passed.get(key) != value:
             out.append(f"{name}: {key} is {passed.get(key)}, not {value}")
+    if "BreakGlassRoleName" in passed:
+        out.append(f"{name}: passes the retired BreakGlassRoleName (a break-glass role inside each member account)")
+    if Evaluator(template, {"SpokeBreakGlassRoleName": "break-glass"}).rules_pass():
+        out.append("Rules: accept SpokeBreakGlassRoleName (retired)")
+    check_bunker_groups(template, name, props, out)
+
+
+def check_bunker_groups(template, name, props, out):
+    """Every account gets one lock: the bunker accounts' in a group of their own, left out of the other."""
+    bunker = ["222222222222"]
+    plain = Evaluator(template, {}).value(props.get("StackInstancesGroup"))
+    groups = Evaluator(template, {"SpokeBunkerAccountIds": ",".join(bunker)}).value(props.get("StackInstancesGroup"))
+    if len(plain) != 1 or "ParameterOverrides" in plain[0]:
+        out.append(f"{name}: without bunker accounts not one group of the StackSet's own parameters: {plain}")
+    filters = sorted(((g["DeploymentTargets"].get("AccountFilterType") or "NONE"), g["DeploymentTargets"].get("Accounts"))
+                     for g in groups)
+    if filters != [("DIFFERENCE", bunker), ("INTERSECTION", bunker)]:
+        out.append(f"{name}: the bunker accounts are not split off (DIFFERENCE and INTERSECTION): {filters}")
+    for group in groups:
+        overrides = {o["ParameterKey"]: o["ParameterValue"] for o in group.get("ParameterOverrides") or []}
+        defaults = Evaluator(template, {}).params
+        wanted = {p: defaults[f"SpokeBunker{p}"] for p in LOCKS} if \
+            group["DeploymentTargets"].get("AccountFilterType") == "INTERSECTION" else {}
+        if overrides != wanted:
+            out.append(f"{name}: group {group['DeploymentTargets'].get('AccountFilterType')} overrides {overrides}")
+
+
+def statements_of(doc):
+    return [st for st in as_list((doc or {}).get("Statement") or []) if isinstance(st, dict)]
+
+
+def function_statements(evaluator, res):
+    return [st for doc in evaluator.value(res["Properties"].get("Policies") or []) if isinstance(doc, dict)
+            for st in statements_of(doc)]
+
+
+def check_split_roles(template, out):
+    """The report reads member accounts through the reader; the others write through the writer."""
+    ev = Evaluator(template, {"OrganizationId": "o-abcdefghij", "PolicyDocument": "version: 1"})
+    env = ((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
+    for name, res, binary in functions(template):
+        own = (res["Properties"].get("Environment") or {}).get("Variables") or {}
+        role_name = own.get("EXECUTOR_ROLE_NAME", env.get("EXECUTOR_ROLE_NAME"))
+        wanted = "ReaderRoleName" if binary == "compliance-report" else "ExecutorRoleName"
+        if role_name != {"Ref": wanted}:
+            out.append(f"{name}: EXECUTOR_ROLE_NAME is {role_name}, not !Ref {wanted}")
+        assumed = [r for st in function_statements(ev, res) if st.get("Effect") == "Allow"
+                   and "sts:AssumeRole" in as_list(st.get("Action")) for r in as_list(st.get("Resource"))]
+        role = ev.params["ReaderRoleName" if binary == "compliance-report" else "ExecutorRoleName"]
+        if assumed != [f"arn:aws:iam::*:role/{role}"]:
+            out.append(f"{name}: may assume {assumed}, not only the {wanted} role")
+
+
+def check_bus(template, out):
+    resources = template["Resources"]
+    policies = [r["Properties"] for r in resources.values() if r.get("Type") == "AWS::Events::EventBusPolicy"]
+    if len(policies) != 1:
+        out.append(f"{len(policies)} event bus policies, not 1")
+        return
+    st = Evaluator(template, {"OrganizationId": "o-abcdefghij"}).value(policies[0].get("Statement"))
+    cond = st.get("Condition") or {}
+    equals, like = cond.get("StringEquals") or {}, cond.get("ArnLike") or {}
+    if st.get("Effect") != "Allow" or as_list(st.get("Action")) != ["events:PutEvents"]:
+        out.append(f"RelayBusPolicy: allows {st.get('Action')}, not only events:PutEvents")
+    if equals.get("events:source") != "aws.backup":
+        out.append("RelayBusPolicy: not limited to aws.backup events (events:source)")
+    if equals.get("aws:PrincipalOrgID") != "o-abcdefghij":
+        out.append("RelayBusPolicy: not limited to the organisation")
+    if like.get("aws:PrincipalArn") != "arn:aws:iam::*:role/backup-relay-forward-*" or set(cond) - {"StringEquals", "ArnLike"}:
+        out.append(f"RelayBusPolicy: not limited to the spokes' forwarding roles: {cond}")
+
+
+def denies_insecure_transport(doc):
+    return any(st.get("Effect") == "Deny" and st.get("Principal") in ("*", {"AWS": "*"})
+               and (st.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+               for st in statements_of(doc))
+
+
+def check_tls(template, out):
+    resources = template["Resources"]
+    for name, res in resources.items():
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::SNS::TopicPolicy" and not denies_insecure_transport(props.get("PolicyDocument")):
+            out.append(f"{name}: no Deny of aws:SecureTransport false (TLS only)")
+    for bucket in ("ReportBucket", "PolicyBucket"):
+        policies = [r for r in resources.values() if r.get("Type") == "AWS::S3::BucketPolicy"
+                    and r["Properties"].get("Bucket") == {"Ref": bucket}]
+        if len(policies) != 1 or not denies_insecure_transport(policies[0]["Properties"].get("PolicyDocument")):
+            out.append(f"{bucket}: no bucket policy denying aws:SecureTransport false (TLS only)")
+    topics = {r["Properties"]["Topics"][0].get("Ref") for r in resources.values() if r.get("Type") == "AWS::SNS::TopicPolicy"}
+    if "AlertTopic" not in topics:
+        out.append("AlertTopic: no topic policy")
+
+
+def check_concurrency_and_logs(template, out):
+    resources = template["Resources"]
+    for name, res, binary in functions(template):
+        props = res["Properties"]
+        wanted = {"copy-router": {"Ref": "RouterReservedConcurrency"},
+                  "retention-guard": {"Ref": "GuardReservedConcurrency"}}.get(binary)
+        if wanted and props.get("ReservedConcurrentExecutions") != wanted:
+            out.append(f"{name}: ReservedConcurrentExecutions is {props.get('ReservedConcurrentExecutions')}, not {wanted}")
+        group = ((props.get("LoggingConfig") or {}).get("LogGroup") or {}).get("Ref")
+        logs = (resources.get(group) or {})
+        if logs.get("Type") != "AWS::Logs::LogGroup":
+            out.append(f"{name}: logs to no log group of this stack (Lambda would make one without retention)")
+            continue
+        lp = logs.get("Properties") or {}
+        if lp.get("RetentionInDays") != {"Ref": "LogRetentionDays"} or not lp.get("KmsKeyId"):
+            out.append(f"{group}: no RetentionInDays from LogRetentionDays or no KmsKeyId")
+
+
+def check_report_bucket(template, out):
+    resources = template["Resources"]
+    props = resources["ReportBucket"]["Properties"]
+    lock = props.get("ObjectLockConfiguration") or {}
+    retention = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+    if props.get("ObjectLockEnabled") is not True or lock.get("ObjectLockEnabled") != "Enabled" or \
+            retention != {"Mode": "COMPLIANCE", "Days": {"Ref": "ReportLockDays"}}:
+        out.append(f"ReportBucket: not under Object Lock in COMPLIANCE mode for ReportLockDays: {lock}")
+    report = next(res for _, res, b in functions(template) if b == "compliance-report")
+    ev = Evaluator(template, {"PolicyDocument": "version: 1"})
+    granted = {a for st in function_statements(ev, report) if st.get("Effect") == "Allow" for a in as_list(st.get("Action"))}
+    wrong = sorted(a for a in granted if a in REPORT_MAY_NOT or a in ("s3:*", "*"))
+    if wrong:
+        out.append(f"ComplianceReportFunction: may {wrong} (report versions must stay)")
+    policy = next((r["Properties"]["PolicyDocument"] for r in resources.values() if r.get("Type") == "AWS::S3::BucketPolicy"
+                   and r["Properties"].get("Bucket") == {"Ref": "ReportBucket"}), {})
+    denied = set()
+    for st in statements_of(policy):
+        if st.get("Effect") == "Deny" and (st.get("Condition") or {}).get("ArnEquals", {}).get("aws:PrincipalArn") == \
+                {"Fn::GetAtt": ["ComplianceReportFunctionRole", "Arn"]}:
+            denied |= set(as_list(st.get("Action")))
+    if REPORT_MAY_NOT - denied:
+        out.append(f"ReportBucketPolicy: does not deny the report function {sorted(REPORT_MAY_NOT - denied)}")
+
+
+def check_policy_bucket(template, out):
+    resources = template["Resources"]
+    bucket = resources.get("PolicyBucket") or {}
+    if bucket.get("Condition") != "CreatesPolicyBucket" or \
+            (bucket.get("Properties") or {}).get("VersioningConfiguration") != {"Status": "Enabled"}:
+        out.append("PolicyBucket: not a versioned bucket made under CreatePolicyBucket")
+    policy = next((r["Properties"]["PolicyDocument"] for r in resources.values() if r.get("Type") == "AWS::S3::BucketPolicy"
+                   and r["Properties"].get("Bucket") == {"Ref": "PolicyBucket"}), {})
+    denied = set()
+    for st in statements_of(policy):
+        cond = st.get("Condition") or {}
+        if st.get("Effect") == "Deny" and st.get("Principal") in ("*", {"AWS": "*"}) and \
+                cond == {"ArnNotEquals": {"aws:PrincipalArn": {"Ref": "PolicyWriterArn"}}}:
+            denied |= set(as_list(st.get("Action")))
+    if POLICY_WRITES - denied:
+        out.append(f"PolicyBucketPolicy: does not deny {sorted(POLICY_WRITES - denied)} to all but PolicyWriterArn")
 
 
 def check_deploy_metadata(template, crates, out):
@@ -306,6 +504,12 @@ def problems(template, spoke, crates):
     check_rules(template, out)
     check_policy_source(template, out)
     check_stackset(template, spoke, out)
+    check_split_roles(template, out)
+    check_bus(template, out)
+    check_tls(template, out)
+    check_concurrency_and_logs(template, out)
+    check_report_bucket(template, out)
+    check_policy_bucket(template, out)
     return out
 
 
@@ -371,7 +575,98 @@ def breakages(t):
         stackset = next(r for r in res.values() if r.get("Type") == "AWS::CloudFormation::StackSet")
         stackset["Properties"]["AutoDeployment"]["RetainStacksOnAccountRemoval"] = True
 
+    def stackset_parameter(res, key):
+        stackset = next(r for r in res.values() if r.get("Type") == "AWS::CloudFormation::StackSet")
+        return next(p for p in stackset["Properties"]["Parameters"] if p["ParameterKey"] == key)
+
+    def report_function(res):
+        return next(r for r in res.values() if (r.get("Metadata") or {}).get("BuildProperties", {}).get("Binary") == "compliance-report")
+
+    def report_as_writer(res, _):
+        del report_function(res)["Properties"]["Environment"]["Variables"]["EXECUTOR_ROLE_NAME"]
+
+    def report_assumes_writer(res, _):
+        fn = next(n for n, r in res.items() if r is report_function(res))
+        _, body = statement({"Resources": res}, fn, "ReachMemberAccountsReadOnly")
+        body["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ExecutorRoleName}"}
+
+    def report_trusted_by_writer(res, _):
+        stackset_parameter(res, "HubFunctionRoleNames")["ParameterValue"]["Fn::Join"][1].append(
+            {"Ref": "ComplianceReportFunctionRole"})
+
+    def no_reader_name(res, _):
+        stackset_parameter(res, "ReaderRoleName")["ParameterKey"] = "Unused"
+
+    def old_break_glass(res, b):
+        stackset_parameter(res, "BreakGlassPrincipalArn").update(
+            {"ParameterKey": "BreakGlassRoleName", "ParameterValue": {"Ref": "SpokeBreakGlassRoleName"}})
+        del b["Rules"]["SpokeBreakGlassRoleNameRetired"]
+
+    def no_locks(res, _):
+        stackset_parameter(res, "LockMinRetentionDays")["ParameterValue"] = "0"
+
+    def bunker_not_split(res, _):
+        stackset = next(r for r in res.values() if r.get("Type") == "AWS::CloudFormation::StackSet")
+        groups = stackset["Properties"]["StackInstancesGroup"]["Fn::If"][1]
+        del groups[0]["DeploymentTargets"]["AccountFilterType"]
+
+    def bus_any_source(res, _):
+        del res["RelayBusPolicy"]["Properties"]["Statement"]["Condition"]["StringEquals"]["events:source"]
+
+    def bus_any_role(res, _):
+        del res["RelayBusPolicy"]["Properties"]["Statement"]["Condition"]["ArnLike"]
+
+    def topic_over_http(res, _):
+        statements = res["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        statements[:] = [st for st in statements if st.get("Effect") != "Deny"]
+
+    def router_unbounded(res, _):
+        del copy_router(res)["Properties"]["ReservedConcurrentExecutions"]
+
+    def implicit_logs(res, _):
+        del copy_router(res)["Properties"]["LoggingConfig"]
+
+    def logs_forever(res, _):
+        del res["ReconcilerLogs"]["Properties"]["RetentionInDays"]
+
+    def reports_rewritable(res, _):
+        res["ReportBucket"]["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] = "GOVERNANCE"
+
+    def report_deletes(res, _):
+        fn = next(n for n, r in res.items() if r is report_function(res))
+        _, body = statement({"Resources": res}, fn, "ReadAndWriteReports")
+        body["Action"].append("s3:DeleteObjectVersion")
+
+    def report_deny_dropped(res, _):
+        statements = res["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        statements[:] = [st for st in statements if st.get("Sid") != "ReportFunctionOnlyAddsVersions"]
+
+    def policy_writable(res, _):
+        statements = res["PolicyBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        next(st for st in statements if st.get("Sid") == "OnlyTheWriterChangesThePolicy")["Action"].remove("s3:PutObject")
+
+    def bucket_without_writer(_, b):
+        b["Rules"]["PolicyBucketIsTheOnlySource"]["Assertions"].pop()
+
     return [
+        ("the compliance report assuming the writer (EXECUTOR_ROLE_NAME)", broken(report_as_writer)),
+        ("the compliance report allowed to assume the writer", broken(report_assumes_writer)),
+        ("the writer trusting the compliance report's role", broken(report_trusted_by_writer)),
+        ("the reader's name not passed to the spokes", broken(no_reader_name)),
+        ("the retired member-account break-glass role passed to the spokes", broken(old_break_glass)),
+        ("the spokes' lock not from SpokeLockMinRetentionDays", broken(no_locks)),
+        ("the bunker accounts deployed twice (not left out of the first group)", broken(bunker_not_split)),
+        ("the hub bus taking any source", broken(bus_any_source)),
+        ("the hub bus taking any principal of the organisation", broken(bus_any_role)),
+        ("the alert topic over plain HTTP", broken(topic_over_http)),
+        ("the router without reserved concurrency", broken(router_unbounded)),
+        ("the router logging to an implicit log group", broken(implicit_logs)),
+        ("a log group kept forever", broken(logs_forever)),
+        ("reports under a governance lock (rewritable by a privileged user)", broken(reports_rewritable)),
+        ("the report function deleting report versions", broken(report_deletes)),
+        ("the bucket policy no longer denying the report function", broken(report_deny_dropped)),
+        ("the policy object writable by anyone of the account", broken(policy_writable)),
+        ("a policy bucket without a writer", broken(bucket_without_writer)),
         ("the router's rule letting failed backups in and partial copies out", broken(failed_backups_in)),
         ("a queue without an alarm", broken(unalarmed_queue)),
         ("an alarm over 3 periods", broken(slow_alarm)),

@@ -9,15 +9,23 @@ Rules (exit 1 on any finding, naming the resource and statement):
      condition, so the functions reach only the organisation's roles;
   6. no read of data (ssm:GetParameter*, s3:GetObject*, secretsmanager:GetSecretValue, kms:Decrypt)
      on Resource "*": the policy is read from exactly its parameter or object;
-  7. a service principal (cloudwatch.amazonaws.com, events.amazonaws.com, ...) allowed by a resource
-     policy (a key, topic, queue, bucket or bus policy; not a role's trust) only with an
-     aws:SourceAccount or aws:SourceArn condition (the confused deputy).
-In a key policy Resource "*" is the key itself, so rules 1, 2 and 6 do not apply there.
+  7. a service principal (cloudwatch.amazonaws.com, events.amazonaws.com, backup.amazonaws.com, ...)
+     allowed by a resource policy (a key, topic, queue, bucket or bus policy) or a role's trust only
+     with an aws:SourceAccount or aws:SourceArn condition (the confused deputy); CloudWatch Logs in a
+     key policy by its documented kms:EncryptionContext:aws:logs:arn (the log groups it acts for);
+  8. an S3 read (s3:GetObject*, s3:ListBucket*) only with an s3:ResourceAccount (or
+     aws:ResourceAccount) condition: a bucket deleted and re-created by another account under the same
+     name must not feed the reader its objects;
+  9. no parameter naming roles (*RoleName, *RoleNames) accepts "*" (its AllowedPattern must refuse
+     it): a wildcard in a trust admits whoever can create a role of a matching name.
+In a key policy Resource "*" is the key itself, so rules 1, 2 and 6 do not apply there. Roles SAM
+generates for functions are not in the template and not checked by rule 7.
 Both sides of an Fn::If (statements, policies, conditions) are checked: the template may take either.
 
 Usage: python check_iam.py TEMPLATE...   |   python check_iam.py --self-test
 """
 
+import re
 import sys
 
 from cfnlint.decode.cfn_yaml import loads as load_yaml
@@ -26,6 +34,12 @@ READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet")
 SCOPING_CONDITIONS = ("aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:SourceAccount", "aws:SourceArn")
 ORG_CONDITIONS = ("aws:ResourceOrgID", "aws:ResourceOrgPaths", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths")
 SOURCE_CONDITIONS = ("aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID")
+# CloudWatch Logs names the log group it encrypts for in the encryption context (its key-policy guide).
+LOGS_CONTEXT = "kms:EncryptionContext:aws:logs:arn"
+S3_READS = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions")
+RESOURCE_ACCOUNT = ("s3:ResourceAccount", "aws:ResourceAccount")
+# Values a role-name parameter must refuse: a bare wildcard and names made of one.
+WILDCARD_NAMES = ("*", "backup-relay-*", "a*b")
 DATA_READS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "s3:GetObject",
               "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "kms:Decrypt")
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -124,10 +138,30 @@ def findings(template):
             if not condition_keys(st.get("Condition")) & {k.lower() for k in SCOPING_CONDITIONS}:
                 out.append(f"{where}: Principal '*' without an organisation or account condition")
         services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
-        if services and doc_kind in ("resource", "key"):
-            if not condition_keys(st.get("Condition")) & {k.lower() for k in SOURCE_CONDITIONS}:
+        if services and doc_kind in ("resource", "key", "trust"):
+            keys = condition_keys(st.get("Condition"))
+            logs = doc_kind == "key" and all("logs." in (text_of(x) or "") for x in services) and \
+                LOGS_CONTEXT.lower() in keys
+            if not keys & {k.lower() for k in SOURCE_CONDITIONS} and not logs:
                 out.append(f"{where}: service principal {services} without an aws:SourceAccount or "
                            "aws:SourceArn condition")
+        reads = [a for a in actions if a.lower() in {r.lower() for r in S3_READS}]
+        if reads and doc_kind == "identity" and \
+                not condition_keys(st.get("Condition")) & {k.lower() for k in RESOURCE_ACCOUNT}:
+            out.append(f"{where}: S3 read {reads} without an s3:ResourceAccount condition")
+    out += parameter_findings(template)
+    return out
+
+
+def parameter_findings(template):
+    out = []
+    for name, spec in (template.get("Parameters") or {}).items():
+        if not re.search(r"RoleNames?$", name) or not isinstance(spec, dict):
+            continue
+        pattern = spec.get("AllowedPattern")
+        accepted = [v for v in WILDCARD_NAMES if pattern is None or re.fullmatch(pattern, v)]
+        if accepted:
+            out.append(f"parameter {name}: AllowedPattern {pattern!r} accepts {accepted} (a wildcard role name)")
     return out
 
 
@@ -148,6 +182,19 @@ Resources:
               - !Ref AWS::NoValue
             - {Effect: Allow, Action: "ssm:GetParameter", Resource: "*"}
             - {Effect: Allow, Action: ["s3:GetObject"], Resource: "*"}
+            - {Sid: PolicyObject, Effect: Allow, Action: s3:GetObjectVersion, Resource: "arn:aws:s3:::b/policy.yaml"}
+  CopyRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - {Effect: Allow, Principal: {Service: backup.amazonaws.com}, Action: sts:AssumeRole}
+  LogsKey:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - {Sid: Logs, Effect: Allow, Principal: {Service: logs.us-east-1.amazonaws.com}, Action: "kms:Encrypt*", Resource: "*"}
   Bus:
     Type: AWS::Events::EventBusPolicy
     Properties:
@@ -168,10 +215,16 @@ Resources:
             Action: ["kms:Decrypt", "kms:GenerateDataKey*"]
             Resource: "*"
             Condition: !If [HasX, {StringEquals: {aws:SourceAccount: "1"}}, !Ref AWS::NoValue]
+Parameters:
+  OperatorRoleNames: {Type: CommaDelimitedList, AllowedPattern: '^[\\w+=.@/*-]*$'}
+  ReaderRoleName: {Type: String}
 """
 
 # Each statement is fine on both sides of its Fn::If; nothing may be found.
 GOOD = """
+Parameters:
+  OperatorRoleNames: {Type: CommaDelimitedList, AllowedPattern: '^[\\w+=.@/-]*$'}
+  StackSetExecutionRoleName: {Type: String, AllowedPattern: '^(stacksets-exec-\\*|[\\w+=,.@/-]{1,128})$'}
 Resources:
   Fn:
     Type: AWS::Serverless::Function
@@ -186,6 +239,10 @@ Resources:
                 Condition: {StringEquals: {aws:ResourceOrgID: !Ref OrganizationId}}
               - !Ref AWS::NoValue
             - {Effect: Allow, Action: "sts:AssumeRole", Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/x"}
+            - Effect: Allow
+              Action: [s3:GetObject, s3:GetObjectVersion]
+              Resource: !Sub "arn:${AWS::Partition}:s3:::b/policy.yaml"
+              Condition: {StringEquals: {s3:ResourceAccount: !Ref AWS::AccountId}}
   Vault:
     Type: AWS::Backup::BackupVault
     Properties:
@@ -209,12 +266,20 @@ Resources:
             Action: ["kms:Decrypt", "kms:GenerateDataKey*"]
             Resource: "*"
             Condition: {ArnLike: {aws:SourceArn: !Sub "arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:*"}}
+          - Effect: Allow
+            Principal: {Service: !Sub "logs.${AWS::Region}.amazonaws.com"}
+            Action: ["kms:Encrypt*", "kms:Decrypt*"]
+            Resource: "*"
+            Condition: {ArnLike: {"kms:EncryptionContext:aws:logs:arn": !Sub "arn:${AWS::Partition}:logs:*:${AWS::AccountId}:log-group:/x/*"}}
   Role:
     Type: AWS::IAM::Role
     Properties:
       AssumeRolePolicyDocument:
         Statement:
-          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+          - Effect: Allow
+            Principal: {Service: backup.amazonaws.com}
+            Action: sts:AssumeRole
+            Condition: {StringEqualsIfExists: {aws:SourceAccount: !Ref AWS::AccountId}}
       Policies:
         - PolicyName: p
           PolicyDocument:
@@ -228,7 +293,10 @@ def self_test():
     expected = ["wildcard action '*'", "mutating action '*' on Resource", "mutating action 'backup:StartCopyJob'",
                 "sts:AssumeRole on any role", "Principal '*' without", "statement 5: sts:AssumeRole into any account",
                 "data read 'ssm:GetParameter'", "data read 's3:GetObject'",
-                "TopicPolicy statement 1: service principal", "Key statement 1: service principal"]
+                "TopicPolicy statement 1: service principal", "Key statement 1: service principal",
+                "CopyRole statement 1: service principal", "LogsKey statement Logs: service principal",
+                "statement PolicyObject: S3 read ['s3:GetObjectVersion'] without an s3:ResourceAccount",
+                "parameter OperatorRoleNames", "parameter ReaderRoleName"]
     missing = [e for e in expected if not any(e in f for f in found)]
     if missing or any("ListBackupVaults" in f for f in found):
         print("check_iam self-test FAILED: missing", missing, "found", found)
