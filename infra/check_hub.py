@@ -5,8 +5,8 @@
      into the alert topic, and the topic can take it: not under the AWS managed alias/aws/sns key (its
      policy cannot let CloudWatch in); a customer managed key and any topic policy let
      cloudwatch.amazonaws.com in;
-  2. the copy router's rules match exactly Backup Job COMPLETED and Copy Job COMPLETED, FAILED and
-     PARTIAL; the retention guard's exactly Copy Job COMPLETED and Recovery Point COMPLETED and AVAILABLE;
+  2. the copy router's rules match exactly Backup Job COMPLETED, FAILED, ABORTED and EXPIRED and
+     Copy Job COMPLETED, FAILED and PARTIAL; the retention guard's exactly Copy Job COMPLETED and Recovery Point COMPLETED and AVAILABLE;
   3. the policy source: for every combination of PolicyParameterName, PolicyS3Uri and PolicyDocument
      the Rules accept exactly those with one set, and then exactly its variable is set
      (RELAY_POLICY_PARAMETER, RELAY_POLICY_S3, RELAY_POLICY); COPY_ROLE_NAME is the CopyRoleName;
@@ -58,7 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NO_VALUE = object()
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
           "AWS::StackName": "hub"}
-ROUTER = {("Backup Job State Change", "state", frozenset({"COMPLETED"})),
+ROUTER = {("Backup Job State Change", "state", frozenset({"COMPLETED", "FAILED", "ABORTED", "EXPIRED"})),
           ("Copy Job State Change", "state", frozenset({"COMPLETED", "FAILED", "PARTIAL"}))}
 GUARD = {("Copy Job State Change", "state", frozenset({"COMPLETED"})),
          ("Recovery Point State Change", "status", frozenset({"COMPLETED", "AVAILABLE"}))}
@@ -533,10 +533,11 @@ def breakages(t):
         return next(r for r in res.values() if (r.get("Metadata") or {}).get("BuildProperties", {}).get("Binary") == "copy-router")
 
     def failed_backups_in(res, _):
+        # Running backups are not what it acts on (and copy jobs lose PARTIAL).
         rule = next(iter(copy_router(res)["Properties"]["Events"].values()))
         rule["Properties"]["Pattern"] = {"source": ["aws.backup"],
                                          "detail-type": ["Backup Job State Change", "Copy Job State Change"],
-                                         "detail": {"state": ["COMPLETED", "FAILED"]}}
+                                         "detail": {"state": ["COMPLETED", "FAILED", "RUNNING"]}}
 
     def unalarmed_queue(res, _):
         res["ExtraFailedEvents"] = {"Type": "AWS::SQS::Queue", "Properties": {}}

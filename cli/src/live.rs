@@ -45,6 +45,7 @@ pub(crate) async fn ports(executor_role: &str, ledger_table: &str) -> Result<Aws
             SessionConfig {
                 home_account: caller.account().map(str::to_string),
                 executor_role_name: Some(executor_role.to_string()),
+                session_name: relay_aws::session_name("cli"),
             },
         ),
     })

@@ -99,8 +99,9 @@ enum Command {
         /// With --live: the hub's ledger table, for the open incidents.
         #[arg(long)]
         ledger_table: Option<String>,
-        /// With --live: the role assumed in member accounts.
-        #[arg(long, default_value = "backup-relay-executor")]
+        /// With --live: the role assumed in member accounts (the spoke's read-only one: a
+        /// report only reads).
+        #[arg(long, default_value = "backup-relay-reader")]
         executor_role: String,
     },
     /// Preflight every account and Region the policy reaches: roles, vaults, access policies,
@@ -116,8 +117,9 @@ enum Command {
         /// and the executor role in other accounts.
         #[arg(long, conflicts_with = "world")]
         live: bool,
-        /// With --live: the role assumed in member accounts.
-        #[arg(long, default_value = "backup-relay-executor")]
+        /// With --live: the role assumed in member accounts (the spoke's read-only one: the
+        /// doctor only reads).
+        #[arg(long, default_value = "backup-relay-reader")]
         executor_role: String,
         /// With --live: the hub's event bus ARN the spokes forward to (default: any rule that
         /// sends aws.backup events to an event bus or a Lambda function counts).

@@ -75,6 +75,7 @@ impl Emulator {
                 SessionConfig {
                     home_account: Some(HOME.into()),
                     executor_role_name: Some("backup-relay-executor".into()),
+                    session_name: relay_aws::session_name("emulate-test"),
                 },
             ),
         }

@@ -433,8 +433,17 @@ async fn a_plans_copy_into_a_middle_vault_is_held_once_and_the_chain_goes_on_fro
     let s = sim.run().await;
     assert_promise(&sim, &s);
     assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
-    // The gold table's chains reach the bunker from the plan's copies in dr.
-    assert!(s.never_expire_copies >= s.chains_total, "{s:#?}");
+    // The gold table's chains reach the bunker from the plan's copies in dr; the untagged
+    // table's copies in dr came from outside the routes and the policy routes it nowhere: not
+    // chained on, and said once.
+    assert_eq!(s.never_expire_copies, s.chains_total, "{s:#?}");
+    let w = sim.sim.world();
+    let outside: Vec<_> = w
+        .alerts
+        .iter()
+        .filter(|a| a.subject.contains("from outside the policy"))
+        .collect();
+    assert_eq!(outside.len(), 1, "{:#?}", w.alerts);
 }
 
 #[tokio::test]

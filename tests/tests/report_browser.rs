@@ -66,6 +66,7 @@ fn point(table: &TableFacts, vault_arn: &str, hours: i64, days: u32) -> PointVie
         delete_at: Some(created + chrono::Duration::days(i64::from(days))),
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
+        source_vault_arn: None,
     }
 }
 

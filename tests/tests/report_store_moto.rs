@@ -140,6 +140,8 @@ mod policy_store {
         let store = AwsPolicyStore::Object {
             client: s3.clone(),
             address: S3Address::parse(&format!("s3://{BUCKET}/{KEY}")).unwrap(),
+            // moto's account (it does not check the owner; the adapter test does).
+            expected_owner: Some("123456789012".into()),
         };
         let missing = store.fetch().await.unwrap_err();
         assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");

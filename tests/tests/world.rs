@@ -143,15 +143,21 @@ async fn a_vault_that_does_not_exist_breaks_its_chains_and_every_one_is_announce
 
 #[tokio::test]
 async fn a_root_vault_that_does_not_exist_makes_no_backup_and_says_so() {
-    let (_, s) = run("vaults:\n  primary: { exists: false }\n").await;
+    let (sim, s) = run("vaults:\n  primary: { exists: false }\n").await;
     assert_eq!((s.backups, s.chains_total), (0, 0));
-    assert!(s
-        .render()
-        .contains("no backup was made: no backup plan covers any table"));
-    assert_eq!(
-        s.problems(),
-        ["no backup was made: no backup plan covers any table"]
+    assert!(s.backups_failed > 0);
+    assert!(
+        s.render().contains("all 8 backup jobs failed"),
+        "{}",
+        s.render()
     );
+    let problems = s.problems().join("; ");
+    assert!(
+        problems.contains("The backup vault does not exist."),
+        "{problems}"
+    );
+    assert_eq!(s.backups_failed_unalerted, 0);
+    assert!(subjects(&sim).iter().any(|a| a.contains("backups into")));
 }
 
 #[tokio::test]

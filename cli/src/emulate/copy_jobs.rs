@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Extension;
 use chrono::{DateTime, Utc};
-use relay_core::arn::{Location, TableArn};
+use relay_core::arn::Location;
 use relay_core::ledger::Original;
 use relay_core::plan::StartCopyJob;
 use relay_core::ports::BackupPort;
@@ -29,12 +29,7 @@ const STATES: [&str; 5] = ["CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL
 
 /// A restored or copied DynamoDB backup is a full copy of its table: its size.
 pub(crate) fn table_bytes(w: &World, resource_arn: &str) -> u64 {
-    let table = TableArn::parse(resource_arn).ok();
-    let gb = w
-        .tables
-        .iter()
-        .find(|t| Some(&t.arn) == table.as_ref())
-        .map_or(1, |t| t.size_gb);
+    let gb = w.table(resource_arn).map_or(1, |t| t.size_gb);
     u64::from(gb) << 30
 }
 

@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
         tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
     })?;
-    let ports = aws_ports(&config).await;
+    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
     let policy = loaded_policy(&config, &ports);
     let store = S3ReportStore::new(
         aws_sdk_s3::Client::new(ports.sessions.base()),

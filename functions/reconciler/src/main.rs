@@ -11,7 +11,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = config_from_env()?;
-    let ports = aws_ports(&config).await;
+    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
     let policy = loaded_policy(&config, &ports);
     let reconciler = Reconciler::new(ports, policy, config.reconcile());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

@@ -124,6 +124,7 @@ fn point_view(
         delete_at: calculated.and_then(|c| c.delete_at()).and_then(chrono_of),
         storage_class: storage.map(|s| s.as_str().to_string()),
         encrypted: None,
+        source_vault_arn: None,
     })
 }
 
@@ -173,6 +174,7 @@ impl BackupApi {
                 )
                 .map(|mut v| {
                     v.encrypted = Some(p.is_encrypted());
+                    v.source_vault_arn = p.source_backup_vault_arn().map(str::to_string);
                     v
                 })
             })
@@ -210,6 +212,7 @@ impl BackupApi {
         )
         .map(|mut v| {
             v.encrypted = Some(p.is_encrypted());
+            v.source_vault_arn = p.source_backup_vault_arn().map(str::to_string);
             v
         })
         .ok_or_else(|| {

@@ -35,7 +35,7 @@ pub use backup::BackupApi;
 pub use ledger::DynamoLedger;
 pub use policy_store::{AwsPolicyStore, S3Address};
 pub use reports::S3ReportStore;
-pub use sessions::{SessionConfig, Sessions};
+pub use sessions::{session_name, SessionConfig, Sessions};
 pub use tables::DynamoApi;
 
 /// The ports over real AWS.

@@ -39,6 +39,9 @@ pub enum AwsPolicyStore {
     Object {
         client: Client,
         address: S3Address,
+        /// The account the bucket must belong to (ExpectedBucketOwner on every read): a bucket
+        /// deleted and re-made under the same name by another account feeds no policy.
+        expected_owner: Option<String>,
     },
     /// A String parameter, by name; its version is the parameter's version number.
     Parameter {
@@ -54,15 +57,30 @@ impl PolicyStore for AwsPolicyStore {
                 version: "inline".into(),
                 text: text.clone(),
             }),
-            Self::Object { client, address } => fetch_object(client, address).await,
+            Self::Object {
+                client,
+                address,
+                expected_owner,
+            } => fetch_object_at(client, address, None, expected_owner.as_deref()).await,
             Self::Parameter { client, name } => fetch_parameter(client, name, None).await,
+        }
+    }
+
+    async fn author(&self, version: &str) -> PortResult<Option<String>> {
+        match self {
+            Self::Parameter { client, name } => parameter_author(client, name, version).await,
+            Self::Inline(_) | Self::Object { .. } => Ok(None),
         }
     }
 
     async fn fetch_before(&self, version: &str) -> PortResult<Option<PolicyDocument>> {
         match self {
             Self::Inline(_) => Ok(None),
-            Self::Object { client, address } => object_before(client, address, version).await,
+            Self::Object {
+                client,
+                address,
+                expected_owner,
+            } => object_before(client, address, version, expected_owner.as_deref()).await,
             Self::Parameter { client, name } => {
                 // Parameter versions count up from 1; a deleted one is passed over.
                 let Ok(mut n) = version.parse::<i64>() else {
@@ -82,12 +100,42 @@ impl PolicyStore for AwsPolicyStore {
     }
 }
 
+/// Parameter Store's LastModifiedUser of one version of the parameter (its history, newest last,
+/// read page by page).
+async fn parameter_author(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+    version: &str,
+) -> PortResult<Option<String>> {
+    let Ok(wanted) = version.parse::<i64>() else {
+        return Ok(None);
+    };
+    let mut token = None;
+    loop {
+        let page = client
+            .get_parameter_history()
+            .name(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify("GetParameterHistory", &e))?;
+        if let Some(p) = page.parameters().iter().find(|p| p.version() == wanted) {
+            return Ok(p.last_modified_user().map(str::to_string));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
 /// The object's version published before `version` (ListObjectVersions lists a key's versions
 /// newest first); `None` for the oldest, or where the bucket keeps no versions.
 async fn object_before(
     client: &Client,
     address: &S3Address,
     version: &str,
+    owner: Option<&str>,
 ) -> PortResult<Option<PolicyDocument>> {
     let mut seen = false;
     let mut key_marker: Option<String> = None;
@@ -96,6 +144,7 @@ async fn object_before(
         let page = client
             .list_object_versions()
             .bucket(&address.bucket)
+            .set_expected_bucket_owner(owner.map(str::to_string))
             .prefix(&address.key)
             .set_key_marker(key_marker.take())
             .set_version_id_marker(version_marker.take())
@@ -109,7 +158,9 @@ async fn object_before(
         {
             let id = v.version_id().unwrap_or_default();
             if seen && id != "null" {
-                return fetch_object_at(client, address, Some(id)).await.map(Some);
+                return fetch_object_at(client, address, Some(id), owner)
+                    .await
+                    .map(Some);
             }
             seen = seen || id == version;
         }
@@ -121,18 +172,16 @@ async fn object_before(
     }
 }
 
-async fn fetch_object(client: &Client, address: &S3Address) -> PortResult<PolicyDocument> {
-    fetch_object_at(client, address, None).await
-}
-
 async fn fetch_object_at(
     client: &Client,
     address: &S3Address,
     version_id: Option<&str>,
+    owner: Option<&str>,
 ) -> PortResult<PolicyDocument> {
     let object = client
         .get_object()
         .bucket(&address.bucket)
+        .set_expected_bucket_owner(owner.map(str::to_string))
         .key(&address.key)
         .set_version_id(version_id.map(str::to_string))
         .send()

@@ -18,6 +18,24 @@ pub struct SessionConfig {
     pub home_account: Option<String>,
     /// The role name to assume in other accounts; `None`: never assume (single-account use).
     pub executor_role_name: Option<String>,
+    /// The session name of every role assumed (CloudTrail's name for who called).
+    pub session_name: String,
+}
+
+/// `backup-relay-<who>`, as STS takes session names: 2 to 64 of `\w+=,.@-`, anything else `-`.
+pub fn session_name(who: &str) -> String {
+    let name: String = format!("backup-relay-{who}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    name
 }
 
 pub struct Sessions {
@@ -68,7 +86,11 @@ impl Sessions {
             return Some(p.clone());
         }
         let provider = AssumeRoleProvider::builder(role)
-            .session_name("backup-relay")
+            .session_name(if self.config.session_name.is_empty() {
+                "backup-relay"
+            } else {
+                self.config.session_name.as_str()
+            })
             .configure(&self.base)
             .build()
             .await;

@@ -28,6 +28,9 @@ pub struct PointView {
     pub storage_class: Option<String>,
     /// IsEncrypted, when the listing reports it.
     pub encrypted: Option<bool>,
+    /// The vault it was copied from (SourceBackupVaultArn); `None` for a backup made in its own
+    /// vault: only copies that came by a route (or that a route found held) are chained on.
+    pub source_vault_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -260,6 +263,7 @@ mod tests {
             delete_at,
             storage_class: Some("WARM".into()),
             encrypted: None,
+            source_vault_arn: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod patience;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod provenance;
 pub mod reconcile;
 pub mod regions;
 pub mod restore;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::arn::{RecoveryPointArn, VaultArn};
+use crate::arn::{Location, RecoveryPointArn, VaultArn};
 use crate::event::{BackupJobEvent, EventDetail, JobState, ParsedEvent, RecoveryPointEvent};
 use crate::guard::{self, GuardDecision, PointView};
 use crate::ledger::Original;
@@ -45,6 +45,9 @@ pub enum Action {
     RecordRetentionViolation(RetentionViolation),
     /// A backup plan's job into a vault of the policy failed: alerted once per vault and cause.
     RecordBackupFailure(BackupFailure),
+    /// A copy into a vault of the policy from outside its routes, of a table the policy does not
+    /// route there: not chained on; alerted once per flow.
+    RecordUnroutedCopy(crate::provenance::UnroutedCopy),
 }
 
 /// A backup job that failed in a vault of the policy (a lock refusing the plan's retention, a
@@ -144,6 +147,7 @@ pub fn point_from_event(r: &RecoveryPointEvent, vault: &VaultArn) -> Option<Poin
         delete_at: r.delete_at,
         storage_class: r.storage_class.clone(),
         encrypted: r.is_encrypted,
+        source_vault_arn: None,
     })
 }
 
@@ -256,6 +260,9 @@ pub struct Observed {
     pub point: Option<PointView>,
     /// DescribeRecoveryPoint said it does not exist (deleted, or expired).
     pub point_missing: bool,
+    /// The ledger has a record of the landed copy's hop (a route claimed it, or found it held):
+    /// a copy from outside the routes is chained on only then. `relay plan` reads no ledger.
+    pub landing_hop_known: bool,
 }
 
 /// The idempotency token of one attempt of one hop from one source point: a pure function of
@@ -292,6 +299,10 @@ struct Landing {
     resource_type: Option<String>,
     /// From the event: the creation date it carries (the original's only for backup jobs).
     event_creation_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The vault a copy came from (`None`: a backup made in `vault`).
+    source_vault: Option<String>,
+    /// Where AWS emits this event: the job's own account and Region (a copy job's source).
+    emitted_at: Option<Location>,
 }
 
 enum Found<'p> {
@@ -405,10 +416,12 @@ fn backup_landing<'p>(
     };
     Ok(Landing {
         recovery_point: rp,
+        emitted_at: Some(vault.location()),
         vault,
         resource_arn: b.resource_arn.clone(),
         resource_type: b.resource_type.clone(),
         event_creation_date: b.creation_date,
+        source_vault: None,
     })
 }
 
@@ -499,6 +512,12 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
                 resource_arn: c.resource_arn.clone(),
                 resource_type: c.resource_type.clone(),
                 event_creation_date: c.creation_date,
+                source_vault: c.source_backup_vault_arn.clone(),
+                emitted_at: c
+                    .source_recovery_point_arn
+                    .as_deref()
+                    .and_then(|rp| RecoveryPointArn::parse(rp).ok())
+                    .map(|rp| rp.location()),
             }
         }
         EventDetail::RecoveryPoint(r) => return guard_found(r, policy),
@@ -521,6 +540,13 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
     if let Some(why) = misplaced(&landing.recovery_point, &landing.vault) {
         return Found::Nothing(why);
     }
+    if let Some(why) = landing
+        .emitted_at
+        .as_ref()
+        .and_then(|at| foreign_envelope(env, at))
+    {
+        return Found::Nothing(why);
+    }
     if let Ok(rp) = RecoveryPointArn::parse(&landing.recovery_point) {
         if rp.is_dynamodb_native() {
             return Found::Nothing(format!(
@@ -533,6 +559,18 @@ fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
         return Found::Nothing(format!("vault {} is not in the policy", landing.vault));
     };
     Found::Landed(landing, vault)
+}
+
+/// AWS emits a job's events in the account and Region the job runs in (a copy job's source): an
+/// event that names another is not AWS's about that point (forwarded from elsewhere, or forged by
+/// a principal that may put events on the hub's bus), and is not acted on.
+fn foreign_envelope(env: &crate::event::Envelope, at: &Location) -> Option<String> {
+    (env.account != at.account || env.region != at.region).then(|| {
+        format!(
+            "the event comes from {}/{}, but the job it reports runs in {at}: not acted on",
+            env.account, env.region
+        )
+    })
 }
 
 /// A recovery point ARN names the account and Region it lives in: one that is not the vault's is
@@ -573,9 +611,13 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
     match find(event, policy) {
         Found::Landed(landing, vault) => {
             let routes = routes_for(policy, vault, &landing, None);
-            let tags_of = routes
-                .iter()
-                .any(|r| !r.select.tags.is_empty())
+            // A copy from outside the routes is judged by the table's tags too (do the routes
+            // bring it here?).
+            let outside = matches!(
+                crate::provenance::provenance(policy, vault, landing.source_vault.as_deref()),
+                crate::provenance::Provenance::Outside { .. }
+            ) && policy.routes.iter().any(|r| !r.select.tags.is_empty());
+            let tags_of = (outside || routes.iter().any(|r| !r.select.tags.is_empty()))
                 .then(|| landing.resource_arn.clone())
                 .flatten();
             let locks_of = routes
@@ -650,6 +692,35 @@ fn landing_original(landing: &Landing, observed: &Observed) -> Result<Original, 
     }
 }
 
+/// A landed copy that came from outside the policy's routes, of a table the policy does not route
+/// into its vault, that no route claimed or found held: it is not chained on.
+fn unrouted(
+    policy: &Policy,
+    vault: &Vault,
+    landing: &Landing,
+    original: &Original,
+    observed: &Observed,
+) -> Option<crate::provenance::UnroutedCopy> {
+    use crate::provenance::{expected_in, provenance, Provenance, UnroutedCopy};
+    let Provenance::Outside { source_vault_arn } =
+        provenance(policy, vault, landing.source_vault.as_deref())
+    else {
+        return None;
+    };
+    let kind = landing.resource_type.as_deref();
+    if observed.landing_hop_known
+        || expected_in(policy, vault, original, kind, &observed.resource_tags)
+    {
+        return None;
+    }
+    Some(UnroutedCopy {
+        recovery_point_arn: landing.recovery_point.clone(),
+        backup_vault_arn: landing.vault.to_string(),
+        source_vault_arn,
+        original: original.clone(),
+    })
+}
+
 pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> Plan {
     let env = &event.envelope;
     let summary = EventSummary {
@@ -711,13 +782,27 @@ pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> 
         Ok(o) => o,
         Err(why) => return nothing(why),
     };
+    if let Some(unrouted) = unrouted(policy, vault, &landing, &original, observed) {
+        return Plan {
+            event: summary,
+            actions: vec![Action::RecordUnroutedCopy(unrouted)],
+            ignored: None,
+            skipped_routes: Vec::new(),
+        };
+    }
     let routes = routes_for(policy, vault, &landing, Some(&observed.resource_tags));
     if routes.is_empty() {
+        // Only the tags the routes select on, never the table's whole tag map (logs are read by
+        // more people than tags are).
+        let selected: BTreeMap<&String, Option<&String>> = policy
+            .routes_from(&vault.alias)
+            .flat_map(|r| r.select.tags.keys())
+            .map(|k| (k, observed.resource_tags.get(k)))
+            .collect();
         return nothing(format!(
-            "no route out of vault '{}' selects this resource (type {}, tags {:?})",
+            "no route out of vault '{}' selects this resource (type {}, its values of the tags the routes select on: {selected:?})",
             vault.alias,
             landing.resource_type.as_deref().unwrap_or("unknown"),
-            observed.resource_tags
         ));
     }
     let mut actions = Vec::new();

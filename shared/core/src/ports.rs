@@ -495,6 +495,11 @@ pub trait PolicyStore: Send + Sync {
         &self,
         version: &str,
     ) -> impl Future<Output = PortResult<Option<crate::policy::keeper::PolicyDocument>>> + Send;
+    /// Who wrote `version`, where the store records it (Parameter Store's LastModifiedUser; S3
+    /// does not, CloudTrail's data events do). `None` when it does not say.
+    fn author(&self, _version: &str) -> impl Future<Output = PortResult<Option<String>>> + Send {
+        async { Ok(None) }
+    }
 }
 
 pub trait AlertPort: Send + Sync {

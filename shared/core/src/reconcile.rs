@@ -158,6 +158,8 @@ pub struct ReconcileReport {
     pub adopted: u64,
     /// Missing copies someone else had made meanwhile (a backup plan, a person): none started.
     pub already_held: u64,
+    /// Copies in a source vault from outside the routes that no route claimed: not chained on.
+    pub unrouted: u64,
     /// Phases that failed this run (a broken account or route): the others went on.
     pub phases_failed: u64,
     pub accounts_unreachable: BTreeSet<String>,
@@ -732,6 +734,9 @@ async fn examine<P: RouterPorts>(
     if !selected(ctx, point, &original, tags).await? {
         return Ok(());
     }
+    if !chainable(ctx, point, &original, tags, report).await? {
+        return Ok(());
+    }
     let hop = HopKey::new(original.clone(), ctx.to.arn.to_string());
     if let Some(why) = not_copyable(point) {
         report.not_copyable += 1;
@@ -757,6 +762,62 @@ async fn examine<P: RouterPorts>(
         final_notice(ctx, point, &hop, report).await?;
     }
     acted.map(|_| ())
+}
+
+/// Only routes are chained: a copy in the source vault that came from outside the routes is
+/// copied on only when the policy routes its table there (a backup plan's copy action beside the
+/// route serves the route's hop) or a route claimed it; anything else is alerted once per flow.
+async fn chainable<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    original: &Original,
+    tags: &mut BTreeMap<String, Tags>,
+    report: &mut ReconcileReport,
+) -> Result<bool, PortError> {
+    use crate::provenance::{expected_in, provenance, Provenance, UnroutedCopy};
+    let Provenance::Outside { source_vault_arn } =
+        provenance(ctx.policy, ctx.from, point.source_vault_arn.as_deref())
+    else {
+        return Ok(true);
+    };
+    let table_tags = tags_of(ctx, &original.resource_arn, tags).await?;
+    let kind = point.resource_type.as_deref();
+    if expected_in(ctx.policy, ctx.from, original, kind, &table_tags) {
+        return Ok(true);
+    }
+    let own = HopKey::new(original.clone(), ctx.from.arn.to_string());
+    if ctx.ports.ledger().get(&own).await?.is_some() {
+        return Ok(true);
+    }
+    report.unrouted += 1;
+    let copy = UnroutedCopy {
+        recovery_point_arn: point.recovery_point_arn.clone(),
+        backup_vault_arn: ctx.from.arn.to_string(),
+        source_vault_arn,
+        original: original.clone(),
+    };
+    let mut out = RouteOutcome::default();
+    router::unrouted_copy(ctx.ports, &copy, &mut out).await?;
+    report.alerts_sent += u64::from(out.alerts_sent);
+    Ok(false)
+}
+
+/// A table's tags, read once per resource per run.
+async fn tags_of<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    resource: &str,
+    tags: &mut BTreeMap<String, Tags>,
+) -> Result<Tags, PortError> {
+    if let Some(t) = tags.get(resource) {
+        return Ok(t.clone());
+    }
+    let t = match ctx.ports.resource_tags(resource).await {
+        Ok(t) => t,
+        Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
+        Err(e) => return Err(e),
+    };
+    tags.insert(resource.to_string(), t.clone());
+    Ok(t)
 }
 
 /// Why a source point can never be copied, if it cannot.
@@ -858,18 +919,8 @@ async fn selected<P: RouterPorts>(
     if ctx.route.select.tags.is_empty() {
         return Ok(true);
     }
-    let resource = &original.resource_arn;
-    if !tags.contains_key(resource) {
-        let t = match ctx.ports.resource_tags(resource).await {
-            Ok(t) => t,
-            Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
-            Err(e) => return Err(e),
-        };
-        tags.insert(resource.clone(), t);
-    }
-    Ok(tags
-        .get(resource)
-        .is_some_and(|t| ctx.route.select.matches(point.resource_type.as_deref(), t)))
+    let t = tags_of(ctx, &original.resource_arn, tags).await?;
+    Ok(ctx.route.select.matches(point.resource_type.as_deref(), &t))
 }
 
 /// A source point whose copy the destination lacks: the point, its original, and the hop.

@@ -128,9 +128,10 @@ async fn apply<P: RouterPorts>(
     match action {
         Action::UpdateRecoveryPointLifecycle(u) => repair(ports, u, out).await,
         Action::RecordRetentionViolation(v) => violation(ports, v, out).await,
-        Action::StartCopyJob(_) | Action::RecordCopyFailure(_) | Action::RecordBackupFailure(_) => {
-            Ok(())
-        }
+        Action::StartCopyJob(_)
+        | Action::RecordCopyFailure(_)
+        | Action::RecordBackupFailure(_)
+        | Action::RecordUnroutedCopy(_) => Ok(()),
     }
 }
 
@@ -491,6 +492,7 @@ mod tests {
             delete_at: None,
             storage_class: Some("WARM".into()),
             encrypted: None,
+            source_vault_arn: None,
         });
         let ev: Value = serde_json::from_str(COPY_EVENT).unwrap();
         let mut repaired = Vec::new();

@@ -111,6 +111,8 @@ pub struct RouteOutcome {
     pub alerts_sent: u32,
     /// Hops whose vault already held a COMPLETED copy someone else made (none started).
     pub held: Vec<HeldCopy>,
+    /// Copies from outside the routes, not chained on.
+    pub unrouted: Vec<String>,
 }
 
 /// A copy a route found already in its vault: the hop is done, and the chain goes on from it.
@@ -138,7 +140,7 @@ pub async fn handle_event<P: RouterPorts>(
     };
 
     let needs = plan::plan_needs(&event, policy);
-    let observed = match observe(ports, &needs).await {
+    let mut observed = match observe(ports, &needs).await {
         Ok(o) => o,
         // Nothing can be done in that account until a person fixes it; the reconciler re-drives then.
         Err(e) if e.is_account_denied() => {
@@ -148,9 +150,6 @@ pub async fn handle_event<P: RouterPorts>(
         }
         Err(e) => return Err(fail(e)),
     };
-    let plan = plan::plan_event(&event, policy, &observed);
-    out.ignored = plan.ignored.clone();
-
     if let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) {
         if let (JobState::Completed, Some(dst), Some(resource)) = (
             &c.state,
@@ -162,6 +161,8 @@ pub async fn handle_event<P: RouterPorts>(
                 dst.clone(),
             );
             let now = ports.now();
+            // A record of the hop: a route claimed this copy or found it held, so it is chained
+            // on even if it came from outside the routes.
             if ports
                 .ledger()
                 .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
@@ -169,9 +170,13 @@ pub async fn handle_event<P: RouterPorts>(
                 .map_err(&fail)?
             {
                 out.hops_completed += 1;
+                observed.landing_hop_known = true;
             }
         }
     }
+
+    let plan = plan::plan_event(&event, policy, &observed);
+    out.ignored = plan.ignored.clone();
 
     // A deferred transient error: the rest of the plan still runs, then the event is retried.
     let mut retry_event: Option<PortError> = None;
@@ -188,6 +193,7 @@ pub async fn handle_event<P: RouterPorts>(
             }
             Action::RecordCopyFailure(failure) => record_failure(ports, failure, &mut out).await,
             Action::RecordBackupFailure(failure) => backup_failed(ports, failure, &mut out).await,
+            Action::RecordUnroutedCopy(copy) => unrouted_copy(ports, copy, &mut out).await,
             // The retention guard's actions: its own function handles these events.
             Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
         };
@@ -548,6 +554,38 @@ async fn backup_failed<P: RouterPorts>(
     };
     let id = backup_failure_incident(&failure.backup_vault_arn, failure.cause());
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
+    Ok(())
+}
+
+/// A copy from outside the routes, of a table the policy does not route there, that no route
+/// claimed: not chained on. A copy the policy did not ask for, perhaps planted: one alert per flow.
+pub(crate) async fn unrouted_copy<P: RouterPorts>(
+    ports: &P,
+    copy: &crate::provenance::UnroutedCopy,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    tracing::info!(recovery_point = %copy.recovery_point_arn, source_vault = %copy.source_vault_arn,
+        "copy from outside the routes: not chained on");
+    out.unrouted.push(copy.recovery_point_arn.clone());
+    let alert = Alert {
+        subject: format!(
+            "Backup Relay: copies into {} from outside the policy",
+            copy.backup_vault_arn
+        ),
+        message: format!(
+            "{}.\nLater copies along the same way are not alerted again. If a backup plan's copy \
+             action or a person made it, add a route from that vault to the policy if it is to be \
+             chained; if nobody did, someone who may copy into the vault put it there: check \
+             CloudTrail (CopyIntoBackupVault) and the vault's access policy.",
+            copy.reason()
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    };
+    out.alerts_sent += u32::from(incident::raise(ports, copy.incident_id(), alert).await?);
     Ok(())
 }
 

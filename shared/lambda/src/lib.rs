@@ -99,6 +99,7 @@ pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
         PolicySource::Object(address) => relay_aws::AwsPolicyStore::Object {
             client: aws_sdk_s3::Client::new(ports.sessions.base()),
             address: address.clone(),
+            expected_owner: config.home_account.clone(),
         },
         PolicySource::Parameter(name) => relay_aws::AwsPolicyStore::Parameter {
             client: aws_sdk_ssm::Client::new(ports.sessions.base()),
@@ -108,8 +109,10 @@ pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
     LoadedPolicy::from_store(store, config.copy_role_name.clone())
 }
 
-/// The SDK-backed ports, built once per cold start and reused by every invocation.
-pub async fn aws_ports(config: &Config) -> AwsPorts {
+/// The SDK-backed ports, built once per cold start and reused by every invocation. `function`
+/// names the sessions it assumes in other accounts (`backup-relay-<function>`), so CloudTrail
+/// tells the functions apart.
+pub async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
     let base = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
@@ -122,6 +125,7 @@ pub async fn aws_ports(config: &Config) -> AwsPorts {
             SessionConfig {
                 home_account: config.home_account.clone(),
                 executor_role_name: config.executor_role_name.clone(),
+                session_name: relay_aws::session_name(function),
             },
         ),
     }

@@ -22,6 +22,7 @@ type Fetching<'a, T> = Pin<Box<dyn Future<Output = PortResult<T>> + Send + 'a>>;
 trait FetchPolicy: Send + Sync {
     fn fetch_boxed(&self) -> Fetching<'_, PolicyDocument>;
     fn fetch_before_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<PolicyDocument>>;
+    fn author_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<String>>;
 }
 
 impl<S: PolicyStore> FetchPolicy for S {
@@ -31,6 +32,10 @@ impl<S: PolicyStore> FetchPolicy for S {
 
     fn fetch_before_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<PolicyDocument>> {
         Box::pin(self.fetch_before(version))
+    }
+
+    fn author_boxed<'a>(&'a self, version: &'a str) -> Fetching<'a, Option<String>> {
+        Box::pin(self.author(version))
     }
 }
 
@@ -140,6 +145,7 @@ impl LoadedPolicy {
             }
         };
         let version = document.version.clone();
+        let before = self.keeper().in_force();
         let offer = self.keeper().offer(document, now);
         // Nothing valid in force (a process that started after a bad publish): go back to the
         // last valid version, at every look until one is found.
@@ -150,6 +156,12 @@ impl LoadedPolicy {
             Offer::Unchanged => {}
             Offer::Adopted { version } => {
                 tracing::info!(version = %version, "policy version in force");
+                let announced = self
+                    .announce_version(store.as_ref(), before, (ledger, alerts, clock))
+                    .await;
+                if let Err(e) = announced {
+                    tracing::warn!(error = %e, "new policy version not announced yet");
+                }
             }
             Offer::Refused {
                 version,
@@ -170,6 +182,36 @@ impl LoadedPolicy {
             }
         }
         None
+    }
+
+    /// Every version that goes in force is told once (one incident per version, whichever
+    /// process adopts it first): who wrote it where the store says, and what changed from the
+    /// version before it (the one this process had, else the store's previous version).
+    async fn announce_version(
+        &self,
+        store: &dyn FetchPolicy,
+        before: Option<Arc<InForce>>,
+        (ledger, alerts, clock): (&impl LedgerPort, &impl AlertPort, &impl Clock),
+    ) -> PortResult<bool> {
+        let Ok(now) = self.keeper().current() else {
+            return Ok(false);
+        };
+        if before.as_ref().is_some_and(|b| b.digest == now.digest) {
+            return Ok(false);
+        }
+        let previous = match before {
+            Some(b) => Some((b.version.clone(), b.policy.clone())),
+            None => store
+                .fetch_before_boxed(&now.version)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|d| Some((d.version.clone(), Policy::parse(&d.text).ok()?))),
+        };
+        let author = store.author_boxed(&now.version).await.ok().flatten();
+        let alert = version_alert(&now, previous.as_ref(), author.as_deref());
+        let id = format!("policy#version#{}", now.version);
+        incident::raise_with(ledger, alerts, clock, id, alert).await
     }
 
     /// Nothing in force and the current version refused (a process started after a bad
@@ -198,6 +240,47 @@ impl LoadedPolicy {
     fn keeper(&self) -> MutexGuard<'_, PolicyKeeper> {
         // A panic while holding the lock leaves the keeper whole (each change is one assignment).
         self.keeper.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The alert of a policy version that went in force: who, and what changed.
+fn version_alert(
+    now: &InForce,
+    previous: Option<&(String, Policy)>,
+    author: Option<&str>,
+) -> Alert {
+    let who = author.map_or(
+        "The store does not say who wrote it (for S3, CloudTrail's data events do).".to_string(),
+        |a| format!("Written by {a}."),
+    );
+    let what = match previous {
+        None => "No earlier valid version was found: this is the first.".to_string(),
+        Some((version, before)) => {
+            let changes = relay_core::policy::keeper::changes(before, &now.policy);
+            if changes.is_empty() {
+                format!("Against version {version}: no vault, route or copy role changed (comments, order or formatting).")
+            } else {
+                let listed: Vec<String> = changes
+                    .iter()
+                    .take(ALERT_ERRORS)
+                    .map(|c| format!("  - {c}"))
+                    .collect();
+                format!("Against version {version}:\n{}", listed.join("\n"))
+            }
+        }
+    };
+    Alert {
+        subject: format!("Backup Relay: policy version {} in force", now.version),
+        message: format!(
+            "The policy's version {} ({}) is now in force: every copy, guard and report follows \
+             it.\n{who}\n{what}",
+            now.version, now.digest
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
     }
 }
 

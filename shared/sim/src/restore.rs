@@ -79,11 +79,7 @@ impl World {
         let Some(name) = req.metadata.get("targetTableName").cloned() else {
             return Err(invalid("metadata targetTableName is required".into()));
         };
-        let size_gb = self
-            .tables
-            .iter()
-            .find(|t| t.arn.to_string() == rp.resource_arn)
-            .map_or(1, |t| t.size_gb);
+        let size_gb = self.table(&rp.resource_arn).map_or(1, |t| t.size_gb);
         // A restore from the cold tier first brings the data back warm.
         let thaw = if self.cold_points.contains(&rp.arn) {
             COLD_RESTORE_EXTRA_MINUTES
@@ -172,11 +168,7 @@ impl World {
             if job.state != "RUNNING" || job.finish_at > now {
                 continue;
             }
-            let source_tags = self
-                .tables
-                .iter()
-                .find(|t| t.arn.to_string() == job.source_table)
-                .map(|t| t.tags.clone());
+            let source_tags = self.table(&job.source_table).map(|t| t.tags.clone());
             let mut table = SimTable::new(job.target.clone(), Default::default());
             table.size_gb = job.size_gb;
             // A restore brings back neither PITR nor, unless asked, the tags (facts §11).
@@ -185,6 +177,7 @@ impl World {
                 table.tags = source_tags.unwrap_or_default();
             }
             self.tables.push(table);
+            self.reindex_tables();
             let job = &mut self.restore_jobs[i];
             job.state = "COMPLETED";
             job.completed_at = Some(now);
@@ -367,6 +360,7 @@ impl RestorePort for Sim {
         w.tables.retain(|t| {
             !(t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name)
         });
+        w.reindex_tables();
         Ok(())
     }
 }

@@ -187,8 +187,8 @@ impl Simulation {
             }
         }
         match spec.and_then(|s| s.tables.as_ref()) {
-            Some(tables) => world.tables = tables.iter().map(sim_table).collect(),
-            None => world.tables = generated_tables(&policy, options.tables),
+            Some(tables) => world.set_tables(tables.iter().map(sim_table).collect()),
+            None => world.set_tables(generated_tables(&policy, options.tables)),
         }
         let plans = match spec.and_then(|s| s.backup_plans.as_ref()) {
             Some(plans) => plans
@@ -661,9 +661,7 @@ fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
 }
 
 fn table_tags(w: &World, resource_arn: &str) -> Tags {
-    w.tables
-        .iter()
-        .find(|t| t.arn.to_string() == resource_arn)
+    w.table(resource_arn)
         .map(|t| t.tags.clone())
         .unwrap_or_default()
 }

@@ -2,7 +2,7 @@
 //! recovery points, copy jobs and an event bus with faults. `Sim` implements every port of the core,
 //! so the real router code runs against it unchanged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
@@ -170,6 +170,7 @@ impl SimRecoveryPoint {
             delete_at: self.delete_at,
             storage_class: Some("WARM".into()),
             encrypted: Some(true),
+            source_vault_arn: None,
         }
     }
 }
@@ -230,7 +231,12 @@ impl Target {
         };
         let mut out = Vec::new();
         match detail_type {
-            "Backup Job State Change" if matches!(field("state"), "COMPLETED" | "FAILED") => {
+            "Backup Job State Change"
+                if matches!(
+                    field("state"),
+                    "COMPLETED" | "FAILED" | "ABORTED" | "EXPIRED"
+                ) =>
+            {
                 out.push(Target::CopyRouter)
             }
             "Copy Job State Change" if field("state") == "FAILED" => out.push(Target::CopyRouter),
@@ -293,7 +299,12 @@ pub struct World {
     pub faults: Faults,
     pub organization: BTreeSet<String>,
     pub vaults: BTreeMap<VaultArn, SimVault>,
+    /// Its tables (set them with [`World::set_tables`], which indexes them by ARN).
     pub tables: Vec<SimTable>,
+    /// Table ARN -> index in `tables`: lookups by ARN at 10,000 tables.
+    table_index: HashMap<String, usize>,
+    /// A copied point -> its vault's ARN: the SourceBackupVaultArn of its copies, written once.
+    source_vaults: HashMap<String, String>,
     pub recovery_points: BTreeMap<String, SimRecoveryPoint>,
     /// Recovery points per vault by (creation date in ms, sequence): the listing order, so a
     /// creation-date window is a range and a page token is a position.
@@ -374,6 +385,8 @@ impl World {
             organization: BTreeSet::new(),
             vaults: BTreeMap::new(),
             tables: Vec::new(),
+            table_index: HashMap::new(),
+            source_vaults: HashMap::new(),
             recovery_points: BTreeMap::new(),
             by_vault: BTreeMap::new(),
             jobs: Vec::new(),
@@ -438,6 +451,32 @@ impl World {
     /// A copy job by its id, wherever it ran.
     pub fn copy_job(&self, id: &str) -> Option<&SimCopyJob> {
         self.job_by_id.get(id).map(|&i| &self.jobs[i])
+    }
+
+    /// The tables of the organisation, indexed by ARN.
+    pub fn set_tables(&mut self, tables: Vec<SimTable>) {
+        self.tables = tables;
+        self.reindex_tables();
+    }
+
+    /// Index `tables` again after it changed in place (a restore made one, a drill deleted one).
+    pub fn reindex_tables(&mut self) {
+        self.table_index = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.arn.to_string(), i))
+            .collect();
+    }
+
+    /// The table with this ARN: from the index, else (a list changed without reindexing) a scan.
+    pub fn table(&self, arn: &str) -> Option<&SimTable> {
+        let indexed = self
+            .table_index
+            .get(arn)
+            .and_then(|&i| self.tables.get(i))
+            .filter(|t| t.arn.to_string() == arn);
+        indexed.or_else(|| self.tables.iter().find(|t| t.arn.to_string() == arn))
     }
 
     pub fn vault_mut(&mut self, arn: &VaultArn) -> Option<&mut SimVault> {
@@ -595,6 +634,10 @@ impl World {
 
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
         self.schedule_cold(&rp);
+        if let Some(source) = rp.source.as_ref().and_then(|s| self.recovery_points.get(s)) {
+            let vault = source.vault.to_string();
+            self.source_vaults.insert(source.arn.clone(), vault);
+        }
         self.seq += 1;
         self.by_vault.entry(rp.vault.clone()).or_default().insert(
             (rp.creation_date.timestamp_millis(), self.seq),
@@ -664,6 +707,12 @@ impl World {
     /// A point as AWS describes it: in the cold tier if it moved there.
     pub fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
         let mut view = rp.view();
+        // SourceBackupVaultArn: the vault of the point it was copied from.
+        view.source_vault_arn = rp
+            .source
+            .as_ref()
+            .and_then(|s| self.source_vaults.get(s))
+            .cloned();
         if self.cold_points.contains(&rp.arn) {
             view.storage_class = Some("COLD".into());
         }
@@ -848,33 +897,43 @@ impl World {
     /// Move copy jobs along: start waiting ones (one job per resource at a time), finish running ones.
     pub fn step_jobs(&mut self) {
         let now = self.now;
-        let active: Vec<usize> = self.active_jobs.iter().copied().collect();
-        let mut busy: BTreeSet<String> = active
+        // Decided first over borrowed state (no table's ARN copied each minute), then applied
+        // in the jobs' order: the same history for the same seed.
+        let mut busy: HashSet<&str> = self
+            .active_jobs
             .iter()
             .map(|&i| &self.jobs[i])
             .filter(|j| j.state == JobState::Running)
-            .map(|j| j.resource_arn.clone())
+            .map(|j| j.resource_arn.as_str())
             .collect();
-        for i in active {
-            match self.jobs[i].state {
+        let mut moves: Vec<(usize, bool)> = Vec::new();
+        for &i in &self.active_jobs {
+            let job = &self.jobs[i];
+            match job.state {
                 JobState::Created
-                    if !busy.contains(&self.jobs[i].resource_arn)
-                        && self.jobs[i].created_at < now =>
+                    if !busy.contains(job.resource_arn.as_str()) && job.created_at < now =>
                 {
-                    busy.insert(self.jobs[i].resource_arn.clone());
-                    let minutes = self.rng.between(20, 90);
-                    self.jobs[i].state = JobState::Running;
-                    self.jobs[i].finish_at = Some(now + Duration::minutes(minutes));
-                    let ev = self.copy_job_event(i);
-                    self.emit(ev);
+                    busy.insert(job.resource_arn.as_str());
+                    moves.push((i, true));
                 }
                 JobState::Running
-                    if self.jobs[i].finish_at.is_some_and(|t| t <= now)
-                        && !self.stalled_into.contains(&self.jobs[i].dest_vault) =>
+                    if job.finish_at.is_some_and(|t| t <= now)
+                        && !self.stalled_into.contains(&job.dest_vault) =>
                 {
-                    self.finish_job(i)
+                    moves.push((i, false))
                 }
                 _ => {}
+            }
+        }
+        for (i, start) in moves {
+            if start {
+                let minutes = self.rng.between(20, 90);
+                self.jobs[i].state = JobState::Running;
+                self.jobs[i].finish_at = Some(now + Duration::minutes(minutes));
+                let ev = self.copy_job_event(i);
+                self.emit(ev);
+            } else {
+                self.finish_job(i);
             }
         }
     }
@@ -1513,9 +1572,7 @@ impl TagPort for Sim {
             .map(|t| t.account)
             .unwrap_or_default();
         w.call_in(&account, "ListTagsOfResource")?;
-        w.tables
-            .iter()
-            .find(|t| t.arn.to_string() == resource_arn)
+        w.table(resource_arn)
             .map(|t| t.tags.clone())
             .ok_or_else(|| {
                 PortError::new(

@@ -50,6 +50,7 @@ fn point(table: &str, vault: &str, created: DateTime<Utc>, n: usize) -> PointVie
         delete_at: Some(created + Duration::days(35)),
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
+        source_vault_arn: None,
     }
 }
 

@@ -584,6 +584,7 @@ fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
         delete_at: None,
         storage_class: Some("WARM".into()),
         encrypted: None,
+        source_vault_arn: None,
     });
     let job = only_copy(&plan_event(&event, &example(), &observed)).clone();
     assert_eq!(job.original.creation_date, created);
@@ -677,6 +678,7 @@ routes:
         delete_at: None,
         storage_class: Some("WARM".into()),
         encrypted: None,
+        source_vault_arn: None,
     });
     let job = only_copy(&plan_event(&event, &policy, &observed)).clone();
     assert_eq!(
@@ -703,5 +705,89 @@ fn a_failed_aborted_or_expired_backup_into_a_policy_vault_is_recorded_with_aws_s
             "{name}: {f:?}"
         );
         assert!(!f.status_message.is_empty());
+    }
+}
+
+/// A genuine Copy Job COMPLETED event for a copy into `central` from a vault outside the policy.
+fn planted_into_central(resource: &str) -> ParsedEvent {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../tests/events/copy-job-completed-primary-to-central.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace(
+        "arn:aws:backup:us-east-1:111111111111:backup-vault:primary",
+        "arn:aws:backup:us-east-1:111111111111:backup-vault:attacker",
+    )
+    .replace(
+        "arn:aws:dynamodb:us-east-1:111111111111:table/orders",
+        resource,
+    );
+    ParsedEvent::parse_str(&text).unwrap()
+}
+
+#[test]
+fn a_copy_planted_into_a_policy_vault_from_outside_the_routes_is_not_chained() {
+    // Of a table no route brings into central (not gold): recorded, alerted, not copied on.
+    let plan = plan_event(
+        &planted_into_central("arn:aws:dynamodb:us-east-1:111111111111:table/planted"),
+        &example(),
+        &Observed::default(),
+    );
+    let [Action::RecordUnroutedCopy(u)] = plan.actions.as_slice() else {
+        panic!("{plan:#?}");
+    };
+    assert!(u.source_vault_arn.ends_with(":backup-vault:attacker"));
+    assert!(u.reason().contains("not copied on"), "{}", u.reason());
+    assert!(u.incident_id().starts_with("unrouted#"));
+}
+
+#[test]
+fn a_copy_from_outside_the_routes_of_a_table_the_policy_routes_there_is_chained_as_the_routes_own()
+{
+    // A gold table's backup: a backup plan's copy action beside the route serves the hop.
+    let plan = plan_event(
+        &planted_into_central("arn:aws:dynamodb:us-east-1:111111111111:table/orders"),
+        &example(),
+        &gold(),
+    );
+    assert_eq!(only_copy(&plan).route, "central->dr");
+    // And one a route claimed or found held (the ledger knows its hop) is chained whatever its table.
+    let known = Observed {
+        landing_hop_known: true,
+        ..Observed::default()
+    };
+    let plan = plan_event(
+        &planted_into_central("arn:aws:dynamodb:us-east-1:111111111111:table/planted"),
+        &example(),
+        &known,
+    );
+    assert_eq!(only_copy(&plan).route, "central->dr");
+}
+
+#[test]
+fn an_event_whose_account_or_region_is_not_the_jobs_is_not_acted_on() {
+    for (from, to) in [
+        (
+            "\"account\": \"111111111111\"",
+            "\"account\": \"999999999999\"",
+        ),
+        ("\"region\": \"us-east-1\"", "\"region\": \"eu-west-1\""),
+    ] {
+        for name in [
+            "copy-job-completed-primary-to-central.json",
+            "backup-job-completed.json",
+        ] {
+            let text = std::fs::read_to_string(format!(
+                "{}/../../tests/events/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+            .replacen(from, to, 1);
+            let plan = plan_event(&ParsedEvent::parse_str(&text).unwrap(), &example(), &gold());
+            assert!(plan.actions.is_empty(), "{name} {to}: {plan:#?}");
+            let why = plan.ignored.unwrap_or_default();
+            assert!(why.contains("not acted on"), "{name}: {why}");
+        }
     }
 }

@@ -11,6 +11,57 @@ use super::{Policy, PolicyError, PolicyErrors};
 use crate::arn::RoleArn;
 use crate::compliance::policy_digest;
 
+/// What changed from one policy version to the next, in words: vaults added, removed or given
+/// another ARN or retention, routes added or removed, the copy role. Empty when nothing did.
+pub fn changes(before: &Policy, after: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    if before.copy_role != after.copy_role {
+        out.push(format!(
+            "copy_role: {} -> {}",
+            before.copy_role, after.copy_role
+        ));
+    }
+    let retention = |v: &super::Vault| {
+        v.retention
+            .as_ref()
+            .map_or("none (a plan's)".to_string(), |r| r.describe())
+    };
+    for v in &after.vaults {
+        match before.vault(&v.alias) {
+            None => out.push(format!("vault '{}' added: {}", v.alias, v.arn)),
+            Some(old) if old.arn != v.arn => {
+                out.push(format!("vault '{}': {} -> {}", v.alias, old.arn, v.arn))
+            }
+            Some(old) if old.retention != v.retention => out.push(format!(
+                "vault '{}' retention: {} -> {}",
+                v.alias,
+                retention(old),
+                retention(v)
+            )),
+            Some(_) => {}
+        }
+    }
+    for v in before
+        .vaults
+        .iter()
+        .filter(|v| after.vault(&v.alias).is_none())
+    {
+        out.push(format!("vault '{}' removed: {}", v.alias, v.arn));
+    }
+    let names = |p: &Policy| p.routes.iter().map(|r| r.name()).collect::<Vec<_>>();
+    let (old_routes, new_routes) = (names(before), names(after));
+    for r in new_routes.iter().filter(|r| !old_routes.contains(r)) {
+        out.push(format!("route {r} added"));
+    }
+    for r in old_routes.iter().filter(|r| !new_routes.contains(r)) {
+        out.push(format!("route {r} removed"));
+    }
+    if before.compliance != after.compliance {
+        out.push("the compliance section changed".into());
+    }
+    out
+}
+
 /// How often a running function looks for a new version.
 pub const RECHECK_MINUTES: i64 = 5;
 
@@ -182,6 +233,11 @@ impl PolicyKeeper {
     }
 
     /// The version in force, if any.
+    /// The version in force, if any.
+    pub fn in_force(&self) -> Option<Arc<InForce>> {
+        self.in_force.clone()
+    }
+
     pub fn version_in_force(&self) -> Option<String> {
         self.in_force.as_ref().map(|p| p.version.clone())
     }

@@ -35,6 +35,7 @@ fn point(alias: &str, created: DateTime<Utc>) -> PointView {
         delete_at: None,
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
+        source_vault_arn: None,
     }
 }
 

@@ -170,3 +170,29 @@ fn a_process_starting_on_an_invalid_version_falls_back_to_the_last_valid_one() {
     assert!(!k.fall_back(doc("1", EXAMPLE)), "nothing to fall back from");
     assert_eq!(k.current().unwrap().version, "4");
 }
+
+#[test]
+fn what_changed_between_two_versions_is_said_in_words() {
+    let before = Policy::parse(EXAMPLE).unwrap();
+    let after = Policy::parse(
+        &EXAMPLE
+            .replace(
+                "retention: { delete_after_days: 35 }",
+                "retention: { delete_after_days: 40 }",
+            )
+            .replace("  - { from: dr, to: bunker }\n", ""),
+    )
+    .unwrap();
+    let changes = super::changes(&before, &after);
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with("vault 'central' retention:")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"route dr->bunker removed".to_string()),
+        "{changes:?}"
+    );
+    assert!(super::changes(&before, &before).is_empty());
+}
