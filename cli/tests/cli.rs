@@ -989,3 +989,46 @@ fn a_report_that_could_read_no_account_fails_instead_of_saying_0_of_0() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("no table could be read"), "{err}");
 }
+
+#[test]
+fn plan_shows_a_copy_planted_from_outside_the_routes_as_recorded_not_chained() {
+    let planted = std::fs::read_to_string(format!(
+        "{ROOT}/tests/events/copy-job-completed-primary-to-central.json"
+    ))
+    .unwrap()
+    .replace("backup-vault:primary", "backup-vault:attacker")
+    .replace("table/orders", "table/planted");
+    let event = temp_file("planted.json", &planted);
+    let o = relay(&[
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        &event,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["actions"].as_array().map(Vec::len), Some(1), "{plan}");
+    assert_eq!(plan["actions"][0]["type"], "record_unrouted_copy", "{plan}");
+
+    // The same event claiming another account than the job's: not acted on.
+    let forged = planted.replacen(
+        "\"account\": \"111111111111\"",
+        "\"account\": \"999999999999\"",
+        1,
+    );
+    let event = temp_file("forged.json", &forged);
+    let o = relay(&[
+        "plan",
+        "--policy",
+        "infra/examples/policy.yaml",
+        "--event",
+        &event,
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["actions"], serde_json::json!([]), "{plan}");
+    assert!(
+        plan["ignored"].as_str().unwrap().contains("not acted on"),
+        "{plan}"
+    );
+}

@@ -108,7 +108,7 @@ fn unknown_conditions(statement: &Value) -> Vec<String> {
         };
         for (key, value) in keys {
             let met = match key.to_ascii_lowercase().as_str() {
-                "aws:principalorgid" => {
+                "aws:principalorgid" | "aws:principalaccount" => {
                     op.starts_with("StringEquals") || op.starts_with("StringLike")
                 }
                 "kms:viaservice" => strings(Some(value))
@@ -126,8 +126,14 @@ fn unknown_conditions(statement: &Value) -> Vec<String> {
 }
 
 fn add_principals(statement: &Value, admission: &mut Admission) {
-    let orgs = org_condition(statement);
+    let orgs = condition_values(statement, "aws:PrincipalOrgID");
+    // The spoke's narrowing: the organisation and, of it, only the accounts that route here.
+    let accounts = condition_values(statement, "aws:PrincipalAccount");
     if everyone(statement.get("Principal")) {
+        if !accounts.is_empty() {
+            admission.accounts.extend(accounts);
+            return;
+        }
         if orgs.is_empty() {
             admission.everyone = true;
         }
@@ -142,8 +148,8 @@ fn add_principals(statement: &Value, admission: &mut Admission) {
     }
 }
 
-/// `aws:PrincipalOrgID` values of a StringEquals/StringLike condition.
-fn org_condition(statement: &Value) -> Vec<String> {
+/// The values of a StringEquals/StringLike condition on `key` (`aws:PrincipalOrgID`, ...).
+fn condition_values(statement: &Value, key: &str) -> Vec<String> {
     let Some(Value::Object(conditions)) = statement.get("Condition") else {
         return Vec::new();
     };
@@ -153,7 +159,7 @@ fn org_condition(statement: &Value) -> Vec<String> {
         .filter_map(|(_, keys)| keys.as_object())
         .flat_map(|keys| {
             keys.iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("aws:PrincipalOrgID"))
+                .filter(|(k, _)| k.eq_ignore_ascii_case(key))
                 .flat_map(|(_, v)| strings(Some(v)))
         })
         .collect()

@@ -90,3 +90,14 @@ fn conditions_and_denials_it_cannot_weigh_are_listed_not_judged() {
     assert!(k.unevaluated.is_empty(), "{:?}", k.unevaluated);
     assert!(k.admits("222222222222", Some("o-abcdefghij")));
 }
+
+#[test]
+fn the_spokes_narrowing_to_the_route_accounts_is_read_not_left_unevaluated() {
+    // The spoke's copy-in: the organisation, and of it only the accounts that route here.
+    let doc = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"backup:CopyIntoBackupVault","Resource":"*",
+        "Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abcdefghij","aws:PrincipalAccount":["111111111111","222222222222"]}}}]}"#;
+    let a = admission_of(doc, COPY_INTO_VAULT);
+    assert!(a.unevaluated.is_empty(), "{a:?}");
+    assert!(a.admits("111111111111", Some("o-abcdefghij")));
+    assert!(!a.admits("333333333333", Some("o-abcdefghij")), "{a:?}");
+}
