@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use relay_core::doctor::{DoctorReport, Status};
+use relay_doctor::{DoctorReport, Status};
 
 use crate::{out, runtime, Failure, Prepared};
 
@@ -23,7 +23,7 @@ pub(crate) fn live(
         // The doctor reads no ledger: the table name is never used.
         let ports = crate::live::ports(executor_role, "").await?;
         let doctor = live::AwsDoctor { ports, hub_bus };
-        Ok::<_, Failure>(relay_core::doctor::run(&doctor, &policy).await)
+        Ok::<_, Failure>(relay_doctor::run(&doctor, &policy).await)
     })?;
     finish(&report, json)
 }

@@ -15,11 +15,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
+use relay_chain::router;
 use relay_core::event::MAX_EVENT_BYTES;
 use relay_core::plan::Observed;
 use relay_core::policy::{Policy, MAX_POLICY_BYTES};
 use relay_core::retention::{VaultLock, MIN_DAYS, NEVER_EXPIRE_DAYS};
-use relay_core::router;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 

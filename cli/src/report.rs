@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use relay_core::compliance::{self, render, Report, Status};
+use relay_compliance::{self as compliance, render, Report, Status};
 
 use crate::{input, out, runtime, Failure, Prepared};
 

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use relay_core::arn::{is_issued_account_id, TableArn};
 use relay_core::ports::{BackupPort, Clock, RestorePort, TableSettings};
-use relay_core::restore::run::{execute, reapply, Follow, RestoreResult};
-use relay_core::restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
+use relay_restore::run::{execute, reapply, Follow, RestoreResult};
+use relay_restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
 use relay_sim::Simulation;
 
 use crate::{input, out, runtime, Failure, Prepared};
@@ -292,7 +292,7 @@ async fn points_of(
             created_before: before,
             resource_arn: None,
             page_token: None,
-            page_size: relay_core::compliance::inventory::POINTS_PAGE,
+            page_size: relay_compliance::inventory::POINTS_PAGE,
         };
         loop {
             let page = ports.list_recovery_points(&vault.arn, &query).await?;

@@ -3,9 +3,9 @@
 //! warn), a clean organisation passes every check, and the simulation shows what the
 //! misconfiguration breaks.
 
-use relay_core::doctor::{DoctorReport, Status, CHECK_IDS};
 use relay_core::world_file::WorldFile;
 use relay_core::Policy;
+use relay_doctor::{DoctorReport, Status, CHECK_IDS};
 use relay_sim::{Faults, SimOptions, Simulation};
 
 const EXAMPLE: &str = include_str!("../../infra/examples/policy.yaml");

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use relay_aws::backup_inventory::{plan_facts_of, Filter};
 use relay_aws::BackupApi;
-use relay_core::compliance::InventoryPort;
+use relay_compliance::InventoryPort;
 use relay_tests::{MotoServer, MOTO_ACCOUNT};
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, tags: &[(&str, &str)]) {

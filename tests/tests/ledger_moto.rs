@@ -63,7 +63,7 @@ async fn a_missing_table_is_a_classified_error_not_a_panic() {
 
 #[tokio::test]
 async fn restore_drill_evidence_is_kept_and_read_back() {
-    use relay_core::compliance::inventory::RestoreTest;
+    use relay_compliance::inventory::RestoreTest;
     use relay_core::ports::RestoreEvidence;
     let moto = MotoServer::start().unwrap();
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);

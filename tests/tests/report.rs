@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use relay_core::compliance::{self, render, ControlId, Report, Status};
+use relay_compliance::{self as compliance, render, ControlId, Report, Status};
 use relay_core::policy::Policy;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};

@@ -10,9 +10,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use relay_compliance::inventory::{PlanFacts, RegionFacts, TableFacts, VaultFacts};
+use relay_compliance::{evaluate, render, ControlId, Inventory, InventoryGap, Report};
 use relay_core::arn::VaultArn;
-use relay_core::compliance::inventory::{PlanFacts, RegionFacts, TableFacts, VaultFacts};
-use relay_core::compliance::{evaluate, render, ControlId, Inventory, InventoryGap, Report};
 use relay_core::guard::PointView;
 use relay_core::retention::{Lifecycle, VaultLock};
 use relay_core::Policy;

@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::Client;
 use relay_aws::S3ReportStore;
-use relay_core::compliance::store::{is_too_large, ReportStore, BASELINE_KEY};
+use relay_compliance::store::{is_too_large, ReportStore, BASELINE_KEY};
 use relay_core::ports::ErrorKind;
 use relay_tests::MotoServer;
 

@@ -3,9 +3,9 @@
 
 use relay_core::arn::TableArn;
 use relay_core::policy::Policy;
-use relay_core::restore::run::{execute, Follow, RestoreError};
-use relay_core::restore::{plan_restore, RestorePlan, RestoreRequest, RestoreStep};
 use relay_core::world_file::WorldFile;
+use relay_restore::run::{execute, Follow, RestoreError};
+use relay_restore::{plan_restore, RestorePlan, RestoreRequest, RestoreStep};
 use relay_sim::{Faults, SimOptions, Simulation};
 
 const EXAMPLE: &str = include_str!("../../infra/examples/policy.yaml");
@@ -161,8 +161,8 @@ async fn a_key_of_another_account_is_not_usable() {
     );
 }
 
-use relay_core::compliance::inventory::TableFacts;
-use relay_core::restore::drill::{self, DrillConfig};
+use relay_compliance::inventory::TableFacts;
+use relay_restore::drill::{self, DrillConfig};
 
 fn table_facts(sim: &Simulation) -> Vec<TableFacts> {
     sim.sim
@@ -229,13 +229,13 @@ async fn a_drill_restores_from_the_bunker_checks_deletes_and_feeds_the_report() 
             .find(|r| r.name == name)
             .and_then(|r| {
                 r.controls.iter().find(|c| {
-                    c.id == relay_core::compliance::ControlId::RestoreTimeForResourcesMeetTarget
+                    c.id == relay_compliance::ControlId::RestoreTimeForResourcesMeetTarget
                 })
             })
             .map(|c| c.status)
             .unwrap()
     };
-    use relay_core::compliance::Status;
+    use relay_compliance::Status;
     assert_eq!(status("orders"), Status::NonCompliant);
     assert_eq!(status("carts"), Status::Compliant);
     assert_eq!(status("audit-log"), Status::NotApplicable);
@@ -342,7 +342,7 @@ async fn the_drill_function_starts_drills_and_finishes_them_over_later_looks() {
 
 #[tokio::test]
 async fn reapply_puts_back_what_a_restore_does_not_bring() {
-    use relay_core::restore::run::reapply;
+    use relay_restore::run::reapply;
     let sim = simulated(1).await;
     {
         let mut w = sim.sim.world();

@@ -1,12 +1,12 @@
 //! The copy router and the reconciler one event or one run at a time, on the simulated AWS.
 
 use chrono::Duration;
-use relay_core::incident;
+use relay_chain::incident;
+use relay_chain::reconcile::{self, ReconcileConfig, ReconcileReport, RunBudget};
+use relay_chain::router::{self, RouteOutcome, RouterConfig, RouterError};
 use relay_core::policy::Policy;
 use relay_core::ports::Alert;
-use relay_core::reconcile::{self, ReconcileConfig, ReconcileReport, RunBudget};
 use relay_core::retention::Lifecycle;
-use relay_core::router::{self, RouteOutcome, RouterConfig, RouterError};
 use relay_sim::world::Target;
 use relay_sim::{Faults, SimOptions, Simulation};
 use serde_json::Value;
@@ -410,7 +410,7 @@ async fn a_reconciler_that_cannot_finish_a_clean_pass_for_six_hours_says_so_once
         .sim
         .world()
         .incidents
-        .contains_key(relay_core::reconcile::BEHIND_INCIDENT));
+        .contains_key(relay_chain::reconcile::BEHIND_INCIDENT));
 }
 
 #[tokio::test]

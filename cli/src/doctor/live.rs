@@ -4,15 +4,15 @@
 
 use relay_aws::errors::{classify, in_account};
 use relay_aws::{AwsPorts, Sessions};
+use relay_compliance::inventory::PlanFacts;
+use relay_compliance::InventoryPort;
 use relay_core::arn::{Location, VaultArn};
-use relay_core::compliance::inventory::PlanFacts;
-use relay_core::compliance::InventoryPort;
-use relay_core::doctor::{
+use relay_core::ports::{ErrorKind, PortResult};
+use relay_core::retention::VaultLock;
+use relay_doctor::{
     admission_of, Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState,
     COPY_INTO_VAULT, KMS_COPY_ACTIONS,
 };
-use relay_core::ports::{ErrorKind, PortResult};
-use relay_core::retention::VaultLock;
 use serde_json::Value;
 
 pub(crate) struct AwsDoctor {

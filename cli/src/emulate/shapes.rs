@@ -4,8 +4,8 @@
 //! `cli/tests/emulate_model.py` checks every answer against the model. And STS's XML.
 
 use chrono::{DateTime, Duration, Utc};
+use relay_compliance::inventory::VaultFacts;
 use relay_core::arn::{TableArn, VaultArn};
-use relay_core::compliance::inventory::VaultFacts;
 use relay_core::guard::PointView;
 use relay_core::retention::Lifecycle;
 use relay_sim::restore::SimRestoreJob;

@@ -8,10 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use relay_core::compliance::alert::change_alert;
-use relay_core::compliance::inventory::take_inventory;
-use relay_core::compliance::store::{self, ReportFile, ReportStore, BASELINE_KEY};
-use relay_core::compliance::{
+use relay_compliance::alert::change_alert;
+use relay_compliance::inventory::take_inventory;
+use relay_compliance::store::{self, ReportFile, ReportStore, BASELINE_KEY};
+use relay_compliance::{
     changes, emf, evaluate, render, InventoryPort, Report, Verdicts, VERDICTS_SCHEMA,
 };
 use relay_core::policy::Policy;
@@ -91,7 +91,7 @@ impl From<ReportError> for Diagnostic {
     }
 }
 
-pub use relay_core::compliance::policy_digest;
+pub use relay_compliance::policy_digest;
 
 /// What one run did.
 #[derive(Debug)]
@@ -294,7 +294,7 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
     }
 
     /// The day's report for people (HTML) and tools (JSON).
-    fn links(&self, now: DateTime<Utc>) -> Vec<relay_core::compliance::ObjectLinks> {
+    fn links(&self, now: DateTime<Utc>) -> Vec<relay_compliance::ObjectLinks> {
         [ReportFile::Html, ReportFile::Json]
             .map(|f| self.store.links(&store::dated_key(now, f)))
             .to_vec()

@@ -2,8 +2,8 @@
 //! AWS and on the simulator.
 
 use lambda_runtime::LambdaEvent;
+use relay_chain::router::{self, RouterConfig};
 use relay_core::ports::RouterPorts;
-use relay_core::router::{self, RouterConfig};
 use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
 use serde_json::Value;
 

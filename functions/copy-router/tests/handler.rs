@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use copy_router::handler::CopyRouter;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use relay_chain::router::RouterConfig;
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::policy::Policy;
 use relay_core::retention::Lifecycle;
-use relay_core::router::RouterConfig;
 use relay_lambda::{HandlerError, LoadedPolicy};
 use relay_sim::world::{SimRecoveryPoint, SimTable};
 use relay_sim::{Faults, Sim, World};

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_runtime::LambdaEvent;
+use relay_chain::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_core::ports::RouterPorts;
-use relay_core::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_lambda::{event_id, HandlerError, LoadedPolicy};
 use serde_json::Value;
 
@@ -39,7 +39,7 @@ impl<P: RouterPorts> Reconciler<P> {
             Err(e) => {
                 // No policy to reconcile with, but alerts already opened (the refused policy's
                 // own among them) must still go out: the outbox needs no policy.
-                match relay_core::incident::drain(&self.ports).await {
+                match relay_chain::incident::drain(&self.ports).await {
                     Ok((sent, _, failed)) => {
                         tracing::info!(
                             sent,

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use reconciler::handler::Reconciler;
+use relay_chain::reconcile::{ReconcileConfig, RunBudget};
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::policy::Policy;
-use relay_core::reconcile::{ReconcileConfig, RunBudget};
 use relay_core::retention::Lifecycle;
 use relay_lambda::LoadedPolicy;
 use relay_sim::world::SimTable;

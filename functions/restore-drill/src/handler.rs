@@ -1,11 +1,11 @@
 //! The handler: a scheduled start or look, in; the drills started, waiting and finished, out.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use relay_core::compliance::inventory::{locations, TableFacts};
-use relay_core::compliance::InventoryPort;
+use relay_compliance::inventory::{locations, TableFacts};
+use relay_compliance::InventoryPort;
 use relay_core::ports::{PortError, RestoreEvidence, RestorePort, RouterPorts};
-use relay_core::restore::drill::{self, DrillConfig, DrillStore};
 use relay_lambda::{event_id, HandlerError, LoadedPolicy};
+use relay_restore::drill::{self, DrillConfig, DrillStore};
 use serde_json::{json, Value};
 
 /// The ports a drill needs: the copy machinery's, restores, the tables to sample from, and a

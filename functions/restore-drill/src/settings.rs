@@ -1,8 +1,8 @@
 //! The drill's settings, from the environment.
 
 use relay_core::arn::is_table_name;
-use relay_core::restore::drill::DrillConfig;
 use relay_lambda::ConfigError;
+use relay_restore::drill::DrillConfig;
 
 const MAX_TABLES_PER_RUN: usize = 50;
 

@@ -1,8 +1,8 @@
 //! The handler: parse, call the core's retention guard, map errors.
 
 use lambda_runtime::LambdaEvent;
+use relay_chain::retention_guard;
 use relay_core::ports::RouterPorts;
-use relay_core::retention_guard;
 use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
 use serde_json::Value;
 

@@ -2,10 +2,10 @@
 //! one account and Region, every list call at its largest page through the SDK's paginators.
 
 use aws_sdk_backup::types::{BackupRule, BackupSelection, ConditionType};
-use relay_core::arn::{Location, VaultArn};
-use relay_core::compliance::inventory::{
+use relay_compliance::inventory::{
     access_policy_denies_deletion, schedule_every_hours, PlanFacts, VaultFacts,
 };
+use relay_core::arn::{Location, VaultArn};
 use relay_core::plan::Tags;
 use relay_core::ports::{ErrorKind, PortResult};
 

@@ -8,14 +8,14 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use relay_core::compliance::inventory::RestoreTest;
+use relay_compliance::inventory::RestoreTest;
 use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::FailureClass;
 use relay_core::ports::{
     Alert, ErrorKind, HopFailure, Incident, LedgerPort, PortError, PortResult, RestoreEvidence,
     StartedJob,
 };
-use relay_core::restore::drill::{DrillInFlight, DrillStore};
+use relay_restore::drill::{DrillInFlight, DrillStore};
 
 use crate::errors::classify;
 

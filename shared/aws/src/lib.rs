@@ -17,8 +17,8 @@ pub mod tables;
 pub mod tags;
 
 use chrono::{DateTime, Utc};
+use relay_compliance::inventory::{InventoryPort, PlanFacts, TableFacts, VaultFacts};
 use relay_core::arn::{Location, TableArn, VaultArn};
-use relay_core::compliance::inventory::{InventoryPort, PlanFacts, TableFacts, VaultFacts};
 use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{

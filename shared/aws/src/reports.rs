@@ -2,7 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use relay_core::compliance::store::{too_large, ObjectLinks, ReportStore, BASELINE_KEY};
+use relay_compliance::store::{too_large, ObjectLinks, ReportStore, BASELINE_KEY};
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
 use crate::errors::classify;

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, PointInTimeRecoveryStatus};
 use aws_sdk_dynamodb::Client;
+use relay_compliance::inventory::TableFacts;
 use relay_core::arn::Location;
-use relay_core::compliance::inventory::TableFacts;
 use relay_core::ports::{ErrorKind, PortResult};
 
 use crate::errors::classify;

@@ -5,10 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
-
-use crate::plan::FailureClass;
 
 /// The backup a backup plan made, which every copy along a chain descends from. Copies keep their
 /// source's resource ARN and creation date, so any copy names its original.
@@ -138,6 +136,24 @@ pub fn parse_source_entry(entry: &str) -> Option<(&str, &str)> {
     entry.split_once(' ')
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// Transient: another attempt may succeed.
+    Retryable,
+    /// Configuration or permissions: a person must fix something first.
+    NeedsPerson,
+}
+
+impl FailureClass {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Retryable => "retryable",
+            Self::NeedsPerson => "needs_person",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRequest {
     pub route: String,
@@ -152,20 +168,6 @@ pub struct ClaimRequest {
 }
 
 impl ClaimRequest {
-    pub fn new(job: &crate::plan::StartCopyJob, now: DateTime<Utc>, stale_after: Duration) -> Self {
-        // To the millisecond, as the ledger stores it: a claim read back compares equal.
-        let now = now.trunc_subsecs(3);
-        Self {
-            route: job.route.clone(),
-            source_recovery_point_arn: job.recovery_point_arn.clone(),
-            source_vault_arn: job.source_backup_vault_arn.clone(),
-            attempt: job.attempt,
-            idempotency_token: job.idempotency_token.clone(),
-            now,
-            stale_before: now - stale_after,
-        }
-    }
-
     /// A claim from its parts (tests and the ledger contract suite).
     pub fn of(
         route: &str,

@@ -12,7 +12,8 @@ use crate::ledger::Original;
 use crate::policy::{Policy, Route, Vault};
 use crate::retention::{fit_to_lock, Lifecycle, LockFit, Retention, VaultLock};
 
-pub type Tags = BTreeMap<String, String>;
+pub use crate::ledger::FailureClass;
+pub use crate::policy::Tags;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -171,6 +172,27 @@ pub fn event_vault(r: &RecoveryPointEvent, recovery_point: Option<&str>) -> Opti
     .ok()
 }
 
+impl crate::ledger::ClaimRequest {
+    pub fn new(
+        job: &StartCopyJob,
+        now: chrono::DateTime<chrono::Utc>,
+        stale_after: chrono::Duration,
+    ) -> Self {
+        use chrono::SubsecRound;
+        // To the millisecond, as the ledger stores it: a claim read back compares equal.
+        let now = now.trunc_subsecs(3);
+        Self {
+            route: job.route.clone(),
+            source_recovery_point_arn: job.recovery_point_arn.clone(),
+            source_vault_arn: job.source_backup_vault_arn.clone(),
+            attempt: job.attempt,
+            idempotency_token: job.idempotency_token.clone(),
+            now,
+            stale_before: now - stale_after,
+        }
+    }
+}
+
 /// One hop of a chain: StartCopyJob in the source vault's account and Region.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StartCopyJob {
@@ -192,24 +214,6 @@ pub struct StartCopyJob {
     /// Set when a vault lock changed the lifecycle the policy asked for.
     pub lock_adjustment: Option<String>,
     pub resource_arn: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureClass {
-    /// Transient: another attempt may succeed.
-    Retryable,
-    /// Configuration or permissions: a person must fix something first.
-    NeedsPerson,
-}
-
-impl FailureClass {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Retryable => "retryable",
-            Self::NeedsPerson => "needs_person",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

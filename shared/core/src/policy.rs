@@ -13,6 +13,7 @@ use crate::retention::{LockConflict, Retention, COLD_MIN_DAYS, MIN_DAYS, NEVER_E
 mod document;
 mod graph;
 pub mod keeper;
+pub mod params;
 
 pub use document::MAX_POLICY_BYTES;
 pub(crate) use document::{parse_document, Node};
@@ -92,7 +93,7 @@ pub struct Policy {
     pub vaults: Vec<Vault>,
     pub routes: Vec<Route>,
     /// The `compliance:` section: the report's parameters (defaults when absent).
-    pub compliance: crate::compliance::Parameters,
+    pub compliance: params::Parameters,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -400,8 +401,7 @@ fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
         &["version", "copy_role", "vaults", "routes", "compliance"],
         &mut errors,
     );
-    let compliance =
-        crate::compliance::params::parse_parameters(top.get("compliance").copied(), &mut errors);
+    let compliance = params::parse_parameters(top.get("compliance").copied(), &mut errors);
     check_version(top.get("version").copied(), &mut errors);
     let (copy_role, role) = parse_copy_role(top.get("copy_role").copied(), &mut errors);
     let vaults = parse_vaults(top.get("vaults").copied(), &mut errors);
@@ -1038,3 +1038,16 @@ pub(crate) fn tags_at(
 
 #[cfg(test)]
 mod tests;
+
+/// The policy a report was made under, as a SHA-256 of its text (so two reports can be compared
+/// knowing whether the rules changed between them).
+pub fn policy_digest(policy_text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(policy_text.as_bytes()))
+    )
+}
+
+/// A resource's tags (DynamoDB's ListTagsOfResource), by key.
+pub type Tags = BTreeMap<String, String>;

@@ -4,12 +4,14 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arn::{Location, VaultArn};
 use crate::guard::PointView;
+use crate::ledger::FailureClass;
 use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, Original};
-use crate::plan::{FailureClass, StartCopyJob, Tags};
+use crate::plan::StartCopyJob;
+use crate::policy::Tags;
 use crate::retention::{Lifecycle, VaultLock};
 
 /// How an AWS call failed, as far as the caller's next move is concerned.
@@ -291,17 +293,31 @@ pub trait RestorePort: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// A restore test of the table and how long it took (the restore drill keeps these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreTest {
+    pub resource_arn: String,
+    pub recovery_point_arn: String,
+    /// The vault the point was restored from.
+    pub vault: String,
+    pub finished_at: DateTime<Utc>,
+    /// From StartRestoreJob to COMPLETED (0 when it never completed).
+    pub minutes: u32,
+    /// The restore completed and the restored table checked out.
+    pub passed: bool,
+    /// What was checked, or what went wrong, in words.
+    pub detail: String,
+}
+
 /// The restore drills' evidence, kept beside the ledger: what the report's restore-time control
 /// reads.
 pub trait RestoreEvidence: Send + Sync {
     fn record_restore_test(
         &self,
-        test: &crate::compliance::inventory::RestoreTest,
+        test: &RestoreTest,
     ) -> impl Future<Output = PortResult<()>> + Send;
     /// Every restore test kept (they expire after a year).
-    fn restore_tests(
-        &self,
-    ) -> impl Future<Output = PortResult<Vec<crate::compliance::inventory::RestoreTest>>> + Send;
+    fn restore_tests(&self) -> impl Future<Output = PortResult<Vec<RestoreTest>>> + Send;
 }
 
 /// Tags of a protected resource (a DynamoDB table), read in the resource's own account and Region.

@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use crate::arn::{TableArn, VaultArn};
 use crate::ledger::Original;
-use crate::plan::Tags;
-use crate::policy::{Policy, Vault};
+use crate::policy::{Policy, Tags, Vault};
 
 /// How a point came into its vault, as far as chaining it on is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 
 use chrono::Duration;
 use relay_aws::S3Address;
-use relay_core::reconcile::ReconcileConfig;
-use relay_core::router::RouterConfig;
+use relay_chain::reconcile::ReconcileConfig;
+use relay_chain::router::RouterConfig;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

@@ -9,9 +9,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use lambda_runtime::Diagnostic;
 use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
+use relay_chain::router::RouterError;
 use relay_core::policy::PolicyErrors;
 use relay_core::ports::PortError;
-use relay_core::router::RouterError;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use relay_core::incident;
+use relay_chain::incident;
 use relay_core::policy::keeper::{InForce, NoPolicy, Offer, PolicyDocument, PolicyKeeper};
 use relay_core::policy::{Policy, PolicyErrors};
 use relay_core::ports::{

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use relay_compliance::inventory::{self, PlanFacts};
+use relay_compliance::{self as compliance, render};
 use relay_core::arn::{TableArn, VaultArn};
-use relay_core::compliance::inventory::{self, PlanFacts};
-use relay_core::compliance::{self, render};
 use relay_core::policy::Policy;
 use relay_core::retention::{delete_at, Lifecycle, VaultLock};
 use relay_sim::world::{SimRecoveryPoint, SimTable};

@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use relay_chain::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_core::arn::VaultArn;
 use relay_core::policy::Policy;
-use relay_core::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_core::retention::{delete_at, Lifecycle, NEVER_EXPIRE_DAYS};
 use relay_sim::world::SimRecoveryPoint;
 use relay_sim::{Faults, Sim, World};

@@ -2,11 +2,11 @@
 //! state that makes its copy jobs fail, so a misconfiguration the world file plants is found
 //! before the simulation shows what it breaks.
 
+use relay_compliance::inventory::PlanFacts;
+use relay_compliance::InventoryPort;
 use relay_core::arn::{Location, VaultArn};
-use relay_core::compliance::inventory::PlanFacts;
-use relay_core::compliance::InventoryPort;
-use relay_core::doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 use relay_core::ports::PortResult;
+use relay_doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 
 use crate::world::{vault_key_arn, Sim};
 
@@ -111,9 +111,9 @@ impl DoctorPort for Sim {
 impl crate::Simulation {
     /// `relay doctor --world`: the checks over the simulated organisation as the world file
     /// made it, before anything runs. Transient throttling is no misconfiguration: off for it.
-    pub async fn doctor(&self) -> relay_core::doctor::DoctorReport {
+    pub async fn doctor(&self) -> relay_doctor::DoctorReport {
         let throttle = std::mem::replace(&mut self.sim.world().faults.throttle, 0.0);
-        let report = relay_core::doctor::run(&self.sim, &self.policy).await;
+        let report = relay_doctor::run(&self.sim, &self.policy).await;
         self.sim.world().faults.throttle = throttle;
         report
     }

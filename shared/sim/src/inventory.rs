@@ -1,9 +1,9 @@
 //! The inventory reads (ListTables and friends) over the simulated organisation, with the pages
 //! and per-item calls the real APIs would need, so the benchmark's call counts mean something.
 
+use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
+use relay_compliance::InventoryPort;
 use relay_core::arn::{Location, RecoveryPointArn};
-use relay_core::compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
-use relay_core::compliance::InventoryPort;
 use relay_core::ports::PortResult;
 
 use crate::world::{Sim, World};

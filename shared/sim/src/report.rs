@@ -2,7 +2,7 @@
 //! evaluation as the compliance-report function reads real AWS.
 
 use chrono::Duration;
-use relay_core::compliance::{self, inventory, Report};
+use relay_compliance::{self as compliance, inventory, Report};
 
 use crate::Simulation;
 

@@ -4,13 +4,13 @@
 //! Change events carry the real fields.
 
 use chrono::{DateTime, Duration, Utc};
+use relay_compliance::inventory::RestoreTest;
 use relay_core::arn::{Location, TableArn};
-use relay_core::compliance::inventory::RestoreTest;
 use relay_core::ports::{
     ErrorKind, PortError, PortResult, RestoreEvidence, RestoreJobStatus, RestorePort, StartRestore,
     TableSettings, TableState,
 };
-use relay_core::restore::drill::{DrillInFlight, DrillStore};
+use relay_restore::drill::{DrillInFlight, DrillStore};
 use serde_json::{json, Value};
 
 use crate::world::{Sim, SimTable, World};

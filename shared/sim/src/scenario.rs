@@ -6,15 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use relay_chain::reconcile::{self, ReconcileConfig, RunBudget};
+use relay_chain::retention_guard;
+use relay_chain::router::{self, RouterError};
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::policy::Policy;
-use relay_core::reconcile::{self, ReconcileConfig, RunBudget};
 use relay_core::retention::{Lifecycle, Retention, NEVER_EXPIRE_DAYS};
-use relay_core::retention_guard;
-use relay_core::router::{self, RouterError};
 use serde::Serialize;
 
-use relay_core::compliance::inventory::PlanFacts;
+use relay_compliance::inventory::PlanFacts;
 use relay_core::ledger::Original;
 use relay_core::plan::Tags;
 use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};

@@ -325,16 +325,16 @@ pub struct World {
     /// (account, Region) whose aws.backup events no rule forwards to the hub: never delivered.
     pub unforwarded: BTreeSet<(String, String)>,
     /// Restore drills under way (the ledger's `#drill-in-flight` items).
-    pub drills: BTreeMap<String, relay_core::restore::drill::DrillInFlight>,
+    pub drills: BTreeMap<String, relay_restore::drill::DrillInFlight>,
     /// The restore drills' evidence (the ledger's `#restore-test` items).
-    pub restore_tests: Vec<relay_core::compliance::inventory::RestoreTest>,
+    pub restore_tests: Vec<relay_compliance::inventory::RestoreTest>,
     /// Restore jobs, and restores by (account, idempotency token).
     pub restore_jobs: Vec<crate::restore::SimRestoreJob>,
     pub restore_tokens: HashMap<(String, String), usize>,
     /// A pause moves the clock (outside a simulation run: see `Clock for Sim`).
     pub time_flows: bool,
     /// The backup plans, as ListBackupPlans and GetBackupPlan describe them.
-    pub backup_plans: Vec<relay_core::compliance::inventory::PlanFacts>,
+    pub backup_plans: Vec<relay_compliance::inventory::PlanFacts>,
     /// Events lost on the bus that would have started copies: (vault, recovery point).
     pub lost_landings: Vec<(VaultArn, String)>,
     /// Points whose delete date UpdateRecoveryPointLifecycle moved later.

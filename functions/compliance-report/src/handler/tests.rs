@@ -6,10 +6,10 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
+use relay_compliance::store::{write_order, ObjectLinks};
+use relay_compliance::Status;
 use relay_core::arn::{Location, VaultArn};
-use relay_core::compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
-use relay_core::compliance::store::{write_order, ObjectLinks};
-use relay_core::compliance::Status;
 use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
@@ -257,9 +257,9 @@ async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_table
             .unwrap(),
     )
     .unwrap();
-    let baseline: relay_core::compliance::Verdicts =
+    let baseline: relay_compliance::Verdicts =
         serde_json::from_str(&f.store().body(BASELINE_KEY).unwrap()).unwrap();
-    assert_eq!(baseline, relay_core::compliance::Verdicts::of(&out.report));
+    assert_eq!(baseline, relay_compliance::Verdicts::of(&out.report));
     assert_eq!(latest, out.report);
     assert_eq!(latest.policy_digest, policy_digest(POLICY));
     assert_eq!(latest.summary.resources, 2);

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::policy_digest;
 use super::{Policy, PolicyError, PolicyErrors};
 use crate::arn::RoleArn;
-use crate::compliance::policy_digest;
 
 /// What changed from one policy version to the next, in words: vaults added, removed or given
 /// another ARN or retention, routes added or removed, the copy role. Empty when nothing did.

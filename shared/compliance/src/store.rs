@@ -5,7 +5,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::ports::{ErrorKind, PortError, PortResult};
+use relay_core::ports::{ErrorKind, PortError, PortResult};
 
 /// Every key the report function reads or writes starts here (its IAM grant is this prefix).
 pub const PREFIX: &str = "reports/";
@@ -44,7 +44,7 @@ pub enum ReportFile {
     Json,
     Csv,
     Html,
-    /// The change alert's baseline ([`crate::compliance::Verdicts`]).
+    /// The change alert's baseline ([`crate::Verdicts`]).
     Verdicts,
 }
 

@@ -9,7 +9,6 @@ pub mod alert;
 pub mod controls;
 pub mod emf;
 pub mod inventory;
-pub mod params;
 pub mod render;
 pub mod store;
 
@@ -20,10 +19,11 @@ use serde::{Deserialize, Serialize};
 
 pub use controls::ControlId;
 pub use inventory::{Inventory, InventoryGap, InventoryPort};
-pub use params::Parameters;
+pub use relay_core::policy::params::{self, Parameters};
+pub use relay_core::policy::policy_digest;
 pub use store::{ObjectLinks, ReportFile, ReportStore};
 
-use crate::Policy;
+use relay_core::Policy;
 
 pub const SCHEMA: &str = "backup-relay/report/v1";
 /// Evidence items kept per control and table; the reason says how many more there were.
@@ -123,16 +123,6 @@ pub struct Report {
     /// incomplete there, and says so.
     #[serde(default)]
     pub gaps: Vec<InventoryGap>,
-}
-
-/// The policy a report was made under, as a SHA-256 of its text (so two reports can be compared
-/// knowing whether the rules changed between them).
-pub fn policy_digest(policy_text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(policy_text.as_bytes()))
-    )
 }
 
 /// Evaluate every table of the inventory against every control.

@@ -8,17 +8,17 @@ use chrono::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::arn::VaultArn;
-use crate::event::{EventDetail, EventError, JobState, ParsedEvent};
 use crate::existing::{self, Existing, Listing};
 use crate::incident;
-use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, Original};
 use crate::patience::{Patience, Patient};
-use crate::plan::{
+use relay_core::arn::VaultArn;
+use relay_core::event::{EventDetail, EventError, JobState, ParsedEvent};
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, Original};
+use relay_core::plan::{
     self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob, Tags,
 };
-use crate::policy::Policy;
-use crate::ports::{
+use relay_core::policy::Policy;
+use relay_core::ports::{
     Alert, Clock, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
 };
 
@@ -561,7 +561,7 @@ async fn backup_failed<P: RouterPorts>(
 /// claimed: not chained on. A copy the policy did not ask for, perhaps planted: one alert per flow.
 pub(crate) async fn unrouted_copy<P: RouterPorts>(
     ports: &P,
-    copy: &crate::provenance::UnroutedCopy,
+    copy: &relay_core::provenance::UnroutedCopy,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
     tracing::info!(recovery_point = %copy.recovery_point_arn, source_vault = %copy.source_vault_arn,

@@ -5,10 +5,10 @@
 
 use chrono::Duration;
 
-use crate::arn::{Location, TableArn, VaultArn};
-use crate::ledger::{self, HopRecord, Original};
-use crate::plan::StartCopyJob;
-use crate::ports::{
+use relay_core::arn::{Location, TableArn, VaultArn};
+use relay_core::ledger::{self, HopRecord, Original};
+use relay_core::plan::StartCopyJob;
+use relay_core::ports::{
     BackupPort, CopyJobQuery, CopyJobSummary, ErrorKind, ListQuery, PortError, StartedJob,
 };
 

@@ -8,12 +8,12 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::arn::{Location, VaultArn};
-use crate::guard::PointView;
-use crate::ports::{
+use relay_core::arn::{Location, VaultArn};
+use relay_core::guard::PointView;
+use relay_core::ports::{
     BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult, RestoreEvidence,
 };
-use crate::retention::VaultLock;
+use relay_core::retention::VaultLock;
 
 mod schedule;
 pub use schedule::schedule_every_hours;
@@ -112,21 +112,7 @@ pub struct VaultFacts {
     pub deny_manual_deletion: bool,
 }
 
-/// A restore test of the table and how long it took (the restore drill keeps these).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RestoreTest {
-    pub resource_arn: String,
-    pub recovery_point_arn: String,
-    /// The vault the point was restored from.
-    pub vault: String,
-    pub finished_at: DateTime<Utc>,
-    /// From StartRestoreJob to COMPLETED (0 when it never completed).
-    pub minutes: u32,
-    /// The restore completed and the restored table checked out.
-    pub passed: bool,
-    /// What was checked, or what went wrong, in words.
-    pub detail: String,
-}
+pub use relay_core::ports::RestoreTest;
 
 /// What could not be read, and why: the report says so instead of guessing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +176,7 @@ pub trait InventoryPort {
 }
 
 /// Every account and Region the policy reaches (its vaults' locations), in order.
-pub fn locations(policy: &crate::Policy) -> Vec<Location> {
+pub fn locations(policy: &relay_core::Policy) -> Vec<Location> {
     let mut out: Vec<Location> = policy.vaults.iter().map(|v| v.arn.location()).collect();
     out.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     out.dedup();
@@ -203,7 +189,7 @@ pub fn locations(policy: &crate::Policy) -> Vec<Location> {
 pub async fn take_inventory<P, L>(
     ports: &P,
     ledger: &L,
-    policy: &crate::Policy,
+    policy: &relay_core::Policy,
     concurrency: usize,
     now: DateTime<Utc>,
 ) -> Inventory
@@ -343,6 +329,7 @@ pub const DELETION_ACTIONS: [&str; 3] = [
 /// (Principal `*`, conditions allowed: that is how a break-glass role is exempted)? An unreadable
 /// policy denies nothing.
 pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
+    use relay_core::iam::{action_matches, everyone, strings};
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy_json) else {
         return false;
     };
@@ -360,42 +347,6 @@ pub fn access_policy_denies_deletion(policy_json: &str) -> bool {
     DELETION_ACTIONS
         .iter()
         .all(|action| denied.iter().any(|pattern| action_matches(pattern, action)))
-}
-
-pub(crate) fn everyone(principal: Option<&serde_json::Value>) -> bool {
-    match principal {
-        Some(serde_json::Value::String(p)) => p == "*",
-        Some(serde_json::Value::Object(m)) => m
-            .get("AWS")
-            .is_some_and(|a| strings(Some(a)).iter().any(|x| x == "*")),
-        _ => false,
-    }
-}
-
-pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
-    match value {
-        Some(serde_json::Value::String(a)) => vec![a.clone()],
-        Some(serde_json::Value::Array(l)) => l
-            .iter()
-            .filter_map(|a| a.as_str())
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// IAM action matching: case-insensitive, `*` for any run of characters, `?` for one.
-pub(crate) fn action_matches(pattern: &str, action: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match (p.split_first(), a.split_first()) {
-            (None, None) => true,
-            (Some((b'*', rest)), _) => go(rest, a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some((b'?', rest)), Some((_, arest))) => go(rest, arest),
-            (Some((pc, rest)), Some((ac, arest))) => pc.eq_ignore_ascii_case(ac) && go(rest, arest),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), action.as_bytes())
 }
 
 #[cfg(test)]

@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::arn::{Location, VaultArn};
-use crate::guard::PointView;
-use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
-use crate::plan::{StartCopyJob, Tags};
-use crate::ports::{
+use relay_core::arn::{Location, VaultArn};
+use relay_core::guard::PointView;
+use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
+use relay_core::plan::{StartCopyJob, Tags};
+use relay_core::ports::{
     Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, HopFailure,
     Incident, LedgerPort, ListQuery, Page, PortResult, RouterPorts, StartedJob, TagPort,
 };
-use crate::retention::{Lifecycle, VaultLock};
+use relay_core::retention::{Lifecycle, VaultLock};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Patience {

@@ -1,7 +1,7 @@
 use super::*;
-use crate::retention::Lifecycle;
+use relay_core::retention::Lifecycle;
 
-const POLICY: &str = include_str!("../../../../infra/examples/policy.yaml");
+const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
 const TABLE: &str = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
 
 fn at(days: i64) -> DateTime<Utc> {

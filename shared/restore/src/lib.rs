@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::arn::{is_table_name, RecoveryPointArn, TableArn, VaultArn};
-use crate::guard::PointView;
-use crate::retention::{Lifecycle, Retention, VaultLock, NEVER_EXPIRE_DAYS};
-use crate::Policy;
+use relay_core::arn::{is_table_name, RecoveryPointArn, TableArn, VaultArn};
+use relay_core::guard::PointView;
+use relay_core::retention::{Lifecycle, Retention, VaultLock, NEVER_EXPIRE_DAYS};
+use relay_core::Policy;
 
 /// How long a copied-back point is kept after the copy, in days (the issue: at most 35).
 pub const COPY_BACK_KEEP_DAYS: i64 = 35;
@@ -289,7 +289,7 @@ fn copy_back_target(
     (account, region): (&str, &str),
     now: DateTime<Utc>,
 ) -> Result<(VaultArn, Lifecycle), RestoreRefusal> {
-    let here: Vec<&crate::policy::Vault> = policy
+    let here: Vec<&relay_core::policy::Vault> = policy
         .vaults
         .iter()
         .filter(|v| v.arn.account == account && v.arn.region == region)

@@ -3,7 +3,7 @@
 //! alerted. An alert whose send failed stays in the ledger as an unsent incident, and the
 //! reconciler's next run sends it (the outbox): never zero alerts, never a storm.
 
-use crate::ports::{
+use relay_core::ports::{
     Alert, AlertPort, Clock, Incident, LedgerPort, PortError, PortResult, RouterPorts,
 };
 

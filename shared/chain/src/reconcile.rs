@@ -12,20 +12,20 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::arn::{RecoveryPointArn, VaultArn};
 use crate::existing::Listing;
-use crate::guard::PointView;
 use crate::incident;
-use crate::ledger::{retry_backoff, HopKey, HopRecord, HopState, Original};
 use crate::patience::{Patience, Patient};
-use crate::plan::{self, classify_copy_failure, FailureClass, Observed, Tags};
-use crate::policy::{Policy, Route, Vault};
-use crate::ports::{
-    Alert, ErrorKind, HopFailure, Incident, LedgerPort, ListQuery, PortError, RouterPorts,
-};
-use crate::retention::VaultLock;
 use crate::retention_guard::{self, is_never_expire, GuardOutcome};
 use crate::router::{self, RouteOutcome, RouterConfig};
+use relay_core::arn::{RecoveryPointArn, VaultArn};
+use relay_core::guard::PointView;
+use relay_core::ledger::{retry_backoff, HopKey, HopRecord, HopState, Original};
+use relay_core::plan::{self, classify_copy_failure, FailureClass, Observed, Tags};
+use relay_core::policy::{Policy, Route, Vault};
+use relay_core::ports::{
+    Alert, ErrorKind, HopFailure, Incident, LedgerPort, ListQuery, PortError, RouterPorts,
+};
+use relay_core::retention::VaultLock;
 
 #[derive(Debug, Clone)]
 pub struct ReconcileConfig {
@@ -481,7 +481,7 @@ async fn page<P: RouterPorts>(
     vault: &VaultArn,
     query: ListQuery,
     report: &mut ReconcileReport,
-) -> Result<crate::ports::Page<PointView>, PortError> {
+) -> Result<relay_core::ports::Page<PointView>, PortError> {
     report.pages += 1;
     let result = match ports.list_recovery_points(vault, &query).await {
         Err(e) if e.kind == ErrorKind::Permanent && query.page_token.is_some() => {
@@ -774,7 +774,7 @@ async fn chainable<P: RouterPorts>(
     tags: &mut BTreeMap<String, Tags>,
     report: &mut ReconcileReport,
 ) -> Result<bool, PortError> {
-    use crate::provenance::{expected_in, provenance, Provenance, UnroutedCopy};
+    use relay_core::provenance::{expected_in, provenance, Provenance, UnroutedCopy};
     let Provenance::Outside { source_vault_arn } =
         provenance(ctx.policy, ctx.from, point.source_vault_arn.as_deref())
     else {
@@ -1132,7 +1132,7 @@ async fn resolve_started<P: RouterPorts>(
         .unwrap_or_else(|| ctx.from.arn.clone());
     let status = match ctx.ports.copy_job_status(&at.location(), job).await {
         Ok(s) => s,
-        Err(e) if e.kind == ErrorKind::NotFound => crate::ports::CopyJobStatus {
+        Err(e) if e.kind == ErrorKind::NotFound => relay_core::ports::CopyJobStatus {
             state: "FAILED".into(),
             status_message: Some(format!("copy job {job} is unknown to AWS Backup")),
             destination_recovery_point_arn: None,

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::inventory::{GapKind, Inventory, PlanFacts, RegionFacts, TableFacts, VaultFacts};
 use super::{ControlResult, Evidence, Parameters, ResourceReport, Status, MAX_EVIDENCE};
-use crate::arn::{RecoveryPointArn, VaultArn};
-use crate::guard::{self, GuardDecision, PointView};
-use crate::ports::Incident;
-use crate::retention::Retention;
-use crate::Policy;
+use relay_core::arn::{RecoveryPointArn, VaultArn};
+use relay_core::guard::{self, GuardDecision, PointView};
+use relay_core::ports::Incident;
+use relay_core::retention::Retention;
+use relay_core::Policy;
 
 const DYNAMODB: &str = "DynamoDB";
 
@@ -178,9 +178,9 @@ pub(super) struct TableView<'a> {
     plans: Vec<&'a PlanFacts>,
     /// The policy vaults its backups land in: its plans' vaults, and the root vaults of its
     /// account and Region. The points of the table there are its originals.
-    origins: Vec<&'a crate::policy::Vault>,
+    origins: Vec<&'a relay_core::policy::Vault>,
     /// Vaults its routes copy into from there.
-    reached: Vec<&'a crate::policy::Vault>,
+    reached: Vec<&'a relay_core::policy::Vault>,
 }
 
 impl<'a> Index<'a> {
@@ -287,8 +287,12 @@ impl<'a> Index<'a> {
 
     /// Where the table's backups land: the policy vaults its plans back it up into, and the
     /// policy's root vaults in its own account and Region.
-    fn origins(&self, table: &TableFacts, plans: &[&PlanFacts]) -> Vec<&'a crate::policy::Vault> {
-        let mut out: Vec<&crate::policy::Vault> = self
+    fn origins(
+        &self,
+        table: &TableFacts,
+        plans: &[&PlanFacts],
+    ) -> Vec<&'a relay_core::policy::Vault> {
+        let mut out: Vec<&relay_core::policy::Vault> = self
             .policy
             .root_vaults()
             .into_iter()
@@ -311,9 +315,9 @@ impl<'a> Index<'a> {
     fn reached(
         &self,
         table: &TableFacts,
-        origins: &[&'a crate::policy::Vault],
-    ) -> Vec<&'a crate::policy::Vault> {
-        let mut out: Vec<&crate::policy::Vault> = Vec::new();
+        origins: &[&'a relay_core::policy::Vault],
+    ) -> Vec<&'a relay_core::policy::Vault> {
+        let mut out: Vec<&relay_core::policy::Vault> = Vec::new();
         for origin in origins {
             for v in self
                 .policy
@@ -869,7 +873,7 @@ fn chain_verdict(
 fn never_expire_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
     // Every never_expire vault of the policy: a copy there keeps 100 years however it got there
     // (a route, or a plan's copy action).
-    let never: Vec<&crate::policy::Vault> = ix
+    let never: Vec<&relay_core::policy::Vault> = ix
         .policy
         .vaults
         .iter()
@@ -894,7 +898,7 @@ fn never_expire_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String,
             }
         }
     }
-    let reached: Vec<&&crate::policy::Vault> = never
+    let reached: Vec<&&relay_core::policy::Vault> = never
         .iter()
         .filter(|n| v.reached.iter().any(|r| r.alias == n.alias))
         .collect();

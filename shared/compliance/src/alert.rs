@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::store::ObjectLinks;
 use super::{Change, Report, Status};
-use crate::ports::Alert;
+use relay_core::ports::Alert;
 
 /// Tables listed per section; the report has the rest. Keeps the message far below SNS's 256 KB.
 pub const MAX_TABLES_LISTED: usize = 25;

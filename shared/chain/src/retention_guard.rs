@@ -5,17 +5,17 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::arn::VaultArn;
-use crate::event::ParsedEvent;
-use crate::event::{EventDetail, JobState};
-use crate::guard::PointView;
 use crate::incident;
 use crate::patience::Patient;
-use crate::plan::{self, guard_action, Action, RetentionViolation, UpdateLifecycle};
-use crate::policy::{Policy, Vault};
-use crate::ports::{Alert, ErrorKind, Incident, PortError, RouterPorts};
-use crate::retention::{Retention, VaultLock};
 use crate::router::{account_unreachable, observe, parse_event, RouterConfig, RouterError};
+use relay_core::arn::VaultArn;
+use relay_core::event::ParsedEvent;
+use relay_core::event::{EventDetail, JobState};
+use relay_core::guard::PointView;
+use relay_core::plan::{self, guard_action, Action, RetentionViolation, UpdateLifecycle};
+use relay_core::policy::{Policy, Vault};
+use relay_core::ports::{Alert, ErrorKind, Incident, PortError, RouterPorts};
+use relay_core::retention::{Retention, VaultLock};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GuardOutcome {
@@ -205,14 +205,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::arn::Location;
-    use crate::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
-    use crate::plan::{StartCopyJob, Tags};
-    use crate::ports::{
+    use relay_core::arn::Location;
+    use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord};
+    use relay_core::plan::{StartCopyJob, Tags};
+    use relay_core::ports::{
         AlertPort, BackupPort, Clock, CopyJobStatus, HopFailure, Incident, LedgerPort, ListQuery,
         Page, PortResult, TagPort,
     };
-    use crate::retention::{self, Lifecycle, NEVER_EXPIRE_DAYS};
+    use relay_core::retention::{self, Lifecycle, NEVER_EXPIRE_DAYS};
 
     const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
     const RP_EVENT: &str = include_str!("../../../tests/events/recovery-point-completed.json");
@@ -258,9 +258,9 @@ mod tests {
         }
         async fn find_copy_jobs(
             &self,
-            _: &crate::arn::Location,
-            _: &crate::ports::CopyJobQuery,
-        ) -> PortResult<Vec<crate::ports::CopyJobSummary>> {
+            _: &relay_core::arn::Location,
+            _: &relay_core::ports::CopyJobQuery,
+        ) -> PortResult<Vec<relay_core::ports::CopyJobSummary>> {
             unused()
         }
         async fn describe_recovery_point(&self, _: &VaultArn, arn: &str) -> PortResult<PointView> {
@@ -320,7 +320,7 @@ mod tests {
             &self,
             _: &HopKey,
             _: u32,
-            _: &crate::ports::StartedJob,
+            _: &relay_core::ports::StartedJob,
             _: DateTime<Utc>,
         ) -> PortResult<bool> {
             unused()

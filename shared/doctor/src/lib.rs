@@ -8,10 +8,10 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::arn::{Location, VaultArn};
-use crate::policy::{Policy, Vault};
-use crate::ports::PortResult;
-use crate::retention::VaultLock;
+use relay_core::arn::{Location, VaultArn};
+use relay_core::policy::{Policy, Vault};
+use relay_core::ports::PortResult;
+use relay_core::retention::VaultLock;
 
 mod admission;
 mod rules;
@@ -181,7 +181,7 @@ pub trait DoctorPort: Send + Sync {
     fn backup_plans(
         &self,
         at: &Location,
-    ) -> impl Future<Output = PortResult<Vec<crate::compliance::inventory::PlanFacts>>> + Send;
+    ) -> impl Future<Output = PortResult<Vec<relay_compliance::inventory::PlanFacts>>> + Send;
 }
 
 /// Every check of the contract over every account and Region the policy reaches.

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{
     Admission, Check, DoctorPort, Forwarding, KeyFacts, RoleFacts, Status, Topology, VaultState,
 };
-use crate::arn::Location;
-use crate::compliance::inventory::PlanFacts;
-use crate::policy::{Policy, Vault};
-use crate::ports::{PortError, PortResult};
-use crate::retention::{fit_to_lock, LockFit};
+use relay_compliance::inventory::PlanFacts;
+use relay_core::arn::Location;
+use relay_core::policy::{Policy, Vault};
+use relay_core::ports::{PortError, PortResult};
+use relay_core::retention::{fit_to_lock, LockFit};
 
 /// What AWS said, per subject. A read that failed is kept as its error: its check warns.
 #[derive(Default)]
@@ -183,7 +183,7 @@ fn executor_roles(f: &Facts, out: &mut Vec<Check>) {
         };
         out.push(match result {
             Ok(()) => check("executor_role", Status::Pass, &at, "the hub can act in this account".into(), ""),
-            Err(e) if e.is_account_denied() || e.kind == crate::ports::ErrorKind::AccessDenied => check(
+            Err(e) if e.is_account_denied() || e.kind == relay_core::ports::ErrorKind::AccessDenied => check(
                 "executor_role",
                 Status::Fail,
                 &at,

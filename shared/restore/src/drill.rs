@@ -13,15 +13,15 @@ use sha2::{Digest, Sha256};
 
 use super::run::{advance, start, Follow, InFlight, RestoreError, RestoreResult, Step};
 use super::{plan_restore, RestoreRequest};
-use crate::arn::{Location, TableArn};
-use crate::compliance::inventory::{RestoreTest, TableFacts};
-use crate::guard::PointView;
-use crate::incident;
-use crate::policy::Vault;
-use crate::ports::{
+use relay_chain::incident;
+use relay_compliance::inventory::{RestoreTest, TableFacts};
+use relay_core::arn::{Location, TableArn};
+use relay_core::guard::PointView;
+use relay_core::policy::Vault;
+use relay_core::ports::{
     Alert, LedgerPort, ListQuery, PortResult, RestoreEvidence, RestorePort, RouterPorts, TableState,
 };
-use crate::Policy;
+use relay_core::Policy;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrillConfig {
@@ -360,7 +360,10 @@ struct Ended {
 
 /// Delete the table the drill's restore made (only that one, named with the drill's prefix). A
 /// table left behind costs money: the drill then says so, and is alerted.
-async fn clean_up<P: RestorePort + crate::ports::Clock>(ports: &P, ended: Ended) -> RestoreTest {
+async fn clean_up<P: RestorePort + relay_core::ports::Clock>(
+    ports: &P,
+    ended: Ended,
+) -> RestoreTest {
     const TRIES: u32 = 5;
     let mut test = ended.test;
     let Some((at, name)) = ended.made else {
@@ -572,7 +575,7 @@ async fn finish<P: RouterPorts + RestorePort>(
 async fn check_restored<P: RestorePort>(
     ports: &P,
     drill: &DrillInFlight,
-) -> Result<Result<String, String>, crate::ports::PortError> {
+) -> Result<Result<String, String>, relay_core::ports::PortError> {
     let Some((at, name)) = restored_table(drill) else {
         return Ok(Err("the drill's target is unknown".into()));
     };
@@ -642,7 +645,7 @@ async fn latest_points<P: RouterPorts>(
         created_before: None,
         resource_arn: None,
         page_token: None,
-        page_size: crate::compliance::inventory::POINTS_PAGE,
+        page_size: relay_compliance::inventory::POINTS_PAGE,
     };
     let mut out = Vec::new();
     loop {
@@ -665,7 +668,7 @@ async fn latest_points<P: RouterPorts>(
 mod tests {
     use super::*;
 
-    const POLICY: &str = include_str!("../../../../infra/examples/policy.yaml");
+    const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
 
     fn table(name: &str, tier: Option<&str>) -> TableFacts {
         TableFacts {

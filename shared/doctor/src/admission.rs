@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::compliance::inventory::{action_matches, everyone, strings};
+use relay_core::iam::{action_matches, everyone, strings};
 
 pub const COPY_INTO_VAULT: &[&str] = &["backup:CopyIntoBackupVault"];
 /// What a copy needs of the source key in the destination account (facts §9).

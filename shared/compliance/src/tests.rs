@@ -6,11 +6,11 @@ use super::inventory::{
     access_policy_denies_deletion, Inventory, PlanFacts, RegionFacts, TableFacts, VaultFacts,
 };
 use super::*;
-use crate::arn::VaultArn;
-use crate::guard::PointView;
-use crate::retention::Lifecycle;
+use relay_core::arn::VaultArn;
+use relay_core::guard::PointView;
+use relay_core::retention::Lifecycle;
 
-const POLICY: &str = include_str!("../../../../infra/examples/policy.yaml");
+const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
 
 fn at(hours: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
@@ -285,9 +285,9 @@ fn the_digest_names_its_algorithm_and_changes_with_the_text() {
 fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_region() {
     let policy = Policy::parse(POLICY).unwrap();
     let incident = |region: &str| {
-        crate::ports::Incident::new(
+        relay_core::ports::Incident::new(
             format!("native#111111111111#{region}"),
-            crate::ports::Alert {
+            relay_core::ports::Alert {
                 subject: format!("native backups in 111111111111/{region}"),
                 message: String::new(),
                 hop: None,

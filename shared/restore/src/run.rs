@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{RestorePlan, RestoreStep};
-use crate::arn::{Location, TableArn, VaultArn};
-use crate::ledger::Original;
-use crate::plan::StartCopyJob;
-use crate::ports::{BackupPort, Clock, ErrorKind, PortError, RestorePort, StartRestore};
+use relay_core::arn::{Location, TableArn, VaultArn};
+use relay_core::ledger::Original;
+use relay_core::plan::StartCopyJob;
+use relay_core::ports::{BackupPort, Clock, ErrorKind, PortError, RestorePort, StartRestore};
 
 /// How long to wait between polls, and how many polls before giving up (the default: every
 /// minute, for two days: copies may wait their turn behind other jobs of the same table).
@@ -401,7 +401,7 @@ pub async fn reapply<P: RestorePort>(
     ports: &P,
     plan: &RestorePlan,
     table: &TableArn,
-) -> Result<Option<crate::ports::TableSettings>, RestoreError> {
+) -> Result<Option<relay_core::ports::TableSettings>, RestoreError> {
     let Some(RestoreStep::StartRestoreJob {
         account,
         region,
