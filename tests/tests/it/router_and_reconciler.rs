@@ -12,7 +12,7 @@ use relay_sim::{Faults, SimOptions, Simulation};
 use serde_json::Value;
 
 fn example() -> Policy {
-    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+    Policy::parse(include_str!("../../../infra/examples/policy.yaml")).unwrap()
 }
 
 fn diamond() -> Policy {

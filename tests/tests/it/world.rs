@@ -6,7 +6,7 @@ use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation, Summary};
 
 fn example() -> Policy {
-    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+    Policy::parse(include_str!("../../../infra/examples/policy.yaml")).unwrap()
 }
 
 /// Four tables in the primary account, three of them gold, no faults unless the world says so.

@@ -8,7 +8,7 @@ use relay_core::retention::{VaultLock, NEVER_EXPIRE_DAYS};
 use relay_sim::world::{ACCESS_DENIED_FAILURE, TRANSIENT_COPY_FAILURE};
 use relay_sim::{Faults, SimOptions, Simulation, Summary};
 
-const POLICY: &str = include_str!("../../infra/examples/policy.yaml");
+const POLICY: &str = include_str!("../../../infra/examples/policy.yaml");
 
 fn policy() -> Policy {
     Policy::parse(POLICY).unwrap()

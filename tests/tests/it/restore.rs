@@ -8,8 +8,8 @@ use relay_restore::run::{execute, Follow, RestoreError};
 use relay_restore::{plan_restore, RestorePlan, RestoreRequest, RestoreStep};
 use relay_sim::{Faults, SimOptions, Simulation};
 
-const EXAMPLE: &str = include_str!("../../infra/examples/policy.yaml");
-const WORLD: &str = include_str!("../../infra/examples/world.yaml");
+const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
+const WORLD: &str = include_str!("../../../infra/examples/world.yaml");
 const ORDERS: &str = "arn:aws:dynamodb:us-east-1:111111111111:table/orders";
 
 async fn simulated(days: u32) -> Simulation {

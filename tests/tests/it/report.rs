@@ -9,8 +9,8 @@ use relay_core::policy::Policy;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, SimOptions, Simulation};
 
-const EXAMPLE: &str = include_str!("../../infra/examples/policy.yaml");
-const COMPLIANT: &str = include_str!("../worlds/compliant.yaml");
+const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
+const COMPLIANT: &str = include_str!("../../worlds/compliant.yaml");
 
 fn options(days: u32) -> SimOptions {
     SimOptions {

@@ -8,8 +8,8 @@ use relay_core::Policy;
 use relay_doctor::{DoctorReport, Status, CHECK_IDS};
 use relay_sim::{Faults, SimOptions, Simulation};
 
-const EXAMPLE: &str = include_str!("../../infra/examples/policy.yaml");
-const COMPLIANT: &str = include_str!("../worlds/compliant.yaml");
+const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
+const COMPLIANT: &str = include_str!("../../worlds/compliant.yaml");
 
 fn simulation(policy_text: &str, world: &str) -> Simulation {
     let policy = Policy::parse(policy_text).unwrap();

@@ -17,7 +17,7 @@ fn policy(name: &str) -> Policy {
 }
 
 fn example() -> Policy {
-    Policy::parse(include_str!("../../infra/examples/policy.yaml")).unwrap()
+    Policy::parse(include_str!("../../../infra/examples/policy.yaml")).unwrap()
 }
 
 use relay_tests::sim_options as options;
@@ -241,7 +241,7 @@ async fn a_copy_job_that_never_finishes_is_alerted_once_as_stuck() {
 
 #[tokio::test]
 async fn nothing_to_copy_is_said_so_not_reported_as_success() {
-    let text = include_str!("../../infra/examples/policy.yaml")
+    let text = include_str!("../../../infra/examples/policy.yaml")
         .replace("backup-tier: gold", "backup-tier: platinum");
     let mut sim = Simulation::new(
         Policy::parse(&text).unwrap(),

@@ -1,0 +1,18 @@
+//! One test binary for the package's integration tests (each file a module): the AWS SDK is
+//! linked once, not once per file.
+
+mod alerts_moto;
+mod deploy_moto;
+mod doctor;
+mod inventory_moto;
+mod ledger_moto;
+mod ledger_sim;
+mod promise;
+mod report;
+mod report_browser;
+mod report_store_moto;
+mod restore;
+mod restore_moto;
+mod router_and_reconciler;
+mod scenarios;
+mod world;
