@@ -8,7 +8,7 @@ use relay_compliance::inventory::VaultFacts;
 use relay_core::arn::{TableArn, VaultArn};
 use relay_core::guard::PointView;
 use relay_core::retention::Lifecycle;
-use relay_sim::restore::SimRestoreJob;
+use relay_sim::world::SimRestoreJob;
 use relay_sim::world::{vault_key_arn, SimCopyJob};
 use serde_json::{json, Map, Value};
 

@@ -3,7 +3,7 @@
 //! message (the name is taken, the key is not usable, the point is elsewhere). Restore Job State
 //! Change events carry the real fields.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use relay_compliance::inventory::RestoreTest;
 use relay_core::arn::{Location, TableArn};
 use relay_core::ports::{
@@ -13,7 +13,7 @@ use relay_core::ports::{
 use relay_restore::drill::{DrillInFlight, DrillStore};
 use serde_json::{json, Value};
 
-use crate::world::{Sim, SimTable, World};
+use crate::world::{Sim, SimRestoreJob, SimTable, World};
 
 /// A restore takes this long, plus [`MINUTES_PER_GB`] a gigabyte, give or take a fifth.
 pub const BASE_MINUTES: i64 = 6;
@@ -21,26 +21,6 @@ pub const MINUTES_PER_GB: i64 = 2;
 /// A restore from the cold tier takes this much longer: AWS says restores from cold storage
 /// take longer and gives no figure; four hours is this simulator's assumption.
 pub const COLD_RESTORE_EXTRA_MINUTES: i64 = 240;
-
-#[derive(Debug, Clone)]
-pub struct SimRestoreJob {
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    pub recovery_point_arn: String,
-    pub target: TableArn,
-    pub source_table: String,
-    pub copy_source_tags: bool,
-    pub state: &'static str,
-    pub status_message: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub finish_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub size_gb: u32,
-    /// The request's role and metadata: a replayed token must come with the same.
-    pub iam_role_arn: String,
-    pub metadata: std::collections::BTreeMap<String, String>,
-}
 
 impl World {
     fn start_restore(&mut self, req: &StartRestore) -> PortResult<String> {

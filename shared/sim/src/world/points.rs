@@ -1,0 +1,247 @@
+//! Recovery points in their vaults: kept in listing order, moved to the cold tier on their
+//! lifecycle, listed a page at a time and their lifecycles updated as AWS does.
+
+use super::*;
+
+impl World {
+    pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
+        self.schedule_cold(&rp);
+        if let Some(source) = rp.source.as_ref().and_then(|s| self.recovery_points.get(s)) {
+            let vault = source.vault.to_string();
+            self.source_vaults.insert(source.arn.clone(), vault);
+        }
+        self.seq += 1;
+        self.by_vault.entry(rp.vault.clone()).or_default().insert(
+            (rp.creation_date.timestamp_millis(), self.seq),
+            rp.arn.clone(),
+        );
+        self.recovery_points.insert(rp.arn.clone(), rp);
+    }
+
+    /// When the point's lifecycle moves it to the cold tier, it is due there (a lifecycle
+    /// changed later schedules again; a stale entry is checked against the point when due).
+    pub(super) fn schedule_cold(&mut self, rp: &SimRecoveryPoint) {
+        let Some(days) = rp.lifecycle.move_to_cold_storage_after_days else {
+            return;
+        };
+        let Some(at) = rp
+            .creation_date
+            .checked_add_signed(Duration::days(i64::from(days)))
+        else {
+            return;
+        };
+        self.seq += 1;
+        self.cold_due.insert((at, self.seq), rp.arn.clone());
+    }
+
+    /// AWS Backup moves points to the cold tier on their lifecycle: from then on they cannot be
+    /// copied, restores from them are slower, and their cold setting cannot change.
+    pub fn step_lifecycles(&mut self) {
+        while let Some(entry) = self.cold_due.first_entry() {
+            if entry.key().0 > self.now {
+                return;
+            }
+            let arn = entry.remove();
+            let due = self.recovery_points.get(&arn).is_some_and(|rp| {
+                rp.status == "COMPLETED"
+                    && rp
+                        .lifecycle
+                        .move_to_cold_storage_after_days
+                        .and_then(|d| {
+                            rp.creation_date
+                                .checked_add_signed(Duration::days(i64::from(d)))
+                        })
+                        .is_some_and(|at| at <= self.now)
+            });
+            if due {
+                self.cold_points.insert(arn);
+            }
+        }
+    }
+
+    /// A recovery point deleted (by hand, or expired): gone from its vault's listing too.
+    pub fn remove_point(&mut self, arn: &str) -> Option<SimRecoveryPoint> {
+        let rp = self.recovery_points.remove(arn)?;
+        if let Some(listing) = self.by_vault.get_mut(&rp.vault) {
+            listing.retain(|_, a| a != arn);
+        }
+        Some(rp)
+    }
+
+    pub fn points_in(&self, vault: &VaultArn) -> impl Iterator<Item = &SimRecoveryPoint> {
+        self.by_vault
+            .get(vault)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|arn| self.recovery_points.get(arn))
+    }
+
+    /// A point as AWS describes it: in the cold tier if it moved there.
+    pub fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
+        let mut view = rp.view();
+        // SourceBackupVaultArn: the vault of the point it was copied from.
+        view.source_vault_arn = rp
+            .source
+            .as_ref()
+            .and_then(|s| self.source_vaults.get(s))
+            .cloned();
+        if self.cold_points.contains(&rp.arn) {
+            view.storage_class = Some("COLD".into());
+        }
+        view
+    }
+
+    pub fn new_recovery_point_arn(&mut self, vault: &VaultArn) -> String {
+        format!(
+            "arn:{}:backup:{}:{}:recovery-point:{}",
+            vault.partition,
+            vault.region,
+            vault.account,
+            self.rng.uuid()
+        )
+    }
+
+    pub(super) fn list(
+        &mut self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> PortResult<Page<PointView>> {
+        const OP: &str = "ListRecoveryPointsByBackupVault";
+        self.counters.list_calls += 1;
+        self.call_in(&vault.account, OP)?;
+        if !self.vaults.contains_key(vault) {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("{vault} not found"),
+            ));
+        }
+        let invalid = || {
+            PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                "invalid NextToken",
+            )
+        };
+        // The token is the position of the next point: (creation ms, sequence).
+        let from = match &query.page_token {
+            None => (
+                query
+                    .created_after
+                    .map_or(i64::MIN, |a| a.timestamp_millis()),
+                0,
+            ),
+            Some(t) => {
+                let (ms, seq) = t.split_once(':').ok_or_else(invalid)?;
+                (
+                    ms.parse().map_err(|_| invalid())?,
+                    seq.parse().map_err(|_| invalid())?,
+                )
+            }
+        };
+        let Some(index) = self.by_vault.get(vault) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_token: None,
+            });
+        };
+        let size = query.page_size.clamp(1, 1000) as usize;
+        let mut items = Vec::new();
+        let mut next_token = None;
+        for (&(ms, seq), arn) in index.range(from..) {
+            if query
+                .created_before
+                .is_some_and(|b| ms > b.timestamp_millis())
+            {
+                break;
+            }
+            if items.len() == size {
+                next_token = Some(format!("{ms}:{seq}"));
+                break;
+            }
+            if let Some(rp) = self.recovery_points.get(arn) {
+                let after = query.created_after.is_none_or(|a| rp.creation_date > a);
+                let before = query.created_before.is_none_or(|b| rp.creation_date < b);
+                let resource = query
+                    .resource_arn
+                    .as_ref()
+                    .is_none_or(|r| *r == rp.resource_arn);
+                if after && before && resource {
+                    items.push(self.view_of(rp));
+                }
+            }
+        }
+        Ok(Page { items, next_token })
+    }
+
+    pub(super) fn update_lifecycle(
+        &mut self,
+        vault: &VaultArn,
+        arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        const OP: &str = "UpdateRecoveryPointLifecycle";
+        self.call_in(&vault.account, OP)?;
+        if self.vaults.get(vault).is_some_and(|v| v.lock.is_some()) {
+            return Err(PortError::new(ErrorKind::Permanent, OP, Some("InvalidRequestException"),
+                "Lifecycle settings cannot be changed for a recovery point in a backup vault with Vault Lock"));
+        }
+        if let (Some(d), Some(c)) = (
+            lifecycle.delete_after_days,
+            lifecycle.move_to_cold_storage_after_days,
+        ) {
+            if d < c + COLD_MIN_DAYS {
+                return Err(PortError::new(
+                    ErrorKind::Permanent,
+                    OP,
+                    Some("InvalidParameterValueException"),
+                    "DeleteAfterDays must be at least 90 days after MoveToColdStorageAfterDays",
+                ));
+            }
+        }
+        let Some(rp) = self
+            .recovery_points
+            .get_mut(arn)
+            .filter(|rp| &rp.vault == vault)
+        else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("{arn} not found"),
+            ));
+        };
+        if self.cold_points.contains(arn)
+            && rp.lifecycle.move_to_cold_storage_after_days
+                != lifecycle.move_to_cold_storage_after_days
+        {
+            return Err(PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                "The cold storage transition of a recovery point already in cold storage cannot be changed",
+            ));
+        }
+        let before = rp.delete_at;
+        rp.lifecycle = *lifecycle;
+        rp.delete_at = delete_at(rp.creation_date, lifecycle);
+        let extended = match (before, rp.delete_at) {
+            (Some(b), Some(a)) => a > b,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if matches!((before, rp.delete_at), (Some(b), Some(a)) if a < b) {
+            self.retentions_shortened += 1;
+        }
+        let arn = rp.arn.clone();
+        let changed = rp.clone();
+        self.schedule_cold(&changed);
+        self.counters.lifecycle_updates += 1;
+        if extended {
+            self.extended_points.insert(arn);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! The core's ports over the simulated AWS: the router and the reconciler run on these unchanged.
+
+use super::*;
+
+impl Clock for Sim {
+    fn now(&self) -> DateTime<Utc> {
+        self.world().now
+    }
+
+    /// Inside a simulation run time passes only by the run's own steps. Outside one (a restore
+    /// followed to its end), `time_flows` lets a pause move the clock and the jobs on.
+    async fn pause(&self, wait: std::time::Duration) {
+        let mut w = self.world();
+        if w.time_flows {
+            let step = Duration::from_std(wait).unwrap_or(Duration::minutes(1));
+            w.now += step;
+            w.step_jobs();
+            w.step_lifecycles();
+            w.step_restores();
+        }
+    }
+}
+
+impl BackupPort for Sim {
+    async fn start_copy_job(&self, job: &StartCopyJob) -> PortResult<String> {
+        self.world().start_copy_answered(job)
+    }
+
+    async fn list_recovery_points(
+        &self,
+        vault: &VaultArn,
+        query: &ListQuery,
+    ) -> PortResult<Page<PointView>> {
+        self.world().list(vault, query)
+    }
+
+    async fn describe_recovery_point(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+    ) -> PortResult<PointView> {
+        let mut w = self.world();
+        w.call_in(&vault.account, "DescribeRecoveryPoint")?;
+        w.recovery_points
+            .get(recovery_point_arn)
+            .filter(|rp| &rp.vault == vault)
+            .map(|rp| w.view_of(rp))
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "DescribeRecoveryPoint",
+                    Some("ResourceNotFoundException"),
+                    format!("{recovery_point_arn} not found"),
+                )
+            })
+    }
+
+    async fn update_recovery_point_lifecycle(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+        lifecycle: &Lifecycle,
+    ) -> PortResult<()> {
+        self.world()
+            .update_lifecycle(vault, recovery_point_arn, lifecycle)
+    }
+
+    async fn copy_job_status(&self, at: &Location, copy_job_id: &str) -> PortResult<CopyJobStatus> {
+        let mut w = self.world();
+        w.call_in(&at.account, "DescribeCopyJob")?;
+        let found = w.job_by_id.get(copy_job_id).map(|&i| &w.jobs[i]);
+        let job = found
+            .filter(|j| j.source_vault.location() == *at)
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "DescribeCopyJob",
+                    Some("ResourceNotFoundException"),
+                    format!("copy job {copy_job_id} not found"),
+                )
+            })?;
+        Ok(CopyJobStatus {
+            state: job_state(job.state).into(),
+            status_message: job.status_message.clone(),
+            destination_recovery_point_arn: job.dest_rp.clone(),
+        })
+    }
+
+    async fn find_copy_jobs(
+        &self,
+        at: &Location,
+        query: &CopyJobQuery,
+    ) -> PortResult<Vec<CopyJobSummary>> {
+        let mut w = self.world();
+        w.call_in(&at.account, "ListCopyJobs")?;
+        let Ok(dest) = VaultArn::parse(&query.destination_vault_arn) else {
+            return Ok(Vec::new());
+        };
+        let key = (query.resource_arn.clone(), dest);
+        Ok(w.jobs_by_hop
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|&i| &w.jobs[i])
+            .filter(|j| j.source_vault.location() == *at && j.created_at > query.created_after)
+            .map(|j| CopyJobSummary {
+                copy_job_id: j.id.clone(),
+                source_recovery_point_arn: Some(j.source_rp.clone()),
+                source_backup_vault_arn: Some(j.source_vault.to_string()),
+                destination_recovery_point_arn: j.dest_rp.clone(),
+                state: job_state(j.state).to_string(),
+            })
+            .collect())
+    }
+
+    async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
+        let mut w = self.world();
+        w.call_in(&vault.account, "DescribeBackupVault")?;
+        match w.vaults.get(vault) {
+            Some(v) => Ok(v.lock),
+            None => Err(PortError::new(
+                ErrorKind::NotFound,
+                "DescribeBackupVault",
+                Some("ResourceNotFoundException"),
+                format!("{vault} not found"),
+            )),
+        }
+    }
+}
+
+impl TagPort for Sim {
+    async fn resource_tags(&self, resource_arn: &str) -> PortResult<Tags> {
+        let mut w = self.world();
+        let account = TableArn::parse(resource_arn)
+            .map(|t| t.account)
+            .unwrap_or_default();
+        w.call_in(&account, "ListTagsOfResource")?;
+        w.table(resource_arn)
+            .map(|t| t.tags.clone())
+            .ok_or_else(|| {
+                PortError::new(
+                    ErrorKind::NotFound,
+                    "ListTagsOfResource",
+                    Some("ResourceNotFoundException"),
+                    format!("{resource_arn} not found"),
+                )
+            })
+    }
+}
+
+impl AlertPort for Sim {
+    async fn send(&self, alert: &Alert) -> PortResult<()> {
+        let mut w = self.world();
+        // The `throttle` fault is AWS refusing the work's calls; the alert topic is how that is
+        // told, and its own outages are `publish_down_until`.
+        w.counted("Publish");
+        if w.publish_down_until.is_some_and(|t| w.now < t) {
+            return Err(PortError::new(
+                ErrorKind::Retryable,
+                "Publish",
+                Some("InternalError"),
+                "SNS is unavailable",
+            ));
+        }
+        w.alerts.push(alert.clone());
+        Ok(())
+    }
+}
+
+impl RouterPorts for Sim {
+    type Ledger = Sim;
+    fn ledger(&self) -> &Sim {
+        self
+    }
+}
