@@ -1,0 +1,287 @@
+//! One route's phase: its look-back walked in creation-date windows, what the destination holds
+//! indexed first, then every source point examined.
+
+use super::hop::examine;
+use super::*;
+
+/// What one route's phase works with.
+pub(super) struct RouteCtx<'a, P> {
+    pub(super) ports: &'a P,
+    pub(super) policy: &'a Policy,
+    pub(super) route: &'a Route,
+    pub(super) from: &'a Vault,
+    pub(super) to: &'a Vault,
+    pub(super) config: &'a ReconcileConfig,
+}
+
+impl<'a, P: RouterPorts> RouteCtx<'a, P> {
+    pub(super) fn new(
+        ports: &'a P,
+        policy: &'a Policy,
+        route: &'a Route,
+        config: &'a ReconcileConfig,
+    ) -> Option<Self> {
+        Some(Self {
+            ports,
+            policy,
+            route,
+            from: policy.vault(&route.from)?,
+            to: policy.vault(&route.to)?,
+            config,
+        })
+    }
+}
+
+/// What the destination holds: (resource, creation date) of its COMPLETED points, the originals.
+pub(super) type Held = HashMap<String, HashSet<i64>>;
+
+/// One route: the look-back is walked in creation-date windows. For each window, first what the
+/// destination holds, then the sources. A window whose destination listing does not fit in a run
+/// is halved for the next run; after a sparse window the next one is twice as long.
+pub(super) async fn route_phase<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    cursor: Cursor,
+    budget: RunBudget,
+    report: &mut ReconcileReport,
+) -> Result<Progress, PortError> {
+    let now = ctx.ports.now();
+    let since = now - ctx.config.lookback;
+    let whole = ctx.config.lookback.num_minutes() + 60;
+    let mut window = Window {
+        phase: cursor.phase,
+        start: cursor.window_start.filter(|w| *w >= since).unwrap_or(since),
+        minutes: cursor
+            .window_minutes
+            .unwrap_or(whole)
+            .clamp(MIN_WINDOW_MINUTES, whole),
+        // Only a window that had a whole run to itself and still did not fit is made smaller.
+        fresh: report.pages == 0,
+    };
+    let mut token = cursor.token;
+    let observed = destination_lock(ctx, report).await?;
+    let mut tags: BTreeMap<String, Tags> = BTreeMap::new();
+    while window.start <= now {
+        window.fresh = report.pages == 0;
+        let index_start = report.pages;
+        let held = match held_in(ctx, &window, budget, report).await? {
+            Ok(held) => held,
+            Err((token, minutes)) => return Ok(Progress::Stopped(window.at(token, minutes))),
+        };
+        let index_pages = report.pages - index_start;
+        let sources = Sources {
+            held: &held,
+            observed: &observed,
+        };
+        if let Some(stop) = walk_sources(
+            ctx,
+            &window,
+            token.take(),
+            &sources,
+            &mut tags,
+            budget,
+            report,
+        )
+        .await?
+        {
+            return Ok(Progress::Stopped(stop));
+        }
+        window.start = window.end();
+        // Sparse stretches (a one-page destination listing) grow the next window; dense ones keep it.
+        if index_pages <= 1 {
+            window.minutes = (window.minutes * 2).min(whole);
+        }
+        save(ctx.ports, &window.at(None, window.minutes), &report.watch).await?;
+    }
+    Ok(Progress::Done)
+}
+
+/// A creation-date window of a route's look-back, and where a stop in it resumes.
+pub(super) struct Window {
+    pub(super) phase: usize,
+    pub(super) start: DateTime<Utc>,
+    pub(super) minutes: i64,
+    /// This run began on the window: it must read at least a page of it, or shrink it.
+    pub(super) fresh: bool,
+}
+
+impl Window {
+    pub(super) fn end(&self) -> DateTime<Utc> {
+        self.start + Duration::minutes(self.minutes)
+    }
+
+    /// The cursor that resumes in this window, at `token`, with `minutes` for its length.
+    fn at(&self, token: Option<String>, minutes: i64) -> Cursor {
+        Cursor {
+            phase: self.phase,
+            token,
+            window_start: Some(self.start),
+            window_minutes: Some(minutes),
+            ..Cursor::default()
+        }
+    }
+
+    /// The listing of one page of the window.
+    fn query(&self, page_token: Option<String>, page_size: u32) -> ListQuery {
+        ListQuery {
+            created_after: Some(self.start - EDGE),
+            created_before: Some(self.end() + EDGE),
+            resource_arn: None,
+            page_token,
+            page_size,
+        }
+    }
+}
+
+/// What the destination holds in the window, and its lock.
+struct Sources<'a> {
+    held: &'a Held,
+    observed: &'a Observed,
+}
+
+/// The destination's lock bounds every lifecycle of the route; a vault that cannot be described
+/// is planned without it (StartCopyJob gives AWS's own answer).
+async fn destination_lock<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    report: &mut ReconcileReport,
+) -> Result<Observed, PortError> {
+    let mut observed = Observed::default();
+    match ctx.ports.vault_lock(&ctx.to.arn).await {
+        Ok(Some(lock)) => {
+            observed.vault_locks.insert(ctx.to.arn.clone(), lock);
+        }
+        Ok(None) => {}
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+        Err(e) => report.errors.push(format!("{}: {e}", ctx.route.name())),
+    }
+    Ok(observed)
+}
+
+/// Every page of the window's source points, each examined; `Some(cursor)` when the run must
+/// stop and resume there.
+async fn walk_sources<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    window: &Window,
+    mut token: Option<String>,
+    sources: &Sources<'_>,
+    tags: &mut BTreeMap<String, Tags>,
+    budget: RunBudget,
+    report: &mut ReconcileReport,
+) -> Result<Option<Cursor>, PortError> {
+    let mut sources_read = 0;
+    loop {
+        if budget.exhausted(report.pages) {
+            // A run that began on this window must read at least one page of sources, or the
+            // window is too big: without this a window that fills the budget recurs forever.
+            if !(window.fresh && sources_read == 0) {
+                return Ok(Some(window.at(token, window.minutes)));
+            }
+            if window.minutes > MIN_WINDOW_MINUTES {
+                let half = (window.minutes / 2).max(MIN_WINDOW_MINUTES);
+                return Ok(Some(window.at(None, half)));
+            }
+        }
+        sources_read += 1;
+        let page_token = token.clone();
+        let query = window.query(token, ctx.config.page_size);
+        let p = page(ctx.ports, &ctx.from.arn, query, report).await?;
+        note_newest(ctx, &p.items, report);
+        for point in &p.items {
+            if budget.past_deadline() {
+                // This page again next run: what was done here is found done then.
+                return Ok(Some(window.at(page_token, window.minutes)));
+            }
+            report.points_scanned += 1;
+            let examined = examine(ctx, point, sources.held, sources.observed, tags, report);
+            if let Err(e) = examined.await {
+                point_failed(ctx.ports, ctx.route, point, &e, report).await;
+            }
+        }
+        token = p.next_token;
+        match &token {
+            None => return Ok(None),
+            Some(_) => {
+                let here = window.at(token.clone(), window.minutes);
+                save(ctx.ports, &here, &report.watch).await?;
+            }
+        }
+    }
+}
+
+/// The newest backup seen in the source vault: a vault whose backups had failed works again.
+fn note_newest<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    points: &[PointView],
+    report: &mut ReconcileReport,
+) {
+    if let Some(newest) = points.iter().map(|p| p.creation_date).max() {
+        let seen = report
+            .newest_in
+            .entry(ctx.from.arn.to_string())
+            .or_insert(newest);
+        *seen = (*seen).max(newest);
+    }
+}
+
+/// One point's failure stays with that point: the run goes on with the next.
+pub(super) async fn point_failed<P: RouterPorts>(
+    ports: &P,
+    route: &Route,
+    point: &PointView,
+    e: &PortError,
+    report: &mut ReconcileReport,
+) {
+    report.errors.push(format!(
+        "{} {}: {e}",
+        route.name(),
+        point.recovery_point_arn
+    ));
+    if e.is_account_denied() {
+        account_denied(ports, e, report).await;
+    }
+}
+
+/// The destination's COMPLETED points in a window; `Err((token, minutes))` when the run must stop
+/// and resume there.
+#[allow(clippy::type_complexity)]
+pub(super) async fn held_in<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    window: &Window,
+    budget: RunBudget,
+    report: &mut ReconcileReport,
+) -> Result<Result<Held, (Option<String>, i64)>, PortError> {
+    let mut held = Held::new();
+    let mut to_token = None;
+    loop {
+        if budget.exhausted(report.pages) {
+            if !window.fresh {
+                return Ok(Err((None, window.minutes)));
+            }
+            if window.minutes > MIN_WINDOW_MINUTES {
+                // Its source walk starts over in the smaller window.
+                return Ok(Err((None, (window.minutes / 2).max(MIN_WINDOW_MINUTES))));
+            }
+            // The smallest window is finished past the budget, so every run makes progress.
+        }
+        let query = window.query(to_token, ctx.config.page_size);
+        let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
+        for point in p.items.into_iter().filter(is_held) {
+            if let Some(resource) = point.resource_arn {
+                held.entry(resource)
+                    .or_default()
+                    .insert(point.creation_date.timestamp_millis());
+            }
+        }
+        to_token = p.next_token;
+        if to_token.is_none() {
+            return Ok(Ok(held));
+        }
+    }
+}
+
+/// Only a COMPLETED copy counts as held (PARTIAL, EXPIRED, DELETING do not).
+pub(super) fn is_held(point: &PointView) -> bool {
+    point
+        .status
+        .as_deref()
+        .is_none_or(|s| matches!(s, "COMPLETED" | "AVAILABLE"))
+}
