@@ -1,0 +1,342 @@
+//! Reading a policy document: every field checked, every error kept, so the whole list comes
+//! out at once; the version, the copy role, and the retention forms.
+
+use super::routes::*;
+use super::vaults::*;
+use super::*;
+
+/// Errors collected while reading a document (the policy, the world file), every one of them.
+pub(crate) struct Errors(pub(crate) Vec<PolicyError>);
+
+impl Errors {
+    pub(crate) fn add(&mut self, location: &str, field: &str, message: impl Into<String>) {
+        self.0.push(PolicyError {
+            location: location.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Map entries with unknown keys reported and duplicate keys reported.
+pub(crate) fn fields<'a>(
+    node: &'a Node,
+    location: &str,
+    field: &str,
+    allowed: &[&str],
+    errors: &mut Errors,
+) -> BTreeMap<&'a str, &'a Node> {
+    let mut out = BTreeMap::new();
+    let Node::Map(entries) = node else {
+        errors.add(
+            location,
+            field,
+            format!("must be a mapping, found {}", node.kind()),
+        );
+        return out;
+    };
+    for (k, v) in entries {
+        if !allowed.contains(&k.as_str()) {
+            errors.add(
+                location,
+                k,
+                format!("unknown field (expected one of: {})", allowed.join(", ")),
+            );
+        } else if out.insert(k.as_str(), v).is_some() {
+            errors.add(location, k, "given more than once");
+        }
+    }
+    out
+}
+
+pub(crate) fn days_value(
+    node: &Node,
+    location: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<u32> {
+    match node {
+        Node::Int(i) if (i64::from(MIN_DAYS)..=i64::from(NEVER_EXPIRE_DAYS)).contains(i) => {
+            u32::try_from(*i).ok()
+        }
+        Node::Int(i) => {
+            errors.add(
+                location,
+                field,
+                format!("{i} is outside {MIN_DAYS}..={NEVER_EXPIRE_DAYS} days"),
+            );
+            None
+        }
+        other => {
+            errors.add(
+                location,
+                field,
+                format!("must be a whole number of days, found {}", other.kind()),
+            );
+            None
+        }
+    }
+}
+
+pub(crate) fn text<'a>(
+    node: &'a Node,
+    location: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<&'a str> {
+    match node {
+        Node::Str(s) => Some(s),
+        other => {
+            errors.add(
+                location,
+                field,
+                format!("must be a string, found {}", other.kind()),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn parse_retention(node: &Node, location: &str, errors: &mut Errors) -> Option<Retention> {
+    match node {
+        Node::Str(s) if s == "never_expire" => Some(Retention::NeverExpire {
+            move_to_cold_storage_after_days: None,
+        }),
+        Node::Str(s) if s == "inherit" => Some(Retention::Inherit),
+        Node::Map(_) => {
+            let f = fields(
+                node,
+                location,
+                "retention",
+                &[
+                    "delete_after_days",
+                    "move_to_cold_storage_after_days",
+                    "never_expire",
+                ],
+                errors,
+            );
+            let cold = f.get("move_to_cold_storage_after_days").and_then(|n| {
+                days_value(
+                    n,
+                    location,
+                    "retention.move_to_cold_storage_after_days",
+                    errors,
+                )
+            });
+            let never = match f.get("never_expire") {
+                None => false,
+                Some(Node::Bool(b)) => *b,
+                Some(other) => {
+                    errors.add(
+                        location,
+                        "retention.never_expire",
+                        format!("must be true or false, found {}", other.kind()),
+                    );
+                    return None;
+                }
+            };
+            let delete = f
+                .get("delete_after_days")
+                .and_then(|n| days_value(n, location, "retention.delete_after_days", errors));
+            if never {
+                if f.contains_key("delete_after_days") {
+                    errors.add(
+                        location,
+                        "retention.delete_after_days",
+                        "cannot be combined with never_expire",
+                    );
+                    return None;
+                }
+                if let Some(c) = cold.filter(|c| NEVER_EXPIRE_DAYS < c + COLD_MIN_DAYS) {
+                    errors.add(location, "retention.move_to_cold_storage_after_days",
+                        format!("{c} leaves fewer than {COLD_MIN_DAYS} days before the {NEVER_EXPIRE_DAYS}-day delete"));
+                    return None;
+                }
+                return Some(Retention::NeverExpire {
+                    move_to_cold_storage_after_days: cold,
+                });
+            }
+            if f.contains_key("never_expire") && !f.contains_key("delete_after_days") {
+                errors.add(
+                    location,
+                    "retention.delete_after_days",
+                    "required when never_expire is false",
+                );
+                return None;
+            }
+            let Some(delete) = delete else {
+                if !f.contains_key("delete_after_days") {
+                    errors.add(
+                        location,
+                        "retention.delete_after_days",
+                        "required (or use never_expire / inherit)",
+                    );
+                }
+                return None;
+            };
+            if let Some(c) = cold {
+                if delete < c + COLD_MIN_DAYS {
+                    errors.add(location, "retention.delete_after_days",
+                        format!("{delete} is less than move_to_cold_storage_after_days ({c}) + {COLD_MIN_DAYS}"));
+                    return None;
+                }
+            }
+            Some(Retention::Days {
+                delete_after_days: delete,
+                move_to_cold_storage_after_days: cold,
+            })
+        }
+        other => {
+            errors.add(
+                location,
+                "retention",
+                format!(
+                    "must be never_expire, inherit or a mapping of days, found {}",
+                    match other {
+                        Node::Str(s) => format!("'{s}'"),
+                        o => o.kind().to_string(),
+                    }
+                ),
+            );
+            None
+        }
+    }
+}
+
+pub(super) fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
+    let mut errors = Errors(Vec::new());
+    let top = fields(
+        root,
+        "policy",
+        "(document)",
+        &["version", "copy_role", "vaults", "routes", "compliance"],
+        &mut errors,
+    );
+    let compliance = params::parse_parameters(top.get("compliance").copied(), &mut errors);
+    check_version(top.get("version").copied(), &mut errors);
+    let (copy_role, role) = parse_copy_role(top.get("copy_role").copied(), &mut errors);
+    let vaults = parse_vaults(top.get("vaults").copied(), &mut errors);
+    let index: BTreeMap<&str, usize> = vaults
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.alias.as_str(), i))
+        .collect();
+    let routes = parse_routes(top.get("routes").copied(), &index, &mut errors);
+    for route in &routes {
+        check_route(route, &vaults, role.as_ref(), &mut errors);
+    }
+    check_inherited_cold(&vaults, &routes, &mut errors);
+    check_inherit_fan_in(&vaults, &routes, &mut errors);
+    let names: Vec<&str> = vaults.iter().map(|v| v.alias.as_str()).collect();
+    let edges: Vec<(usize, usize)> = routes.iter().map(|r| (r.from, r.to)).collect();
+    graph::check_graph(&names, &edges, &mut errors);
+    let mut policy = finish(copy_role, vaults, routes, errors)?;
+    policy.compliance = compliance;
+    Ok(policy)
+}
+
+/// The policy, when no rule found anything.
+pub(super) fn finish(
+    copy_role: Option<String>,
+    vaults: Vec<VaultDraft>,
+    routes: Vec<RouteDraft>,
+    errors: Errors,
+) -> Result<Policy, PolicyErrors> {
+    if !errors.0.is_empty() {
+        return Err(PolicyErrors(errors.0));
+    }
+    let vaults: Option<Vec<Vault>> = vaults
+        .into_iter()
+        .map(|v| {
+            v.arn.map(|arn| Vault {
+                alias: v.alias,
+                arn,
+                retention: v.retention,
+                on_lock_conflict: v.on_lock_conflict,
+            })
+        })
+        .collect();
+    match (copy_role, vaults) {
+        (Some(copy_role), Some(vaults)) => Ok(Policy {
+            copy_role,
+            vaults,
+            routes: routes.into_iter().map(|r| r.route).collect(),
+            compliance: Default::default(),
+        }),
+        // Every way to get here adds an error first; kept as an error rather than a panic.
+        _ => Err(PolicyErrors(vec![PolicyError {
+            location: "policy".into(),
+            field: "(document)".into(),
+            message: "incomplete policy".into(),
+        }])),
+    }
+}
+
+pub(super) fn check_version(node: Option<&Node>, errors: &mut Errors) {
+    match node {
+        Some(Node::Int(v)) if *v == POLICY_VERSION => {}
+        Some(Node::Int(v)) => errors.add(
+            "policy",
+            "version",
+            format!("unknown version {v} (this release reads version {POLICY_VERSION})"),
+        ),
+        Some(other) => errors.add(
+            "policy",
+            "version",
+            format!("must be {POLICY_VERSION}, found {}", other.kind()),
+        ),
+        None => errors.add("policy", "version", "required"),
+    }
+}
+
+
+/// What the route rules need to know of the copy role.
+pub(super) struct CopyRole {
+    pub(super) partition: String,
+    /// `None`: the account is `{account}`, always the source vault's own.
+    pub(super) account: Option<String>,
+}
+
+pub(super) fn parse_copy_role(node: Option<&Node>, errors: &mut Errors) -> (Option<String>, Option<CopyRole>) {
+    let Some(node) = node else {
+        errors.add("policy", "copy_role", "required");
+        return (None, None);
+    };
+    let Some(template) = text(node, "policy", "copy_role", errors) else {
+        return (None, None);
+    };
+    let role = match RoleArn::parse(&template.replace(ACCOUNT_PLACEHOLDER, "000000000000")) {
+        Ok(role) => role,
+        Err(e) => {
+            errors.add("policy", "copy_role", e.reason);
+            return (Some(template.to_string()), None);
+        }
+    };
+    // The ARN's fifth part, as written: `{account}` there follows the source vault's account.
+    let account = template.split(':').nth(4).unwrap_or_default();
+    let templated = account == ACCOUNT_PLACEHOLDER;
+    if !templated && !is_issued_account_id(account) {
+        errors.add(
+            "policy",
+            "copy_role",
+            format!("account id '{account}' must be exactly 12 digits (or {ACCOUNT_PLACEHOLDER})"),
+        );
+    }
+    if !is_known_partition(&role.partition) {
+        errors.add("policy", "copy_role", unknown_partition(&role.partition));
+    }
+    let copy_role = CopyRole {
+        partition: role.partition,
+        account: (!templated).then(|| account.to_string()),
+    };
+    (Some(template.to_string()), Some(copy_role))
+}
+
+pub(super) fn unknown_partition(partition: &str) -> String {
+    let known: Vec<&str> = PARTITIONS.iter().map(|(p, _)| *p).collect();
+    format!(
+        "unknown partition '{partition}' (AWS's are {})",
+        known.join(", ")
+    )
+}
+
