@@ -12,6 +12,10 @@ use crate::ledger::Original;
 use crate::policy::{Policy, Route, Vault};
 use crate::retention::{fit_to_lock, Lifecycle, LockFit, Retention, VaultLock};
 
+mod find;
+
+use find::{find, Found, Landing};
+
 pub use crate::ledger::FailureClass;
 pub use crate::policy::Tags;
 
@@ -294,307 +298,6 @@ pub fn copy_token(
     hex::encode(&h.finalize()[..16])
 }
 
-/// A recovery point that has just landed in a vault, ready to be copied on.
-#[derive(Debug, Clone, PartialEq)]
-struct Landing {
-    recovery_point: String,
-    vault: VaultArn,
-    resource_arn: Option<String>,
-    resource_type: Option<String>,
-    /// From the event: the creation date it carries (the original's only for backup jobs).
-    event_creation_date: Option<chrono::DateTime<chrono::Utc>>,
-    /// The vault a copy came from (`None`: a backup made in `vault`).
-    source_vault: Option<String>,
-    /// Where AWS emits this event: the job's own account and Region (a copy job's source).
-    emitted_at: Option<Location>,
-}
-
-enum Found<'p> {
-    Landed(Landing, &'p Vault),
-    Failed(CopyFailure),
-    /// A backup job into a vault of the policy failed: no original was made.
-    BackupFailed(BackupFailure),
-    /// A recovery point in a never_expire vault, for the guard.
-    Guarded(PointView, &'p Vault),
-    Nothing(String),
-}
-
-fn guard_found<'p>(r: &RecoveryPointEvent, policy: &'p Policy) -> Found<'p> {
-    if !matches!(r.status.as_str(), "COMPLETED" | "AVAILABLE") {
-        return Found::Nothing(format!(
-            "recovery point is {}: only COMPLETED or AVAILABLE points are checked",
-            r.status
-        ));
-    }
-    let Some(vault_arn) = event_vault(r, r.recovery_point_arn.as_deref()) else {
-        return Found::Nothing("recovery point event names no readable vault".into());
-    };
-    let Some(vault) = policy.vault_by_arn(&vault_arn) else {
-        return Found::Nothing(format!("vault {vault_arn} is not in the policy"));
-    };
-    if let Some(why) = r
-        .recovery_point_arn
-        .as_deref()
-        .and_then(|rp| misplaced(rp, &vault_arn))
-    {
-        return Found::Nothing(why);
-    }
-    if !matches!(
-        vault.retention,
-        Some(crate::retention::Retention::NeverExpire { .. })
-    ) {
-        return Found::Nothing(format!(
-            "vault '{}' is not a never_expire vault: nothing for the retention guard",
-            vault.alias
-        ));
-    }
-    match point_from_event(r, &vault_arn) {
-        Some(point) => Found::Guarded(point, vault),
-        None => Found::Nothing("the event lacks the recovery point's ARN or creation date".into()),
-    }
-}
-
-/// A backup job's recovery point, once COMPLETED; a failed backup into a vault of the policy is a
-/// shortfall to record (no original, so no chain).
-fn backup_landing<'p>(
-    b: &BackupJobEvent,
-    env: &crate::event::Envelope,
-    policy: &'p Policy,
-) -> Result<Landing, Box<Found<'p>>> {
-    let vault = match (&b.backup_vault_arn, &b.backup_vault_name) {
-        (Some(arn), _) => VaultArn::parse(arn).ok(),
-        (None, Some(name)) => {
-            let partition = b
-                .recovery_point_arn
-                .as_deref()
-                .and_then(|rp| RecoveryPointArn::parse(rp).ok())
-                .map(|p| p.location().partition)
-                .unwrap_or_else(|| crate::arn::partition_of_region(&env.region).to_string());
-            VaultArn::parse(&format!(
-                "arn:{partition}:backup:{}:{}:backup-vault:{name}",
-                env.region, env.account
-            ))
-            .ok()
-        }
-        (None, None) => None,
-    };
-    if matches!(
-        b.state,
-        JobState::Failed | JobState::Aborted | JobState::Expired
-    ) {
-        let in_policy = vault.as_ref().and_then(|v| policy.vault_by_arn(v));
-        return Err(Box::new(match (in_policy, vault) {
-            (Some(_), Some(vault)) => Found::BackupFailed(BackupFailure {
-                account: vault.account.clone(),
-                region: vault.region.clone(),
-                backup_vault_arn: vault.to_string(),
-                resource_arn: b.resource_arn.clone(),
-                backup_job_id: b.backup_job_id.clone(),
-                state: b.state.as_str().to_string(),
-                status_message: b
-                    .status_message
-                    .clone()
-                    .unwrap_or_else(|| "(no status message)".into()),
-            }),
-            _ => Found::Nothing(format!(
-                "backup job is {} into a vault outside the policy",
-                b.state.as_str()
-            )),
-        }));
-    }
-    if b.state != JobState::Completed {
-        return Err(Box::new(Found::Nothing(format!(
-            "backup job is {}: only COMPLETED backups are copied",
-            b.state.as_str()
-        ))));
-    }
-    let Some(rp) = b.recovery_point_arn.clone() else {
-        return Err(Box::new(Found::Nothing(
-            "completed backup job names no recovery point (resources is empty)".into(),
-        )));
-    };
-    let Some(vault) = vault else {
-        return Err(Box::new(Found::Nothing(
-            "backup job event names no readable backup vault".into(),
-        )));
-    };
-    Ok(Landing {
-        recovery_point: rp,
-        emitted_at: Some(vault.location()),
-        vault,
-        resource_arn: b.resource_arn.clone(),
-        resource_type: b.resource_type.clone(),
-        event_creation_date: b.creation_date,
-        source_vault: None,
-    })
-}
-
-fn find<'p>(event: &ParsedEvent, policy: &'p Policy) -> Found<'p> {
-    let env = &event.envelope;
-    let landing = match &event.detail {
-        EventDetail::BackupJob(b) => match backup_landing(b, env, policy) {
-            Ok(landing) => landing,
-            Err(found) => return *found,
-        },
-        EventDetail::CopyJob(c) => {
-            let Some(dest) = c
-                .destination_backup_vault_arn
-                .as_deref()
-                .and_then(|a| VaultArn::parse(a).ok())
-            else {
-                return Found::Nothing("copy job event names no readable destination vault".into());
-            };
-            match c.state {
-                JobState::Completed => {}
-                // A PARTIAL copy is not a held copy: recorded like a failure, and retried.
-                JobState::Failed | JobState::Partial => {
-                    let Some(source_rp) = c.source_recovery_point_arn.clone() else {
-                        return Found::Nothing(
-                            "failed copy job names no source recovery point (resources is empty)"
-                                .into(),
-                        );
-                    };
-                    let source_vault = c
-                        .source_backup_vault_arn
-                        .as_deref()
-                        .and_then(|a| VaultArn::parse(a).ok());
-                    let src_alias = source_vault
-                        .as_ref()
-                        .and_then(|v| policy.vault_by_arn(v))
-                        .map(|v| v.alias.clone());
-                    let dst_alias = policy.vault_by_arn(&dest).map(|v| v.alias.clone());
-                    if src_alias.is_none() && dst_alias.is_none() {
-                        return Found::Nothing(format!(
-                            "copy job failed between vaults outside the policy (to {dest})"
-                        ));
-                    }
-                    let route = match (&src_alias, &dst_alias) {
-                        (Some(s), Some(d))
-                            if policy.routes.iter().any(|r| &r.from == s && &r.to == d) =>
-                        {
-                            Some(format!("{s}->{d}"))
-                        }
-                        _ => None,
-                    };
-                    let message = match (&c.status_message, &c.state) {
-                        (Some(m), _) => m.clone(),
-                        (None, JobState::Partial) => {
-                            "the copy job ended PARTIAL: the copy is incomplete".into()
-                        }
-                        (None, _) => "(no status message)".into(),
-                    };
-                    let (class, likely_fix) = classify_copy_failure(&message);
-                    return Found::Failed(CopyFailure {
-                        route,
-                        original: None,
-                        account: env.account.clone(),
-                        region: env.region.clone(),
-                        copy_job_id: c.copy_job_id.clone(),
-                        source_recovery_point_arn: source_rp,
-                        source_backup_vault_arn: c.source_backup_vault_arn.clone(),
-                        destination_backup_vault_arn: dest.to_string(),
-                        status_message: message,
-                        class,
-                        likely_fix: likely_fix.to_string(),
-                    });
-                }
-                ref other => {
-                    return Found::Nothing(format!(
-                    "copy job is {}: only COMPLETED copies are chained and FAILED ones recorded",
-                    other.as_str()
-                ))
-                }
-            }
-            let Some(rp) = c.destination_recovery_point_arn.clone() else {
-                return Found::Nothing(
-                    "completed copy job names no destination recovery point".into(),
-                );
-            };
-            Landing {
-                recovery_point: rp,
-                vault: dest,
-                resource_arn: c.resource_arn.clone(),
-                resource_type: c.resource_type.clone(),
-                event_creation_date: c.creation_date,
-                source_vault: c.source_backup_vault_arn.clone(),
-                emitted_at: c
-                    .source_recovery_point_arn
-                    .as_deref()
-                    .and_then(|rp| RecoveryPointArn::parse(rp).ok())
-                    .map(|rp| rp.location()),
-            }
-        }
-        EventDetail::RecoveryPoint(r) => return guard_found(r, policy),
-        EventDetail::Other => {
-            return Found::Nothing(format!(
-                "'{}' events need no action from the copy router",
-                env.detail_type
-            ))
-        }
-        EventDetail::Unknown => {
-            return Found::Nothing(format!(
-                "unknown aws.backup detail-type '{}'",
-                env.detail_type
-            ))
-        }
-        EventDetail::ForeignSource => {
-            return Found::Nothing(format!("event source '{}' is not aws.backup", env.source))
-        }
-    };
-    if let Some(why) = misplaced(&landing.recovery_point, &landing.vault) {
-        return Found::Nothing(why);
-    }
-    if let Some(why) = landing
-        .emitted_at
-        .as_ref()
-        .and_then(|at| foreign_envelope(env, at))
-    {
-        return Found::Nothing(why);
-    }
-    if let Ok(rp) = RecoveryPointArn::parse(&landing.recovery_point) {
-        if rp.is_dynamodb_native() {
-            return Found::Nothing(format!(
-                "{} is a DynamoDB-native backup: it cannot be copied (only backups made with AWS Backup advanced features for DynamoDB can); it is reported, not copied",
-                landing.recovery_point
-            ));
-        }
-    }
-    let Some(vault) = policy.vault_by_arn(&landing.vault) else {
-        return Found::Nothing(format!("vault {} is not in the policy", landing.vault));
-    };
-    Found::Landed(landing, vault)
-}
-
-/// AWS emits a job's events in the account and Region the job runs in (a copy job's source): an
-/// event that names another is not AWS's about that point (forwarded from elsewhere, or forged by
-/// a principal that may put events on the hub's bus), and is not acted on.
-fn foreign_envelope(env: &crate::event::Envelope, at: &Location) -> Option<String> {
-    (env.account != at.account || env.region != at.region).then(|| {
-        format!(
-            "the event comes from {}/{}, but the job it reports runs in {at}: not acted on",
-            env.account, env.region
-        )
-    })
-}
-
-/// A recovery point ARN names the account and Region it lives in: one that is not the vault's is
-/// an event that contradicts itself, and acting on it would copy from the wrong place.
-fn misplaced(recovery_point: &str, vault: &VaultArn) -> Option<String> {
-    let rp = match RecoveryPointArn::parse(recovery_point) {
-        Ok(rp) => rp,
-        Err(e) => {
-            return Some(format!(
-                "recovery point '{recovery_point}' is not a recovery point ARN: {e}"
-            ))
-        }
-    };
-    (rp.location() != vault.location()).then(|| {
-        format!(
-            "recovery point {recovery_point} is not in the partition, account and Region of vault {vault}: the event contradicts itself"
-        )
-    })
-}
-
 fn routes_for<'p>(
     policy: &'p Policy,
     vault: &'p Vault,
@@ -725,115 +428,117 @@ fn unrouted(
     })
 }
 
+impl Plan {
+    fn nothing(event: EventSummary, why: String) -> Self {
+        Self {
+            event,
+            actions: Vec::new(),
+            ignored: Some(why),
+            skipped_routes: Vec::new(),
+        }
+    }
+
+    fn acting(event: EventSummary, actions: Vec<Action>) -> Self {
+        Self {
+            event,
+            actions,
+            ignored: None,
+            skipped_routes: Vec::new(),
+        }
+    }
+}
+
+impl EventSummary {
+    fn of(event: &ParsedEvent) -> Self {
+        let env = &event.envelope;
+        Self {
+            id: env.id.clone(),
+            detail_type: env.detail_type.clone(),
+            account: env.account.clone(),
+            region: env.region.clone(),
+            state: event.state().map(str::to_string),
+        }
+    }
+}
+
 pub fn plan_event(event: &ParsedEvent, policy: &Policy, observed: &Observed) -> Plan {
-    let env = &event.envelope;
-    let summary = EventSummary {
-        id: env.id.clone(),
-        detail_type: env.detail_type.clone(),
-        account: env.account.clone(),
-        region: env.region.clone(),
-        state: event.state().map(str::to_string),
-    };
-    let nothing = |why: String| Plan {
-        event: summary.clone(),
-        actions: Vec::new(),
-        ignored: Some(why),
-        skipped_routes: Vec::new(),
-    };
-    let (landing, vault) = match find(event, policy) {
-        Found::Nothing(why) => return nothing(why),
+    let summary = EventSummary::of(event);
+    let action = match find(event, policy) {
+        Found::Nothing(why) => Err(why),
         Found::Failed(mut f) => {
             f.original = observed
                 .point
                 .as_ref()
                 .and_then(|p| Some(Original::new(p.resource_arn.clone()?, p.creation_date)));
-            return Plan {
-                event: summary,
-                actions: vec![Action::RecordCopyFailure(f)],
-                ignored: None,
-                skipped_routes: Vec::new(),
-            };
+            Ok(Action::RecordCopyFailure(f))
         }
-        Found::BackupFailed(failure) => {
-            return Plan {
-                event: summary,
-                actions: vec![Action::RecordBackupFailure(failure)],
-                ignored: None,
-                skipped_routes: Vec::new(),
-            }
-        }
+        Found::BackupFailed(failure) => Ok(Action::RecordBackupFailure(failure)),
         Found::Guarded(point, vault) => {
-            return match guard_action(vault, &point, observed.vault_locks.get(&vault.arn)) {
-                Ok(action) => Plan {
-                    event: summary,
-                    actions: vec![action],
-                    ignored: None,
-                    skipped_routes: Vec::new(),
-                },
-                Err(reason) => nothing(reason),
-            }
+            guard_action(vault, &point, observed.vault_locks.get(&vault.arn))
         }
-        Found::Landed(l, v) => (l, v),
+        Found::Landed(landing, vault) => {
+            return plan_landing(summary, policy, &landing, vault, observed)
+        }
     };
-    let all_routes: Vec<&Route> = policy.routes_from(&vault.alias).collect();
-    if all_routes.is_empty() {
-        return nothing(format!(
+    match action {
+        Ok(action) => Plan::acting(summary, vec![action]),
+        Err(why) => Plan::nothing(summary, why),
+    }
+}
+
+/// A recovery point that landed in a vault of the policy: one start per selected route out of it.
+fn plan_landing(
+    summary: EventSummary,
+    policy: &Policy,
+    landing: &Landing,
+    vault: &Vault,
+    observed: &Observed,
+) -> Plan {
+    if policy.routes_from(&vault.alias).next().is_none() {
+        let why = format!(
             "no route leaves vault '{}': the chain ends here",
             vault.alias
-        ));
+        );
+        return Plan::nothing(summary, why);
     }
-    let original = match landing_original(&landing, observed) {
+    let original = match landing_original(landing, observed) {
         Ok(o) => o,
-        Err(why) => return nothing(why),
+        Err(why) => return Plan::nothing(summary, why),
     };
-    if let Some(unrouted) = unrouted(policy, vault, &landing, &original, observed) {
-        return Plan {
-            event: summary,
-            actions: vec![Action::RecordUnroutedCopy(unrouted)],
-            ignored: None,
-            skipped_routes: Vec::new(),
-        };
+    if let Some(unrouted) = unrouted(policy, vault, landing, &original, observed) {
+        return Plan::acting(summary, vec![Action::RecordUnroutedCopy(unrouted)]);
     }
-    let routes = routes_for(policy, vault, &landing, Some(&observed.resource_tags));
+    let routes = routes_for(policy, vault, landing, Some(&observed.resource_tags));
     if routes.is_empty() {
-        // Only the tags the routes select on, never the table's whole tag map (logs are read by
-        // more people than tags are).
-        let selected: BTreeMap<&String, Option<&String>> = policy
-            .routes_from(&vault.alias)
-            .flat_map(|r| r.select.tags.keys())
-            .map(|k| (k, observed.resource_tags.get(k)))
-            .collect();
-        return nothing(format!(
-            "no route out of vault '{}' selects this resource (type {}, its values of the tags the routes select on: {selected:?})",
-            vault.alias,
-            landing.resource_type.as_deref().unwrap_or("unknown"),
-        ));
+        return Plan::nothing(summary, not_selected(policy, vault, landing, observed));
     }
-    let mut actions = Vec::new();
-    let mut skipped_routes = Vec::new();
+    let mut plan = Plan::acting(summary, Vec::new());
     for route in routes {
-        match start_copy_for(
-            policy,
-            vault,
-            route,
-            &landing.recovery_point,
-            &original,
-            1,
-            observed,
-        ) {
-            Ok(action) => actions.push(Action::StartCopyJob(action)),
-            Err(skip) => skipped_routes.push(skip),
+        let point = &landing.recovery_point;
+        match start_copy_for(policy, vault, route, point, &original, 1, observed) {
+            Ok(action) => plan.actions.push(Action::StartCopyJob(action)),
+            Err(skip) => plan.skipped_routes.push(skip),
         }
     }
-    let ignored = actions
-        .is_empty()
-        .then(|| "every matching route was skipped (see skipped_routes)".to_string());
-    Plan {
-        event: summary,
-        actions,
-        ignored,
-        skipped_routes,
+    if plan.actions.is_empty() {
+        plan.ignored = Some("every matching route was skipped (see skipped_routes)".to_string());
     }
+    plan
+}
+
+/// Why no route out of the vault selects the resource: only the tags the routes select on, never
+/// the table's whole tag map (logs are read by more people than tags are).
+fn not_selected(policy: &Policy, vault: &Vault, landing: &Landing, observed: &Observed) -> String {
+    let selected: BTreeMap<&String, Option<&String>> = policy
+        .routes_from(&vault.alias)
+        .flat_map(|r| r.select.tags.keys())
+        .map(|k| (k, observed.resource_tags.get(k)))
+        .collect();
+    format!(
+        "no route out of vault '{}' selects this resource (type {}, its values of the tags the routes select on: {selected:?})",
+        vault.alias,
+        landing.resource_type.as_deref().unwrap_or("unknown"),
+    )
 }
 
 // A skip carries its reason in words; it is as common as a start, so it is not boxed.

@@ -21,8 +21,8 @@ mod vaults;
 pub use document::MAX_POLICY_BYTES;
 pub(crate) use document::{parse_document, Node};
 pub(crate) use routes::tags_at;
-pub(crate) use validate::{days_value, fields, text, Errors};
 use validate::validate;
+pub(crate) use validate::{days_value, fields, text, Errors};
 
 pub const POLICY_VERSION: i64 = 1;
 pub const MAX_HOPS: usize = 10;

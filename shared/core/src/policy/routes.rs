@@ -198,7 +198,11 @@ pub(super) fn check_role_for(
 /// `inherit` copies the source's lifecycle, cold-storage setting included, and cross-account
 /// copies do not support the cold tier: AWS would refuse the copy. The cold setting is followed
 /// through any number of `inherit` vaults, each vault and route looked at once.
-pub(super) fn check_inherited_cold(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &mut Errors) {
+pub(super) fn check_inherited_cold(
+    vaults: &[VaultDraft],
+    routes: &[RouteDraft],
+    errors: &mut Errors,
+) {
     let mut out: Vec<Vec<&RouteDraft>> = vec![Vec::new(); vaults.len()];
     for r in routes {
         out[r.from].push(r);
@@ -235,7 +239,11 @@ pub(super) fn check_inherited_cold(vaults: &[VaultDraft], routes: &[RouteDraft],
 
 /// One copy per original per vault: with two routes in, the copy comes by whichever got there
 /// first, so an inherited retention would be the winner's, not a rule anyone chose.
-pub(super) fn check_inherit_fan_in(vaults: &[VaultDraft], routes: &[RouteDraft], errors: &mut Errors) {
+pub(super) fn check_inherit_fan_in(
+    vaults: &[VaultDraft],
+    routes: &[RouteDraft],
+    errors: &mut Errors,
+) {
     for (i, v) in vaults.iter().enumerate() {
         let from: Vec<&str> = routes
             .iter()
@@ -258,7 +266,12 @@ pub(super) fn check_inherit_fan_in(vaults: &[VaultDraft], routes: &[RouteDraft],
     }
 }
 
-pub(super) fn inherited_cold_error(origin: &VaultDraft, r: &RouteDraft, to: &str, errors: &mut Errors) {
+pub(super) fn inherited_cold_error(
+    origin: &VaultDraft,
+    r: &RouteDraft,
+    to: &str,
+    errors: &mut Errors,
+) {
     let days = origin
         .retention
         .and_then(|r| r.cold_after_days())
@@ -330,7 +343,11 @@ pub(super) fn resource_type(t: &str, loc: &str, errors: &mut Errors) -> Option<S
     None
 }
 
-pub(super) fn parse_tags(node: Option<&Node>, loc: &str, errors: &mut Errors) -> BTreeMap<String, String> {
+pub(super) fn parse_tags(
+    node: Option<&Node>,
+    loc: &str,
+    errors: &mut Errors,
+) -> BTreeMap<String, String> {
     tags_at(node, loc, "select.tags", errors)
 }
 
@@ -370,4 +387,3 @@ pub(crate) fn tags_at(
     }
     tags
 }
-

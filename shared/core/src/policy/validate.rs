@@ -97,7 +97,11 @@ pub(crate) fn text<'a>(
     }
 }
 
-pub(super) fn parse_retention(node: &Node, location: &str, errors: &mut Errors) -> Option<Retention> {
+pub(super) fn parse_retention(
+    node: &Node,
+    location: &str,
+    errors: &mut Errors,
+) -> Option<Retention> {
     match node {
         Node::Str(s) if s == "never_expire" => Some(Retention::NeverExpire {
             move_to_cold_storage_after_days: None,
@@ -289,7 +293,6 @@ pub(super) fn check_version(node: Option<&Node>, errors: &mut Errors) {
     }
 }
 
-
 /// What the route rules need to know of the copy role.
 pub(super) struct CopyRole {
     pub(super) partition: String,
@@ -297,7 +300,10 @@ pub(super) struct CopyRole {
     pub(super) account: Option<String>,
 }
 
-pub(super) fn parse_copy_role(node: Option<&Node>, errors: &mut Errors) -> (Option<String>, Option<CopyRole>) {
+pub(super) fn parse_copy_role(
+    node: Option<&Node>,
+    errors: &mut Errors,
+) -> (Option<String>, Option<CopyRole>) {
     let Some(node) = node else {
         errors.add("policy", "copy_role", "required");
         return (None, None);
@@ -339,4 +345,3 @@ pub(super) fn unknown_partition(partition: &str) -> String {
         known.join(", ")
     )
 }
-

@@ -134,4 +134,3 @@ pub(super) fn parse_vault_arn(text: &str, loc: &str, errors: &mut Errors) -> Opt
     }
     Some(arn)
 }
-
