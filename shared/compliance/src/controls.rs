@@ -416,4 +416,3 @@ fn plan_evidence(p: &PlanFacts) -> Evidence {
         ..Evidence::default()
     }
 }
-

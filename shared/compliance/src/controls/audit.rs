@@ -3,7 +3,10 @@
 
 use super::*;
 
-pub(super) fn protected_by_plan(_: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn protected_by_plan(
+    _: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     if v.plans.is_empty() {
         return bad(
             "no backup plan in its account and Region selects the table",
@@ -17,7 +20,10 @@ pub(super) fn protected_by_plan(_: &Index<'_>, v: &TableView<'_>) -> (Status, St
     )
 }
 
-pub(super) fn last_point_created(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn last_point_created(
+    ix: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     let hours = ix.params.recovery_point_max_age_hours;
     let newest = completed(v).max_by_key(|p| p.creation_date);
     let Some(newest) = newest else {
@@ -73,7 +79,10 @@ pub(super) fn plan_frequency_and_retention(
     }
 }
 
-pub(super) fn minimum_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn minimum_retention(
+    ix: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     let days = ix.params.required_retention_days;
     // Short by less than a day counts as kept: AWS rounds calculated delete dates (the guard
     // judges whole days the same way).
@@ -145,7 +154,10 @@ pub(super) fn holding_vaults<'a>(v: &'a TableView<'a>) -> BTreeSet<&'a VaultArn>
     completed(v).map(|p| &p.vault).collect()
 }
 
-pub(super) fn manual_deletion_disabled(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn manual_deletion_disabled(
+    ix: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     let vaults = holding_vaults(v);
     if vaults.is_empty() {
         return na("no vault holds a COMPLETED recovery point of the table");
@@ -366,4 +378,3 @@ pub(super) fn restore_time(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String
         )
     }
 }
-

@@ -98,7 +98,10 @@ pub(super) fn chain_verdict(
     }
 }
 
-pub(super) fn never_expire_retention(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn never_expire_retention(
+    ix: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     // Every never_expire vault of the policy: a copy there keeps 100 years however it got there
     // (a route, or a plan's copy action).
     let never: Vec<&relay_core::policy::Vault> = ix
@@ -173,7 +176,10 @@ pub(super) fn pitr(_: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evi
     }
 }
 
-pub(super) fn advanced_features(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, Vec<Evidence>) {
+pub(super) fn advanced_features(
+    ix: &Index<'_>,
+    v: &TableView<'_>,
+) -> (Status, String, Vec<Evidence>) {
     let at = format!("{}/{}", v.table.account, v.table.region);
     match ix.regions.get(&(v.table.account.as_str(), v.table.region.as_str())).and_then(|r| r.advanced_features) {
         Some(true) => ok(format!("advanced features for DynamoDB are on in {at}"), Vec::new()),

@@ -1,0 +1,210 @@
+//! The organisation a run simulates: its tables and backup plans from the policy (or a world
+//! file), and the simulated AWS set up as the world file describes it.
+
+use super::*;
+
+/// A backup plan as the simulation runs it.
+#[derive(Debug, Clone)]
+pub(super) struct BackupPlan {
+    pub(super) vault: VaultArn,
+    pub(super) every: Duration,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) select_tags: Tags,
+    /// Its copy action (lifecycle "never"), when it has one.
+    pub(super) copy_to: Option<VaultArn>,
+}
+
+impl BackupPlan {
+    /// The plan as ListBackupPlans / GetBackupPlan / GetBackupSelection describe it.
+    pub(super) fn facts(&self, index: usize) -> PlanFacts {
+        PlanFacts {
+            account: self.vault.account.clone(),
+            region: self.vault.region.clone(),
+            name: format!("relay-sim-plan-{index}-{}", self.vault.name),
+            vault_arn: self.vault.to_string(),
+            every_hours: u32::try_from(self.every.num_hours()).ok(),
+            delete_after_days: self.lifecycle.delete_after_days,
+            select_tags: self.select_tags.clone(),
+            select_resources: Vec::new(),
+        }
+    }
+}
+
+/// Backups to come, by completion time: (table index, plan index, job duration).
+pub(crate) struct BackupQueue {
+    due: BTreeMap<(DateTime<Utc>, u64), (usize, usize, Duration)>,
+    seq: u64,
+}
+
+impl BackupQueue {
+    pub(super) fn new() -> Self {
+        Self {
+            due: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, at: DateTime<Utc>, backup: (usize, usize, Duration)) {
+        self.seq += 1;
+        self.due.insert((at, self.seq), backup);
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn pop_due(
+        &mut self,
+        t: DateTime<Utc>,
+    ) -> Option<((DateTime<Utc>, u64), (usize, usize, Duration))> {
+        let first = self.due.first_key_value().map(|(k, _)| *k)?;
+        if first.0 > t {
+            return None;
+        }
+        self.due.remove(&first).map(|b| (first, b))
+    }
+}
+
+/// One plan per root vault, daily, every table of its account and Region, with the options'
+/// lifecycle (and, with `plan_copy_actions`, a copy action into the first never_expire vault).
+pub(super) fn default_plans(policy: &Policy, options: &SimOptions) -> Vec<BackupPlan> {
+    let first_never_expire = || {
+        policy
+            .vaults
+            .iter()
+            .find(|v| matches!(v.retention, Some(Retention::NeverExpire { .. })))
+    };
+    let copy_to = match &options.plan_copy_to {
+        Some(alias) => policy.vault(alias),
+        None => options.plan_copy_actions.then(first_never_expire).flatten(),
+    }
+    .map(|v| v.arn.clone());
+    policy
+        .root_vaults()
+        .iter()
+        .map(|root| BackupPlan {
+            vault: root.arn.clone(),
+            every: Duration::hours(24),
+            lifecycle: options.backup_plan_lifecycle,
+            select_tags: Tags::new(),
+            copy_to: copy_to.clone(),
+        })
+        .collect()
+}
+
+pub(super) fn plan_from_spec(policy: &Policy, spec: &BackupPlanSpec) -> Option<BackupPlan> {
+    Some(BackupPlan {
+        vault: policy.vault(&spec.vault)?.arn.clone(),
+        every: Duration::hours(i64::from(spec.every_hours)),
+        lifecycle: Lifecycle {
+            delete_after_days: Some(spec.delete_after_days),
+            move_to_cold_storage_after_days: None,
+        },
+        select_tags: spec.select_tags.clone(),
+        copy_to: spec
+            .copy_to
+            .as_deref()
+            .and_then(|alias| policy.vault(alias))
+            .map(|v| v.arn.clone()),
+    })
+}
+
+/// In each root vault's account and Region, `tables` tables; three in four carry every tag the
+/// routes out of it select on.
+pub(super) fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
+    let mut out = Vec::new();
+    for root in policy.root_vaults() {
+        let selected: BTreeMap<String, String> = policy
+            .routes_from(&root.alias)
+            .flat_map(|r| r.select.tags.clone())
+            .collect();
+        for i in 0..tables {
+            let mut tags = BTreeMap::from([("team".to_string(), format!("team-{}", i % 3))]);
+            if i % 4 != 3 {
+                tags.extend(selected.clone());
+            }
+            out.push(SimTable::new(
+                TableArn {
+                    partition: root.arn.partition.clone(),
+                    region: root.arn.region.clone(),
+                    account: root.arn.account.clone(),
+                    table: format!("{}-table-{i:03}", root.alias),
+                },
+                tags,
+            ));
+        }
+    }
+    out
+}
+
+pub(super) fn sim_table(t: &TableSpec) -> SimTable {
+    SimTable {
+        arn: TableArn {
+            partition: relay_core::arn::partition_of_region(&t.region).to_string(),
+            region: t.region.clone(),
+            account: t.account.clone(),
+            table: t.name.clone(),
+        },
+        tags: t.tags.clone(),
+        size_gb: t.size_gb,
+        pitr: t.pitr,
+        native_backups: t.native_backups,
+        ttl_attribute: None,
+        stream_view_type: None,
+        deletion_protection: false,
+    }
+}
+
+/// The simulated AWS as the world file describes it: which vaults exist, their locks, access
+/// policies and keys; the organisation; missing roles; Regions without advanced features.
+pub(super) fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
+    // The organisation is every account of the policy, whether its vaults exist or not.
+    world.organization = policy
+        .vaults
+        .iter()
+        .map(|v| v.arn.account.clone())
+        .collect();
+    for v in &policy.vaults {
+        if spec.vaults.get(&v.alias).is_none_or(|s| s.exists) {
+            world.add_vault(v.arn.clone());
+        }
+    }
+    if let Some(members) = &spec.organization.members {
+        world.organization = members.clone();
+    }
+    let org = world.organization.clone();
+    for v in &policy.vaults {
+        let (Some(vs), Some(sim)) = (spec.vaults.get(&v.alias), world.vaults.get_mut(&v.arn))
+        else {
+            continue;
+        };
+        sim.lock = vs.lock;
+        sim.allow_copy_from = match &vs.access_policy_allows_copy_from {
+            Principals::Organization => org.clone(),
+            Principals::Accounts(a) => a.clone(),
+        };
+        sim.kms_shared_with = match &vs.kms_key_shared_with {
+            Principals::Organization => Some(org.clone()),
+            Principals::Accounts(a) => Some(a.clone()),
+        };
+        sim.deny_manual_deletion = vs.deny_manual_deletion;
+    }
+    for (account, a) in &spec.accounts {
+        if !a.executor_role {
+            world.faults.deny_account.insert(account.clone());
+        }
+        if !a.copy_role {
+            world.copy_role_missing.insert(account.clone());
+        }
+    }
+    world.cross_account_backup_disabled = !spec.organization.cross_account_backup;
+    world.native_regions = spec
+        .regions
+        .iter()
+        .filter(|(_, r)| !r.advanced_features)
+        .map(|(k, _)| k.clone())
+        .collect();
+    world.unforwarded = spec
+        .regions
+        .iter()
+        .filter(|(_, r)| !r.event_forwarding)
+        .map(|(k, _)| k.clone())
+        .collect();
+}
