@@ -6,9 +6,43 @@ use std::path::Path;
 
 use relay_doctor::{DoctorReport, Status};
 
-use crate::{out, runtime, Failure, Prepared};
+use crate::{out, runtime, Failure, Prepared, SimArgs};
 
 mod live;
+
+#[derive(clap::Args)]
+pub(crate) struct DoctorArgs {
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// The checks as the contract's JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Check live AWS instead of the simulated organisation: the caller's credentials at home
+    /// and the executor role in other accounts.
+    #[arg(long, conflicts_with = "world")]
+    pub(crate) live: bool,
+    /// With --live: the role assumed in member accounts (the spoke's read-only one: the
+    /// doctor only reads).
+    #[arg(long, default_value = "backup-relay-reader")]
+    pub(crate) executor_role: String,
+    /// With --live: the hub's event bus ARN the spokes forward to (default: any rule that
+    /// sends aws.backup events to an event bus or a Lambda function counts).
+    #[arg(long)]
+    pub(crate) hub_bus: Option<String>,
+}
+
+pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
+    if args.live {
+        let hub_bus = args.hub_bus.filter(|b| !b.trim().is_empty());
+        return live(
+            args.sim.policy.as_deref(),
+            &args.executor_role,
+            hub_bus,
+            args.json,
+        );
+    }
+    simulated(args.sim.prepare()?, args.json)
+}
 
 /// The checks over live AWS, with the caller's credentials at home and `executor_role` in other
 /// accounts.

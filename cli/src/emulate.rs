@@ -14,7 +14,7 @@ use chrono::Duration;
 use relay_sim::world::{Delivery, Target};
 use tokio::sync::Mutex;
 
-use crate::{input, runtime, Failure, Prepared};
+use crate::{input, runtime, Failure, Prepared, SimArgs};
 
 mod api;
 mod copy_jobs;
@@ -24,6 +24,58 @@ mod restores;
 mod shapes;
 mod tokens;
 mod vaults;
+
+#[derive(clap::Args)]
+pub(crate) struct EmulateArgs {
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// Simulated seconds per real second, 1..=86400.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=86400))]
+    pub(crate) speed: u32,
+    /// Port on 127.0.0.1 (0: any free port; the first line printed names it).
+    #[arg(long, default_value_t = 9566)]
+    pub(crate) port: u16,
+    /// Where the copy router's events go (POST, JSON): an http:// or https:// URL.
+    #[arg(long, value_parser = http_url)]
+    pub(crate) router_url: Option<String>,
+    /// Where the retention guard's events go.
+    #[arg(long, value_parser = http_url)]
+    pub(crate) guard_url: Option<String>,
+    /// Where the reconciler's hourly scheduled event goes.
+    #[arg(long, value_parser = http_url)]
+    pub(crate) reconciler_url: Option<String>,
+    /// No history: every backup, and every event, happens on the running clock.
+    #[arg(long)]
+    pub(crate) no_history: bool,
+    /// Plans stop backing up this many simulated hours after the clock starts.
+    #[arg(long)]
+    pub(crate) backups_for_hours: Option<u32>,
+}
+
+pub(crate) fn run(args: EmulateArgs) -> Result<(), Failure> {
+    let prepared = args.sim.prepare_days(1, Some(chrono::Utc::now()))?;
+    let options = Options {
+        port: args.port,
+        speed: args.speed,
+        router_url: args.router_url,
+        guard_url: args.guard_url,
+        reconciler_url: args.reconciler_url,
+        no_history: args.no_history,
+        backups_for_hours: args.backups_for_hours,
+    };
+    serve(prepared, options)
+}
+
+/// An http:// or https:// URL with a host: where `relay emulate` delivers events.
+fn http_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "'{text}' is not an http:// or https:// URL with a host"
+        ));
+    }
+    Ok(text.to_string())
+}
 
 pub(crate) struct Options {
     pub port: u16,
@@ -40,7 +92,7 @@ pub(crate) struct Options {
     pub backups_for_hours: Option<u32>,
 }
 
-pub(crate) fn run(prepared: Prepared, options: Options) -> Result<(), Failure> {
+pub(crate) fn serve(prepared: Prepared, options: Options) -> Result<(), Failure> {
     let mut simulation = prepared.simulation;
     let rt = runtime()?;
     rt.block_on(async move {

@@ -6,7 +6,49 @@ use std::path::Path;
 
 use relay_compliance::{self as compliance, render, Report, Status};
 
-use crate::{input, out, runtime, Failure, Prepared};
+use std::path::PathBuf;
+
+use crate::{input, out, runtime, Failure, Prepared, SimArgs};
+
+/// Account-Regions inventoried at once over live AWS (each with its own session).
+#[derive(clap::Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// Directory for report.json, report.csv and report.html (created when missing).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Exit 1 when a table is non-compliant or part of the organisation could not be read.
+    #[arg(long)]
+    pub(crate) fail_on_noncompliant: bool,
+    /// Report on live AWS instead: every account and Region of the policy's vaults, with the
+    /// caller's credentials at home and the executor role in member accounts. The simulation
+    /// options are then not used.
+    #[arg(long, requires = "ledger_table")]
+    pub(crate) live: bool,
+    /// With --live: the hub's ledger table, for the open incidents.
+    #[arg(long)]
+    pub(crate) ledger_table: Option<String>,
+    /// With --live: the role assumed in member accounts (the spoke's read-only one: a
+    /// report only reads).
+    #[arg(long, default_value = "backup-relay-reader")]
+    pub(crate) executor_role: String,
+}
+
+pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
+    match (args.live, args.ledger_table) {
+        (true, Some(ledger_table)) => live(
+            args.sim.policy.as_deref(),
+            &args.out,
+            args.fail_on_noncompliant,
+            LiveOptions {
+                ledger_table,
+                executor_role: args.executor_role,
+            },
+        ),
+        _ => simulated(args.sim.prepare()?, &args.out, args.fail_on_noncompliant),
+    }
+}
 
 /// Account-Regions inventoried at once over live AWS (each with its own session).
 const LIVE_CONCURRENCY: usize = 8;

@@ -10,7 +10,7 @@ use relay_restore::run::{execute, reapply, Follow, RestoreResult};
 use relay_restore::{plan_restore, RestorePlan, RestoreRefusal, RestoreRequest, RestoreStep};
 use relay_sim::Simulation;
 
-use crate::{input, out, runtime, Failure, Prepared};
+use crate::{input, out, runtime, Failure, Prepared, SimArgs};
 
 /// A KMS key (or alias) ARN in the Region the table is restored into: DynamoDB encrypts a
 /// table only with a key of its own Region.
@@ -29,6 +29,76 @@ fn check_kms_key(key: &str, region: &str) -> Result<(), String> {
         return Err(format!("is in {key_region}; the table is restored in {region}, and DynamoDB needs a key of that Region"));
     }
     Ok(())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RestoreArgs {
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// The table to restore (its ARN).
+    #[arg(long)]
+    pub(crate) table: String,
+    /// The new table's name (never an existing table).
+    #[arg(long)]
+    pub(crate) target_table: String,
+    /// Only copies in this policy vault (alias).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// The latest copy at or before this time (RFC 3339); the latest by default.
+    #[arg(long)]
+    pub(crate) at: Option<String>,
+    /// Restore into this account (default: the table's own).
+    #[arg(long)]
+    pub(crate) to_account: Option<String>,
+    /// Restore into this Region (default: the table's own).
+    #[arg(long)]
+    pub(crate) to_region: Option<String>,
+    /// Encrypt the new table with this KMS key (default: AWS's default encryption).
+    #[arg(long)]
+    pub(crate) kms_key: Option<String>,
+    /// Print the plan, touch nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// After the restore, put back what it does not bring (PITR, TTL, the stream, deletion
+    /// protection, tags), read from the source table when it still exists.
+    #[arg(long)]
+    pub(crate) reapply: bool,
+    /// The plan as the contract's JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Restore on live AWS instead (the caller's credentials, the executor role in other
+    /// accounts): copies are looked for among the last 35 days' recovery points (before --at) first.
+    #[arg(long)]
+    pub(crate) live: bool,
+    /// With --live: the role assumed in member accounts.
+    #[arg(long, default_value = "backup-relay-executor")]
+    pub(crate) executor_role: String,
+}
+
+pub(crate) fn run(args: RestoreArgs) -> Result<(), Failure> {
+    let mode = Mode {
+        dry_run: args.dry_run,
+        reapply: args.reapply,
+        json: args.json,
+    };
+    let request = request(RequestArgs {
+        table: args.table,
+        target_table: args.target_table,
+        from: args.from,
+        at: args.at,
+        to_account: args.to_account,
+        to_region: args.to_region,
+        kms_key: args.kms_key,
+    })?;
+    if args.live {
+        return live(
+            args.sim.policy.as_deref(),
+            &request,
+            mode,
+            &args.executor_role,
+        );
+    }
+    simulated(args.sim.prepare()?, &request, mode)
 }
 
 /// What to do with the plan, and how to print it.

@@ -203,123 +203,27 @@ impl ParsedEvent {
 
     pub fn parse(value: &Value) -> Result<Self, EventError> {
         let obj = value.as_object().ok_or(EventError::NotAnObject)?;
-        let id = lenient_string(obj.get("id")).ok_or(EventError::MissingId)?;
+        let envelope = envelope(obj)?;
         let missing = |field: &'static str| EventError::MissingField {
-            id: id.clone(),
+            id: envelope.id.clone(),
             field,
         };
-        let detail_type =
-            lenient_string(obj.get("detail-type")).ok_or_else(|| missing("detail-type"))?;
-        let source = lenient_string(obj.get("source")).ok_or_else(|| missing("source"))?;
-        let account = lenient_string(obj.get("account")).unwrap_or_default();
-        let region = lenient_string(obj.get("region")).unwrap_or_default();
-        let time = lenient_date(obj.get("time"));
-        let resources = match obj.get("resources") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|v| lenient_string(Some(v)))
-                .collect(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return Err(missing("resources")),
-        };
-        let envelope = Envelope {
-            id: id.clone(),
-            detail_type,
-            source,
-            account,
-            region,
-            time,
-            resources,
-        };
-
         if envelope.source != SOURCE {
             return Ok(Self {
                 envelope,
                 detail: EventDetail::ForeignSource,
             });
         }
-        let empty = Map::new();
-        let detail_of = |required: bool| -> Result<&Map<String, Value>, EventError> {
-            match obj.get("detail") {
-                Some(Value::Object(d)) => Ok(d),
-                _ if required => Err(missing("detail")),
-                _ => Ok(&empty),
-            }
+        let detail = || match obj.get("detail") {
+            Some(Value::Object(d)) => Ok(d),
+            _ => Err(missing("detail")),
         };
-        let first_resource = envelope.resources.first().cloned();
+        let first = envelope.resources.first().cloned();
         let detail = match envelope.detail_type.as_str() {
-            BACKUP_JOB => {
-                let d = detail_of(true)?;
-                EventDetail::BackupJob(BackupJobEvent {
-                    state: JobState::parse(
-                        &lenient_string(d.get("state")).ok_or_else(|| missing("detail.state"))?,
-                    ),
-                    backup_job_id: lenient_string(d.get("backupJobId")),
-                    backup_vault_arn: lenient_string(d.get("backupVaultArn")),
-                    backup_vault_name: lenient_string(d.get("backupVaultName")),
-                    resource_arn: lenient_string(d.get("resourceArn")),
-                    resource_type: lenient_string(d.get("resourceType")),
-                    recovery_point_arn: first_resource,
-                    creation_date: lenient_date(d.get("creationDate")),
-                    status_message: lenient_string(d.get("statusMessage")),
-                    backup_size_bytes: lenient_u64(d.get("backupSizeInBytes")),
-                    backup_plan_id: plan_id(d),
-                })
-            }
-            COPY_JOB => {
-                let d = detail_of(true)?;
-                EventDetail::CopyJob(CopyJobEvent {
-                    state: JobState::parse(
-                        &lenient_string(d.get("state")).ok_or_else(|| missing("detail.state"))?,
-                    ),
-                    copy_job_id: lenient_string(d.get("copyJobId")),
-                    source_backup_vault_arn: lenient_string(d.get("sourceBackupVaultArn")),
-                    destination_backup_vault_arn: lenient_string(
-                        d.get("destinationBackupVaultArn"),
-                    ),
-                    destination_recovery_point_arn: lenient_string(
-                        d.get("destinationRecoveryPointArn"),
-                    ),
-                    source_recovery_point_arn: first_resource,
-                    resource_arn: lenient_string(d.get("resourceArn")),
-                    resource_type: lenient_string(d.get("resourceType")),
-                    creation_date: lenient_date(d.get("creationDate")),
-                    status_message: lenient_string(d.get("statusMessage")),
-                    backup_size_bytes: lenient_u64(d.get("backupSizeInBytes")),
-                    backup_plan_id: plan_id(d),
-                })
-            }
+            BACKUP_JOB => EventDetail::BackupJob(backup_job(detail()?, first, &missing)?),
+            COPY_JOB => EventDetail::CopyJob(copy_job(detail()?, first, &missing)?),
             RECOVERY_POINT => {
-                let d = detail_of(true)?;
-                let lifecycle = d
-                    .get("lifecycle")
-                    .and_then(Value::as_object)
-                    .map(|l| Lifecycle {
-                        delete_after_days: lenient_days(l.get("deleteAfterDays")),
-                        move_to_cold_storage_after_days: lenient_days(
-                            l.get("moveToColdStorageAfterDays"),
-                        ),
-                    });
-                let delete_at = d
-                    .get("calculatedLifeCycle")
-                    .and_then(Value::as_object)
-                    .and_then(|c| lenient_date(c.get("deleteAt")));
-                EventDetail::RecoveryPoint(RecoveryPointEvent {
-                    status: lenient_string(d.get("status"))
-                        .ok_or_else(|| missing("detail.status"))?,
-                    recovery_point_arn: first_resource,
-                    backup_vault_name: lenient_string(d.get("backupVaultName")),
-                    backup_vault_arn: lenient_string(d.get("backupVaultArn")),
-                    resource_arn: lenient_string(d.get("resourceArn")),
-                    resource_type: lenient_string(d.get("resourceType")),
-                    creation_date: lenient_date(d.get("creationDate")),
-                    completion_date: lenient_date(d.get("completionDate")),
-                    storage_class: lenient_string(d.get("storageClass")),
-                    is_encrypted: lenient_bool(d.get("isEncrypted")),
-                    lifecycle,
-                    delete_at,
-                    backup_plan_id: plan_id(d),
-                })
+                EventDetail::RecoveryPoint(recovery_point(detail()?, first, &missing)?)
             }
             other if OTHER_KNOWN_DETAIL_TYPES.contains(&other) => EventDetail::Other,
             _ => EventDetail::Unknown,
@@ -336,6 +240,116 @@ impl ParsedEvent {
             _ => None,
         }
     }
+}
+
+/// The EventBridge envelope: `id`, `detail-type` and `source` required, the rest lenient.
+fn envelope(obj: &Map<String, Value>) -> Result<Envelope, EventError> {
+    let id = lenient_string(obj.get("id")).ok_or(EventError::MissingId)?;
+    let missing = |field: &'static str| EventError::MissingField {
+        id: id.clone(),
+        field,
+    };
+    let detail_type =
+        lenient_string(obj.get("detail-type")).ok_or_else(|| missing("detail-type"))?;
+    let source = lenient_string(obj.get("source")).ok_or_else(|| missing("source"))?;
+    let resources = match obj.get("resources") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| lenient_string(Some(v)))
+            .collect(),
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => return Err(missing("resources")),
+    };
+    Ok(Envelope {
+        detail_type,
+        source,
+        account: lenient_string(obj.get("account")).unwrap_or_default(),
+        region: lenient_string(obj.get("region")).unwrap_or_default(),
+        time: lenient_date(obj.get("time")),
+        resources,
+        id,
+    })
+}
+
+type Missing<'a> = dyn Fn(&'static str) -> EventError + 'a;
+
+fn state_of(d: &Map<String, Value>, missing: &Missing<'_>) -> Result<JobState, EventError> {
+    let state = lenient_string(d.get("state")).ok_or_else(|| missing("detail.state"))?;
+    Ok(JobState::parse(&state))
+}
+
+fn backup_job(
+    d: &Map<String, Value>,
+    recovery_point_arn: Option<String>,
+    missing: &Missing<'_>,
+) -> Result<BackupJobEvent, EventError> {
+    Ok(BackupJobEvent {
+        state: state_of(d, missing)?,
+        backup_job_id: lenient_string(d.get("backupJobId")),
+        backup_vault_arn: lenient_string(d.get("backupVaultArn")),
+        backup_vault_name: lenient_string(d.get("backupVaultName")),
+        resource_arn: lenient_string(d.get("resourceArn")),
+        resource_type: lenient_string(d.get("resourceType")),
+        recovery_point_arn,
+        creation_date: lenient_date(d.get("creationDate")),
+        status_message: lenient_string(d.get("statusMessage")),
+        backup_size_bytes: lenient_u64(d.get("backupSizeInBytes")),
+        backup_plan_id: plan_id(d),
+    })
+}
+
+fn copy_job(
+    d: &Map<String, Value>,
+    source_recovery_point_arn: Option<String>,
+    missing: &Missing<'_>,
+) -> Result<CopyJobEvent, EventError> {
+    Ok(CopyJobEvent {
+        state: state_of(d, missing)?,
+        copy_job_id: lenient_string(d.get("copyJobId")),
+        source_backup_vault_arn: lenient_string(d.get("sourceBackupVaultArn")),
+        destination_backup_vault_arn: lenient_string(d.get("destinationBackupVaultArn")),
+        destination_recovery_point_arn: lenient_string(d.get("destinationRecoveryPointArn")),
+        source_recovery_point_arn,
+        resource_arn: lenient_string(d.get("resourceArn")),
+        resource_type: lenient_string(d.get("resourceType")),
+        creation_date: lenient_date(d.get("creationDate")),
+        status_message: lenient_string(d.get("statusMessage")),
+        backup_size_bytes: lenient_u64(d.get("backupSizeInBytes")),
+        backup_plan_id: plan_id(d),
+    })
+}
+
+fn recovery_point(
+    d: &Map<String, Value>,
+    recovery_point_arn: Option<String>,
+    missing: &Missing<'_>,
+) -> Result<RecoveryPointEvent, EventError> {
+    let lifecycle = d
+        .get("lifecycle")
+        .and_then(Value::as_object)
+        .map(|l| Lifecycle {
+            delete_after_days: lenient_days(l.get("deleteAfterDays")),
+            move_to_cold_storage_after_days: lenient_days(l.get("moveToColdStorageAfterDays")),
+        });
+    let delete_at = d
+        .get("calculatedLifeCycle")
+        .and_then(Value::as_object)
+        .and_then(|c| lenient_date(c.get("deleteAt")));
+    Ok(RecoveryPointEvent {
+        status: lenient_string(d.get("status")).ok_or_else(|| missing("detail.status"))?,
+        recovery_point_arn,
+        backup_vault_name: lenient_string(d.get("backupVaultName")),
+        backup_vault_arn: lenient_string(d.get("backupVaultArn")),
+        resource_arn: lenient_string(d.get("resourceArn")),
+        resource_type: lenient_string(d.get("resourceType")),
+        creation_date: lenient_date(d.get("creationDate")),
+        completion_date: lenient_date(d.get("completionDate")),
+        storage_class: lenient_string(d.get("storageClass")),
+        is_encrypted: lenient_bool(d.get("isEncrypted")),
+        lifecycle,
+        delete_at,
+        backup_plan_id: plan_id(d),
+    })
 }
 
 fn plan_id(detail: &Map<String, Value>) -> Option<String> {
