@@ -92,35 +92,14 @@ impl DynamoApi {
             ));
         };
         if want.pitr && !have.pitr {
-            let spec = PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(true)
-                .build()
-                .map_err(|e| invalid("UpdateContinuousBackups", e))?;
-            self.client
-                .update_continuous_backups()
-                .table_name(name)
-                .point_in_time_recovery_specification(spec)
-                .send()
-                .await
-                .map_err(|e| classify("UpdateContinuousBackups", &e))?;
+            self.enable_pitr(name).await?;
         }
         if let Some(attr) = want
             .ttl_attribute
             .as_ref()
             .filter(|a| have.ttl_attribute.as_ref() != Some(a))
         {
-            let spec = TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name(attr)
-                .build()
-                .map_err(|e| invalid("UpdateTimeToLive", e))?;
-            self.client
-                .update_time_to_live()
-                .table_name(name)
-                .time_to_live_specification(spec)
-                .send()
-                .await
-                .map_err(|e| classify("UpdateTimeToLive", &e))?;
+            self.enable_ttl(name, attr).await?;
         }
         // One change per UpdateTable: DynamoDB refuses some combinations in a single call.
         if let Some(view) = want
@@ -128,18 +107,7 @@ impl DynamoApi {
             .as_ref()
             .filter(|_| have.stream_view_type.is_none())
         {
-            let spec = StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(view.as_str()))
-                .build()
-                .map_err(|e| invalid("UpdateTable", e))?;
-            self.client
-                .update_table()
-                .table_name(name)
-                .stream_specification(spec)
-                .send()
-                .await
-                .map_err(|e| classify("UpdateTable", &e))?;
+            self.enable_stream(name, view).await?;
         }
         if want.deletion_protection && !have.deletion_protection {
             self.client
@@ -150,6 +118,64 @@ impl DynamoApi {
                 .await
                 .map_err(|e| classify("UpdateTable", &e))?;
         }
+        self.add_tags(at, name, want, &have).await
+    }
+
+    async fn enable_pitr(&self, name: &str) -> PortResult<()> {
+        let spec = PointInTimeRecoverySpecification::builder()
+            .point_in_time_recovery_enabled(true)
+            .build()
+            .map_err(|e| invalid("UpdateContinuousBackups", e))?;
+        self.client
+            .update_continuous_backups()
+            .table_name(name)
+            .point_in_time_recovery_specification(spec)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateContinuousBackups", &e))?;
+        Ok(())
+    }
+
+    async fn enable_ttl(&self, name: &str, attribute: &str) -> PortResult<()> {
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .map_err(|e| invalid("UpdateTimeToLive", e))?;
+        self.client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTimeToLive", &e))?;
+        Ok(())
+    }
+
+    async fn enable_stream(&self, name: &str, view: &str) -> PortResult<()> {
+        let spec = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::from(view))
+            .build()
+            .map_err(|e| invalid("UpdateTable", e))?;
+        self.client
+            .update_table()
+            .table_name(name)
+            .stream_specification(spec)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTable", &e))?;
+        Ok(())
+    }
+
+    /// The tags the table lacks (or has with another value): TagResource once, if any.
+    async fn add_tags(
+        &self,
+        at: &Location,
+        name: &str,
+        want: &TableSettings,
+        have: &TableSettings,
+    ) -> PortResult<()> {
         let missing: Vec<Tag> = want
             .tags
             .iter()
@@ -163,10 +189,9 @@ impl DynamoApi {
             })
             .collect::<PortResult<_>>()?;
         if !missing.is_empty() {
-            let arn = table_arn(at, name);
             self.client
                 .tag_resource()
-                .resource_arn(arn)
+                .resource_arn(table_arn(at, name))
                 .set_tags(Some(missing))
                 .send()
                 .await

@@ -19,7 +19,7 @@ use relay_core::plan::{
 };
 use relay_core::policy::Policy;
 use relay_core::ports::{
-    Alert, Clock, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
+    Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
 };
 
 #[derive(Debug, Clone)]
@@ -150,29 +150,11 @@ pub async fn handle_event<P: RouterPorts>(
         }
         Err(e) => return Err(fail(e)),
     };
-    if let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) {
-        if let (JobState::Completed, Some(dst), Some(resource)) = (
-            &c.state,
-            &c.destination_backup_vault_arn,
-            &point.resource_arn,
-        ) {
-            let hop = HopKey::new(
-                Original::new(resource.clone(), point.creation_date),
-                dst.clone(),
-            );
-            let now = ports.now();
-            // A record of the hop: a route claimed this copy or found it held, so it is chained
-            // on even if it came from outside the routes.
-            if ports
-                .ledger()
-                .mark_completed(&hop, c.destination_recovery_point_arn.as_deref(), now)
-                .await
-                .map_err(&fail)?
-            {
-                out.hops_completed += 1;
-                observed.landing_hop_known = true;
-            }
-        }
+    if mark_landed(ports, &event, &observed).await.map_err(&fail)? {
+        out.hops_completed += 1;
+        // A route claimed this copy or found it held: it is chained on even if it came from
+        // outside the routes.
+        observed.landing_hop_known = true;
     }
 
     let plan = plan::plan_event(&event, policy, &observed);
@@ -180,27 +162,9 @@ pub async fn handle_event<P: RouterPorts>(
 
     // A deferred transient error: the rest of the plan still runs, then the event is retried.
     let mut retry_event: Option<PortError> = None;
-    for skip in &plan.skipped_routes {
-        let result = record_skip(ports, skip, &mut out).await;
-        settle(ports, result, &mut retry_event, &mut out)
-            .await
-            .map_err(&fail)?;
-    }
-    for action in &plan.actions {
-        let result = match action {
-            Action::StartCopyJob(job) => {
-                start_hop(ports, job, Listing::Unread, config, &mut out).await
-            }
-            Action::RecordCopyFailure(failure) => record_failure(ports, failure, &mut out).await,
-            Action::RecordBackupFailure(failure) => backup_failed(ports, failure, &mut out).await,
-            Action::RecordUnroutedCopy(copy) => unrouted_copy(ports, copy, &mut out).await,
-            // The retention guard's actions: its own function handles these events.
-            Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
-        };
-        settle(ports, result, &mut retry_event, &mut out)
-            .await
-            .map_err(&fail)?;
-    }
+    apply(ports, &plan, config, &mut retry_event, &mut out)
+        .await
+        .map_err(&fail)?;
     let tags = observed.resource_tags;
     chain_from_held(ports, policy, config, tags, &mut retry_event, &mut out)
         .await
@@ -209,6 +173,61 @@ pub async fn handle_event<P: RouterPorts>(
         Some(source) => Err(RouterError::Transient { event_id, source }),
         None => Ok(out),
     }
+}
+
+/// A Copy Job COMPLETED event whose landed point was described: its hop is marked done. `true`
+/// when the ledger had the hop (a route claimed it, or found the copy held).
+async fn mark_landed<P: RouterPorts>(
+    ports: &P,
+    event: &ParsedEvent,
+    observed: &Observed,
+) -> Result<bool, PortError> {
+    let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) else {
+        return Ok(false);
+    };
+    let (JobState::Completed, Some(dst), Some(resource)) = (
+        &c.state,
+        &c.destination_backup_vault_arn,
+        &point.resource_arn,
+    ) else {
+        return Ok(false);
+    };
+    let hop = HopKey::new(
+        Original::new(resource.clone(), point.creation_date),
+        dst.clone(),
+    );
+    let landed = c.destination_recovery_point_arn.as_deref();
+    ports
+        .ledger()
+        .mark_completed(&hop, landed, ports.now())
+        .await
+}
+
+/// The plan's skips and actions, each settled: a transient failure is kept for the event's
+/// retry while the rest still runs.
+async fn apply<P: RouterPorts>(
+    ports: &P,
+    plan: &Plan,
+    config: &RouterConfig,
+    retry_event: &mut Option<PortError>,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    for skip in &plan.skipped_routes {
+        let result = record_skip(ports, skip, out).await;
+        settle(ports, result, retry_event, out).await?;
+    }
+    for action in &plan.actions {
+        let result = match action {
+            Action::StartCopyJob(job) => start_hop(ports, job, Listing::Unread, config, out).await,
+            Action::RecordCopyFailure(failure) => record_failure(ports, failure, out).await,
+            Action::RecordBackupFailure(failure) => backup_failed(ports, failure, out).await,
+            Action::RecordUnroutedCopy(copy) => unrouted_copy(ports, copy, out).await,
+            // The retention guard's actions: its own function handles these events.
+            Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
+        };
+        settle(ports, result, retry_event, out).await?;
+    }
+    Ok(())
 }
 
 /// Copies found already held run their own onward routes now, as a landing would: each vault

@@ -13,7 +13,7 @@ use relay_core::ports::{
 use relay_restore::drill::{DrillInFlight, DrillStore};
 use serde_json::{json, Value};
 
-use crate::world::{Sim, SimRestoreJob, SimTable, World};
+use crate::world::{Sim, SimRecoveryPoint, SimRestoreJob, SimTable, World};
 
 /// A restore takes this long, plus [`MINUTES_PER_GB`] a gigabyte, give or take a fifth.
 pub const BASE_MINUTES: i64 = 6;
@@ -29,36 +29,7 @@ impl World {
         if let Some(answer) = self.restore_replay(req) {
             return answer;
         }
-        let invalid = |m: String| {
-            PortError::new(
-                ErrorKind::Permanent,
-                OP,
-                Some("InvalidParameterValueException"),
-                m,
-            )
-        };
-        if let Some(why) = restore_request_refusal(req) {
-            return Err(invalid(why));
-        }
-        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
-            return Err(PortError::new(
-                ErrorKind::NotFound,
-                OP,
-                Some("ResourceNotFoundException"),
-                format!("recovery point {} not found", req.recovery_point_arn),
-            ));
-        };
-        if (rp.vault.account.as_str(), rp.vault.region.as_str())
-            != (req.account.as_str(), req.region.as_str())
-        {
-            return Err(invalid(format!(
-                "recovery point {} is not in {}/{}: restores cannot cross accounts or Regions",
-                rp.arn, req.account, req.region
-            )));
-        }
-        let Some(name) = req.metadata.get("targetTableName").cloned() else {
-            return Err(invalid("metadata targetTableName is required".into()));
-        };
+        let (rp, name) = self.restore_checked(req)?;
         let size_gb = self.table(&rp.resource_arn).map_or(1, |t| t.size_gb);
         // A restore from the cold tier first brings the data back warm.
         let thaw = if self.cold_points.contains(&rp.arn) {
@@ -104,6 +75,43 @@ impl World {
         let ev = self.restore_event(i);
         self.emit(ev);
         Ok(self.restore_jobs[i].id.clone())
+    }
+
+    /// What StartRestoreJob checks first: its inputs, the point there, in the account and Region
+    /// the restore runs in (restores cannot cross them), and the new table's name.
+    fn restore_checked(&self, req: &StartRestore) -> PortResult<(SimRecoveryPoint, String)> {
+        const OP: &str = "StartRestoreJob";
+        let invalid = |m: String| {
+            PortError::new(
+                ErrorKind::Permanent,
+                OP,
+                Some("InvalidParameterValueException"),
+                m,
+            )
+        };
+        if let Some(why) = restore_request_refusal(req) {
+            return Err(invalid(why));
+        }
+        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
+            return Err(PortError::new(
+                ErrorKind::NotFound,
+                OP,
+                Some("ResourceNotFoundException"),
+                format!("recovery point {} not found", req.recovery_point_arn),
+            ));
+        };
+        if (rp.vault.account.as_str(), rp.vault.region.as_str())
+            != (req.account.as_str(), req.region.as_str())
+        {
+            return Err(invalid(format!(
+                "recovery point {} is not in {}/{}: restores cannot cross accounts or Regions",
+                rp.arn, req.account, req.region
+            )));
+        }
+        let Some(name) = req.metadata.get("targetTableName").cloned() else {
+            return Err(invalid("metadata targetTableName is required".into()));
+        };
+        Ok((rp, name))
     }
 
     /// A start whose token AWS remembers: that job again, or a refusal when the request differs.

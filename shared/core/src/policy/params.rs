@@ -60,35 +60,39 @@ const FIELDS: [&str; 9] = [
     "chain_deadline_hours",
 ];
 
+/// A whole number within `range` at field `name`, or an error added (and `None`).
+fn whole_number(
+    node: Option<&Node>,
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+    errors: &mut Errors,
+) -> Option<u32> {
+    let loc = "compliance";
+    match node? {
+        Node::Int(i) if u32::try_from(*i).is_ok_and(|v| range.contains(&v)) => {
+            u32::try_from(*i).ok()
+        }
+        Node::Int(i) => {
+            let (lo, hi) = (range.start(), range.end());
+            errors.add(loc, name, format!("{i} is outside {lo}..={hi}"));
+            None
+        }
+        other => {
+            let why = format!("must be a whole number, found {}", other.kind());
+            errors.add(loc, name, why);
+            None
+        }
+    }
+}
+
 /// The `compliance:` section; absent means every default. Errors are added, never returned early.
 pub(crate) fn parse_parameters(node: Option<&Node>, errors: &mut Errors) -> Parameters {
     let mut p = Parameters::default();
     let Some(node) = node else { return p };
     let loc = "compliance";
     let f = fields(node, loc, "compliance", &FIELDS, errors);
-    let mut int = |name: &str, range: std::ops::RangeInclusive<u32>| -> Option<u32> {
-        let node = f.get(name)?;
-        match node {
-            Node::Int(i) if u32::try_from(*i).is_ok_and(|v| range.contains(&v)) => {
-                u32::try_from(*i).ok()
-            }
-            Node::Int(i) => {
-                errors.add(
-                    loc,
-                    name,
-                    format!("{i} is outside {}..={}", range.start(), range.end()),
-                );
-                None
-            }
-            other => {
-                errors.add(
-                    loc,
-                    name,
-                    format!("must be a whole number, found {}", other.kind()),
-                );
-                None
-            }
-        }
+    let mut int = |name: &str, range: std::ops::RangeInclusive<u32>| {
+        whole_number(f.get(name).copied(), name, range, errors)
     };
     if let Some(v) = int("required_retention_days", 1..=36500) {
         p.required_retention_days = v;

@@ -107,104 +107,103 @@ pub(super) fn parse_retention(
             move_to_cold_storage_after_days: None,
         }),
         Node::Str(s) if s == "inherit" => Some(Retention::Inherit),
-        Node::Map(_) => {
-            let f = fields(
-                node,
-                location,
-                "retention",
-                &[
-                    "delete_after_days",
-                    "move_to_cold_storage_after_days",
-                    "never_expire",
-                ],
-                errors,
-            );
-            let cold = f.get("move_to_cold_storage_after_days").and_then(|n| {
-                days_value(
-                    n,
-                    location,
-                    "retention.move_to_cold_storage_after_days",
-                    errors,
-                )
-            });
-            let never = match f.get("never_expire") {
-                None => false,
-                Some(Node::Bool(b)) => *b,
-                Some(other) => {
-                    errors.add(
-                        location,
-                        "retention.never_expire",
-                        format!("must be true or false, found {}", other.kind()),
-                    );
-                    return None;
-                }
-            };
-            let delete = f
-                .get("delete_after_days")
-                .and_then(|n| days_value(n, location, "retention.delete_after_days", errors));
-            if never {
-                if f.contains_key("delete_after_days") {
-                    errors.add(
-                        location,
-                        "retention.delete_after_days",
-                        "cannot be combined with never_expire",
-                    );
-                    return None;
-                }
-                if let Some(c) = cold.filter(|c| NEVER_EXPIRE_DAYS < c + COLD_MIN_DAYS) {
-                    errors.add(location, "retention.move_to_cold_storage_after_days",
-                        format!("{c} leaves fewer than {COLD_MIN_DAYS} days before the {NEVER_EXPIRE_DAYS}-day delete"));
-                    return None;
-                }
-                return Some(Retention::NeverExpire {
-                    move_to_cold_storage_after_days: cold,
-                });
-            }
-            if f.contains_key("never_expire") && !f.contains_key("delete_after_days") {
-                errors.add(
-                    location,
-                    "retention.delete_after_days",
-                    "required when never_expire is false",
-                );
-                return None;
-            }
-            let Some(delete) = delete else {
-                if !f.contains_key("delete_after_days") {
-                    errors.add(
-                        location,
-                        "retention.delete_after_days",
-                        "required (or use never_expire / inherit)",
-                    );
-                }
-                return None;
-            };
-            if let Some(c) = cold {
-                if delete < c + COLD_MIN_DAYS {
-                    errors.add(location, "retention.delete_after_days",
-                        format!("{delete} is less than move_to_cold_storage_after_days ({c}) + {COLD_MIN_DAYS}"));
-                    return None;
-                }
-            }
-            Some(Retention::Days {
-                delete_after_days: delete,
-                move_to_cold_storage_after_days: cold,
-            })
-        }
+        Node::Map(_) => retention_of_days(node, location, errors),
         other => {
+            let found = match other {
+                Node::Str(s) => format!("'{s}'"),
+                o => o.kind().to_string(),
+            };
             errors.add(
                 location,
                 "retention",
-                format!(
-                    "must be never_expire, inherit or a mapping of days, found {}",
-                    match other {
-                        Node::Str(s) => format!("'{s}'"),
-                        o => o.kind().to_string(),
-                    }
-                ),
+                format!("must be never_expire, inherit or a mapping of days, found {found}"),
             );
             None
         }
     }
+}
+
+/// `{ delete_after_days, move_to_cold_storage_after_days }` or `{ never_expire: true, ... }`.
+fn retention_of_days(node: &Node, location: &str, errors: &mut Errors) -> Option<Retention> {
+    let allowed = [
+        "delete_after_days",
+        "move_to_cold_storage_after_days",
+        "never_expire",
+    ];
+    let f = fields(node, location, "retention", &allowed, errors);
+    let field = |name: &str| format!("retention.{name}");
+    let cold = f.get("move_to_cold_storage_after_days").and_then(|n| {
+        days_value(
+            n,
+            location,
+            &field("move_to_cold_storage_after_days"),
+            errors,
+        )
+    });
+    let never = match f.get("never_expire") {
+        None => false,
+        Some(Node::Bool(b)) => *b,
+        Some(other) => {
+            let why = format!("must be true or false, found {}", other.kind());
+            errors.add(location, "retention.never_expire", why);
+            return None;
+        }
+    };
+    let delete = f
+        .get("delete_after_days")
+        .and_then(|n| days_value(n, location, &field("delete_after_days"), errors));
+    if never {
+        return never_expire_retention(f.contains_key("delete_after_days"), cold, location, errors);
+    }
+    if f.contains_key("never_expire") && !f.contains_key("delete_after_days") {
+        let why = "required when never_expire is false";
+        errors.add(location, "retention.delete_after_days", why);
+        return None;
+    }
+    let Some(delete) = delete else {
+        if !f.contains_key("delete_after_days") {
+            let why = "required (or use never_expire / inherit)";
+            errors.add(location, "retention.delete_after_days", why);
+        }
+        return None;
+    };
+    if let Some(c) = cold.filter(|c| delete < c + COLD_MIN_DAYS) {
+        errors.add(
+            location,
+            "retention.delete_after_days",
+            format!(
+                "{delete} is less than move_to_cold_storage_after_days ({c}) + {COLD_MIN_DAYS}"
+            ),
+        );
+        return None;
+    }
+    Some(Retention::Days {
+        delete_after_days: delete,
+        move_to_cold_storage_after_days: cold,
+    })
+}
+
+/// `{ never_expire: true }`: no delete_after_days of its own, and a cold transition that leaves
+/// AWS's 90 days before the 36500-day delete.
+fn never_expire_retention(
+    has_delete: bool,
+    cold: Option<u32>,
+    location: &str,
+    errors: &mut Errors,
+) -> Option<Retention> {
+    if has_delete {
+        let why = "cannot be combined with never_expire";
+        errors.add(location, "retention.delete_after_days", why);
+        return None;
+    }
+    if let Some(c) = cold.filter(|c| NEVER_EXPIRE_DAYS < c + COLD_MIN_DAYS) {
+        errors.add(location, "retention.move_to_cold_storage_after_days",
+            format!("{c} leaves fewer than {COLD_MIN_DAYS} days before the {NEVER_EXPIRE_DAYS}-day delete"));
+        return None;
+    }
+    Some(Retention::NeverExpire {
+        move_to_cold_storage_after_days: cold,
+    })
 }
 
 pub(super) fn validate(root: &Node) -> Result<Policy, PolicyErrors> {

@@ -56,10 +56,26 @@ impl World {
             completed_at: self.now,
             status: "COMPLETED",
         });
+        self.backup_job_events(table, vault, created, &rp);
+        if let Some(dest) = copy_to.filter(|_| !native).cloned() {
+            self.plan_copy_action(table, vault, created, &rp, dest);
+        }
+        Some(rp)
+    }
+
+    /// The backup job's events as AWS Backup emits them: CREATED, RUNNING, COMPLETED (with the
+    /// recovery point in `resources[0]`).
+    fn backup_job_events(
+        &mut self,
+        table: &TableArn,
+        vault: &VaultArn,
+        created: DateTime<Utc>,
+        rp: &str,
+    ) {
         let job_id = self.rng.uuid();
         for state in ["CREATED", "RUNNING", "COMPLETED"] {
             let resources = if state == "COMPLETED" {
-                vec![rp.clone()]
+                vec![rp.to_string()]
             } else {
                 vec![]
             };
@@ -75,43 +91,52 @@ impl World {
             if state == "COMPLETED" {
                 detail["completionDate"] = json!(self.now.to_rfc3339());
             }
+            let (account, region) = (vault.account.clone(), vault.region.clone());
             let ev = self.envelope(
                 "Backup Job State Change",
-                &vault.account,
-                &vault.region,
+                &account,
+                &region,
                 resources,
                 detail,
             );
             self.emit(ev);
         }
-        if let Some(dest) = copy_to.filter(|_| !native).cloned() {
-            // A copy action whose lifecycle is "never": AWS keeps the source's expiry.
-            let id = self.rng.uuid();
-            let index = self.push_job(SimCopyJob {
-                id,
-                original: Original::new(table.to_string(), created),
-                source_rp: rp.clone(),
-                source_vault: vault.clone(),
-                dest_vault: dest,
-                resource_arn: table.to_string(),
-                iam_role_arn: format!(
-                    "arn:{}:iam::{}:role/service-role/AWSBackupDefaultServiceRole",
-                    vault.partition, vault.account
-                ),
-                lifecycle: None,
-                state: JobState::Created,
-                created_at: self.now,
-                finish_at: None,
-                ended_at: None,
-                dest_rp: None,
-                status_message: None,
-                created_by_plan: true,
-            });
-            self.counters.plan_copy_jobs += 1;
-            let ev = self.copy_job_event(index);
-            self.emit(ev);
-        }
-        Some(rp)
+    }
+
+    /// A backup plan's own copy action: its job starts with the backup, lifecycle "never" (AWS
+    /// keeps the source's expiry).
+    fn plan_copy_action(
+        &mut self,
+        table: &TableArn,
+        vault: &VaultArn,
+        created: DateTime<Utc>,
+        rp: &str,
+        dest: VaultArn,
+    ) {
+        let id = self.rng.uuid();
+        let index = self.push_job(SimCopyJob {
+            id,
+            original: Original::new(table.to_string(), created),
+            source_rp: rp.to_string(),
+            source_vault: vault.clone(),
+            dest_vault: dest,
+            resource_arn: table.to_string(),
+            iam_role_arn: format!(
+                "arn:{}:iam::{}:role/service-role/AWSBackupDefaultServiceRole",
+                vault.partition, vault.account
+            ),
+            lifecycle: None,
+            state: JobState::Created,
+            created_at: self.now,
+            finish_at: None,
+            ended_at: None,
+            dest_rp: None,
+            status_message: None,
+            created_by_plan: true,
+        });
+        self.counters.plan_copy_jobs += 1;
+        let ev = self.copy_job_event(index);
+        self.emit(ev);
     }
 
     /// Move copy jobs along: start waiting ones (one job per resource at a time), finish running ones.
@@ -338,85 +363,11 @@ impl World {
     }
 
     pub(super) fn start_copy(&mut self, req: &StartCopyJob) -> PortResult<String> {
-        const OP: &str = "StartCopyJob";
-        self.call_in(&req.account, OP)?;
+        self.call_in(&req.account, START_COPY)?;
         if let Some(answer) = self.copy_replay(req) {
             return answer;
         }
-        let invalid = |m: String| {
-            PortError::new(
-                ErrorKind::Permanent,
-                OP,
-                Some("InvalidParameterValueException"),
-                m,
-            )
-        };
-        let source_vault =
-            VaultArn::parse(&req.source_backup_vault_arn).map_err(|e| invalid(e.to_string()))?;
-        let dest_vault = VaultArn::parse(&req.destination_backup_vault_arn)
-            .map_err(|e| invalid(e.to_string()))?;
-        if !self.vaults.contains_key(&source_vault) {
-            return Err(PortError::new(
-                ErrorKind::NotFound,
-                OP,
-                Some("ResourceNotFoundException"),
-                format!("backup vault {source_vault} not found"),
-            ));
-        }
-        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
-            return Err(PortError::new(
-                ErrorKind::NotFound,
-                OP,
-                Some("ResourceNotFoundException"),
-                format!("recovery point {} not found", req.recovery_point_arn),
-            ));
-        };
-        if self.cold_points.contains(&rp.arn) {
-            return Err(PortError::new(
-                ErrorKind::Permanent,
-                OP,
-                Some("InvalidRequestException"),
-                format!(
-                    "Recovery point {} is in cold storage: recovery points in the cold tier cannot be copied",
-                    rp.arn
-                ),
-            ));
-        }
-        if rp.vault != source_vault
-            || source_vault.account != req.account
-            || source_vault.region != req.region
-        {
-            return Err(invalid(format!(
-                "recovery point {} is not in vault {} in {}/{}",
-                req.recovery_point_arn, req.source_backup_vault_name, req.account, req.region
-            )));
-        }
-        if !self.vaults.contains_key(&dest_vault) {
-            return Err(PortError::new(
-                ErrorKind::NotFound,
-                OP,
-                Some("ResourceNotFoundException"),
-                format!("backup vault {dest_vault} not found"),
-            ));
-        }
-        if let Some(refusal) = copy_refusal(req, &source_vault, &dest_vault) {
-            return Err(refusal);
-        }
-        if let Some(l) = req.lifecycle {
-            let cross_account = source_vault.account != dest_vault.account;
-            if cross_account && l.move_to_cold_storage_after_days.is_some() {
-                return Err(invalid(
-                    "cold storage is not supported for cross-account copies".into(),
-                ));
-            }
-            if l.delete_after_days
-                .is_some_and(|d| !(1..=36500).contains(&d))
-            {
-                return Err(invalid(
-                    "DeleteAfterDays cannot be less than 1 or more than 36500".into(),
-                ));
-            }
-        }
+        let (rp, source_vault, dest_vault) = self.copy_checked(req)?;
         let id = self.rng.uuid();
         let index = self.push_job(SimCopyJob {
             id: id.clone(),
@@ -443,6 +394,59 @@ impl World {
         let ev = self.copy_job_event(index);
         self.emit(ev);
         Ok(id)
+    }
+
+    /// What StartCopyJob checks before it makes a job: the vaults exist, the point is in its
+    /// source vault there and not in the cold tier, the role and lifecycle are ones AWS takes.
+    fn copy_checked(
+        &self,
+        req: &StartCopyJob,
+    ) -> PortResult<(SimRecoveryPoint, VaultArn, VaultArn)> {
+        let invalid = |m: String| invalid_copy(&m);
+        let source_vault =
+            VaultArn::parse(&req.source_backup_vault_arn).map_err(|e| invalid(e.to_string()))?;
+        let dest_vault = VaultArn::parse(&req.destination_backup_vault_arn)
+            .map_err(|e| invalid(e.to_string()))?;
+        if !self.vaults.contains_key(&source_vault) {
+            return Err(not_found(format!("backup vault {source_vault} not found")));
+        }
+        let Some(rp) = self.recovery_points.get(&req.recovery_point_arn).cloned() else {
+            let what = format!("recovery point {} not found", req.recovery_point_arn);
+            return Err(not_found(what));
+        };
+        if self.cold_points.contains(&rp.arn) {
+            return Err(PortError::new(
+                ErrorKind::Permanent,
+                START_COPY,
+                Some("InvalidRequestException"),
+                format!(
+                    "Recovery point {} is in cold storage: recovery points in the cold tier cannot be copied",
+                    rp.arn
+                ),
+            ));
+        }
+        if rp.vault != source_vault
+            || source_vault.account != req.account
+            || source_vault.region != req.region
+        {
+            return Err(invalid(format!(
+                "recovery point {} is not in vault {} in {}/{}",
+                req.recovery_point_arn, req.source_backup_vault_name, req.account, req.region
+            )));
+        }
+        if !self.vaults.contains_key(&dest_vault) {
+            return Err(not_found(format!("backup vault {dest_vault} not found")));
+        }
+        if let Some(refusal) = copy_refusal(req, &source_vault, &dest_vault) {
+            return Err(refusal);
+        }
+        if let Some(why) = req
+            .lifecycle
+            .and_then(|l| lifecycle_refusal(&l, source_vault.account != dest_vault.account))
+        {
+            return Err(invalid(why.into()));
+        }
+        Ok((rp, source_vault, dest_vault))
     }
 
     /// A start whose token AWS still remembers: that job again ("Retrying a successful request
@@ -533,4 +537,34 @@ pub(super) fn copy_refusal(
         }
         Ok(_) => None,
     }
+}
+
+const START_COPY: &str = "StartCopyJob";
+
+fn invalid_copy(message: &str) -> PortError {
+    PortError::new(
+        ErrorKind::Permanent,
+        START_COPY,
+        Some("InvalidParameterValueException"),
+        message,
+    )
+}
+
+fn not_found(message: String) -> PortError {
+    PortError::new(
+        ErrorKind::NotFound,
+        START_COPY,
+        Some("ResourceNotFoundException"),
+        message,
+    )
+}
+
+/// Why AWS refuses a copy's lifecycle, if it does: no cold tier across accounts, days 1..=36500.
+fn lifecycle_refusal(l: &Lifecycle, cross_account: bool) -> Option<&'static str> {
+    if cross_account && l.move_to_cold_storage_after_days.is_some() {
+        return Some("cold storage is not supported for cross-account copies");
+    }
+    l.delete_after_days
+        .is_some_and(|d| !(1..=36500).contains(&d))
+        .then_some("DeleteAfterDays cannot be less than 1 or more than 36500")
 }
