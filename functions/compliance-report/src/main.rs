@@ -6,18 +6,13 @@ use compliance_report::handler::ReportFunction;
 use compliance_report::settings::Settings;
 use lambda_runtime::{service_fn, LambdaEvent};
 use relay_aws::S3ReportStore;
-use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
+use relay_lambda::Startup;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let config = config_from_env()?;
-    let settings = Settings::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
-        tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
-    })?;
-    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
-    let policy = loaded_policy(&config, &ports);
+    let Startup { ports, policy, .. } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
+    let settings = relay_lambda::settings(|env| Settings::from_env(env))?;
     let store = S3ReportStore::new(
         aws_sdk_s3::Client::new(ports.sessions.base()),
         &settings.bucket,

@@ -2,9 +2,9 @@
 //! AWS and on the simulator.
 
 use lambda_runtime::LambdaEvent;
-use relay_chain::router::{self, RouterConfig};
+use relay_chain::router::{self, RouteOutcome, RouterConfig};
 use relay_core::ports::RouterPorts;
-use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
+use relay_lambda::{detail_type, event_id, failed, HandlerError, LoadedPolicy};
 use serde_json::Value;
 
 pub struct CopyRouter<P> {
@@ -26,21 +26,19 @@ impl<P: RouterPorts> CopyRouter<P> {
         &self.ports
     }
 
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    #[tracing::instrument(name = "event", skip_all,
+        fields(event_id = %event_id(&event.payload), detail_type = %detail_type(&event.payload)))]
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<RouteOutcome, HandlerError> {
         let payload = event.payload;
-        let id = event_id(&payload);
-        let detail_type = payload
-            .get("detail-type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let policy = self.policy.get(&self.ports, &id).await?;
+        let policy = self
+            .policy
+            .get(&self.ports, &event_id(&payload))
+            .await
+            .map_err(failed)?;
         let outcome = router::handle_event(&self.ports, &policy.policy, &payload, &self.config)
             .await
-            .map_err(|e| failed(&id, &detail_type, e))?;
+            .map_err(failed)?;
         tracing::info!(
-            event_id = %id,
-            detail_type = %detail_type,
             started = outcome.started.len(),
             duplicates_suppressed = outcome.already_claimed.len(),
             failures_recorded = outcome.failures_recorded,
@@ -48,6 +46,6 @@ impl<P: RouterPorts> CopyRouter<P> {
             ignored = outcome.ignored.as_deref().unwrap_or(""),
             "event handled"
         );
-        Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+        Ok(outcome)
     }
 }

@@ -4,15 +4,16 @@
 
 use copy_router::handler::CopyRouter;
 use lambda_runtime::{service_fn, LambdaEvent};
-use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
+use relay_lambda::Startup;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let config = config_from_env()?;
-    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
-    let policy = loaded_policy(&config, &ports);
+    let Startup {
+        config,
+        ports,
+        policy,
+    } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let router = CopyRouter::new(ports, policy, config.router());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| router.handle(event))).await
 }

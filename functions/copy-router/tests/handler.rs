@@ -72,10 +72,10 @@ fn router() -> CopyRouter<Sim> {
 #[tokio::test]
 async fn a_completed_backup_starts_one_copy_and_a_redelivery_starts_none() {
     let r = router();
-    let first = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+    let first = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
     assert_eq!(first["started"].as_array().unwrap().len(), 1, "{first}");
     assert_eq!(first["started"][0][0], "primary->central");
-    let again = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+    let again = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
     assert_eq!(again["started"].as_array().unwrap().len(), 0);
     assert_eq!(again["already_claimed"][0], "primary->central");
     let w = r.ports().world();
@@ -130,7 +130,7 @@ async fn an_invalid_policy_takes_no_action_and_says_why() {
 async fn a_failure_for_a_hop_we_never_started_is_not_ours() {
     // The ledger has no such hop: a stale or foreign failure is logged, not acted on.
     let r = router();
-    let out = r.handle(event(COPY_FAILED_ACCESS)).await.unwrap();
+    let out = answer(r.handle(event(COPY_FAILED_ACCESS)).await.unwrap());
     assert_eq!(out["failures_recorded"], 0);
     assert!(r.ports().world().alerts.is_empty());
 }
@@ -349,12 +349,12 @@ mod policy_reload {
             d.error_message
         );
         // The next delivery reads it again at once, and acts.
-        let out = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+        let out = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
         assert_eq!(out["started"].as_array().unwrap().len(), 1);
         // A store that fails later leaves the version in force in force.
         store.fail_reads(10);
         later(r.ports(), 6);
-        let again = r.handle(event(BACKUP_COMPLETED)).await.unwrap();
+        let again = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
         assert_eq!(again["already_claimed"][0], "primary->central");
     }
 
@@ -367,4 +367,9 @@ mod policy_reload {
         assert!(e.to_string().contains("may pass only 'relay-copy'"), "{e}");
         assert!(sim.world().jobs.is_empty());
     }
+}
+
+/// The answer as the Lambda runtime sends it to the invoker.
+fn answer(out: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(out).unwrap()
 }

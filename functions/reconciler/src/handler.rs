@@ -1,12 +1,12 @@
 //! The handler: one bounded reconciler pass per scheduled invocation, stopping before the Lambda
 //! deadline with its cursor saved.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::LambdaEvent;
-use relay_chain::reconcile::{self, ReconcileConfig, RunBudget};
+use relay_chain::reconcile::{self, ReconcileConfig, ReconcileReport, RunBudget};
 use relay_core::ports::RouterPorts;
-use relay_lambda::{event_id, HandlerError, LoadedPolicy};
+use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
 use serde_json::Value;
 
 /// Time kept back from the deadline to save the cursor and return.
@@ -31,10 +31,10 @@ impl<P: RouterPorts> Reconciler<P> {
         &self.ports
     }
 
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    #[tracing::instrument(name = "run", skip_all, fields(event_id = %event_id(&event.payload)))]
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<ReconcileReport, HandlerError> {
         let (payload, context) = event.into_parts();
-        let id = event_id(&payload);
-        let policy = match self.policy.get(&self.ports, &id).await {
+        let policy = match self.policy.get(&self.ports, &event_id(&payload)).await {
             Ok(p) => p,
             Err(e) => {
                 // No policy to reconcile with, but alerts already opened (the refused policy's
@@ -49,17 +49,14 @@ impl<P: RouterPorts> Reconciler<P> {
                     }
                     Err(d) => tracing::warn!(error = %d, "outbox not drained"),
                 }
-                return Err(e);
+                return Err(failed(e));
             }
         };
         let left = context
             .deadline()
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        let budget = RunBudget {
-            deadline: Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN)),
-            max_pages: None,
-        };
+        let budget = RunBudget::until(self.ports.instant() + left.saturating_sub(DEADLINE_MARGIN));
         self.run(&policy.policy, budget).await
     }
 
@@ -67,11 +64,10 @@ impl<P: RouterPorts> Reconciler<P> {
         &self,
         policy: &relay_core::policy::Policy,
         budget: RunBudget,
-    ) -> Result<Value, HandlerError> {
-        let report = reconcile::run(&self.ports, policy, &self.config, budget).await.map_err(|e| {
-            tracing::error!(error_type = "ReconcilerStopped", error = %e, "reconciler run stopped; the next run resumes from the cursor");
-            HandlerError::Reconcile(e)
-        })?;
+    ) -> Result<ReconcileReport, HandlerError> {
+        let report = reconcile::run(&self.ports, policy, &self.config, budget)
+            .await
+            .map_err(|e| failed(HandlerError::Reconcile(e)))?;
         tracing::info!(
             pass_complete = report.pass_complete,
             resumed = report.resumed,
@@ -85,6 +81,6 @@ impl<P: RouterPorts> Reconciler<P> {
             errors = report.errors.len(),
             "reconciler run"
         );
-        Ok(serde_json::to_value(&report).unwrap_or(Value::Null))
+        Ok(report)
     }
 }

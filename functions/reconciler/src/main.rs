@@ -4,15 +4,16 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use reconciler::handler::Reconciler;
-use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
+use relay_lambda::Startup;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let config = config_from_env()?;
-    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
-    let policy = loaded_policy(&config, &ports);
+    let Startup {
+        config,
+        ports,
+        policy,
+    } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let reconciler = Reconciler::new(ports, policy, config.reconcile());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         reconciler.handle(event)

@@ -58,7 +58,7 @@ fn scheduled(deadline_in: Duration) -> LambdaEvent<Value> {
 #[tokio::test]
 async fn a_scheduled_run_redrives_the_hop_whose_event_was_lost() {
     let r = reconciler();
-    let report = r.handle(scheduled(Duration::minutes(5))).await.unwrap();
+    let report = answer(r.handle(scheduled(Duration::minutes(5))).await.unwrap());
     assert_eq!(report["redriven"], 1, "{report}");
     assert_eq!(report["pass_complete"], true);
     let w = r.ports().world();
@@ -78,7 +78,7 @@ async fn a_scheduled_run_redrives_the_hop_whose_event_was_lost() {
 async fn a_run_that_reaches_its_deadline_stops_with_its_cursor_saved() {
     let r = reconciler();
     // Less time left than the margin: the run must not start a page.
-    let report = r.handle(scheduled(Duration::seconds(5))).await.unwrap();
+    let report = answer(r.handle(scheduled(Duration::seconds(5))).await.unwrap());
     assert_eq!(
         (report["pages"].as_u64(), report["pass_complete"].as_bool()),
         (Some(0), Some(false))
@@ -86,7 +86,7 @@ async fn a_run_that_reaches_its_deadline_stops_with_its_cursor_saved() {
     assert!(r.ports().world().reconciler_cursor.is_some());
     // The next run resumes and finishes.
     let policy = Policy::parse(POLICY).unwrap();
-    let report = r.run(&policy, RunBudget::default()).await.unwrap();
+    let report = answer(r.run(&policy, RunBudget::default()).await.unwrap());
     assert_eq!(
         (
             report["resumed"].as_bool(),
@@ -139,4 +139,9 @@ async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
         "{subjects:?}"
     );
     assert!(w.incidents["policy#2#abc"].alerted_at.is_some());
+}
+
+/// The answer as the Lambda runtime sends it to the invoker.
+fn answer(out: impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(out).unwrap()
 }

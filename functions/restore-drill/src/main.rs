@@ -3,20 +3,14 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use relay_lambda::{aws_ports, config_from_env, init_tracing, loaded_policy};
+use relay_lambda::Startup;
 use restore_drill::handler::DrillFunction;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
-    let config = config_from_env()?;
-    let ports = aws_ports(&config, env!("CARGO_PKG_NAME")).await;
-    let policy = loaded_policy(&config, &ports);
-    let drill =
-        restore_drill::settings::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
-            tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
-        })?;
+    let Startup { ports, policy, .. } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
+    let drill = relay_lambda::settings(|env| restore_drill::settings::from_env(env))?;
     let function = DrillFunction::new(ports, policy, drill);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         function.handle(event)

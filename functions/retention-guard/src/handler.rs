@@ -1,9 +1,9 @@
 //! The handler: parse, call the core's retention guard, map errors.
 
 use lambda_runtime::LambdaEvent;
-use relay_chain::retention_guard;
+use relay_chain::retention_guard::{self, GuardOutcome};
 use relay_core::ports::RouterPorts;
-use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
+use relay_lambda::{detail_type, event_id, failed, HandlerError, LoadedPolicy};
 use serde_json::Value;
 
 pub struct RetentionGuard<P> {
@@ -20,18 +20,17 @@ impl<P: RouterPorts> RetentionGuard<P> {
         &self.ports
     }
 
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    #[tracing::instrument(name = "event", skip_all,
+        fields(event_id = %event_id(&event.payload), detail_type = %detail_type(&event.payload)))]
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<GuardOutcome, HandlerError> {
         let payload = event.payload;
-        let id = event_id(&payload);
-        let detail_type = payload
-            .get("detail-type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let policy = self.policy.get(&self.ports, &id).await?;
-        let outcome = retention_guard::handle_event(&self.ports, &policy.policy, &payload)
+        let policy = self
+            .policy
+            .get(&self.ports, &event_id(&payload))
             .await
-            .map_err(|e| failed(&id, &detail_type, e))?;
-        Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+            .map_err(failed)?;
+        retention_guard::handle_event(&self.ports, &policy.policy, &payload)
+            .await
+            .map_err(failed)
     }
 }

@@ -254,4 +254,10 @@ impl Clock for AwsPorts {
     async fn pause(&self, wait: std::time::Duration) {
         tokio::time::sleep(wait).await
     }
+
+    /// Equal jitter: half the wait, plus up to as much again at random.
+    fn jitter(&self, wait: std::time::Duration) -> std::time::Duration {
+        let half = wait / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
 }

@@ -1,10 +1,13 @@
 //! Patience: every port call that fails transiently (throttled, 5xx, timeout) is tried again after a
-//! growing pause, a bounded number of times and never past the run's deadline. One throttled call
+//! growing pause (spread by the port's jitter), a bounded number of times and never past the
+//! run's deadline. The deadline and the pauses are the [`Clock`] port's, so tests run them on
+//! tokio's paused clock. One throttled call
 //! must not end a reconciler run or an invocation: the work goes on.
 //!
 //! `Patient` wraps any [`RouterPorts`] and is itself one, so the router and the reconciler run on
 //! it unchanged.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -42,8 +45,9 @@ impl Default for Patience {
 }
 
 impl Patience {
-    /// The pause after failed try `n` (1-based), or `None` when there is no try left.
-    pub fn wait_after(&self, n: u32) -> Option<Duration> {
+    /// The pause after failed try `n` (1-based) at `now`, or `None` when there is no try left
+    /// or the pause would reach the deadline.
+    pub fn wait_after(&self, n: u32, now: Instant) -> Option<Duration> {
         if n >= self.tries {
             return None;
         }
@@ -52,7 +56,7 @@ impl Patience {
             .saturating_mul(1 << n.saturating_sub(1).min(16))
             .min(self.max_wait);
         match self.deadline {
-            Some(d) if Instant::now() + wait >= d => None,
+            Some(d) if now + wait >= d => None,
             _ => Some(wait),
         }
     }
@@ -80,24 +84,37 @@ impl<'a, P: RouterPorts> Patient<'a, P> {
     }
 }
 
-/// Try `$call` (an expression giving a future of a `PortResult`) until it succeeds, fails for
-/// good, or patience runs out.
-macro_rules! patiently {
-    ($clock:expr, $patience:expr, $call:expr) => {{
-        let mut tries = 1;
-        loop {
-            match $call.await {
-                Err(e) if e.kind.is_transient() => match $patience.wait_after(tries) {
-                    Some(wait) => {
-                        $clock.pause(wait).await;
-                        tries += 1;
-                    }
-                    None => break Err(e),
-                },
-                other => break other,
-            }
+/// Try `call` until it succeeds, fails for good, or patience runs out; the pauses and the
+/// deadline are `clock`'s.
+pub async fn retry<C, T, F>(
+    clock: &C,
+    patience: &Patience,
+    mut call: impl FnMut() -> F,
+) -> PortResult<T>
+where
+    C: Clock + ?Sized,
+    F: Future<Output = PortResult<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match call().await {
+            Err(e) if e.kind.is_transient() => match patience.wait_after(tries, clock.instant()) {
+                Some(wait) => {
+                    clock.pause(clock.jitter(wait)).await;
+                    tries += 1;
+                }
+                None => return Err(e),
+            },
+            other => return other,
         }
-    }};
+    }
+}
+
+/// [`retry`] of one port call (an expression giving a future of a `PortResult`).
+macro_rules! patiently {
+    ($clock:expr, $patience:expr, $call:expr) => {
+        retry($clock, &$patience, || $call).await
+    };
 }
 
 impl<P: RouterPorts> Clock for Patient<'_, P> {
@@ -105,8 +122,16 @@ impl<P: RouterPorts> Clock for Patient<'_, P> {
         self.inner.now()
     }
 
+    fn instant(&self) -> Instant {
+        self.inner.instant()
+    }
+
     async fn pause(&self, wait: Duration) {
         self.inner.pause(wait).await
+    }
+
+    fn jitter(&self, wait: Duration) -> Duration {
+        self.inner.jitter(wait)
     }
 }
 
@@ -329,23 +354,89 @@ fn is_own_claim(r: &HopRecord, req: &ClaimRequest) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn waits_double_up_to_the_cap_and_stop_after_the_last_try() {
-        let p = Patience::default();
-        assert_eq!(p.wait_after(1), Some(Duration::from_millis(200)));
-        assert_eq!(p.wait_after(2), Some(Duration::from_millis(400)));
-        assert_eq!(p.wait_after(5), Some(Duration::from_millis(3200)));
-        assert_eq!(p.wait_after(6), None);
-        let long = Patience { tries: 40, ..p };
-        assert_eq!(long.wait_after(30), Some(Duration::from_secs(5)));
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use relay_core::ports::{ErrorKind, PortError};
+
+    /// Tokio's clock, paused in these tests: a pause advances it at once, and only by the wait.
+    struct TokioClock;
+
+    impl Clock for TokioClock {
+        fn now(&self) -> DateTime<Utc> {
+            DateTime::UNIX_EPOCH
+        }
+
+        async fn pause(&self, wait: Duration) {
+            tokio::time::sleep(wait).await
+        }
+    }
+
+    /// A call throttled `refusals` times, then answered.
+    async fn throttled(refusals: u32, calls: &AtomicU32) -> PortResult<u32> {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        if n < refusals {
+            Err(PortError::new(
+                ErrorKind::Throttled,
+                "ListRecoveryPointsByBackupVault",
+                None,
+                "slow down",
+            ))
+        } else {
+            Ok(n)
+        }
     }
 
     #[test]
-    fn no_wait_reaches_past_the_deadline() {
-        let p = Patience {
-            deadline: Some(Instant::now() + Duration::from_millis(100)),
+    fn waits_double_up_to_the_cap_and_stop_after_the_last_try() {
+        let p = Patience::default();
+        let now = Instant::now();
+        assert_eq!(p.wait_after(1, now), Some(Duration::from_millis(200)));
+        assert_eq!(p.wait_after(2, now), Some(Duration::from_millis(400)));
+        assert_eq!(p.wait_after(5, now), Some(Duration::from_millis(3200)));
+        assert_eq!(p.wait_after(6, now), None);
+        let long = Patience { tries: 40, ..p };
+        assert_eq!(long.wait_after(30, now), Some(Duration::from_secs(5)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_call_is_tried_again_after_growing_pauses() {
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let answer = retry(&TokioClock, &Patience::default(), || throttled(3, &calls)).await;
+        assert_eq!(answer.ok(), Some(3));
+        // 200 + 400 + 800 ms on the paused clock: the pauses were taken, and nothing else.
+        assert_eq!(started.elapsed(), Duration::from_millis(1400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_pause_reaches_past_the_deadline() {
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let patience = Patience {
+            deadline: Some(TokioClock.instant() + Duration::from_secs(1)),
             ..Patience::default()
         };
-        assert_eq!(p.wait_after(1), None);
+        let answer = retry(&TokioClock, &patience, || throttled(10, &calls)).await;
+        assert!(answer.is_err_and(|e| e.kind == ErrorKind::Throttled));
+        // Tried at 0, 200 and 600 ms; the next pause (800 ms) would pass the deadline at 1 s.
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(started.elapsed(), Duration::from_millis(600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_failure_is_not_tried_again() {
+        let calls = AtomicU32::new(0);
+        let answer: PortResult<()> = retry(&TokioClock, &Patience::default(), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(PortError::new(
+                ErrorKind::Permanent,
+                "StartCopyJob",
+                None,
+                "invalid",
+            ))
+        })
+        .await;
+        assert!(answer.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

@@ -82,7 +82,8 @@ impl Default for ReconcileConfig {
     }
 }
 
-/// How much one run may do: stop before the Lambda deadline, or after so many pages.
+/// How much one run may do: stop before the Lambda deadline (on the ports' [`Clock::instant`]),
+/// or after so many pages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunBudget {
     pub deadline: Option<Instant>,
@@ -90,13 +91,21 @@ pub struct RunBudget {
 }
 
 impl RunBudget {
-    fn exhausted(&self, pages: u32) -> bool {
-        self.max_pages.is_some_and(|m| pages >= m) || self.past_deadline()
+    /// Until `deadline`, however many pages.
+    pub fn until(deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            max_pages: None,
+        }
+    }
+
+    fn exhausted(&self, pages: u32, now: Instant) -> bool {
+        self.max_pages.is_some_and(|m| pages >= m) || self.past_deadline(now)
     }
 
     /// Checked between points too: one page can hold 1000 points that each need a call.
-    fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+    fn past_deadline(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
     }
 }
 

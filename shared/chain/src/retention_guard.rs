@@ -49,7 +49,11 @@ pub async fn handle_event<P: RouterPorts>(
         }
         Err(e) => return Err(fail(e)),
     }
-    tracing::info!(event_id = %event_id, repaired = out.repaired, violations = out.violations, "retention checked");
+    tracing::info!(
+        repaired = out.repaired,
+        violations = out.violations,
+        "retention checked"
+    );
     Ok(out)
 }
 

@@ -9,6 +9,7 @@ pub mod alert;
 pub mod controls;
 pub mod emf;
 pub mod inventory;
+pub mod publish;
 pub mod render;
 pub mod store;
 

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// The backup a backup plan made, which every copy along a chain descends from. Copies keep their
 /// source's resource ARN and creation date, so any copy names its original.
@@ -299,10 +300,16 @@ pub fn may_escalate(existing: Option<&HopRecord>, attempt: u32) -> bool {
     })
 }
 
-/// The wait before attempt `next` of a hop: base * 2^(next - 2), at most `max`.
-pub fn retry_backoff(next: u32, base: Duration, max: Duration) -> Duration {
+/// The wait before attempt `next` of a hop: base * 2^(next - 2), at most `max`, less up to a
+/// quarter by the hop's own jitter. Hops that failed together (one throttling storm) are tried
+/// again spread over the runs, not all in one; the jitter is a hash of the hop and the attempt,
+/// so every run computes the same due time (and a simulation repeats exactly).
+pub fn retry_backoff(next: u32, base: Duration, max: Duration, hop: &HopKey) -> Duration {
     let doublings = next.saturating_sub(2).min(20);
-    (base * 2_i32.pow(doublings)).min(max)
+    let full = (base * 2_i32.pow(doublings)).min(max);
+    let digest = Sha256::digest(format!("{}#{next}", hop.incident_id()));
+    let spread = i32::from(digest[0]) % 64;
+    full - full / 4 * spread / 64
 }
 
 #[cfg(test)]
@@ -388,14 +395,37 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
+    fn backoff_doubles_is_capped_and_spread_by_the_hop() {
         let base = Duration::minutes(30);
         let max = Duration::hours(6);
-        assert_eq!(retry_backoff(2, base, max), Duration::minutes(30));
-        assert_eq!(retry_backoff(3, base, max), Duration::minutes(60));
-        assert_eq!(retry_backoff(4, base, max), Duration::minutes(120));
-        assert_eq!(retry_backoff(10, base, max), max);
-        assert_eq!(retry_backoff(u32::MAX, base, max), max);
+        let hops: Vec<HopKey> = (0..200)
+            .map(|i| HopKey::new(Original::new(format!("table-{i}"), at(0)), "vault"))
+            .collect();
+        for (next, full) in [
+            (2, Duration::minutes(30)),
+            (3, Duration::minutes(60)),
+            (4, Duration::minutes(120)),
+            (10, max),
+            (u32::MAX, max),
+        ] {
+            let waits: BTreeSet<Duration> = hops
+                .iter()
+                .map(|h| retry_backoff(next, base, max, h))
+                .collect();
+            assert!(
+                waits.iter().all(|w| *w <= full && *w > full * 3 / 4),
+                "{waits:?}"
+            );
+            assert!(
+                waits.len() > 20,
+                "hops failed together are spread: {waits:?}"
+            );
+        }
+        // The same hop and attempt: the same wait, run after run.
+        assert_eq!(
+            retry_backoff(3, base, max, &hops[7]),
+            retry_backoff(3, base, max, &hops[7])
+        );
     }
 
     #[test]

@@ -522,12 +522,25 @@ pub trait AlertPort: Send + Sync {
     fn send(&self, alert: &Alert) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// Time, as the ports see it: the wall clock of AWS (or of the simulated world), the monotonic
+/// clock deadlines are measured on, and the pauses between tries. Every deadline and pause goes
+/// through here, so a test can run them on tokio's paused clock instead of waiting.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+    /// The monotonic time deadlines are measured on: tokio's clock, which tests can pause.
+    fn instant(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
     /// Wait before trying a throttled or failed call again. The simulator's time does not pass
     /// inside a run, so its pause is nothing; the SDK adapter sleeps.
     fn pause(&self, _wait: std::time::Duration) -> impl Future<Output = ()> + Send {
         async {}
+    }
+    /// The pause actually taken for a backoff of `wait`: the SDK adapter draws it from
+    /// `[wait/2, wait]` so that calls throttled together do not all try again together; the
+    /// simulator keeps `wait` (its runs repeat exactly for a seed).
+    fn jitter(&self, wait: std::time::Duration) -> std::time::Duration {
+        wait
     }
 }
 

@@ -1,6 +1,7 @@
-//! What every Backup Relay function shares: configuration from the environment, the policy
-//! validated once per cold start, the mapping of errors to Lambda diagnostics, and the wiring of
-//! logs and SDK clients. The functions themselves only parse, call the core and map errors.
+//! What every Backup Relay function shares: the start-up (logs, configuration, SDK clients, the
+//! policy validated once per cold start), the event's id for spans and errors, and the one
+//! mapping of every function's errors to Lambda diagnostics. The functions themselves only
+//! parse, call the core and log.
 
 pub mod config;
 pub mod policy;
@@ -10,9 +11,14 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::Diagnostic;
 use relay_aws::{AwsPorts, DynamoLedger, SessionConfig, Sessions, SnsAlerts};
 use relay_chain::router::RouterError;
+use relay_compliance::publish::PublishError;
 use relay_core::policy::PolicyErrors;
 use relay_core::ports::PortError;
+use relay_restore::drill::DrillError;
 use serde_json::Value;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::{Format, Json, JsonFields};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 pub use config::{Config, ConfigError, PolicySource};
@@ -34,6 +40,10 @@ pub enum HandlerError {
     /// A reconciler run that could not go on (its cursor keeps its place for the next run).
     #[error("reconciler run stopped: {0}")]
     Reconcile(PortError),
+    #[error(transparent)]
+    Report(#[from] PublishError),
+    #[error(transparent)]
+    Drill(#[from] DrillError),
 }
 
 impl HandlerError {
@@ -44,6 +54,8 @@ impl HandlerError {
             Self::Event(r) => r.error_type(),
             Self::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
             Self::Reconcile(_) => "PermanentAwsError",
+            Self::Report(e) => e.error_type(),
+            Self::Drill(e) => e.error_type(),
         }
     }
 }
@@ -57,7 +69,7 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The event's id for logs and errors, whatever else is wrong with it.
+/// The event's id for spans and errors, whatever else is wrong with it.
 pub fn event_id(payload: &Value) -> String {
     payload
         .get("id")
@@ -66,34 +78,84 @@ pub fn event_id(payload: &Value) -> String {
         .to_string()
 }
 
-/// Log an event's failure with its id and error type, and pass the error on.
-pub fn failed(event_id: &str, detail_type: &str, e: RouterError) -> HandlerError {
-    tracing::error!(event_id = %event_id, detail_type = %detail_type, error_type = e.error_type(), error = %e, "event failed");
-    HandlerError::Event(e)
+/// The event's detail-type for spans; empty for an invoke that is not an EventBridge event.
+pub fn detail_type(payload: &Value) -> &str {
+    payload
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
-/// JSON logs with structured fields; `RUST_LOG` sets the level (info by default).
-pub fn init_tracing() {
+/// Log a failure with its error type (the span says which event), and pass it on.
+pub fn failed(e: impl Into<HandlerError>) -> HandlerError {
+    let e = e.into();
+    tracing::error!(error_type = e.error_type(), error = %e, "invocation failed");
+    e
+}
+
+/// What every function starts with: the configuration, the SDK-backed ports, and the policy
+/// (read at the first invocation).
+pub struct Startup {
+    pub config: Config,
+    pub ports: AwsPorts,
+    pub policy: LoadedPolicy,
+}
+
+/// JSON logs, then the configuration (a logged error names what is missing), the ports and the
+/// policy's source. `function` names the sessions assumed in other accounts.
+pub async fn start(function: &str) -> Result<Startup, ConfigError> {
+    init_tracing();
+    let config = config_from_env()?;
+    let ports = aws_ports(&config, function).await;
+    let policy = loaded_policy(&config, &ports);
+    Ok(Startup {
+        config,
+        ports,
+        policy,
+    })
+}
+
+/// A function's own settings from the environment; a logged error names what is wrong.
+pub fn settings<T, E: std::fmt::Display>(
+    parse: impl FnOnce(fn(&str) -> Option<String>) -> Result<T, E>,
+) -> Result<T, E> {
+    parse(|name| std::env::var(name).ok()).inspect_err(|e| {
+        tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
+    })
+}
+
+/// JSON logs with structured fields; `RUST_LOG` sets the level (info by default). Each line
+/// carries its invocation's span (the event's id and detail-type) and no span list.
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    logs(std::io::stdout).with_env_filter(filter).init();
+}
+
+/// The log lines' format: JSON, the current span's fields, no time (CloudWatch stamps each).
+fn logs<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<JsonFields, Format<Json, ()>, LevelFilter, W>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_ansi(false)
         .without_time()
-        .init();
+        .with_writer(writer)
 }
 
 /// The configuration, or a logged error naming what is missing.
-pub fn config_from_env() -> Result<Config, ConfigError> {
+fn config_from_env() -> Result<Config, ConfigError> {
     Config::from_env(|name| std::env::var(name).ok()).inspect_err(|e| {
         tracing::error!(error_type = "InvalidConfiguration", error = %e, "cannot start");
     })
 }
 
 /// The policy from where the configuration says, read at the first invocation.
-pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
+fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
     let store = match &config.policy {
         PolicySource::Inline(text) => relay_aws::AwsPolicyStore::Inline(text.clone()),
         PolicySource::Object(address) => relay_aws::AwsPolicyStore::Object {
@@ -112,7 +174,7 @@ pub fn loaded_policy(config: &Config, ports: &AwsPorts) -> LoadedPolicy {
 /// The SDK-backed ports, built once per cold start and reused by every invocation. `function`
 /// names the sessions it assumes in other accounts (`backup-relay-<function>`), so CloudTrail
 /// tells the functions apart.
-pub async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
+async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
     let base = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
@@ -128,5 +190,57 @@ pub async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
                 session_name: relay_aws::session_name(function),
             },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// The lines written, shared with the test.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_of_an_invocation_carries_its_event_id_and_detail_type() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = logs(move || writer.clone()).finish();
+        let payload = json!({"id": "ev-1", "detail-type": "Copy Job State Change", "detail": {}});
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("event", event_id = %event_id(&payload),
+                detail_type = %detail_type(&payload));
+            let _in = span.enter();
+            tracing::info!(started = 1, "event handled");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["span"]["event_id"], "ev-1", "{text}");
+        assert_eq!(line["span"]["detail_type"], "Copy Job State Change");
+        assert_eq!(line["fields"]["message"], "event handled");
+        assert!(
+            line.get("spans").is_none() && line.get("timestamp").is_none(),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_event_without_an_id_or_detail_type_still_names_itself() {
+        assert_eq!(event_id(&json!({"detail": 1})), "(no id)");
+        assert_eq!(detail_type(&json!([])), "");
     }
 }

@@ -23,6 +23,9 @@ use relay_core::ports::{
 };
 use relay_core::Policy;
 
+mod scheduled;
+pub use scheduled::{scheduled, DrillError, DrillPorts};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrillConfig {
     /// Restore from this vault (alias); `None`: the deepest vault of each table's chain.
@@ -242,7 +245,7 @@ pub trait DrillStore: Send + Sync {
 }
 
 /// What one look at the drills did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, PartialEq, Serialize)]
 pub struct TickReport {
     pub started: Vec<String>,
     pub waiting: Vec<String>,

@@ -7,16 +7,20 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
-use relay_compliance::store::{write_order, ObjectLinks};
-use relay_compliance::Status;
+use relay_compliance::publish::PublishError;
+use relay_compliance::store::{self, write_order, ObjectLinks, BASELINE_KEY};
+use relay_compliance::{InventoryPort, Report, Status};
 use relay_core::arn::{Location, VaultArn};
 use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind, ListQuery, Page, PortResult, TagPort,
+    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
+    ListQuery, Page, PortError, PortResult, RouterPorts, TagPort,
 };
 use relay_core::retention::{Lifecycle, VaultLock};
 use relay_sim::{Faults, Sim, World};
+
+use serde_json::json;
 
 use super::*;
 
@@ -306,7 +310,7 @@ async fn a_failed_dated_write_leaves_latest_alone_and_alerts_nothing() {
     *f.store().fail_put.lock().unwrap() = Some("reports/2026/11/20/report.csv".into());
     let err = f.run(&policy(), &policy_digest(POLICY)).await.unwrap_err();
     assert!(
-        matches!(&err, ReportError::Write { key, .. } if key.ends_with("20/report.csv")),
+        matches!(&err, HandlerError::Report(PublishError::Write { key, .. }) if key.ends_with("20/report.csv")),
         "{err}"
     );
     assert_eq!(err.error_type(), "ReportWriteFailed");
@@ -380,13 +384,12 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
 async fn an_on_demand_invoke_answers_with_counts_and_keys() {
     let f = function();
     let answer = f.handle(invoke(json!({}))).await.unwrap();
-    assert_eq!(answer["resources"], 2);
-    assert_eq!(answer["non_compliant"], 2);
-    assert_eq!(answer["alerted"], true);
-    assert_eq!(answer["written"][7], BASELINE_KEY);
-    assert!(
-        answer.get("resources_detail").is_none() && !answer.to_string().contains("backup-tier")
-    );
+    assert_eq!((answer.resources, answer.non_compliant), (2, 2));
+    assert!(answer.alerted);
+    assert_eq!(answer.written[7], BASELINE_KEY);
+    // As the invoker reads it: counts and keys, never the tables or their tags.
+    let json = serde_json::to_value(&answer).unwrap();
+    assert!(json.get("resources_detail").is_none() && !json.to_string().contains("backup-tier"));
 }
 
 #[tokio::test]
@@ -409,8 +412,8 @@ async fn an_invalid_policy_fails_every_invocation_as_invalid_policy() {
 
 #[test]
 fn diagnostics_name_the_failure() {
-    let e = ReportError::Alert(PortError::new(ErrorKind::Throttled, "Publish", None, "x"));
-    let d = Diagnostic::from(e);
+    let e = PublishError::Alert(PortError::new(ErrorKind::Throttled, "Publish", None, "x"));
+    let d = Diagnostic::from(HandlerError::from(e));
     assert_eq!(d.error_type, "AlertFailed");
     assert!(
         d.error_message.contains("sent again"),

@@ -3,6 +3,7 @@ use relay_core::policy::Policy;
 use relay_core::ports::Clock;
 use relay_core::world_file::WorldFile;
 use relay_sim::{Faults, Sim, SimOptions, Simulation, World};
+use serde_json::json;
 
 use super::*;
 
@@ -39,21 +40,18 @@ async fn a_start_begins_drills_and_later_looks_finish_them() {
         .handle(event(json!({"id": "start-1", "start": true})))
         .await
         .unwrap();
-    assert_eq!(first["started"].as_array().unwrap().len(), 2);
+    assert_eq!(first.started.len(), 2);
     let mut finished = Vec::new();
     for _ in 0..200 {
         f.ports().pause(std::time::Duration::from_secs(300)).await;
         let look = f.handle(event(json!({"id": "look"}))).await.unwrap();
-        finished.extend(look["finished"].as_array().unwrap().clone());
-        if look["waiting"].as_array().unwrap().is_empty() {
+        finished.extend(look.finished);
+        if look.waiting.is_empty() {
             break;
         }
     }
     assert_eq!(finished.len(), 2, "{finished:#?}");
-    assert!(
-        finished.iter().all(|t| t["passed"] == true),
-        "{finished:#?}"
-    );
+    assert!(finished.iter().all(|t| t.passed), "{finished:#?}");
     let w = f.ports().world();
     assert_eq!(w.restore_tests.len(), 2);
     assert!(w.drills.is_empty());
@@ -63,7 +61,10 @@ async fn a_start_begins_drills_and_later_looks_finish_them() {
 async fn a_look_with_nothing_under_way_does_nothing() {
     let f = function(DrillConfig::default()).await;
     let look = f.handle(event(json!({}))).await.unwrap();
-    assert_eq!(look, json!({"started": [], "waiting": [], "finished": []}));
+    assert_eq!(
+        serde_json::to_value(look).unwrap(),
+        json!({"started": [], "waiting": [], "finished": []})
+    );
 }
 
 #[tokio::test]

@@ -297,7 +297,12 @@ pub(super) async fn retry_failed<P: RouterPorts>(
         return Ok(0);
     }
     // The record is stored data: checked, so a corrupt date cannot panic (it waits instead).
-    let backoff = retry_backoff(record.attempt + 1, config.backoff_base, config.backoff_max);
+    let backoff = retry_backoff(
+        record.attempt.saturating_add(1),
+        config.backoff_base,
+        config.backoff_max,
+        hop,
+    );
     let due = record
         .updated_at
         .checked_add_signed(backoff)

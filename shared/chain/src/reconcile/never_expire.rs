@@ -28,7 +28,7 @@ pub(super) async fn guard_phase<P: RouterPorts>(
     let mut out = GuardOutcome::default();
     let mut token = cursor.token;
     let progress = loop {
-        if budget.exhausted(report.pages) {
+        if budget.exhausted(report.pages, ports.instant()) {
             break Progress::Stopped(at(token));
         }
         let page_token = token.clone();
@@ -42,7 +42,7 @@ pub(super) async fn guard_phase<P: RouterPorts>(
         let p = page(ports, &vault.arn, query, report).await?;
         let mut out_of_time = false;
         for point in &p.items {
-            if budget.past_deadline() {
+            if budget.past_deadline(ports.instant()) {
                 out_of_time = true;
                 break;
             }

@@ -169,7 +169,7 @@ async fn walk_sources<P: RouterPorts>(
 ) -> Result<Option<Cursor>, PortError> {
     let mut sources_read = 0;
     loop {
-        if budget.exhausted(report.pages) {
+        if budget.exhausted(report.pages, ctx.ports.instant()) {
             // A run that began on this window must read at least one page of sources, or the
             // window is too big: without this a window that fills the budget recurs forever.
             if !(window.fresh && sources_read == 0) {
@@ -186,7 +186,7 @@ async fn walk_sources<P: RouterPorts>(
         let p = page(ctx.ports, &ctx.from.arn, query, report).await?;
         note_newest(ctx, &p.items, report);
         for point in &p.items {
-            if budget.past_deadline() {
+            if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.
                 return Ok(Some(window.at(page_token, window.minutes)));
             }
@@ -252,7 +252,7 @@ pub(super) async fn held_in<P: RouterPorts>(
     let mut held = Held::new();
     let mut to_token = None;
     loop {
-        if budget.exhausted(report.pages) {
+        if budget.exhausted(report.pages, ctx.ports.instant()) {
             if !window.fresh {
                 return Ok(Err((None, window.minutes)));
             }

@@ -1,0 +1,267 @@
+//! One report run: inventory, evaluate, compare with the previous verdicts, write, alert.
+//! Generic over the ports so it runs on AWS, the simulator and in-memory fakes alike; the
+//! compliance-report function only loads the policy, calls [`Publisher::run`] and logs.
+//!
+//! Order of effects, so that no failure loses an alert or leaves a half-written `latest`:
+//! dated files -> change alert -> latest files (`verdicts.json`, the baseline, last). A run that
+//! fails before the baseline is written is compared, next time, against the same previous
+//! verdicts: its changes are alerted again rather than never.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use relay_core::ports::{
+    Alert, AlertPort, BackupPort, Clock, LedgerPort, PortError, RestoreEvidence, RouterPorts,
+};
+use relay_core::Policy;
+
+use crate::alert::change_alert;
+use crate::inventory::take_inventory;
+use crate::store::{self, ReportFile, ReportStore, BASELINE_KEY};
+use crate::{
+    changes, emf, evaluate, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA,
+};
+
+/// Everything the report reaches: the inventory reads in every account and Region, the ledger's
+/// open incidents, the alert topic and the time.
+pub trait ReportPorts: InventoryPort + BackupPort + AlertPort + Clock + Sync {
+    type Ledger: LedgerPort + RestoreEvidence;
+    fn ledger(&self) -> &Self::Ledger;
+}
+
+/// The ports the other functions use, plus the inventory reads: `AwsPorts` and the simulator.
+impl<T: RouterPorts + InventoryPort + Sync> ReportPorts for T
+where
+    T::Ledger: RestoreEvidence,
+{
+    type Ledger = T::Ledger;
+    fn ledger(&self) -> &T::Ledger {
+        RouterPorts::ledger(self)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot render report.json: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("cannot render report.csv: {0}")]
+    Csv(#[source] csv::Error),
+    /// A transient failure: nothing was written, the retry starts over.
+    #[error("cannot read the previous report; nothing written: {0}")]
+    ReadPrevious(#[source] PortError),
+    #[error("cannot write {key}; reports/latest still holds the previous report: {source}")]
+    Write {
+        key: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("cannot send the change alert; reports/latest not moved, so it is sent again: {0}")]
+    Alert(#[source] PortError),
+}
+
+impl PublishError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Json(_) | Self::Csv(_) => "RenderFailed",
+            Self::ReadPrevious(_) => "PreviousReportUnreadable",
+            Self::Write { .. } => "ReportWriteFailed",
+            Self::Alert(_) => "AlertFailed",
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug)]
+pub struct Published {
+    pub report: Report,
+    /// Keys written, in order.
+    pub written: Vec<String>,
+    pub changes: usize,
+    pub alert: Option<Alert>,
+    /// The EMF lines, one log event each.
+    pub metrics: Vec<String>,
+}
+
+/// A run's answer to its invoker: counts and where the report is, never the report itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishSummary {
+    pub generated_at: DateTime<Utc>,
+    pub resources: u64,
+    pub compliant: u64,
+    pub non_compliant: u64,
+    pub inventory_gaps: usize,
+    pub changes: usize,
+    pub alerted: bool,
+    pub written: Vec<String>,
+}
+
+impl Published {
+    pub fn summary(&self) -> PublishSummary {
+        let s = &self.report.summary;
+        PublishSummary {
+            generated_at: self.report.generated_at,
+            resources: s.resources,
+            compliant: s.compliant,
+            non_compliant: s.non_compliant,
+            inventory_gaps: self.report.gaps.len(),
+            changes: self.changes,
+            alerted: self.alert.is_some(),
+            written: self.written.clone(),
+        }
+    }
+}
+
+/// The previous verdicts to compare with, or why there are none to trust.
+#[derive(Debug, Default)]
+struct Baseline {
+    verdicts: Option<Verdicts>,
+    note: Option<String>,
+}
+
+impl Baseline {
+    fn unreadable(why: String) -> Self {
+        tracing::warn!(error_type = "PreviousReportUnreadable", error = %why, "comparing with no previous report");
+        Self {
+            verdicts: None,
+            note: Some(format!(
+                "the previous report could not be read ({why}), so every non-compliant table is listed"
+            )),
+        }
+    }
+}
+
+/// The four renderings of one report, as stored.
+struct Bodies {
+    json: String,
+    csv: String,
+    html: String,
+    verdicts: String,
+}
+
+impl Bodies {
+    fn render(report: &Report) -> Result<Self, PublishError> {
+        Ok(Self {
+            json: render::json(report).map_err(PublishError::Json)?,
+            csv: render::csv(report).map_err(PublishError::Csv)?,
+            html: render::html(report),
+            verdicts: serde_json::to_string(&Verdicts::of(report)).map_err(PublishError::Json)?,
+        })
+    }
+
+    fn get(&self, file: ReportFile) -> &str {
+        match file {
+            ReportFile::Json => &self.json,
+            ReportFile::Csv => &self.csv,
+            ReportFile::Html => &self.html,
+            ReportFile::Verdicts => &self.verdicts,
+        }
+    }
+}
+
+/// The report's machinery: where it reads, where it writes, how many inventory reads at once.
+pub struct Publisher<P, S> {
+    ports: P,
+    store: S,
+    concurrency: usize,
+}
+
+impl<P: ReportPorts, S: ReportStore> Publisher<P, S> {
+    pub fn new(ports: P, store: S, concurrency: usize) -> Self {
+        Self {
+            ports,
+            store,
+            concurrency,
+        }
+    }
+
+    pub fn ports(&self) -> &P {
+        &self.ports
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub async fn run(
+        &self,
+        policy: &Policy,
+        policy_digest: &str,
+    ) -> Result<Published, PublishError> {
+        let now = self.ports.now();
+        let ledger = self.ports.ledger();
+        let inventory = take_inventory(&self.ports, ledger, policy, self.concurrency, now).await;
+        let report = evaluate(policy, &inventory, now, policy_digest);
+        let baseline = self.previous().await?;
+        let bodies = Bodies::render(&report)?;
+        let order = store::write_order(now);
+        let (dated, latest) = order.split_at(ReportFile::ALL.len());
+        let mut written = self.write(dated, &bodies).await?;
+        let changed = changes(baseline.verdicts.as_ref(), &report);
+        let alert = change_alert(
+            &changed,
+            &report,
+            &self.links(now),
+            baseline.note.as_deref(),
+        );
+        if let Some(a) = &alert {
+            self.ports.send(a).await.map_err(PublishError::Alert)?;
+        }
+        written.extend(self.write(latest, &bodies).await?);
+        Ok(Published {
+            metrics: emf::lines(&report),
+            changes: changed.len(),
+            report,
+            written,
+            alert,
+        })
+    }
+
+    /// The last verdicts written, when there are some that read as verdicts of this schema.
+    async fn previous(&self) -> Result<Baseline, PublishError> {
+        let text = match self.store.get_baseline().await {
+            Ok(None) => return Ok(Baseline::default()),
+            Ok(Some(text)) => text,
+            Err(e) if e.kind.is_transient() => return Err(PublishError::ReadPrevious(e)),
+            Err(e) => return Ok(Baseline::unreadable(e.to_string())),
+        };
+        match serde_json::from_str::<Verdicts>(&text) {
+            Ok(v) if v.schema == VERDICTS_SCHEMA => Ok(Baseline {
+                verdicts: Some(v),
+                note: None,
+            }),
+            Ok(v) => Ok(Baseline::unreadable(format!(
+                "{BASELINE_KEY} has schema {}",
+                v.schema
+            ))),
+            Err(e) => Ok(Baseline::unreadable(format!(
+                "{BASELINE_KEY} is not a verdicts file: {e}"
+            ))),
+        }
+    }
+
+    async fn write(
+        &self,
+        keys: &[(String, ReportFile)],
+        bodies: &Bodies,
+    ) -> Result<Vec<String>, PublishError> {
+        let mut written = Vec::with_capacity(keys.len());
+        for (key, file) in keys {
+            self.store
+                .put(key, bodies.get(*file), file.content_type())
+                .await
+                .map_err(|source| PublishError::Write {
+                    key: key.clone(),
+                    source,
+                })?;
+            written.push(key.clone());
+        }
+        Ok(written)
+    }
+
+    /// The day's report for people (HTML) and tools (JSON).
+    fn links(&self, now: DateTime<Utc>) -> Vec<ObjectLinks> {
+        [ReportFile::Html, ReportFile::Json]
+            .map(|f| self.store.links(&store::dated_key(now, f)))
+            .to_vec()
+    }
+}
