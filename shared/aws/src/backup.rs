@@ -273,23 +273,24 @@ impl BackupApi {
 
     /// ListCopyJobs of one resource into one vault since a time, every page (at most 1000 a page).
     pub async fn find_copy_jobs(&self, query: &CopyJobQuery) -> PortResult<Vec<CopyJobSummary>> {
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .list_copy_jobs()
-                .by_resource_arn(&query.resource_arn)
-                .by_destination_vault_arn(&query.destination_vault_arn)
-                .by_created_after(SdkDateTime::from_millis(
-                    query.created_after.timestamp_millis(),
-                ))
-                .max_results(1000)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("ListCopyJobs", &e))?;
-            found.extend(out.copy_jobs().iter().filter_map(|j| {
+        let jobs: Vec<aws_sdk_backup::types::CopyJob> = self
+            .client
+            .list_copy_jobs()
+            .by_resource_arn(&query.resource_arn)
+            .by_destination_vault_arn(&query.destination_vault_arn)
+            .by_created_after(SdkDateTime::from_millis(
+                query.created_after.timestamp_millis(),
+            ))
+            .max_results(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify("ListCopyJobs", &e))?;
+        Ok(jobs
+            .iter()
+            .filter_map(|j| {
                 Some(CopyJobSummary {
                     copy_job_id: j.copy_job_id()?.to_string(),
                     source_recovery_point_arn: j.source_recovery_point_arn().map(str::to_string),
@@ -302,11 +303,7 @@ impl BackupApi {
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
                 })
-            }));
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(found);
-            }
-        }
+            })
+            .collect())
     }
 }

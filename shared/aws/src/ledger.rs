@@ -107,6 +107,28 @@ impl DynamoLedger {
     }
 
     /// Run a conditional update: `Ok(Some(new item))` when it applied, `Ok(None)` when the condition failed.
+    /// Every item of one partition (incidents, restore tests, drills), every page, through the
+    /// SDK's paginator.
+    async fn partition(
+        &self,
+        pk: &str,
+        consistent: bool,
+        operation: &'static str,
+    ) -> PortResult<Vec<Item>> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(consistent)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(operation, &e))
+    }
+
     async fn apply(
         &self,
         op: &'static str,
@@ -395,26 +417,10 @@ impl LedgerPort for DynamoLedger {
     }
 
     async fn open_incidents(&self) -> PortResult<Vec<Incident>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(INCIDENT_KEY))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query(incidents)", &e))?;
-            out.extend(page.items().iter().filter_map(incident_from_item));
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let items = self
+            .partition(INCIDENT_KEY, true, "Query(incidents)")
+            .await?;
+        Ok(items.iter().filter_map(incident_from_item).collect())
     }
 
     async fn close_incident(&self, id: &str) -> PortResult<()> {
@@ -501,32 +507,16 @@ impl RestoreEvidence for DynamoLedger {
     }
 
     async fn restore_tests(&self) -> PortResult<Vec<RestoreTest>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(RESTORE_TEST_KEY))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query(restore tests)", &e))?;
-            // An item that does not read back is skipped, not fatal: one bad write must not hide
-            // every other drill.
-            out.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|i| text(i, "test"))
-                    .filter_map(|t| serde_json::from_str::<RestoreTest>(&t).ok()),
-            );
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let items = self
+            .partition(RESTORE_TEST_KEY, false, "Query(restore tests)")
+            .await?;
+        // An item that does not read back is skipped, not fatal: one bad write must not hide
+        // every other drill.
+        Ok(items
+            .iter()
+            .filter_map(|i| text(i, "test"))
+            .filter_map(|t| serde_json::from_str::<RestoreTest>(&t).ok())
+            .collect())
     }
 }
 
@@ -535,37 +525,21 @@ const DRILL_KEY: &str = "#drill-in-flight";
 
 impl DrillStore for DynamoLedger {
     async fn drills_in_flight(&self) -> PortResult<Vec<DrillInFlight>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(DRILL_KEY))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query(drills)", &e))?;
-            for item in page.items() {
+        let items = self.partition(DRILL_KEY, true, "Query(drills)").await?;
+        items
+            .iter()
+            .map(|item| {
                 let body = text(item, "drill").unwrap_or_default();
-                let drill = serde_json::from_str(&body).map_err(|e| {
+                serde_json::from_str(&body).map_err(|e| {
                     PortError::new(
                         ErrorKind::Permanent,
                         "Query(drills)",
                         None,
                         format!("a drill item does not read back: {e}"),
                     )
-                })?;
-                out.push(drill);
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+                })
+            })
+            .collect()
     }
 
     async fn save_drill(&self, drill: &DrillInFlight) -> PortResult<()> {

@@ -110,27 +110,23 @@ async fn parameter_author(
     let Ok(wanted) = version.parse::<i64>() else {
         return Ok(None);
     };
-    let mut token = None;
-    loop {
-        let page = client
-            .get_parameter_history()
-            .name(name)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify("GetParameterHistory", &e))?;
+    let mut pages = client
+        .get_parameter_history()
+        .name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| classify("GetParameterHistory", &e))?;
         if let Some(p) = page.parameters().iter().find(|p| p.version() == wanted) {
             return Ok(p.last_modified_user().map(str::to_string));
         }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
     }
+    Ok(None)
 }
 
 /// The object's version published before `version` (ListObjectVersions lists a key's versions
-/// newest first); `None` for the oldest, or where the bucket keeps no versions.
+/// newest first); `None` for the oldest, or where the bucket keeps no versions. Paged by hand:
+/// the SDK has no paginator for ListObjectVersions (its pages take two markers).
 async fn object_before(
     client: &Client,
     address: &S3Address,

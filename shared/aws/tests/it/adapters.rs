@@ -464,3 +464,61 @@ async fn find_copy_jobs_asks_by_table_vault_and_date_and_reads_every_page() {
     assert_eq!(seen, [("job-1", "FAILED"), ("job-2", "RUNNING")]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn open_incidents_reads_every_page_of_the_partition() {
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use relay_aws::DynamoLedger;
+    use relay_core::ports::LedgerPort;
+    use std::collections::HashMap;
+
+    let incident = |id: &str| {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S("#incident".into())),
+            ("sk".to_string(), AttributeValue::S(id.into())),
+            (
+                "subject".to_string(),
+                AttributeValue::S(format!("subject {id}")),
+            ),
+            ("message".to_string(), AttributeValue::S("why".into())),
+            (
+                "opened_at".to_string(),
+                AttributeValue::S("2026-11-20T06:00:00.000Z".into()),
+            ),
+        ])
+    };
+    let first_incident = incident("hop#a");
+    let first = mock!(aws_sdk_dynamodb::Client::query)
+        .match_requests(|r| {
+            r.table_name() == Some("ledger")
+                && r.consistent_read() == Some(true)
+                && r.exclusive_start_key().is_none()
+        })
+        .then_output(move || {
+            QueryOutput::builder()
+                .items(first_incident.clone())
+                .set_last_evaluated_key(Some(first_incident.clone()))
+                .build()
+        });
+    let second_incident = incident("hop#b");
+    let second = mock!(aws_sdk_dynamodb::Client::query)
+        .match_requests(|r| {
+            r.exclusive_start_key()
+                .and_then(|k| k.get("sk"))
+                .is_some_and(|v| v.as_s().is_ok_and(|s| s == "hop#a"))
+        })
+        .then_output(move || {
+            QueryOutput::builder()
+                .items(second_incident.clone())
+                .build()
+        });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&first, &second]);
+    let open = DynamoLedger::new(client, "ledger")
+        .open_incidents()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = open.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["hop#a", "hop#b"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
