@@ -110,6 +110,7 @@ impl Failure {
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // a constructor before main, and one fcntl(2): the only unsafe code we have
 #[ctor::ctor(unsafe)]
 fn look_whether_stdout_is_open() {
     // SAFETY: F_GETFD reads the descriptor table of this process; it touches no memory of ours.

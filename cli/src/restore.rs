@@ -351,8 +351,8 @@ async fn live_plan(
 async fn points_of(
     ports: &relay_aws::AwsPorts,
     policy: &relay_core::Policy,
-    after: Option<chrono::DateTime<Utc>>,
-    before: Option<chrono::DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
 ) -> Result<Vec<relay_core::guard::PointView>, relay_core::ports::PortError> {
     use relay_core::ports::ListQuery;
     let mut points = Vec::new();

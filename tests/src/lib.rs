@@ -1,3 +1,5 @@
+// Test support: a failed helper is meant to fail the test that called it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Shared pieces of the integration tests: a moto server each test starts and stops itself, and
 //! the ledger contract that the simulator and the DynamoDB adapter must both honour.
 

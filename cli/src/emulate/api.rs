@@ -57,7 +57,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .method_not_allowed_fallback(unknown)
         .layer(middleware::map_response(aws_shaped))
         .layer(middleware::from_fn(uri_limit))
-        .layer(axum::middleware::map_response_with_state(
+        .layer(middleware::map_response_with_state(
             state.clone(),
             simulated_date,
         ))

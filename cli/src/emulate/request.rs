@@ -90,7 +90,11 @@ pub(crate) fn timestamp(member: &str, value: &str) -> Result<DateTime<Utc>, AwsE
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite())
-        .and_then(|s| DateTime::from_timestamp_millis((s * 1000.0) as i64))
+        .and_then(|s| {
+            // A float cast saturates; a value past the i64 range is past chrono's too.
+            #[allow(clippy::cast_possible_truncation)]
+            DateTime::from_timestamp_millis((s * 1000.0) as i64)
+        })
         .ok_or_else(|| AwsError::invalid(format!("{member}: '{value}' is not a timestamp")))
 }
 

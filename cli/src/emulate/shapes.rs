@@ -285,8 +285,8 @@ pub(crate) fn xml_escape(s: &str) -> String {
 /// Credentials whose access key is the role's account: the emulator's own way of knowing which
 /// account a later call is in (as moto tells accounts by 12-digit keys).
 pub(crate) fn assume_role_xml(role: &relay_core::arn::RoleArn, session: &str) -> String {
-    let expiration = (Utc::now() + chrono::Duration::hours(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let expiration =
+        (Utc::now() + Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let name = role.name.rsplit('/').next().unwrap_or(&role.name);
     let assumed = format!(
         "arn:{}:sts::{}:assumed-role/{name}/{session}",

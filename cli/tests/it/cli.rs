@@ -456,14 +456,20 @@ fn a_full_disk_is_an_error_not_a_panic() {
 }
 
 #[test]
+#[allow(unsafe_code)] // pipe(2), to have a pipe with no reader
 fn a_closed_pipe_is_an_error_not_a_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
     // A pipe whose reading end is closed before relay starts: its first write fails, always.
-    let (reader, writer) = std::io::pipe().unwrap();
+    // (libc's pipe: std::io::pipe is past the workspace's rust-version.)
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills both descriptors on success; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(reader);
     let o = Command::new(RELAY)
         .args(["validate", "infra/examples/policy.yaml"])
         .current_dir(ROOT)
-        .stdout(writer)
+        .stdout(std::process::Stdio::from(writer))
         .output()
         .unwrap();
     let err = stderr(&o);

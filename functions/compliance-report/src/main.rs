@@ -19,7 +19,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let function = ReportFunction::new(ports, store, policy, settings.concurrency);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        function.handle(event)
+        // Boxed: a handler future is some 20 KB, too large to move about on the stack.
+        Box::pin(function.handle(event))
     }))
     .await
 }

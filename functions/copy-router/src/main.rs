@@ -15,5 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy,
     } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let router = CopyRouter::new(ports, policy, config.router());
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| router.handle(event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        // Boxed: a handler future is some 20 KB, too large to move about on the stack.
+        Box::pin(router.handle(event))
+    }))
+    .await
 }

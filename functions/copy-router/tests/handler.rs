@@ -1,4 +1,6 @@
 //! The fixtures run through the real handler, on the simulator's ports.
+// Helpers of a test may unwrap and panic: a failure is meant to stop it there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Utc};
 use copy_router::handler::CopyRouter;
@@ -370,6 +372,6 @@ mod policy_reload {
 }
 
 /// The answer as the Lambda runtime sends it to the invoker.
-fn answer(out: impl serde::Serialize) -> serde_json::Value {
+fn answer(out: impl serde::Serialize) -> Value {
     serde_json::to_value(out).unwrap()
 }

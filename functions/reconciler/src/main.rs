@@ -16,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let reconciler = Reconciler::new(ports, policy, config.reconcile());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        reconciler.handle(event)
+        // Boxed: a handler future is some 20 KB, too large to move about on the stack.
+        Box::pin(reconciler.handle(event))
     }))
     .await
 }

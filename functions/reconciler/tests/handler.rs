@@ -1,4 +1,6 @@
 //! The reconciler's handler on the simulator.
+// Helpers of a test may unwrap and panic: a failure is meant to stop it there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, LambdaEvent};
@@ -65,8 +67,7 @@ async fn a_scheduled_run_redrives_the_hop_whose_event_was_lost() {
     assert_eq!(w.jobs.len(), 1);
     assert_eq!(w.jobs[0].dest_vault.name, "central");
     // The next run begins a new pass; the cursor keeps when this clean pass ended.
-    let cursor: serde_json::Value =
-        serde_json::from_str(w.reconciler_cursor.as_deref().unwrap()).unwrap();
+    let cursor: Value = serde_json::from_str(w.reconciler_cursor.as_deref().unwrap()).unwrap();
     assert_eq!(
         (cursor["phase"].as_u64(), cursor["unclean"].as_bool()),
         (Some(0), Some(false))
@@ -142,6 +143,6 @@ async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
 }
 
 /// The answer as the Lambda runtime sends it to the invoker.
-fn answer(out: impl serde::Serialize) -> serde_json::Value {
+fn answer(out: impl serde::Serialize) -> Value {
     serde_json::to_value(out).unwrap()
 }

@@ -13,7 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let drill = relay_lambda::settings(|env| restore_drill::settings::from_env(env))?;
     let function = DrillFunction::new(ports, policy, drill);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        function.handle(event)
+        // Boxed: a handler future is some 20 KB, too large to move about on the stack.
+        Box::pin(function.handle(event))
     }))
     .await
 }

@@ -11,5 +11,9 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let Startup { ports, policy, .. } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let guard = RetentionGuard::new(ports, policy);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| guard.handle(event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        // Boxed: a handler future is some 20 KB, too large to move about on the stack.
+        Box::pin(guard.handle(event))
+    }))
+    .await
 }

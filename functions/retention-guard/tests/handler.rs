@@ -1,4 +1,6 @@
 //! The retention guard's handler on the simulator, with the fixtures.
+// Helpers of a test may unwrap and panic: a failure is meant to stop it there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -128,6 +130,6 @@ async fn other_events_are_ignored_with_a_reason() {
 }
 
 /// The answer as the Lambda runtime sends it to the invoker.
-fn answer(out: impl serde::Serialize) -> serde_json::Value {
+fn answer(out: impl serde::Serialize) -> Value {
     serde_json::to_value(out).unwrap()
 }

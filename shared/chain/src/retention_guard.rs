@@ -262,7 +262,7 @@ mod tests {
         }
         async fn find_copy_jobs(
             &self,
-            _: &relay_core::arn::Location,
+            _: &Location,
             _: &relay_core::ports::CopyJobQuery,
         ) -> PortResult<Vec<relay_core::ports::CopyJobSummary>> {
             unused()

@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 
 use super::{summarize, ControlId, ControlResult, Report, ResourceReport, Status, SCHEMA};
 
-pub fn at(rfc3339: &str) -> DateTime<Utc> {
+pub(crate) fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
         .with_timezone(&Utc)
 }
 
 /// A table in `account`/us-east-1 whose listed controls failed (every other control compliant).
-pub fn table(name: &str, account: &str, failed: &[(ControlId, &str)]) -> ResourceReport {
+pub(crate) fn table(name: &str, account: &str, failed: &[(ControlId, &str)]) -> ResourceReport {
     let controls: Vec<ControlResult> = ControlId::ALL
         .iter()
         .map(|id| {
@@ -38,7 +38,7 @@ pub fn table(name: &str, account: &str, failed: &[(ControlId, &str)]) -> Resourc
     }
 }
 
-pub fn report(generated_at: &str, resources: Vec<ResourceReport>) -> Report {
+pub(crate) fn report(generated_at: &str, resources: Vec<ResourceReport>) -> Report {
     Report {
         schema: SCHEMA.to_string(),
         generated_at: at(generated_at),

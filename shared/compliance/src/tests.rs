@@ -318,10 +318,10 @@ fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_regi
 fn an_unreadable_ledger_is_not_no_incident() {
     let policy = Policy::parse(POLICY).unwrap();
     let mut inv = inventory(Vec::new());
-    inv.gaps.push(super::inventory::InventoryGap {
+    inv.gaps.push(InventoryGap {
         what: "open incidents (the ledger)".into(),
         error: "ResourceNotFoundException".into(),
-        kind: super::inventory::GapKind::Incidents,
+        kind: inventory::GapKind::Incidents,
         ..Default::default()
     });
     let r = evaluate(&policy, &inv, at(0), "d");
@@ -367,6 +367,6 @@ fn csv_cells_a_spreadsheet_would_run_as_formulas_are_made_inert() {
         ("orders", "orders"),
         ("", ""),
     ] {
-        assert_eq!(super::render::inert_cell(cell), inert);
+        assert_eq!(render::inert_cell(cell), inert);
     }
 }

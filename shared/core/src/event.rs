@@ -373,7 +373,11 @@ fn lenient_u64(v: Option<&Value>) -> Option<u64> {
     match v? {
         Value::Number(n) => n
             .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            // A float cast saturates (and the sign is checked): 1e30 reads as u64::MAX.
+            .or_else(|| {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)
+            }),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -434,6 +438,8 @@ fn text_date(s: &str) -> Option<DateTime<Utc>> {
 
 /// Whole and fractional epoch seconds; `None` for what no `DateTime` can hold (checked, never a
 /// saturating cast that would turn 1e300 into a real-looking date).
+// The casts are of values checked to lie in 0..=latest above (and nanos in 0..1e9).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn epoch_seconds(f: f64) -> Option<DateTime<Utc>> {
     let latest = latest_date().timestamp() as f64;
     if !f.is_finite() || f < 0.0 || f > latest {

@@ -172,7 +172,7 @@ impl Policy {
         tags: &BTreeMap<String, String>,
     ) -> Vec<&Vault> {
         let mut frontier = vec![root];
-        let mut seen = std::collections::BTreeSet::from([root]);
+        let mut seen = BTreeSet::from([root]);
         let mut out = Vec::new();
         while let Some(alias) = frontier.pop() {
             for route in self.routes_from(alias) {

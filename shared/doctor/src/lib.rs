@@ -196,7 +196,7 @@ pub(crate) struct Topology<'p> {
 }
 
 impl<'p> Topology<'p> {
-    pub fn accounts(&self) -> BTreeSet<(String, String)> {
+    pub(crate) fn accounts(&self) -> BTreeSet<(String, String)> {
         self.policy
             .vaults
             .iter()
@@ -205,7 +205,7 @@ impl<'p> Topology<'p> {
     }
 
     /// Routes as (from, to) vaults.
-    pub fn routes(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
+    pub(crate) fn routes(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
         let policy = self.policy;
         policy
             .routes
@@ -213,13 +213,13 @@ impl<'p> Topology<'p> {
             .filter_map(move |r| Some((policy.vault(&r.from)?, policy.vault(&r.to)?)))
     }
 
-    pub fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
+    pub(crate) fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
         self.routes()
             .filter(|(from, to)| from.arn.account != to.arn.account)
     }
 
     /// Vaults copies arrive in, each once.
-    pub fn destinations(&self) -> Vec<&'p Vault> {
+    pub(crate) fn destinations(&self) -> Vec<&'p Vault> {
         let mut seen = BTreeSet::new();
         self.routes()
             .map(|(_, to)| to)
@@ -228,7 +228,7 @@ impl<'p> Topology<'p> {
     }
 
     /// Vaults copies leave from, each once.
-    pub fn sources(&self) -> Vec<&'p Vault> {
+    pub(crate) fn sources(&self) -> Vec<&'p Vault> {
         let mut seen = BTreeSet::new();
         self.routes()
             .map(|(from, _)| from)

@@ -7,6 +7,8 @@
 //! plan fills (50 daily backups per table) and a copy vault that the next account-Region's root
 //! copies into (cross-account and cross-Region): 500,000 originals and 500,000 copies. Every vault
 //! denies manual deletion, the copy vaults are locked; one table in a hundred has PITR off.
+// Helpers of a benchmark may unwrap and panic: a failure is meant to stop it there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -30,7 +30,8 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + (self.next_u64() % ((hi - lo + 1) as u64)) as i64
+        let span = hi.abs_diff(lo).saturating_add(1);
+        lo.saturating_add_unsigned(self.next_u64() % span)
     }
 
     /// A UUID-shaped id, as AWS uses for jobs and recovery points.

@@ -253,6 +253,7 @@ impl Simulation {
         let mut queue = BackupQueue::new();
         for (p, plan) in self.plans.iter().enumerate() {
             for (i, table) in w.tables.iter().enumerate() {
+                let n = i64::try_from(i).unwrap_or(i64::MAX);
                 let here = table.arn.account == plan.vault.account
                     && table.arn.region == plan.vault.region;
                 let tagged = plan
@@ -262,8 +263,8 @@ impl Simulation {
                 if !(here && tagged) {
                     continue;
                 }
-                let started = first_day + Duration::minutes(5 * 60 + i as i64 % (18 * 60));
-                let duration = Duration::minutes(10 + (i as i64 * 7) % 30);
+                let started = first_day + Duration::minutes(5 * 60 + n % (18 * 60));
+                let duration = Duration::minutes(10 + n.wrapping_mul(7).rem_euclid(30));
                 queue.push(started + duration, (i, p, duration));
             }
         }

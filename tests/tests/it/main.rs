@@ -1,5 +1,7 @@
 //! One test binary for the package's integration tests (each file a module): the AWS SDK is
 //! linked once, not once per file.
+// Helpers of a test may unwrap and panic: a failure is meant to stop it there.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod alerts_moto;
 mod deploy_moto;

@@ -410,7 +410,7 @@ async fn a_reconciler_that_cannot_finish_a_clean_pass_for_six_hours_says_so_once
         .sim
         .world()
         .incidents
-        .contains_key(relay_chain::reconcile::BEHIND_INCIDENT));
+        .contains_key(reconcile::BEHIND_INCIDENT));
 }
 
 #[tokio::test]

@@ -51,10 +51,7 @@ pub(super) fn guard_found<'p>(r: &RecoveryPointEvent, policy: &'p Policy) -> Fou
     {
         return Found::Nothing(why);
     }
-    if !matches!(
-        vault.retention,
-        Some(crate::retention::Retention::NeverExpire { .. })
-    ) {
+    if !matches!(vault.retention, Some(Retention::NeverExpire { .. })) {
         return Found::Nothing(format!(
             "vault '{}' is not a never_expire vault: nothing for the retention guard",
             vault.alias

@@ -92,7 +92,7 @@ impl World {
         }
         let base = self.faults.deliveries.max(1);
         let copies = if self.rng.chance(self.faults.duplicate) {
-            base + self.rng.between(1, 2) as u32
+            base + u32::try_from(self.rng.between(1, 2)).unwrap_or(1)
         } else {
             base
         };

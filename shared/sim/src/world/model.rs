@@ -253,5 +253,5 @@ pub struct SimRestoreJob {
     pub size_gb: u32,
     /// The request's role and metadata: a replayed token must come with the same.
     pub iam_role_arn: String,
-    pub metadata: std::collections::BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
 }

@@ -183,7 +183,7 @@ fn what_changed_between_two_versions_is_said_in_words() {
             .replace("  - { from: dr, to: bunker }\n", ""),
     )
     .unwrap();
-    let changes = super::changes(&before, &after);
+    let changes = changes(&before, &after);
     assert!(
         changes
             .iter()
