@@ -1,8 +1,10 @@
 //! AWS Backup in one account and Region.
 
+use aws_sdk_backup::operation::describe_recovery_point::DescribeRecoveryPointOutput;
 use aws_sdk_backup::primitives::DateTime as SdkDateTime;
 use aws_sdk_backup::types::{
-    CalculatedLifecycle, Lifecycle as SdkLifecycle, RecoveryPointStatus, StorageClass,
+    CalculatedLifecycle, Lifecycle as SdkLifecycle, RecoveryPointByBackupVault,
+    RecoveryPointStatus, StorageClass,
 };
 use chrono::{DateTime, Utc};
 use relay_core::arn::VaultArn;
@@ -98,33 +100,85 @@ pub(crate) fn chrono_of(d: &SdkDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(d.secs(), d.subsec_nanos())
 }
 
-/// The fields the guard and the reconciler read, from either listing or describing.
-#[allow(clippy::too_many_arguments)]
-fn point_view(
-    vault: &VaultArn,
-    arn: Option<&str>,
-    resource_arn: Option<&str>,
-    resource_type: Option<&str>,
-    status: Option<&RecoveryPointStatus>,
-    creation: Option<&SdkDateTime>,
-    completion: Option<&SdkDateTime>,
-    lifecycle: Option<&SdkLifecycle>,
-    calculated: Option<&CalculatedLifecycle>,
-    storage: Option<&StorageClass>,
-) -> Option<PointView> {
+/// What a recovery point's view is read from: an item of a listing or a description alike.
+trait PointFields {
+    fn point_arn(&self) -> Option<&str>;
+    fn point_resource_arn(&self) -> Option<&str>;
+    fn point_resource_type(&self) -> Option<&str>;
+    fn point_status(&self) -> Option<&RecoveryPointStatus>;
+    fn point_creation(&self) -> Option<&SdkDateTime>;
+    fn point_completion(&self) -> Option<&SdkDateTime>;
+    fn point_lifecycle(&self) -> Option<&SdkLifecycle>;
+    fn point_calculated(&self) -> Option<&CalculatedLifecycle>;
+    /// A listing does not say (`None`); a description does.
+    fn point_storage(&self) -> Option<&StorageClass>;
+    fn point_encrypted(&self) -> bool;
+    fn point_source_vault_arn(&self) -> Option<&str>;
+}
+
+/// The accessors both SDK shapes share, by the same names.
+macro_rules! point_fields {
+    ($shape:ty, |$p:ident| $storage:expr) => {
+        impl PointFields for $shape {
+            fn point_arn(&self) -> Option<&str> {
+                self.recovery_point_arn()
+            }
+            fn point_resource_arn(&self) -> Option<&str> {
+                self.resource_arn()
+            }
+            fn point_resource_type(&self) -> Option<&str> {
+                self.resource_type()
+            }
+            fn point_status(&self) -> Option<&RecoveryPointStatus> {
+                self.status()
+            }
+            fn point_creation(&self) -> Option<&SdkDateTime> {
+                self.creation_date()
+            }
+            fn point_completion(&self) -> Option<&SdkDateTime> {
+                self.completion_date()
+            }
+            fn point_lifecycle(&self) -> Option<&SdkLifecycle> {
+                self.lifecycle()
+            }
+            fn point_calculated(&self) -> Option<&CalculatedLifecycle> {
+                self.calculated_lifecycle()
+            }
+            fn point_storage(&self) -> Option<&StorageClass> {
+                let $p = self;
+                $storage
+            }
+            fn point_encrypted(&self) -> bool {
+                self.is_encrypted()
+            }
+            fn point_source_vault_arn(&self) -> Option<&str> {
+                self.source_backup_vault_arn()
+            }
+        }
+    };
+}
+
+point_fields!(RecoveryPointByBackupVault, |_p| None);
+point_fields!(DescribeRecoveryPointOutput, |p| p.storage_class());
+
+/// The fields the guard and the reconciler read; `None` without an ARN or a creation date.
+fn point_view(vault: &VaultArn, p: &impl PointFields) -> Option<PointView> {
     Some(PointView {
-        recovery_point_arn: arn?.to_string(),
+        recovery_point_arn: p.point_arn()?.to_string(),
         vault: vault.clone(),
-        resource_arn: resource_arn.map(str::to_string),
-        resource_type: resource_type.map(str::to_string),
-        status: status.map(|s| s.as_str().to_string()),
-        creation_date: creation.and_then(chrono_of)?,
-        completion_date: completion.and_then(chrono_of),
-        lifecycle: lifecycle_of(lifecycle),
-        delete_at: calculated.and_then(|c| c.delete_at()).and_then(chrono_of),
-        storage_class: storage.map(|s| s.as_str().to_string()),
-        encrypted: None,
-        source_vault_arn: None,
+        resource_arn: p.point_resource_arn().map(str::to_string),
+        resource_type: p.point_resource_type().map(str::to_string),
+        status: p.point_status().map(|s| s.as_str().to_string()),
+        creation_date: p.point_creation().and_then(chrono_of)?,
+        completion_date: p.point_completion().and_then(chrono_of),
+        lifecycle: lifecycle_of(p.point_lifecycle()),
+        delete_at: p
+            .point_calculated()
+            .and_then(|c| c.delete_at())
+            .and_then(chrono_of),
+        storage_class: p.point_storage().map(|s| s.as_str().to_string()),
+        encrypted: Some(p.point_encrypted()),
+        source_vault_arn: p.point_source_vault_arn().map(str::to_string),
     })
 }
 
@@ -159,25 +213,7 @@ impl BackupApi {
         let items = out
             .recovery_points()
             .iter()
-            .filter_map(|p| {
-                point_view(
-                    vault,
-                    p.recovery_point_arn(),
-                    p.resource_arn(),
-                    p.resource_type(),
-                    p.status(),
-                    p.creation_date(),
-                    p.completion_date(),
-                    p.lifecycle(),
-                    p.calculated_lifecycle(),
-                    None,
-                )
-                .map(|mut v| {
-                    v.encrypted = Some(p.is_encrypted());
-                    v.source_vault_arn = p.source_backup_vault_arn().map(str::to_string);
-                    v
-                })
-            })
+            .filter_map(|p| point_view(vault, p))
             .collect();
         Ok(Page {
             items,
@@ -198,24 +234,7 @@ impl BackupApi {
             .send()
             .await
             .map_err(|e| classify("DescribeRecoveryPoint", &e))?;
-        point_view(
-            vault,
-            p.recovery_point_arn(),
-            p.resource_arn(),
-            p.resource_type(),
-            p.status(),
-            p.creation_date(),
-            p.completion_date(),
-            p.lifecycle(),
-            p.calculated_lifecycle(),
-            p.storage_class(),
-        )
-        .map(|mut v| {
-            v.encrypted = Some(p.is_encrypted());
-            v.source_vault_arn = p.source_backup_vault_arn().map(str::to_string);
-            v
-        })
-        .ok_or_else(|| {
+        point_view(vault, &p).ok_or_else(|| {
             PortError::new(
                 ErrorKind::Retryable,
                 "DescribeRecoveryPoint",

@@ -81,7 +81,8 @@ pub fn in_account(account: &str, e: PortError) -> PortError {
     e
 }
 
-/// Classify any SDK error: service errors by code (then HTTP status), transport failures as retryable.
+/// Classify any SDK error: service errors by their code (one with no code is retried, as a
+/// transport failure is); a refused role is access denied; anything else is permanent.
 pub fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

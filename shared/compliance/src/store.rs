@@ -38,7 +38,7 @@ pub struct ObjectLinks {
     pub console: Option<String>,
 }
 
-/// The three renderings of a report, as stored.
+/// The files of one report, as stored: its three renderings and the verdicts (the baseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFile {
     Json,

@@ -215,7 +215,8 @@ impl LoadedPolicy {
     }
 
     /// Nothing in force and the current version refused (a process started after a bad
-    /// publish): the newest earlier version that is valid goes in force. Its version, if found.
+    /// publish): the newest earlier version that is valid goes in force, if one is found within
+    /// `EARLIER_VERSIONS`.
     async fn fall_back(&self, store: &dyn FetchPolicy, refused: &str) {
         let mut before = refused.to_string();
         for _ in 0..EARLIER_VERSIONS {
