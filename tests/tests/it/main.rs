@@ -7,6 +7,7 @@ mod alerts_moto;
 mod deploy_moto;
 mod doctor;
 mod inventory_moto;
+mod layout;
 mod ledger_moto;
 mod ledger_sim;
 mod promise;
