@@ -56,6 +56,7 @@ pub(crate) fn live(
     let report = runtime()?.block_on(async {
         // The doctor reads no ledger: the table name is never used.
         let ports = crate::live::ports(executor_role, "").await?;
+        let policy = crate::live::expanded(policy, &ports).await?;
         let doctor = live::AwsDoctor { ports, hub_bus };
         Ok::<_, Failure>(relay_doctor::run(&doctor, &policy).await)
     })?;

@@ -50,3 +50,25 @@ pub(crate) async fn ports(executor_role: &str, ledger_table: &str) -> Result<Aws
         ),
     })
 }
+
+/// `policy` with its vault sets (and the report's scope) expanded with what AWS Organizations
+/// answers, read through `ORGANIZATIONS_ROLE_ARN` when set (else the caller's own credentials,
+/// as in the management account). A policy without sets is returned as it is.
+pub(crate) async fn expanded(policy: Policy, ports: &AwsPorts) -> Result<Policy, Failure> {
+    if policy.sets.is_empty() && !policy.reads_organization() {
+        return Ok(policy);
+    }
+    let role = std::env::var("ORGANIZATIONS_ROLE_ARN")
+        .ok()
+        .filter(|r| !r.trim().is_empty());
+    let org = relay_aws::AwsOrganizations::through_role(
+        ports.sessions.base(),
+        role.as_deref(),
+        &relay_aws::session_name("cli"),
+    )
+    .await;
+    let tree = relay_core::organization::read_tree(&org, &policy)
+        .await
+        .map_err(|e| Failure::Found(format!("cannot read the organisation's members: {e}")))?;
+    Ok(policy.expand(&policy.membership(&tree)))
+}

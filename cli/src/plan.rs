@@ -44,6 +44,12 @@ fn plan(
     let text = read_limited(event, &EVENT_LIMIT)?;
     let raw: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| input(format!("{}: not valid JSON: {e}", event.display())))?;
+    // Reading no AWS, the event's account is taken as a member of the policy's sets.
+    let account = raw
+        .get("account")
+        .and_then(|a| a.as_str())
+        .unwrap_or_default();
+    let p = p.assuming_member(account);
     let mut observed = Observed::default();
     for tag in resource_tags {
         let (k, v) = tag

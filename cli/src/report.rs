@@ -70,6 +70,7 @@ pub(crate) fn live(
     let rt = runtime()?;
     let report = rt.block_on(async {
         let ports = crate::live::ports(&options.executor_role, &options.ledger_table).await?;
+        let policy = crate::live::expanded(policy, &ports).await?;
         let now = chrono::Utc::now();
         let inv = compliance::inventory::take_inventory(
             &ports,

@@ -291,6 +291,7 @@ pub(crate) fn live(
     rt.block_on(async {
         // The ledger is not read by a restore.
         let ports = crate::live::ports(executor_role, "unused").await?;
+        let policy = crate::live::expanded(policy, &ports).await?;
         let plan = live_plan(&ports, &policy, req).await?;
         if mode.dry_run {
             return print(&plan, None, None, req, mode.json);

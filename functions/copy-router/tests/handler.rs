@@ -375,3 +375,106 @@ mod policy_reload {
 fn answer(out: impl serde::Serialize) -> Value {
     serde_json::to_value(out).unwrap()
 }
+
+/// Vault sets through the handler: the members come from an Organizations port that answers
+/// (or not) as the test says.
+mod vault_sets {
+    use super::*;
+    use relay_core::policy::OrgUnit;
+    use relay_core::ports::{ErrorKind, OrganizationsPort, PortError, PortResult};
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    /// The organisation example's OU, holding what the test puts there; `None`: refused.
+    #[derive(Clone, Default)]
+    struct Org(Arc<Mutex<Option<BTreeSet<String>>>>);
+
+    impl OrganizationsPort for Org {
+        async fn active_accounts(&self) -> PortResult<BTreeSet<String>> {
+            unreachable!("the example's sets name OUs")
+        }
+
+        async fn unit(&self, _ou: &str) -> PortResult<OrgUnit> {
+            let denied = || {
+                PortError::new(
+                    ErrorKind::AccessDenied,
+                    "ListAccountsForParent",
+                    Some("AccessDeniedException"),
+                    "not authorized",
+                )
+            };
+            let accounts = self.0.lock().unwrap().clone().ok_or_else(denied)?;
+            Ok(OrgUnit {
+                accounts,
+                children: Vec::new(),
+            })
+        }
+    }
+
+    const ORG_POLICY: &str = include_str!("../../../infra/examples/organization-policy.yaml");
+
+    fn router(org: &Org) -> CopyRouter<Sim> {
+        let policy = Policy::parse(ORG_POLICY).unwrap();
+        // The fixture's account, 111111111111, holds the member vault `primary` in us-east-1.
+        let expanded = policy.assuming_member("111111111111");
+        CopyRouter::new(
+            world(&expanded),
+            LoadedPolicy::new(Ok(policy)).with_organizations(org.clone()),
+            RouterConfig::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_member_is_chained_once_organizations_names_it() {
+        let org = Org::default();
+        *org.0.lock().unwrap() = Some(["111111111111".to_string()].into());
+        let r = router(&org);
+        let out = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
+        let started = out["started"].as_array().unwrap();
+        let routes: BTreeSet<&str> = started.iter().map(|s| s[0].as_str().unwrap()).collect();
+        assert_eq!(
+            routes,
+            BTreeSet::from([
+                "primary[111111111111/us-east-1]->central",
+                "primary[111111111111/us-east-1]->local-dr[111111111111/us-west-2]"
+            ]),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_membership_yet_fails_the_event_for_a_retry_with_one_alert_however_many_events() {
+        let org = Org::default();
+        let r = router(&org);
+        for _ in 0..3 {
+            let e: Diagnostic = r.handle(event(BACKUP_COMPLETED)).await.unwrap_err().into();
+            assert_eq!(e.error_type, "PolicyUnavailable", "{}", e.error_message);
+        }
+        let w = r.ports().world();
+        let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            ["Backup Relay: the organisation's members cannot be read"]
+        );
+        assert!(w.jobs.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_fails_keeps_the_members_read_before() {
+        let org = Org::default();
+        *org.0.lock().unwrap() = Some(["111111111111".to_string()].into());
+        let r = router(&org);
+        answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
+        *org.0.lock().unwrap() = None;
+        // Past the refresh interval: the read fails, the members stay, one alert.
+        r.ports().world().now += chrono::Duration::minutes(16);
+        let again = answer(r.handle(event(BACKUP_COMPLETED)).await.unwrap());
+        assert!(again["started"].as_array().unwrap().is_empty(), "{again}");
+        assert_eq!(
+            again["already_claimed"].as_array().unwrap().len(),
+            2,
+            "{again}"
+        );
+        assert_eq!(r.ports().world().alerts.len(), 1);
+    }
+}

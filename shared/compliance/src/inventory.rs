@@ -175,9 +175,12 @@ pub trait InventoryPort {
     ) -> impl Future<Output = PortResult<Vec<PlanFacts>>> + Send;
 }
 
-/// Every account and Region the policy reaches (its vaults' locations), in order.
+/// Every account and Region of the report's scope (design.md): every table there is in the
+/// report, also where no vault of the policy is. Vault locations outside a narrower scope are
+/// read too, for their copies. In order.
 pub fn locations(policy: &relay_core::Policy) -> Vec<Location> {
-    let mut out: Vec<Location> = policy.vaults.iter().map(|v| v.arn.location()).collect();
+    let mut out = policy.report_locations();
+    out.extend(policy.vaults.iter().map(|v| v.arn.location()));
     out.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     out.dedup();
     out

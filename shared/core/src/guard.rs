@@ -221,6 +221,7 @@ mod tests {
             arn: VaultArn::parse(BUNKER).unwrap(),
             retention: Some(retention),
             on_lock_conflict: LockConflict::Clamp,
+            member_of: None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod event;
 pub mod guard;
 pub mod iam;
 pub mod ledger;
+pub mod organization;
 pub mod plan;
 pub mod policy;
 pub mod ports;

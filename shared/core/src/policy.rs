@@ -15,12 +15,16 @@ mod graph;
 pub mod keeper;
 pub mod params;
 mod routes;
+mod sets;
 mod validate;
 mod vaults;
 
 pub use document::MAX_POLICY_BYTES;
 pub(crate) use document::{parse_document, Node};
 pub(crate) use routes::tags_at;
+pub use sets::{
+    is_ou_id, AccountScope, Membership, OrgTree, OrgUnit, VaultSet, MAX_OU_DEPTH, REPORT_SCOPE,
+};
 use validate::validate;
 pub(crate) use validate::{days_value, fields, text, Errors};
 
@@ -100,6 +104,10 @@ pub struct Policy {
     pub routes: Vec<Route>,
     /// The `compliance:` section: the report's parameters (defaults when absent).
     pub compliance: params::Parameters,
+    /// Vault sets, expanded into `vaults` and `routes` by [`Policy::expand`].
+    pub sets: Vec<VaultSet>,
+    /// Routes with a set at one end, as written; [`Policy::expand`] adds their member routes.
+    pub set_routes: Vec<Route>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +117,8 @@ pub struct Vault {
     /// `None`: recovery points here are made by a backup plan that owns their lifecycle.
     pub retention: Option<Retention>,
     pub on_lock_conflict: LockConflict,
+    /// The set this vault is a member of, once expanded.
+    pub member_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -559,3 +559,15 @@ pub fn job_location(job: &StartCopyJob) -> Location {
         region: job.region.clone(),
     }
 }
+
+/// AWS Organizations, read through a role in the management or delegated administrator account:
+/// what vault sets and the report's scope expand with.
+pub trait OrganizationsPort: Send + Sync {
+    /// Every ACTIVE account of the organisation (ListAccounts).
+    fn active_accounts(
+        &self,
+    ) -> impl Future<Output = PortResult<std::collections::BTreeSet<String>>> + Send;
+    /// One OU's ACTIVE accounts (ListAccountsForParent) and child OUs
+    /// (ListOrganizationalUnitsForParent).
+    fn unit(&self, ou: &str) -> impl Future<Output = PortResult<crate::policy::OrgUnit>> + Send;
+}

@@ -13,6 +13,10 @@ use crate::policy::{
 };
 use crate::retention::VaultLock;
 
+mod organization;
+pub use organization::{policy_accounts, GenerateSpec, OrganizationSpec, MAX_GENERATED_ACCOUNTS};
+use organization::{read_generate, read_organization};
+
 /// Every error found in one world file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct WorldErrors(pub Vec<PolicyError>);
@@ -38,6 +42,8 @@ pub struct WorldFile {
     pub vaults: BTreeMap<String, VaultSpec>,
     /// `None`: the simulation's own faults (its `--faults`).
     pub faults: Option<FaultSpec>,
+    /// Many accounts in a few lines, added to the rest.
+    pub generate: Option<GenerateSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,22 +92,6 @@ pub struct RegionSpec {
     pub advanced_features: bool,
     /// An EventBridge rule forwards its aws.backup events to the hub (the spoke's). Default true.
     pub event_forwarding: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrganizationSpec {
-    pub cross_account_backup: bool,
-    /// Member accounts; `None`: every account of the policy.
-    pub members: Option<BTreeSet<String>>,
-}
-
-impl Default for OrganizationSpec {
-    fn default() -> Self {
-        Self {
-            cross_account_backup: true,
-            members: None,
-        }
-    }
 }
 
 /// Who a vault lets in: the whole organisation, these accounts, or nobody else.
@@ -191,6 +181,7 @@ fn read(root: &Node, policy: &Policy, errors: &mut Errors) -> WorldFile {
         "organization",
         "vaults",
         "faults",
+        "generate",
     ];
     let top = fields(root, "world", "(document)", &allowed, errors);
     let tables = top.get("tables").map(|n| {
@@ -240,6 +231,7 @@ fn read(root: &Node, policy: &Policy, errors: &mut Errors) -> WorldFile {
             .map(|n| read_vaults(n, policy, errors))
             .unwrap_or_default(),
         faults: top.get("faults").map(|n| read_faults(n, errors)),
+        generate: top.get("generate").map(|n| read_generate(n, errors)),
     }
 }
 
@@ -460,7 +452,7 @@ fn alias_of<'a>(
     errors: &mut Errors,
 ) -> Option<&'a str> {
     let alias = text(node?, loc, field, errors)?;
-    if policy.vault(alias).is_none() {
+    if policy.vault(alias).is_none() && policy.set(alias).is_none() {
         errors.add(
             loc,
             field,
@@ -618,33 +610,6 @@ fn read_regions(node: &Node, errors: &mut Errors) -> BTreeMap<(String, String), 
     out
 }
 
-fn read_organization(node: &Node, errors: &mut Errors) -> OrganizationSpec {
-    let loc = "organization";
-    let f = fields(
-        node,
-        loc,
-        "(organization)",
-        &["cross_account_backup", "members"],
-        errors,
-    );
-    let members = f.get("members").map(|n| {
-        list(n, loc, "members", errors)
-            .iter()
-            .filter_map(|m| account_id(Some(&m), loc, "members", errors))
-            .collect()
-    });
-    OrganizationSpec {
-        cross_account_backup: flag(
-            f.get("cross_account_backup"),
-            true,
-            loc,
-            "cross_account_backup",
-            errors,
-        ),
-        members,
-    }
-}
-
 fn principals(node: Option<&&Node>, loc: &str, field: &str, errors: &mut Errors) -> Principals {
     let Some(node) = node else {
         return Principals::Organization;
@@ -720,7 +685,7 @@ fn read_vaults(node: &Node, policy: &Policy, errors: &mut Errors) -> BTreeMap<St
     ];
     for (alias, spec) in entries {
         let loc = format!("vault '{alias}'");
-        if policy.vault(alias).is_none() {
+        if policy.vault(alias).is_none() && policy.set(alias).is_none() {
             errors.add(&loc, "(key)", "not a vault of the policy");
         }
         let f = fields(spec, &loc, "(vault)", &allowed, errors);

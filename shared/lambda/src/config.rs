@@ -38,6 +38,9 @@ pub struct Config {
     pub max_attempts: u32,
     /// Reconciler: how far back source recovery points are re-driven.
     pub lookback_days: u32,
+    /// `ORGANIZATIONS_ROLE_ARN`: the role in the management or delegated administrator account
+    /// that vault sets of OUs or of the organisation are read through (unset: no sets of those).
+    pub organizations_role_arn: Option<String>,
 }
 
 impl Config {
@@ -106,7 +109,17 @@ impl Config {
                 })
             }
         };
+        let organizations_role_arn = optional("ORGANIZATIONS_ROLE_ARN");
+        if let Some(arn) = &organizations_role_arn {
+            if relay_core::arn::RoleArn::parse(arn).is_err() {
+                return Err(ConfigError::Invalid {
+                    name: "ORGANIZATIONS_ROLE_ARN",
+                    reason: format!("'{arn}' is not an IAM role ARN"),
+                });
+            }
+        }
         Ok(Self {
+            organizations_role_arn,
             policy,
             copy_role_name: optional("COPY_ROLE_NAME"),
             ledger_table: required("LEDGER_TABLE")?,

@@ -4,6 +4,7 @@
 //! parse, call the core and log.
 
 pub mod config;
+mod membership;
 pub mod policy;
 
 use aws_config::retry::RetryConfig;
@@ -107,7 +108,13 @@ pub async fn start(function: &str) -> Result<Startup, ConfigError> {
     init_tracing();
     let config = config_from_env()?;
     let ports = aws_ports(&config, function).await;
-    let policy = loaded_policy(&config, &ports);
+    let org = relay_aws::AwsOrganizations::through_role(
+        ports.sessions.base(),
+        config.organizations_role_arn.as_deref(),
+        &relay_aws::session_name(function),
+    )
+    .await;
+    let policy = loaded_policy(&config, &ports).with_organizations(org);
     Ok(Startup {
         config,
         ports,

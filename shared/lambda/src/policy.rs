@@ -11,9 +11,11 @@ use relay_chain::incident;
 use relay_core::policy::keeper::{InForce, NoPolicy, Offer, PolicyDocument, PolicyKeeper};
 use relay_core::policy::{Policy, PolicyErrors};
 use relay_core::ports::{
-    Alert, AlertPort, Clock, ErrorKind, LedgerPort, PolicyStore, PortError, PortResult, RouterPorts,
+    Alert, AlertPort, Clock, ErrorKind, LedgerPort, OrganizationsPort, PolicyStore, PortError,
+    PortResult, RouterPorts,
 };
 
+use crate::membership::Members;
 use crate::HandlerError;
 
 type Fetching<'a, T> = Pin<Box<dyn Future<Output = PortResult<T>> + Send + 'a>>;
@@ -46,6 +48,8 @@ pub struct LoadedPolicy {
     /// `None`: a policy given once (tests), never looked for again.
     store: Option<Box<dyn FetchPolicy>>,
     keeper: Mutex<PolicyKeeper>,
+    /// The members its vault sets expand with.
+    members: Members,
 }
 
 impl LoadedPolicy {
@@ -58,6 +62,7 @@ impl LoadedPolicy {
         Self {
             store: Some(Box::new(store)),
             keeper: Mutex::new(PolicyKeeper::new(passable_copy_role)),
+            members: Members::default(),
         }
     }
 
@@ -71,7 +76,14 @@ impl LoadedPolicy {
         Self {
             store: None,
             keeper: Mutex::new(PolicyKeeper::given(policy)),
+            members: Members::default(),
         }
+    }
+
+    /// Vault sets of OUs or of the organisation expand with what `org` reads.
+    pub fn with_organizations(mut self, org: impl OrganizationsPort + 'static) -> Self {
+        self.members = Members::new(org);
+        self
     }
 
     pub async fn get<P: RouterPorts>(
@@ -92,7 +104,7 @@ impl LoadedPolicy {
     ) -> Result<Arc<InForce>, HandlerError> {
         let read_error = self.look(ledger, alerts, clock).await;
         let current = self.keeper().current();
-        current.map_err(|no| {
+        let current = current.map_err(|no| {
             let e = match no {
                 NoPolicy::Invalid(errors) => HandlerError::InvalidPolicy {
                     event_id: event_id.to_string(),
@@ -107,7 +119,10 @@ impl LoadedPolicy {
             };
             tracing::error!(error_type = e.error_type(), error = %e, "event not processed");
             e
-        })
+        })?;
+        self.members
+            .expand(current, (ledger, alerts, clock), event_id)
+            .await
     }
 
     /// Read the store when due and offer what it holds; announce a refusal. Returns the read's

@@ -43,7 +43,7 @@ impl DoctorPort for Sim {
         let accounts = w
             .vaults
             .get(vault)
-            .map(|v| v.allow_copy_from.clone())
+            .map(|v| w.copy_admits(v))
             .unwrap_or_default();
         Ok(Admission {
             accounts,

@@ -3,7 +3,7 @@
 //! copy-router and retention-guard code reacts, and the real reconciler runs on its schedule. The
 //! summary says what happened and whether every chain is complete.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use relay_chain::reconcile::{self, ReconcileConfig, RunBudget};
@@ -22,12 +22,14 @@ use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
 use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
+mod membership;
 mod organisation;
 mod summary;
 
+use membership::Members;
 pub(crate) use organisation::BackupQueue;
 use organisation::{
-    default_plans, generated_tables, plan_from_spec, sim_table, world_from_spec, BackupPlan,
+    add_member_vault, generated_tables, plans_for, sim_table, world_from_spec, BackupPlan,
 };
 use summary::held_copies;
 pub use summary::Summary;
@@ -91,7 +93,11 @@ impl Default for SimOptions {
 
 pub struct Simulation {
     pub sim: Sim,
+    /// The policy in force: vault sets expanded with today's members.
     pub policy: Policy,
+    members: Members,
+    /// The world file, for the spokes of accounts that join.
+    world_spec: Option<WorldFile>,
     pub options: SimOptions,
     /// The backup plans that make the originals.
     plans: Vec<BackupPlan>,
@@ -115,34 +121,54 @@ impl Simulation {
         Self::build(policy, options, Some(world))
     }
 
-    fn build(policy: Policy, mut options: SimOptions, spec: Option<&WorldFile>) -> Self {
+    fn build(template: Policy, mut options: SimOptions, spec: Option<&WorldFile>) -> Self {
         if let Some(f) = spec.and_then(|s| s.faults.as_ref()) {
             options.faults = options.faults.with_spec(f);
         }
+        let members = Members::new(&template, spec);
+        let policy = members.policy_on(Some(0));
         let mut world = World::new(options.start, options.seed, options.faults.clone());
+        // The organisation: every account of the policy (whether its vaults exist or not) and
+        // every member, late joiners included (before they join they make no backups).
+        let active = members.tree(None).active;
+        world.organization = active.clone();
+        world.org_tree = members.tree(Some(0));
+        world.organization.extend(
+            members
+                .policy_on(None)
+                .vaults
+                .iter()
+                .map(|v| v.arn.account.clone()),
+        );
         match spec {
-            Some(spec) => world_from_spec(&mut world, &policy, spec),
+            Some(spec) => world_from_spec(&mut world, &policy, spec, &active),
             None => {
                 for v in &policy.vaults {
                     world.add_vault(v.arn.clone());
                 }
             }
         }
-        match spec.and_then(|s| s.tables.as_ref()) {
-            Some(tables) => world.set_tables(tables.iter().map(sim_table).collect()),
-            None => world.set_tables(generated_tables(&policy, options.tables)),
-        }
-        let plans = match spec.and_then(|s| s.backup_plans.as_ref()) {
-            Some(plans) => plans
+        // Tables exist before their account joins; its backup plan starts when it does.
+        let tables = match (
+            spec.and_then(|s| s.tables.as_ref()),
+            spec.and_then(|s| s.generate.as_ref()),
+        ) {
+            (Some(tables), g) => tables
                 .iter()
-                .filter_map(|p| plan_from_spec(&policy, p))
+                .chain(g.map(|g| g.tables()).iter().flatten())
+                .map(sim_table)
                 .collect(),
-            None => default_plans(&policy, &options),
+            (None, Some(g)) => g.tables().iter().map(sim_table).collect(),
+            (None, None) => generated_tables(&members.policy_on(None), options.tables),
         };
+        world.set_tables(tables);
+        let plans = plans_for(&policy, spec, &options);
         world.backup_plans = plans.iter().enumerate().map(|(i, p)| p.facts(i)).collect();
         Self {
             sim: Sim::new(world),
             policy,
+            members,
+            world_spec: spec.cloned(),
             options,
             plans,
             redriven: 0,
@@ -151,6 +177,49 @@ impl Simulation {
             reconciler_pages: 0,
             reconcile_reports: Vec::new(),
         }
+    }
+
+    /// Organizations read again as a new day begins: accounts that joined get their member
+    /// vaults and backup plans (their first backups from today), and the policy in force covers
+    /// them, with no change to the policy as written.
+    pub(crate) async fn refresh_members(&mut self, day: u32, queue: &mut BackupQueue) {
+        // What Organizations answers today, read as the functions read it.
+        self.sim.world().org_tree = self.members.tree(Some(day));
+        let Ok(tree) = relay_core::organization::read_tree(&self.sim, &self.members.template).await
+        else {
+            return;
+        };
+        let template = &self.members.template;
+        let next = template.expand(&template.membership(&tree));
+        if next.vaults.len() == self.policy.vaults.len() && next == self.policy {
+            return;
+        }
+        {
+            let mut w = self.sim.world();
+            for v in &next.vaults {
+                if !w.vaults.contains_key(&v.arn) {
+                    add_member_vault(&mut w, v, self.world_spec.as_ref());
+                }
+            }
+        }
+        let known: BTreeSet<VaultArn> = self.plans.iter().map(|p| p.vault.clone()).collect();
+        let from = start_of_day(self.sim.world().now);
+        for plan in plans_for(&next, self.world_spec.as_ref(), &self.options) {
+            if known.contains(&plan.vault) {
+                continue;
+            }
+            self.plans.push(plan);
+            self.queue_plans(std::iter::once(self.plans.len() - 1), from, queue);
+        }
+        let mut w = self.sim.world();
+        w.backup_plans = self
+            .plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.facts(i))
+            .collect();
+        drop(w);
+        self.policy = next;
     }
 
     pub fn vault_arn(&self, alias: &str) -> Option<VaultArn> {
@@ -170,6 +239,11 @@ impl Simulation {
         let mut next_reconcile = self.options.reconcile_every.map(|every| start + every);
         let mut t = start;
         while t < limit {
+            if t == start_of_day(t) && t > start && t < backups_end {
+                let day = u32::try_from((t - start).num_days()).unwrap_or(u32::MAX);
+                self.sim.world().now = t;
+                self.refresh_members(day, &mut backups).await;
+            }
             if let Some(progress) = self.options.progress {
                 if t == start_of_day(t) {
                     let day = (t - start).num_days();
@@ -248,27 +322,44 @@ impl Simulation {
     /// its vault's account and Region that carry its tags, from 05:00 on the first day, one table a
     /// minute (wrapping after 18 hours), each job taking 10 to 40 minutes, every `every`.
     pub(crate) fn backup_queue(&self) -> BackupQueue {
-        let w = self.sim.world();
         let first_day = start_of_day(self.options.start);
         let mut queue = BackupQueue::new();
-        for (p, plan) in self.plans.iter().enumerate() {
-            for (i, table) in w.tables.iter().enumerate() {
-                let n = i64::try_from(i).unwrap_or(i64::MAX);
-                let here = table.arn.account == plan.vault.account
-                    && table.arn.region == plan.vault.region;
-                let tagged = plan
+        self.queue_plans(0..self.plans.len(), first_day, &mut queue);
+        queue
+    }
+
+    /// The plans' first backup of each of their tables, on the day that starts at `day`.
+    fn queue_plans(
+        &self,
+        plans: impl Iterator<Item = usize>,
+        day: DateTime<Utc>,
+        queue: &mut BackupQueue,
+    ) {
+        let w = self.sim.world();
+        // Tables by account and Region: an organisation has thousands of plans.
+        let mut here: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, t) in w.tables.iter().enumerate() {
+            let at = (t.arn.account.as_str(), t.arn.region.as_str());
+            here.entry(at).or_default().push(i);
+        }
+        for p in plans {
+            let plan = &self.plans[p];
+            let at = (plan.vault.account.as_str(), plan.vault.region.as_str());
+            for &i in here.get(&at).into_iter().flatten() {
+                let table = &w.tables[i];
+                if !plan
                     .select_tags
                     .iter()
-                    .all(|(k, v)| table.tags.get(k) == Some(v));
-                if !(here && tagged) {
+                    .all(|(k, v)| table.tags.get(k) == Some(v))
+                {
                     continue;
                 }
-                let started = first_day + Duration::minutes(5 * 60 + n % (18 * 60));
+                let n = i64::try_from(i).unwrap_or(i64::MAX);
+                let started = day + Duration::minutes(5 * 60 + n % (18 * 60));
                 let duration = Duration::minutes(10 + n.wrapping_mul(7).rem_euclid(30));
                 queue.push(started + duration, (i, p, duration));
             }
         }
-        queue
     }
 
     /// The backups that complete by `t`; each plan's next one is queued.

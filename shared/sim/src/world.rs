@@ -12,8 +12,8 @@ use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Ho
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
-    HopFailure, Incident, LedgerPort, ListQuery, Page, PortError, PortResult, RouterPorts,
-    StartedJob, TagPort,
+    HopFailure, Incident, LedgerPort, ListQuery, OrganizationsPort, Page, PortError, PortResult,
+    RouterPorts, StartedJob, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
@@ -35,6 +35,8 @@ pub struct World {
     pub rng: Rng,
     pub faults: Faults,
     pub organization: BTreeSet<String>,
+    /// What AWS Organizations answers: the ACTIVE accounts and the OU tree, today.
+    pub org_tree: relay_core::policy::OrgTree,
     pub vaults: BTreeMap<VaultArn, SimVault>,
     /// Its tables (set them with [`World::set_tables`], which indexes them by ARN).
     pub tables: Vec<SimTable>,
@@ -120,6 +122,7 @@ impl World {
             rng: Rng::new(seed),
             faults,
             organization: BTreeSet::new(),
+            org_tree: relay_core::policy::OrgTree::default(),
             vaults: BTreeMap::new(),
             tables: Vec::new(),
             table_index: HashMap::new(),
@@ -165,23 +168,35 @@ impl World {
         }
     }
 
+    /// A vault whose access policy allows the whole organisation (aws:PrincipalOrgID), as the
+    /// spoke stack sets it; its account becomes a member.
     pub fn add_vault(&mut self, arn: VaultArn) {
         self.organization.insert(arn.account.clone());
-        let all = self.organization.clone();
         self.vaults.insert(
             arn.clone(),
             SimVault {
                 arn,
                 lock: None,
-                allow_copy_from: all,
+                allow_copy_from: None,
                 kms_shared_with: None,
                 deny_manual_deletion: false,
             },
         );
-        // Access policies allow the whole organisation (aws:PrincipalOrgID), as the spoke stack sets.
+    }
+
+    /// The accounts `vault`'s access policy lets copy in.
+    pub fn copy_admits(&self, vault: &SimVault) -> BTreeSet<String> {
+        vault
+            .allow_copy_from
+            .clone()
+            .unwrap_or_else(|| self.organization.clone())
+    }
+
+    /// Take `account` out of `vault`'s access policy (a person narrowing it).
+    pub fn deny_copies_from(&mut self, vault: &VaultArn, account: &str) {
         let org = self.organization.clone();
-        for v in self.vaults.values_mut() {
-            v.allow_copy_from = org.clone();
+        if let Some(v) = self.vaults.get_mut(vault) {
+            v.allow_copy_from.get_or_insert(org).remove(account);
         }
     }
 

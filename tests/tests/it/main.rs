@@ -10,6 +10,7 @@ mod inventory_moto;
 mod layout;
 mod ledger_moto;
 mod ledger_sim;
+mod organisation;
 mod promise;
 mod report;
 mod report_browser;

@@ -174,12 +174,7 @@ async fn access_denied_on_the_destination_is_one_alert_and_no_retry() {
         ),
     );
     let bunker = sim.vault_arn("bunker").unwrap();
-    sim.sim
-        .world()
-        .vault_mut(&bunker)
-        .unwrap()
-        .allow_copy_from
-        .remove("222222222222");
+    sim.sim.world().deny_copies_from(&bunker, "222222222222");
     let s = sim.run().await;
     // 2 tables, both gold (every fourth table is not), 2 days: 4 chains, each stopped at dr -> bunker.
     assert_eq!((s.chains_total, s.chains_complete), (4, 0));
@@ -437,12 +432,7 @@ async fn a_permanent_failure_is_one_alert_per_hop_and_no_retry_storm() {
         ),
     );
     let bunker = sim.vault_arn("bunker").unwrap();
-    sim.sim
-        .world()
-        .vault_mut(&bunker)
-        .unwrap()
-        .allow_copy_from
-        .remove("222222222222");
+    sim.sim.world().deny_copies_from(&bunker, "222222222222");
     let s = sim.run().await;
     // 2 gold tables, 3 days: 6 hops into the bunker, each tried once, each alerted once.
     assert_eq!((s.copy_failures, s.retries, s.alerts), (6, 0, 6), "{s:#?}");

@@ -4,9 +4,21 @@
 use super::*;
 
 pub(super) fn protected_by_plan(
-    _: &Index<'_>,
+    ix: &Index<'_>,
     v: &TableView<'_>,
 ) -> (Status, String, Vec<Evidence>) {
+    let t = v.table;
+    let no_vault = !ix
+        .policy
+        .vaults
+        .iter()
+        .any(|p| p.arn.account == t.account && p.arn.region == t.region);
+    if v.plans.is_empty() && no_vault {
+        return bad(
+            format!("no backup plan in its account and Region selects the table, and no vault of the policy is in {}/{}: the table is not protected", t.account, t.region),
+            Vec::new(),
+        );
+    }
     if v.plans.is_empty() {
         return bad(
             "no backup plan in its account and Region selects the table",

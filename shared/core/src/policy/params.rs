@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arn::is_issued_account_id;
-use crate::policy::{fields, Errors, Node};
+use crate::policy::{fields, AccountScope, Errors, Node};
 
 /// Audit Manager's `recoveryPointAgeValue` is at most 744 hours (31 days).
 pub const MAX_RECOVERY_POINT_AGE_HOURS: u32 = 744;
@@ -30,6 +30,31 @@ pub struct Parameters {
     pub max_restore_time_minutes: Option<u32>,
     /// RELAY_CHAIN_COMPLETE: originals older than this must be in every vault their routes reach.
     pub chain_deadline_hours: u32,
+    /// `scope`: the accounts and Regions whose every table is in the report (`None`: every
+    /// account and Region of the policy's vaults and sets).
+    #[serde(skip)]
+    pub scope: Option<ReportScope>,
+    /// The scope's accounts as Organizations answered them (set by [`Policy::expand`]).
+    ///
+    /// [`Policy::expand`]: crate::policy::Policy::expand
+    #[serde(skip)]
+    pub scope_members: Option<std::collections::BTreeSet<String>>,
+}
+
+/// The report's scope (design.md): its accounts and Regions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportScope {
+    /// `None`: the accounts of the policy's vaults and sets.
+    pub accounts: Option<AccountScope>,
+    /// Empty: the Regions of the policy's vaults and sets.
+    pub regions: Vec<String>,
+}
+
+impl Parameters {
+    /// The account scope the report reads Organizations for, when it names one.
+    pub fn scope_accounts(&self) -> Option<&AccountScope> {
+        self.scope.as_ref().and_then(|s| s.accounts.as_ref())
+    }
 }
 
 impl Default for Parameters {
@@ -44,11 +69,14 @@ impl Default for Parameters {
             vault_lock_max_retention_days: None,
             max_restore_time_minutes: None,
             chain_deadline_hours: 24,
+            scope: None,
+            scope_members: None,
         }
     }
 }
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
+    "scope",
     "required_retention_days",
     "required_frequency_hours",
     "recovery_point_max_age_hours",
@@ -124,6 +152,7 @@ pub(crate) fn parse_parameters(node: Option<&Node>, errors: &mut Errors) -> Para
             );
         }
     }
+    p.scope = f.get("scope").map(|n| parse_scope_section(n, errors));
     p.cross_region_list = list(
         f.get("cross_region_list").copied(),
         "cross_region_list",
@@ -194,4 +223,67 @@ fn list(
         }
     }
     out
+}
+
+/// `scope: { accounts: organization | [...] | { organizational_units: [...] }, regions: [...] }`.
+fn parse_scope_section(node: &Node, errors: &mut Errors) -> ReportScope {
+    let loc = "compliance";
+    let f = fields(node, loc, "scope", &["accounts", "regions"], errors);
+    let accounts = f
+        .get("accounts")
+        .and_then(|n| super::sets::parse_scope(n, loc, "scope.accounts", errors));
+    let regions = match f.get("regions") {
+        None => Vec::new(),
+        Some(n) => {
+            let partition = match n {
+                Node::Seq(items) => items.iter().find_map(|i| match i {
+                    Node::Str(r) => crate::regions::partition_of_region(r),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let field = Some(*n);
+            super::sets::parse_regions(field, partition.unwrap_or("aws"), loc, errors)
+        }
+    };
+    ReportScope { accounts, regions }
+}
+
+impl crate::policy::Policy {
+    /// Every account and Region whose tables the report covers: the scope's accounts (as
+    /// Organizations answered, or as listed) times its Regions; by default every account and
+    /// every Region of the policy's vaults and sets (so a table in a policy account and Region
+    /// that holds no vault is in the report too).
+    pub fn report_locations(&self) -> Vec<crate::arn::Location> {
+        use std::collections::BTreeSet;
+        let scope = self.compliance.scope.as_ref();
+        let accounts: BTreeSet<String> = match (
+            scope.and_then(|s| s.accounts.as_ref()),
+            &self.compliance.scope_members,
+        ) {
+            (Some(AccountScope::Accounts(list)), _) => list.iter().cloned().collect(),
+            (Some(_), Some(members)) => members.clone(),
+            // Organizations not read (a policy never expanded): nothing to add.
+            (Some(_), None) => BTreeSet::new(),
+            (None, _) => self.vaults.iter().map(|v| v.arn.account.clone()).collect(),
+        };
+        let mut regions: BTreeSet<String> = scope
+            .map(|s| s.regions.iter().cloned().collect())
+            .unwrap_or_default();
+        if regions.is_empty() {
+            regions.extend(self.vaults.iter().map(|v| v.arn.region.clone()));
+            regions.extend(self.sets.iter().flat_map(|s| s.regions.iter().cloned()));
+        }
+        let mut out = Vec::new();
+        for account in &accounts {
+            for region in &regions {
+                out.push(crate::arn::Location {
+                    partition: crate::arn::partition_of_region(region).to_string(),
+                    account: account.clone(),
+                    region: region.clone(),
+                });
+            }
+        }
+        out
+    }
 }

@@ -125,7 +125,15 @@ pub(super) fn check_route(
             format!("vault '{to}' has no retention: {why}"),
         );
     }
-    if let (Some(src_arn), Some(role)) = (&src.arn, role) {
+    if src.set.is_some() || dst.set.is_some() {
+        let fixed = role.and_then(|role| role.account.as_deref());
+        let (from, to) = (
+            (&*src.alias, src.set.as_ref()),
+            (&*dst.alias, dst.set.as_ref()),
+        );
+        sets::check_set_route(&r.loc, from, to, fixed, errors);
+    }
+    if let (Some(src_arn), Some(role)) = (src.arn.as_ref().filter(|_| src.set.is_none()), role) {
         check_role_for(r, &src.alias, src_arn, role, errors);
     }
     let (Some(src_arn), Some(dst_arn)) = (&src.arn, &dst.arn) else {

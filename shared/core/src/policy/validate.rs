@@ -248,31 +248,56 @@ pub(super) fn finish(
     if !errors.0.is_empty() {
         return Err(PolicyErrors(errors.0));
     }
-    let vaults: Option<Vec<Vault>> = vaults
-        .into_iter()
-        .map(|v| {
-            v.arn.map(|arn| Vault {
+    let mut sets = Vec::new();
+    let mut concrete = Vec::new();
+    for v in vaults {
+        match (v.set, v.arn) {
+            (Some(set), _) => sets.push(VaultSet {
+                alias: v.alias,
+                name: set.name,
+                // Checked: a set without accounts is an error, so never reaches here.
+                accounts: set.accounts.unwrap_or(AccountScope::Accounts(Vec::new())),
+                exclude_accounts: set.exclude_accounts,
+                regions: set.regions,
+                partition: set.partition,
+                retention: v.retention,
+                on_lock_conflict: v.on_lock_conflict,
+            }),
+            (None, Some(arn)) => concrete.push(Vault {
                 alias: v.alias,
                 arn,
                 retention: v.retention,
                 on_lock_conflict: v.on_lock_conflict,
-            })
-        })
-        .collect();
-    match (copy_role, vaults) {
-        (Some(copy_role), Some(vaults)) => Ok(Policy {
-            copy_role,
-            vaults,
-            routes: routes.into_iter().map(|r| r.route).collect(),
-            compliance: Default::default(),
-        }),
-        // Every way to get here adds an error first; kept as an error rather than a panic.
-        _ => Err(PolicyErrors(vec![PolicyError {
-            location: "policy".into(),
-            field: "(document)".into(),
-            message: "incomplete policy".into(),
-        }])),
+                member_of: None,
+            }),
+            (None, None) => return Err(incomplete()),
+        }
     }
+    let is_set = |alias: &str| sets.iter().any(|s| s.alias == alias);
+    let (set_routes, routes): (Vec<Route>, Vec<Route>) = routes
+        .into_iter()
+        .map(|r| r.route)
+        .partition(|r| is_set(&r.from) || is_set(&r.to));
+    match copy_role {
+        Some(copy_role) => Ok(Policy {
+            copy_role,
+            vaults: concrete,
+            routes,
+            compliance: Default::default(),
+            sets,
+            set_routes,
+        }),
+        None => Err(incomplete()),
+    }
+}
+
+/// Every way to an incomplete policy adds an error first; kept as an error rather than a panic.
+fn incomplete() -> PolicyErrors {
+    PolicyErrors(vec![PolicyError {
+        location: "policy".into(),
+        field: "(document)".into(),
+        message: "incomplete policy".into(),
+    }])
 }
 
 pub(super) fn check_version(node: Option<&Node>, errors: &mut Errors) {

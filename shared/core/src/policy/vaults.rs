@@ -1,5 +1,6 @@
 //! The policy's vaults: aliases, ARNs (partition, Region, account, name) and retentions.
 
+use super::sets::*;
 use super::validate::*;
 use super::*;
 
@@ -13,6 +14,8 @@ pub(super) struct VaultDraft {
     pub(super) retention: Option<Retention>,
     pub(super) retention_given: bool,
     pub(super) on_lock_conflict: LockConflict,
+    /// A vault set: its members' name, accounts and Regions (`arn` is then a representative).
+    pub(super) set: Option<SetDraft>,
 }
 
 pub(super) fn parse_vaults(node: Option<&Node>, errors: &mut Errors) -> Vec<VaultDraft> {
@@ -42,7 +45,9 @@ pub(super) fn parse_vaults(node: Option<&Node>, errors: &mut Errors) -> Vec<Vaul
             continue;
         }
         let vault = parse_vault(alias, node, &loc, errors);
-        if let Some(arn) = &vault.arn {
+        // Sets with one name may cover different accounts: their members are told apart when
+        // expanded.
+        if let Some(arn) = vault.arn.as_ref().filter(|_| vault.set.is_none()) {
             if let Some(other) = arns.get(arn) {
                 errors.add(&loc, "arn", format!("same vault as '{other}'"));
             } else {
@@ -66,19 +71,28 @@ pub(super) fn parse_vault(alias: &str, node: &Node, loc: &str, errors: &mut Erro
     if !is_alias(alias) {
         errors.add(loc, "(alias)", "an alias is one or more of A-Z a-z 0-9 _ -");
     }
-    let f = fields(
-        node,
-        loc,
-        "(vault)",
-        &["arn", "retention", "on_lock_conflict"],
-        errors,
-    );
-    let arn = match f.get("arn") {
+    let is_set = matches!(node, Node::Map(entries)
+        if entries.iter().any(|(k, _)| ["name", "accounts", "regions"].contains(&k.as_str())));
+    let allowed: &[&str] = if is_set {
+        &SET_FIELDS
+    } else {
+        &["arn", "retention", "on_lock_conflict"]
+    };
+    let f = fields(node, loc, "(vault)", allowed, errors);
+    let (set, arn) = match f.get("arn") {
+        _ if is_set => parse_set(&f, loc, errors),
         None => {
-            errors.add(loc, "arn", "required");
-            None
+            errors.add(
+                loc,
+                "arn",
+                "required (or name, accounts and regions for a vault set)",
+            );
+            (None, None)
         }
-        Some(n) => text(n, loc, "arn", errors).and_then(|s| parse_vault_arn(s, loc, errors)),
+        Some(n) => (
+            None,
+            text(n, loc, "arn", errors).and_then(|s| parse_vault_arn(s, loc, errors)),
+        ),
     };
     let retention = f
         .get("retention")
@@ -98,6 +112,7 @@ pub(super) fn parse_vault(alias: &str, node: &Node, loc: &str, errors: &mut Erro
         retention,
         retention_given: f.contains_key("retention"),
         on_lock_conflict,
+        set,
     }
 }
 

@@ -2,6 +2,8 @@
 //! file), and the simulated AWS set up as the world file describes it.
 
 use super::*;
+use relay_core::policy::Vault;
+use relay_core::world_file::VaultSpec;
 
 /// A backup plan as the simulation runs it.
 #[derive(Debug, Clone)]
@@ -89,21 +91,43 @@ pub(super) fn default_plans(policy: &Policy, options: &SimOptions) -> Vec<Backup
         .collect()
 }
 
-pub(super) fn plan_from_spec(policy: &Policy, spec: &BackupPlanSpec) -> Option<BackupPlan> {
-    Some(BackupPlan {
-        vault: policy.vault(&spec.vault)?.arn.clone(),
-        every: Duration::hours(i64::from(spec.every_hours)),
-        lifecycle: Lifecycle {
-            delete_after_days: Some(spec.delete_after_days),
-            move_to_cold_storage_after_days: None,
-        },
-        select_tags: spec.select_tags.clone(),
-        copy_to: spec
-            .copy_to
-            .as_deref()
-            .and_then(|alias| policy.vault(alias))
-            .map(|v| v.arn.clone()),
-    })
+/// The plans of a world file's spec: one per member vault when it names a set.
+pub(super) fn plan_from_spec(policy: &Policy, spec: &BackupPlanSpec) -> Vec<BackupPlan> {
+    let copy_to = spec
+        .copy_to
+        .as_deref()
+        .and_then(|alias| policy.vault(alias))
+        .map(|v| v.arn.clone());
+    policy
+        .vaults
+        .iter()
+        .filter(|v| v.alias == spec.vault || v.member_of.as_deref() == Some(spec.vault.as_str()))
+        .map(|v| BackupPlan {
+            vault: v.arn.clone(),
+            every: Duration::hours(i64::from(spec.every_hours)),
+            lifecycle: Lifecycle {
+                delete_after_days: Some(spec.delete_after_days),
+                move_to_cold_storage_after_days: None,
+            },
+            select_tags: spec.select_tags.clone(),
+            copy_to: copy_to.clone(),
+        })
+        .collect()
+}
+
+/// The backup plans of the policy in force: the world file's, else one per root vault.
+pub(super) fn plans_for(
+    policy: &Policy,
+    spec: Option<&WorldFile>,
+    options: &SimOptions,
+) -> Vec<BackupPlan> {
+    match spec.and_then(|s| s.backup_plans.as_ref()) {
+        Some(plans) => plans
+            .iter()
+            .flat_map(|p| plan_from_spec(policy, p))
+            .collect(),
+        None => default_plans(policy, options),
+    }
 }
 
 /// In each root vault's account and Region, `tables` tables; three in four carry every tag the
@@ -154,37 +178,23 @@ pub(super) fn sim_table(t: &TableSpec) -> SimTable {
 
 /// The simulated AWS as the world file describes it: which vaults exist, their locks, access
 /// policies and keys; the organisation; missing roles; Regions without advanced features.
-pub(super) fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFile) {
-    // The organisation is every account of the policy, whether its vaults exist or not.
-    world.organization = policy
-        .vaults
-        .iter()
-        .map(|v| v.arn.account.clone())
-        .collect();
+pub(super) fn world_from_spec(
+    world: &mut World,
+    policy: &Policy,
+    spec: &WorldFile,
+    members: &BTreeSet<String>,
+) {
     for v in &policy.vaults {
-        if spec.vaults.get(&v.alias).is_none_or(|s| s.exists) {
+        if vault_spec(spec, v).is_none_or(|s| s.exists) {
             world.add_vault(v.arn.clone());
         }
     }
-    if let Some(members) = &spec.organization.members {
+    // Members as the world file states them (its vaults' accounts may be outside).
+    if spec.organization.members.is_some() || spec.generate.is_some() {
         world.organization = members.clone();
     }
-    let org = world.organization.clone();
     for v in &policy.vaults {
-        let (Some(vs), Some(sim)) = (spec.vaults.get(&v.alias), world.vaults.get_mut(&v.arn))
-        else {
-            continue;
-        };
-        sim.lock = vs.lock;
-        sim.allow_copy_from = match &vs.access_policy_allows_copy_from {
-            Principals::Organization => org.clone(),
-            Principals::Accounts(a) => a.clone(),
-        };
-        sim.kms_shared_with = match &vs.kms_key_shared_with {
-            Principals::Organization => Some(org.clone()),
-            Principals::Accounts(a) => Some(a.clone()),
-        };
-        sim.deny_manual_deletion = vs.deny_manual_deletion;
+        apply_vault_spec(world, v, spec);
     }
     for (account, a) in &spec.accounts {
         if !a.executor_role {
@@ -207,4 +217,43 @@ pub(super) fn world_from_spec(world: &mut World, policy: &Policy, spec: &WorldFi
         .filter(|(_, r)| !r.event_forwarding)
         .map(|(k, _)| k.clone())
         .collect();
+}
+
+/// The world file's word on a vault: its own alias's, or its set's for a member.
+fn vault_spec<'a>(spec: &'a WorldFile, v: &Vault) -> Option<&'a VaultSpec> {
+    spec.vaults
+        .get(&v.alias)
+        .or_else(|| v.member_of.as_ref().and_then(|set| spec.vaults.get(set)))
+}
+
+/// A vault's lock, access policy, key and deletion guard as the world file describes them.
+fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
+    let (Some(vs), Some(sim)) = (vault_spec(spec, v), world.vaults.get_mut(&v.arn)) else {
+        return;
+    };
+    sim.lock = vs.lock;
+    sim.allow_copy_from = match &vs.access_policy_allows_copy_from {
+        Principals::Organization => None,
+        Principals::Accounts(a) => Some(a.clone()),
+    };
+    // The organisation's members are the only accounts that copy here: unrestricted reads the same.
+    sim.kms_shared_with = match &vs.kms_key_shared_with {
+        Principals::Organization => None,
+        Principals::Accounts(a) => Some(a.clone()),
+    };
+    sim.deny_manual_deletion = vs.deny_manual_deletion;
+}
+
+/// A joining account's member vault, made by its spoke as the StackSet deploys it.
+pub(super) fn add_member_vault(world: &mut World, v: &Vault, spec: Option<&WorldFile>) {
+    if spec
+        .and_then(|s| vault_spec(s, v))
+        .is_some_and(|s| !s.exists)
+    {
+        return;
+    }
+    world.add_vault(v.arn.clone());
+    if let Some(spec) = spec {
+        apply_vault_spec(world, v, spec);
+    }
 }

@@ -50,6 +50,8 @@ pub struct Summary {
     pub chains_incomplete_unalerted: u64,
     /// Tables in the simulated organisation (a world file's, or `tables` per root vault).
     pub table_count: u64,
+    /// Accounts holding a member vault of a vault set at the end (0: the policy has no sets).
+    pub member_accounts: u64,
     /// Hours simulated after the last backups: the drain, longer while chains were still in progress.
     pub drained_hours: i64,
     /// Those chains: (original, the first vault missing its copy). Empty in every correct run.
@@ -84,6 +86,7 @@ impl Simulation {
             seed: self.options.seed,
             drained_hours: (w.now - backups_end).num_hours() + 1,
             table_count: w.tables.len() as u64,
+            member_accounts: self.members.member_accounts_at(w.now - self.options.start),
             ..Summary::default()
         };
         let held = held_copies(&w);

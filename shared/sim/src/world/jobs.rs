@@ -322,7 +322,11 @@ impl World {
             return Some("The destination backup vault does not exist.".into());
         };
 
-        if src_account != dest_account && !dest.allow_copy_from.contains(src_account) {
+        let admitted = match &dest.allow_copy_from {
+            Some(accounts) => accounts.contains(src_account),
+            None => self.organization.contains(src_account),
+        };
+        if src_account != dest_account && !admitted {
             return Some(ACCESS_DENIED_FAILURE.into());
         }
         let key_shared = self

@@ -88,8 +88,9 @@ pub fn vault_key_arn(vault: &VaultArn) -> String {
 pub struct SimVault {
     pub arn: VaultArn,
     pub lock: Option<VaultLock>,
-    /// Accounts the access policy lets copy in; the vault's own account always may.
-    pub allow_copy_from: BTreeSet<String>,
+    /// Accounts the access policy lets copy in (`None`: the organisation's members); the
+    /// vault's own account always may.
+    pub allow_copy_from: Option<BTreeSet<String>>,
     /// Accounts its KMS key is shared with (`None`: the whole organisation): copies out of the
     /// vault into any other account fail.
     pub kms_shared_with: Option<BTreeSet<String>>,

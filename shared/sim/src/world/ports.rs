@@ -173,3 +173,20 @@ impl RouterPorts for Sim {
         self
     }
 }
+
+/// Organizations' reads are counted, never throttled or refused: the simulated organisation's
+/// members are what the run is about, not a fault to inject.
+impl OrganizationsPort for Sim {
+    async fn active_accounts(&self) -> PortResult<BTreeSet<String>> {
+        let mut w = self.world();
+        w.counted("ListAccounts");
+        Ok(w.org_tree.active.clone())
+    }
+
+    async fn unit(&self, ou: &str) -> PortResult<relay_core::policy::OrgUnit> {
+        let mut w = self.world();
+        w.counted("ListAccountsForParent");
+        w.counted("ListOrganizationalUnitsForParent");
+        Ok(w.org_tree.units.get(ou).cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,565 @@
+//! Vault sets (contract): one alias for the vault of one name in every member account of the
+//! organisation, of OUs or of a list, in listed Regions. Read and checked here; the members come
+//! from AWS Organizations at run time and [`Policy::expand`] turns the sets into the concrete
+//! vaults and routes everything else works on, so hop identity stays (original, concrete vault).
+
+use super::validate::*;
+use super::*;
+
+/// Which accounts a set (or the report's scope) covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountScope {
+    /// Every ACTIVE account of the organisation.
+    Organization,
+    /// The ACTIVE accounts of these OUs and of every OU nested under them.
+    OrganizationalUnits(Vec<String>),
+    /// These accounts, as written (no Organizations read needed).
+    Accounts(Vec<String>),
+}
+
+impl fmt::Display for AccountScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Organization => write!(f, "the organization"),
+            Self::OrganizationalUnits(ous) => write!(f, "OUs {}", ous.join(", ")),
+            Self::Accounts(a) if a.len() <= 3 => write!(f, "accounts {}", a.join(", ")),
+            Self::Accounts(a) => write!(f, "{} listed accounts", a.len()),
+        }
+    }
+}
+
+/// A vault alias that stands for one vault name in many accounts and Regions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaultSet {
+    pub alias: String,
+    /// The vault's name in every member.
+    pub name: String,
+    pub accounts: AccountScope,
+    pub exclude_accounts: BTreeSet<String>,
+    pub regions: Vec<String>,
+    pub partition: String,
+    pub retention: Option<Retention>,
+    pub on_lock_conflict: LockConflict,
+}
+
+impl VaultSet {
+    /// The member vault in `account` and `region`.
+    pub fn member_arn(&self, account: &str, region: &str) -> VaultArn {
+        VaultArn {
+            partition: self.partition.clone(),
+            region: region.to_string(),
+            account: account.to_string(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The alias a member goes by once expanded: `primary[111111111111/us-east-1]`. Not a valid
+    /// policy alias, so it never collides with one.
+    pub fn member_alias(&self, account: &str, region: &str) -> String {
+        format!("{}[{account}/{region}]", self.alias)
+    }
+
+    /// One line for `relay validate`: the name, its scope and Regions.
+    pub fn describe(&self) -> String {
+        let excluded = match self.exclude_accounts.len() {
+            0 => String::new(),
+            n => format!(" minus {n} excluded"),
+        };
+        format!(
+            "set {}: vault '{}' in every account of {}{excluded}, in {}",
+            self.alias,
+            self.name,
+            self.accounts,
+            self.regions.join(", ")
+        )
+    }
+}
+
+/// What AWS Organizations said: the ACTIVE accounts, and for each OU read its ACTIVE accounts
+/// and child OUs. Only what the sets ask for is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgTree {
+    /// Every ACTIVE account (read when a scope is the organisation).
+    pub active: BTreeSet<String>,
+    pub units: BTreeMap<String, OrgUnit>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgUnit {
+    pub accounts: BTreeSet<String>,
+    pub children: Vec<String>,
+}
+
+/// The deepest OU nesting AWS Organizations allows (five levels under the root).
+pub const MAX_OU_DEPTH: usize = 5;
+
+impl OrgTree {
+    /// The accounts of `scope`. OUs are walked breadth first, each once, so a malformed answer
+    /// (a cycle, a deeper tree than AWS allows) cannot loop.
+    pub fn accounts(&self, scope: &AccountScope) -> BTreeSet<String> {
+        match scope {
+            AccountScope::Organization => self.active.clone(),
+            AccountScope::Accounts(list) => list.iter().cloned().collect(),
+            AccountScope::OrganizationalUnits(ous) => {
+                let mut out = BTreeSet::new();
+                let mut seen: BTreeSet<&str> = BTreeSet::new();
+                let mut queue: VecDeque<&str> = ous.iter().map(String::as_str).collect();
+                while let Some(ou) = queue.pop_front() {
+                    if !seen.insert(ou) {
+                        continue;
+                    }
+                    if let Some(unit) = self.units.get(ou) {
+                        out.extend(unit.accounts.iter().cloned());
+                        queue.extend(unit.children.iter().map(String::as_str));
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Each set's member accounts, by set alias (and the report's scope under [`REPORT_SCOPE`]).
+pub type Membership = BTreeMap<String, BTreeSet<String>>;
+
+/// The key of the report's scope accounts in a [`Membership`]: not an alias, so never a set's.
+pub const REPORT_SCOPE: &str = "(report scope)";
+
+impl Policy {
+    /// Each set's members in `tree`, exclusions applied.
+    pub fn membership(&self, tree: &OrgTree) -> Membership {
+        let mut out: Membership = self
+            .sets
+            .iter()
+            .map(|s| {
+                let members = tree
+                    .accounts(&s.accounts)
+                    .into_iter()
+                    .filter(|a| !s.exclude_accounts.contains(a))
+                    .collect();
+                (s.alias.clone(), members)
+            })
+            .collect();
+        if let Some(scope) = self.compliance.scope_accounts() {
+            out.insert(REPORT_SCOPE.to_string(), tree.accounts(scope));
+        }
+        out
+    }
+
+    /// Do any of the policy's vaults (or the report's scope) need AWS Organizations to expand?
+    pub fn reads_organization(&self) -> bool {
+        self.sets
+            .iter()
+            .map(|s| &s.accounts)
+            .chain(self.compliance.scope_accounts())
+            .any(|s| !matches!(s, AccountScope::Accounts(_)))
+    }
+
+    /// The concrete policy for these members: each set becomes one vault per member account and
+    /// Region, each set route one route per member (set -> set pairs the same account). Members
+    /// from an earlier expansion are replaced, so expanding again after a refresh is safe.
+    pub fn expand(&self, members: &Membership) -> Policy {
+        let mut vaults: Vec<Vault> = self
+            .vaults
+            .iter()
+            .filter(|v| v.member_of.is_none())
+            .cloned()
+            .collect();
+        let none = BTreeSet::new();
+        let members_of = |alias: &str| members.get(alias).unwrap_or(&none);
+        for set in &self.sets {
+            for account in members_of(&set.alias) {
+                for region in &set.regions {
+                    vaults.push(Vault {
+                        alias: set.member_alias(account, region),
+                        arn: set.member_arn(account, region),
+                        retention: set.retention,
+                        on_lock_conflict: set.on_lock_conflict,
+                        member_of: Some(set.alias.clone()),
+                    });
+                }
+            }
+        }
+        let mut routes: Vec<Route> = self
+            .routes
+            .iter()
+            .filter(|r| !r.from.contains('['))
+            .cloned()
+            .collect();
+        for route in &self.set_routes {
+            routes.extend(self.member_routes(route, members_of(&route.from), members));
+        }
+        let mut compliance = self.compliance.clone();
+        compliance.scope_members = members.get(REPORT_SCOPE).cloned();
+        Policy {
+            copy_role: self.copy_role.clone(),
+            vaults,
+            routes,
+            compliance,
+            sets: self.sets.clone(),
+            set_routes: self.set_routes.clone(),
+        }
+    }
+
+    /// The concrete routes of one set route, for the source set's `sources` accounts.
+    fn member_routes(
+        &self,
+        route: &Route,
+        sources: &BTreeSet<String>,
+        members: &Membership,
+    ) -> Vec<Route> {
+        let Some(from) = self.set(&route.from) else {
+            return Vec::new();
+        };
+        let to_set = self.set(&route.to);
+        let mut out = Vec::new();
+        for account in sources {
+            let to = match to_set {
+                None => route.to.clone(),
+                Some(dst) => {
+                    let paired = members.get(&dst.alias).is_some_and(|m| m.contains(account));
+                    let Some(region) = dst.regions.first().filter(|_| paired) else {
+                        continue;
+                    };
+                    dst.member_alias(account, region)
+                }
+            };
+            for region in &from.regions {
+                out.push(Route {
+                    from: from.member_alias(account, region),
+                    to: to.clone(),
+                    select: route.select.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The policy as if `account` were an ACTIVE member of every organisation and OU scope (a
+    /// listed set stays as written): for `relay plan`, which reads no AWS.
+    pub fn assuming_member(&self, account: &str) -> Policy {
+        let mut tree = OrgTree::default();
+        if !is_issued_account_id(account) {
+            return self.expand(&self.membership(&tree));
+        }
+        tree.active.insert(account.to_string());
+        for set in &self.sets {
+            if let AccountScope::OrganizationalUnits(ous) = &set.accounts {
+                for ou in ous {
+                    let unit = tree.units.entry(ou.clone()).or_default();
+                    unit.accounts.insert(account.to_string());
+                }
+            }
+        }
+        self.expand(&self.membership(&tree))
+    }
+
+    pub fn set(&self, alias: &str) -> Option<&VaultSet> {
+        self.sets.iter().find(|s| s.alias == alias)
+    }
+}
+
+// Reading a set.
+
+/// What the route rules need of a set while the policy is read.
+pub(super) struct SetDraft {
+    pub(super) accounts: Option<AccountScope>,
+    pub(super) exclude_accounts: BTreeSet<String>,
+    pub(super) regions: Vec<String>,
+    pub(super) partition: String,
+    pub(super) name: String,
+}
+
+/// The account a set's representative ARN carries while the policy is read: no real account, so
+/// a set -> vault route counts as cross-account and a set -> set route as same-account.
+pub(super) const ANY_MEMBER: &str = "{member}";
+
+pub(super) const SET_FIELDS: [&str; 8] = [
+    "name",
+    "accounts",
+    "exclude_accounts",
+    "regions",
+    "partition",
+    "retention",
+    "on_lock_conflict",
+    "arn",
+];
+
+/// A set's own fields; `None` when it cannot stand for vaults at all (no name).
+pub(super) fn parse_set(
+    f: &BTreeMap<&str, &Node>,
+    loc: &str,
+    errors: &mut Errors,
+) -> (Option<SetDraft>, Option<VaultArn>) {
+    if f.contains_key("arn") {
+        errors.add(
+            loc,
+            "name",
+            "name and arn are exclusive: a set names a vault, a vault has an arn",
+        );
+    }
+    let name = f.get("name").and_then(|n| text(n, loc, "name", errors));
+    if let Some(name) = name.filter(|n| !crate::arn::is_vault_name(n)) {
+        errors.add(
+            loc,
+            "name",
+            format!("invalid vault name '{name}' (2-50 of a-z A-Z 0-9 - _)"),
+        );
+    }
+    let partition = match f.get("partition") {
+        None => "aws".to_string(),
+        Some(n) => match text(n, loc, "partition", errors) {
+            Some(p) if is_known_partition(p) => p.to_string(),
+            Some(p) => {
+                errors.add(loc, "partition", unknown_partition(p));
+                return (None, None);
+            }
+            None => return (None, None),
+        },
+    };
+    let regions = parse_regions(f.get("regions").copied(), &partition, loc, errors);
+    let accounts = match f.get("accounts") {
+        None => {
+            errors.add(
+                loc,
+                "accounts",
+                "required: organization, a list of accounts, or { organizational_units: [...] }",
+            );
+            None
+        }
+        Some(n) => parse_scope(n, loc, "accounts", errors),
+    };
+    let exclude_accounts = f
+        .get("exclude_accounts")
+        .map(|n| account_list(n, loc, "exclude_accounts", true, errors))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let Some(name) = name.filter(|n| crate::arn::is_vault_name(n)) else {
+        return (None, None);
+    };
+    let arn = regions.first().map(|region| VaultArn {
+        partition: partition.clone(),
+        region: region.clone(),
+        account: ANY_MEMBER.to_string(),
+        name: name.to_string(),
+    });
+    let draft = SetDraft {
+        accounts,
+        exclude_accounts,
+        regions,
+        partition,
+        name: name.to_string(),
+    };
+    (Some(draft), arn)
+}
+
+/// `organization`, a list of account ids, or `{ organizational_units: [ou ids] }`.
+pub(crate) fn parse_scope(
+    node: &Node,
+    loc: &str,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<AccountScope> {
+    match node {
+        Node::Str(s) if s == "organization" => Some(AccountScope::Organization),
+        Node::Seq(_) => {
+            let list = account_list(node, loc, field, false, errors);
+            (!list.is_empty()).then_some(AccountScope::Accounts(list))
+        }
+        Node::Map(_) => {
+            let f = fields(node, loc, field, &["organizational_units"], errors);
+            let key = format!("{field}.organizational_units");
+            let Some(Node::Seq(items)) = f.get("organizational_units").copied() else {
+                errors.add(
+                    loc,
+                    &key,
+                    "required: a non-empty list of OU ids (ou-xxxx-xxxxxxxx)",
+                );
+                return None;
+            };
+            let mut ous = Vec::new();
+            for item in items {
+                match text(item, loc, &key, errors) {
+                    Some(ou) if !is_ou_id(ou) => errors.add(
+                        loc,
+                        &key,
+                        format!("'{ou}' is not an OU id (ou- then 4-32 lowercase letters or digits, -, then 8-32)"),
+                    ),
+                    Some(ou) if ous.iter().any(|o| o == ou) => {
+                        errors.add(loc, &key, format!("'{ou}' given more than once"))
+                    }
+                    Some(ou) => ous.push(ou.to_string()),
+                    None => {}
+                }
+            }
+            if items.is_empty() {
+                errors.add(loc, &key, "must not be empty");
+            }
+            (!ous.is_empty()).then_some(AccountScope::OrganizationalUnits(ous))
+        }
+        other => {
+            errors.add(
+                loc,
+                field,
+                format!("must be organization, a list of accounts or {{ organizational_units: [...] }}, found {}", other.kind()),
+            );
+            None
+        }
+    }
+}
+
+/// 12-digit account ids, each once; an empty list is refused unless `may_be_empty`.
+fn account_list(
+    node: &Node,
+    loc: &str,
+    field: &str,
+    may_be_empty: bool,
+    errors: &mut Errors,
+) -> Vec<String> {
+    let Node::Seq(items) = node else {
+        errors.add(
+            loc,
+            field,
+            format!("must be a list of account ids, found {}", node.kind()),
+        );
+        return Vec::new();
+    };
+    if items.is_empty() && !may_be_empty {
+        errors.add(loc, field, "must not be empty");
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let id = match item {
+            Node::Str(s) => s.clone(),
+            // An unquoted id reads as a number in YAML.
+            Node::Int(i) => i.to_string(),
+            other => {
+                errors.add(
+                    loc,
+                    field,
+                    format!("account ids are strings, found {}", other.kind()),
+                );
+                continue;
+            }
+        };
+        if !is_issued_account_id(&id) {
+            errors.add(
+                loc,
+                field,
+                format!("account id '{id}' must be exactly 12 digits"),
+            );
+        } else if out.contains(&id) {
+            errors.add(loc, field, format!("account {id} given more than once"));
+        } else {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// `ou-` then 4-32 lowercase letters or digits, `-`, then 8-32 (AWS Organizations' pattern).
+pub fn is_ou_id(id: &str) -> bool {
+    let part = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    let Some(rest) = id.strip_prefix("ou-") else {
+        return false;
+    };
+    match rest.split_once('-') {
+        Some((root, ou)) => part(root, 4, 32) && part(ou, 8, 32),
+        None => false,
+    }
+}
+
+/// A non-empty list of Regions of `partition`, each once.
+pub(crate) fn parse_regions(
+    node: Option<&Node>,
+    partition: &str,
+    loc: &str,
+    errors: &mut Errors,
+) -> Vec<String> {
+    let Some(node) = node else {
+        errors.add(loc, "regions", "required: the Regions the vaults are in");
+        return Vec::new();
+    };
+    let Node::Seq(items) = node else {
+        errors.add(
+            loc,
+            "regions",
+            format!("must be a list of Regions, found {}", node.kind()),
+        );
+        return Vec::new();
+    };
+    if items.is_empty() {
+        errors.add(loc, "regions", "must not be empty");
+    }
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let Some(region) = text(item, loc, "regions", errors) else {
+            continue;
+        };
+        if let Some(problem) = crate::regions::region_problem(region) {
+            errors.add(loc, "regions", problem);
+        } else if partition_of_region(region) != partition {
+            let belongs = partition_of_region(region);
+            errors.add(
+                loc,
+                "regions",
+                format!("Region '{region}' is in partition '{belongs}', not '{partition}'"),
+            );
+        } else if out.iter().any(|r| r == region) {
+            errors.add(loc, "regions", format!("'{region}' given more than once"));
+        } else {
+            out.push(region.to_string());
+        }
+    }
+    out
+}
+
+/// The rules a route with a set at either end must also keep.
+pub(super) fn check_set_route(
+    loc: &str,
+    src: (&str, Option<&SetDraft>),
+    dst: (&str, Option<&SetDraft>),
+    fixed_role_account: Option<&str>,
+    errors: &mut Errors,
+) {
+    let ((from, src_set), (to, dst_set)) = (src, dst);
+    match (src_set, dst_set) {
+        (None, Some(_)) => errors.add(
+            loc,
+            "to",
+            format!("'{to}' is a vault set: a route from one vault into a set is refused (which member would it copy into?)"),
+        ),
+        (Some(s), Some(d)) => {
+            if s.accounts != d.accounts || s.exclude_accounts != d.exclude_accounts {
+                errors.add(
+                    loc,
+                    "to",
+                    format!("sets '{from}' and '{to}' cover different accounts: a set -> set route pairs each account with itself, so both need the same accounts and exclude_accounts"),
+                );
+            }
+            if d.regions.len() != 1 {
+                errors.add(
+                    loc,
+                    "to",
+                    format!("set '{to}' has {} Regions: the destination of a set -> set route has exactly one", d.regions.len()),
+                );
+            }
+        }
+        _ => {}
+    }
+    if let (Some(account), Some(_)) = (fixed_role_account, src_set) {
+        errors.add(
+            loc,
+            "copy_role",
+            format!("the role is in account {account}, but set '{from}''s members copy from their own accounts: write {ACCOUNT_PLACEHOLDER} for the account"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

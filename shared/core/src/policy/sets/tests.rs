@@ -1,0 +1,239 @@
+use super::*;
+
+const ORG: &str = include_str!("../../../../../infra/examples/organization-policy.yaml");
+
+fn errors_of(text: &str) -> Vec<String> {
+    match Policy::parse(text) {
+        Ok(_) => Vec::new(),
+        Err(PolicyErrors(errors)) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn policy(vaults: &str, routes: &str) -> String {
+    format!(
+        "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/backup-relay-copy\"\nvaults:\n{vaults}\nroutes:\n{routes}\n"
+    )
+}
+
+const CENTRAL: &str = "  central: { arn: \"arn:aws:backup:us-east-1:222222222222:backup-vault:central\", retention: { delete_after_days: 35 } }";
+
+fn tree() -> OrgTree {
+    let unit = |accounts: &[&str], children: &[&str]| OrgUnit {
+        accounts: accounts.iter().map(|a| a.to_string()).collect(),
+        children: children.iter().map(|c| c.to_string()).collect(),
+    };
+    OrgTree {
+        active: BTreeSet::new(),
+        units: BTreeMap::from([
+            (
+                "ou-ab12-cdef3456".to_string(),
+                unit(&["100000000001", "999999999999"], &["ou-ab12-aaaa1111"]),
+            ),
+            (
+                "ou-ab12-aaaa1111".to_string(),
+                unit(&["100000000002"], &["ou-ab12-bbbb2222"]),
+            ),
+            ("ou-ab12-bbbb2222".to_string(), unit(&["100000000003"], &[])),
+            ("ou-ab12-other000".to_string(), unit(&["100000000009"], &[])),
+        ]),
+    }
+}
+
+#[test]
+fn the_organisation_example_is_valid_and_small() {
+    let p = Policy::parse(ORG).unwrap();
+    assert_eq!(p.sets.len(), 2);
+    assert_eq!(p.vaults.len(), 3, "central, dr, bunker");
+    assert_eq!(p.set_routes.len(), 2);
+    assert_eq!(p.routes.len(), 2);
+    assert!(ORG.lines().count() < 50);
+    assert!(p.reads_organization());
+    assert_eq!(
+        p.sets[0].describe(),
+        "set primary: vault 'primary' in every account of OUs ou-ab12-cdef3456 minus 1 excluded, \
+         in us-east-1, eu-west-1"
+    );
+}
+
+#[test]
+fn nested_ous_minus_exclusions_expand_into_member_vaults_and_routes() {
+    let p = Policy::parse(ORG).unwrap();
+    let members = p.membership(&tree());
+    let expected: BTreeSet<String> = ["100000000001", "100000000002", "100000000003"]
+        .map(String::from)
+        .into();
+    assert_eq!(members["primary"], expected);
+    let e = p.expand(&members);
+    // 3 accounts x 2 Regions of primary, 3 x 1 of local-dr, and the three concrete vaults.
+    assert_eq!(e.vaults.len(), 6 + 3 + 3);
+    let member = e.vault("primary[100000000002/eu-west-1]").unwrap();
+    assert_eq!(
+        member.arn.to_string(),
+        "arn:aws:backup:eu-west-1:100000000002:backup-vault:primary"
+    );
+    assert_eq!(member.member_of.as_deref(), Some("primary"));
+    // set -> vault: each member into central; set -> set: into the same account's local-dr.
+    let outs: Vec<String> = e
+        .routes_from("primary[100000000002/eu-west-1]")
+        .map(Route::name)
+        .collect();
+    assert_eq!(
+        outs,
+        [
+            "primary[100000000002/eu-west-1]->central",
+            "primary[100000000002/eu-west-1]->local-dr[100000000002/us-west-2]"
+        ]
+    );
+    // The chain from a member root reaches every vault, as with a single primary.
+    let reached: Vec<&str> = e
+        .vaults_reached(
+            "primary[100000000003/us-east-1]",
+            Some("DynamoDB"),
+            &BTreeMap::from([("backup-tier".into(), "gold".into())]),
+        )
+        .iter()
+        .map(|v| v.alias.as_str())
+        .collect();
+    assert_eq!(
+        reached,
+        [
+            "central",
+            "local-dr[100000000003/us-west-2]",
+            "dr",
+            "bunker"
+        ]
+    );
+    assert_eq!(e.root_vaults().len(), 6);
+    assert!(e.vault("primary[999999999999/us-east-1]").is_none());
+}
+
+#[test]
+fn expanding_again_replaces_members_so_a_join_and_a_leave_are_one_refresh() {
+    let p = Policy::parse(ORG).unwrap();
+    let mut t = tree();
+    let first = p.expand(&p.membership(&t));
+    // 100000000003 leaves, 100000000004 joins the nested OU.
+    let nested = t.units.get_mut("ou-ab12-bbbb2222").unwrap();
+    nested.accounts = BTreeSet::from(["100000000004".to_string()]);
+    let second = first.expand(&first.membership(&t));
+    assert_eq!(second.vaults.len(), first.vaults.len());
+    assert!(second.vault("primary[100000000004/us-east-1]").is_some());
+    assert!(second.vault("primary[100000000003/us-east-1]").is_none());
+    assert_eq!(second.routes.len(), first.routes.len());
+    assert_eq!(second, p.expand(&p.membership(&t)));
+}
+
+#[test]
+fn a_cyclic_or_deep_ou_answer_is_walked_once() {
+    let mut t = tree();
+    t.units
+        .get_mut("ou-ab12-bbbb2222")
+        .unwrap()
+        .children
+        .push("ou-ab12-cdef3456".into());
+    let scope = AccountScope::OrganizationalUnits(vec!["ou-ab12-cdef3456".into()]);
+    assert_eq!(t.accounts(&scope).len(), 4);
+    // 10,000 accounts in a chain of OUs five deep.
+    let mut big = OrgTree::default();
+    for level in 0..5 {
+        let ou = format!("ou-ab12-level{level:03}");
+        let child = format!("ou-ab12-level{:03}", level + 1);
+        let accounts = (0..2000).map(|i| format!("{:012}", 100_000_000_000u64 + level * 2000 + i));
+        big.units.insert(
+            ou,
+            OrgUnit {
+                accounts: accounts.collect(),
+                children: vec![child],
+            },
+        );
+    }
+    let scope = AccountScope::OrganizationalUnits(vec!["ou-ab12-level000".into()]);
+    assert_eq!(big.accounts(&scope).len(), 10_000);
+}
+
+#[test]
+fn organization_scope_is_every_active_account_and_a_list_is_as_written() {
+    let text = policy(
+        &format!(
+            "  p: {{ name: primary, accounts: organization, regions: [us-east-1] }}\n  q: {{ name: q1, accounts: [\"100000000001\", 100000000002], regions: [eu-west-1] }}\n{CENTRAL}"
+        ),
+        "  - { from: p, to: central }\n  - { from: q, to: central }",
+    );
+    let p = Policy::parse(&text).unwrap();
+    let t = OrgTree {
+        active: ["100000000007".to_string()].into(),
+        units: BTreeMap::new(),
+    };
+    let m = p.membership(&t);
+    assert_eq!(m["p"].len(), 1);
+    assert_eq!(m["q"].len(), 2);
+    let e = p.expand(&m);
+    assert_eq!(e.routes.len(), 3);
+}
+
+#[test]
+fn every_bad_set_is_reported_at_once() {
+    let text = policy(
+        &format!(
+            "  nore: {{ name: primary, accounts: organization, regions: [] }}\n\
+             \x20 badou: {{ name: primary, accounts: {{ organizational_units: [\"ou-XY\", r-ab12] }}, regions: [us-east-1] }}\n\
+             \x20 both: {{ name: primary, arn: \"arn:aws:backup:us-east-1:111111111111:backup-vault:x\", accounts: organization, regions: [us-east-1] }}\n\
+             \x20 gov: {{ name: primary, accounts: organization, regions: [us-gov-west-1, mars-1] }}\n\
+             \x20 a1: {{ name: primary, accounts: [\"111111111111\"], regions: [us-east-1] }}\n\
+             \x20 a2: {{ name: primary, accounts: [\"222222222222\"], regions: [us-west-2], retention: {{ delete_after_days: 7 }} }}\n\
+             \x20 two: {{ name: two, accounts: [\"111111111111\"], regions: [us-west-2, us-east-2], retention: {{ delete_after_days: 7 }} }}\n\
+             {CENTRAL}"
+        ),
+        "  - { from: a1, to: a2 }\n  - { from: a1, to: two }\n  - { from: central, to: a2 }\n  - { from: nore, to: central }",
+    );
+    let errors = errors_of(&text);
+    for needle in [
+        "vault 'nore': regions: must not be empty",
+        "'ou-XY' is not an OU id",
+        "'r-ab12' is not an OU id",
+        "name and arn are exclusive",
+        "Region 'us-gov-west-1' is in partition 'aws-us-gov', not 'aws'",
+        "'mars-1' is not a Region",
+        "sets 'a1' and 'a2' cover different accounts",
+        "set 'two' has 2 Regions",
+        "a route from one vault into a set is refused",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "expected {needle:?} in {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_set_copies_with_its_members_own_role_and_into_no_cross_account_cold_tier() {
+    let text = "version: 1\ncopy_role: \"arn:aws:iam::222222222222:role/copy\"\nvaults:\n  p: { name: primary, accounts: organization, regions: [us-east-1] }\n  c: { arn: \"arn:aws:backup:us-east-1:222222222222:backup-vault:cv\", retention: { move_to_cold_storage_after_days: 1, delete_after_days: 91 } }\nroutes:\n  - { from: p, to: c }\n";
+    let errors = errors_of(text);
+    assert!(
+        errors.iter().any(|e| e.contains("write {account}")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("do not support the cold tier")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn ou_ids_follow_organizations_pattern() {
+    assert!(is_ou_id("ou-ab12-cdef3456"));
+    assert!(is_ou_id("ou-abcd-12345678901234567890123456789012"));
+    for bad in [
+        "ou-ab1-cdef3456",
+        "ou-ab12-cdef345",
+        "OU-ab12-cdef3456",
+        "ou-AB12-cdef3456",
+        "r-ab12",
+        "ou-ab12cdef3456",
+        "",
+    ] {
+        assert!(!is_ou_id(bad), "{bad}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The members of the policy's vault sets, for one warm process: read from AWS Organizations
+//! (through the Organizations read role) at the first invocation that needs them and again every
+//! [`REFRESH_MINUTES`](relay_core::organization::REFRESH_MINUTES); a failed refresh keeps the last
+//! membership and is one alert. The policy in force is expanded with them, once per change.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use relay_chain::incident;
+use relay_core::organization::{self, MembershipCache};
+use relay_core::policy::keeper::InForce;
+use relay_core::policy::{OrgTree, Policy};
+use relay_core::ports::{
+    Alert, AlertPort, Clock, ErrorKind, LedgerPort, OrganizationsPort, PortError, PortResult,
+};
+
+use crate::HandlerError;
+
+type Reading<'a> = Pin<Box<dyn Future<Output = PortResult<OrgTree>> + Send + 'a>>;
+
+/// [`OrganizationsPort`] as an object, so the handlers need no type parameter for it.
+trait ReadTree: Send + Sync {
+    fn read_boxed<'a>(&'a self, policy: &'a Policy) -> Reading<'a>;
+}
+
+impl<O: OrganizationsPort> ReadTree for O {
+    fn read_boxed<'a>(&'a self, policy: &'a Policy) -> Reading<'a> {
+        Box::pin(organization::read_tree(self, policy))
+    }
+}
+
+/// The expansion in use: of which policy version, with the tree read when.
+struct Expanded {
+    digest: String,
+    read_at: Option<DateTime<Utc>>,
+    in_force: Arc<InForce>,
+}
+
+#[derive(Default)]
+pub(crate) struct Members {
+    /// `None`: no Organizations read role configured; sets of OUs or of the organisation then
+    /// have no members, which the first invocation that needs them announces.
+    org: Option<Box<dyn ReadTree>>,
+    cache: Mutex<MembershipCache>,
+    expanded: Mutex<Option<Expanded>>,
+}
+
+impl Members {
+    pub(crate) fn new(org: impl OrganizationsPort + 'static) -> Self {
+        Self {
+            org: Some(Box::new(org)),
+            ..Self::default()
+        }
+    }
+
+    fn cache(&self) -> MutexGuard<'_, MembershipCache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn expanded(&self) -> MutexGuard<'_, Option<Expanded>> {
+        self.expanded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `current` with its sets expanded. Without a membership ever read (the first read failed)
+    /// an event cannot be placed: the invocation fails, to be retried, rather than ignore a
+    /// member's backup.
+    pub(crate) async fn expand(
+        &self,
+        current: Arc<InForce>,
+        (ledger, alerts, clock): (&impl LedgerPort, &impl AlertPort, &impl Clock),
+        event_id: &str,
+    ) -> Result<Arc<InForce>, HandlerError> {
+        if current.policy.sets.is_empty() {
+            return Ok(current);
+        }
+        let needs_org = !organization::scopes(&current.policy).is_empty();
+        if needs_org {
+            self.refresh(&current.policy, (ledger, alerts, clock)).await;
+        }
+        let (tree, read_at) = {
+            let cache = self.cache();
+            match (needs_org, &cache.tree) {
+                (false, _) => (OrgTree::default(), None),
+                (true, Some(tree)) => (tree.clone(), cache.read_at),
+                (true, None) => {
+                    return Err(HandlerError::PolicyUnavailable {
+                        event_id: event_id.to_string(),
+                        source: PortError::new(
+                            ErrorKind::Retryable,
+                            "ListAccounts",
+                            None,
+                            "the members of the policy's vault sets are not read yet",
+                        ),
+                    })
+                }
+            }
+        };
+        let fresh = |e: &&Expanded| e.digest == current.digest && e.read_at == read_at;
+        if let Some(e) = self.expanded().as_ref().filter(fresh) {
+            return Ok(Arc::clone(&e.in_force));
+        }
+        let policy = current.policy.expand(&current.policy.membership(&tree));
+        tracing::info!(
+            vaults = policy.vaults.len(),
+            routes = policy.routes.len(),
+            "vault sets expanded"
+        );
+        let in_force = Arc::new(InForce {
+            policy,
+            version: current.version.clone(),
+            digest: current.digest.clone(),
+        });
+        *self.expanded() = Some(Expanded {
+            digest: current.digest.clone(),
+            read_at,
+            in_force: Arc::clone(&in_force),
+        });
+        Ok(in_force)
+    }
+
+    /// Read Organizations when due; the first failure of a run of them is one alert.
+    async fn refresh(
+        &self,
+        policy: &Policy,
+        (ledger, alerts, clock): (&impl LedgerPort, &impl AlertPort, &impl Clock),
+    ) {
+        let now = clock.now();
+        if !self.cache().due(now) {
+            return;
+        }
+        let read = match &self.org {
+            Some(org) => org.read_boxed(policy).await,
+            None => Err(PortError::new(
+                ErrorKind::Permanent,
+                "ListAccounts",
+                None,
+                "no Organizations read role is configured (ORGANIZATIONS_ROLE_ARN)",
+            )),
+        };
+        let first_failure = self.cache().record(read.as_ref(), now);
+        let Err(e) = read else {
+            return;
+        };
+        tracing::warn!(error = %e, "organisation not read: the last membership (if any) stays");
+        if !first_failure {
+            return;
+        }
+        let id = format!("organizations#unreadable#{}", now.format("%Y-%m-%dT%H:%M"));
+        if let Err(failed) =
+            incident::raise_with(ledger, alerts, clock, id, unreadable_alert(&e)).await
+        {
+            tracing::warn!(error = %failed, "unreadable organisation not announced");
+        }
+    }
+}
+
+fn unreadable_alert(e: &PortError) -> Alert {
+    Alert {
+        subject: "Backup Relay: the organisation's members cannot be read".into(),
+        message: format!("AWS Organizations answered: {e}\nThe members last read stay in force (none, if this process never read them: events of set members then fail and are retried). Accounts that joined since are not covered until it can be read.\nFix: deploy the Organizations read role (infra/organization-read.yaml) in the management or delegated administrator account, and give its ARN to the hub (OrganizationsRoleArn)."),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    }
+}

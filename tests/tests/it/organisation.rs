@@ -1,0 +1,108 @@
+//! Vault sets over a simulated organisation: members from the OU tree (nested OUs, exclusions),
+//! an account that joins mid-run covered with no policy change, and the report covering every
+//! table in scope, also where no vault of the policy is.
+
+use relay_compliance::Status;
+use relay_core::policy::Policy;
+use relay_core::world_file::WorldFile;
+use relay_sim::{Faults, Simulation};
+use relay_tests::sim_options as options;
+
+const ORG_POLICY: &str = include_str!("../../../infra/examples/organization-policy.yaml");
+
+const WORLD: &str = r#"
+organization:
+  organizational_units:
+    ou-ab12-cdef3456: ["100000000001", "999999999999", ou-ab12-aaaa1111]
+    ou-ab12-aaaa1111: ["100000000002"]
+  joins: { "100000000002": 1 }
+tables:
+  - { name: orders, account: "100000000001", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: users, account: "100000000002", region: eu-west-1, tags: { backup-tier: gold } }
+  - { name: excluded, account: "999999999999", region: us-east-1, tags: { backup-tier: gold } }
+"#;
+
+fn policy() -> Policy {
+    Policy::parse(ORG_POLICY).unwrap()
+}
+
+#[tokio::test]
+async fn a_nested_ou_member_joining_mid_run_is_chained_with_no_policy_change() {
+    let p = policy();
+    let world = WorldFile::parse(WORLD, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(3, 1, 7, Faults::none()));
+    let s = sim.run().await;
+    // orders: 3 days; users: 2 days (its account joins on day 1). The excluded account's
+    // table gets no spoke from the policy, so no chains.
+    assert_eq!(s.chains_total, 5, "{s:#?}");
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert_eq!(s.duplicate_copy_jobs, 0);
+    assert_eq!(s.chains_incomplete_unalerted, 0);
+    assert_eq!(s.member_accounts, 2);
+    // Each member's chain: its local-dr (same account), central, dr, bunker.
+    assert_eq!(s.hops_required, 5 * 4);
+    let w = sim.sim.world();
+    let in_vault = |account: &str, name: &str| {
+        w.recovery_points
+            .values()
+            .filter(|rp| rp.vault.account == account && rp.vault.name == name)
+            .count()
+    };
+    assert_eq!(in_vault("100000000002", "local-dr"), 2);
+    assert_eq!(in_vault("100000000001", "local-dr"), 3);
+    assert_eq!(in_vault("999999999999", "primary"), 0);
+    assert!(sim
+        .policy
+        .vault("primary[100000000002/eu-west-1]")
+        .is_some());
+}
+
+#[tokio::test]
+async fn a_faulty_organisation_run_still_completes_or_alerts_every_chain() {
+    for seed in [1, 2, 3] {
+        let p = policy();
+        let world = WorldFile::parse(WORLD, &p).unwrap();
+        let mut sim = Simulation::with_world(
+            p,
+            &world,
+            options(3, 1, seed, relay_sim::SimOptions::default().faults),
+        );
+        let s = sim.run().await;
+        assert_eq!(s.chains_incomplete_unalerted, 0, "seed {seed}: {s:#?}");
+        assert_eq!(s.duplicate_copy_jobs, 0, "seed {seed}");
+    }
+}
+
+#[tokio::test]
+async fn the_report_covers_a_table_in_an_account_without_a_vault_and_says_why() {
+    // The example policy with a report scope of listed accounts: 444444444444 holds no vault.
+    let text = include_str!("../../../infra/examples/policy.yaml").to_string()
+        + "compliance:\n  scope: { accounts: [\"111111111111\", \"444444444444\"], regions: [us-east-1, ap-south-1] }\n";
+    let p = Policy::parse(&text).unwrap();
+    let world = r#"
+tables:
+  - { name: orders, account: "111111111111", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: stray, account: "111111111111", region: ap-south-1, tags: { backup-tier: gold } }
+  - { name: payments, account: "444444444444", region: us-east-1, tags: { backup-tier: gold } }
+"#;
+    let world = WorldFile::parse(world, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(2, 1, 1, Faults::none()));
+    sim.run().await;
+    let report = sim.compliance_report("sha256:test").await;
+    let names: Vec<&str> = report.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for name in ["stray", "payments"] {
+        let r = report.resources.iter().find(|r| r.name == name).unwrap();
+        assert_eq!(r.status, Status::NonCompliant);
+        let plan = r
+            .controls
+            .iter()
+            .find(|c| c.id == relay_compliance::ControlId::BackupResourcesProtectedByBackupPlan)
+            .unwrap();
+        assert!(
+            plan.reason.contains("no vault of the policy"),
+            "{}",
+            plan.reason
+        );
+    }
+}
