@@ -104,3 +104,52 @@ fn the_manifest_reader_sees_what_is_there() {
         "{lambda:?}"
     );
 }
+
+/// Rust files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn a_library_built_without_unit_tests_holds_none() {
+    // `test = false` saves CI a binary linking the SDK; a unit test added there would never run.
+    let mut checked = 0;
+    let mut dirs: Vec<String> = ALLOWED.iter().map(|(d, _)| d.to_string()).collect();
+    dirs.extend(["cli".to_string(), "tests".to_string()]);
+    for f in std::fs::read_dir(format!("{ROOT}/functions"))
+        .unwrap()
+        .flatten()
+    {
+        dirs.push(format!("functions/{}", f.file_name().to_string_lossy()));
+    }
+    for dir in &dirs {
+        let manifest = std::fs::read_to_string(format!("{ROOT}/{dir}/Cargo.toml")).unwrap();
+        let lib = manifest.split("[lib]").nth(1).unwrap_or_default();
+        let lib = lib.split("\n[").next().unwrap_or_default();
+        if !lib.lines().any(|l| l.trim() == "test = false") {
+            continue;
+        }
+        checked += 1;
+        let mut files = Vec::new();
+        rust_files(
+            std::path::Path::new(&format!("{ROOT}/{dir}/src")),
+            &mut files,
+        );
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(
+                !text.contains("#[cfg(test)]"),
+                "{} has unit tests that never run",
+                f.display()
+            );
+        }
+    }
+    assert!(checked >= 4, "the manifests' `test = false` not seen");
+}
