@@ -11,6 +11,7 @@ mod layout;
 mod ledger_moto;
 mod ledger_sim;
 mod organisation;
+mod organizations_moto;
 mod promise;
 mod report;
 mod report_browser;

@@ -5,5 +5,6 @@
 
 mod adapters;
 mod inventory;
+mod organizations;
 mod policy_owner;
 mod restore;
