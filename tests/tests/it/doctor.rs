@@ -297,3 +297,33 @@ async fn a_lock_on_a_plans_own_vault_that_refuses_its_retention_fails_and_the_si
         .message
         .contains("Likely fix: the vault's lock refuses the plan's retention"));
 }
+
+#[tokio::test]
+async fn every_member_of_a_set_is_checked_and_one_without_its_spoke_fails_once() {
+    let policy = include_str!("../../../infra/examples/organization-policy.yaml");
+    let world = r#"
+organization:
+  organizational_units:
+    ou-ab12-cdef3456: ["100000000001", "100000000002", "100000000003"]
+accounts:
+  "100000000002": { executor_role: false, copy_role: false }
+"#;
+    let report = doctor(policy, world).await;
+    assert_eq!(
+        not_passing(&report, Status::Fail),
+        [("executor_role", "100000000002 executor role".to_string())]
+    );
+    // Every member's vaults are checked: two Regions of `primary`, one of `local-dr`, each.
+    for account in ["100000000001", "100000000003"] {
+        let vaults = report
+            .checks
+            .iter()
+            .filter(|c| c.id == "vault_exists" && c.account == account && c.status == Status::Pass)
+            .count();
+        assert_eq!(vaults, 3, "{account}");
+    }
+    // What the missing spoke makes impossible to check warns, naming the cause.
+    assert!(not_passing(&report, Status::Warn)
+        .iter()
+        .all(|(_, subject)| subject.starts_with("100000000002")));
+}
