@@ -106,3 +106,95 @@ tables:
         );
     }
 }
+
+/// A random OU tree: `parents[i]` is the parent of OU i+1 (OU 0 is the top); `homes[a]` is the
+/// OU account a sits in.
+fn random_world(parents: &[usize], homes: &[usize], joins: &[Option<u32>]) -> String {
+    let ou = |i: usize| format!("ou-ab12-{i:08}");
+    let mut units: Vec<Vec<String>> = vec![Vec::new(); parents.len() + 1];
+    for (i, p) in parents.iter().enumerate() {
+        units[p % (i + 1)].push(ou(i + 1));
+    }
+    let n = units.len();
+    for (a, home) in homes.iter().enumerate() {
+        units[home % n].push(format!("\"{}\"", 100_000_000_001u64 + a as u64));
+    }
+    let mut text = String::from("organization:\n  organizational_units:\n");
+    for (i, entries) in units.iter().enumerate() {
+        text.push_str(&format!("    {}: [{}]\n", ou(i), entries.join(", ")));
+    }
+    let joins: Vec<String> = joins
+        .iter()
+        .enumerate()
+        .filter_map(|(a, d)| d.map(|d| format!("\"{}\": {d}", 100_000_000_001u64 + a as u64)))
+        .collect();
+    text.push_str(&format!("  joins: {{ {} }}\n", joins.join(", ")));
+    text
+}
+
+/// A policy whose sets cover OU 0 (and everything nested), minus `excluded`.
+fn random_set_policy(excluded: &[usize]) -> Policy {
+    let ex: Vec<String> = excluded
+        .iter()
+        .map(|a| format!("\"{}\"", 100_000_000_001u64 + *a as u64))
+        .collect();
+    let scope = format!(
+        "accounts: {{ organizational_units: [ou-ab12-00000000] }}, exclude_accounts: [{}]",
+        ex.join(", ")
+    );
+    Policy::parse(&format!(
+        "version: 1\ncopy_role: \"arn:aws:iam::{{account}}:role/copy\"\nvaults:\n  primary: {{ name: primary, {scope}, regions: [us-east-1, eu-west-1] }}\n  local: {{ name: local, {scope}, regions: [us-west-2], retention: {{ delete_after_days: 7 }} }}\n  central: {{ arn: \"arn:aws:backup:us-east-1:222222222222:backup-vault:central\", retention: never_expire }}\nroutes:\n  - {{ from: primary, to: central }}\n  - {{ from: primary, to: local }}\n  - {{ from: local, to: central }}\n"
+    ))
+    .unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(relay_tests::property_config(24))]
+
+    /// On random OU trees (nesting, exclusions, accounts joining late) under random faults:
+    /// each member is covered from the day it joins, each excluded account never, and the
+    /// promise holds (one copy per original and vault, every chain complete or alerted).
+    #[test]
+    fn sets_expand_over_random_organisations_and_the_promise_holds(
+        parents in proptest::collection::vec(0usize..8, 0..6),
+        homes in proptest::collection::vec(0usize..8, 1..6),
+        joins in proptest::collection::vec(proptest::option::weighted(0.3, 1u32..3), 6),
+        excluded in proptest::collection::vec(0usize..6, 0..2),
+        lose in 0.0f64..0.4,
+        duplicate in 0.0f64..0.6,
+        seed in 0u64..1000,
+    ) {
+        let joins = &joins[..homes.len()];
+        let policy = random_set_policy(&excluded);
+        let world = random_world(&parents, &homes, joins);
+        let world = WorldFile::parse(&world, &policy).unwrap();
+        let members = policy.membership(&world.org_tree(&Default::default(), None));
+        let expected: std::collections::BTreeSet<String> = (0..homes.len())
+            .filter(|a| !excluded.contains(a))
+            .map(|a| format!("{}", 100_000_000_001u64 + a as u64))
+            .collect();
+        proptest::prop_assert_eq!(&members["primary"], &expected);
+        let expanded = policy.expand(&members);
+        proptest::prop_assert_eq!(expanded.vaults.len(), 1 + expected.len() * 3);
+        for route in &expanded.routes {
+            let from = expanded.vault(&route.from).unwrap();
+            let to = expanded.vault(&route.to).unwrap();
+            if to.member_of.is_some() {
+                proptest::prop_assert_eq!(&from.arn.account, &to.arn.account);
+            }
+        }
+        let faults = Faults { lose, duplicate, ..Faults::none() };
+        let mut sim = Simulation::with_world(policy, &world, options(3, 1, seed, faults));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let s = runtime.block_on(sim.run());
+        proptest::prop_assert_eq!(s.duplicate_copy_jobs, 0);
+        proptest::prop_assert_eq!(s.chains_incomplete_unalerted, 0, "{:#?}", s);
+        // A member's tables are chained only from the day it joins.
+        let days: u64 = (0..homes.len())
+            .filter(|a| !excluded.contains(a))
+            .map(|a| 3 - u64::from(joins[a].unwrap_or(0)))
+            .sum();
+        // Two Regions of `primary`, one generated table per root vault.
+        proptest::prop_assert_eq!(s.chains_total, days * 2);
+    }
+}
