@@ -164,6 +164,30 @@ mod tests {
     ];
 
     #[test]
+    fn the_organizations_role_is_an_iam_role_arn_when_given() {
+        let mut with = FULL.to_vec();
+        with.push((
+            "ORGANIZATIONS_ROLE_ARN",
+            "arn:aws:iam::999999999999:role/backup-relay-organizations-read",
+        ));
+        let c = Config::from_env(env(&with)).unwrap();
+        assert!(c.organizations_role_arn.is_some());
+        assert_eq!(
+            Config::from_env(env(&FULL)).unwrap().organizations_role_arn,
+            None
+        );
+        with.pop();
+        with.push(("ORGANIZATIONS_ROLE_ARN", "backup-relay-organizations-read"));
+        assert!(matches!(
+            Config::from_env(env(&with)),
+            Err(ConfigError::Invalid {
+                name: "ORGANIZATIONS_ROLE_ARN",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn names_the_missing_variable() {
         assert_eq!(
             Config::from_env(env(&FULL[..2])),
