@@ -22,10 +22,13 @@ use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
 use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
+mod invocations;
 mod membership;
 mod organisation;
 mod summary;
 
+pub use invocations::{Invocations, Passes};
+use invocations::{RECONCILER_BUDGET, RECONCILER_TIMEOUT, ROUTER_TIMEOUT};
 use membership::Members;
 pub(crate) use organisation::BackupQueue;
 use organisation::{
@@ -106,6 +109,9 @@ pub struct Simulation {
     reconciler_runs: u64,
     reconciler_pages: u64,
     pub reconcile_reports: Vec<reconcile::ReconcileReport>,
+    /// Every function invocation, in the time its calls took (the scale model).
+    pub invocations: Invocations,
+    pub passes: Passes,
 }
 
 impl Simulation {
@@ -176,7 +182,27 @@ impl Simulation {
             reconciler_runs: 0,
             reconciler_pages: 0,
             reconcile_reports: Vec::new(),
+            invocations: Invocations::default(),
+            passes: Passes::default(),
         }
+    }
+
+    /// An invocation begins: no session held yet; the time spent so far.
+    fn begin_invocation(&self) -> std::time::Duration {
+        let mut w = self.sim.world();
+        w.sessions.clear();
+        w.spent
+    }
+
+    /// The invocation begun at `started` ends: how long it took.
+    fn end_invocation(
+        &mut self,
+        started: std::time::Duration,
+        timeout: std::time::Duration,
+    ) -> std::time::Duration {
+        let took = self.sim.world().spent.saturating_sub(started);
+        self.invocations.record(took, timeout);
+        took
     }
 
     /// Organizations read again as a new day begins: accounts that joined get their member
@@ -290,16 +316,21 @@ impl Simulation {
 
     /// One scheduled reconciler run, as the reconciler function would do it.
     pub async fn reconcile(&mut self) {
-        let budget = RunBudget {
-            deadline: None,
-            max_pages: self.options.reconcile_pages_per_run,
-        };
         self.reconciler_runs += 1;
         // The schedule invokes it asynchronously: a failed run is retried twice by Lambda, then
         // goes to its dead-letter queue, whose alarm tells a person.
         for attempt in 0..=LAMBDA_ASYNC_RETRIES {
-            match reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await {
+            let started = self.begin_invocation();
+            let budget = RunBudget {
+                deadline: Some(self.sim.world().instant() + RECONCILER_BUDGET),
+                max_pages: self.options.reconcile_pages_per_run,
+            };
+            let run = reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await;
+            let took = self.end_invocation(started, RECONCILER_TIMEOUT);
+            match run {
                 Ok(report) => {
+                    let at = self.sim.world().now;
+                    self.passes.run(at, took, report.resumed, report.pass_complete);
                     self.reconciler_pages += u64::from(report.pages);
                     self.redriven += report.redriven;
                     self.lock_adjustments += report.lock_adjustments;
@@ -386,6 +417,7 @@ impl Simulation {
 
     async fn deliver(&mut self, delivery: Delivery) {
         self.sim.world().counters.events_delivered += 1;
+        let started = self.begin_invocation();
         let result = match delivery.target {
             Target::CopyRouter => router::handle_event(
                 &self.sim,
@@ -401,6 +433,7 @@ impl Simulation {
                     .map(|_| ())
             }
         };
+        self.end_invocation(started, ROUTER_TIMEOUT);
         if let Err(e) = result {
             let mut w = self.sim.world();
             w.counters.invocation_errors += 1;

@@ -23,6 +23,7 @@ use crate::rng::Rng;
 mod events;
 mod hops;
 mod jobs;
+pub mod latency;
 mod model;
 mod points;
 mod ports;
@@ -113,6 +114,12 @@ pub struct World {
     pub dead_letters: Vec<Value>,
     pub counters: Counters,
     seq: u64,
+    /// Simulated time spent in calls since the world began (the scale model): the functions'
+    /// monotonic clock (`Clock::instant`) moves by it.
+    pub spent: std::time::Duration,
+    /// Accounts the current invocation holds a session in (one AssumeRole each).
+    pub sessions: HashSet<String>,
+    instant_base: std::time::Instant,
 }
 
 impl World {
@@ -165,6 +172,9 @@ impl World {
             dead_letters: Vec::new(),
             counters: Counters::default(),
             seq: 0,
+            spent: std::time::Duration::ZERO,
+            sessions: HashSet::new(),
+            instant_base: std::time::Instant::now(),
         }
     }
 
@@ -248,6 +258,9 @@ impl World {
                 "The service is unavailable. Please try again later.",
             ));
         }
+        if self.sessions.insert(account.to_string()) {
+            self.spent += latency::latency("AssumeRole");
+        }
         if self.faults.deny_account.contains(account) {
             self.counters.api_calls += 1;
             self.counters.calls_denied += 1;
@@ -260,8 +273,14 @@ impl World {
         self.throttled(operation)
     }
 
-    /// A call counted, never throttled.
+    /// The functions' monotonic clock: it moves by the time calls take, not by the host's.
+    pub fn instant(&self) -> std::time::Instant {
+        self.instant_base + self.spent
+    }
+
+    /// A call counted, never throttled; its time spent.
     pub(crate) fn counted(&mut self, operation: &'static str) {
+        self.spent += latency::latency(operation);
         self.counters.api_calls += 1;
         *self
             .counters

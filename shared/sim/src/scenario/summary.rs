@@ -52,6 +52,15 @@ pub struct Summary {
     pub table_count: u64,
     /// Accounts holding a member vault of a vault set at the end (0: the policy has no sets).
     pub member_accounts: u64,
+    /// The scale model: function invocations (events, reconciler runs), the longest in the
+    /// time its calls took, those past their function's timeout (must be 0), and the longest
+    /// reconciliation pass from its first run's start to its last run's end.
+    pub lambda_invocations: u64,
+    pub longest_invocation_seconds: f64,
+    pub invocations_over_deadline: u64,
+    pub reconcile_pass_minutes: f64,
+    /// Simulated minutes spent in calls, all invocations together.
+    pub call_minutes: f64,
     /// Hours simulated after the last backups: the drain, longer while chains were still in progress.
     pub drained_hours: i64,
     /// Those chains: (original, the first vault missing its copy). Empty in every correct run.
@@ -87,6 +96,11 @@ impl Simulation {
             drained_hours: (w.now - backups_end).num_hours() + 1,
             table_count: w.tables.len() as u64,
             member_accounts: self.members.member_accounts_at(w.now - self.options.start),
+            lambda_invocations: self.invocations.count,
+            longest_invocation_seconds: round2(self.invocations.longest.as_secs_f64()),
+            invocations_over_deadline: self.invocations.over_deadline,
+            reconcile_pass_minutes: round2(self.passes.longest_minutes),
+            call_minutes: round2(w.spent.as_secs_f64() / 60.0),
             ..Summary::default()
         };
         let held = held_copies(&w);
@@ -497,4 +511,9 @@ impl Summary {
         }
         lines.join("\n") + "\n"
     }
+}
+
+/// Two decimals: the summary's figures are read by people and compared by tests.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

@@ -7,10 +7,17 @@ impl Clock for Sim {
         self.world().now
     }
 
+    /// Deadlines are measured in the time calls take (the scale model), not the host's.
+    fn instant(&self) -> std::time::Instant {
+        self.world().instant()
+    }
+
     /// Inside a simulation run time passes only by the run's own steps. Outside one (a restore
     /// followed to its end), `time_flows` lets a pause move the clock and the jobs on.
     async fn pause(&self, wait: std::time::Duration) {
         let mut w = self.world();
+        // The invocation waits: its time is spent (the scale model).
+        w.spent += wait;
         if w.time_flows {
             let step = Duration::from_std(wait).unwrap_or(Duration::minutes(1));
             w.now += step;
