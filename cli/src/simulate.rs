@@ -57,11 +57,19 @@ pub(crate) struct SimArgs {
     /// Unnamed faults keep their defaults.
     #[arg(long)]
     pub(crate) faults: Option<String>,
+    /// Reconciler pieces (one per account and Region) run at once, as the hub's queue runs them
+    /// (1..=1000); 0: one run over the whole policy. Default: 10 for a policy with vault sets, else 0.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub(crate) reconcile_concurrency: Option<u32>,
     /// A backup plan copy action also copies every backup into the first never_expire vault
     /// with lifecycle "never" (which inherits the source's expiry): work for the retention guard.
     #[arg(long)]
     pub(crate) plan_copy_actions: bool,
 }
+
+/// The hub's reconciler queue runs this many pieces at once (its event source mapping's
+/// MaximumConcurrency, infra/template.yaml).
+const DEFAULT_RECONCILE_CONCURRENCY: usize = 10;
 
 /// A simulation ready to run, and the policy text it was read from (for the report's digest).
 pub(crate) struct Prepared {
@@ -101,6 +109,11 @@ impl SimArgs {
             tables: self.tables,
             seed: self.seed,
             plan_copy_actions: self.plan_copy_actions,
+            reconcile_fan_out: match self.reconcile_concurrency {
+                Some(0) => None,
+                Some(n) => usize::try_from(n).ok(),
+                None => (!p.sets.is_empty()).then_some(DEFAULT_RECONCILE_CONCURRENCY),
+            },
             ..SimOptions::default()
         };
         let world = match &self.world {

@@ -371,15 +371,29 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     );
 
     // The reconciler's cursor round-trips and clears.
-    assert_eq!(ledger.load_cursor().await.unwrap(), None);
+    assert_eq!(ledger.load_cursor("").await.unwrap(), None);
+    // Pieces keep cursors of their own, beside the whole-policy run's.
     ledger
-        .save_cursor(Some(r#"{"phase":2,"token":"abc"}"#), at(0))
+        .save_cursor("111111111111/us-east-1", Some("piece"), at(0))
+        .await
+        .unwrap();
+    assert_eq!(ledger.load_cursor("").await.unwrap(), None);
+    ledger
+        .save_cursor("", Some(r#"{"phase":2,"token":"abc"}"#), at(0))
         .await
         .unwrap();
     assert_eq!(
-        ledger.load_cursor().await.unwrap().as_deref(),
+        ledger.load_cursor("").await.unwrap().as_deref(),
         Some(r#"{"phase":2,"token":"abc"}"#)
     );
-    ledger.save_cursor(None, at(1)).await.unwrap();
-    assert_eq!(ledger.load_cursor().await.unwrap(), None);
+    ledger.save_cursor("", None, at(1)).await.unwrap();
+    assert_eq!(ledger.load_cursor("").await.unwrap(), None);
+    assert_eq!(
+        ledger
+            .load_cursor("111111111111/us-east-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("piece")
+    );
 }

@@ -67,7 +67,7 @@ async fn a_scheduled_run_redrives_the_hop_whose_event_was_lost() {
     assert_eq!(w.jobs.len(), 1);
     assert_eq!(w.jobs[0].dest_vault.name, "central");
     // The next run begins a new pass; the cursor keeps when this clean pass ended.
-    let cursor: Value = serde_json::from_str(w.reconciler_cursor.as_deref().unwrap()).unwrap();
+    let cursor: Value = serde_json::from_str(w.reconciler_cursors[""].as_str()).unwrap();
     assert_eq!(
         (cursor["phase"].as_u64(), cursor["unclean"].as_bool()),
         (Some(0), Some(false))
@@ -84,7 +84,7 @@ async fn a_run_that_reaches_its_deadline_stops_with_its_cursor_saved() {
         (report["pages"].as_u64(), report["pass_complete"].as_bool()),
         (Some(0), Some(false))
     );
-    assert!(r.ports().world().reconciler_cursor.is_some());
+    assert!(r.ports().world().reconciler_cursors.contains_key(""));
     // The next run resumes and finishes.
     let policy = Policy::parse(POLICY).unwrap();
     let report = answer(r.run(&policy, RunBudget::default()).await.unwrap());

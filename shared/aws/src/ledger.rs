@@ -435,13 +435,13 @@ impl LedgerPort for DynamoLedger {
         Ok(())
     }
 
-    async fn load_cursor(&self) -> PortResult<Option<String>> {
+    async fn load_cursor(&self, piece: &str) -> PortResult<Option<String>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(CURSOR_KEY))
-            .key("sk", s(CURSOR_KEY))
+            .key("sk", s(cursor_sk(piece)))
             .consistent_read(true)
             .send()
             .await
@@ -449,9 +449,14 @@ impl LedgerPort for DynamoLedger {
         Ok(out.item.as_ref().and_then(|i| text(i, "cursor")))
     }
 
-    async fn save_cursor(&self, cursor: Option<&str>, now: DateTime<Utc>) -> PortResult<()> {
+    async fn save_cursor(
+        &self,
+        piece: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> PortResult<()> {
         let b = self
-            .update_key(CURSOR_KEY, CURSOR_KEY)
+            .update_key(CURSOR_KEY, &cursor_sk(piece))
             .expression_attribute_values(":now", ts(now));
         let b = match cursor {
             Some(c) => b
@@ -459,7 +464,7 @@ impl LedgerPort for DynamoLedger {
                 .expression_attribute_values(":c", s(c)),
             None => b.update_expression("SET #upd = :now REMOVE #c"),
         };
-        // No condition: the reconciler is the only writer (one scheduled run at a time).
+        // No condition: one piece is run by one invocation at a time (its queue message).
         named(b)
             .send()
             .await
@@ -573,6 +578,14 @@ impl DrillStore for DynamoLedger {
 
 /// Items that are not hops share the table under keys no ARN can take.
 const CURSOR_KEY: &str = "#reconciler-cursor";
+
+/// The whole-policy run keeps the key it always had; each piece has its own item beside it.
+fn cursor_sk(piece: &str) -> String {
+    match piece {
+        "" => CURSOR_KEY.to_string(),
+        p => format!("{CURSOR_KEY}#{p}"),
+    }
+}
 /// Incidents share one partition: few, and read whole by the reconciler's outbox.
 const INCIDENT_KEY: &str = "#incident";
 /// How long an incident is kept (the table's TTL attribute `expires_at`).

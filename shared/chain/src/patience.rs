@@ -332,13 +332,18 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
         let l = self.ports.ledger();
         patiently!(self.ports, self.patience, l.close_incident(id))
     }
-    async fn load_cursor(&self) -> PortResult<Option<String>> {
+    async fn load_cursor(&self, piece: &str) -> PortResult<Option<String>> {
         let l = self.ports.ledger();
-        patiently!(self.ports, self.patience, l.load_cursor())
+        patiently!(self.ports, self.patience, l.load_cursor(piece))
     }
-    async fn save_cursor(&self, cursor: Option<&str>, now: DateTime<Utc>) -> PortResult<()> {
+    async fn save_cursor(
+        &self,
+        piece: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> PortResult<()> {
         let l = self.ports.ledger();
-        patiently!(self.ports, self.patience, l.save_cursor(cursor, now))
+        patiently!(self.ports, self.patience, l.save_cursor(piece, cursor, now))
     }
 }
 

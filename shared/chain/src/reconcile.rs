@@ -20,7 +20,10 @@ use crate::router::{self, RouteOutcome, RouterConfig};
 
 mod hop;
 mod never_expire;
+mod pieces;
 mod route;
+
+pub use pieces::{coordinate, pieces, run_piece, Coordination, Piece};
 
 use never_expire::guard_phase;
 use relay_core::arn::{RecoveryPointArn, VaultArn};
@@ -196,6 +199,8 @@ pub struct ReconcileReport {
     pub newest_in: BTreeMap<String, DateTime<Utc>>,
     /// The pass ended this run with every phase walked.
     pub pass_clean: bool,
+    /// The piece this run walks (its cursor's key; "" for the whole policy).
+    pub piece: String,
     pub errors: Vec<String>,
 }
 
@@ -210,13 +215,21 @@ enum Progress {
     Stopped(Cursor),
 }
 
-fn phases(policy: &Policy) -> Vec<Phase<'_>> {
-    let mut out: Vec<Phase<'_>> = policy.routes.iter().map(Phase::Route).collect();
+/// The phases of `piece`: its routes (by where their source vault is) and its never_expire
+/// vaults, in the policy's order.
+fn phases<'p>(policy: &'p Policy, piece: &Piece) -> Vec<Phase<'p>> {
+    let here = |v: &Vault| piece.holds(&v.arn);
+    let mut out: Vec<Phase<'_>> = policy
+        .routes
+        .iter()
+        .filter(|r| policy.vault(&r.from).is_some_and(here))
+        .map(Phase::Route)
+        .collect();
     out.extend(
         policy
             .vaults
             .iter()
-            .filter(|v| is_never_expire(v))
+            .filter(|v| is_never_expire(v) && here(v))
             .map(Phase::NeverExpire),
     );
     out
@@ -254,7 +267,7 @@ pub async fn run<P: RouterPorts>(
         .filter_map(|i| i.id.strip_prefix("stuck#"))
         .map(str::to_string)
         .collect();
-    let walked = walk(ports, policy, config, budget, &mut report).await;
+    let walked = walk(ports, policy, &Piece::whole(), config, budget, &mut report).await;
     behind(ports, config, &mut report).await;
     walked?;
     close_resolved(ports, &open, &mut report).await;
@@ -266,11 +279,13 @@ pub async fn run<P: RouterPorts>(
 async fn walk<P: RouterPorts>(
     ports: &P,
     policy: &Policy,
+    piece: &Piece,
     config: &ReconcileConfig,
     budget: RunBudget,
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
-    let saved = ports.ledger().load_cursor().await?;
+    report.piece = piece.key();
+    let saved = ports.ledger().load_cursor(&report.piece).await?;
     let mut cursor = match saved.as_deref().map(serde_json::from_str::<Cursor>) {
         Some(Ok(c)) => c,
         Some(Err(e)) => {
@@ -285,7 +300,7 @@ async fn walk<P: RouterPorts>(
         clean_at: cursor.clean_at.or(Some(ports.now())),
         unclean: cursor.unclean,
     };
-    let phases = phases(policy);
+    let phases = phases(policy, piece);
     while let Some(phase) = phases.get(cursor.phase) {
         let result = match phase {
             Phase::Route(route) => {
@@ -306,7 +321,7 @@ async fn walk<P: RouterPorts>(
                 report.phases_done.insert(phase_name(phase));
             }
             Ok(Progress::Stopped(at)) => {
-                save(ports, &at, &report.watch).await?;
+                save(ports, &at, report).await?;
                 tracing::info!(
                     phase = at.phase,
                     pages = report.pages,
@@ -325,7 +340,7 @@ async fn walk<P: RouterPorts>(
             phase: cursor.phase + 1,
             ..Cursor::default()
         };
-        save(ports, &cursor, &report.watch).await?;
+        save(ports, &cursor, report).await?;
     }
     report.pass_clean = !report.watch.unclean;
     let watch = PassWatch {
@@ -337,7 +352,7 @@ async fn walk<P: RouterPorts>(
     };
     report.watch = watch;
     // The next run begins a new pass.
-    save(ports, &Cursor::default(), &watch).await?;
+    save(ports, &Cursor::default(), report).await?;
     report.pass_complete = true;
     Ok(())
 }
@@ -479,8 +494,9 @@ async fn close_resolved<P: RouterPorts>(
 async fn save<P: RouterPorts>(
     ports: &P,
     cursor: &Cursor,
-    watch: &PassWatch,
+    report: &ReconcileReport,
 ) -> Result<(), PortError> {
+    let watch = &report.watch;
     let cursor = Cursor {
         clean_at: watch.clean_at,
         unclean: watch.unclean,
@@ -488,7 +504,10 @@ async fn save<P: RouterPorts>(
     };
     let text = serde_json::to_string(&cursor)
         .map_err(|e| PortError::new(ErrorKind::Permanent, "cursor", None, e.to_string()))?;
-    ports.ledger().save_cursor(Some(&text), ports.now()).await
+    ports
+        .ledger()
+        .save_cursor(&report.piece, Some(&text), ports.now())
+        .await
 }
 
 /// List a page; a page token AWS no longer accepts restarts the listing.

@@ -388,10 +388,10 @@ mod tests {
         async fn close_incident(&self, _: &str) -> PortResult<()> {
             unused()
         }
-        async fn load_cursor(&self) -> PortResult<Option<String>> {
+        async fn load_cursor(&self, _: &str) -> PortResult<Option<String>> {
             unused()
         }
-        async fn save_cursor(&self, _: Option<&str>, _: DateTime<Utc>) -> PortResult<()> {
+        async fn save_cursor(&self, _: &str, _: Option<&str>, _: DateTime<Utc>) -> PortResult<()> {
             unused()
         }
     }

@@ -149,7 +149,9 @@ pub fn is_vault_name(name: &str) -> bool {
 }
 
 /// An AWS account in one Region: where an API call is made.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Location {
     pub partition: String,
     pub account: String,

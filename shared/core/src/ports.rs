@@ -394,10 +394,12 @@ pub trait LedgerPort: Send + Sync {
     fn open_incidents(&self) -> impl Future<Output = PortResult<Vec<Incident>>> + Send;
     /// The condition is gone (an account reachable again): a new breakage is a new incident.
     fn close_incident(&self, id: &str) -> impl Future<Output = PortResult<()>> + Send;
-    /// Where the reconciler stopped, so the next run resumes there (`None`: start a new pass).
-    fn load_cursor(&self) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    /// Where the reconciler stopped in `piece` (an account and Region, or "" for a run over the
+    /// whole policy), so the next run resumes there (`None`: start a new pass).
+    fn load_cursor(&self, piece: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
     fn save_cursor(
         &self,
+        piece: &str,
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<()>> + Send;

@@ -22,6 +22,7 @@ use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
 use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
+mod fan_out;
 mod invocations;
 mod membership;
 mod organisation;
@@ -58,6 +59,9 @@ pub struct SimOptions {
     pub reconcile_every: Option<Duration>,
     /// Pages one reconciler run may read before it stops and resumes next run.
     pub reconcile_pages_per_run: Option<u32>,
+    /// The reconciler cut into pieces (one per account and Region), this many at once, as the
+    /// hub deploys it for an organisation; `None`: one run over the whole policy.
+    pub reconcile_fan_out: Option<usize>,
     pub reconcile: ReconcileConfig,
     /// Called as each simulated day begins, with (day, days): a progress line for long runs.
     pub progress: Option<fn(u32, u32)>,
@@ -88,6 +92,7 @@ impl Default for SimOptions {
             plan_copy_to: None,
             reconcile_every: Some(Duration::hours(1)),
             reconcile_pages_per_run: None,
+            reconcile_fan_out: None,
             reconcile: ReconcileConfig::default(),
             progress: None,
         }
@@ -316,6 +321,9 @@ impl Simulation {
 
     /// One scheduled reconciler run, as the reconciler function would do it.
     pub async fn reconcile(&mut self) {
+        if let Some(concurrency) = self.options.reconcile_fan_out {
+            return self.reconcile_fanned_out(concurrency).await;
+        }
         self.reconciler_runs += 1;
         // The schedule invokes it asynchronously: a failed run is retried twice by Lambda, then
         // goes to its dead-letter queue, whose alarm tells a person.
@@ -325,12 +333,14 @@ impl Simulation {
                 deadline: Some(self.sim.world().instant() + RECONCILER_BUDGET),
                 max_pages: self.options.reconcile_pages_per_run,
             };
-            let run = reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await;
+            let run =
+                reconcile::run(&self.sim, &self.policy, &self.options.reconcile, budget).await;
             let took = self.end_invocation(started, RECONCILER_TIMEOUT);
             match run {
                 Ok(report) => {
                     let at = self.sim.world().now;
-                    self.passes.run(at, took, report.resumed, report.pass_complete);
+                    self.passes
+                        .run(at, took, report.resumed, report.pass_complete);
                     self.reconciler_pages += u64::from(report.pages);
                     self.redriven += report.redriven;
                     self.lock_adjustments += report.lock_adjustments;

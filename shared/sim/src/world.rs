@@ -79,7 +79,8 @@ pub struct World {
     pub lost_landings: Vec<(VaultArn, String)>,
     /// Points whose delete date UpdateRecoveryPointLifecycle moved later.
     pub extended_points: BTreeSet<String>,
-    pub reconciler_cursor: Option<String>,
+    /// The reconciler's cursors, by piece ("": the whole-policy run).
+    pub reconciler_cursors: BTreeMap<String, String>,
     /// Idempotency tokens per account, with when they were used.
     tokens: HashMap<(String, String), (usize, DateTime<Utc>)>,
     /// Copy jobs to fail on purpose, per destination vault: (count left, status message).
@@ -152,7 +153,7 @@ impl World {
             time_flows: false,
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
-            reconciler_cursor: None,
+            reconciler_cursors: BTreeMap::new(),
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),

@@ -73,7 +73,7 @@ async fn nested_ous_are_read_through_the_sdk_and_expand_the_sets() {
     let adapter = AwsOrganizations::new(org.clone());
     let unit = adapter.unit(&workloads).await.unwrap();
     assert_eq!(unit.accounts, [a.clone()].into());
-    assert_eq!(unit.children, [nested.clone()]);
+    assert_eq!(unit.children, std::slice::from_ref(&nested));
     assert!(adapter.active_accounts().await.unwrap().contains(&b));
 
     let policy = Policy::parse(&format!(

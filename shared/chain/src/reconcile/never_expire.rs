@@ -62,7 +62,7 @@ pub(super) async fn guard_phase<P: RouterPorts>(
         token = p.next_token;
         match &token {
             None => break Progress::Done,
-            Some(_) => save(ports, &at(token.clone()), &report.watch).await?,
+            Some(_) => save(ports, &at(token.clone()), report).await?,
         }
     };
     report.lifecycles_repaired += u64::from(out.repaired);

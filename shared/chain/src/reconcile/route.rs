@@ -90,7 +90,7 @@ pub(super) async fn route_phase<P: RouterPorts>(
         if index_pages <= 1 {
             window.minutes = (window.minutes * 2).min(whole);
         }
-        save(ctx.ports, &window.at(None, window.minutes), &report.watch).await?;
+        save(ctx.ports, &window.at(None, window.minutes), report).await?;
     }
     Ok(Progress::Done)
 }
@@ -201,7 +201,7 @@ async fn walk_sources<P: RouterPorts>(
             None => return Ok(None),
             Some(_) => {
                 let here = window.at(token.clone(), window.minutes);
-                save(ctx.ports, &here, &report.watch).await?;
+                save(ctx.ports, &here, report).await?;
             }
         }
     }

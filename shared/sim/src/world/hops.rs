@@ -214,16 +214,26 @@ impl LedgerPort for Sim {
         Ok(())
     }
 
-    async fn load_cursor(&self) -> PortResult<Option<String>> {
+    async fn load_cursor(&self, piece: &str) -> PortResult<Option<String>> {
         let mut w = self.world();
         w.throttled("GetItem")?;
-        Ok(w.reconciler_cursor.clone())
+        Ok(w.reconciler_cursors.get(piece).cloned())
     }
 
-    async fn save_cursor(&self, cursor: Option<&str>, _now: DateTime<Utc>) -> PortResult<()> {
+    async fn save_cursor(
+        &self,
+        piece: &str,
+        cursor: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> PortResult<()> {
         let mut w = self.world();
         w.throttled("UpdateItem")?;
-        w.reconciler_cursor = cursor.map(str::to_string);
+        match cursor {
+            Some(c) => w
+                .reconciler_cursors
+                .insert(piece.to_string(), c.to_string()),
+            None => w.reconciler_cursors.remove(piece),
+        };
         Ok(())
     }
 }

@@ -15,16 +15,27 @@ pub fn latency(operation: &str) -> Duration {
         "ListRecoveryPointsByBackupVault" | "ListCopyJobs" | "ListBackupJobs" => 400,
         "ListBackupVaults" | "ListBackupPlans" | "ListBackupSelections" => 200,
         "StartCopyJob" | "StartRestoreJob" | "UpdateRecoveryPointLifecycle" => 250,
-        "DescribeRecoveryPoint" | "DescribeCopyJob" | "DescribeRestoreJob" | "DescribeBackupVault"
-        | "DescribeRegionSettings" | "GetBackupPlan" | "GetBackupSelection"
-        | "GetBackupVaultAccessPolicy" | "DescribeGlobalSettings" => 120,
+        "DescribeRecoveryPoint"
+        | "DescribeCopyJob"
+        | "DescribeRestoreJob"
+        | "DescribeBackupVault"
+        | "DescribeRegionSettings"
+        | "GetBackupPlan"
+        | "GetBackupSelection"
+        | "GetBackupVaultAccessPolicy"
+        | "DescribeGlobalSettings" => 120,
         // DynamoDB: the ledger's item calls and queries, and the tables' reads.
         "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" => 8,
         "Query" => 15,
-        "ListTables" | "ListTagsOfResource" | "DescribeContinuousBackups" | "DescribeTable"
+        "ListTables"
+        | "ListTagsOfResource"
+        | "DescribeContinuousBackups"
+        | "DescribeTable"
         | "ListBackups" => 60,
         // Organizations answers from us-east-1 whatever the caller's Region, 20 accounts a page.
-        "ListAccounts" | "ListAccountsForParent" | "ListOrganizationalUnitsForParent"
+        "ListAccounts"
+        | "ListAccountsForParent"
+        | "ListOrganizationalUnitsForParent"
         | "DescribeOrganization" => 250,
         "AssumeRole" => 150,
         "Publish" => 50,
