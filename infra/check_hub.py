@@ -196,6 +196,24 @@ def check_alarms(template, out):
     for queue, res in resources.items():
         if res.get("Type") != "AWS::SQS::Queue":
             continue
+        redrive = (res.get("Properties") or {}).get("RedrivePolicy")
+        if redrive:
+            # A work queue (the reconciler's pieces): its failures land in its dead-letter queue,
+            # which is alarmed like every failure queue; it is read with partial batch responses.
+            target = (redrive.get("deadLetterTargetArn") or {}).get("Fn::GetAtt", [None])[0]
+            if resources.get(target, {}).get("Type") != "AWS::SQS::Queue":
+                out.append(f"{queue}: its RedrivePolicy names no queue of the template")
+            if not int(redrive.get("maxReceiveCount") or 0) >= 1:
+                out.append(f"{queue}: no maxReceiveCount")
+            readers = [
+                e["Properties"] for _, f, _ in functions(template)
+                for e in (f["Properties"].get("Events") or {}).values()
+                if e.get("Type") == "SQS" and e["Properties"].get("Queue") == {"Fn::GetAtt": [queue, "Arn"]}
+            ]
+            if not readers or any("ReportBatchItemFailures" not in (r.get("FunctionResponseTypes") or [])
+                                  or "MaximumConcurrency" not in (r.get("ScalingConfig") or {}) for r in readers):
+                out.append(f"{queue}: not read with partial batch responses and a MaximumConcurrency")
+            continue
         found = alarms.get(queue, [])
         if len(found) != 1:
             out.append(f"{queue}: {len(found)} alarms on its messages, not 1")
@@ -542,6 +560,10 @@ def breakages(t):
     def unalarmed_queue(res, _):
         res["ExtraFailedEvents"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
 
+    def pieces_without_partial_failures(res, _):
+        fn = next(r for r in res.values() if (r.get("Metadata") or {}).get("BuildProperties", {}).get("Binary") == "reconciler")
+        fn["Properties"]["Events"]["Pieces"]["Properties"]["FunctionResponseTypes"] = []
+
     def slow_alarm(res, _):
         alarm = next(r for r in res.values() if r.get("Type") == "AWS::CloudWatch::Alarm")
         alarm["Properties"]["EvaluationPeriods"] = 3
@@ -670,6 +692,7 @@ def breakages(t):
         ("a policy bucket without a writer", broken(bucket_without_writer)),
         ("the router's rule letting failed backups in and partial copies out", broken(failed_backups_in)),
         ("a queue without an alarm", broken(unalarmed_queue)),
+        ("pieces read without partial batch responses", broken(pieces_without_partial_failures)),
         ("an alarm over 3 periods", broken(slow_alarm)),
         ("the alert topic under alias/aws/sns", broken(managed_key)),
         ("no Rules on the policy source", broken(two_sources)),

@@ -69,6 +69,7 @@ impl Emulator {
             .await;
         AwsPorts {
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
+            pieces: None,
             alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
             sessions: Sessions::new(
                 config,

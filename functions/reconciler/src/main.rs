@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ports,
         policy,
     } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
-    let reconciler = Reconciler::new(ports, policy, config.reconcile());
+    let fan_out = config.pieces_queue_url.is_some();
+    let reconciler = Reconciler::new(ports, policy, config.reconcile()).fanned_out(fan_out);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         // Boxed: a handler future is some 20 KB, too large to move about on the stack.
         Box::pin(reconciler.handle(event))

@@ -146,3 +146,62 @@ async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
 fn answer(out: impl serde::Serialize) -> Value {
     serde_json::to_value(out).unwrap()
 }
+
+/// An SQS batch of these message bodies, as the event source mapping delivers it.
+fn sqs(bodies: &[String], deadline_in: Duration) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.deadline = u64::try_from((Utc::now() + deadline_in).timestamp_millis()).unwrap();
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            json!({"messageId": format!("m-{i}"), "receiptHandle": "r", "body": b,
+                             "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                             "eventSource": "aws:sqs",
+                             "eventSourceARN": "arn:aws:sqs:us-east-1:222222222222:pieces",
+                             "awsRegion": "us-east-1"})
+        })
+        .collect();
+    LambdaEvent::new(json!({ "Records": records }), context)
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_a_queue_sends_one_piece_per_account_and_region() {
+    let r = reconciler().fanned_out(true);
+    let coordination = answer(r.handle(scheduled(Duration::minutes(5))).await.unwrap());
+    // primary (111111111111/us-east-1), central (222222222222/us-east-1), dr (222222222222/us-west-2),
+    // and the never_expire bunker (333333333333/eu-west-1).
+    assert_eq!(
+        coordination["pieces"].as_array().unwrap().len(),
+        4,
+        "{coordination}"
+    );
+    let queued = r.ports().world().queued_pieces.clone();
+    assert_eq!(queued.len(), 4);
+    assert!(
+        r.ports().world().jobs.is_empty(),
+        "the coordinator walks nothing itself"
+    );
+    // The pieces' invocations: the lost hop is redriven by primary's piece.
+    let batch = answer(r.handle(sqs(&queued, Duration::minutes(5))).await.unwrap());
+    assert_eq!(batch["batchItemFailures"], json!([]), "{batch}");
+    let w = r.ports().world();
+    assert_eq!(w.jobs.len(), 1);
+    assert_eq!(w.reconciler_cursors.len(), 4, "a cursor per piece");
+}
+
+#[tokio::test]
+async fn a_piece_cut_by_its_deadline_sends_itself_again_and_an_unreadable_one_fails_alone() {
+    let r = reconciler().fanned_out(true);
+    r.handle(scheduled(Duration::minutes(5))).await.unwrap();
+    let queued = std::mem::take(&mut r.ports().world().queued_pieces);
+    let bodies = vec![queued[0].clone(), "not a piece".to_string()];
+    // Less time than the margin: the piece stops at once and sends its continuation.
+    let batch = answer(r.handle(sqs(&bodies, Duration::seconds(5))).await.unwrap());
+    assert_eq!(
+        batch["batchItemFailures"],
+        json!([{"itemIdentifier": "m-1"}]),
+        "{batch}"
+    );
+    assert_eq!(r.ports().world().queued_pieces, [queued[0].clone()]);
+}

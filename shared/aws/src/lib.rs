@@ -10,6 +10,7 @@ pub mod errors;
 pub mod ledger;
 pub mod organizations;
 pub mod policy_store;
+pub mod queue;
 pub mod reports;
 pub mod restore;
 pub mod sessions;
@@ -36,6 +37,7 @@ pub use backup::BackupApi;
 pub use ledger::DynamoLedger;
 pub use organizations::AwsOrganizations;
 pub use policy_store::{AwsPolicyStore, S3Address};
+pub use queue::SqsQueue;
 pub use reports::S3ReportStore;
 pub use sessions::{session_name, SessionConfig, Sessions};
 pub use tables::DynamoApi;
@@ -45,6 +47,22 @@ pub struct AwsPorts {
     pub sessions: Sessions,
     pub ledger: DynamoLedger,
     pub alerts: SnsAlerts,
+    /// The reconciler's pieces queue (`PIECES_QUEUE_URL`), where it has one.
+    pub pieces: Option<SqsQueue>,
+}
+
+impl relay_core::ports::PieceQueue for AwsPorts {
+    async fn send_pieces(&self, messages: &[String]) -> PortResult<()> {
+        match &self.pieces {
+            Some(queue) => queue.send_pieces(messages).await,
+            None => Err(PortError::new(
+                ErrorKind::Permanent,
+                "SendMessageBatch",
+                None,
+                "no pieces queue is configured (PIECES_QUEUE_URL)",
+            )),
+        }
+    }
 }
 
 impl BackupPort for AwsPorts {

@@ -573,3 +573,9 @@ pub trait OrganizationsPort: Send + Sync {
     /// (ListOrganizationalUnitsForParent).
     fn unit(&self, ou: &str) -> impl Future<Output = PortResult<crate::policy::OrgUnit>> + Send;
 }
+
+/// The queue the reconciler's pieces go through (SQS, read by an event source mapping): each
+/// message one piece. The coordinator sends the pieces; a piece cut by its deadline sends itself.
+pub trait PieceQueue: Send + Sync {
+    fn send_pieces(&self, messages: &[String]) -> impl Future<Output = PortResult<()>> + Send;
+}

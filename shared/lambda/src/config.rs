@@ -41,6 +41,9 @@ pub struct Config {
     /// `ORGANIZATIONS_ROLE_ARN`: the role in the management or delegated administrator account
     /// that vault sets of OUs or of the organisation are read through (unset: no sets of those).
     pub organizations_role_arn: Option<String>,
+    /// `PIECES_QUEUE_URL`: the reconciler's pieces queue; set, the scheduled run coordinates and
+    /// each piece (an account and Region) is its own invocation. Unset: one run walks everything.
+    pub pieces_queue_url: Option<String>,
 }
 
 impl Config {
@@ -120,6 +123,7 @@ impl Config {
         }
         Ok(Self {
             organizations_role_arn,
+            pieces_queue_url: optional("PIECES_QUEUE_URL"),
             policy,
             copy_role_name: optional("COPY_ROLE_NAME"),
             ledger_table: required("LEDGER_TABLE")?,

@@ -187,6 +187,10 @@ async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
         .load()
         .await;
     AwsPorts {
+        pieces: config
+            .pieces_queue_url
+            .as_deref()
+            .map(|url| relay_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&base), url)),
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&base), &config.ledger_table),
         alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&base), &config.alert_topic_arn),
         sessions: Sessions::new(

@@ -12,8 +12,8 @@ use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, Ho
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
-    HopFailure, Incident, LedgerPort, ListQuery, OrganizationsPort, Page, PortError, PortResult,
-    RouterPorts, StartedJob, TagPort,
+    HopFailure, Incident, LedgerPort, ListQuery, OrganizationsPort, Page, PieceQueue, PortError,
+    PortResult, RouterPorts, StartedJob, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
@@ -81,6 +81,8 @@ pub struct World {
     pub extended_points: BTreeSet<String>,
     /// The reconciler's cursors, by piece ("": the whole-policy run).
     pub reconciler_cursors: BTreeMap<String, String>,
+    /// Messages sent to the reconciler's pieces queue, not yet received.
+    pub queued_pieces: Vec<String>,
     /// Idempotency tokens per account, with when they were used.
     tokens: HashMap<(String, String), (usize, DateTime<Utc>)>,
     /// Copy jobs to fail on purpose, per destination vault: (count left, status message).
@@ -154,6 +156,7 @@ impl World {
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursors: BTreeMap::new(),
+            queued_pieces: Vec::new(),
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),

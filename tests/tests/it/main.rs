@@ -13,6 +13,7 @@ mod ledger_sim;
 mod organisation;
 mod organizations_moto;
 mod promise;
+mod queue_moto;
 mod report;
 mod report_browser;
 mod report_store_moto;

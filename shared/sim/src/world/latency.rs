@@ -38,7 +38,7 @@ pub fn latency(operation: &str) -> Duration {
         | "ListOrganizationalUnitsForParent"
         | "DescribeOrganization" => 250,
         "AssumeRole" => 150,
-        "Publish" => 50,
+        "Publish" | "SendMessageBatch" => 50,
         _ => 150,
     };
     Duration::from_millis(ms)

@@ -197,3 +197,15 @@ impl OrganizationsPort for Sim {
         Ok(w.org_tree.units.get(ou).cloned().unwrap_or_default())
     }
 }
+
+/// The pieces queue: what is sent is kept, for the simulation (or a test) to deliver.
+impl PieceQueue for Sim {
+    async fn send_pieces(&self, messages: &[String]) -> PortResult<()> {
+        let mut w = self.world();
+        for chunk in messages.chunks(10) {
+            w.throttled("SendMessageBatch")?;
+            w.queued_pieces.extend(chunk.iter().cloned());
+        }
+        Ok(())
+    }
+}
