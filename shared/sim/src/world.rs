@@ -49,6 +49,8 @@ pub struct World {
     /// Recovery points per vault by (creation date in ms, sequence): the listing order, so a
     /// creation-date window is a range and a page token is a position.
     by_vault: BTreeMap<VaultArn, BTreeMap<(i64, u64), String>>,
+    /// The same listing per (vault, resource): AWS's ByResourceArn filter, at organisation scale.
+    by_resource: HashMap<(VaultArn, String), BTreeMap<(i64, u64), String>>,
     pub jobs: Vec<SimCopyJob>,
     /// Jobs not yet ended, and every job by id and by (resource, destination): so a long run
     /// costs time in proportion to what happens, not to all that ever happened.
@@ -139,6 +141,7 @@ impl World {
             source_vaults: HashMap::new(),
             recovery_points: BTreeMap::new(),
             by_vault: BTreeMap::new(),
+            by_resource: HashMap::new(),
             jobs: Vec::new(),
             active_jobs: BTreeSet::new(),
             job_by_id: HashMap::new(),

@@ -67,11 +67,17 @@ async fn ladders_of_diamonds_cost_one_copy_job_per_vault_not_per_path() {
         let mut sim = Simulation::new(policy(name), options(3, 4, 7, SimOptions::default().faults));
         let s = sim.run().await;
         assert_promise(&sim, &s);
-        assert_eq!(s.chains_complete, s.chains_total, "{name}: {s:#?}");
+        // Under the default faults a hop may run out of attempts: then it is alerted (the
+        // promise above), and no more than the alerts sent.
+        assert!(
+            s.chains_total - s.chains_complete <= s.alerts,
+            "{name}: {s:#?}"
+        );
         assert_eq!(s.hops_required, vaults * s.chains_total, "{name}");
+        // One job per hop done, and one per failed try: none per path.
         assert_eq!(
             s.copy_jobs_started,
-            s.hops_required + s.copy_failures,
+            s.hops_complete + s.copy_failures,
             "{name}"
         );
     }

@@ -60,23 +60,38 @@ pub(super) async fn route_phase<P: RouterPorts>(
     let mut token = cursor.token;
     let observed = destination_lock(ctx, report).await?;
     let mut tags: BTreeMap<String, Tags> = BTreeMap::new();
+    // Many routes into one vault (a set's members into a central vault): each route asks the
+    // destination only for its own sources' tables, not for the whole vault's window, so a pass
+    // grows with the organisation, not with its square.
+    let by_resource = ctx
+        .policy
+        .routes
+        .iter()
+        .filter(|r| r.to == ctx.route.to)
+        .nth(1)
+        .is_some();
     while window.start <= now {
         window.fresh = report.pages == 0;
         let index_start = report.pages;
-        let held = match held_in(ctx, &window, budget, report).await? {
-            Ok(held) => held,
-            Err((token, minutes)) => return Ok(Progress::Stopped(window.at(token, minutes))),
+        let held = match by_resource {
+            true => Held::new(),
+            false => match held_in(ctx, &window, budget, report).await? {
+                Ok(held) => held,
+                Err((token, minutes)) => return Ok(Progress::Stopped(window.at(token, minutes))),
+            },
         };
         let index_pages = report.pages - index_start;
-        let sources = Sources {
-            held: &held,
+        let mut sources = Sources {
+            held,
             observed: &observed,
+            by_resource,
+            looked: HashSet::new(),
         };
         if let Some(stop) = walk_sources(
             ctx,
             &window,
             token.take(),
-            &sources,
+            &mut sources,
             &mut tags,
             budget,
             report,
@@ -134,8 +149,49 @@ impl Window {
 
 /// What the destination holds in the window, and its lock.
 struct Sources<'a> {
-    held: &'a Held,
+    held: Held,
     observed: &'a Observed,
+    /// `held` is filled a table at a time, as the sources name them (a fan-in destination).
+    by_resource: bool,
+    /// Tables whose copies in the destination were looked up already.
+    looked: HashSet<String>,
+}
+
+impl Sources<'_> {
+    /// The destination's COMPLETED copies of the page's tables not looked up yet (ByResourceArn).
+    async fn look_up<P: RouterPorts>(
+        &mut self,
+        ctx: &RouteCtx<'_, P>,
+        window: &Window,
+        points: &[PointView],
+        report: &mut ReconcileReport,
+    ) -> Result<(), PortError> {
+        if !self.by_resource {
+            return Ok(());
+        }
+        for resource in points.iter().filter_map(|p| p.resource_arn.as_ref()) {
+            if !self.looked.insert(resource.clone()) {
+                continue;
+            }
+            let mut token = None;
+            loop {
+                let query = ListQuery {
+                    resource_arn: Some(resource.clone()),
+                    ..window.query(token, ctx.config.page_size)
+                };
+                let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
+                for point in p.items.into_iter().filter(is_held) {
+                    let at = point.creation_date.timestamp_millis();
+                    self.held.entry(resource.clone()).or_default().insert(at);
+                }
+                token = p.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The destination's lock bounds every lifecycle of the route; a vault that cannot be described
@@ -162,7 +218,7 @@ async fn walk_sources<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     window: &Window,
     mut token: Option<String>,
-    sources: &Sources<'_>,
+    sources: &mut Sources<'_>,
     tags: &mut BTreeMap<String, Tags>,
     budget: RunBudget,
     report: &mut ReconcileReport,
@@ -185,13 +241,14 @@ async fn walk_sources<P: RouterPorts>(
         let query = window.query(token, ctx.config.page_size);
         let p = page(ctx.ports, &ctx.from.arn, query, report).await?;
         note_newest(ctx, &p.items, report);
+        sources.look_up(ctx, window, &p.items, report).await?;
         for point in &p.items {
             if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.
                 return Ok(Some(window.at(page_token, window.minutes)));
             }
             report.points_scanned += 1;
-            let examined = examine(ctx, point, sources.held, sources.observed, tags, report);
+            let examined = examine(ctx, point, &sources.held, sources.observed, tags, report);
             if let Err(e) = examined.await {
                 point_failed(ctx.ports, ctx.route, point, &e, report).await;
             }

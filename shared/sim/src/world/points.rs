@@ -11,10 +11,15 @@ impl World {
             self.source_vaults.insert(source.arn.clone(), vault);
         }
         self.seq += 1;
-        self.by_vault.entry(rp.vault.clone()).or_default().insert(
-            (rp.creation_date.timestamp_millis(), self.seq),
-            rp.arn.clone(),
-        );
+        let at = (rp.creation_date.timestamp_millis(), self.seq);
+        self.by_vault
+            .entry(rp.vault.clone())
+            .or_default()
+            .insert(at, rp.arn.clone());
+        self.by_resource
+            .entry((rp.vault.clone(), rp.resource_arn.clone()))
+            .or_default()
+            .insert(at, rp.arn.clone());
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
@@ -63,6 +68,10 @@ impl World {
     pub fn remove_point(&mut self, arn: &str) -> Option<SimRecoveryPoint> {
         let rp = self.recovery_points.remove(arn)?;
         if let Some(listing) = self.by_vault.get_mut(&rp.vault) {
+            listing.retain(|_, a| a != arn);
+        }
+        let key = (rp.vault.clone(), rp.resource_arn.clone());
+        if let Some(listing) = self.by_resource.get_mut(&key) {
             listing.retain(|_, a| a != arn);
         }
         Some(rp)
@@ -141,7 +150,11 @@ impl World {
                 )
             }
         };
-        let Some(index) = self.by_vault.get(vault) else {
+        let index = match &query.resource_arn {
+            Some(r) => self.by_resource.get(&(vault.clone(), r.clone())),
+            None => self.by_vault.get(vault),
+        };
+        let Some(index) = index else {
             return Ok(Page {
                 items: Vec::new(),
                 next_token: None,
