@@ -79,39 +79,7 @@ impl Config {
             u32::try_from(defaults.lookback.num_days()).unwrap_or(7),
             1..=365,
         )?;
-        let given: Vec<&'static str> =
-            ["RELAY_POLICY_PARAMETER", "RELAY_POLICY_S3", "RELAY_POLICY"]
-                .into_iter()
-                .filter(|name| optional(name).is_some())
-                .collect();
-        let policy = match given.as_slice() {
-            [] => {
-                return Err(ConfigError::Missing(
-                    "RELAY_POLICY_PARAMETER, RELAY_POLICY_S3 or RELAY_POLICY",
-                ))
-            }
-            ["RELAY_POLICY_PARAMETER"] => {
-                PolicySource::Parameter(required("RELAY_POLICY_PARAMETER")?)
-            }
-            ["RELAY_POLICY_S3"] => {
-                PolicySource::Object(S3Address::parse(&required("RELAY_POLICY_S3")?).map_err(
-                    |reason| ConfigError::Invalid {
-                        name: "RELAY_POLICY_S3",
-                        reason,
-                    },
-                )?)
-            }
-            ["RELAY_POLICY"] => PolicySource::Inline(required("RELAY_POLICY")?),
-            [first, ..] => {
-                return Err(ConfigError::Invalid {
-                    name: first,
-                    reason: format!(
-                        "set together with {}: set exactly one",
-                        given[1..].join(" and ")
-                    ),
-                })
-            }
-        };
+        let policy = policy_source(&optional)?;
         let organizations_role_arn = optional("ORGANIZATIONS_ROLE_ARN");
         if let Some(arn) = &organizations_role_arn {
             if relay_core::arn::RoleArn::parse(arn).is_err() {
@@ -146,6 +114,42 @@ impl Config {
             ..ReconcileConfig::default()
         }
     }
+}
+
+/// Where the policy is: exactly one of the three variables.
+fn policy_source(optional: &impl Fn(&str) -> Option<String>) -> Result<PolicySource, ConfigError> {
+    let required = |name: &'static str| optional(name).ok_or(ConfigError::Missing(name));
+    let given: Vec<&'static str> = ["RELAY_POLICY_PARAMETER", "RELAY_POLICY_S3", "RELAY_POLICY"]
+        .into_iter()
+        .filter(|name| optional(name).is_some())
+        .collect();
+    let policy = match given.as_slice() {
+        [] => {
+            return Err(ConfigError::Missing(
+                "RELAY_POLICY_PARAMETER, RELAY_POLICY_S3 or RELAY_POLICY",
+            ))
+        }
+        ["RELAY_POLICY_PARAMETER"] => PolicySource::Parameter(required("RELAY_POLICY_PARAMETER")?),
+        ["RELAY_POLICY_S3"] => {
+            PolicySource::Object(S3Address::parse(&required("RELAY_POLICY_S3")?).map_err(
+                |reason| ConfigError::Invalid {
+                    name: "RELAY_POLICY_S3",
+                    reason,
+                },
+            )?)
+        }
+        ["RELAY_POLICY"] => PolicySource::Inline(required("RELAY_POLICY")?),
+        [first, ..] => {
+            return Err(ConfigError::Invalid {
+                name: first,
+                reason: format!(
+                    "set together with {}: set exactly one",
+                    given[1..].join(" and ")
+                ),
+            })
+        }
+    };
+    Ok(policy)
 }
 
 #[cfg(test)]

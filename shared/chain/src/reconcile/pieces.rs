@@ -45,10 +45,11 @@ impl Piece {
 
 /// Every account and Region with something to walk, in order.
 pub fn pieces(policy: &Policy) -> Vec<Piece> {
+    let sources: HashSet<&str> = policy.routes.iter().map(|r| r.from.as_str()).collect();
     let mut out: BTreeSet<Location> = policy
-        .routes
+        .vaults
         .iter()
-        .filter_map(|r| policy.vault(&r.from))
+        .filter(|v| sources.contains(v.alias.as_str()))
         .map(|v| v.arn.location())
         .collect();
     out.extend(
