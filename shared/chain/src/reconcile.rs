@@ -326,6 +326,9 @@ async fn walk<P: RouterPorts>(
         match result {
             Ok(Progress::Done) => {
                 report.phases_done.insert(phase_name(phase));
+                if let Phase::Route(r) = phase {
+                    report.phases_done.insert(format!("destination#{}", r.to));
+                }
             }
             Ok(Progress::Stopped(at)) => {
                 save(ports, &at, report).await?;
@@ -435,6 +438,9 @@ async fn phase_failed<P: RouterPorts>(
     if e.kind.is_transient() {
         return;
     }
+    if let (Phase::Route(r), route::DESTINATION_MISSING) = (phase, e.operation) {
+        return destination_missing(ports, r, e, report).await;
+    }
     let alert = Alert {
         subject: format!("Backup Relay: cannot reconcile {name}"),
         message: format!(
@@ -454,6 +460,35 @@ async fn phase_failed<P: RouterPorts>(
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
         Err(e) => report.errors.push(format!("{name}: {e}")),
+    }
+}
+
+/// One incident for a destination that does not exist, whatever the number of routes into it;
+/// closed once a route into it runs through.
+async fn destination_missing<P: RouterPorts>(
+    ports: &P,
+    route: &Route,
+    e: &PortError,
+    report: &mut ReconcileReport,
+) {
+    let to = &route.to;
+    let alert = Alert {
+        subject: format!("Backup Relay: vault '{to}' does not exist"),
+        message: format!(
+            "The reconciler cannot copy into vault '{to}': AWS says it does not exist ({e}). No \
+             route into it can make its copies until it does.\nLikely fix: deploy the spoke \
+             stack (or create the vault) in its account and Region."
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        // Any route into the vault stands for them all: the vault is what is missing.
+        route: Some(route.name()),
+        all_chains: false,
+    };
+    match incident::raise(ports, format!("destination#{to}"), alert).await {
+        Ok(sent) => report.alerts_sent += u64::from(sent),
+        Err(e) => report.errors.push(format!("vault '{to}': {e}")),
     }
 }
 
@@ -480,6 +515,7 @@ async fn close_resolved<P: RouterPorts>(
                     && !report.accounts_unreachable.contains(account)
             }
             Some(("phase", name)) => report.phases_done.contains(name),
+            Some(("destination", _)) => report.phases_done.contains(&incident.id),
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             // Backups into the vault work again: a newer one is there.
             Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {

@@ -76,10 +76,10 @@ impl Members {
         (ledger, alerts, clock): (&impl LedgerPort, &impl AlertPort, &impl Clock),
         event_id: &str,
     ) -> Result<Arc<InForce>, HandlerError> {
-        if current.policy.sets.is_empty() {
+        let needs_org = !organization::scopes(&current.policy).is_empty();
+        if current.policy.sets.is_empty() && !needs_org {
             return Ok(current);
         }
-        let needs_org = !organization::scopes(&current.policy).is_empty();
         if needs_org {
             self.refresh(&current.policy, (ledger, alerts, clock)).await;
         }
@@ -145,13 +145,18 @@ impl Members {
         };
         let first_failure = self.cache().record(read.as_ref(), now);
         let Err(e) = read else {
+            // The outage (if any, whichever process saw it) is over: a new one alerts again.
+            if let Err(e) = ledger.close_incident(UNREADABLE).await {
+                tracing::warn!(error = %e, "organisation incident not closed");
+            }
             return;
         };
         tracing::warn!(error = %e, "organisation not read: the last membership (if any) stays");
         if !first_failure {
             return;
         }
-        let id = format!("organizations#unreadable#{}", now.format("%Y-%m-%dT%H:%M"));
+        // One id for every process: the ledger's conditional open lets one alert out.
+        let id = UNREADABLE.to_string();
         if let Err(failed) =
             incident::raise_with(ledger, alerts, clock, id, unreadable_alert(&e)).await
         {
@@ -159,6 +164,9 @@ impl Members {
         }
     }
 }
+
+/// The incident of an organisation that cannot be read: one at a time, closed by a good read.
+const UNREADABLE: &str = "organizations#unreadable";
 
 fn unreadable_alert(e: &PortError) -> Alert {
     Alert {

@@ -198,3 +198,32 @@ proptest::proptest! {
         proptest::prop_assert_eq!(s.chains_total, days * 2);
     }
 }
+
+#[tokio::test]
+async fn a_missing_central_vault_is_one_alert_for_every_member_route_into_it() {
+    let p = policy();
+    let world = r#"
+organization:
+  organizational_units:
+    ou-ab12-cdef3456: ["100000000001", "100000000002", "100000000003"]
+vaults:
+  central: { exists: false }
+"#;
+    let world = WorldFile::parse(world, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(2, 1, 3, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{s:#?}");
+    let w = sim.sim.world();
+    let about_central: Vec<&str> = w
+        .alerts
+        .iter()
+        .map(|a| a.subject.as_str())
+        .filter(|s| s.contains("central"))
+        .collect();
+    // The reconciler's: one for the vault, not one per member route (six here).
+    let reconciler = about_central
+        .iter()
+        .filter(|s| s.contains("does not exist"))
+        .count();
+    assert!(reconciler <= 1, "{about_central:#?}");
+}

@@ -158,21 +158,27 @@ struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    /// The destination's COMPLETED copies of the page's tables not looked up yet (ByResourceArn).
+    /// The destination's COMPLETED copies of the page's tables not looked up yet (ByResourceArn);
+    /// `false` when the deadline came first (the page is read again next run).
     async fn look_up<P: RouterPorts>(
         &mut self,
         ctx: &RouteCtx<'_, P>,
         window: &Window,
         points: &[PointView],
+        budget: RunBudget,
         report: &mut ReconcileReport,
-    ) -> Result<(), PortError> {
+    ) -> Result<bool, PortError> {
         if !self.by_resource {
-            return Ok(());
+            return Ok(true);
         }
         for resource in points.iter().filter_map(|p| p.resource_arn.as_ref()) {
-            if !self.looked.insert(resource.clone()) {
+            if self.looked.contains(resource) {
                 continue;
             }
+            if budget.past_deadline(ctx.ports.instant()) {
+                return Ok(false);
+            }
+            self.looked.insert(resource.clone());
             let mut token = None;
             loop {
                 let query = ListQuery {
@@ -190,9 +196,13 @@ impl Sources<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
+
+/// The operation a missing destination's error carries: its incident is the vault's, not the
+/// route's (a central vault of an organisation has thousands of routes into it).
+pub(super) const DESTINATION_MISSING: &str = "DescribeBackupVault(destination)";
 
 /// The destination's lock bounds every lifecycle of the route; a vault that cannot be described
 /// is planned without it (StartCopyJob gives AWS's own answer).
@@ -207,6 +217,13 @@ async fn destination_lock<P: RouterPorts>(
         }
         Ok(None) => {}
         Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+        // No destination: every route into it fails alike, one incident for the vault.
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            return Err(PortError {
+                operation: DESTINATION_MISSING,
+                ..e
+            })
+        }
         Err(e) => report.errors.push(format!("{}: {e}", ctx.route.name())),
     }
     Ok(observed)
@@ -241,7 +258,12 @@ async fn walk_sources<P: RouterPorts>(
         let query = window.query(token, ctx.config.page_size);
         let p = page(ctx.ports, &ctx.from.arn, query, report).await?;
         note_newest(ctx, &p.items, report);
-        sources.look_up(ctx, window, &p.items, report).await?;
+        if !sources
+            .look_up(ctx, window, &p.items, budget, report)
+            .await?
+        {
+            return Ok(Some(window.at(page_token, window.minutes)));
+        }
         for point in &p.items {
             if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.

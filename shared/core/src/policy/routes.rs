@@ -131,7 +131,8 @@ pub(super) fn check_route(
             (&*src.alias, src.set.as_ref()),
             (&*dst.alias, dst.set.as_ref()),
         );
-        sets::check_set_route(&r.loc, from, to, fixed, errors);
+        let partition = role.map(|role| role.partition.as_str());
+        sets::check_set_route(&r.loc, from, to, fixed, partition, errors);
     }
     if let (Some(src_arn), Some(role)) = (src.arn.as_ref().filter(|_| src.set.is_none()), role) {
         check_role_for(r, &src.alias, src_arn, role, errors);

@@ -167,9 +167,16 @@ impl Policy {
             .collect();
         let none = BTreeSet::new();
         let members_of = |alias: &str| members.get(alias).unwrap_or(&none);
+        // One vault, one policy vault: a member whose vault another entry names already (a
+        // concrete vault, or an earlier set over the same accounts) is that entry's.
+        let mut taken: std::collections::HashSet<VaultArn> =
+            vaults.iter().map(|v| v.arn.clone()).collect();
         for set in &self.sets {
             for account in members_of(&set.alias) {
                 for region in &set.regions {
+                    if !taken.insert(set.member_arn(account, region)) {
+                        continue;
+                    }
                     vaults.push(Vault {
                         alias: set.member_alias(account, region),
                         arn: set.member_arn(account, region),
@@ -186,8 +193,16 @@ impl Policy {
             .filter(|r| !r.from.contains('['))
             .cloned()
             .collect();
+        let aliases: std::collections::HashSet<&str> =
+            vaults.iter().map(|v| v.alias.as_str()).collect();
         for route in &self.set_routes {
-            routes.extend(self.member_routes(route, members_of(&route.from), members));
+            let member = self.member_routes(route, members_of(&route.from), members);
+            // A member that is another entry's vault has no routes of its own here.
+            routes.extend(
+                member.into_iter().filter(|r| {
+                    aliases.contains(r.from.as_str()) && aliases.contains(r.to.as_str())
+                }),
+            );
         }
         let mut compliance = self.compliance.clone();
         compliance.scope_members = members.get(REPORT_SCOPE).cloned();
@@ -519,12 +534,31 @@ pub(crate) fn parse_regions(
     out
 }
 
+/// The same accounts, whatever order they are listed in.
+fn same_accounts(a: Option<&AccountScope>, b: Option<&AccountScope>) -> bool {
+    let sorted = |s: Option<&AccountScope>| match s {
+        Some(AccountScope::Accounts(l)) => Some(AccountScope::Accounts(sorted_list(l))),
+        Some(AccountScope::OrganizationalUnits(l)) => {
+            Some(AccountScope::OrganizationalUnits(sorted_list(l)))
+        }
+        other => other.cloned(),
+    };
+    sorted(a) == sorted(b)
+}
+
+fn sorted_list(list: &[String]) -> Vec<String> {
+    let mut out = list.to_vec();
+    out.sort();
+    out
+}
+
 /// The rules a route with a set at either end must also keep.
 pub(super) fn check_set_route(
     loc: &str,
     src: (&str, Option<&SetDraft>),
     dst: (&str, Option<&SetDraft>),
     fixed_role_account: Option<&str>,
+    role_partition: Option<&str>,
     errors: &mut Errors,
 ) {
     let ((from, src_set), (to, dst_set)) = (src, dst);
@@ -535,7 +569,9 @@ pub(super) fn check_set_route(
             format!("'{to}' is a vault set: a route from one vault into a set is refused (which member would it copy into?)"),
         ),
         (Some(s), Some(d)) => {
-            if s.accounts != d.accounts || s.exclude_accounts != d.exclude_accounts {
+            if !same_accounts(s.accounts.as_ref(), d.accounts.as_ref())
+                || s.exclude_accounts != d.exclude_accounts
+            {
                 errors.add(
                     loc,
                     "to",
@@ -549,8 +585,27 @@ pub(super) fn check_set_route(
                     format!("set '{to}' has {} Regions: the destination of a set -> set route has exactly one", d.regions.len()),
                 );
             }
+            if s.name == d.name && d.regions.iter().any(|r| s.regions.contains(r)) {
+                errors.add(
+                    loc,
+                    "to",
+                    format!("sets '{from}' and '{to}' name the same vault '{}' in a Region of both: a member would copy into itself", d.name),
+                );
+            }
         }
         _ => {}
+    }
+    if let (Some(partition), Some(s)) = (role_partition, src_set) {
+        if partition != s.partition {
+            errors.add(
+                loc,
+                "copy_role",
+                format!(
+                    "the role is in partition '{partition}' but set '{from}''s vaults are in '{}'",
+                    s.partition
+                ),
+            );
+        }
     }
     if let (Some(account), Some(_)) = (fixed_role_account, src_set) {
         errors.add(

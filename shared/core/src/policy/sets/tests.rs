@@ -237,3 +237,56 @@ fn ou_ids_follow_organizations_pattern() {
         assert!(!is_ou_id(bad), "{bad}");
     }
 }
+
+#[test]
+fn review_cases_set_to_set_order_a_vault_into_itself_the_roles_partition_and_shared_arns() {
+    // The same accounts in another order pair; the same vault name in a shared Region is a
+    // member copying into itself; a role of another partition cannot serve a set.
+    let text = policy(
+        "  a: { name: primary, accounts: [\"111111111111\", \"222222222222\"], regions: [us-east-1] }\n  b: { name: other, accounts: [\"222222222222\", \"111111111111\"], regions: [us-west-2], retention: { delete_after_days: 7 } }\n  c: { name: primary, accounts: [\"111111111111\", \"222222222222\"], regions: [us-east-1], retention: { delete_after_days: 7 } }",
+        "  - { from: a, to: b }\n  - { from: a, to: c }",
+    );
+    let errors = errors_of(&text);
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.contains("cover different accounts")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("would copy into itself"))
+            || errors.iter().any(|e| e.contains("same vault")),
+        "{errors:#?}"
+    );
+    let gov = policy(
+        &format!("  p: {{ name: primary, accounts: organization, regions: [us-gov-west-1], partition: aws-us-gov }}\n{CENTRAL}"),
+        "  - { from: p, to: central }",
+    );
+    assert!(errors_of(&gov)
+        .iter()
+        .any(|e| e.contains("the role is in partition 'aws'")));
+}
+
+#[test]
+fn a_member_that_is_a_concrete_vault_is_that_vault_and_not_twice() {
+    // The central account is a member too: its `central` vault is the policy's concrete one.
+    let text = policy(
+        &format!("  p: {{ name: primary, accounts: organization, regions: [us-east-1] }}\n  q: {{ name: central, accounts: organization, regions: [us-east-1], retention: {{ delete_after_days: 7 }} }}\n{CENTRAL}"),
+        "  - { from: p, to: central }\n  - { from: p, to: q }",
+    );
+    let p = Policy::parse(&text).unwrap();
+    let tree = OrgTree {
+        active: ["222222222222".to_string(), "100000000001".to_string()].into(),
+        units: BTreeMap::new(),
+    };
+    let e = p.expand(&p.membership(&tree));
+    let arns: BTreeSet<String> = e.vaults.iter().map(|v| v.arn.to_string()).collect();
+    assert_eq!(arns.len(), e.vaults.len(), "one entry per vault");
+    for r in &e.routes {
+        assert!(
+            e.vault(&r.from).is_some() && e.vault(&r.to).is_some(),
+            "{}",
+            r.name()
+        );
+    }
+}
