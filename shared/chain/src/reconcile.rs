@@ -283,6 +283,19 @@ pub async fn run<P: RouterPorts>(
 
 /// The phases from the saved cursor on, until the pass ends or the budget does. A phase that fails
 /// (a broken account, a route AWS refuses) is reported and passed: the cursor never pins on it.
+/// The piece's saved cursor; an unreadable one starts a new pass.
+async fn load<P: RouterPorts>(ports: &P, piece: &str) -> Result<Cursor, PortError> {
+    let saved = ports.ledger().load_cursor(piece).await?;
+    Ok(match saved.as_deref().map(serde_json::from_str::<Cursor>) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "unreadable reconciler cursor; starting a new pass");
+            Cursor::default()
+        }
+        None => Cursor::default(),
+    })
+}
+
 async fn walk<P: RouterPorts>(
     ports: &P,
     policy: &Policy,
@@ -292,15 +305,7 @@ async fn walk<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
     report.piece = piece.key();
-    let saved = ports.ledger().load_cursor(&report.piece).await?;
-    let mut cursor = match saved.as_deref().map(serde_json::from_str::<Cursor>) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "unreadable reconciler cursor; starting a new pass");
-            Cursor::default()
-        }
-        None => Cursor::default(),
-    };
+    let mut cursor = load(ports, &report.piece).await?;
     report.resumed = cursor.phase > 0 || cursor.token.is_some() || cursor.window_start.is_some();
     report.watch = PassWatch {
         // The first run ever starts the watch.
