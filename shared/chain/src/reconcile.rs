@@ -269,16 +269,20 @@ pub async fn run<P: RouterPorts>(
             Vec::new()
         }
     };
-    report.stuck_tables = open
-        .iter()
-        .filter_map(|i| i.id.strip_prefix("stuck#"))
-        .map(str::to_string)
-        .collect();
+    report.stuck_tables = stuck_tables(&open);
     let walked = walk(ports, policy, &Piece::whole(), config, budget, &mut report).await;
     behind(ports, config, &mut report).await;
     walked?;
     close_resolved(ports, &open, &mut report).await;
     Ok(report)
+}
+
+/// Tables whose copies are known stuck (their open incidents): their chains are announced.
+fn stuck_tables(open: &[Incident]) -> BTreeSet<String> {
+    open.iter()
+        .filter_map(|i| i.id.strip_prefix("stuck#"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The phases from the saved cursor on, until the pass ends or the budget does. A phase that fails

@@ -147,11 +147,7 @@ pub async fn run_piece<P: RouterPorts>(
         report.errors.push(format!("open incidents: {e}"));
         Vec::new()
     });
-    report.stuck_tables = open
-        .iter()
-        .filter_map(|i| i.id.strip_prefix("stuck#"))
-        .map(str::to_string)
-        .collect();
+    report.stuck_tables = stuck_tables(&open);
     walk(ports, policy, piece, config, budget, &mut report).await?;
     // The "behind" incident is the coordinator's to close, over every piece.
     let own: Vec<Incident> = open

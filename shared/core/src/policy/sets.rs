@@ -516,15 +516,8 @@ pub(crate) fn parse_regions(
         let Some(region) = text(item, loc, "regions", errors) else {
             continue;
         };
-        if let Some(problem) = crate::regions::region_problem(region) {
+        if let Some(problem) = vaults::region_problem_in(region, partition) {
             errors.add(loc, "regions", problem);
-        } else if partition_of_region(region) != partition {
-            let belongs = partition_of_region(region);
-            errors.add(
-                loc,
-                "regions",
-                format!("Region '{region}' is in partition '{belongs}', not '{partition}'"),
-            );
         } else if out.iter().any(|r| r == region) {
             errors.add(loc, "regions", format!("'{region}' given more than once"));
         } else {

@@ -137,15 +137,18 @@ pub(super) fn parse_vault_arn(text: &str, loc: &str, errors: &mut Errors) -> Opt
     let (partition, region) = (&arn.partition, &arn.region);
     if !is_known_partition(partition) {
         errors.add(loc, "arn", unknown_partition(partition));
-    } else if let Some(problem) = crate::regions::region_problem(region) {
+    } else if let Some(problem) = region_problem_in(region, partition) {
         errors.add(loc, "arn", problem);
-    } else if partition_of_region(region) != partition {
-        let belongs = partition_of_region(region);
-        errors.add(
-            loc,
-            "arn",
-            format!("Region '{region}' is in partition '{belongs}', not '{partition}'"),
-        );
     }
     Some(arn)
+}
+
+/// What is wrong with `region` in `partition`: not a Region AWS has, or another partition's.
+pub(super) fn region_problem_in(region: &str, partition: &str) -> Option<String> {
+    if let Some(problem) = crate::regions::region_problem(region) {
+        return Some(problem);
+    }
+    let belongs = partition_of_region(region);
+    (belongs != partition)
+        .then(|| format!("Region '{region}' is in partition '{belongs}', not '{partition}'"))
 }
