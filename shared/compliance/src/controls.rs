@@ -338,6 +338,24 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Where the vaults that `inv`'s tables land in and are copied into live: the account-Regions
+/// whose reads their evaluation depends on.
+pub(crate) fn vault_locations(
+    policy: &Policy,
+    inv: &Inventory,
+    now: DateTime<Utc>,
+) -> BTreeSet<relay_core::arn::Location> {
+    let index = Index::new(policy, inv, now);
+    let mut out = BTreeSet::new();
+    for table in &inv.tables {
+        let plans: Vec<&PlanFacts> = inv.plans.iter().filter(|p| p.selects(table)).collect();
+        let origins = index.origins(table, &plans);
+        let reached = index.reached(table, &origins);
+        out.extend(origins.iter().chain(&reached).map(|v| v.arn.location()));
+    }
+    out
+}
+
 /// The policy vaults whose contents are unknown: their account and Region's vault listing
 /// failed, or their recovery points could not be listed.
 fn unread_vaults<'a>(policy: &'a Policy, inv: &Inventory) -> HashMap<&'a VaultArn, String> {

@@ -102,7 +102,7 @@ pub fn resource_matches(pattern: &str, arn: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaultFacts {
     pub arn: VaultArn,
     /// Vault lock as ListBackupVaults reports it; `None` for an unlocked vault.
@@ -216,29 +216,40 @@ where
     for (_, part) in parts {
         inventory.absorb(part);
     }
-    match ledger.open_incidents().await {
-        Ok(incidents) => inventory.incidents = incidents,
-        Err(e) => inventory.gaps.push(InventoryGap {
-            what: "open incidents (the ledger)".into(),
-            error: e.to_string(),
-            kind: GapKind::Incidents,
-            ..InventoryGap::default()
-        }),
-    }
-    match ledger.restore_tests().await {
-        Ok(tests) => inventory.restore_tests = tests,
-        Err(e) => inventory.gaps.push(InventoryGap {
-            what: "restore tests (the ledger)".into(),
-            error: e.to_string(),
-            kind: GapKind::RestoreTests,
-            ..InventoryGap::default()
-        }),
-    }
+    let ledger = crate::pieces::read_ledger(ledger).await;
+    inventory.incidents = ledger.incidents;
+    inventory.restore_tests = ledger.restore_tests;
+    inventory.gaps.extend(ledger.gaps);
     inventory
 }
 
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
 pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
+    let mut inv = site_facts(ports, at).await;
+    for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
+        let mut query = first_page();
+        let listed = loop {
+            match ports.list_recovery_points(&vault, &query).await {
+                Ok(page) => {
+                    inv.points.extend(page.items);
+                    match page.next_token {
+                        Some(t) => query.page_token = Some(t),
+                        None => break Ok(()),
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if let Err(e) = listed {
+            inv.gaps.push(points_gap(&vault, e));
+        }
+    }
+    inv
+}
+
+/// One account and Region's tables, Region settings, backup plans and vaults, without the
+/// vaults' recovery points: a read that fails becomes a gap, the rest goes on.
+pub async fn site_facts<P: InventoryPort>(ports: &P, at: &Location) -> Inventory {
     let mut inv = Inventory::default();
     let gap = |kind: GapKind, what: &str, e: PortError| InventoryGap {
         account: at.account.clone(),
@@ -269,40 +280,30 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Locatio
         Ok(v) => inv.vaults = v,
         Err(e) => gaps.push(gap(GapKind::BackupVaults, "backup vaults", e)),
     }
-    for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
-        if let Err(e) = all_points(ports, &vault, &mut inv.points).await {
-            let mut g = gap(
-                GapKind::RecoveryPoints,
-                &format!("recovery points of {}", vault.name),
-                e,
-            );
-            g.vault = Some(vault.to_string());
-            gaps.push(g);
-        }
-    }
     inv.gaps = gaps;
     inv
 }
 
-async fn all_points<P: BackupPort>(
-    ports: &P,
-    vault: &VaultArn,
-    out: &mut Vec<PointView>,
-) -> PortResult<()> {
-    let mut query = ListQuery {
+/// The query of a vault's first page of recovery points, at the largest page.
+pub fn first_page() -> ListQuery {
+    ListQuery {
         created_after: None,
         created_before: None,
         resource_arn: None,
         page_token: None,
         page_size: POINTS_PAGE,
-    };
-    loop {
-        let page = ports.list_recovery_points(vault, &query).await?;
-        out.extend(page.items);
-        match page.next_token {
-            Some(t) => query.page_token = Some(t),
-            None => return Ok(()),
-        }
+    }
+}
+
+/// The gap of a vault whose recovery points could not all be listed.
+pub fn points_gap(vault: &VaultArn, e: PortError) -> InventoryGap {
+    InventoryGap {
+        account: vault.account.clone(),
+        region: vault.region.clone(),
+        what: format!("recovery points of {}", vault.name),
+        error: e.to_string(),
+        kind: GapKind::RecoveryPoints,
+        vault: Some(vault.to_string()),
     }
 }
 

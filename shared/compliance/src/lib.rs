@@ -9,6 +9,7 @@ pub mod alert;
 pub mod controls;
 pub mod emf;
 pub mod inventory;
+pub mod pieces;
 pub mod publish;
 pub mod render;
 pub mod store;
@@ -152,7 +153,7 @@ pub fn evaluate(
     }
 }
 
-fn summarize(resources: &[ResourceReport]) -> ReportSummary {
+pub(crate) fn summarize(resources: &[ResourceReport]) -> ReportSummary {
     let mut s = ReportSummary {
         resources: resources.len() as u64,
         ..ReportSummary::default()

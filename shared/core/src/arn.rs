@@ -213,6 +213,13 @@ impl serde::Serialize for VaultArn {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for VaultArn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for VaultArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

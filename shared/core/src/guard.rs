@@ -2,14 +2,14 @@
 //! 100 years, and if not, what lifecycle repairs it? Never shortens, never deletes.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arn::{RecoveryPointArn, VaultArn};
 use crate::policy::Vault;
 use crate::retention::{Lifecycle, Retention, VaultLock, COLD_MIN_DAYS, NEVER_EXPIRE_DAYS};
 
 /// What is known of a recovery point, from an event or from ListRecoveryPointsByBackupVault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PointView {
     pub recovery_point_arn: String,
     pub vault: VaultArn,

@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The backup a backup plan made, which every copy along a chain descends from. Copies keep their
 /// source's resource ARN and creation date, so any copy names its original.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Original {
     pub resource_arn: String,
     pub creation_date: DateTime<Utc>,
@@ -46,7 +46,7 @@ impl Original {
 
 /// The hop identity: an original backup and the vault its copy lands in. Exactly one copy per hop,
 /// whatever the graph: every route into the vault claims the same key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct HopKey {
     pub original: Original,
     pub destination_vault_arn: String,

@@ -434,7 +434,7 @@ pub struct HopFailure {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub subject: String,
     pub message: String,
@@ -448,7 +448,7 @@ pub struct Alert {
     pub route: Option<String>,
     /// The repair engine itself cannot do its work (the reconciler is failing or behind): every
     /// chain may be left incomplete until it can.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_chains: bool,
 }
 
@@ -467,7 +467,7 @@ impl Alert {
 }
 
 /// Something a person must act on, alerted exactly once: an outbox entry until its alert is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     /// `hop#...` (one per hop), `account#...` (one per account and breakage), `retention#...`.
     pub id: String,

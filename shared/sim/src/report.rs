@@ -1,13 +1,102 @@
 //! The compliance report of a simulated organisation, read through the same inventory and
-//! evaluation as the compliance-report function reads real AWS.
+//! evaluation as the compliance-report function reads real AWS: in one run, or in pieces as the
+//! hub's state machine runs it (each piece an invocation, timed by the scale model).
 
-use chrono::Duration;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration as Elapsed;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use relay_compliance::pieces::{self, MemoryParts, PartStore, PieceRef};
 use relay_compliance::{self as compliance, inventory, Report};
+use relay_core::ports::PortResult;
 
+use crate::world::{latency::latency, Sim};
 use crate::Simulation;
 
 /// Account-Regions inventoried at once.
 const CONCURRENCY: usize = 8;
+/// The compliance-report function's timeout in infra/template.yaml.
+const REPORT_TIMEOUT: Elapsed = Elapsed::from_secs(900);
+
+/// How a report run in pieces went, in the scale model.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportRun {
+    pub pieces: usize,
+    pub invocations: u64,
+    pub longest_invocation_seconds: f64,
+    pub invocations_over_deadline: u64,
+    /// From the start's invocation to the merge's end, the pieces laid out on `concurrency`
+    /// workers as the state machine's maps run them.
+    pub minutes: f64,
+    /// ListRecoveryPointsByBackupVault pages read.
+    pub list_pages: u64,
+    /// Recovery points the largest evaluation piece held.
+    pub largest_piece_points: usize,
+    /// Pieces that failed for good (their account and Region is a gap in the report).
+    pub failures: usize,
+    pub part_bytes: usize,
+}
+
+/// How the run is cut: pieces at once per map, points an inventory piece holds.
+#[derive(Debug, Clone, Copy)]
+pub struct PieceOptions {
+    pub concurrency: usize,
+    pub flush_points: usize,
+}
+
+impl Default for PieceOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 10,
+            flush_points: pieces::FLUSH_POINTS,
+        }
+    }
+}
+
+/// The parts in memory, each call taking S3's time in the scale model.
+struct TimedParts<'a> {
+    sim: &'a Sim,
+    parts: &'a MemoryParts,
+}
+
+impl TimedParts<'_> {
+    fn spend(&self, operation: &str) {
+        self.sim.world().spent += latency(operation);
+    }
+}
+
+impl PartStore for TimedParts<'_> {
+    async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
+        self.spend("GetObject");
+        self.parts.get_part(key).await
+    }
+
+    async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
+        self.spend("PutObject");
+        self.parts.put_part(key, body).await
+    }
+
+    async fn list_parts(&self, prefix: &str) -> PortResult<Vec<String>> {
+        self.spend("ListObjectsV2");
+        self.parts.list_parts(prefix).await
+    }
+}
+
+/// Invocations laid out on `workers` free from `from`: when the last one ends.
+fn makespan(from: Elapsed, took: &[Elapsed], workers: usize) -> Elapsed {
+    let mut free: BinaryHeap<Reverse<Elapsed>> =
+        (0..workers.max(1)).map(|_| Reverse(from)).collect();
+    let mut end = from;
+    for t in took {
+        let Reverse(at) = free.pop().unwrap_or(Reverse(from));
+        end = end.max(at + *t);
+        free.push(Reverse(at + *t));
+    }
+    end
+}
 
 impl Simulation {
     /// The report of the world as the run left it, as of the end of the last day of backups: the
@@ -15,14 +104,110 @@ impl Simulation {
     /// date would find every table's newest backup late). Throttling is turned off first: it is
     /// the copy machinery's fault to survive, and the function's SDK clients retry it themselves.
     pub async fn compliance_report(&self, policy_digest: &str) -> Report {
-        let end_of_backups = self.options.start + Duration::days(i64::from(self.options.days));
-        let now = {
-            let mut w = self.sim.world();
-            w.faults.throttle = 0.0;
-            w.now.min(end_of_backups)
-        };
+        let now = self.report_time();
         let inv =
             inventory::take_inventory(&self.sim, &self.sim, &self.policy, CONCURRENCY, now).await;
         compliance::evaluate(&self.policy, &inv, now, policy_digest)
+    }
+
+    fn report_time(&self) -> DateTime<Utc> {
+        let end_of_backups = self.options.start + Duration::days(i64::from(self.options.days));
+        let mut w = self.sim.world();
+        w.faults.throttle = 0.0;
+        w.now.min(end_of_backups)
+    }
+
+    /// The same report, in pieces as the hub's state machine runs it: start, a map of inventory
+    /// pieces, a map of evaluation pieces, the merge; each an invocation of the function.
+    pub async fn compliance_report_in_pieces(
+        &self,
+        policy_digest: &str,
+        parts: &MemoryParts,
+        options: PieceOptions,
+    ) -> (Report, ReportRun) {
+        let now = self.report_time();
+        let store = TimedParts {
+            sim: &self.sim,
+            parts,
+        };
+        let pages_before = self.list_pages();
+        let mut run = ReportRun::default();
+        let (started, t0) = self
+            .timed(
+                &mut run,
+                pieces::start(&self.policy, &self.sim, &store, now),
+            )
+            .await;
+        let Ok(started) = started else {
+            return (
+                compliance::evaluate(&self.policy, &Default::default(), now, policy_digest),
+                run,
+            );
+        };
+        let list: Vec<PieceRef> = parts
+            .get_part(&started.pieces_key)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default();
+        run.pieces = list.len();
+        let mut took = Vec::new();
+        for piece in &list {
+            let phase = pieces::inventory_piece(&self.sim, &store, piece, options.flush_points);
+            let (r, t) = self.timed(&mut run, phase).await;
+            run.failures += usize::from(r.is_err());
+            took.push(t);
+        }
+        let mapped = makespan(t0, &took, options.concurrency);
+        took.clear();
+        for piece in &list {
+            let phase = pieces::evaluate_piece(&self.policy, &store, piece, policy_digest);
+            let (r, t) = self.timed(&mut run, phase).await;
+            match r {
+                Ok(done) => run.largest_piece_points = run.largest_piece_points.max(done.points),
+                Err(_) => run.failures += 1,
+            }
+            took.push(t);
+        }
+        let mapped = makespan(mapped, &took, options.concurrency);
+        let merge = pieces::merge(&self.policy, &store, &started.run, policy_digest);
+        let (report, t) = self.timed(&mut run, merge).await;
+        run.minutes = (mapped + t).as_secs_f64() / 60.0;
+        run.list_pages = self.list_pages() - pages_before;
+        run.part_bytes = parts.bytes();
+        let report = report.unwrap_or_else(|_| {
+            compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
+        });
+        (report, run)
+    }
+
+    /// One invocation: its sessions anew, its time from the calls it makes.
+    async fn timed<T>(
+        &self,
+        run: &mut ReportRun,
+        call: impl std::future::Future<Output = T>,
+    ) -> (T, Elapsed) {
+        let started = {
+            let mut w = self.sim.world();
+            w.sessions.clear();
+            w.spent
+        };
+        let out = call.await;
+        let took = self.sim.world().spent.saturating_sub(started);
+        run.invocations += 1;
+        run.longest_invocation_seconds = run.longest_invocation_seconds.max(took.as_secs_f64());
+        run.invocations_over_deadline += u64::from(took > REPORT_TIMEOUT);
+        (out, took)
+    }
+
+    fn list_pages(&self) -> u64 {
+        self.sim
+            .world()
+            .counters
+            .calls_by_operation
+            .get("ListRecoveryPointsByBackupVault")
+            .copied()
+            .unwrap_or(0)
     }
 }

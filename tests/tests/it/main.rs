@@ -16,6 +16,7 @@ mod promise;
 mod queue_moto;
 mod report;
 mod report_browser;
+mod report_pieces;
 mod report_store_moto;
 mod restore;
 mod restore_moto;

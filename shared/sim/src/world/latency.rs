@@ -38,6 +38,8 @@ pub fn latency(operation: &str) -> Duration {
         | "ListOrganizationalUnitsForParent"
         | "DescribeOrganization" => 250,
         "AssumeRole" => 150,
+        // S3, the report run's parts (objects of a few KB to a few MB).
+        "GetObject" | "PutObject" | "ListObjectsV2" => 40,
         "Publish" | "SendMessageBatch" => 50,
         _ => 150,
     };

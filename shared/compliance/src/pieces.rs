@@ -1,0 +1,584 @@
+//! The report of an organisation in pieces, one per account and Region, so that no invocation
+//! holds more than its piece and none runs longer than its piece takes:
+//!
+//! 1. **start** reads the ledger once and lists the pieces (`pieces.json`);
+//! 2. **inventory**, per piece: the site's tables, plans and vaults (`sites/A/R.json`), and its
+//!    vaults' recovery points, sent to the folder of the account and Region of the table each is
+//!    of (`points/HOME/SOURCE-NNNNN.json`, flushed every [`FLUSH_POINTS`]): a bunker of a million
+//!    points is never held at once;
+//! 3. **evaluate**, per piece: its tables with every point of them, from every vault, and the
+//!    gaps of the sites their vaults are in (`parts/A/R.json`);
+//! 4. **merge**: the parts, in order, into the report a single run gives (`take_inventory` then
+//!    [`crate::evaluate`]): the same resources, summary and gaps. It holds every table's verdict
+//!    and evidence, never a recovery point.
+//!
+//! A piece that fails for good leaves its file missing, and what needed it says so: a gap in the
+//! report, never a guess, and never the other pieces held up. A retried piece writes the same keys
+//! again; a point seen twice (a retry listing more than the first try) counts once.
+
+mod parts;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+
+use relay_core::arn::{Location, TableArn};
+use relay_core::guard::PointView;
+use relay_core::ports::{BackupPort, LedgerPort, PortError, RestoreEvidence};
+use relay_core::Policy;
+
+use crate::inventory::{
+    self, first_page, points_gap, site_facts, GapKind, Inventory, InventoryGap, InventoryPort,
+    VaultFacts,
+};
+use crate::{evaluate, summarize, Report, SCHEMA};
+
+pub use parts::{
+    LedgerFacts, MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX,
+};
+
+/// Recovery points an inventory piece holds before it writes them out.
+pub const FLUSH_POINTS: usize = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PieceError {
+    #[error("cannot write {key}: {source}")]
+    Write {
+        key: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("cannot read {key}: {source}")]
+    Read {
+        key: String,
+        #[source]
+        source: PortError,
+    },
+    #[error("{key} is not a file of this run: {source}")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot render {key}: {source}")]
+    Render {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{key} is missing: the run's start did not finish")]
+    NotStarted { key: String },
+}
+
+impl PieceError {
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Write { .. } => "PartWriteFailed",
+            Self::Read { .. } => "PartReadFailed",
+            Self::Corrupt { .. } => "PartCorrupt",
+            Self::Render { .. } => "RenderFailed",
+            Self::NotStarted { .. } => "RunNotStarted",
+        }
+    }
+
+    /// Worth running the piece again: the store failed for a while.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Write { source, .. } | Self::Read { source, .. } => source.kind.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// A started run: where its pieces are listed, and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Started {
+    pub run: RunRef,
+    pub pieces_key: String,
+    pub pieces: usize,
+}
+
+/// What an inventory piece read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InventoryDone {
+    pub tables: usize,
+    pub points: u64,
+    pub shards: u32,
+    pub gaps: usize,
+}
+
+/// What an evaluation piece found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EvaluateDone {
+    pub tables: usize,
+    pub points: usize,
+    pub non_compliant: usize,
+}
+
+async fn put_json<S: PartStore, T: Serialize>(
+    parts: &S,
+    key: &str,
+    value: &T,
+) -> Result<(), PieceError> {
+    let body = serde_json::to_string(value).map_err(|source| PieceError::Render {
+        key: key.to_string(),
+        source,
+    })?;
+    parts
+        .put_part(key, &body)
+        .await
+        .map_err(|source| PieceError::Write {
+            key: key.to_string(),
+            source,
+        })
+}
+
+async fn get_json<S: PartStore, T: DeserializeOwned>(
+    parts: &S,
+    key: &str,
+) -> Result<Option<T>, PieceError> {
+    let Some(body) = parts
+        .get_part(key)
+        .await
+        .map_err(|source| PieceError::Read {
+            key: key.to_string(),
+            source,
+        })?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|source| PieceError::Corrupt {
+            key: key.to_string(),
+            source,
+        })
+}
+
+/// The ledger's open incidents and restore tests; a read that fails is a gap.
+pub async fn read_ledger<L: LedgerPort + RestoreEvidence>(ledger: &L) -> LedgerFacts {
+    let mut facts = LedgerFacts::default();
+    match ledger.open_incidents().await {
+        Ok(incidents) => facts.incidents = incidents,
+        Err(e) => facts.gaps.push(InventoryGap {
+            what: "open incidents (the ledger)".into(),
+            error: e.to_string(),
+            kind: GapKind::Incidents,
+            ..InventoryGap::default()
+        }),
+    }
+    match ledger.restore_tests().await {
+        Ok(tests) => facts.restore_tests = tests,
+        Err(e) => facts.gaps.push(InventoryGap {
+            what: "restore tests (the ledger)".into(),
+            error: e.to_string(),
+            kind: GapKind::RestoreTests,
+            ..InventoryGap::default()
+        }),
+    }
+    facts
+}
+
+/// The run's start: the ledger read once, then the pieces listed (last: a start that fails
+/// half-way lists none, and is run again whole).
+pub async fn start<L, S>(
+    policy: &Policy,
+    ledger: &L,
+    parts: &S,
+    at: DateTime<Utc>,
+) -> Result<Started, PieceError>
+where
+    L: LedgerPort + RestoreEvidence,
+    S: PartStore,
+{
+    let run = RunRef::at(at);
+    put_json(parts, &run.ledger_key(), &read_ledger(ledger).await).await?;
+    let pieces: Vec<PieceRef> = inventory::locations(policy)
+        .into_iter()
+        .map(|l| PieceRef {
+            run: run.clone(),
+            account: l.account,
+            region: l.region,
+        })
+        .collect();
+    let pieces_key = run.pieces_key();
+    put_json(parts, &pieces_key, &pieces).await?;
+    Ok(Started {
+        run,
+        pieces_key,
+        pieces: pieces.len(),
+    })
+}
+
+const UNFINISHED: &str = "its piece of the report run did not finish";
+
+/// A site that no file says was read: its piece failed (or has not run).
+fn unfinished(at: &Location, phase: &str) -> InventoryGap {
+    InventoryGap {
+        account: at.account.clone(),
+        region: at.region.clone(),
+        what: format!("the {phase} of this account and Region"),
+        error: UNFINISHED.to_string(),
+        kind: GapKind::BackupVaults,
+        vault: None,
+    }
+}
+
+/// One account and Region read: its site file, and its vaults' points to their tables' homes.
+/// The site file is written last: its presence says the piece finished.
+pub async fn inventory_piece<P, S>(
+    ports: &P,
+    parts: &S,
+    piece: &PieceRef,
+    flush_points: usize,
+) -> Result<InventoryDone, PieceError>
+where
+    P: InventoryPort + BackupPort,
+    S: PartStore,
+{
+    let here = piece.location();
+    let site = site_facts(ports, &here).await;
+    let mut shards = ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
+    let mut gaps = site.gaps;
+    for vault in site.vaults.iter().map(|v| &v.arn) {
+        let mut query = first_page();
+        loop {
+            match ports.list_recovery_points(vault, &query).await {
+                Ok(page) => {
+                    shards.add(page.items);
+                    if shards.is_full() {
+                        shards.flush(parts).await?;
+                    }
+                    match page.next_token {
+                        Some(t) => query.page_token = Some(t),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    gaps.push(points_gap(vault, e));
+                    break;
+                }
+            }
+        }
+    }
+    shards.flush(parts).await?;
+    let done = InventoryDone {
+        tables: site.tables.len(),
+        points: shards.points,
+        shards: shards.written,
+        gaps: gaps.len(),
+    };
+    let site = Site {
+        tables: site.tables,
+        regions: site.regions,
+        plans: site.plans,
+        vaults: site.vaults,
+        gaps,
+    };
+    put_json(parts, &piece.run.site_key(&here), &site).await?;
+    Ok(done)
+}
+
+/// Points bound for their tables' homes, written out a home at a time when enough are held.
+struct ShardWriter<'a> {
+    run: &'a RunRef,
+    source: &'a Location,
+    vaults: &'a [VaultFacts],
+    limit: usize,
+    held: usize,
+    homes: BTreeMap<Location, Vec<PointView>>,
+    next_seq: BTreeMap<Location, u32>,
+    points: u64,
+    written: u32,
+}
+
+impl<'a> ShardWriter<'a> {
+    fn new(run: &'a RunRef, source: &'a Location, vaults: &'a [VaultFacts], limit: usize) -> Self {
+        Self {
+            run,
+            source,
+            vaults,
+            limit: limit.max(1),
+            held: 0,
+            homes: BTreeMap::new(),
+            next_seq: BTreeMap::new(),
+            points: 0,
+            written: 0,
+        }
+    }
+
+    /// Points of DynamoDB tables, to their tables' homes; the rest is not the report's.
+    fn add(&mut self, points: Vec<PointView>) {
+        for p in points {
+            let home = p
+                .resource_arn
+                .as_deref()
+                .and_then(|a| TableArn::parse(a).ok())
+                .map(|t| t.location());
+            if let Some(home) = home {
+                self.homes.entry(home).or_default().push(p);
+                self.held += 1;
+                self.points += 1;
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.held >= self.limit
+    }
+
+    async fn flush<S: PartStore>(&mut self, parts: &S) -> Result<(), PieceError> {
+        for (home, points) in std::mem::take(&mut self.homes) {
+            let seq = self.next_seq.entry(home.clone()).or_insert(0);
+            let key = self.run.shard_key(&home, self.source, *seq);
+            *seq += 1;
+            let holding: BTreeSet<&relay_core::arn::VaultArn> =
+                points.iter().map(|p| &p.vault).collect();
+            let shard = Shard {
+                vaults: self
+                    .vaults
+                    .iter()
+                    .filter(|v| holding.contains(&v.arn))
+                    .cloned()
+                    .collect(),
+                points,
+            };
+            put_json(parts, &key, &shard).await?;
+            self.written += 1;
+        }
+        self.held = 0;
+        Ok(())
+    }
+}
+
+/// One account and Region's tables evaluated, with every point of them from every vault and the
+/// gaps of every site their vaults are in: the same verdicts the single run gives them.
+pub async fn evaluate_piece<S: PartStore>(
+    policy: &Policy,
+    parts: &S,
+    piece: &PieceRef,
+    policy_digest: &str,
+) -> Result<EvaluateDone, PieceError> {
+    let (home, run) = (piece.location(), &piece.run);
+    let ledger_key = run.ledger_key();
+    let ledger: LedgerFacts = get_json(parts, &ledger_key)
+        .await?
+        .ok_or(PieceError::NotStarted { key: ledger_key })?;
+    let mut inv = Inventory {
+        taken_at: Some(run.at),
+        incidents: ledger.incidents,
+        restore_tests: ledger.restore_tests,
+        ..Inventory::default()
+    };
+    let own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
+        Some(site) => {
+            (inv.tables, inv.regions) = (site.tables, site.regions);
+            (inv.plans, inv.vaults) = (site.plans, site.vaults);
+            site.gaps
+        }
+        None => vec![unfinished(&home, "inventory")],
+    };
+    let shards = list_shards(parts, run, &home).await?;
+    let mut others = crate::controls::vault_locations(policy, &inv, run.at);
+    others.extend(shards.iter().map(|(source, _)| source.clone()));
+    let mut finished = BTreeSet::new();
+    if own_gaps.iter().all(|g| g.error != UNFINISHED) {
+        finished.insert(home.clone());
+    }
+    let mut gaps = own_gaps.clone();
+    for at in others.into_iter().filter(|at| *at != home) {
+        match get_json::<_, Site>(parts, &run.site_key(&at)).await? {
+            Some(site) => {
+                gaps.extend(site.gaps);
+                finished.insert(at);
+            }
+            None => gaps.push(unfinished(&at, "inventory")),
+        }
+    }
+    // A source that did not finish may have written some of its points: none are read, and
+    // its gap says why.
+    let keys = shards
+        .into_iter()
+        .filter(|(source, _)| finished.contains(source));
+    read_shards(parts, keys.map(|(_, key)| key), &mut inv).await?;
+    gaps.extend(ledger.gaps);
+    inv.gaps = gaps;
+    let report = evaluate(policy, &inv, run.at, policy_digest);
+    let done = EvaluateDone {
+        tables: report.resources.len(),
+        points: inv.points.len(),
+        non_compliant: report.summary.non_compliant as usize,
+    };
+    let part = Part {
+        resources: report.resources,
+        gaps: own_gaps,
+    };
+    put_json(parts, &run.part_key(&home), &part).await?;
+    Ok(done)
+}
+
+/// Every shard of `home`'s tables, with the account and Region each came from, in the order a
+/// single run lists them (source by source, page by page).
+async fn list_shards<S: PartStore>(
+    parts: &S,
+    run: &RunRef,
+    home: &Location,
+) -> Result<Vec<(Location, String)>, PieceError> {
+    let prefix = run.points_prefix(home);
+    let keys = parts
+        .list_parts(&prefix)
+        .await
+        .map_err(|source| PieceError::Read {
+            key: prefix.clone(),
+            source,
+        })?;
+    Ok(keys
+        .into_iter()
+        .filter_map(|key| shard_source(&prefix, &key).map(|source| (source, key)))
+        .collect())
+}
+
+/// `PREFIX` `ACCOUNT-REGION-NNNNN.json` -> the account and Region.
+fn shard_source(prefix: &str, key: &str) -> Option<Location> {
+    let name = key.strip_prefix(prefix)?.strip_suffix(".json")?;
+    let (source, _seq) = name.rsplit_once('-')?;
+    let (account, region) = source.split_once('-')?;
+    Some(Location {
+        partition: relay_core::arn::partition_of_region(region).to_string(),
+        account: account.to_string(),
+        region: region.to_string(),
+    })
+}
+
+/// The shards' points, each once (a retried source may have written one twice), and the
+/// facts of the vaults holding them.
+async fn read_shards<S: PartStore>(
+    parts: &S,
+    keys: impl Iterator<Item = String>,
+    inv: &mut Inventory,
+) -> Result<(), PieceError> {
+    let mut seen_points: HashSet<String> = HashSet::new();
+    let mut seen_vaults: HashSet<String> = inv.vaults.iter().map(|v| v.arn.to_string()).collect();
+    for key in keys {
+        let Some(shard) = get_json::<_, Shard>(parts, &key).await? else {
+            continue;
+        };
+        for v in shard.vaults {
+            if seen_vaults.insert(v.arn.to_string()) {
+                inv.vaults.push(v);
+            }
+        }
+        for p in shard.points {
+            if seen_points.insert(p.recovery_point_arn.clone()) {
+                inv.points.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The parts, in the pieces' order, as one report.
+pub async fn merge<S: PartStore>(
+    policy: &Policy,
+    parts: &S,
+    run: &RunRef,
+    policy_digest: &str,
+) -> Result<Report, PieceError> {
+    let (pieces_key, ledger_key) = (run.pieces_key(), run.ledger_key());
+    let pieces: Vec<PieceRef> = get_json(parts, &pieces_key)
+        .await?
+        .ok_or(PieceError::NotStarted { key: pieces_key })?;
+    let ledger: LedgerFacts = get_json(parts, &ledger_key)
+        .await?
+        .ok_or(PieceError::NotStarted { key: ledger_key })?;
+    let (mut resources, mut gaps) = (Vec::new(), Vec::new());
+    for piece in &pieces {
+        match get_json::<_, Part>(parts, &run.part_key(&piece.location())).await? {
+            Some(part) => {
+                resources.extend(part.resources);
+                gaps.extend(part.gaps);
+            }
+            None => gaps.push(unfinished(&piece.location(), "evaluation")),
+        }
+    }
+    gaps.extend(ledger.gaps);
+    Ok(Report {
+        schema: SCHEMA.to_string(),
+        generated_at: run.at,
+        policy_digest: policy_digest.to_string(),
+        parameters: policy.compliance.clone(),
+        summary: summarize(&resources),
+        resources,
+        gaps,
+    })
+}
+
+/// A piece that failed for good: the run goes on without it, and the report says so.
+#[derive(Debug)]
+pub struct PieceFailure {
+    pub phase: &'static str,
+    pub account: String,
+    pub region: String,
+    pub error: PieceError,
+}
+
+/// Every phase of a run in this process, `concurrency` pieces at a time: the function invoked on
+/// its own, the CLI and the tests. The same files, keys and merge as the fanned-out run.
+pub async fn run_all<P, L, S>(
+    ports: &P,
+    ledger: &L,
+    parts: &S,
+    policy: &Policy,
+    at: DateTime<Utc>,
+    policy_digest: &str,
+    concurrency: usize,
+) -> Result<(Report, Vec<PieceFailure>), PieceError>
+where
+    P: InventoryPort + BackupPort + Sync,
+    L: LedgerPort + RestoreEvidence,
+    S: PartStore,
+{
+    use futures_util::stream::{self, StreamExt};
+    let started = start(policy, ledger, parts, at).await?;
+    let pieces: Vec<PieceRef> = get_json(parts, &started.pieces_key)
+        .await?
+        .unwrap_or_default();
+    let mut failures = Vec::new();
+    let inventoried: Vec<_> = stream::iter(&pieces)
+        .map(|p| async move { (p, inventory_piece(ports, parts, p, FLUSH_POINTS).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    failures.extend(failed("inventory", inventoried));
+    let evaluated: Vec<_> = stream::iter(&pieces)
+        .map(|p| async move { (p, evaluate_piece(policy, parts, p, policy_digest).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    failures.extend(failed("evaluation", evaluated));
+    let report = merge(policy, parts, &started.run, policy_digest).await?;
+    Ok((report, failures))
+}
+
+fn failed<T>(
+    phase: &'static str,
+    results: Vec<(&PieceRef, Result<T, PieceError>)>,
+) -> Vec<PieceFailure> {
+    results
+        .into_iter()
+        .filter_map(|(p, r)| r.err().map(|e| (p, e)))
+        .map(|(p, error)| {
+            tracing::warn!(phase, account = %p.account, region = %p.region, error_type = error.error_type(), error = %error, "report piece failed");
+            PieceFailure {
+                phase,
+                account: p.account.clone(),
+                region: p.region.clone(),
+                error,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Where a report run in pieces keeps its intermediate files: a port (S3 in `relay-aws`, memory
+//! here), the keys, and the files' shapes. They live in a work bucket of their own, not beside the
+//! reports: the report bucket locks every object it holds for years, and these are a day's
+//! scratch (the work bucket's lifecycle expires them).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use relay_core::arn::Location;
+use relay_core::guard::PointView;
+use relay_core::ports::{ErrorKind, Incident, PortError, PortResult, RestoreTest};
+
+use crate::inventory::{InventoryGap, PlanFacts, RegionFacts, TableFacts, VaultFacts};
+use crate::ResourceReport;
+
+/// Every key of a run starts here.
+pub const RUNS_PREFIX: &str = "runs/";
+
+/// The object store of a run's parts.
+pub trait PartStore: Send + Sync {
+    /// The body of `key`; `None` when there is none. A body over the store's size limit is
+    /// refused before it is read.
+    fn get_part(&self, key: &str) -> impl Future<Output = PortResult<Option<String>>> + Send;
+    fn put_part(&self, key: &str, body: &str) -> impl Future<Output = PortResult<()>> + Send;
+    /// Every key under `prefix`, in order (all pages).
+    fn list_parts(&self, prefix: &str) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+}
+
+/// A run: its id (its keys' folder) and the time every piece of it evaluates at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub run: String,
+    pub at: DateTime<Utc>,
+}
+
+impl RunRef {
+    pub fn at(at: DateTime<Utc>) -> Self {
+        Self {
+            run: at.format("%Y%m%dT%H%M%S%.3fZ").to_string(),
+            at,
+        }
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{RUNS_PREFIX}{}/{rest}", self.run)
+    }
+
+    /// The pieces, as a JSON array (a Step Functions Distributed Map reads it as its items).
+    pub fn pieces_key(&self) -> String {
+        self.key("pieces.json")
+    }
+
+    pub fn ledger_key(&self) -> String {
+        self.key("ledger.json")
+    }
+
+    pub fn site_key(&self, at: &Location) -> String {
+        self.key(&format!("sites/{}/{}.json", at.account, at.region))
+    }
+
+    /// The folder of the recovery points of tables homed in `home`, from every vault.
+    pub fn points_prefix(&self, home: &Location) -> String {
+        self.key(&format!("points/{}/{}/", home.account, home.region))
+    }
+
+    /// One flush of the points of `home`'s tables found in `source`'s vaults.
+    pub fn shard_key(&self, home: &Location, source: &Location, seq: u32) -> String {
+        format!(
+            "{}{}-{}-{seq:05}.json",
+            self.points_prefix(home),
+            source.account,
+            source.region
+        )
+    }
+
+    pub fn part_key(&self, home: &Location) -> String {
+        self.key(&format!("parts/{}/{}.json", home.account, home.region))
+    }
+}
+
+/// One piece of a run: an account and Region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PieceRef {
+    pub run: RunRef,
+    pub account: String,
+    pub region: String,
+}
+
+impl PieceRef {
+    pub fn location(&self) -> Location {
+        Location {
+            partition: relay_core::arn::partition_of_region(&self.region).to_string(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+        }
+    }
+}
+
+/// What the ledger held when the run started: read once, not once per piece.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFacts {
+    pub incidents: Vec<Incident>,
+    pub restore_tests: Vec<RestoreTest>,
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// One account and Region as read, without its recovery points (those go to the shards).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    pub tables: Vec<TableFacts>,
+    pub regions: Vec<RegionFacts>,
+    pub plans: Vec<PlanFacts>,
+    pub vaults: Vec<VaultFacts>,
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// Recovery points of one home's tables from one source's vaults, with those vaults' facts
+/// (lock, access policy) that the controls read beside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub vaults: Vec<VaultFacts>,
+    pub points: Vec<PointView>,
+}
+
+/// One home's evaluated tables and the gaps of its own reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub resources: Vec<ResourceReport>,
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// Parts in memory: the simulator's, the CLI's and the tests'. Writes under a prefix named by
+/// [`MemoryParts::fail_writes_under`] fail for good, as a bucket that refuses would.
+#[derive(Debug, Default)]
+pub struct MemoryParts {
+    objects: Mutex<BTreeMap<String, String>>,
+    failing: Mutex<Vec<String>>,
+}
+
+impl MemoryParts {
+    pub fn fail_writes_under(&self, prefix: &str) {
+        lock(&self.failing).push(prefix.to_string());
+    }
+
+    /// Bytes held, for the scale model.
+    pub fn bytes(&self) -> usize {
+        lock(&self.objects).values().map(String::len).sum()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.objects).keys().cloned().collect()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere poisons nothing here: the map is consistent after every insert.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PartStore for MemoryParts {
+    async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
+        Ok(lock(&self.objects).get(key).cloned())
+    }
+
+    async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
+        if lock(&self.failing).iter().any(|p| key.starts_with(p)) {
+            return Err(PortError::new(
+                ErrorKind::Permanent,
+                "PutObject",
+                Some("AccessDenied"),
+                format!("{key}: writes refused"),
+            ));
+        }
+        lock(&self.objects).insert(key.to_string(), body.to_string());
+        Ok(())
+    }
+
+    async fn list_parts(&self, prefix: &str) -> PortResult<Vec<String>> {
+        Ok(lock(&self.objects)
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+}

@@ -1,0 +1,195 @@
+//! The report in pieces (start, inventory per account and Region, evaluation per account and
+//! Region, merge) gives the report a single run gives, on every world the report tests plant
+//! problems in, whatever the flush size; a piece that fails for good is a named gap while the
+//! others complete; a piece run twice changes nothing.
+
+use relay_compliance::pieces::MemoryParts;
+use relay_compliance::{self as compliance, Report};
+use relay_core::policy::Policy;
+use relay_core::world_file::WorldFile;
+use relay_sim::report::{PieceOptions, ReportRun};
+use relay_sim::{Faults, SimOptions, Simulation};
+
+const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
+const ORG_POLICY: &str = include_str!("../../../infra/examples/organization-policy.yaml");
+const COMPLIANT: &str = include_str!("../../worlds/compliant.yaml");
+
+const ORG_WORLD: &str = r#"
+organization:
+  organizational_units:
+    ou-ab12-cdef3456: ["100000000001", "999999999999", ou-ab12-aaaa1111]
+    ou-ab12-aaaa1111: ["100000000002"]
+  joins: { "100000000002": 1 }
+tables:
+  - { name: orders, account: "100000000001", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: carts, account: "100000000001", region: us-east-1, tags: { backup-tier: gold } }
+  - { name: users, account: "100000000002", region: eu-west-1, tags: { backup-tier: gold } }
+  - { name: excluded, account: "999999999999", region: us-east-1, tags: { backup-tier: gold } }
+"#;
+
+/// The worlds of the report tests: compliant, and each planted problem.
+fn worlds() -> Vec<(&'static str, String)> {
+    vec![
+        ("compliant", COMPLIANT.to_string()),
+        (
+            "pitr off",
+            COMPLIANT.replace(
+                "name: carts, account: \"111111111111\", region: us-east-1,",
+                "name: carts, account: \"111111111111\", region: us-east-1, pitr: false,",
+            ),
+        ),
+        (
+            "a table no route selects",
+            COMPLIANT.replace(
+                "tables:\n",
+                "tables:\n  - { name: audit, account: \"111111111111\", region: us-east-1 }\n",
+            ),
+        ),
+        (
+            "no advanced features",
+            format!("{COMPLIANT}regions:\n  - {{ account: \"111111111111\", region: us-east-1, advanced_features: false }}\n"),
+        ),
+        (
+            "a short lock",
+            COMPLIANT.replace("max_retention_days: 36500", "max_retention_days: 3650"),
+        ),
+        (
+            "an account refusing its role",
+            format!("{COMPLIANT}accounts:\n  \"333333333333\": {{ executor_role: false }}\n"),
+        ),
+    ]
+}
+
+fn options(days: u32, seed: u64, faults: Faults) -> SimOptions {
+    SimOptions {
+        days,
+        seed,
+        faults,
+        ..SimOptions::default()
+    }
+}
+
+async fn simulated(policy: &str, world: &str, options: SimOptions) -> Simulation {
+    let policy = Policy::parse(policy).unwrap();
+    let world = WorldFile::parse(world, &policy).unwrap_or_else(|e| panic!("{e}"));
+    let mut sim = Simulation::with_world(policy, &world, options);
+    sim.run().await;
+    sim
+}
+
+async fn in_pieces(sim: &Simulation, flush_points: usize) -> (Report, ReportRun) {
+    let parts = MemoryParts::default();
+    let options = PieceOptions {
+        concurrency: 4,
+        flush_points,
+    };
+    sim.compliance_report_in_pieces("digest", &parts, options)
+        .await
+}
+
+fn assert_same(single: &Report, merged: &Report, what: &str) {
+    assert_eq!(single.summary, merged.summary, "{what}: summaries differ");
+    assert_eq!(single.gaps, merged.gaps, "{what}: gaps differ");
+    for (a, b) in single.resources.iter().zip(&merged.resources) {
+        assert_eq!(a, b, "{what}: {} differs", a.name);
+    }
+    assert_eq!(single, merged, "{what}");
+}
+
+#[tokio::test]
+async fn the_merged_report_is_the_single_runs_on_every_planted_problem() {
+    for (what, world) in worlds() {
+        let sim = simulated(EXAMPLE, &world, options(2, 1, Faults::none())).await;
+        let single = sim.compliance_report("digest").await;
+        assert!(!single.resources.is_empty(), "{what}");
+        for flush in [1, 3, 50_000] {
+            let (merged, run) = in_pieces(&sim, flush).await;
+            assert_same(&single, &merged, &format!("{what}, flush {flush}"));
+            assert_eq!(run.failures, 0, "{what}");
+            assert_eq!(run.invocations_over_deadline, 0);
+            // start, an inventory and an evaluation per piece, the merge.
+            assert_eq!(run.invocations, 2 + 2 * run.pieces as u64, "{what}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_merged_report_is_the_single_runs_under_faults_and_over_an_organisation() {
+    for seed in [1, 2, 3, 4] {
+        let faults = SimOptions::default().faults;
+        let sim = simulated(EXAMPLE, COMPLIANT, options(3, seed, faults.clone())).await;
+        let single = sim.compliance_report("digest").await;
+        let (merged, _) = in_pieces(&sim, 7).await;
+        assert_same(&single, &merged, &format!("example, seed {seed}"));
+        let sim = simulated(ORG_POLICY, ORG_WORLD, options(3, seed, faults)).await;
+        let single = sim.compliance_report("digest").await;
+        let (merged, run) = in_pieces(&sim, 5).await;
+        assert_same(&single, &merged, &format!("organisation, seed {seed}"));
+        assert!(run.pieces >= 4, "{run:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_piece_failing_for_good_is_a_named_gap_and_the_others_complete() {
+    let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
+    let single = sim.compliance_report("digest").await;
+    let parts = MemoryParts::default();
+    // The bunker's account and Region cannot write its site file: its inventory never finishes.
+    let bunker = sim.policy.vault("bunker").unwrap().arn.clone();
+    let run_dir = "runs/";
+    parts.fail_writes_under(&format!(
+        "{run_dir}{}/sites/{}/{}",
+        relay_compliance::pieces::RunRef::at(single.generated_at).run,
+        bunker.account,
+        bunker.region
+    ));
+    let (merged, run) = sim
+        .compliance_report_in_pieces("digest", &parts, PieceOptions::default())
+        .await;
+    assert_eq!(run.failures, 1, "{run:?}");
+    // Every table is still reported (none lives in the bunker's account)...
+    assert_eq!(merged.summary.resources, single.summary.resources);
+    // ...the bunker's account and Region is a named gap, once...
+    let gaps: Vec<_> = merged
+        .gaps
+        .iter()
+        .filter(|g| g.account == bunker.account && g.region == bunker.region)
+        .collect();
+    assert_eq!(gaps.len(), 1, "{:#?}", merged.gaps);
+    assert!(gaps[0].error.contains("did not finish"), "{:?}", gaps[0]);
+    // ...and what needed the bunker says it could not be verified, never that it is missing.
+    let orders = merged
+        .resources
+        .iter()
+        .find(|r| r.name == "orders")
+        .unwrap();
+    let chain = orders
+        .controls
+        .iter()
+        .find(|c| c.id == compliance::ControlId::RelayChainComplete)
+        .unwrap();
+    assert_eq!(chain.status, compliance::Status::NonCompliant);
+    assert!(
+        chain.reason.contains("could not be verified"),
+        "{}",
+        chain.reason
+    );
+}
+
+#[tokio::test]
+async fn a_run_done_twice_over_the_same_parts_is_the_same_report() {
+    let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
+    let parts = MemoryParts::default();
+    let options = PieceOptions {
+        concurrency: 2,
+        flush_points: 2,
+    };
+    let (first, _) = sim
+        .compliance_report_in_pieces("digest", &parts, options)
+        .await;
+    let (again, _) = sim
+        .compliance_report_in_pieces("digest", &parts, options)
+        .await;
+    assert_same(&first, &again, "again");
+    assert_same(&sim.compliance_report("digest").await, &again, "single");
+}
