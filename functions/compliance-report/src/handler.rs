@@ -1,25 +1,60 @@
-//! The handler: the policy in force, one [`Publisher::run`] (inventory, evaluate, compare,
-//! write, alert: `relay_compliance::publish`), then the EMF lines and a log line. Generic over
-//! the ports so it runs on AWS and on in-memory fakes alike.
+//! The handler: the policy in force, then what the payload asks. The hub's state machine sends
+//! the steps of a run in pieces (`{"phase": "start"}`, `inventory` and `evaluate` per piece,
+//! `merge`); any other payload (a schedule's event, an on-demand `{}`) is a whole run in this
+//! invocation. The work is `relay_compliance::publish`; here only parsing, logs and errors.
 
 use lambda_runtime::LambdaEvent;
+use relay_compliance::pieces::{EvaluateDone, InventoryDone, PartStore, PieceRef, RunRef, Started};
 use relay_compliance::publish::{PublishSummary, Published, Publisher, ReportPorts};
 use relay_compliance::ReportStore;
 use relay_core::policy::Policy;
 use relay_lambda::{event_id, failed, HandlerError, LoadedPolicy};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use relay_compliance::policy_digest;
 
-pub struct ReportFunction<P, S> {
-    publisher: Publisher<P, S>,
+/// One step of a run in pieces, as the state machine sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    Start {},
+    Inventory { piece: PieceRef },
+    Evaluate { piece: PieceRef },
+    Merge { run: RunRef },
+}
+
+impl Step {
+    /// `None` for a payload with no `phase`: a whole run.
+    pub fn of(payload: &Value) -> Result<Option<Self>, HandlerError> {
+        if payload.get("phase").is_none() {
+            return Ok(None);
+        }
+        serde_json::from_value(payload.clone())
+            .map(Some)
+            .map_err(|e| HandlerError::Payload(e.to_string()))
+    }
+}
+
+/// The answer to the invoker: counts and keys, never the report itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Published(PublishSummary),
+    Started(Started),
+    Inventoried(InventoryDone),
+    Evaluated(EvaluateDone),
+}
+
+pub struct ReportFunction<P, S, W> {
+    publisher: Publisher<P, S, W>,
     policy: LoadedPolicy,
 }
 
-impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
-    pub fn new(ports: P, store: S, policy: LoadedPolicy, concurrency: usize) -> Self {
+impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
+    pub fn new(ports: P, store: S, parts: W, policy: LoadedPolicy, concurrency: usize) -> Self {
         Self {
-            publisher: Publisher::new(ports, store, concurrency),
+            publisher: Publisher::new(ports, store, parts, concurrency),
             policy,
         }
     }
@@ -32,17 +67,56 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
         self.publisher.store()
     }
 
-    /// A scheduled event or an on-demand invoke: the payload is not read beyond its id. The
-    /// answer is counts and where the report is, never the report itself.
+    pub fn parts(&self) -> &W {
+        self.publisher.parts()
+    }
+
     #[tracing::instrument(name = "report", skip_all, fields(event_id = %event_id(&event.payload)))]
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<PublishSummary, HandlerError> {
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Answer, HandlerError> {
+        let step = Step::of(&event.payload).map_err(failed)?;
         let ports = self.ports();
         let policy = self
             .policy
             .get_with(ports.ledger(), ports, ports, &event_id(&event.payload))
             .await
             .map_err(failed)?;
-        let published = self.run(&policy.policy, &policy.digest).await?;
+        let (policy, digest) = (&policy.policy, policy.digest.as_str());
+        let p = &self.publisher;
+        let answer = match step {
+            None => Answer::Published(self.published(p.run(policy, digest).await)?),
+            Some(Step::Start {}) => {
+                let started = p.start(policy).await.map_err(failed)?;
+                tracing::info!(run = %started.run.run, pieces = started.pieces, "report run started");
+                Answer::Started(started)
+            }
+            Some(Step::Inventory { piece }) => {
+                let done = p.inventory(&piece).await.map_err(failed)?;
+                tracing::info!(account = %piece.account, region = %piece.region, tables = done.tables, points = done.points, gaps = done.gaps, "report piece inventoried");
+                Answer::Inventoried(done)
+            }
+            Some(Step::Evaluate { piece }) => {
+                let done = p.evaluate(policy, &piece, digest).await.map_err(failed)?;
+                tracing::info!(account = %piece.account, region = %piece.region, tables = done.tables, non_compliant = done.non_compliant, "report piece evaluated");
+                Answer::Evaluated(done)
+            }
+            Some(Step::Merge { run }) => {
+                Answer::Published(self.published(p.merge(policy, &run, digest).await)?)
+            }
+        };
+        Ok(answer)
+    }
+
+    /// A whole run in this invocation (what a payload with no `phase` asks).
+    pub async fn run(&self, policy: &Policy, digest: &str) -> Result<Published, HandlerError> {
+        self.publisher.run(policy, digest).await.map_err(failed)
+    }
+
+    /// A published report's EMF lines and log line; its summary.
+    fn published(
+        &self,
+        published: Result<Published, relay_compliance::publish::PublishError>,
+    ) -> Result<PublishSummary, HandlerError> {
+        let published = published.map_err(failed)?;
         // EMF: each line is one log event, which CloudWatch Logs turns into metrics.
         for line in &published.metrics {
             println!("{line}");
@@ -56,10 +130,6 @@ impl<P: ReportPorts, S: ReportStore> ReportFunction<P, S> {
             "compliance report written"
         );
         Ok(published.summary())
-    }
-
-    pub async fn run(&self, policy: &Policy, digest: &str) -> Result<Published, HandlerError> {
-        self.publisher.run(policy, digest).await.map_err(failed)
     }
 }
 

@@ -5,7 +5,7 @@
 use compliance_report::handler::ReportFunction;
 use compliance_report::settings::Settings;
 use lambda_runtime::{service_fn, LambdaEvent};
-use relay_aws::S3ReportStore;
+use relay_aws::{S3PartStore, S3ReportStore};
 use relay_lambda::Startup;
 use serde_json::Value;
 
@@ -13,11 +13,10 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let Startup { ports, policy, .. } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let settings = relay_lambda::settings(|env| Settings::from_env(env))?;
-    let store = S3ReportStore::new(
-        aws_sdk_s3::Client::new(ports.sessions.base()),
-        &settings.bucket,
-    );
-    let function = ReportFunction::new(ports, store, policy, settings.concurrency);
+    let s3 = aws_sdk_s3::Client::new(ports.sessions.base());
+    let store = S3ReportStore::new(s3.clone(), &settings.bucket);
+    let parts = S3PartStore::new(s3, &settings.work_bucket);
+    let function = ReportFunction::new(ports, store, parts, policy, settings.concurrency);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         // Boxed: a handler future is some 20 KB, too large to move about on the stack.
         Box::pin(function.handle(event))

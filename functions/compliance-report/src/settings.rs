@@ -10,6 +10,9 @@ const MAX_CONCURRENCY: usize = 64;
 pub struct Settings {
     /// `REPORT_BUCKET`: where the reports are written.
     pub bucket: String,
+    /// `WORK_BUCKET`: where a run's parts are written; not the report bucket, whose Object Lock
+    /// would keep a day's scratch for years.
+    pub work_bucket: String,
     /// `INVENTORY_CONCURRENCY`: account-Regions inventoried at once (1 to 64).
     pub concurrency: usize,
 }
@@ -32,8 +35,19 @@ impl Settings {
                     reason: format!("'{v}' is not a whole number from 1 to {MAX_CONCURRENCY}"),
                 })?,
         };
+        let work_bucket = get("WORK_BUCKET")
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .ok_or(ConfigError::Missing("WORK_BUCKET"))?;
+        if work_bucket == bucket {
+            return Err(ConfigError::Invalid {
+                name: "WORK_BUCKET",
+                reason: "is REPORT_BUCKET: a run's parts would stay under the reports' lock".into(),
+            });
+        }
         Ok(Self {
             bucket,
+            work_bucket,
             concurrency,
         })
     }
@@ -62,10 +76,30 @@ mod tests {
             Settings::from_env(env(&[("REPORT_BUCKET", " ")])),
             Err(ConfigError::Missing("REPORT_BUCKET"))
         );
-        let s = Settings::from_env(env(&[("REPORT_BUCKET", "reports")])).unwrap();
-        assert_eq!((s.bucket.as_str(), s.concurrency), ("reports", 8));
+        assert_eq!(
+            Settings::from_env(env(&[("REPORT_BUCKET", "reports")])),
+            Err(ConfigError::Missing("WORK_BUCKET"))
+        );
+        assert!(matches!(
+            Settings::from_env(env(&[
+                ("REPORT_BUCKET", "reports"),
+                ("WORK_BUCKET", "reports")
+            ])),
+            Err(ConfigError::Invalid {
+                name: "WORK_BUCKET",
+                ..
+            })
+        ));
         let s = Settings::from_env(env(&[
             ("REPORT_BUCKET", "reports"),
+            ("WORK_BUCKET", "work"),
+        ]))
+        .unwrap();
+        assert_eq!((s.bucket.as_str(), s.concurrency), ("reports", 8));
+        assert_eq!(s.work_bucket, "work");
+        let s = Settings::from_env(env(&[
+            ("REPORT_BUCKET", "reports"),
+            ("WORK_BUCKET", "work"),
             ("INVENTORY_CONCURRENCY", "16"),
         ]))
         .unwrap();
@@ -78,6 +112,7 @@ mod tests {
             assert!(matches!(
                 Settings::from_env(env(&[
                     ("REPORT_BUCKET", "reports"),
+                    ("WORK_BUCKET", "work"),
                     ("INVENTORY_CONCURRENCY", bad)
                 ])),
                 Err(ConfigError::Invalid {

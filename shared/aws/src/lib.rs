@@ -38,7 +38,7 @@ pub use ledger::DynamoLedger;
 pub use organizations::AwsOrganizations;
 pub use policy_store::{AwsPolicyStore, S3Address};
 pub use queue::SqsQueue;
-pub use reports::S3ReportStore;
+pub use reports::{S3PartStore, S3ReportStore};
 pub use sessions::{session_name, SessionConfig, Sessions};
 pub use tables::DynamoApi;
 

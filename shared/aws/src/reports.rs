@@ -2,6 +2,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
+use relay_compliance::pieces::PartStore;
 use relay_compliance::store::{too_large, ObjectLinks, ReportStore, BASELINE_KEY};
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
@@ -57,33 +58,37 @@ pub(crate) async fn read_bounded(
     Ok(out)
 }
 
+/// An object's body as text, `None` when there is none; refused past `max_bytes` unread.
+async fn get_text(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    max_bytes: u64,
+) -> PortResult<Option<String>> {
+    let sent = client.get_object().bucket(bucket).key(key).send().await;
+    let object = match sent {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(classify("GetObject", &e)),
+    };
+    let size = u64::try_from(object.content_length().unwrap_or(0)).unwrap_or(0);
+    if size > max_bytes {
+        return Err(too_large("GetObject", key, size, max_bytes));
+    }
+    let bytes = read_bounded(key, object.body, max_bytes).await?;
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        PortError::new(
+            ErrorKind::Permanent,
+            "GetObject",
+            None,
+            format!("{key} is not UTF-8: {e}"),
+        )
+    })
+}
+
 impl ReportStore for S3ReportStore {
     async fn get_baseline(&self) -> PortResult<Option<String>> {
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(BASELINE_KEY)
-            .send()
-            .await;
-        let object = match sent {
-            Ok(o) => o,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(classify("GetObject", &e)),
-        };
-        let size = u64::try_from(object.content_length().unwrap_or(0)).unwrap_or(0);
-        if size > self.max_bytes {
-            return Err(too_large("GetObject", BASELINE_KEY, size, self.max_bytes));
-        }
-        let bytes = read_bounded(BASELINE_KEY, object.body, self.max_bytes).await?;
-        String::from_utf8(bytes).map(Some).map_err(|e| {
-            PortError::new(
-                ErrorKind::Permanent,
-                "GetObject",
-                None,
-                format!("{BASELINE_KEY} is not UTF-8: {e}"),
-            )
-        })
+        get_text(&self.client, &self.bucket, BASELINE_KEY, self.max_bytes).await
     }
 
     async fn put(&self, key: &str, body: &str, content_type: &str) -> PortResult<()> {
@@ -107,6 +112,72 @@ impl ReportStore for S3ReportStore {
                 .as_deref()
                 .map(|region| console_url(region, &self.bucket, key)),
         }
+    }
+}
+
+/// The largest part of a report run read back (a shard of 50,000 recovery points is ~30 MB).
+pub const DEFAULT_MAX_PART_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The parts of report runs in pieces, in the work bucket (not the locked report bucket).
+pub struct S3PartStore {
+    client: Client,
+    bucket: String,
+    max_bytes: u64,
+}
+
+impl S3PartStore {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            max_bytes: DEFAULT_MAX_PART_BYTES,
+        }
+    }
+
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+}
+
+impl PartStore for S3PartStore {
+    async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
+        get_text(&self.client, &self.bucket, key, self.max_bytes).await
+    }
+
+    async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("PutObject", &e))?;
+        Ok(())
+    }
+
+    async fn list_parts(&self, prefix: &str) -> PortResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListObjectsV2", &e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        // S3 lists in UTF-8 binary order; the merge's order must not depend on it.
+        keys.sort();
+        Ok(keys)
     }
 }
 

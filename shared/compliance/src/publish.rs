@@ -16,11 +16,9 @@ use relay_core::ports::{
 use relay_core::Policy;
 
 use crate::alert::change_alert;
-use crate::inventory::take_inventory;
+use crate::pieces::{self, PartStore, PieceError, PieceRef, RunRef, Started};
 use crate::store::{self, ReportFile, ReportStore, BASELINE_KEY};
-use crate::{
-    changes, emf, evaluate, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA,
-};
+use crate::{changes, emf, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
 /// open incidents, the alert topic and the time.
@@ -57,6 +55,9 @@ pub enum PublishError {
     },
     #[error("cannot send the change alert; reports/latest not moved, so it is sent again: {0}")]
     Alert(#[source] PortError),
+    /// A piece of the run, or the merge, could not do its part.
+    #[error(transparent)]
+    Piece(#[from] PieceError),
 }
 
 impl PublishError {
@@ -66,6 +67,7 @@ impl PublishError {
             Self::ReadPrevious(_) => "PreviousReportUnreadable",
             Self::Write { .. } => "ReportWriteFailed",
             Self::Alert(_) => "AlertFailed",
+            Self::Piece(e) => e.error_type(),
         }
     }
 }
@@ -158,18 +160,21 @@ impl Bodies {
     }
 }
 
-/// The report's machinery: where it reads, where it writes, how many inventory reads at once.
-pub struct Publisher<P, S> {
+/// The report's machinery: where it reads, where it writes its parts and its report, how many
+/// pieces at once when it runs them all itself.
+pub struct Publisher<P, S, W> {
     ports: P,
     store: S,
+    parts: W,
     concurrency: usize,
 }
 
-impl<P: ReportPorts, S: ReportStore> Publisher<P, S> {
-    pub fn new(ports: P, store: S, concurrency: usize) -> Self {
+impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
+    pub fn new(ports: P, store: S, parts: W, concurrency: usize) -> Self {
         Self {
             ports,
             store,
+            parts,
             concurrency,
         }
     }
@@ -182,6 +187,12 @@ impl<P: ReportPorts, S: ReportStore> Publisher<P, S> {
         &self.store
     }
 
+    pub fn parts(&self) -> &W {
+        &self.parts
+    }
+
+    /// A whole run in this invocation: every piece, `concurrency` at a time, then the merge and
+    /// the publication. Memory is the largest piece's, as fanned out; time is all of theirs.
     pub async fn run(
         &self,
         policy: &Policy,
@@ -189,8 +200,52 @@ impl<P: ReportPorts, S: ReportStore> Publisher<P, S> {
     ) -> Result<Published, PublishError> {
         let now = self.ports.now();
         let ledger = self.ports.ledger();
-        let inventory = take_inventory(&self.ports, ledger, policy, self.concurrency, now).await;
-        let report = evaluate(policy, &inventory, now, policy_digest);
+        let (report, _failures) = pieces::run_all(
+            &self.ports,
+            ledger,
+            &self.parts,
+            policy,
+            now,
+            policy_digest,
+            self.concurrency,
+        )
+        .await?;
+        self.publish(report).await
+    }
+
+    /// The state machine's first step: the ledger read and the pieces listed.
+    pub async fn start(&self, policy: &Policy) -> Result<Started, PublishError> {
+        let now = self.ports.now();
+        Ok(pieces::start(policy, self.ports.ledger(), &self.parts, now).await?)
+    }
+
+    pub async fn inventory(&self, piece: &PieceRef) -> Result<pieces::InventoryDone, PublishError> {
+        Ok(pieces::inventory_piece(&self.ports, &self.parts, piece, pieces::FLUSH_POINTS).await?)
+    }
+
+    pub async fn evaluate(
+        &self,
+        policy: &Policy,
+        piece: &PieceRef,
+        policy_digest: &str,
+    ) -> Result<pieces::EvaluateDone, PublishError> {
+        Ok(pieces::evaluate_piece(policy, &self.parts, piece, policy_digest).await?)
+    }
+
+    /// The state machine's last step: the parts merged into the report, published.
+    pub async fn merge(
+        &self,
+        policy: &Policy,
+        run: &RunRef,
+        policy_digest: &str,
+    ) -> Result<Published, PublishError> {
+        let report = pieces::merge(policy, &self.parts, run, policy_digest).await?;
+        self.publish(report).await
+    }
+
+    /// The report compared with the previous verdicts, written, alerted on.
+    pub async fn publish(&self, report: Report) -> Result<Published, PublishError> {
+        let now = report.generated_at;
         let baseline = self.previous().await?;
         let bodies = Bodies::render(&report)?;
         let order = store::write_order(now);

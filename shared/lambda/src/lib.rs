@@ -45,6 +45,9 @@ pub enum HandlerError {
     Report(#[from] PublishError),
     #[error(transparent)]
     Drill(#[from] DrillError),
+    /// An invocation's payload that is not one the function takes: nothing done.
+    #[error("the payload is not one this function takes: {0}")]
+    Payload(String),
 }
 
 impl HandlerError {
@@ -56,6 +59,7 @@ impl HandlerError {
             Self::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
             Self::Reconcile(_) => "PermanentAwsError",
             Self::Report(e) => e.error_type(),
+            Self::Payload(_) => "InvalidPayload",
             Self::Drill(e) => e.error_type(),
         }
     }

@@ -195,3 +195,44 @@ mod policy_store {
         }
     }
 }
+
+/// A report run's parts in the work bucket: written, read back, listed under their prefix over
+/// more than one page of ListObjectsV2 and in order; a missing one is `None`; an oversized one
+/// refused unread.
+#[tokio::test]
+async fn a_runs_parts_are_written_listed_over_pages_and_read_back() {
+    use relay_aws::S3PartStore;
+    use relay_compliance::pieces::PartStore;
+    let moto = MotoServer::start().unwrap();
+    let s3 = with_bucket(&moto).await;
+    let parts = S3PartStore::new(s3.clone(), BUCKET);
+    let prefix = "runs/20261202T060000.000Z/points/111111111111/us-east-1/";
+    // 1,001 keys: past ListObjectsV2's page of 1,000.
+    for i in (0..1001).rev() {
+        let key = format!("{prefix}222222222222-us-west-2-{i:05}.json");
+        parts.put_part(&key, "{}").await.unwrap();
+    }
+    parts
+        .put_part("runs/20261202T060000.000Z/pieces.json", "[]")
+        .await
+        .unwrap();
+    let keys = parts.list_parts(prefix).await.unwrap();
+    assert_eq!(keys.len(), 1001);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+    assert!(keys.iter().all(|k| k.starts_with(prefix)));
+    assert_eq!(
+        parts
+            .get_part("runs/20261202T060000.000Z/pieces.json")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("[]")
+    );
+    assert_eq!(parts.get_part("runs/none.json").await.unwrap(), None);
+    let small = S3PartStore::new(s3, BUCKET).with_max_bytes(1);
+    let e = small
+        .get_part("runs/20261202T060000.000Z/pieces.json")
+        .await
+        .unwrap_err();
+    assert!(is_too_large(&e), "{e}");
+}

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
+use relay_compliance::pieces::MemoryParts;
 use relay_compliance::publish::PublishError;
 use relay_compliance::store::{self, write_order, ObjectLinks, BASELINE_KEY};
 use relay_compliance::{InventoryPort, Report, Status};
@@ -228,10 +229,11 @@ impl ReportStore for MemStore {
     }
 }
 
-fn function() -> ReportFunction<FakeAws, MemStore> {
+fn function() -> ReportFunction<FakeAws, MemStore, MemoryParts> {
     ReportFunction::new(
         FakeAws::new(),
         MemStore::default(),
+        MemoryParts::default(),
         LoadedPolicy::parse(POLICY),
         8,
     )
@@ -383,7 +385,9 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
 #[tokio::test]
 async fn an_on_demand_invoke_answers_with_counts_and_keys() {
     let f = function();
-    let answer = f.handle(invoke(json!({}))).await.unwrap();
+    let Answer::Published(answer) = f.handle(invoke(json!({}))).await.unwrap() else {
+        panic!("a whole run publishes")
+    };
     assert_eq!((answer.resources, answer.non_compliant), (2, 2));
     assert!(answer.alerted);
     assert_eq!(answer.written[7], BASELINE_KEY);
@@ -397,6 +401,7 @@ async fn an_invalid_policy_fails_every_invocation_as_invalid_policy() {
     let f = ReportFunction::new(
         FakeAws::new(),
         MemStore::default(),
+        MemoryParts::default(),
         LoadedPolicy::parse("version: 99"),
         8,
     );
@@ -421,4 +426,79 @@ fn diagnostics_name_the_failure() {
         d.error_message
     );
     assert!(policy_digest("a").starts_with("sha256:ca978112"));
+}
+
+/// The state machine's steps, one invocation each, as its definition sends them: the same
+/// report as a whole run, and the same answer shapes the definition reads (`pieces_key`).
+#[tokio::test]
+async fn the_state_machines_steps_give_the_whole_runs_report() {
+    let whole = function();
+    let Answer::Published(expected) = whole.handle(invoke(json!({}))).await.unwrap() else {
+        panic!("a whole run publishes")
+    };
+    let f = function();
+    let Answer::Started(started) = f.handle(invoke(json!({"phase": "start"}))).await.unwrap()
+    else {
+        panic!("start answers with the run")
+    };
+    let answer = serde_json::to_value(&started).unwrap();
+    assert!(answer["pieces_key"]
+        .as_str()
+        .unwrap()
+        .ends_with("/pieces.json"));
+    let items: Vec<Value> = serde_json::from_str(
+        &f.parts()
+            .get_part(&started.pieces_key)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(items.len(), started.pieces);
+    for phase in ["inventory", "evaluate"] {
+        for item in &items {
+            f.handle(invoke(json!({"phase": phase, "piece": item})))
+                .await
+                .unwrap();
+        }
+    }
+    let merge = json!({"phase": "merge", "run": answer["run"]});
+    let Answer::Published(merged) = f.handle(invoke(merge)).await.unwrap() else {
+        panic!("the merge publishes")
+    };
+    assert_eq!(merged, expected);
+    assert_eq!(
+        f.store().body(BASELINE_KEY),
+        whole.store().body(BASELINE_KEY)
+    );
+}
+
+#[tokio::test]
+async fn a_step_that_is_not_one_is_refused_and_nothing_is_written() {
+    let f = function();
+    for payload in [
+        json!({"phase": "shuffle"}),
+        json!({"phase": "inventory"}),
+        json!({"phase": "merge", "run": {"run": "x"}}),
+        json!({"phase": "start", "extra": 1}),
+    ] {
+        let err = f.handle(invoke(payload.clone())).await.unwrap_err();
+        assert_eq!(
+            Diagnostic::from(err).error_type,
+            "InvalidPayload",
+            "{payload}"
+        );
+    }
+    assert!(f.store().puts().is_empty());
+    assert!(f.parts().keys().is_empty());
+}
+
+#[tokio::test]
+async fn a_merge_of_a_run_never_started_is_named() {
+    let f = function();
+    let merge = json!({"phase": "merge", "run": {"run": "20260101T000000.000Z", "at": "2026-01-01T00:00:00Z"}});
+    let err = f.handle(invoke(merge)).await.unwrap_err();
+    let d = Diagnostic::from(err);
+    assert_eq!(d.error_type, "RunNotStarted");
+    assert!(f.store().puts().is_empty());
 }
