@@ -35,7 +35,13 @@
      function may not delete, hide or re-lock a report version (none of those granted, all denied
      to it by the bucket policy);
  12. CreatePolicyBucket makes a versioned bucket whose policy denies writing the policy or changing
-     the bucket to all but PolicyWriterArn, and the functions read exactly its policy object.
+     the bucket to all but PolicyWriterArn, and the functions read exactly its policy object;
+ 13. the report in pieces: the state machine runs start, the inventory map, the evaluation map and
+     the merge in that order, each a call of the compliance-report function; both maps read the
+     pieces from the work bucket, run InventoryConcurrency at once (the function's reserved
+     concurrency too) and tolerate every failure (a failed piece is a gap, never a held run); the
+     function's parts go to that work bucket, which is not the locked report bucket and expires
+     runs/.
 Then each check is shown to bite: a template broken in its way must fail it.
 
 Usage: python check_hub.py [TEMPLATE [SPOKE]]   (default: template.yaml and spoke.yaml next to this file;
@@ -494,6 +500,47 @@ def check_policy_bucket(template, out):
         out.append(f"PolicyBucketPolicy: does not deny {sorted(POLICY_WRITES - denied)} to all but PolicyWriterArn")
 
 
+def check_report_runs(template, out):
+    resources = template["Resources"]
+    report = next(res for _, res, b in functions(template) if b == "compliance-report")
+    env = report["Properties"]["Environment"]["Variables"]
+    if env.get("WORK_BUCKET") != {"Ref": "ReportWorkBucket"}:
+        out.append(f"ComplianceReportFunction: WORK_BUCKET is {env.get('WORK_BUCKET')}, not the work bucket")
+    if report["Properties"].get("ReservedConcurrentExecutions") != {"Ref": "InventoryConcurrency"}:
+        out.append("ComplianceReportFunction: reserved concurrency is not InventoryConcurrency")
+    work = resources.get("ReportWorkBucket", {}).get("Properties", {})
+    rules = (work.get("LifecycleConfiguration") or {}).get("Rules") or []
+    if "ObjectLockConfiguration" in work or not any(r.get("Prefix") == "runs/" and r.get("ExpirationInDays") for r in rules):
+        out.append("ReportWorkBucket: locked, or runs/ never expires")
+    machines = [r for r in resources.values() if r.get("Type") == "AWS::Serverless::StateMachine"]
+    if len(machines) != 1:
+        out.append(f"{len(machines)} state machines, not the report's one")
+        return
+    props = machines[0]["Properties"]
+    subs = props.get("DefinitionSubstitutions") or {}
+    if subs.get("ReportFunctionArn") != {"Fn::GetAtt": ["ComplianceReportFunction", "Arn"]} or \
+            subs.get("WorkBucket") != {"Ref": "ReportWorkBucket"}:
+        out.append(f"ComplianceReportRuns: substitutions {subs}")
+    states, name, phases = props["Definition"]["States"], props["Definition"]["StartAt"], []
+    while name:
+        state = states[name]
+        if state["Type"] == "Map":
+            if state.get("ToleratedFailurePercentage") != 100 or state.get("MaxConcurrencyPath") != "$.concurrency" \
+                    or state["ItemReader"]["Parameters"].get("Bucket") != "${WorkBucket}":
+                out.append(f"ComplianceReportRuns: map {name} holds the run on a failure, or reads elsewhere")
+            phases.append(state["ItemSelector"].get("phase"))
+            inner = state["ItemProcessor"]["States"]
+            tasks = list(inner.values())
+        else:
+            phases.append((state["Parameters"].get("Payload") or {}).get("phase"))
+            tasks = [state]
+        if any(t["Parameters"]["FunctionName"] != "${ReportFunctionArn}" for t in tasks):
+            out.append(f"ComplianceReportRuns: {name} calls another function")
+        name = state.get("Next")
+    if phases != ["start", "inventory", "evaluate", "merge"]:
+        out.append(f"ComplianceReportRuns: steps {phases}, not start, inventory, evaluate, merge")
+
+
 def check_deploy_metadata(template, crates, out):
     defaults = (template.get("Globals") or {}).get("Function") or {}
     for name, res, binary in functions(template):
@@ -528,6 +575,7 @@ def problems(template, spoke, crates):
     check_concurrency_and_logs(template, out)
     check_report_bucket(template, out)
     check_policy_bucket(template, out)
+    check_report_runs(template, out)
     return out
 
 
@@ -668,6 +716,16 @@ def breakages(t):
         statements = res["PolicyBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         next(st for st in statements if st.get("Sid") == "OnlyTheWriterChangesThePolicy")["Action"].remove("s3:PutObject")
 
+    def intolerant_map(res, _):
+        del res["ComplianceReportRuns"]["Properties"]["Definition"]["States"]["Evaluate"]["ToleratedFailurePercentage"]
+
+    def parts_under_lock(res, _):
+        report_function(res)["Properties"]["Environment"]["Variables"]["WORK_BUCKET"] = {"Ref": "ReportBucket"}
+
+    def merge_before_evaluate(res, _):
+        states = res["ComplianceReportRuns"]["Properties"]["Definition"]["States"]
+        states["Inventory"]["Next"] = "Merge"
+
     def bucket_without_writer(_, b):
         b["Rules"]["PolicyBucketIsTheOnlySource"]["Assertions"].pop()
 
@@ -690,6 +748,9 @@ def breakages(t):
         ("the bucket policy no longer denying the report function", broken(report_deny_dropped)),
         ("the policy object writable by anyone of the account", broken(policy_writable)),
         ("a policy bucket without a writer", broken(bucket_without_writer)),
+        ("a report run held by one failed piece", broken(intolerant_map)),
+        ("a run's parts under the reports' lock", broken(parts_under_lock)),
+        ("the merge before the evaluations", broken(merge_before_evaluate)),
         ("the router's rule letting failed backups in and partial copies out", broken(failed_backups_in)),
         ("a queue without an alarm", broken(unalarmed_queue)),
         ("pieces read without partial batch responses", broken(pieces_without_partial_failures)),

@@ -41,9 +41,18 @@ impl Step {
 #[serde(untagged)]
 pub enum Answer {
     Published(PublishSummary),
-    Started(Started),
+    Started(StartAnswer),
     Inventoried(InventoryDone),
     Evaluated(EvaluateDone),
+}
+
+/// A started run, and how many of its pieces the state machine's maps run at once
+/// (`MaxConcurrencyPath`): this function's `INVENTORY_CONCURRENCY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StartAnswer {
+    #[serde(flatten)]
+    pub started: Started,
+    pub concurrency: usize,
 }
 
 pub struct ReportFunction<P, S, W> {
@@ -87,7 +96,10 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
             Some(Step::Start {}) => {
                 let started = p.start(policy).await.map_err(failed)?;
                 tracing::info!(run = %started.run.run, pieces = started.pieces, "report run started");
-                Answer::Started(started)
+                Answer::Started(StartAnswer {
+                    started,
+                    concurrency: p.concurrency(),
+                })
             }
             Some(Step::Inventory { piece }) => {
                 let done = p.inventory(&piece).await.map_err(failed)?;

@@ -191,6 +191,11 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         &self.parts
     }
 
+    /// Pieces run at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
     /// A whole run in this invocation: every piece, `concurrency` at a time, then the merge and
     /// the publication. Memory is the largest piece's, as fanned out; time is all of theirs.
     pub async fn run(

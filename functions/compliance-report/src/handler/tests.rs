@@ -437,11 +437,14 @@ async fn the_state_machines_steps_give_the_whole_runs_report() {
         panic!("a whole run publishes")
     };
     let f = function();
-    let Answer::Started(started) = f.handle(invoke(json!({"phase": "start"}))).await.unwrap()
-    else {
+    let Answer::Started(answer) = f.handle(invoke(json!({"phase": "start"}))).await.unwrap() else {
         panic!("start answers with the run")
     };
-    let answer = serde_json::to_value(&started).unwrap();
+    let started = answer.started.clone();
+    let answer = serde_json::to_value(&answer).unwrap();
+    // What the definition's ResultSelector reads.
+    assert_eq!(answer["concurrency"], 8);
+    assert!(answer["run"]["run"].is_string() && answer["run"]["at"].is_string());
     assert!(answer["pieces_key"]
         .as_str()
         .unwrap()
