@@ -29,6 +29,10 @@ pub(crate) struct DoctorArgs {
     /// sends aws.backup events to an event bus or a Lambda function counts).
     #[arg(long)]
     pub(crate) hub_bus: Option<String>,
+    /// With --live: accounts checked at once, one piece each (its calls in series, within the
+    /// account's request rates).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) concurrency: u16,
 }
 
 pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
@@ -38,6 +42,7 @@ pub(crate) fn run(args: DoctorArgs) -> Result<(), Failure> {
             args.sim.policy.as_deref(),
             &args.executor_role,
             hub_bus,
+            usize::from(args.concurrency),
             args.json,
         );
     }
@@ -50,6 +55,7 @@ pub(crate) fn live(
     policy_path: Option<&Path>,
     executor_role: &str,
     hub_bus: Option<String>,
+    concurrency: usize,
     json: bool,
 ) -> Result<(), Failure> {
     let (_, policy) = crate::live::policy(policy_path)?;
@@ -58,7 +64,7 @@ pub(crate) fn live(
         let ports = crate::live::ports(executor_role, "").await?;
         let policy = crate::live::expanded(policy, &ports).await?;
         let doctor = live::AwsDoctor { ports, hub_bus };
-        Ok::<_, Failure>(relay_doctor::run(&doctor, &policy).await)
+        Ok::<_, Failure>(relay_doctor::run_with(&doctor, &policy, concurrency).await)
     })?;
     finish(&report, json)
 }

@@ -184,9 +184,22 @@ pub trait DoctorPort: Send + Sync {
     ) -> impl Future<Output = PortResult<Vec<relay_compliance::inventory::PlanFacts>>> + Send;
 }
 
-/// Every check of the contract over every account and Region the policy reaches.
+/// Accounts checked at once when not told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Every check of the contract over every account and Region the policy reaches, one piece per
+/// account, [`DEFAULT_CONCURRENCY`] at a time.
 pub async fn run<P: DoctorPort>(port: &P, policy: &Policy) -> DoctorReport {
-    DoctorReport::new(rules::all(port, policy).await)
+    run_with(port, policy, DEFAULT_CONCURRENCY).await
+}
+
+/// The same, `concurrency` accounts at a time.
+pub async fn run_with<P: DoctorPort>(
+    port: &P,
+    policy: &Policy,
+    concurrency: usize,
+) -> DoctorReport {
+    DoctorReport::new(rules::all(port, policy, concurrency).await)
 }
 
 /// The policy's shape as the checks see it: which vaults copies leave from and arrive in, and

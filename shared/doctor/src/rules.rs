@@ -28,9 +28,13 @@ pub(crate) struct Facts {
     plans: BTreeMap<Location, PortResult<Vec<PlanFacts>>>,
 }
 
-pub(crate) async fn all<P: DoctorPort>(port: &P, policy: &Policy) -> Vec<Check> {
+pub(crate) async fn all<P: DoctorPort>(
+    port: &P,
+    policy: &Policy,
+    concurrency: usize,
+) -> Vec<Check> {
     let topo = Topology { policy };
-    let facts = gather(port, &topo).await;
+    let facts = gather(port, &topo, concurrency).await;
     evaluate(&topo, &facts)
 }
 
@@ -42,81 +46,119 @@ fn first_location(policy: &Policy, account: &str) -> Option<Location> {
         .map(|v| v.arn.location())
 }
 
-async fn gather<P: DoctorPort>(port: &P, topo: &Topology<'_>) -> Facts {
+/// The facts in pieces, one per account (its calls in series, within the account's request
+/// rates), `concurrency` accounts at a time: an organisation of thousands is minutes, not hours.
+async fn gather<P: DoctorPort>(port: &P, topo: &Topology<'_>, concurrency: usize) -> Facts {
+    use futures_util::stream::{self, StreamExt};
+    let pieces: Vec<Facts> = stream::iter(topo.accounts())
+        .map(|(_, account)| async move { gather_account(port, topo, &account).await })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut f = Facts::default();
+    for piece in pieces {
+        f.absorb(piece);
+    }
+    if topo.cross_account().next().is_some() {
+        f.cross_account = Some(port.cross_account_backup().await);
+    }
+    f
+}
+
+/// Everything read in one account: nothing more once it cannot be reached.
+async fn gather_account<P: DoctorPort>(port: &P, topo: &Topology<'_>, account: &str) -> Facts {
     let policy = topo.policy;
     let mut f = Facts::default();
-    for (_, account) in topo.accounts() {
-        if let Some(at) = first_location(policy, &account) {
-            f.reach.insert(account.clone(), port.reach(&at).await);
-        }
+    let Some(home) = first_location(policy, account) else {
+        return f;
+    };
+    let reach = port.reach(&home).await;
+    let reachable = reach.is_ok();
+    f.reach.insert(account.to_string(), reach);
+    if !reachable {
+        return f;
     }
-    let reachable = |f: &Facts, account: &str| f.reach.get(account).is_some_and(|r| r.is_ok());
-    for v in topo.sources() {
-        let account = &v.arn.account;
-        if reachable(&f, account) && !f.roles.contains_key(account) {
-            let role = port
-                .role(&v.arn.location(), &policy.copy_role_for(account))
-                .await;
-            f.roles.insert(account.clone(), role);
-        }
+    let here = |v: &&Vault| v.arn.account == account;
+    if let Some(v) = topo.sources().into_iter().find(here) {
+        let role = port
+            .role(&v.arn.location(), &policy.copy_role_for(account))
+            .await;
+        f.roles.insert(account.to_string(), role);
     }
-    for v in needs_advanced_features(topo) {
+    for v in needs_advanced_features(topo).into_iter().filter(here) {
         let at = v.arn.location();
-        if reachable(&f, &v.arn.account) && !f.advanced.contains_key(&at) {
-            f.advanced
-                .insert(at.clone(), port.advanced_features(&at).await);
-        }
+        f.advanced
+            .insert(at.clone(), port.advanced_features(&at).await);
     }
-    for v in &policy.vaults {
+    for v in policy.vaults.iter().filter(|v| here(v)) {
         let at = v.arn.location();
-        if reachable(&f, &v.arn.account) && !f.forwarding.contains_key(&at) {
+        if !f.forwarding.contains_key(&at) {
             f.forwarding
                 .insert(at.clone(), port.forwards_backup_events(&at).await);
         }
+        f.vaults
+            .insert(v.alias.clone(), port.vault_state(&v.arn).await);
     }
-    for v in &policy.vaults {
-        if reachable(&f, &v.arn.account) {
-            f.vaults
-                .insert(v.alias.clone(), port.vault_state(&v.arn).await);
-        }
-    }
-    for v in &policy.vaults {
+    for v in policy.vaults.iter().filter(|v| here(v)) {
         let locked = matches!(f.vaults.get(&v.alias), Some(Ok(Some(s))) if s.lock.is_some());
         let at = v.arn.location();
         if locked && !f.plans.contains_key(&at) {
             f.plans.insert(at.clone(), port.backup_plans(&at).await);
         }
     }
-    let cross: Vec<(&Vault, &Vault)> = topo.cross_account().collect();
-    for (from, to) in &cross {
-        if reachable(&f, &to.arn.account) && !f.admissions.contains_key(&to.alias) {
+    gather_cross_account(port, topo, account, &home, &mut f).await;
+    f
+}
+
+/// The account's side of its cross-account routes: who may copy into its destinations, the
+/// keys of its sources, its organisation.
+async fn gather_cross_account<P: DoctorPort>(
+    port: &P,
+    topo: &Topology<'_>,
+    account: &str,
+    home: &Location,
+    f: &mut Facts,
+) {
+    let mut involved = false;
+    for (from, to) in topo.cross_account() {
+        if to.arn.account == account && !f.admissions.contains_key(&to.alias) {
             f.admissions
                 .insert(to.alias.clone(), port.vault_admission(&to.arn).await);
         }
-        let key = match f.vaults.get(&from.alias) {
-            Some(Ok(Some(VaultState {
-                encryption_key_arn: Some(k),
-                ..
-            }))) => Some(k.clone()),
-            _ => None,
-        };
-        if let Some(key) = key.filter(|k| !f.keys.contains_key(k)) {
-            let facts = port.key(&from.arn.location(), &key).await;
-            f.keys.insert(key, facts);
-        }
-        for account in [&from.arn.account, &to.arn.account] {
-            if reachable(&f, account) && !f.organizations.contains_key(account) {
-                if let Some(at) = first_location(policy, account) {
-                    let org = port.organization_of(&at).await;
-                    f.organizations.insert(account.clone(), org);
-                }
+        if from.arn.account == account {
+            let key = match f.vaults.get(&from.alias) {
+                Some(Ok(Some(VaultState {
+                    encryption_key_arn: Some(k),
+                    ..
+                }))) => Some(k.clone()),
+                _ => None,
+            };
+            if let Some(key) = key.filter(|k| !f.keys.contains_key(k)) {
+                let facts = port.key(&from.arn.location(), &key).await;
+                f.keys.insert(key, facts);
             }
         }
+        involved |= from.arn.account == account || to.arn.account == account;
     }
-    if !cross.is_empty() {
-        f.cross_account = Some(port.cross_account_backup().await);
+    if involved {
+        let org = port.organization_of(home).await;
+        f.organizations.insert(account.to_string(), org);
     }
-    f
+}
+
+impl Facts {
+    /// Another account's facts, added (accounts' subjects never overlap).
+    fn absorb(&mut self, other: Facts) {
+        self.reach.extend(other.reach);
+        self.roles.extend(other.roles);
+        self.vaults.extend(other.vaults);
+        self.admissions.extend(other.admissions);
+        self.keys.extend(other.keys);
+        self.advanced.extend(other.advanced);
+        self.organizations.extend(other.organizations);
+        self.forwarding.extend(other.forwarding);
+        self.plans.extend(other.plans);
+    }
 }
 
 fn evaluate(topo: &Topology<'_>, f: &Facts) -> Vec<Check> {

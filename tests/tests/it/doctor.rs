@@ -327,3 +327,35 @@ accounts:
         .iter()
         .all(|(_, subject)| subject.starts_with("100000000002")));
 }
+
+/// The doctor reads in pieces, one per account: however many run at once, the checks are the
+/// same, with every fault planted at once and over an organisation.
+#[tokio::test]
+async fn the_checks_are_the_same_whatever_the_number_of_accounts_read_at_once() {
+    let faulty = r#"
+accounts: { "333333333333": { executor_role: false }, "222222222222": { copy_role: false } }
+regions:
+  - { account: "111111111111", region: us-east-1, advanced_features: false }
+  - { account: "222222222222", region: us-west-2, event_forwarding: false }
+organization: { cross_account_backup: false }
+vaults:
+  central: { access_policy_allows_copy_from: [] }
+  primary: { kms_key_shared_with: [] }
+"#;
+    let org_policy = include_str!("../../../infra/examples/organization-policy.yaml");
+    let org = r#"
+organization:
+  organizational_units:
+    ou-ab12-cdef3456: ["100000000001", "100000000002", "100000000003", "100000000004"]
+accounts:
+  "100000000002": { executor_role: false, copy_role: false }
+"#;
+    for (policy_text, world) in [(EXAMPLE, COMPLIANT), (EXAMPLE, faulty), (org_policy, org)] {
+        let sim = simulation(policy_text, world);
+        let one = relay_doctor::run_with(&sim.sim, &sim.policy, 1).await;
+        for n in [2, 16, 64] {
+            let many = relay_doctor::run_with(&sim.sim, &sim.policy, n).await;
+            assert_eq!(one, many, "{n} at once");
+        }
+    }
+}
