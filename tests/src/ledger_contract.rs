@@ -396,4 +396,53 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
             .as_deref(),
         Some("piece")
     );
+
+    // A piece's lease: one holder at a time, until it ends or is let go.
+    let p = "111111111111/us-east-1";
+    let until = at(15);
+    assert!(
+        ledger.take_lease(p, "inv-a", until, at(0)).await.unwrap(),
+        "free"
+    );
+    assert!(
+        !ledger.take_lease(p, "inv-b", at(20), at(1)).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        ledger.take_lease(p, "inv-a", until, at(2)).await.unwrap(),
+        "a again"
+    );
+    assert!(
+        ledger
+            .take_lease("222222222222/us-east-1", "inv-b", until, at(1))
+            .await
+            .unwrap(),
+        "another piece is free"
+    );
+    // Letting go is the holder's only.
+    ledger.release_lease(p, "inv-b").await.unwrap();
+    assert!(
+        !ledger.take_lease(p, "inv-b", at(20), at(3)).await.unwrap(),
+        "still a's"
+    );
+    ledger.release_lease(p, "inv-a").await.unwrap();
+    assert!(
+        ledger.take_lease(p, "inv-b", at(20), at(4)).await.unwrap(),
+        "let go"
+    );
+    // A lease that ended is taken by the next, and letting the old one go changes nothing.
+    assert!(
+        ledger.take_lease(p, "inv-c", at(40), at(21)).await.unwrap(),
+        "ended"
+    );
+    ledger.release_lease(p, "inv-b").await.unwrap();
+    assert!(
+        !ledger.take_lease(p, "inv-d", at(50), at(22)).await.unwrap(),
+        "c's"
+    );
+    // The cursor is untouched by all this.
+    assert_eq!(
+        ledger.load_cursor(p).await.unwrap().as_deref(),
+        Some("piece")
+    );
 }

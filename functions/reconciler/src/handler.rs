@@ -64,7 +64,9 @@ impl<P: RouterPorts + PieceQueue> Reconciler<P> {
                     why,
                 )))
             })?;
-            let answer = self.pieces(&policy, event, budget).await;
+            let answer = self
+                .pieces(&policy, event, budget, &context.request_id)
+                .await;
             return Ok(serde_json::to_value(answer).unwrap_or_default());
         }
         if self.fan_out {
@@ -122,13 +124,21 @@ impl<P: RouterPorts + PieceQueue> Reconciler<P> {
         policy: &InForce,
         event: SqsEvent,
         budget: RunBudget,
+        request_id: &str,
     ) -> SqsBatchResponse {
         let mut answer = SqsBatchResponse::default();
         for record in event.records {
             let id = record.message_id.clone().unwrap_or_default();
             let body = record.body.unwrap_or_default();
+            // The piece's lease holder: this invocation (a message id where there is no
+            // request id, as in a local invoke).
+            let holder = if request_id.is_empty() {
+                &id
+            } else {
+                request_id
+            };
             let run = match serde_json::from_str::<Piece>(&body) {
-                Ok(piece) => self.piece(policy, &piece, &body, budget).await,
+                Ok(piece) => self.piece(policy, &piece, &body, budget, holder).await,
                 // Never readable: to the dead-letter queue after its receives, and its alarm.
                 Err(e) => Err(format!("unreadable piece: {e}")),
             };
@@ -148,11 +158,18 @@ impl<P: RouterPorts + PieceQueue> Reconciler<P> {
         piece: &Piece,
         body: &str,
         budget: RunBudget,
+        holder: &str,
     ) -> Result<(), String> {
-        let report = reconcile::run_piece(&self.ports, &policy.policy, piece, &self.config, budget)
-            .await
-            .map_err(|e| e.to_string())?;
+        let config = &self.config;
+        let report =
+            reconcile::run_piece(&self.ports, &policy.policy, piece, config, budget, holder)
+                .await
+                .map_err(|e| e.to_string())?;
         log(&report);
+        if report.leased_elsewhere {
+            // Another invocation walks it now and sends its own continuation.
+            return Ok(());
+        }
         if !report.pass_complete {
             // Cut by its deadline: the next invocation resumes from the saved cursor.
             self.ports
@@ -187,6 +204,7 @@ fn log(report: &ReconcileReport) {
     tracing::info!(
         piece = %report.piece,
         pass_complete = report.pass_complete,
+        leased_elsewhere = report.leased_elsewhere,
         resumed = report.resumed,
         pages = report.pages,
         copies_missing = report.copies_missing,

@@ -205,3 +205,54 @@ async fn a_piece_cut_by_its_deadline_sends_itself_again_and_an_unreadable_one_fa
     );
     assert_eq!(r.ports().world().queued_pieces, [queued[0].clone()]);
 }
+
+#[tokio::test]
+async fn a_piece_another_invocation_holds_is_left_to_it_and_taken_once_let_go() {
+    let r = reconciler().fanned_out(true);
+    r.handle(scheduled(Duration::minutes(5))).await.unwrap();
+    let queued = std::mem::take(&mut r.ports().world().queued_pieces);
+    let primary = queued
+        .iter()
+        .find(|b| b.contains("111111111111"))
+        .unwrap()
+        .clone();
+    let key = serde_json::from_str::<relay_chain::reconcile::Piece>(&primary)
+        .unwrap()
+        .key();
+    // Another invocation walks the piece (its message delivered twice, or the next hour's).
+    let until = r.ports().world().now + Duration::minutes(10);
+    r.ports()
+        .world()
+        .reconciler_leases
+        .insert(key.clone(), ("other-invocation".into(), until));
+    let batch = answer(
+        r.handle(sqs(&[primary.clone()], Duration::minutes(5)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        batch["batchItemFailures"],
+        json!([]),
+        "not a failure: {batch}"
+    );
+    {
+        let w = r.ports().world();
+        assert!(w.jobs.is_empty(), "nothing walked");
+        assert!(
+            w.queued_pieces.is_empty(),
+            "no continuation: the holder sends its own"
+        );
+        assert!(!w.reconciler_cursors.contains_key(&key));
+    }
+    // Let go: the next delivery walks it (the lost hop redriven), and lets it go in turn.
+    r.ports().world().reconciler_leases.clear();
+    let batch = answer(
+        r.handle(sqs(&[primary], Duration::minutes(5)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(batch["batchItemFailures"], json!([]), "{batch}");
+    let w = r.ports().world();
+    assert_eq!(w.jobs.len(), 1);
+    assert!(w.reconciler_leases.is_empty(), "released");
+}

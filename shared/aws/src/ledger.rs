@@ -36,7 +36,7 @@ fn n(v: u32) -> AttributeValue {
 
 /// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
 /// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
-const NAMES: [(&str, &str); 18] = [
+const NAMES: [(&str, &str); 20] = [
     ("#pk", "pk"),
     ("#s", "state"),
     ("#att", "attempt"),
@@ -55,6 +55,8 @@ const NAMES: [(&str, &str); 18] = [
     ("#alt", "alerted_at"),
     ("#res", "resource"),
     ("#ts", "tried_sources"),
+    ("#lh", "lease_holder"),
+    ("#lu", "lease_until"),
 ];
 
 /// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
@@ -464,14 +466,45 @@ impl LedgerPort for DynamoLedger {
                 .expression_attribute_values(":c", s(c)),
             None => b.update_expression("SET #upd = :now REMOVE #c"),
         };
-        // No condition: one piece is run by one invocation at a time (its queue message).
+        // No condition: the piece's lease keeps a second invocation out.
         named(b)
             .send()
             .await
             .map_err(|e| classify("UpdateItem(cursor)", &e))?;
         Ok(())
     }
+
+    async fn take_lease(
+        &self,
+        piece: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let b = self
+            .update_key(LEASE_KEY, piece)
+            .update_expression("SET #lh = :h, #lu = :u")
+            .condition_expression("attribute_not_exists(#lu) OR #lu < :now OR #lh = :h")
+            .expression_attribute_values(":h", s(holder))
+            .expression_attribute_values(":u", ts(until))
+            .expression_attribute_values(":now", ts(now));
+        Ok(self.apply("UpdateItem(lease)", b).await?.is_some())
+    }
+
+    async fn release_lease(&self, piece: &str, holder: &str) -> PortResult<()> {
+        let b = self
+            .update_key(LEASE_KEY, piece)
+            .update_expression("REMOVE #lh, #lu")
+            .condition_expression("#lh = :h")
+            .expression_attribute_values(":h", s(holder));
+        // Not ours any more (ended, and taken by another): nothing to let go.
+        self.apply("UpdateItem(release)", b).await?;
+        Ok(())
+    }
 }
+
+/// The reconciler's pieces' leases: one item per piece.
+const LEASE_KEY: &str = "#reconciler-lease";
 
 /// Restore drills' evidence: one item per test under one partition, the test as JSON, expiring
 /// after a year (the report reads the latest per table).

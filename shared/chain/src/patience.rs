@@ -345,6 +345,24 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
         let l = self.ports.ledger();
         patiently!(self.ports, self.patience, l.save_cursor(piece, cursor, now))
     }
+    async fn take_lease(
+        &self,
+        piece: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let l = self.ports.ledger();
+        patiently!(
+            self.ports,
+            self.patience,
+            l.take_lease(piece, holder, until, now)
+        )
+    }
+    async fn release_lease(&self, piece: &str, holder: &str) -> PortResult<()> {
+        let l = self.ports.ledger();
+        patiently!(self.ports, self.patience, l.release_lease(piece, holder))
+    }
 }
 
 /// The record a lost-answer claim left: our attempt, our token, our instant.

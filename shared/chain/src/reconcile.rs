@@ -151,6 +151,10 @@ pub struct ReconcileReport {
     pub resumed: bool,
     /// The pass reached its end (else the cursor is saved for the next run).
     pub pass_complete: bool,
+    /// Another invocation holds the piece's lease: this one did nothing (and sends no
+    /// continuation: the holder does).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub leased_elsewhere: bool,
     pub pages: u32,
     pub points_scanned: u64,
     pub copies_missing: u64,

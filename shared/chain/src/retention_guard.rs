@@ -391,6 +391,18 @@ mod tests {
         async fn load_cursor(&self, _: &str) -> PortResult<Option<String>> {
             unused()
         }
+        async fn take_lease(
+            &self,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> PortResult<bool> {
+            unreachable!()
+        }
+        async fn release_lease(&self, _: &str, _: &str) -> PortResult<()> {
+            unreachable!()
+        }
         async fn save_cursor(&self, _: &str, _: Option<&str>, _: DateTime<Utc>) -> PortResult<()> {
             unused()
         }

@@ -403,6 +403,22 @@ pub trait LedgerPort: Send + Sync {
         cursor: Option<&str>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Hold `piece` for `holder` (an invocation's request id) until `until`: `true` when it was
+    /// free, its lease had ended, or `holder` held it already; `false` when another holds it.
+    /// One invocation walks a piece at a time, whatever the queue delivers twice.
+    fn take_lease(
+        &self,
+        piece: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
+    /// Let the piece go, if `holder` still holds it.
+    fn release_lease(
+        &self,
+        piece: &str,
+        holder: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// A copy job of a hop and where it runs: the recovery point it copies and that point's vault

@@ -83,6 +83,8 @@ pub struct World {
     pub extended_points: BTreeSet<String>,
     /// The reconciler's cursors, by piece ("": the whole-policy run).
     pub reconciler_cursors: BTreeMap<String, String>,
+    /// Reconciler pieces held: (holder, until).
+    pub reconciler_leases: BTreeMap<String, (String, DateTime<Utc>)>,
     /// Messages sent to the reconciler's pieces queue, not yet received.
     pub queued_pieces: Vec<String>,
     /// Idempotency tokens per account, with when they were used.
@@ -159,6 +161,7 @@ impl World {
             lost_landings: Vec::new(),
             extended_points: BTreeSet::new(),
             reconciler_cursors: BTreeMap::new(),
+            reconciler_leases: BTreeMap::new(),
             queued_pieces: Vec::new(),
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),

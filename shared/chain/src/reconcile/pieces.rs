@@ -136,12 +136,41 @@ pub async fn run_piece<P: RouterPorts>(
     piece: &Piece,
     config: &ReconcileConfig,
     budget: RunBudget,
+    holder: &str,
 ) -> Result<ReconcileReport, PortError> {
     let patience = Patience {
         deadline: budget.deadline,
         ..config.patience
     };
     let ports = &Patient::new(ports, patience);
+    let (key, now) = (piece.key(), ports.now());
+    let until = now + LEASE;
+    if !ports.ledger().take_lease(&key, holder, until, now).await? {
+        return Ok(ReconcileReport {
+            piece: key,
+            leased_elsewhere: true,
+            ..ReconcileReport::default()
+        });
+    }
+    let run = walk_piece(ports, policy, piece, config, budget).await;
+    // Let go whatever happened: a retry of this message may take the piece at once. A lease
+    // that cannot be let go ends by itself.
+    if let Err(e) = ports.ledger().release_lease(&key, holder).await {
+        tracing::warn!(piece = %key, error = %e, "lease not released; it ends by itself");
+    }
+    run
+}
+
+/// How long a piece's lease lasts: the reconciler's timeout (no holder runs longer).
+pub(super) const LEASE: Duration = Duration::minutes(15);
+
+async fn walk_piece<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    piece: &Piece,
+    config: &ReconcileConfig,
+    budget: RunBudget,
+) -> Result<ReconcileReport, PortError> {
     let mut report = ReconcileReport::default();
     let open = ports.ledger().open_incidents().await.unwrap_or_else(|e| {
         report.errors.push(format!("open incidents: {e}"));

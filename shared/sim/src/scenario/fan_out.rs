@@ -79,7 +79,9 @@ impl Simulation {
             max_pages: self.options.reconcile_pages_per_run,
         };
         let config = &self.options.reconcile;
-        let run = reconcile::run_piece(&self.sim, &self.policy, piece, config, budget).await;
+        let holder = format!("sim-invocation-{}", self.invocations.count);
+        let run =
+            reconcile::run_piece(&self.sim, &self.policy, piece, config, budget, &holder).await;
         let took = self.end_invocation(started, RECONCILER_TIMEOUT);
         match run {
             Ok(report) => {

@@ -236,4 +236,36 @@ impl LedgerPort for Sim {
         };
         Ok(())
     }
+
+    async fn take_lease(
+        &self,
+        piece: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> PortResult<bool> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        let free = w
+            .reconciler_leases
+            .get(piece)
+            .is_none_or(|(h, u)| *u < now || h == holder);
+        if free {
+            w.reconciler_leases
+                .insert(piece.to_string(), (holder.to_string(), until));
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, piece: &str, holder: &str) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        if w.reconciler_leases
+            .get(piece)
+            .is_some_and(|(h, _)| h == holder)
+        {
+            w.reconciler_leases.remove(piece);
+        }
+        Ok(())
+    }
 }
