@@ -460,6 +460,31 @@ mod vault_sets {
     }
 
     #[tokio::test]
+    async fn sets_of_ous_without_the_read_role_are_refused_by_name_with_one_alert() {
+        let policy = Policy::parse(ORG_POLICY).unwrap();
+        let expanded = policy.assuming_member("111111111111");
+        // No ORGANIZATIONS_ROLE_ARN: the functions start without an Organizations reader.
+        let r = CopyRouter::new(
+            world(&expanded),
+            LoadedPolicy::new(Ok(policy)),
+            RouterConfig::default(),
+        );
+        for _ in 0..3 {
+            let e: Diagnostic = r.handle(event(BACKUP_COMPLETED)).await.unwrap_err().into();
+            assert_eq!(e.error_type, "OrganizationsRoleNotConfigured");
+            assert!(
+                e.error_message.contains("ORGANIZATIONS_ROLE_ARN"),
+                "{}",
+                e.error_message
+            );
+        }
+        let w = r.ports().world();
+        assert_eq!(w.alerts.len(), 1, "one alert however many events");
+        assert!(w.alerts[0].message.contains("ORGANIZATIONS_ROLE_ARN"));
+        assert!(w.jobs.is_empty());
+    }
+
+    #[tokio::test]
     async fn a_refresh_that_fails_keeps_the_members_read_before() {
         let org = Org::default();
         *org.0.lock().unwrap() = Some(["111111111111".to_string()].into());

@@ -54,6 +54,11 @@ impl HandlerError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::InvalidPolicy { .. } => "InvalidPolicy",
+            Self::PolicyUnavailable { source, .. }
+                if source.code.as_deref() == Some("OrganizationsRoleNotConfigured") =>
+            {
+                "OrganizationsRoleNotConfigured"
+            }
             Self::PolicyUnavailable { .. } => "PolicyUnavailable",
             Self::Event(r) => r.error_type(),
             Self::Reconcile(p) if p.kind.is_transient() => "TransientAwsError",
@@ -112,13 +117,18 @@ pub async fn start(function: &str) -> Result<Startup, ConfigError> {
     init_tracing();
     let config = config_from_env()?;
     let ports = aws_ports(&config, function).await;
-    let org = relay_aws::AwsOrganizations::through_role(
-        ports.sessions.base(),
-        config.organizations_role_arn.as_deref(),
-        &relay_aws::session_name(function),
-    )
-    .await;
-    let policy = loaded_policy(&config, &ports).with_organizations(org);
+    let mut policy = loaded_policy(&config, &ports);
+    // Without the read role, a policy with sets of OUs or of the organisation is refused at its
+    // first use, naming the setting (the hub's own role may not read Organizations).
+    if let Some(role) = config.organizations_role_arn.as_deref() {
+        let org = relay_aws::AwsOrganizations::through_role(
+            ports.sessions.base(),
+            Some(role),
+            &relay_aws::session_name(function),
+        )
+        .await;
+        policy = policy.with_organizations(org);
+    }
     Ok(Startup {
         config,
         ports,

@@ -88,6 +88,12 @@ impl Members {
             match (needs_org, &cache.tree) {
                 (false, _) => (OrgTree::default(), None),
                 (true, Some(tree)) => (tree.clone(), cache.read_at),
+                (true, None) if self.org.is_none() => {
+                    return Err(HandlerError::PolicyUnavailable {
+                        event_id: event_id.to_string(),
+                        source: not_configured(),
+                    })
+                }
                 (true, None) => {
                     return Err(HandlerError::PolicyUnavailable {
                         event_id: event_id.to_string(),
@@ -136,12 +142,7 @@ impl Members {
         }
         let read = match &self.org {
             Some(org) => org.read_boxed(policy).await,
-            None => Err(PortError::new(
-                ErrorKind::Permanent,
-                "ListAccounts",
-                None,
-                "no Organizations read role is configured (ORGANIZATIONS_ROLE_ARN)",
-            )),
+            None => Err(not_configured()),
         };
         let first_failure = self.cache().record(read.as_ref(), now);
         let Err(e) = read else {
@@ -163,6 +164,16 @@ impl Members {
             tracing::warn!(error = %failed, "unreadable organisation not announced");
         }
     }
+}
+
+/// A policy with sets of OUs or of the organisation, and no role to read it through.
+fn not_configured() -> PortError {
+    PortError::new(
+        ErrorKind::Permanent,
+        "ListAccounts",
+        Some("OrganizationsRoleNotConfigured"),
+        "the policy has vault sets of OUs or of the organisation (or a report scope of them), and no Organizations read role is configured (ORGANIZATIONS_ROLE_ARN, the hub's OrganizationsRoleArn)",
+    )
 }
 
 /// The incident of an organisation that cannot be read: one at a time, closed by a good read.
