@@ -4,8 +4,9 @@
 //! 1. **start** reads the ledger once and lists the pieces (`pieces.json`);
 //! 2. **inventory**, per piece: the site's tables, plans and vaults (`sites/A/R.json`), and its
 //!    vaults' recovery points, sent to the folder of the account and Region of the table each is
-//!    of (`points/HOME/SOURCE-NNNNN.json`, flushed every [`FLUSH_POINTS`]): a bunker of a million
-//!    points is never held at once;
+//!    of (`points/HOME/SOURCE-00000.json`, one object per home and source); past
+//!    [`FLUSH_POINTS`] held, points go to the function's local disk first: a bunker of a million
+//!    points is never held at once, and is a few thousand objects, not one per home and flush;
 //! 3. **evaluate**, per piece: its tables with every point of them, from every vault, and the
 //!    gaps of the sites their vaults are in (`parts/A/R.json`);
 //! 4. **merge**: the parts, in order, into the report a single run gives (`take_inventory` then
@@ -17,20 +18,19 @@
 //! again; a point seen twice (a retry listing more than the first try) counts once.
 
 mod parts;
+mod spill;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
-use relay_core::arn::{Location, TableArn};
-use relay_core::guard::PointView;
+use relay_core::arn::Location;
 use relay_core::ports::{BackupPort, LedgerPort, PortError, RestoreEvidence};
 use relay_core::Policy;
 
 use crate::inventory::{
     self, first_page, points_gap, site_facts, GapKind, Inventory, InventoryGap, InventoryPort,
-    VaultFacts,
 };
 use crate::{evaluate, summarize, Report, SCHEMA};
 
@@ -38,7 +38,7 @@ pub use parts::{
     LedgerFacts, MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX,
 };
 
-/// Recovery points an inventory piece holds before it writes them out.
+/// Recovery points an inventory piece holds in memory before it spills them to local disk.
 pub const FLUSH_POINTS: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,13 @@ pub enum PieceError {
     },
     #[error("{key} is missing: the run's start did not finish")]
     NotStarted { key: String },
+    /// The function's local disk (points held beyond memory) failed.
+    #[error("cannot spill recovery points to {path}: {source}")]
+    Spill {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl PieceError {
@@ -79,6 +86,7 @@ impl PieceError {
             Self::Corrupt { .. } => "PartCorrupt",
             Self::Render { .. } => "RenderFailed",
             Self::NotStarted { .. } => "RunNotStarted",
+            Self::Spill { .. } => "SpillFailed",
         }
     }
 
@@ -239,17 +247,14 @@ where
 {
     let here = piece.location();
     let site = site_facts(ports, &here).await;
-    let mut shards = ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
+    let mut shards = spill::ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
     let mut gaps = site.gaps;
     for vault in site.vaults.iter().map(|v| &v.arn) {
         let mut query = first_page();
         loop {
             match ports.list_recovery_points(vault, &query).await {
                 Ok(page) => {
-                    shards.add(page.items);
-                    if shards.is_full() {
-                        shards.flush(parts).await?;
-                    }
+                    shards.add(page.items)?;
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
                         None => break,
@@ -262,11 +267,11 @@ where
             }
         }
     }
-    shards.flush(parts).await?;
+    let (points, written) = shards.finish(parts).await?;
     let done = InventoryDone {
         tables: site.tables.len(),
-        points: shards.points,
-        shards: shards.written,
+        points,
+        shards: written,
         gaps: gaps.len(),
     };
     let site = Site {
@@ -278,78 +283,6 @@ where
     };
     put_json(parts, &piece.run.site_key(&here), &site).await?;
     Ok(done)
-}
-
-/// Points bound for their tables' homes, written out a home at a time when enough are held.
-struct ShardWriter<'a> {
-    run: &'a RunRef,
-    source: &'a Location,
-    vaults: &'a [VaultFacts],
-    limit: usize,
-    held: usize,
-    homes: BTreeMap<Location, Vec<PointView>>,
-    next_seq: BTreeMap<Location, u32>,
-    points: u64,
-    written: u32,
-}
-
-impl<'a> ShardWriter<'a> {
-    fn new(run: &'a RunRef, source: &'a Location, vaults: &'a [VaultFacts], limit: usize) -> Self {
-        Self {
-            run,
-            source,
-            vaults,
-            limit: limit.max(1),
-            held: 0,
-            homes: BTreeMap::new(),
-            next_seq: BTreeMap::new(),
-            points: 0,
-            written: 0,
-        }
-    }
-
-    /// Points of DynamoDB tables, to their tables' homes; the rest is not the report's.
-    fn add(&mut self, points: Vec<PointView>) {
-        for p in points {
-            let home = p
-                .resource_arn
-                .as_deref()
-                .and_then(|a| TableArn::parse(a).ok())
-                .map(|t| t.location());
-            if let Some(home) = home {
-                self.homes.entry(home).or_default().push(p);
-                self.held += 1;
-                self.points += 1;
-            }
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.held >= self.limit
-    }
-
-    async fn flush<S: PartStore>(&mut self, parts: &S) -> Result<(), PieceError> {
-        for (home, points) in std::mem::take(&mut self.homes) {
-            let seq = self.next_seq.entry(home.clone()).or_insert(0);
-            let key = self.run.shard_key(&home, self.source, *seq);
-            *seq += 1;
-            let holding: BTreeSet<&relay_core::arn::VaultArn> =
-                points.iter().map(|p| &p.vault).collect();
-            let shard = Shard {
-                vaults: self
-                    .vaults
-                    .iter()
-                    .filter(|v| holding.contains(&v.arn))
-                    .cloned()
-                    .collect(),
-                points,
-            };
-            put_json(parts, &key, &shard).await?;
-            self.written += 1;
-        }
-        self.held = 0;
-        Ok(())
-    }
 }
 
 /// One account and Region's tables evaluated, with every point of them from every vault and the

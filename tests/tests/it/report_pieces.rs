@@ -192,4 +192,15 @@ async fn a_run_done_twice_over_the_same_parts_is_the_same_report() {
         .await;
     assert_same(&first, &again, "again");
     assert_same(&sim.compliance_report("digest").await, &again, "single");
+    // Spilled past 2 points held, yet one object per home and source.
+    let shards: Vec<String> = parts
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains("/points/"))
+        .collect();
+    assert!(!shards.is_empty());
+    assert!(
+        shards.iter().all(|k| k.ends_with("-00000.json")),
+        "{shards:?}"
+    );
 }
