@@ -33,6 +33,11 @@ pub(crate) struct ReportArgs {
     /// report only reads).
     #[arg(long, default_value = "backup-relay-reader")]
     pub(crate) executor_role: String,
+    /// Over the simulation: the report in pieces, as the hub's state machine runs it, this
+    /// many at once (1..=64); the run's figures (invocations, the longest, minutes, list pages)
+    /// and the simulation's summary go to run.json beside the report.
+    #[arg(long, conflicts_with = "live", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) pieces: Option<u16>,
 }
 
 pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
@@ -46,7 +51,12 @@ pub(crate) fn run(args: ReportArgs) -> Result<(), Failure> {
                 executor_role: args.executor_role,
             },
         ),
-        _ => simulated(args.sim.prepare()?, &args.out, args.fail_on_noncompliant),
+        _ => simulated(
+            args.sim.prepare()?,
+            &args.out,
+            args.fail_on_noncompliant,
+            args.pieces.map(usize::from),
+        ),
     }
 }
 
@@ -104,6 +114,7 @@ pub(crate) fn simulated(
     prepared: Prepared,
     dir: &Path,
     fail_on_noncompliant: bool,
+    pieces: Option<usize>,
 ) -> Result<(), Failure> {
     let Prepared {
         mut simulation,
@@ -111,13 +122,37 @@ pub(crate) fn simulated(
     } = prepared;
     let rt = runtime()?;
     let summary = rt.block_on(simulation.run());
-    let report =
-        rt.block_on(simulation.compliance_report(&compliance::policy_digest(&policy_text)));
+    let digest = compliance::policy_digest(&policy_text);
+    let (report, run) = match pieces {
+        None => (rt.block_on(simulation.compliance_report(&digest)), None),
+        Some(concurrency) => {
+            let parts = relay_compliance::pieces::MemoryParts::default();
+            let options = relay_sim::report::PieceOptions {
+                concurrency,
+                ..Default::default()
+            };
+            let (report, run) =
+                rt.block_on(simulation.compliance_report_in_pieces(&digest, &parts, options));
+            (report, Some(run))
+        }
+    };
     write_files(&report, dir)?;
     let mut text = format!(
         "Simulated {} days: {} of {} chains complete.\n",
         summary.days, summary.chains_complete, summary.chains_total
     );
+    if let Some(run) = run {
+        let both = serde_json::json!({"simulation": &summary, "report": &run});
+        let json = serde_json::to_string_pretty(&both)
+            .map_err(|e| input(format!("cannot render run.json: {e}")))?;
+        let path = dir.join("run.json");
+        fs::write(&path, json + "\n")
+            .map_err(|e| input(format!("cannot write {}: {e}", path.display())))?;
+        text.push_str(&format!(
+            "In {} pieces: {} invocations, the longest {:.1} s, {:.1} minutes in all.\n",
+            run.pieces, run.invocations, run.longest_invocation_seconds, run.minutes
+        ));
+    }
     text.push_str(&render::summary(&report, SUMMARY_TABLES));
     text.push_str(&format!(
         "Wrote {0}/report.json, {0}/report.csv, {0}/report.html\n",

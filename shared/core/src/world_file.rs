@@ -120,7 +120,14 @@ pub struct VaultSpec {
     /// Accounts the vault's KMS key is shared with: copies out of it to others fail.
     pub kms_key_shared_with: Principals,
     pub deny_manual_deletion: bool,
+    /// COMPLETED recovery points the vault holds before the run (copies made in the days
+    /// before it, of the world's tables in turn, kept as the vault's retention says): a bunker
+    /// of years of copies, for the scale model.
+    pub held_points: u32,
 }
+
+/// The most `held_points` a vault may be given.
+pub const MAX_HELD_POINTS: u32 = 10_000_000;
 
 impl Default for VaultSpec {
     fn default() -> Self {
@@ -130,6 +137,7 @@ impl Default for VaultSpec {
             access_policy_allows_copy_from: Principals::Organization,
             kms_key_shared_with: Principals::Organization,
             deny_manual_deletion: false,
+            held_points: 0,
         }
     }
 }
@@ -682,6 +690,7 @@ fn read_vaults(node: &Node, policy: &Policy, errors: &mut Errors) -> BTreeMap<St
         "access_policy_allows_copy_from",
         "kms_key_shared_with",
         "deny_manual_deletion",
+        "held_points",
     ];
     for (alias, spec) in entries {
         let loc = format!("vault '{alias}'");
@@ -709,6 +718,14 @@ fn read_vaults(node: &Node, policy: &Policy, errors: &mut Errors) -> BTreeMap<St
                 false,
                 &loc,
                 "deny_manual_deletion",
+                errors,
+            ),
+            held_points: number(
+                f.get("held_points"),
+                0,
+                0..=MAX_HELD_POINTS,
+                &loc,
+                "held_points",
                 errors,
             ),
         };

@@ -33,7 +33,8 @@ use invocations::{RECONCILER_BUDGET, RECONCILER_TIMEOUT, ROUTER_TIMEOUT};
 use membership::Members;
 pub(crate) use organisation::BackupQueue;
 use organisation::{
-    add_member_vault, generated_tables, plans_for, sim_table, world_from_spec, BackupPlan,
+    add_member_vault, generated_tables, hold_points, plans_for, sim_table, world_from_spec,
+    BackupPlan,
 };
 use summary::held_copies;
 pub use summary::Summary;
@@ -173,6 +174,9 @@ impl Simulation {
             (None, None) => generated_tables(&members.policy_on(None), options.tables),
         };
         world.set_tables(tables);
+        if let Some(spec) = spec {
+            hold_points(&mut world, &policy, spec);
+        }
         let plans = plans_for(&policy, spec, &options);
         world.backup_plans = plans.iter().enumerate().map(|(i, p)| p.facts(i)).collect();
         Self {

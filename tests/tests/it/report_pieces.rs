@@ -130,6 +130,30 @@ async fn the_merged_report_is_the_single_runs_under_faults_and_over_an_organisat
 }
 
 #[tokio::test]
+async fn a_bunker_holding_years_of_copies_is_read_in_spills_and_merged_the_same() {
+    let world = COMPLIANT.replace(
+        "    deny_manual_deletion: true\n    lock:",
+        "    deny_manual_deletion: true\n    held_points: 2000\n    lock:",
+    );
+    assert_ne!(world, COMPLIANT);
+    let sim = simulated(EXAMPLE, &world, options(2, 1, Faults::none())).await;
+    let bunker = sim.policy.vault("bunker").unwrap().arn.clone();
+    let held = sim
+        .sim
+        .world()
+        .recovery_points
+        .values()
+        .filter(|p| p.vault == bunker)
+        .count();
+    assert!(held >= 2000, "{held}");
+    let single = sim.compliance_report("digest").await;
+    let (merged, run) = in_pieces(&sim, 64).await;
+    assert_same(&single, &merged, "held points");
+    // 2,000 held points are 2 pages; the evaluation of the tables' home holds them all.
+    assert!(run.largest_piece_points >= 2000, "{run:?}");
+}
+
+#[tokio::test]
 async fn a_piece_failing_for_good_is_a_named_gap_and_the_others_complete() {
     let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
     let single = sim.compliance_report("digest").await;

@@ -244,6 +244,49 @@ fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
     sim.deny_manual_deletion = vs.deny_manual_deletion;
 }
 
+/// The points a world file says a vault holds before the run: one copy per table per day going
+/// back from the day before the start, the tables in turn, kept as the vault's retention says
+/// (a never_expire vault's for 100 years).
+pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) {
+    let tables: Vec<String> = world.tables.iter().map(|t| t.arn.to_string()).collect();
+    if tables.is_empty() {
+        return;
+    }
+    for v in &policy.vaults {
+        let held = vault_spec(spec, v).map_or(0, |s| s.held_points);
+        let lifecycle = v
+            .retention
+            .as_ref()
+            .and_then(|r| r.copy_lifecycle())
+            .unwrap_or_default();
+        let start = world.now;
+        for i in 0..held as usize {
+            let days = 1 + i64::try_from(i / tables.len()).unwrap_or(i64::MAX);
+            let Some(created) = start.checked_sub_signed(Duration::days(days)) else {
+                break;
+            };
+            let delete_at = lifecycle
+                .delete_after_days
+                .and_then(|d| created.checked_add_signed(Duration::days(i64::from(d))));
+            if delete_at.is_some_and(|d| d <= start) {
+                break; // older copies would have expired already
+            }
+            let arn = world.new_recovery_point_arn(&v.arn);
+            world.insert_point(crate::world::SimRecoveryPoint {
+                arn,
+                vault: v.arn.clone(),
+                resource_arn: tables[i % tables.len()].clone(),
+                creation_date: created,
+                lifecycle,
+                delete_at,
+                source: None,
+                completed_at: created + Duration::hours(1),
+                status: "COMPLETED",
+            });
+        }
+    }
+}
+
 /// A joining account's member vault, made by its spoke as the StackSet deploys it.
 pub(super) fn add_member_vault(world: &mut World, v: &Vault, spec: Option<&WorldFile>) {
     if spec
