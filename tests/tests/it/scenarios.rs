@@ -477,3 +477,25 @@ fn hop_keys_order_by_original_then_vault() {
     let b = HopKey::new(relay_core::ledger::Original::new("b", t), "a");
     assert!(a < b);
 }
+
+/// AWS's concurrent-copy quota: 2500 tables backed up in one account, two or three a minute, make
+/// more copies into one Region than may run at once; 100 run at a time, the rest wait in CREATED,
+/// and every chain still completes.
+#[tokio::test]
+async fn copies_past_the_concurrent_copy_quota_wait_their_turn_and_complete() {
+    let policy = Policy::parse(POLICY).unwrap();
+    let tables: String = (0..2500)
+        .map(|i| format!("  - {{ name: table-{i}, account: \"111111111111\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n"))
+        .collect();
+    let world =
+        format!("tables:\n{tables}backup_plans:\n  - {{ vault: primary, every_hours: 24 }}\n");
+    let world = relay_core::world_file::WorldFile::parse(&world, &policy).unwrap();
+    let mut sim = Simulation::with_world(policy, &world, options(1, 1, 7, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.copy_concurrency_peak, 100, "{s:#?}");
+    assert!(s.copy_job_minutes_queued > 0, "{s:#?}");
+    assert!(s.copies_started_peak_hour >= 100, "{s:#?}");
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert_eq!(s.duplicate_copy_jobs, 0);
+    assert_eq!(s.chains_incomplete_unalerted, 0);
+}

@@ -15,6 +15,11 @@ pub struct Summary {
     pub hops_required: u64,
     pub hops_complete: u64,
     pub copy_jobs_started: u64,
+    /// AWS's concurrent-copy quota (100 from one account into one Region): the most running at
+    /// once, the busiest hour's copies begun, and the job-minutes spent waiting for it.
+    pub copy_concurrency_peak: u64,
+    pub copies_started_peak_hour: u64,
+    pub copy_job_minutes_queued: u64,
     pub duplicate_copy_jobs: u64,
     pub copy_failures: u64,
     /// Copy jobs started for a hop after every earlier one of it had failed (read off the jobs).
@@ -110,6 +115,14 @@ impl Simulation {
         s.events_lost_repaired = self.lost_events_repaired(&w, &held);
         let c = &w.counters;
         s.copy_jobs_started = c.copy_jobs_started;
+        s.copy_concurrency_peak = c.copy_concurrency_peak;
+        s.copies_started_peak_hour = c
+            .copies_running_by_hour
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0);
+        s.copy_job_minutes_queued = c.copy_job_minutes_queued;
         s.copy_failures = c.copy_failures;
         s.events_emitted = c.events_emitted;
         s.events_delivered = c.events_delivered;

@@ -224,6 +224,12 @@ pub struct Counters {
     pub calls_by_operation: BTreeMap<&'static str, u64>,
     /// ListRecoveryPointsByBackupVault calls, answered or not: the reconciler's pages.
     pub list_calls: u64,
+    /// Minutes copy jobs waited in CREATED for AWS's concurrent-copy quota (one per job-minute).
+    pub copy_job_minutes_queued: u64,
+    /// The most copy jobs running at once from one account into one Region.
+    pub copy_concurrency_peak: u64,
+    /// Copy jobs that began running, per hour since the world began (the busiest is reported).
+    pub copies_running_by_hour: BTreeMap<i64, u64>,
 }
 
 /// A copy job state as AWS names it.
