@@ -26,13 +26,11 @@ pub enum Step {
 
 impl Step {
     /// `None` for a payload with no `phase`: a whole run.
-    pub fn of(payload: &Value) -> Result<Option<Self>, HandlerError> {
+    pub fn of(payload: &Value) -> Result<Option<Self>, serde_json::Error> {
         if payload.get("phase").is_none() {
             return Ok(None);
         }
-        serde_json::from_value(payload.clone())
-            .map(Some)
-            .map_err(|e| HandlerError::Payload(e.to_string()))
+        serde_json::from_value(payload.clone()).map(Some)
     }
 }
 
@@ -82,7 +80,8 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
 
     #[tracing::instrument(name = "report", skip_all, fields(event_id = %event_id(&event.payload)))]
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Answer, HandlerError> {
-        let step = Step::of(&event.payload).map_err(failed)?;
+        let step =
+            Step::of(&event.payload).map_err(|e| failed(HandlerError::Payload(e.to_string())))?;
         let ports = self.ports();
         let policy = self
             .policy
@@ -92,7 +91,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
         let (policy, digest) = (&policy.policy, policy.digest.as_str());
         let p = &self.publisher;
         let answer = match step {
-            None => Answer::Published(self.published(p.run(policy, digest).await)?),
+            None => Answer::Published(published(p.run(policy, digest).await.map_err(failed)?)),
             Some(Step::Start {}) => {
                 let started = p.start(policy).await.map_err(failed)?;
                 tracing::info!(run = %started.run.run, pieces = started.pieces, "report run started");
@@ -112,7 +111,8 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
                 Answer::Evaluated(done)
             }
             Some(Step::Merge { run }) => {
-                Answer::Published(self.published(p.merge(policy, &run, digest).await)?)
+                let merged = p.merge(policy, &run, digest).await.map_err(failed)?;
+                Answer::Published(published(merged))
             }
         };
         Ok(answer)
@@ -122,27 +122,23 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> ReportFunction<P, S, W> {
     pub async fn run(&self, policy: &Policy, digest: &str) -> Result<Published, HandlerError> {
         self.publisher.run(policy, digest).await.map_err(failed)
     }
+}
 
-    /// A published report's EMF lines and log line; its summary.
-    fn published(
-        &self,
-        published: Result<Published, relay_compliance::publish::PublishError>,
-    ) -> Result<PublishSummary, HandlerError> {
-        let published = published.map_err(failed)?;
-        // EMF: each line is one log event, which CloudWatch Logs turns into metrics.
-        for line in &published.metrics {
-            println!("{line}");
-        }
-        tracing::info!(
-            resources = published.report.summary.resources,
-            non_compliant = published.report.summary.non_compliant,
-            inventory_gaps = published.report.gaps.len(),
-            changes = published.changes,
-            alerted = published.alert.is_some(),
-            "compliance report written"
-        );
-        Ok(published.summary())
+/// A published report's EMF lines and log line; its summary.
+fn published(published: Published) -> PublishSummary {
+    // EMF: each line is one log event, which CloudWatch Logs turns into metrics.
+    for line in &published.metrics {
+        println!("{line}");
     }
+    tracing::info!(
+        resources = published.report.summary.resources,
+        non_compliant = published.report.summary.non_compliant,
+        inventory_gaps = published.report.gaps.len(),
+        changes = published.changes,
+        alerted = published.alert.is_some(),
+        "compliance report written"
+    );
+    published.summary()
 }
 
 #[cfg(test)]

@@ -226,7 +226,7 @@ async fn a_piece_another_invocation_holds_is_left_to_it_and_taken_once_let_go() 
         .reconciler_leases
         .insert(key.clone(), ("other-invocation".into(), until));
     let batch = answer(
-        r.handle(sqs(&[primary.clone()], Duration::minutes(5)))
+        r.handle(sqs(std::slice::from_ref(&primary), Duration::minutes(5)))
             .await
             .unwrap(),
     );

@@ -57,7 +57,7 @@ pub enum PublishError {
     Alert(#[source] PortError),
     /// A piece of the run, or the merge, could not do its part.
     #[error(transparent)]
-    Piece(#[from] PieceError),
+    Piece(#[from] Box<PieceError>),
 }
 
 impl PublishError {
@@ -214,18 +214,25 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             policy_digest,
             self.concurrency,
         )
-        .await?;
+        .await
+        .map_err(Box::new)?;
         self.publish(report).await
     }
 
     /// The state machine's first step: the ledger read and the pieces listed.
     pub async fn start(&self, policy: &Policy) -> Result<Started, PublishError> {
         let now = self.ports.now();
-        Ok(pieces::start(policy, self.ports.ledger(), &self.parts, now).await?)
+        Ok(pieces::start(policy, self.ports.ledger(), &self.parts, now)
+            .await
+            .map_err(Box::new)?)
     }
 
     pub async fn inventory(&self, piece: &PieceRef) -> Result<pieces::InventoryDone, PublishError> {
-        Ok(pieces::inventory_piece(&self.ports, &self.parts, piece, pieces::FLUSH_POINTS).await?)
+        Ok(
+            pieces::inventory_piece(&self.ports, &self.parts, piece, pieces::FLUSH_POINTS)
+                .await
+                .map_err(Box::new)?,
+        )
     }
 
     pub async fn evaluate(
@@ -234,7 +241,11 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         piece: &PieceRef,
         policy_digest: &str,
     ) -> Result<pieces::EvaluateDone, PublishError> {
-        Ok(pieces::evaluate_piece(policy, &self.parts, piece, policy_digest).await?)
+        Ok(
+            pieces::evaluate_piece(policy, &self.parts, piece, policy_digest)
+                .await
+                .map_err(Box::new)?,
+        )
     }
 
     /// The state machine's last step: the parts merged into the report, published.
@@ -244,7 +255,9 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         run: &RunRef,
         policy_digest: &str,
     ) -> Result<Published, PublishError> {
-        let report = pieces::merge(policy, &self.parts, run, policy_digest).await?;
+        let report = pieces::merge(policy, &self.parts, run, policy_digest)
+            .await
+            .map_err(Box::new)?;
         self.publish(report).await
     }
 
