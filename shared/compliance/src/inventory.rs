@@ -216,7 +216,7 @@ where
     for (_, part) in parts {
         inventory.absorb(part);
     }
-    let ledger = crate::pieces::read_ledger(ledger).await;
+    let ledger = read_ledger(ledger).await;
     inventory.incidents = ledger.incidents;
     inventory.restore_tests = ledger.restore_tests;
     inventory.gaps.extend(ledger.gaps);
@@ -305,6 +305,38 @@ pub fn points_gap(vault: &VaultArn, e: PortError) -> InventoryGap {
         kind: GapKind::RecoveryPoints,
         vault: Some(vault.to_string()),
     }
+}
+
+/// What the ledger held when the run started: read once, not once per piece.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFacts {
+    pub incidents: Vec<Incident>,
+    pub restore_tests: Vec<RestoreTest>,
+    pub gaps: Vec<InventoryGap>,
+}
+
+/// The ledger's open incidents and restore tests; a read that fails is a gap.
+pub async fn read_ledger<L: LedgerPort + RestoreEvidence>(ledger: &L) -> LedgerFacts {
+    let mut facts = LedgerFacts::default();
+    match ledger.open_incidents().await {
+        Ok(incidents) => facts.incidents = incidents,
+        Err(e) => facts.gaps.push(InventoryGap {
+            what: "open incidents (the ledger)".into(),
+            error: e.to_string(),
+            kind: GapKind::Incidents,
+            ..InventoryGap::default()
+        }),
+    }
+    match ledger.restore_tests().await {
+        Ok(tests) => facts.restore_tests = tests,
+        Err(e) => facts.gaps.push(InventoryGap {
+            what: "restore tests (the ledger)".into(),
+            error: e.to_string(),
+            kind: GapKind::RestoreTests,
+            ..InventoryGap::default()
+        }),
+    }
+    facts
 }
 
 impl Inventory {

@@ -34,9 +34,8 @@ use crate::inventory::{
 };
 use crate::{evaluate, summarize, Report, SCHEMA};
 
-pub use parts::{
-    LedgerFacts, MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX,
-};
+pub use crate::inventory::{read_ledger, LedgerFacts};
+pub use parts::{MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX};
 
 /// Recovery points an inventory piece holds in memory before it spills them to local disk.
 pub const FLUSH_POINTS: usize = 50_000;
@@ -162,30 +161,6 @@ async fn get_json<S: PartStore, T: DeserializeOwned>(
             key: key.to_string(),
             source,
         })
-}
-
-/// The ledger's open incidents and restore tests; a read that fails is a gap.
-pub async fn read_ledger<L: LedgerPort + RestoreEvidence>(ledger: &L) -> LedgerFacts {
-    let mut facts = LedgerFacts::default();
-    match ledger.open_incidents().await {
-        Ok(incidents) => facts.incidents = incidents,
-        Err(e) => facts.gaps.push(InventoryGap {
-            what: "open incidents (the ledger)".into(),
-            error: e.to_string(),
-            kind: GapKind::Incidents,
-            ..InventoryGap::default()
-        }),
-    }
-    match ledger.restore_tests().await {
-        Ok(tests) => facts.restore_tests = tests,
-        Err(e) => facts.gaps.push(InventoryGap {
-            what: "restore tests (the ledger)".into(),
-            error: e.to_string(),
-            kind: GapKind::RestoreTests,
-            ..InventoryGap::default()
-        }),
-    }
-    facts
 }
 
 /// The run's start: the ledger read once, then the pieces listed (last: a start that fails

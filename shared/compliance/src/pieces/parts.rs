@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use relay_core::arn::Location;
 use relay_core::guard::PointView;
-use relay_core::ports::{ErrorKind, Incident, PortError, PortResult, RestoreTest};
+use relay_core::ports::{ErrorKind, PortError, PortResult};
 
 use crate::inventory::{InventoryGap, PlanFacts, RegionFacts, TableFacts, VaultFacts};
 use crate::ResourceReport;
@@ -98,14 +98,6 @@ impl PieceRef {
             region: self.region.clone(),
         }
     }
-}
-
-/// What the ledger held when the run started: read once, not once per piece.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerFacts {
-    pub incidents: Vec<Incident>,
-    pub restore_tests: Vec<RestoreTest>,
-    pub gaps: Vec<InventoryGap>,
 }
 
 /// One account and Region as read, without its recovery points (those go to the shards).
