@@ -31,8 +31,9 @@ pub struct ReportRun {
     /// From the start's invocation to the merge's end, the pieces laid out on `concurrency`
     /// workers as the state machine's maps run them.
     pub minutes: f64,
-    /// ListRecoveryPointsByBackupVault pages read.
+    /// ListRecoveryPointsByBackupVault pages read, and the fewest that list every vault once.
     pub list_pages: u64,
+    pub list_pages_floor: u64,
     /// Recovery points the largest evaluation piece held.
     pub largest_piece_points: usize,
     /// Pieces that failed for good (their account and Region is a gap in the report).
@@ -175,6 +176,8 @@ impl Simulation {
         let (report, t) = self.timed(&mut run, merge).await;
         run.minutes = (mapped + t).as_secs_f64() / 60.0;
         run.list_pages = self.list_pages() - pages_before;
+        let at: Vec<_> = list.iter().map(PieceRef::location).collect();
+        run.list_pages_floor = self.sim.world().list_floor(&at);
         run.part_bytes = parts.bytes();
         let report = report.unwrap_or_else(|_| {
             compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)

@@ -130,6 +130,19 @@ pub struct World {
 }
 
 impl World {
+    /// Pages a listing of every vault in these account-Regions needs at least: one per 1,000
+    /// points of each vault (an empty vault is one page).
+    pub fn list_floor(&self, at: &[Location]) -> u64 {
+        self.vaults
+            .keys()
+            .filter(|v| at.iter().any(|l| l.account == v.account && l.region == v.region))
+            .map(|v| {
+                let points = self.by_vault.get(v).map_or(0, |p| p.len() as u64);
+                points.div_ceil(1000).max(1)
+            })
+            .sum()
+    }
+
     pub fn new(start: DateTime<Utc>, seed: u64, faults: Faults) -> Self {
         Self {
             now: start,
