@@ -576,6 +576,41 @@ fn report_writes_three_files_and_prints_a_summary() {
 }
 
 #[test]
+fn report_in_pieces_is_the_same_report_and_says_how_the_run_went() {
+    let whole = temp_dir("report-whole");
+    let pieces = temp_dir("report-pieces");
+    for (dir, extra) in [(&whole, None), (&pieces, Some("4"))] {
+        let out = dir.to_string_lossy().to_string();
+        let mut args = vec![
+            "report",
+            "--world",
+            "infra/examples/world.yaml",
+            "--days",
+            "2",
+        ];
+        args.extend(["--out", &out]);
+        if let Some(n) = extra {
+            args.extend(["--pieces", n]);
+        }
+        let o = relay(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let read = |dir: &std::path::Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(read(&whole, "report.json"), read(&pieces, "report.json"));
+    assert_eq!(read(&whole, "report.csv"), read(&pieces, "report.csv"));
+    let run: serde_json::Value = serde_json::from_str(&read(&pieces, "run.json")).unwrap();
+    assert!(run["report"]["pieces"].as_u64().unwrap() > 1, "{run}");
+    assert_eq!(run["report"]["invocations_over_deadline"], 0);
+    assert_eq!(
+        run["report"]["list_pages"],
+        run["report"]["list_pages_floor"]
+    );
+    assert!(run["simulation"]["chains_total"].as_u64().unwrap() > 0);
+    let o = relay(&["report", "--pieces", "0", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
 fn report_fails_the_pipeline_only_when_asked_and_only_when_non_compliant() {
     let bad = temp_dir("report-bad").to_string_lossy().to_string();
     let o = relay(&[

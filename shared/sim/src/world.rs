@@ -135,7 +135,10 @@ impl World {
     pub fn list_floor(&self, at: &[Location]) -> u64 {
         self.vaults
             .keys()
-            .filter(|v| at.iter().any(|l| l.account == v.account && l.region == v.region))
+            .filter(|v| {
+                at.iter()
+                    .any(|l| l.account == v.account && l.region == v.region)
+            })
             .map(|v| {
                 let points = self.by_vault.get(v).map_or(0, |p| p.len() as u64);
                 points.div_ceil(1000).max(1)
