@@ -195,6 +195,21 @@ pub struct ReconcileReport {
     /// Tables whose copies are known stuck (an open incident): their chains are announced.
     #[serde(skip)]
     pub stuck_tables: BTreeSet<String>,
+    /// Routes whose copies are known to wait to start (an open incident): one alert covers them.
+    #[serde(skip)]
+    pub queued_routes: BTreeSet<String>,
+    /// Routes with a copy job found waiting to start for a day this run: their incident stays.
+    #[serde(skip)]
+    pub queued_seen: BTreeSet<String>,
+    /// Hops with an open incident of their own (alerted already): a route's notice leaves them be.
+    #[serde(skip)]
+    pub alerted_hops: BTreeSet<String>,
+    /// Routes whose copies about to leave the look-back window are announced (an open incident).
+    #[serde(skip)]
+    pub window_routes: BTreeSet<String>,
+    /// Routes with a copy found at the look-back window's edge this run: their incident stays.
+    #[serde(skip)]
+    pub window_seen: BTreeSet<String>,
     #[serde(skip)]
     pub watch: PassWatch,
     /// The newest creation date seen in each source vault this run: a vault whose backups
@@ -274,6 +289,9 @@ pub async fn run<P: RouterPorts>(
         }
     };
     report.stuck_tables = stuck_tables(&open);
+    report.queued_routes = open_routes(&open, QUEUED_PREFIX);
+    report.window_routes = open_routes(&open, WINDOW_PREFIX);
+    report.alerted_hops = open.iter().map(|i| i.id.clone()).collect();
     let walked = walk(ports, policy, &Piece::whole(), config, budget, &mut report).await;
     behind(ports, config, &mut report).await;
     walked?;
@@ -282,6 +300,19 @@ pub async fn run<P: RouterPorts>(
 }
 
 /// Tables whose copies are known stuck (their open incidents): their chains are announced.
+/// The routes with an open incident of this kind (`QUEUED_PREFIX`, `WINDOW_PREFIX`).
+pub(crate) fn open_routes(open: &[Incident], prefix: &str) -> BTreeSet<String> {
+    open.iter()
+        .filter_map(|i| i.id.strip_prefix(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The incident id of a route whose copies are a day behind: `queued#FROM->TO`.
+pub(crate) const QUEUED_PREFIX: &str = "queued#";
+/// The incident id of a route with copies about to leave the look-back window: `window#FROM->TO`.
+pub(crate) const WINDOW_PREFIX: &str = "window#";
+
 fn stuck_tables(open: &[Incident]) -> BTreeSet<String> {
     open.iter()
         .filter_map(|i| i.id.strip_prefix("stuck#"))
@@ -529,6 +560,15 @@ async fn close_resolved<P: RouterPorts>(
             }
             Some(("phase", name)) => report.phases_done.contains(name),
             Some(("destination", _)) => report.phases_done.contains(&incident.id),
+            // The route ran through and none of its copies waited a day to start.
+            Some(("queued", route)) => {
+                report.phases_done.contains(&format!("route {route}"))
+                    && !report.queued_seen.contains(route)
+            }
+            Some(("window", route)) => {
+                report.phases_done.contains(&format!("route {route}"))
+                    && !report.window_seen.contains(route)
+            }
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             // Backups into the vault work again: a newer one is there.
             Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {

@@ -85,6 +85,9 @@ pub struct World {
     pub reconciler_cursors: BTreeMap<String, String>,
     /// Reconciler pieces held: (holder, until).
     pub reconciler_leases: BTreeMap<String, (String, DateTime<Utc>)>,
+    /// AWS Backup's concurrent copy jobs from one account into one destination Region (facts
+    /// §7: 100, adjustable on request): past it a copy job waits in CREATED.
+    pub copy_concurrency: u64,
     /// Messages sent to the reconciler's pieces queue, not yet received.
     pub queued_pieces: Vec<String>,
     /// Idempotency tokens per account, with when they were used.
@@ -178,6 +181,7 @@ impl World {
             extended_points: BTreeSet::new(),
             reconciler_cursors: BTreeMap::new(),
             reconciler_leases: BTreeMap::new(),
+            copy_concurrency: 100,
             queued_pieces: Vec::new(),
             tokens: HashMap::new(),
             forced_failures: BTreeMap::new(),

@@ -499,3 +499,35 @@ async fn copies_past_the_concurrent_copy_quota_wait_their_turn_and_complete() {
     assert_eq!(s.duplicate_copy_jobs, 0);
     assert_eq!(s.chains_incomplete_unalerted, 0);
 }
+
+/// A quota that cannot keep up (3 copies at once from one account into one Region, for 150
+/// tables a day): copies queue for days. That is one alert per route whose copies wait, never
+/// one per table, and every incomplete chain is covered by one.
+#[tokio::test]
+async fn copies_queued_behind_the_quota_for_days_are_one_alert_per_route_not_a_storm() {
+    let policy = Policy::parse(POLICY).unwrap();
+    let tables: String = (0..150)
+        .map(|i| format!("  - {{ name: table-{i}, account: \"111111111111\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n"))
+        .collect();
+    let world = format!(
+        "tables:\n{tables}organization: {{ concurrent_copy_jobs: 3 }}\nbackup_plans:\n  - {{ vault: primary, every_hours: 24 }}\n"
+    );
+    let world = relay_core::world_file::WorldFile::parse(&world, &policy).unwrap();
+    let mut sim = Simulation::with_world(policy, &world, options(3, 1, 3, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.copy_concurrency_peak, 3, "{s:#?}");
+    // The queue drains for days after the last backup (the copies wait, none is lost).
+    assert!(s.drained_hours > 48, "the quota must fall behind: {s:#?}");
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{s:#?}");
+    let w = sim.sim.world();
+    let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("are a day behind")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.len() <= 4,
+        "a storm: {} alerts: {subjects:?}",
+        subjects.len()
+    );
+}

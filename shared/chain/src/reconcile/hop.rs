@@ -332,11 +332,13 @@ pub(super) async fn alert_hop<P: RouterPorts>(
         hop.clone(),
     );
     report.alerts_sent += u64::from(incident::raise(ctx.ports, hop.incident_id(), alert).await?);
+    report.alerted_hops.insert(hop.incident_id());
     Ok(())
 }
 
 /// A copy still missing this close to the end of the look-back window is about to be dropped from
-/// the reconciler's view: a person must know, once.
+/// the reconciler's view: a person must know, once per route (a queue behind a quota brings many
+/// to the edge at once: one alert, never one per copy), until a pass finds none at the edge.
 pub(super) async fn final_notice<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     point: &PointView,
@@ -347,21 +349,41 @@ pub(super) async fn final_notice<P: RouterPorts>(
     let config = ctx.config;
     if point.creation_date >= now - config.lookback + config.final_notice
         || report.stuck_tables.contains(&hop.original.resource_arn)
+        || report.alerted_hops.contains(&hop.incident_id())
     {
         return Ok(());
     }
-    let why = format!(
-        "still missing {} days after the backup; the reconciler looks back {} days and stops re-driving it then",
-        (now - point.creation_date).num_days(),
-        config.lookback.num_days()
-    );
-    alert_hop(
-        ctx,
-        hop,
-        ("about to leave the look-back window", &why),
-        report,
-    )
-    .await
+    let route = ctx.route.name();
+    report.window_seen.insert(route.clone());
+    if report.window_routes.contains(&route) {
+        return Ok(());
+    }
+    let alert = Alert {
+        subject: format!(
+            "Backup Relay: copies along {route} are about to leave the look-back window"
+        ),
+        message: format!(
+            "The copy of {} (created {}) into {} is not made, {} days after the backup; the \
+             reconciler looks back {} days and stops re-driving copies older than that. Others \
+             along {route} may be as late: this alert stands for all of them until a pass finds \
+             none.\nLikely fix: see the route's other alerts (a copy job that failed, a queue \
+             behind AWS's copy quota), then copy what is left by hand or raise LookbackDays.",
+            hop.original.resource_arn,
+            hop.original.creation_date,
+            hop.destination_vault_arn,
+            (now - point.creation_date).num_days(),
+            config.lookback.num_days()
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: Some(route.clone()),
+        all_chains: false,
+    };
+    let id = format!("{WINDOW_PREFIX}{route}");
+    report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
+    report.window_routes.insert(route);
+    Ok(())
 }
 
 /// Start one attempt of a hop through the router's own claim-then-start. Returns 1 if a copy job started.
@@ -474,9 +496,10 @@ pub(super) async fn resolve_started<P: RouterPorts>(
     Ok(0)
 }
 
-/// A copy job not finished a day after it started. AWS runs one job per table at a time, so when
-/// a table's chain needs more copying than a day holds, all its jobs queue: that is one shortfall
-/// of the table (one alert), not one per hop.
+/// A copy job not finished a day after its hop started. AWS Backup runs one job per table at a
+/// time and at most 100 at once from one account into one Region (facts §7): past either, copies
+/// queue in CREATED, and what queues behind them ends late too. That is one shortfall of the route
+/// (one alert, however many tables wait: never one per table), closed once a pass finds none.
 pub(super) async fn stuck<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     hop: &HopKey,
@@ -485,28 +508,34 @@ pub(super) async fn stuck<P: RouterPorts>(
     since: DateTime<Utc>,
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
-    let table = &hop.original.resource_arn;
+    let route = ctx.route.name();
+    report.queued_seen.insert(route.clone());
+    if report.queued_routes.contains(&route) {
+        return Ok(());
+    }
     let alert = Alert {
-        subject: format!("Backup Relay: copies of {table} are stuck"),
+        subject: format!("Backup Relay: copies along {route} are a day behind"),
         message: format!(
-            "Copy job {job} ({}, into {}) is still {state} {} hours after it started. AWS Backup \
-             runs one job per table at a time: when a table's chain needs more copying than a day \
-             holds, its copies queue and fall further behind every day, and copies of backups that \
-             leave the look-back window are no longer watched.\nLikely fix: fewer vaults in the \
-             chain of this table, or a less frequent backup plan; check AWS Backup's job list for \
-             jobs waiting in CREATED.",
-            ctx.route.name(),
+            "Copy job {job} (of {}, into {}) is still {state} {} hours after its hop started, and \
+             so may be every copy along {route}: AWS Backup runs at most 100 copy jobs at once \
+             from one account into one Region, and one job per table at a time; past either, \
+             copies wait in CREATED, the chain falls further behind every day, and copies of \
+             backups that leave the look-back window are no longer watched.\nLikely fix: ask AWS \
+             for a higher quota of concurrent copy jobs for the source account (Service Quotas, \
+             AWS Backup; adjustable for DynamoDB with advanced features), spread the copies over \
+             more accounts or hours, or make fewer hops (a less frequent plan, fewer vaults).",
+            hop.original.resource_arn,
             hop.destination_vault_arn,
             (ctx.ports.now() - since).num_hours()
         ),
-        hop: Some(hop.clone()),
+        hop: None,
         account: None,
-        resource: Some(table.clone()),
-        route: None,
+        resource: None,
+        route: Some(route.clone()),
         all_chains: false,
     };
-    report.alerts_sent +=
-        u64::from(incident::raise(ctx.ports, format!("stuck#{table}"), alert).await?);
-    report.stuck_tables.insert(table.clone());
+    let id = format!("{QUEUED_PREFIX}{route}");
+    report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
+    report.queued_routes.insert(route);
     Ok(())
 }

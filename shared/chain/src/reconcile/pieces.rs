@@ -177,6 +177,9 @@ async fn walk_piece<P: RouterPorts>(
         Vec::new()
     });
     report.stuck_tables = stuck_tables(&open);
+    report.queued_routes = open_routes(&open, QUEUED_PREFIX);
+    report.window_routes = open_routes(&open, WINDOW_PREFIX);
+    report.alerted_hops = open.iter().map(|i| i.id.clone()).collect();
     walk(ports, policy, piece, config, budget, &mut report).await?;
     // The "behind" incident is the coordinator's to close, over every piece.
     let own: Vec<Incident> = open

@@ -14,7 +14,13 @@ pub struct OrganizationSpec {
     pub organizational_units: BTreeMap<String, Vec<String>>,
     /// Account -> the simulated day (0 = the first) it joins; a member from then.
     pub joins: BTreeMap<String, u32>,
+    /// AWS Backup's concurrent copy jobs from one account into one Region, as the
+    /// organisation's quota stands: 100 by default, more once AWS raises it on request.
+    pub concurrent_copy_jobs: u32,
 }
+
+/// AWS Backup's default quota of concurrent copy jobs from one account into one Region.
+const DEFAULT_CONCURRENT_COPY_JOBS: u32 = 100;
 
 impl Default for OrganizationSpec {
     fn default() -> Self {
@@ -23,6 +29,7 @@ impl Default for OrganizationSpec {
             members: None,
             organizational_units: BTreeMap::new(),
             joins: BTreeMap::new(),
+            concurrent_copy_jobs: DEFAULT_CONCURRENT_COPY_JOBS,
         }
     }
 }
@@ -145,6 +152,7 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
         "members",
         "organizational_units",
         "joins",
+        "concurrent_copy_jobs",
     ];
     let f = fields(node, loc, "(organization)", &allowed, errors);
     let members = f.get("members").map(|n| {
@@ -177,6 +185,14 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
             .map(|n| read_units(n, errors))
             .unwrap_or_default(),
         joins,
+        concurrent_copy_jobs: number(
+            f.get("concurrent_copy_jobs"),
+            DEFAULT_CONCURRENT_COPY_JOBS,
+            1..=100_000,
+            loc,
+            "concurrent_copy_jobs",
+            errors,
+        ),
     }
 }
 

@@ -189,6 +189,7 @@ pub(super) fn world_from_spec(
             world.add_vault(v.arn.clone());
         }
     }
+    world.copy_concurrency = u64::from(spec.organization.concurrent_copy_jobs);
     // Members as the world file states them (its vaults' accounts may be outside).
     if spec.organization.members.is_some() || spec.generate.is_some() {
         world.organization = members.clone();

@@ -140,7 +140,7 @@ impl World {
     }
 
     /// Move copy jobs along: start waiting ones (one job per resource at a time, and at most
-    /// [`COPY_CONCURRENCY`] from one account into one Region), finish running ones.
+    /// `copy_concurrency` from one account into one Region), finish running ones.
     pub fn step_jobs(&mut self) {
         let now = self.now;
         // Decided first over borrowed state (no table's ARN copied each minute), then applied
@@ -164,7 +164,7 @@ impl World {
                     if !busy.contains(job.resource_arn.as_str()) && job.created_at < now =>
                 {
                     let out = outbound.entry(quota_key(job)).or_default();
-                    if *out >= COPY_CONCURRENCY {
+                    if *out >= self.copy_concurrency {
                         queued += 1;
                         continue;
                     }
@@ -565,10 +565,6 @@ pub(super) fn copy_refusal(
 }
 
 const START_COPY: &str = "StartCopyJob";
-
-/// AWS Backup's concurrent copy jobs from one account into one destination Region (facts §7:
-/// 100, adjustable for DynamoDB with advanced features): past it a job waits in CREATED.
-pub(crate) const COPY_CONCURRENCY: u64 = 100;
 
 /// Whose quota a copy job counts against: its source account, into its destination Region.
 fn quota_key(job: &SimCopyJob) -> (&str, &str) {
