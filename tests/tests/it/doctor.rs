@@ -11,6 +11,18 @@ use relay_sim::{Faults, SimOptions, Simulation};
 const EXAMPLE: &str = include_str!("../../../infra/examples/policy.yaml");
 const COMPLIANT: &str = include_str!("../../worlds/compliant.yaml");
 
+/// Every misconfiguration a world file can plant, at once.
+const EVERY_MISCONFIGURATION: &str = r#"
+accounts: { "333333333333": { executor_role: false }, "222222222222": { copy_role: false } }
+regions:
+  - { account: "111111111111", region: us-east-1, advanced_features: false }
+  - { account: "222222222222", region: us-west-2, event_forwarding: false }
+organization: { cross_account_backup: false }
+vaults:
+  central: { access_policy_allows_copy_from: [] }
+  primary: { kms_key_shared_with: [] }
+"#;
+
 fn simulation(policy_text: &str, world: &str) -> Simulation {
     let policy = Policy::parse(policy_text).unwrap();
     let world = WorldFile::parse(world, &policy).unwrap();
@@ -189,17 +201,7 @@ async fn copies_that_inherit_their_retention_into_a_locked_vault_are_a_warning()
 
 #[tokio::test]
 async fn every_misconfiguration_at_once_fails_each_check_and_reads_nothing_it_cannot() {
-    let world = r#"
-accounts: { "333333333333": { executor_role: false }, "222222222222": { copy_role: false } }
-regions:
-  - { account: "111111111111", region: us-east-1, advanced_features: false }
-  - { account: "222222222222", region: us-west-2, event_forwarding: false }
-organization: { cross_account_backup: false }
-vaults:
-  central: { access_policy_allows_copy_from: [] }
-  primary: { kms_key_shared_with: [] }
-"#;
-    let report = doctor(EXAMPLE, world).await;
+    let report = doctor(EXAMPLE, EVERY_MISCONFIGURATION).await;
     let failed: std::collections::BTreeSet<&str> = not_passing(&report, Status::Fail)
         .into_iter()
         .map(|(id, _)| id)
@@ -332,16 +334,6 @@ accounts:
 /// same, with every fault planted at once and over an organisation.
 #[tokio::test]
 async fn the_checks_are_the_same_whatever_the_number_of_accounts_read_at_once() {
-    let faulty = r#"
-accounts: { "333333333333": { executor_role: false }, "222222222222": { copy_role: false } }
-regions:
-  - { account: "111111111111", region: us-east-1, advanced_features: false }
-  - { account: "222222222222", region: us-west-2, event_forwarding: false }
-organization: { cross_account_backup: false }
-vaults:
-  central: { access_policy_allows_copy_from: [] }
-  primary: { kms_key_shared_with: [] }
-"#;
     let org_policy = include_str!("../../../infra/examples/organization-policy.yaml");
     let org = r#"
 organization:
@@ -350,7 +342,11 @@ organization:
 accounts:
   "100000000002": { executor_role: false, copy_role: false }
 "#;
-    for (policy_text, world) in [(EXAMPLE, COMPLIANT), (EXAMPLE, faulty), (org_policy, org)] {
+    for (policy_text, world) in [
+        (EXAMPLE, COMPLIANT),
+        (EXAMPLE, EVERY_MISCONFIGURATION),
+        (org_policy, org),
+    ] {
         let sim = simulation(policy_text, world);
         let one = relay_doctor::run_with(&sim.sim, &sim.policy, 1).await;
         for n in [2, 16, 64] {
