@@ -49,6 +49,7 @@ WRITER_ACTIONS = {
     "backup:StartCopyJob", "backup:DescribeRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
     "backup:StartRestoreJob", "backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault",
     "backup:DescribeCopyJob", "backup:ListCopyJobs", "backup:DescribeRestoreJob",
+    "backup:ListTags", "backup:TagResource",
     "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable",
     "dynamodb:ListTables", "dynamodb:ListBackups", "dynamodb:DeleteTable", "iam:PassRole",
 }
@@ -59,7 +60,7 @@ READER_ACTIONS = {
     "backup:DescribeRecoveryPoint", "backup:GetBackupPlan", "backup:ListBackupSelections",
     "backup:GetBackupSelection", "backup:ListBackupVaults", "backup:ListBackupPlans",
     "backup:DescribeRegionSettings", "backup:DescribeCopyJob", "backup:ListCopyJobs", "backup:DescribeRestoreJob",
-    "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable",
+    "backup:ListTags", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable",
     "dynamodb:DescribeTimeToLive", "dynamodb:ListTables", "dynamodb:ListBackups",
     "iam:GetRole", "kms:DescribeKey", "kms:GetKeyPolicy", "organizations:DescribeOrganization",
     "events:ListRules", "events:ListTargetsByRule",

@@ -22,6 +22,7 @@ mod error;
 mod request;
 mod restores;
 mod shapes;
+mod tags;
 mod tokens;
 mod vaults;
 

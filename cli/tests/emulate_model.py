@@ -218,6 +218,22 @@ def lengthen_in_member(landed):
             BackupVaultName="central", RecoveryPointArn=landed, Lifecycle={"DeleteAfterDays": 36501})
 
 
+def tags(b, point):
+    arn = point["RecoveryPointArn"]
+    b.tag_resource(ResourceArn=arn, Tags={"team": "payments", "cost-center": "cc-1"})
+    got = b.list_tags(ResourceArn=arn)["Tags"]
+    if got.get("team") != "payments":
+        problem("ListTags after TagResource: %s" % got)
+    b.untag_resource(ResourceArn=arn, TagKeyList=["team", "never-there"])
+    if "team" in b.list_tags(ResourceArn=arn)["Tags"]:
+        problem("UntagResource left the tag")
+    refused("InvalidParameterValueException", b.tag_resource, ResourceArn=arn, Tags={"aws:x": "y"})
+    refused("LimitExceededException", b.tag_resource, ResourceArn=arn,
+            Tags={"k%02d" % i: "v" for i in range(51)})
+    refused("ResourceNotFoundException", b.list_tags,
+            ResourceArn="arn:aws:backup:us-east-1:%s:recovery-point:none" % HOME)
+
+
 def restore(b, point):
     job = b.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=ROLE,
                               Metadata={"targetTableName": "model-restore"})["RestoreJobId"]
@@ -287,13 +303,14 @@ def main():
         landed = phase(copy, b, point)
         if landed:
             phase(lengthen_in_member, landed)
+        phase(tags, b, point)
         phase(restore, b, point)
         phase(errors, b, point)
     phase(raw_answers)
     served = {"StartCopyJob", "DescribeCopyJob", "ListCopyJobs", "DescribeRecoveryPoint",
               "ListRecoveryPointsByBackupVault", "UpdateRecoveryPointLifecycle",
               "DescribeBackupVault", "ListBackupVaults", "DescribeRegionSettings",
-              "StartRestoreJob", "DescribeRestoreJob"}
+              "StartRestoreJob", "DescribeRestoreJob", "TagResource", "UntagResource", "ListTags"}
     for name in sorted(served):
         if "ok" not in answered.get(name, ()):
             problem("%s never answered successfully" % name)

@@ -445,4 +445,45 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
         ledger.load_cursor(p).await.unwrap().as_deref(),
         Some("piece")
     );
+
+    // A copy's tags: marked on its record, which keeps everything else; a copy nobody claimed
+    // (a backup plan's copy action made it) gets a COMPLETED record of its own.
+    let h = hop("tagged");
+    assert!(claimed(ledger.claim(&h, &req(1, 0)).await.unwrap()));
+    assert!(ledger
+        .mark_started(&h, 1, &started("job-t"), at(1))
+        .await
+        .unwrap());
+    assert!(ledger
+        .mark_completed(&h, Some("rp-copy"), at(2))
+        .await
+        .unwrap());
+    assert_eq!(ledger.get(&h).await.unwrap().unwrap().tagged_at, None);
+    ledger
+        .mark_tagged(&h, "central->dr", "rp-copy", at(3))
+        .await
+        .unwrap();
+    let r = ledger.get(&h).await.unwrap().unwrap();
+    assert_eq!((r.state, r.tagged_at), (HopState::Completed, Some(at(3))));
+    assert_eq!(r.copy_job_id.as_deref(), Some("job-t"));
+    let h = hop("held-by-a-plan");
+    ledger
+        .mark_tagged(&h, "primary->central", "rp-plan", at(4))
+        .await
+        .unwrap();
+    ledger
+        .mark_tagged(&h, "primary->central", "rp-plan", at(5))
+        .await
+        .unwrap();
+    let r = ledger.get(&h).await.unwrap().unwrap();
+    assert_eq!(r.state, HopState::Completed);
+    assert_eq!(r.destination_recovery_point_arn.as_deref(), Some("rp-plan"));
+    assert_eq!(
+        (r.route.as_str(), r.tagged_at),
+        ("primary->central", Some(at(5)))
+    );
+    assert!(
+        !claimed(ledger.claim(&h, &req(1, 6)).await.unwrap()),
+        "a tagged copy's hop is done"
+    );
 }

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 
 use super::error::{aws_shaped, uri_too_long, AwsError, MAX_URI_BYTES};
 use super::tokens::PageTokens;
-use super::{copy_jobs, restores, shapes, vaults};
+use super::{copy_jobs, restores, shapes, tags, vaults};
 
 pub(crate) type Shared = Arc<Mutex<Simulation>>;
 pub(crate) type Tokens = Extension<Arc<PageTokens>>;
@@ -49,6 +49,9 @@ pub(crate) fn router(state: Shared) -> Router {
             get(vaults::describe_point).post(vaults::update_lifecycle),
         )
         .route("/account-settings", get(vaults::region_settings))
+        .route("/tags/{arn}", get(tags::list).post(tags::tag))
+        .route("/tags/{arn}/", get(tags::list))
+        .route("/untag/{arn}", post(tags::untag))
         .route("/restore-jobs", put(restores::start))
         .route("/restore-jobs/{id}", get(restores::describe))
         .route("/", post(sts))

@@ -345,6 +345,7 @@ async fn the_real_functions_complete_every_chain_through_the_emulator_and_moto()
         if after_backups
             && s["chains_total"].as_u64() > Some(0)
             && s["chains_complete"] == s["chains_total"]
+            && s["copies_missing_tags"] == 0
         {
             break;
         }
@@ -359,6 +360,9 @@ async fn the_real_functions_complete_every_chain_through_the_emulator_and_moto()
     assert_eq!(s["duplicate_copy_jobs"], 0, "{last:#}");
     assert_eq!(s["chains_incomplete_unalerted"], 0, "{last:#}");
     assert_eq!(s["never_expire_violations"], 0, "{last:#}");
+    // Tagged by the real router binary through the SDK: TagResource in each copy's account.
+    assert_eq!(s["copies_missing_tags"], 0, "{last:#}");
+    assert!(s["tag_calls"].as_u64() > Some(0), "{last:#}");
     assert!(
         s["events_duplicated"].as_u64() > Some(0),
         "the faults were on: {last:#}"

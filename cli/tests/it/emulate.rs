@@ -1048,3 +1048,48 @@ fn every_answer_matches_botocores_model() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_sdk_adapter_tags_a_copy_in_its_own_account_and_is_refused_elsewhere() {
+    use relay_core::ports::{CopyTagPort, ErrorKind};
+    let emulator = Emulator::start(60);
+    let ports = emulator.ports().await;
+    let primary = vault(HOME, "us-east-1", "primary");
+    let point = ports
+        .list_recovery_points(&primary, &query(1, None))
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+        .recovery_point_arn;
+    let tags: relay_core::plan::Tags = [("team".to_string(), "payments".to_string())].into();
+    ports
+        .tag_recovery_point(&primary, &point, &tags)
+        .await
+        .unwrap();
+    let read = ports.recovery_point_tags(&primary, &point).await.unwrap();
+    assert_eq!(read.get("team").map(String::as_str), Some("payments"));
+    // AWS's limits come back classified: the 50-tag limit is for good, not a rate to wait out.
+    let many: relay_core::plan::Tags = (0..51).map(|i| (format!("k{i:02}"), "v".into())).collect();
+    let e = ports
+        .tag_recovery_point(&primary, &point, &many)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.code.as_deref()),
+        (ErrorKind::Permanent, Some("LimitExceededException"))
+    );
+    let reserved: relay_core::plan::Tags = [("aws:x".to_string(), "y".to_string())].into();
+    let e = ports
+        .tag_recovery_point(&primary, &point, &reserved)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Permanent);
+    // The point seen from another account (through its executor role): not there.
+    let elsewhere = vault(CENTRAL, "us-east-1", "primary");
+    let e = ports
+        .recovery_point_tags(&elsewhere, &point)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+}

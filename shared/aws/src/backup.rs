@@ -114,6 +114,7 @@ trait PointFields {
     fn point_storage(&self) -> Option<&StorageClass>;
     fn point_encrypted(&self) -> bool;
     fn point_source_vault_arn(&self) -> Option<&str>;
+    fn point_size(&self) -> Option<i64>;
 }
 
 /// The accessors both SDK shapes share, by the same names.
@@ -125,6 +126,9 @@ macro_rules! point_fields {
             }
             fn point_resource_arn(&self) -> Option<&str> {
                 self.resource_arn()
+            }
+            fn point_size(&self) -> Option<i64> {
+                self.backup_size_in_bytes()
             }
             fn point_resource_type(&self) -> Option<&str> {
                 self.resource_type()
@@ -179,6 +183,8 @@ fn point_view(vault: &VaultArn, p: &impl PointFields) -> Option<PointView> {
         storage_class: p.point_storage().map(|s| s.as_str().to_string()),
         encrypted: Some(p.point_encrypted()),
         source_vault_arn: p.point_source_vault_arn().map(str::to_string),
+        tags: None,
+        backup_size_bytes: p.point_size().and_then(|b| u64::try_from(b).ok()),
     })
 }
 
@@ -242,6 +248,52 @@ impl BackupApi {
                 "response lacked the ARN or creation date",
             )
         })
+    }
+
+    /// ListTags, every page.
+    pub async fn recovery_point_tags(&self, arn: &str) -> PortResult<relay_core::plan::Tags> {
+        let mut tags = relay_core::plan::Tags::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_tags()
+                .resource_arn(arn)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| classify("ListTags", &e))?;
+            tags.extend(out.tags.unwrap_or_default());
+            match out.next_token {
+                Some(token) if !token.is_empty() => next = Some(token),
+                _ => return Ok(tags),
+            }
+        }
+    }
+
+    /// TagResource. Its LimitExceededException is the 50-tag limit, not a rate: retrying cannot
+    /// help, so it is permanent here (elsewhere it means "slow down").
+    pub async fn tag_recovery_point(
+        &self,
+        arn: &str,
+        tags: &relay_core::plan::Tags,
+    ) -> PortResult<()> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(
+                tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                let mut err = classify("TagResource", &e);
+                if err.code.as_deref() == Some("LimitExceededException") {
+                    err.kind = ErrorKind::Permanent;
+                }
+                err
+            })?;
+        Ok(())
     }
 
     /// Both lifecycle fields are sent: omitting one may null it.

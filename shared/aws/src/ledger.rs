@@ -36,7 +36,7 @@ fn n(v: u32) -> AttributeValue {
 
 /// Every attribute goes by a placeholder, so no DynamoDB reserved word (STATE, CURSOR, ...) can
 /// break an expression; only the placeholders an expression uses are sent (unused ones are an error).
-const NAMES: [(&str, &str); 20] = [
+const NAMES: [(&str, &str); 21] = [
     ("#pk", "pk"),
     ("#s", "state"),
     ("#att", "attempt"),
@@ -57,6 +57,7 @@ const NAMES: [(&str, &str); 20] = [
     ("#ts", "tried_sources"),
     ("#lh", "lease_holder"),
     ("#lu", "lease_until"),
+    ("#tg", "tagged_at"),
 ];
 
 /// Does `expression` use `placeholder` as a whole token (`#c` is not used by `#cla`)?
@@ -341,6 +342,29 @@ impl LedgerPort for DynamoLedger {
             .await
             .map_err(|e| classify("GetItem", &e))?;
         out.item.as_ref().map(record_from_item).transpose()
+    }
+
+    async fn mark_tagged(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        copy_arn: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<()> {
+        // `ledger::tagged` as one upsert: a missing record becomes a COMPLETED one.
+        let b = self
+            .update(hop)
+            .update_expression(
+                "SET #tg = :now, #upd = :now, #s = if_not_exists(#s, :completed), \
+                 #rt = if_not_exists(#rt, :route), #att = if_not_exists(#att, :zero), \
+                 #drp = if_not_exists(#drp, :rp)",
+            )
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":completed", s(HopState::Completed.as_str()))
+            .expression_attribute_values(":route", s(route))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":rp", s(copy_arn));
+        self.apply("UpdateItem(tagged)", b).await.map(|_| ())
     }
 
     async fn escalate(
@@ -680,6 +704,7 @@ fn record_from_item(item: &Item) -> PortResult<HopRecord> {
             .and_then(|v| v.as_ss().ok())
             .map(|set| set.iter().cloned().collect())
             .unwrap_or_default(),
+        tagged_at: time(item, "tagged_at"),
     })
 }
 

@@ -25,8 +25,8 @@ use relay_core::guard::PointView;
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
     job_location, Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary,
-    ErrorKind, ListQuery, Page, PortError, PortResult, RestoreJobStatus, RestorePort, RouterPorts,
-    StartRestore, TableSettings, TableState, TagPort,
+    CopyTagPort, ErrorKind, ListQuery, Page, PortError, PortResult, RestoreJobStatus, RestorePort,
+    RouterPorts, StartRestore, TableSettings, TableState, TagPort,
 };
 
 use errors::in_account;
@@ -62,6 +62,25 @@ impl relay_core::ports::PieceQueue for AwsPorts {
                 "no pieces queue is configured (PIECES_QUEUE_URL)",
             )),
         }
+    }
+}
+
+/// In the vault's own account, through its executor role: AWS refuses tagging across accounts.
+impl CopyTagPort for AwsPorts {
+    async fn recovery_point_tags(&self, vault: &VaultArn, arn: &str) -> PortResult<Tags> {
+        self.backup_in(&vault.location())
+            .await
+            .recovery_point_tags(arn)
+            .await
+            .map_err(|e| in_account(&vault.account, e))
+    }
+
+    async fn tag_recovery_point(&self, vault: &VaultArn, arn: &str, tags: &Tags) -> PortResult<()> {
+        self.backup_in(&vault.location())
+            .await
+            .tag_recovery_point(arn, tags)
+            .await
+            .map_err(|e| in_account(&vault.account, e))
     }
 }
 

@@ -8,3 +8,4 @@ pub mod patience;
 pub mod reconcile;
 pub mod retention_guard;
 pub mod router;
+pub mod tagging;

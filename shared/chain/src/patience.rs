@@ -17,8 +17,9 @@ use relay_core::guard::PointView;
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState};
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, HopFailure,
-    Incident, LedgerPort, ListQuery, Page, PortResult, RouterPorts, StartedJob, TagPort,
+    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, CopyTagPort,
+    HopFailure, Incident, LedgerPort, ListQuery, Page, PortResult, RouterPorts, StartedJob,
+    TagPort,
 };
 use relay_core::retention::{Lifecycle, VaultLock};
 
@@ -212,6 +213,24 @@ impl<P: RouterPorts> TagPort for Patient<'_, P> {
     }
 }
 
+impl<P: RouterPorts> CopyTagPort for Patient<'_, P> {
+    async fn recovery_point_tags(&self, vault: &VaultArn, arn: &str) -> PortResult<Tags> {
+        patiently!(
+            self.inner,
+            self.ledger.patience,
+            self.inner.recovery_point_tags(vault, arn)
+        )
+    }
+    async fn tag_recovery_point(&self, vault: &VaultArn, arn: &str, tags: &Tags) -> PortResult<()> {
+        // TagResource sets the same tags again harmlessly: a lost answer is safe to repeat.
+        patiently!(
+            self.inner,
+            self.ledger.patience,
+            self.inner.tag_recovery_point(vault, arn, tags)
+        )
+    }
+}
+
 impl<P: RouterPorts> AlertPort for Patient<'_, P> {
     async fn send(&self, alert: &Alert) -> PortResult<()> {
         patiently!(self.inner, self.ledger.patience, self.inner.send(alert))
@@ -301,6 +320,20 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
     async fn get(&self, hop: &HopKey) -> PortResult<Option<HopRecord>> {
         let l = self.ports.ledger();
         patiently!(self.ports, self.patience, l.get(hop))
+    }
+    async fn mark_tagged(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        copy_arn: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let l = self.ports.ledger();
+        patiently!(
+            self.ports,
+            self.patience,
+            l.mark_tagged(hop, route, copy_arn, now)
+        )
     }
     async fn escalate(
         &self,

@@ -22,6 +22,7 @@ mod hop;
 mod never_expire;
 mod pieces;
 mod route;
+mod tags;
 
 pub use pieces::{coordinate, pieces, run_piece, Coordination, Piece};
 
@@ -63,6 +64,9 @@ pub struct ReconcileConfig {
     pub full_guard_hour: u32,
     /// No clean pass for longer than this is one alert (every chain may be incomplete).
     pub behind_after: Duration,
+    /// Copies of source points completed this recently are checked for their tags (a lost
+    /// event or a failed TagResource left them bare); older ones were checked while recent.
+    pub tag_check_within: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -81,6 +85,7 @@ impl Default for ReconcileConfig {
             patience: Patience::default(),
             full_guard_hour: 3,
             behind_after: Duration::hours(6),
+            tag_check_within: Duration::days(2),
         }
     }
 }
@@ -157,6 +162,8 @@ pub struct ReconcileReport {
     pub leased_elsewhere: bool,
     pub pages: u32,
     pub points_scanned: u64,
+    /// Copies the repair found without the policy's tags and tagged.
+    pub copies_tagged: u64,
     pub copies_missing: u64,
     /// Hops with no ledger record at all: the event that should have started them never came.
     pub redriven: u64,

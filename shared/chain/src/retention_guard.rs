@@ -135,7 +135,8 @@ async fn apply<P: RouterPorts>(
         Action::StartCopyJob(_)
         | Action::RecordCopyFailure(_)
         | Action::RecordBackupFailure(_)
-        | Action::RecordUnroutedCopy(_) => Ok(()),
+        | Action::RecordUnroutedCopy(_)
+        | Action::TagRecoveryPoint(_) => Ok(()),
     }
 }
 
@@ -303,6 +304,15 @@ mod tests {
         }
     }
 
+    impl relay_core::ports::CopyTagPort for Fake {
+        async fn recovery_point_tags(&self, _: &VaultArn, _: &str) -> PortResult<Tags> {
+            unused()
+        }
+        async fn tag_recovery_point(&self, _: &VaultArn, _: &str, _: &Tags) -> PortResult<()> {
+            unused()
+        }
+    }
+
     impl AlertPort for Fake {
         async fn send(&self, alert: &Alert) -> PortResult<()> {
             self.alerts.lock().unwrap().push(alert.clone());
@@ -358,6 +368,15 @@ mod tests {
             unused()
         }
         async fn get(&self, _: &HopKey) -> PortResult<Option<HopRecord>> {
+            unused()
+        }
+        async fn mark_tagged(
+            &self,
+            _: &HopKey,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+        ) -> PortResult<()> {
             unused()
         }
         async fn escalate(
@@ -509,6 +528,8 @@ mod tests {
             storage_class: Some("WARM".into()),
             encrypted: None,
             source_vault_arn: None,
+            tags: None,
+            backup_size_bytes: None,
         });
         let ev: Value = serde_json::from_str(COPY_EVENT).unwrap();
         let mut repaired = Vec::new();

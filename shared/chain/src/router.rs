@@ -113,6 +113,8 @@ pub struct RouteOutcome {
     pub held: Vec<HeldCopy>,
     /// Copies from outside the routes, not chained on.
     pub unrouted: Vec<String>,
+    /// Copies given the policy's tags (TagResource called; a copy that had them is not counted).
+    pub copies_tagged: u32,
 }
 
 /// A copy a route found already in its vault: the hop is done, and the chain goes on from it.
@@ -156,6 +158,9 @@ pub async fn handle_event<P: RouterPorts>(
         // outside the routes.
         observed.landing_hop_known = true;
     }
+    observed.original = observe_original(ports, policy, &event, &observed)
+        .await
+        .map_err(&fail)?;
 
     let plan = plan::plan_event(&event, policy, &observed);
     out.ignored = plan.ignored.clone();
@@ -203,6 +208,42 @@ async fn mark_landed<P: RouterPorts>(
         .await
 }
 
+/// The original of a copy that landed by a route, when the policy tags copies: what its tags
+/// are made of.
+async fn observe_original<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    event: &ParsedEvent,
+    observed: &Observed,
+) -> Result<Option<plan::OriginalPoint>, PortError> {
+    let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) else {
+        return Ok(None);
+    };
+    let (JobState::Completed, Some(dst), Some(src_vault), Some(resource)) = (
+        &c.state,
+        &c.destination_backup_vault_arn,
+        &c.source_backup_vault_arn,
+        &point.resource_arn,
+    ) else {
+        return Ok(None);
+    };
+    let landed_by_route = VaultArn::parse(dst)
+        .ok()
+        .and_then(|v| policy.vault_by_arn(&v))
+        .and_then(|v| plan::route_into(policy, src_vault, v));
+    if landed_by_route.is_none() || !policy.tags.tags_anything() {
+        return Ok(None);
+    }
+    let original = Original::new(resource.clone(), point.creation_date);
+    let source = c
+        .source_recovery_point_arn
+        .as_deref()
+        .map(|p| (src_vault.as_str(), p));
+    crate::tagging::find_original(ports, policy, &original, source)
+        .await
+        .map(Some)
+}
+
 /// The plan's skips and actions, each settled: a transient failure is kept for the event's
 /// retry while the rest still runs.
 async fn apply<P: RouterPorts>(
@@ -222,12 +263,47 @@ async fn apply<P: RouterPorts>(
             Action::RecordCopyFailure(failure) => record_failure(ports, failure, out).await,
             Action::RecordBackupFailure(failure) => backup_failed(ports, failure, out).await,
             Action::RecordUnroutedCopy(copy) => unrouted_copy(ports, copy, out).await,
+            Action::TagRecoveryPoint(tag) => tag_copy(ports, tag, out).await,
             // The retention guard's actions: its own function handles these events.
             Action::UpdateRecoveryPointLifecycle(_) | Action::RecordRetentionViolation(_) => Ok(()),
         };
         settle(ports, result, retry_event, out).await?;
     }
     Ok(())
+}
+
+/// The policy's tags on a landed copy.
+async fn tag_copy<P: RouterPorts>(
+    ports: &P,
+    tag: &plan::TagRecoveryPoint,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    if crate::tagging::apply(ports, tag).await? == crate::tagging::Tagged::Added {
+        out.copies_tagged += 1;
+    }
+    Ok(())
+}
+
+/// A copy someone else made, found held by a route: tagged as the route's own would be.
+async fn tag_held<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    copy: &HeldCopy,
+    out: &mut RouteOutcome,
+) -> Result<(), PortError> {
+    if !policy.tags.tags_anything() || !copy.recovery_point_arn.contains(":backup:") {
+        return Ok(());
+    }
+    let found = crate::tagging::find_original(ports, policy, &copy.original, None).await?;
+    let action = plan::tag_action(
+        policy,
+        &copy.vault,
+        &copy.recovery_point_arn,
+        &copy.route,
+        &copy.original,
+        &found,
+    );
+    tag_copy(ports, &action, out).await
 }
 
 /// Copies found already held run their own onward routes now, as a landing would: each vault
@@ -245,6 +321,8 @@ async fn chain_from_held<P: RouterPorts>(
     let mut tags_read = false;
     while let Some(copy) = out.held.get(next).cloned() {
         next += 1;
+        let tagged = tag_held(ports, policy, &copy, out).await;
+        settle(ports, tagged, retry_event, out).await?;
         let Some(vault) = policy.vault_by_arn(&copy.vault) else {
             continue;
         };

@@ -14,9 +14,11 @@ use relay_core::retention::Retention;
 use relay_core::Policy;
 
 mod audit;
+mod copy_tags;
 mod relay;
 
 use audit::*;
+use copy_tags::copy_tags;
 use relay::*;
 
 const DYNAMODB: &str = "DynamoDB";
@@ -40,12 +42,13 @@ pub enum ControlId {
     RelayAdvancedFeatures,
     RelayNoNativeOnlyBackups,
     RelayOpenIncidents,
+    RelayCopyTags,
 }
 
 type Rule = fn(&Index<'_>, &TableView<'_>) -> (Status, String, Vec<Evidence>);
 
 impl ControlId {
-    pub const ALL: [ControlId; 16] = [
+    pub const ALL: [ControlId; 17] = [
         Self::BackupResourcesProtectedByBackupPlan,
         Self::BackupLastRecoveryPointCreated,
         Self::BackupPlanMinFrequencyAndMinRetentionCheck,
@@ -62,6 +65,7 @@ impl ControlId {
         Self::RelayAdvancedFeatures,
         Self::RelayNoNativeOnlyBackups,
         Self::RelayOpenIncidents,
+        Self::RelayCopyTags,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +100,7 @@ impl ControlId {
             Self::RelayAdvancedFeatures => "RELAY_ADVANCED_FEATURES",
             Self::RelayNoNativeOnlyBackups => "RELAY_NO_NATIVE_ONLY_BACKUPS",
             Self::RelayOpenIncidents => "RELAY_OPEN_INCIDENTS",
+            Self::RelayCopyTags => "RELAY_COPY_TAGS",
         }
     }
 
@@ -132,6 +137,7 @@ impl ControlId {
                 "Is it protected by more than native (uncopyable) backups?"
             }
             Self::RelayOpenIncidents => "Is no copy of it waiting for a person?",
+            Self::RelayCopyTags => "Does every copy carry the policy's tags (cost, lineage)?",
         }
     }
 
@@ -153,6 +159,7 @@ impl ControlId {
             Self::RelayAdvancedFeatures => advanced_features,
             Self::RelayNoNativeOnlyBackups => no_native_only,
             Self::RelayOpenIncidents => open_incidents,
+            Self::RelayCopyTags => copy_tags,
         }
     }
 }

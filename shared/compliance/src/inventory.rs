@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use relay_core::arn::{Location, VaultArn};
 use relay_core::guard::PointView;
 use relay_core::ports::{
-    BackupPort, Incident, LedgerPort, ListQuery, PortError, PortResult, RestoreEvidence,
+    BackupPort, CopyTagPort, Incident, LedgerPort, ListQuery, PortError, PortResult,
+    RestoreEvidence,
 };
 use relay_core::retention::VaultLock;
 
@@ -156,8 +157,9 @@ pub struct Inventory {
     pub gaps: Vec<InventoryGap>,
 }
 
-/// The reads the inventory needs beyond [`BackupPort`], each in one account and Region.
-pub trait InventoryPort {
+/// The reads the inventory needs beyond [`BackupPort`], each in one account and Region (and the
+/// copies' tags).
+pub trait InventoryPort: CopyTagPort {
     /// ListTables (100 a page), then per table ListTagsOfResource and DescribeContinuousBackups;
     /// ListBackups once for the account and Region, counted per table.
     fn tables(&self, at: &Location) -> impl Future<Output = PortResult<Vec<TableFacts>>> + Send;
@@ -203,7 +205,7 @@ where
     use futures_util::stream::{self, StreamExt};
     let locations = locations(policy);
     let mut parts: Vec<(usize, Inventory)> = stream::iter(locations.iter().enumerate())
-        .map(|(i, at)| async move { (i, inventory_of(ports, at).await) })
+        .map(|(i, at)| async move { (i, inventory_of(ports, at, now).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
@@ -224,13 +226,18 @@ where
 }
 
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
-pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
+pub async fn inventory_of<P: InventoryPort + BackupPort>(
+    ports: &P,
+    at: &Location,
+    now: DateTime<Utc>,
+) -> Inventory {
     let mut inv = site_facts(ports, at).await;
     for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
         let mut query = first_page();
         let listed = loop {
             match ports.list_recovery_points(&vault, &query).await {
-                Ok(page) => {
+                Ok(mut page) => {
+                    read_copy_tags(ports, &mut page.items, now).await;
                     inv.points.extend(page.items);
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -245,6 +252,40 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Locatio
         }
     }
     inv
+}
+
+/// Copies completed more than this long ago have had their tags put on (the router tags a copy
+/// as it lands, the reconciler's hourly pass repairs what it missed): the report judges them.
+pub const COPY_TAGS_SETTLE_HOURS: i64 = 3;
+/// ... and those created within this many days are the ones it reads (one ListTags each): the
+/// daily report reads each copy on its first days, so the whole history is judged once, not daily.
+pub const COPY_TAGS_DAYS: i64 = 3;
+
+/// Is this a copy whose tags the report reads (RELAY_COPY_TAGS)?
+pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
+    let settled = p
+        .completion_date
+        .is_some_and(|c| c <= now - chrono::Duration::hours(COPY_TAGS_SETTLE_HOURS));
+    p.source_vault_arn.is_some()
+        && p.recovery_point_arn.contains(":backup:")
+        && matches!(p.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE"))
+        && settled
+        && p.creation_date > now - chrono::Duration::days(COPY_TAGS_DAYS)
+}
+
+/// ListTags for the copies of a page the report judges; one that cannot be read stays `None`
+/// (the control says it could not be verified).
+pub async fn read_copy_tags<P: CopyTagPort>(
+    ports: &P,
+    points: &mut [PointView],
+    now: DateTime<Utc>,
+) {
+    for p in points.iter_mut().filter(|p| judges_tags(p, now)) {
+        p.tags = ports
+            .recovery_point_tags(&p.vault, &p.recovery_point_arn)
+            .await
+            .ok();
+    }
 }
 
 /// One account and Region's tables, Region settings, backup plans and vaults, without the

@@ -51,6 +51,8 @@ fn point(table: &str, vault: &str, created: DateTime<Utc>, n: usize) -> PointVie
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: None,
     }
 }
 

@@ -31,6 +31,13 @@ pub struct PointView {
     /// The vault it was copied from (SourceBackupVaultArn); `None` for a backup made in its own
     /// vault: only copies that came by a route (or that a route found held) are chained on.
     pub source_vault_arn: Option<String>,
+    /// Its tags, when they were read (ListTags: listings do not return them): the compliance
+    /// inventory reads them for the newest copy of each table in each vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<crate::policy::Tags>,
+    /// BackupSizeInBytes, when the listing reports it: what the point costs to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_size_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -265,6 +272,8 @@ mod tests {
             storage_class: Some("WARM".into()),
             encrypted: None,
             source_vault_arn: None,
+            tags: None,
+            backup_size_bytes: None,
         }
     }
 

@@ -125,6 +125,32 @@ pub struct HopRecord {
     /// A takeover searches where each of them runs: any of those tries may have reached AWS
     /// (a diamond's routes claim from different vaults), and a record holds only the last source.
     pub tried_sources: BTreeSet<String>,
+    /// When the copy was found carrying the policy's tags (or given them): the reconciler's
+    /// tag repair skips it from then on.
+    pub tagged_at: Option<DateTime<Utc>>,
+}
+
+impl HopRecord {
+    /// A record no claim made (a skipped hop, a copy found held and tagged): attempt 0.
+    pub fn unclaimed(key: &HopKey, route: &str, state: HopState, now: DateTime<Utc>) -> Self {
+        Self {
+            key: key.clone(),
+            route: route.to_string(),
+            state,
+            attempt: 0,
+            idempotency_token: None,
+            copy_job_id: None,
+            claimed_at: None,
+            updated_at: now,
+            failure_class: None,
+            status_message: None,
+            destination_recovery_point_arn: None,
+            source_recovery_point_arn: None,
+            source_vault_arn: None,
+            tried_sources: BTreeSet::new(),
+            tagged_at: None,
+        }
+    }
 }
 
 /// One tried source, as the ledger stores it: the vault ARN and the recovery point ARN.
@@ -242,7 +268,27 @@ pub fn claimed(existing: Option<&HopRecord>, key: &HopKey, req: &ClaimRequest) -
                 &req.source_recovery_point_arn,
             )])
             .collect(),
+        tagged_at: None,
     }
+}
+
+/// A hop whose copy carries the policy's tags. A copy with no record yet (a backup plan's copy
+/// action made it, and no route claimed it) gets one, COMPLETED: its hop is done.
+pub fn tagged(
+    existing: Option<&HopRecord>,
+    key: &HopKey,
+    route: &str,
+    copy_arn: &str,
+    now: DateTime<Utc>,
+) -> HopRecord {
+    let mut record = existing.cloned().unwrap_or_else(|| {
+        let mut r = HopRecord::unclaimed(key, route, HopState::Completed, now);
+        r.destination_recovery_point_arn = Some(copy_arn.to_string());
+        r
+    });
+    record.tagged_at = Some(now);
+    record.updated_at = now;
+    record
 }
 
 impl ClaimOutcome {

@@ -5,6 +5,7 @@
 //! report), relay-restore (restores and drills), relay-doctor (preflight).
 
 pub mod arn;
+pub mod copy_tags;
 pub mod event;
 pub mod guard;
 pub mod iam;

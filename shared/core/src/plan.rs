@@ -13,8 +13,10 @@ use crate::policy::{Policy, Route, Vault};
 use crate::retention::{fit_to_lock, Lifecycle, LockFit, Retention, VaultLock};
 
 mod find;
+mod tagging;
 
 use find::{find, Found, Landing};
+pub use tagging::{is_root, route_into, tag_action, OriginalPoint, TagRecoveryPoint};
 
 pub use crate::ledger::FailureClass;
 pub use crate::policy::Tags;
@@ -53,6 +55,8 @@ pub enum Action {
     /// A copy into a vault of the policy from outside its routes, of a table the policy does not
     /// route there: not chained on; alerted once per flow.
     RecordUnroutedCopy(crate::provenance::UnroutedCopy),
+    /// TagResource on a copy that landed: the policy's tags (Tags on copies).
+    TagRecoveryPoint(TagRecoveryPoint),
 }
 
 /// A backup job that failed in a vault of the policy (a lock refusing the plan's retention, a
@@ -153,6 +157,8 @@ pub fn point_from_event(r: &RecoveryPointEvent, vault: &VaultArn) -> Option<Poin
         storage_class: r.storage_class.clone(),
         encrypted: r.is_encrypted,
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: None,
     })
 }
 
@@ -271,6 +277,9 @@ pub struct Observed {
     /// The ledger has a record of the landed copy's hop (a route claimed it, or found it held):
     /// a copy from outside the routes is chained on only then. `relay plan` reads no ledger.
     pub landing_hop_known: bool,
+    /// The original of a landed copy and its tags, as the router found them (`None` in `relay
+    /// plan`: the event's source point and the resource's tags stand in).
+    pub original: Option<OriginalPoint>,
 }
 
 /// The idempotency token of one attempt of one hop from one source point: a pure function of
@@ -494,6 +503,28 @@ fn plan_landing(
     vault: &Vault,
     observed: &Observed,
 ) -> Plan {
+    let original = landing_original(landing, observed);
+    let tag = original
+        .as_ref()
+        .ok()
+        .and_then(|o| tagging::for_landing(policy, landing, vault, o, observed));
+    let mut plan = plan_onward(summary, policy, landing, vault, original, observed);
+    if let Some(tag) = tag {
+        plan.actions.insert(0, Action::TagRecoveryPoint(tag));
+        plan.ignored = None;
+    }
+    plan
+}
+
+/// The copies onward from a landed point: one start per selected route out of its vault.
+fn plan_onward(
+    summary: EventSummary,
+    policy: &Policy,
+    landing: &Landing,
+    vault: &Vault,
+    original: Result<Original, String>,
+    observed: &Observed,
+) -> Plan {
     if policy.routes_from(&vault.alias).next().is_none() {
         let why = format!(
             "no route leaves vault '{}': the chain ends here",
@@ -501,7 +532,7 @@ fn plan_landing(
         );
         return Plan::nothing(summary, why);
     }
-    let original = match landing_original(landing, observed) {
+    let original = match original {
         Ok(o) => o,
         Err(why) => return Plan::nothing(summary, why),
     };

@@ -16,6 +16,7 @@ pub mod keeper;
 pub mod params;
 mod routes;
 mod sets;
+mod tag_rules;
 mod validate;
 mod vaults;
 
@@ -108,6 +109,8 @@ pub struct Policy {
     pub sets: Vec<VaultSet>,
     /// Routes with a set at one end, as written; [`Policy::expand`] adds their member routes.
     pub set_routes: Vec<Route>,
+    /// The `tags:` section: which tags every copy carries (defaults when absent).
+    pub tags: crate::copy_tags::CopyTagRules,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,4 +224,4 @@ pub fn policy_digest(policy_text: &str) -> String {
 }
 
 /// A resource's tags (DynamoDB's ListTagsOfResource), by key.
-pub type Tags = BTreeMap<String, String>;
+pub type Tags = crate::copy_tags::Tags;

@@ -325,6 +325,24 @@ pub trait TagPort: Send + Sync {
     fn resource_tags(&self, resource_arn: &str) -> impl Future<Output = PortResult<Tags>> + Send;
 }
 
+/// Tags on recovery points (ListTags, TagResource), always in the account that owns the point's
+/// vault: AWS refuses them across accounts whatever the vault's access policy (facts §13).
+pub trait CopyTagPort: Send + Sync {
+    /// Every tag of the point (every page), `aws:` ones included.
+    fn recovery_point_tags(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+    ) -> impl Future<Output = PortResult<Tags>> + Send;
+    /// TagResource: adds or overwrites these tags, leaving the others.
+    fn tag_recovery_point(
+        &self,
+        vault: &VaultArn,
+        recovery_point_arn: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
 /// The hop ledger: one record per (source recovery point, destination vault), changed only by
 /// conditional writes whose rules live in [`crate::ledger`].
 pub trait LedgerPort: Send + Sync {
@@ -374,6 +392,15 @@ pub trait LedgerPort: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     fn get(&self, hop: &HopKey) -> impl Future<Output = PortResult<Option<HopRecord>>> + Send;
+    /// The hop's copy carries the policy's tags (see [`crate::ledger::tagged`]): one
+    /// unconditional upsert, so it holds whoever wrote the record first.
+    fn mark_tagged(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        copy_arn: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<()>> + Send;
     /// FAILED, retryable, this attempt -> FAILED, needs a person. `true` once: the caller alerts.
     fn escalate(
         &self,
@@ -564,7 +591,7 @@ pub trait Clock: Send + Sync {
 
 /// Everything the copy router needs. The ledger is reached through `ledger()` so an adapter can
 /// keep it as its own value instead of forwarding every method.
-pub trait RouterPorts: BackupPort + TagPort + AlertPort + Clock {
+pub trait RouterPorts: BackupPort + TagPort + CopyTagPort + AlertPort + Clock {
     type Ledger: LedgerPort;
     fn ledger(&self) -> &Self::Ledger;
 }

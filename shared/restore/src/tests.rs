@@ -36,6 +36,8 @@ fn point(alias: &str, created: DateTime<Utc>) -> PointView {
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: None,
     }
 }
 

@@ -168,6 +168,15 @@ impl TagPort for FakeAws {
     }
 }
 
+impl relay_core::ports::CopyTagPort for FakeAws {
+    async fn recovery_point_tags(&self, _: &VaultArn, _: &str) -> PortResult<Tags> {
+        unused("ListTags")
+    }
+    async fn tag_recovery_point(&self, _: &VaultArn, _: &str, _: &Tags) -> PortResult<()> {
+        unused("TagResource")
+    }
+}
+
 /// Through the same blanket impl of `ReportPorts` as `AwsPorts`.
 impl RouterPorts for FakeAws {
     type Ledger = Sim;
@@ -291,7 +300,7 @@ async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_table
         .contains("s3://reports/reports/2026/11/20/report.html"));
     assert_eq!(
         out.metrics.len(),
-        1 + 16 + 1,
+        1 + 17 + 1,
         "totals, each control, one account"
     );
 }

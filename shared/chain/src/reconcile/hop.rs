@@ -2,6 +2,7 @@
 //! a reclaim, a retry after its backoff, a look at a job whose events never came, or one alert).
 
 use super::route::{is_held, Held, RouteCtx};
+use super::tags;
 use super::*;
 
 /// One source point of a route: is its copy missing, and if so, what does the hop need?
@@ -14,7 +15,7 @@ pub(super) async fn examine<P: RouterPorts>(
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
     let Some(original) = missing_copy(ctx, point, held, report) else {
-        return Ok(());
+        return tags::check(ctx, point, held, tags, report).await;
     };
     if !selected(ctx, point, &original, tags).await? {
         return Ok(());

@@ -19,6 +19,8 @@ pub(super) struct Landing {
     pub(super) source_vault: Option<String>,
     /// Where AWS emits this event: the job's own account and Region (a copy job's source).
     pub(super) emitted_at: Option<Location>,
+    /// The recovery point a copy was made from (`resources[0]` of its event).
+    pub(super) source_point: Option<String>,
 }
 
 pub(super) enum Found<'p> {
@@ -135,6 +137,7 @@ pub(super) fn backup_landing<'p>(
         resource_type: b.resource_type.clone(),
         event_creation_date: b.creation_date,
         source_vault: None,
+        source_point: None,
     })
 }
 
@@ -231,6 +234,7 @@ pub(super) fn copy_landing<'p>(
         resource_type: c.resource_type.clone(),
         event_creation_date: c.creation_date,
         source_vault: c.source_backup_vault_arn.clone(),
+        source_point: c.source_recovery_point_arn.clone(),
         emitted_at: c
             .source_recovery_point_arn
             .as_deref()

@@ -21,12 +21,89 @@ fn example() -> Policy {
     Policy::parse(EXAMPLE).unwrap()
 }
 
+/// The one copy job of a plan (a landed copy's tagging beside it is not a copy).
 fn only_copy(plan: &Plan) -> &StartCopyJob {
-    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
-    match &plan.actions[0] {
+    let starts: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| !matches!(a, Action::TagRecoveryPoint(_)))
+        .collect();
+    assert_eq!(starts.len(), 1, "{plan:#?}");
+    match starts[0] {
         Action::StartCopyJob(s) => s,
         other => panic!("expected start_copy_job, got {other:?}"),
     }
+}
+
+fn tagging(plan: &Plan) -> Option<&TagRecoveryPoint> {
+    plan.actions.iter().find_map(|a| match a {
+        Action::TagRecoveryPoint(t) => Some(t),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_landed_copy_is_tagged_where_it_landed_even_at_the_chains_end() {
+    let mut observed = gold();
+    observed
+        .resource_tags
+        .insert("team".into(), "payments".into());
+    let plan = plan_event(
+        &fixture("copy-job-completed-primary-to-central.json"),
+        &example(),
+        &observed,
+    );
+    assert!(matches!(plan.actions[0], Action::TagRecoveryPoint(_)));
+    let t = tagging(&plan).unwrap();
+    assert_eq!(
+        (t.account.as_str(), t.route.as_str()),
+        ("222222222222", "primary->central")
+    );
+    assert_eq!(t.tags["team"], "payments");
+    // Straight from the root vault: the copy job's source is the original.
+    assert!(t.tags[crate::copy_tags::ORIGINAL_TAG].contains(":111111111111:recovery-point:"));
+    assert!(t.note.is_none());
+    // The last hop: nothing onward, the tagging all the same; its original is the router's to find.
+    let plan = plan_event(
+        &fixture("copy-job-completed-dr-to-bunker.json"),
+        &example(),
+        &observed,
+    );
+    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
+    let t = tagging(&plan).unwrap();
+    assert_eq!(t.account, "333333333333");
+    assert!(!t.tags.contains_key(crate::copy_tags::ORIGINAL_TAG));
+    assert!(t.note.is_some());
+    // What the router found of the original wins over what stands in for it.
+    observed.original = Some(OriginalPoint {
+        arn: Some("arn:aws:backup:us-east-1:111111111111:recovery-point:orig".into()),
+        tags: [("cost-center".to_string(), "cc-9".to_string())].into(),
+    });
+    let plan = plan_event(
+        &fixture("copy-job-completed-dr-to-bunker.json"),
+        &example(),
+        &observed,
+    );
+    let t = tagging(&plan).unwrap();
+    assert_eq!(t.tags["cost-center"], "cc-9");
+    assert!(!t.tags.contains_key("team"));
+    assert!(t.note.is_none());
+}
+
+#[test]
+fn no_tagging_of_originals_or_when_the_policy_asks_for_no_tags() {
+    let plan = plan_event(&fixture("backup-job-completed.json"), &example(), &gold());
+    assert!(tagging(&plan).is_none());
+    let quiet = Policy::parse(&format!(
+        "{EXAMPLE}\ntags: {{ copy: [], lineage: false }}\n"
+    ))
+    .unwrap();
+    let plan = plan_event(
+        &fixture("copy-job-completed-primary-to-central.json"),
+        &quiet,
+        &gold(),
+    );
+    assert!(tagging(&plan).is_none());
 }
 
 #[test]
@@ -117,6 +194,18 @@ fn copy_completed_chains_from_the_destination_vault_in_its_account_and_region() 
         &p,
         &Observed::default(),
     );
+    // Nothing onward; only the landed copy's tags.
+    assert_eq!(plan.actions.len(), 1);
+    assert!(tagging(&plan).is_some());
+    let untagged = Policy::parse(&format!(
+        "{EXAMPLE}\ntags: {{ copy: [], lineage: false }}\n"
+    ))
+    .unwrap();
+    let plan = plan_event(
+        &fixture("copy-job-completed-dr-to-bunker.json"),
+        &untagged,
+        &Observed::default(),
+    );
     assert!(plan.actions.is_empty());
     assert!(plan.ignored.unwrap().contains("chain ends"));
 }
@@ -192,9 +281,9 @@ fn several_routes_out_of_one_vault_give_one_action_each() {
     let routes: Vec<_> = plan
         .actions
         .iter()
-        .map(|a| match a {
-            Action::StartCopyJob(s) => s.route.clone(),
-            _ => String::new(),
+        .filter_map(|a| match a {
+            Action::StartCopyJob(s) => Some(s.route.clone()),
+            _ => None,
         })
         .collect();
     assert_eq!(
@@ -340,10 +429,11 @@ fn lock_conflicts_clamp_or_skip() {
         &skip,
         &locked,
     );
-    assert!(plan.actions.is_empty());
+    // Only the landed copy's tags: the route out is skipped.
+    assert_eq!(plan.actions.len(), 1);
+    assert!(tagging(&plan).is_some());
     assert_eq!(plan.skipped_routes.len(), 1);
     assert!(plan.skipped_routes[0].reason.contains("at most 3650 days"));
-    assert!(plan.ignored.is_some());
 }
 
 #[test]
@@ -585,6 +675,8 @@ fn the_original_comes_from_the_described_point_not_the_copy_jobs_own_date() {
         storage_class: Some("WARM".into()),
         encrypted: None,
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: None,
     });
     let job = only_copy(&plan_event(&event, &example(), &observed)).clone();
     assert_eq!(job.original.creation_date, created);
@@ -679,6 +771,8 @@ routes:
         storage_class: Some("WARM".into()),
         encrypted: None,
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: None,
     });
     let job = only_copy(&plan_event(&event, &policy, &observed)).clone();
     assert_eq!(

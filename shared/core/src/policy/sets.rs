@@ -211,6 +211,7 @@ impl Policy {
             vaults,
             routes,
             compliance,
+            tags: self.tags.clone(),
             sets: self.sets.clone(),
             set_routes: self.set_routes.clone(),
         }

@@ -212,10 +212,18 @@ pub(super) fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
         root,
         "policy",
         "(document)",
-        &["version", "copy_role", "vaults", "routes", "compliance"],
+        &[
+            "version",
+            "copy_role",
+            "vaults",
+            "routes",
+            "compliance",
+            "tags",
+        ],
         &mut errors,
     );
     let compliance = params::parse_parameters(top.get("compliance").copied(), &mut errors);
+    let tags = tag_rules::parse_rules(top.get("tags").copied(), &mut errors);
     check_version(top.get("version").copied(), &mut errors);
     let (copy_role, role) = parse_copy_role(top.get("copy_role").copied(), &mut errors);
     let vaults = parse_vaults(top.get("vaults").copied(), &mut errors);
@@ -235,6 +243,7 @@ pub(super) fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
     graph::check_graph(&names, &edges, &mut errors);
     let mut policy = finish(copy_role, vaults, routes, errors)?;
     policy.compliance = compliance;
+    policy.tags = tags;
     Ok(policy)
 }
 
@@ -284,6 +293,7 @@ pub(super) fn finish(
             vaults: concrete,
             routes,
             compliance: Default::default(),
+            tags: Default::default(),
             sets,
             set_routes,
         }),

@@ -82,6 +82,11 @@ pub struct Summary {
     pub never_expire_violations: u64,
     /// Recovery points a partial copy left (PARTIAL): not copies, in no other count.
     pub partial_copies: u64,
+    /// COMPLETED copies the policy requires that lack its tags (Tags on copies), read off the
+    /// simulated vaults: must be 0.
+    pub copies_missing_tags: u64,
+    /// TagResource calls that set tags (a copy that had them costs none).
+    pub tag_calls: u64,
     /// Of the violations, those a vault lock makes unavoidable (MaxRetentionDays < 36500).
     pub never_expire_violations_by_lock: u64,
     /// Chains not complete, with the first missing hop: (original recovery point, what is missing).
@@ -161,6 +166,8 @@ impl Simulation {
             .count() as u64;
         s.reconciler_runs = self.reconciler_runs;
         s.reconciler_pages = c.list_calls;
+        s.tag_calls = c.tag_calls;
+        s.copies_missing_tags = self.count_missing_tags(&w);
         s
     }
 
@@ -180,7 +187,9 @@ impl Simulation {
         s: &mut Summary,
     ) {
         let alerts = SentAlerts::of(w);
-        for rp in w.recovery_points.values().filter(|rp| rp.source.is_none()) {
+        // Originals deleted on their delete date were made and chained all the same.
+        let originals = w.recovery_points.values().chain(w.held.expired.values());
+        for rp in originals.filter(|rp| rp.source.is_none()) {
             s.backups += 1;
             let Some(vault) = self.policy.vault_by_arn(&rp.vault) else {
                 continue;
@@ -316,7 +325,9 @@ impl Simulation {
         let mut repaired = 0;
         for (vault_arn, rp_arn) in &w.lost_landings {
             let (Some(rp), Some(vault)) = (
-                w.recovery_points.get(rp_arn),
+                w.recovery_points
+                    .get(rp_arn)
+                    .or_else(|| w.held.expired.get(rp_arn)),
                 self.policy.vault_by_arn(vault_arn),
             ) else {
                 continue;
@@ -371,10 +382,12 @@ impl SentAlerts {
 }
 
 /// What every vault holds, by original: copies keep their source's resource and creation date.
-/// Only a COMPLETED copy is held (a PARTIAL one is not).
+/// Only a COMPLETED copy is held (a PARTIAL one is not); one deleted on its delete date was held
+/// for as long as its lifecycle asked.
 pub(super) fn held_copies(w: &World) -> HashSet<(VaultArn, Original)> {
     w.recovery_points
         .values()
+        .chain(w.held.expired.values())
         .filter(|rp| rp.status == "COMPLETED")
         .map(|rp| {
             (
@@ -452,6 +465,12 @@ impl Summary {
             out.push(format!(
                 "{} incomplete chain(s) with no alert sent",
                 self.chains_incomplete_unalerted
+            ));
+        }
+        if self.copies_missing_tags > 0 {
+            out.push(format!(
+                "{} copies without the policy's tags",
+                self.copies_missing_tags
             ));
         }
         if self.duplicate_copy_jobs > 0 {

@@ -138,20 +138,8 @@ impl LedgerPort for Sim {
         w.ledger.insert(
             hop.clone(),
             HopRecord {
-                key: hop.clone(),
-                route: route.to_string(),
-                state: HopState::Skipped,
-                attempt: 0,
-                idempotency_token: None,
-                copy_job_id: None,
-                claimed_at: None,
-                updated_at: now,
-                failure_class: None,
                 status_message: Some(reason.to_string()),
-                destination_recovery_point_arn: None,
-                source_recovery_point_arn: None,
-                source_vault_arn: None,
-                tried_sources: Default::default(),
+                ..HopRecord::unclaimed(hop, route, HopState::Skipped, now)
             },
         );
         Ok(true)
@@ -161,6 +149,20 @@ impl LedgerPort for Sim {
         let mut w = self.world();
         w.throttled("GetItem")?;
         Ok(w.ledger.get(hop).cloned())
+    }
+
+    async fn mark_tagged(
+        &self,
+        hop: &HopKey,
+        route: &str,
+        copy_arn: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let mut w = self.world();
+        w.throttled("UpdateItem")?;
+        let record = ledger::tagged(w.ledger.get(hop), hop, route, copy_arn, now);
+        w.ledger.insert(hop.clone(), record);
+        Ok(())
     }
 
     async fn escalate(

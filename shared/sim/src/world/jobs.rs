@@ -56,6 +56,9 @@ impl World {
             completed_at: self.now,
             status: "COMPLETED",
         });
+        if !native {
+            self.inherit_table_tags(&rp, table);
+        }
         self.backup_job_events(table, vault, created, &rp);
         if let Some(dest) = copy_to.filter(|_| !native).cloned() {
             self.plan_copy_action(table, vault, created, &rp, dest);
@@ -244,6 +247,7 @@ impl World {
                     completed_at: self.now,
                     status: if partial { "PARTIAL" } else { "COMPLETED" },
                 });
+                self.carry_tags_across_regions(&source, &rp);
                 self.jobs[i].state = if partial {
                     self.counters.copy_failures += 1;
                     self.jobs[i].status_message = Some(PARTIAL_COPY.into());

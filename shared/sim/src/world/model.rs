@@ -162,6 +162,8 @@ impl SimRecoveryPoint {
             storage_class: Some("WARM".into()),
             encrypted: Some(true),
             source_vault_arn: None,
+            tags: None,
+            backup_size_bytes: None,
         }
     }
 }
@@ -200,6 +202,8 @@ pub struct SimCopyJob {
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Counters {
+    /// TagResource calls that set tags on a recovery point.
+    pub tag_calls: u64,
     pub events_emitted: u64,
     pub events_lost: u64,
     /// Emitted where no rule forwards aws.backup events to the hub (world file `event_forwarding`).

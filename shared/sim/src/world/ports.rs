@@ -155,6 +155,16 @@ impl TagPort for Sim {
     }
 }
 
+impl CopyTagPort for Sim {
+    async fn recovery_point_tags(&self, vault: &VaultArn, arn: &str) -> PortResult<Tags> {
+        self.world().list_tags(vault, arn)
+    }
+
+    async fn tag_recovery_point(&self, vault: &VaultArn, arn: &str, tags: &Tags) -> PortResult<()> {
+        self.world().tag_point(vault, arn, tags)
+    }
+}
+
 impl AlertPort for Sim {
     async fn send(&self, alert: &Alert) -> PortResult<()> {
         let mut w = self.world();

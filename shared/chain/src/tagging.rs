@@ -1,0 +1,208 @@
+//! Tags on copies, applied: each copy that lands by a route gets the tags the policy asks of it
+//! (the original's, and the lineage), in its own vault's account, idempotently: the tags it
+//! already carries are read first and nothing is called when none is missing. A hop whose copy
+//! carries them is marked in the ledger, so the reconciler's repair passes it by.
+
+use chrono::Duration;
+use relay_core::arn::{TableArn, VaultArn};
+use relay_core::copy_tags::{describe, missing_tags, DroppedTag};
+use relay_core::ledger::{HopKey, Original};
+use relay_core::plan::{is_root, OriginalPoint, TagRecoveryPoint, Tags};
+use relay_core::policy::Policy;
+use relay_core::ports::{Alert, ErrorKind, LedgerPort, ListQuery, PortError, RouterPorts};
+
+use crate::incident;
+
+/// What tagging one copy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged {
+    /// TagResource added the missing tags.
+    Added,
+    /// The copy carried them all already: no call.
+    Already,
+    /// The copy is gone, or AWS refused for good (alerted once per vault): not marked.
+    NotTagged,
+}
+
+/// The original a copy descends from, and its tags: the copy job's source when that is in a
+/// root vault, else found in the root vaults of its table's account and Region (one listing by
+/// resource and creation date). When it is gone (expired), the table's tags stand in, as AWS
+/// Backup's tag inheritance put them on it.
+pub async fn find_original<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    original: &Original,
+    source: Option<(&str, &str)>,
+) -> Result<OriginalPoint, PortError> {
+    let located = match source.filter(|(vault, _)| is_root(policy, vault)) {
+        Some((vault, point)) => VaultArn::parse(vault).ok().map(|v| (v, point.to_string())),
+        None => locate(ports, policy, original).await?,
+    };
+    if let Some((vault, arn)) = located {
+        match ports.recovery_point_tags(&vault, &arn).await {
+            Ok(tags) => {
+                return Ok(OriginalPoint {
+                    arn: Some(arn),
+                    tags,
+                })
+            }
+            Err(e) if e.kind != ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        return Ok(OriginalPoint {
+            arn: Some(arn),
+            tags: table_tags(ports, &original.resource_arn).await?,
+        });
+    }
+    Ok(OriginalPoint {
+        arn: None,
+        tags: table_tags(ports, &original.resource_arn).await?,
+    })
+}
+
+async fn table_tags<P: RouterPorts>(ports: &P, resource: &str) -> Result<Tags, PortError> {
+    match ports.resource_tags(resource).await {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(Tags::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The original's ARN and vault, listed in the root vaults of its table's account and Region.
+async fn locate<P: RouterPorts>(
+    ports: &P,
+    policy: &Policy,
+    original: &Original,
+) -> Result<Option<(VaultArn, String)>, PortError> {
+    let Ok(table) = TableArn::parse(&original.resource_arn) else {
+        return Ok(None);
+    };
+    let roots = policy.root_vaults();
+    let here = roots
+        .iter()
+        .filter(|v| v.arn.account == table.account && v.arn.region == table.region);
+    for vault in here {
+        let query = points_of(original);
+        let page = match ports.list_recovery_points(&vault.arn, &query).await {
+            Ok(p) => p,
+            Err(e) if e.kind == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let found = page
+            .items
+            .into_iter()
+            .find(|p| p.creation_date == original.creation_date && p.source_vault_arn.is_none());
+        if let Some(p) = found {
+            return Ok(Some((vault.arn.clone(), p.recovery_point_arn)));
+        }
+    }
+    Ok(None)
+}
+
+/// A listing of the points of one original (its resource, its creation date to the second).
+pub(crate) fn points_of(original: &Original) -> ListQuery {
+    ListQuery {
+        created_after: Some(original.creation_date - Duration::seconds(1)),
+        created_before: Some(original.creation_date + Duration::seconds(1)),
+        resource_arn: Some(original.resource_arn.clone()),
+        page_token: None,
+        page_size: 100,
+    }
+}
+
+/// Put the planned tags on the copy: only the missing ones, then mark the hop. A transient
+/// failure or an unreachable account is the caller's to retry; a refusal for good is one
+/// incident per vault; tags that cannot fit are one incident per route.
+pub async fn apply<P: RouterPorts>(
+    ports: &P,
+    action: &TagRecoveryPoint,
+) -> Result<Tagged, PortError> {
+    let Ok(vault) = VaultArn::parse(&action.backup_vault_arn) else {
+        return Ok(Tagged::NotTagged);
+    };
+    let arn = &action.recovery_point_arn;
+    let present = match ports.recovery_point_tags(&vault, arn).await {
+        Ok(t) => t,
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Tagged::NotTagged),
+        Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+        Err(e) => return refused(ports, action, &e).await.map(|_| Tagged::NotTagged),
+    };
+    let (add, no_room) = missing_tags(&action.tags, &present);
+    let done = if add.is_empty() {
+        Tagged::Already
+    } else {
+        match ports.tag_recovery_point(&vault, arn, &add).await {
+            Ok(()) => Tagged::Added,
+            Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+            Err(e) => return refused(ports, action, &e).await.map(|_| Tagged::NotTagged),
+        }
+    };
+    tracing::info!(route = %action.route, recovery_point = %arn, added = add.len(), "copy tagged");
+    let hop = HopKey::new(action.original.clone(), action.backup_vault_arn.clone());
+    ports
+        .ledger()
+        .mark_tagged(&hop, &action.route, arn, ports.now())
+        .await?;
+    let dropped: Vec<DroppedTag> = action.dropped.iter().cloned().chain(no_room).collect();
+    if !dropped.is_empty() {
+        dropped_tags(ports, action, &dropped).await?;
+    }
+    Ok(done)
+}
+
+/// AWS refused to tag (a role without backup:TagResource, an SCP, a tag it rejects): one
+/// incident per vault until it expires; the copies stay unmarked, so the repair tries again.
+async fn refused<P: RouterPorts>(
+    ports: &P,
+    action: &TagRecoveryPoint,
+    e: &PortError,
+) -> Result<bool, PortError> {
+    tracing::warn!(route = %action.route, error = %e, "copy could not be tagged");
+    let alert = Alert {
+        subject: format!(
+            "Backup Relay: copies in {} cannot be tagged",
+            action.backup_vault_arn
+        ),
+        message: format!(
+            "Tagging copies in {} (account {}) was refused: they lack the cost and lineage tags \
+             the policy asks for, so they cannot be charged back. AWS said: {e}\nLikely fix: \
+             allow backup:TagResource and backup:ListTags on the vault's recovery points to the \
+             executor role in {} (the spoke stack grants it), or remove what denies it.",
+            action.backup_vault_arn, action.account, action.account
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    };
+    incident::raise(ports, format!("tags#{}", action.backup_vault_arn), alert).await
+}
+
+/// Tags of the original that cannot go on its copies (AWS's limits): one incident per route.
+async fn dropped_tags<P: RouterPorts>(
+    ports: &P,
+    action: &TagRecoveryPoint,
+    dropped: &[DroppedTag],
+) -> Result<bool, PortError> {
+    let keys: Tags = dropped
+        .iter()
+        .map(|d| (d.key.clone(), d.reason.to_string()))
+        .collect();
+    let alert = Alert {
+        subject: format!("Backup Relay: tags left off copies along {}", action.route),
+        message: format!(
+            "Copies along {} carry at most AWS's 50 tags (keys up to 128 characters, values up \
+             to 256): these tags of their originals were left off: {}. Fewer tags on the tables, \
+             or a shorter `tags.copy` list in the policy, make room.",
+            action.route,
+            describe(&keys)
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    };
+    incident::raise(ports, format!("tags-dropped#{}", action.route), alert).await
+}
