@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use relay_core::event::MAX_EVENT_BYTES;
 use relay_core::policy::{Policy, MAX_POLICY_BYTES};
 
+mod cost;
 mod doctor;
 mod emulate;
 mod live;
@@ -65,6 +66,10 @@ enum Command {
     /// watch`'s invoke endpoints). A 12-digit access key id is the account; the Region is the one
     /// the request is signed for. Runs until stopped.
     Emulate(emulate::EmulateArgs),
+    /// What the policy's protection costs on the organisation a world file describes (its
+    /// tables' sizes, its backup plans), month by month, at a prices file's prices; with --vs,
+    /// another policy's cost and the difference. Simulates nothing, touches nothing.
+    Cost(cost::CostArgs),
     /// Restore a table from its best copy into a new table (copying it back first where it is in
     /// another account or Region), in the simulated organisation after the simulation.
     Restore(restore::RestoreArgs),
@@ -223,5 +228,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Doctor(args) => doctor::run(args),
         Command::Emulate(args) => emulate::run(args),
         Command::Restore(args) => restore::run(args),
+        Command::Cost(args) => cost::run(args),
     }
 }

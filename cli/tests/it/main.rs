@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cost;
 mod doctor_live;
 mod e2e;
 mod emulate;

@@ -34,6 +34,33 @@ pub fn lines(report: &Report) -> Vec<String> {
     for (account, c) in &s.accounts {
         out.push(line(at, Some(("Account", account)), &tables(c)));
     }
+    out.extend(storage(report, at));
+    out
+}
+
+/// Storage per vault and tier (issue: cost where people look): one line per vault and tier,
+/// the bytes its recovery points hold, so a dashboard graphs growth without reading reports.
+fn storage(report: &Report, at_ms: i64) -> Vec<String> {
+    let Some(cost) = &report.cost else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for v in &cost.this_month {
+        for (tier, bytes) in [("WARM", v.warm_bytes), ("COLD", v.cold_bytes)] {
+            let definitions = [json!({"Name": "StoredBytes", "Unit": "Bytes"})];
+            let doc = json!({
+                "_aws": {
+                    "Timestamp": at_ms,
+                    "CloudWatchMetrics": [{"Namespace": NAMESPACE,
+                        "Dimensions": [["Vault", "Tier"]], "Metrics": definitions}],
+                },
+                "Vault": v.vault_arn,
+                "Tier": tier,
+                "StoredBytes": bytes,
+            });
+            out.push(doc.to_string());
+        }
+    }
     out
 }
 

@@ -47,5 +47,6 @@ pub(crate) fn report(generated_at: &str, resources: Vec<ResourceReport>) -> Repo
         summary: summarize(&resources),
         resources,
         gaps: Vec::new(),
+        cost: None,
     }
 }

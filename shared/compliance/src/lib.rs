@@ -7,11 +7,13 @@
 
 pub mod alert;
 pub mod controls;
+pub mod cost;
 pub mod emf;
 pub mod inventory;
 pub mod pieces;
 pub mod publish;
 pub mod render;
+pub mod report_cost;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -112,7 +114,7 @@ pub struct ReportSummary {
     pub accounts: BTreeMap<String, ControlCounts>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
     pub generated_at: DateTime<Utc>,
@@ -125,6 +127,19 @@ pub struct Report {
     /// incomplete there, and says so.
     #[serde(default)]
     pub gaps: Vec<InventoryGap>,
+    /// What the vaults hold costs, per account and vault, and the next 12 months projected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<report_cost::ReportCost>,
+}
+
+/// The cost section of a report from what was seen, at the prices that ship (`None` only if
+/// they could not be read, which a test of the shipped file rules out).
+pub(crate) fn cost_section(
+    policy: &Policy,
+    facts: &report_cost::CostFacts,
+) -> Option<report_cost::ReportCost> {
+    let prices = cost::Prices::shipped().ok()?;
+    Some(report_cost::report_cost(policy, facts, &prices))
 }
 
 /// Evaluate every table of the inventory against every control.
@@ -150,6 +165,7 @@ pub fn evaluate(
         summary: summarize(&resources),
         resources,
         gaps: inventory.gaps.clone(),
+        cost: cost_section(policy, &report_cost::CostFacts::of(inventory)),
     }
 }
 

@@ -228,7 +228,8 @@ where
         let mut query = first_page();
         loop {
             match ports.list_recovery_points(vault, &query).await {
-                Ok(page) => {
+                Ok(mut page) => {
+                    inventory::read_copy_tags(ports, &mut page.items, piece.run.at).await;
                     shards.add(page.items)?;
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -321,6 +322,7 @@ pub async fn evaluate_piece<S: PartStore>(
     let part = Part {
         resources: report.resources,
         gaps: own_gaps,
+        cost_facts: crate::report_cost::CostFacts::of(&inv),
     };
     put_json(parts, &run.part_key(&home), &part).await?;
     Ok(done)
@@ -401,11 +403,13 @@ pub async fn merge<S: PartStore>(
         .await?
         .ok_or(PieceError::NotStarted { key: ledger_key })?;
     let (mut resources, mut gaps) = (Vec::new(), Vec::new());
+    let mut cost_facts = crate::report_cost::CostFacts::default();
     for piece in &pieces {
         match get_json::<_, Part>(parts, &run.part_key(&piece.location())).await? {
             Some(part) => {
                 resources.extend(part.resources);
                 gaps.extend(part.gaps);
+                cost_facts.absorb(part.cost_facts);
             }
             None => gaps.push(unfinished(&piece.location(), "evaluation")),
         }
@@ -419,6 +423,7 @@ pub async fn merge<S: PartStore>(
         summary: summarize(&resources),
         resources,
         gaps,
+        cost: crate::cost_section(policy, &cost_facts),
     })
 }
 

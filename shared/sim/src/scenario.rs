@@ -22,19 +22,21 @@ use relay_core::world_file::{BackupPlanSpec, Principals, TableSpec, WorldFile};
 use crate::world::{Delivery, Faults, JobState, Sim, SimCopyJob, SimTable, Target, World};
 
 /// Lambda retries a failed asynchronous invocation twice, then sends it to the on-failure destination.
+mod copy_tags;
+mod cost;
 mod fan_out;
 mod invocations;
 mod membership;
 mod organisation;
 mod summary;
 
+pub use cost::cost_organisation;
 pub use invocations::{Invocations, Passes};
 use invocations::{RECONCILER_BUDGET, RECONCILER_TIMEOUT, ROUTER_TIMEOUT};
 use membership::Members;
 pub(crate) use organisation::BackupQueue;
 use organisation::{
-    add_member_vault, generated_tables, hold_points, plans_for, sim_table, world_from_spec,
-    BackupPlan,
+    add_member_vault, hold_points, plans_for, tables_of, world_from_spec, BackupPlan,
 };
 use summary::held_copies;
 pub use summary::Summary;
@@ -161,19 +163,7 @@ impl Simulation {
             }
         }
         // Tables exist before their account joins; its backup plan starts when it does.
-        let tables = match (
-            spec.and_then(|s| s.tables.as_ref()),
-            spec.and_then(|s| s.generate.as_ref()),
-        ) {
-            (Some(tables), g) => tables
-                .iter()
-                .chain(g.map(|g| g.tables()).iter().flatten())
-                .map(sim_table)
-                .collect(),
-            (None, Some(g)) => g.tables().iter().map(sim_table).collect(),
-            (None, None) => generated_tables(&members.policy_on(None), options.tables),
-        };
-        world.set_tables(tables);
+        world.set_tables(tables_of(spec, &members.policy_on(None), options.tables));
         if let Some(spec) = spec {
             hold_points(&mut world, &policy, spec);
         }
@@ -320,7 +310,12 @@ impl Simulation {
         let w = self.sim.world();
         let mut s = Summary::default();
         self.count_chains(&w, &held_copies(&w), &mut s);
-        s.chains_incomplete_unalerted == 0
+        // Copies still bare are being tagged, unless tagging them was refused and alerted.
+        let tags_alerted = w
+            .alerts
+            .iter()
+            .any(|a| a.subject.contains("cannot be tagged"));
+        s.chains_incomplete_unalerted == 0 && (tags_alerted || self.count_missing_tags(&w) == 0)
     }
 
     /// One scheduled reconciler run, as the reconciler function would do it.

@@ -11,9 +11,9 @@ use relay_core::guard::PointView;
 use relay_core::ledger::{self, ClaimOutcome, ClaimRequest, HopKey, HopRecord, HopState, Original};
 use relay_core::plan::{StartCopyJob, Tags};
 use relay_core::ports::{
-    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, ErrorKind,
-    HopFailure, Incident, LedgerPort, ListQuery, OrganizationsPort, Page, PieceQueue, PortError,
-    PortResult, RouterPorts, StartedJob, TagPort,
+    Alert, AlertPort, BackupPort, Clock, CopyJobQuery, CopyJobStatus, CopyJobSummary, CopyTagPort,
+    ErrorKind, HopFailure, Incident, LedgerPort, ListQuery, OrganizationsPort, Page, PieceQueue,
+    PortError, PortResult, RouterPorts, StartedJob, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
 use serde_json::{json, Value};
@@ -21,14 +21,17 @@ use serde_json::{json, Value};
 use crate::rng::Rng;
 
 mod events;
+mod held;
 mod hops;
 mod jobs;
 pub mod latency;
 mod model;
 mod points;
 mod ports;
+mod tags;
 
 pub use events::{Delivery, Target};
+pub use held::{Held, Tier};
 pub use model::*;
 
 pub struct World {
@@ -101,10 +104,18 @@ pub struct World {
     /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
     /// after the request reached AWS).
     pub lost_start_answers: u32,
+    /// TagResource calls still to be applied with their answer lost (a test's fault).
+    pub lost_tag_answers: u32,
+    /// Accounts that refuse TagResource on recovery points (an SCP, a role without it).
+    pub tagging_refused: BTreeSet<String>,
     /// Recovery points that moved to the cold tier (they cannot be copied).
     pub cold_points: BTreeSet<String>,
+    /// Tags on recovery points (ListTags, TagResource), by point ARN: none for most.
+    pub point_tags: HashMap<String, Tags>,
     /// When points are due in the cold tier, by their lifecycle: (time, sequence) -> point.
     cold_due: BTreeMap<(DateTime<Utc>, u64), String>,
+    /// GB held per vault and tier over time, points due to expire, and those that did.
+    pub held: Held,
     /// Copy jobs into these vaults start and never finish (stuck at AWS).
     pub stalled_into: BTreeSet<VaultArn>,
     /// Publishing alerts fails (as a transient error) until this time.
@@ -189,9 +200,13 @@ impl World {
             incidents: BTreeMap::new(),
             token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
             lost_start_answers: 0,
+            lost_tag_answers: 0,
+            tagging_refused: BTreeSet::new(),
             stalled_into: BTreeSet::new(),
             cold_points: BTreeSet::new(),
+            point_tags: HashMap::new(),
             cold_due: BTreeMap::new(),
+            held: Held::default(),
             publish_down_until: None,
             retentions_shortened: 0,
             alerts: Vec::new(),

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod alerts_moto;
+mod copy_tags;
+mod cost;
 mod deploy_moto;
 mod doctor;
 mod inventory_moto;

@@ -67,6 +67,8 @@ fn point(table: &TableFacts, vault_arn: &str, hours: i64, days: u32) -> PointVie
         storage_class: Some("WARM".into()),
         encrypted: Some(true),
         source_vault_arn: None,
+        tags: None,
+        backup_size_bytes: Some(5 << 30),
     }
 }
 
@@ -372,6 +374,35 @@ fn check_dom(dom: &str, report: &Report) {
     }
 }
 
+/// The cost section: a row per vault with its month, the total, and the 12-month chart whose
+/// bars carry the projection's figures, each the taller the costlier.
+fn check_cost(dom: &str, report: &Report) {
+    let cost = report.cost.as_ref().expect("a cost section");
+    let total: f64 = cost.by_account.iter().map(|a| a.monthly_cost).sum();
+    assert!(total > 0.0);
+    assert_eq!(text_of(dom, "cost-total"), format!("{total:.2}"));
+    let rows = tags_with(dom, "data-vault");
+    assert_eq!(rows.len(), cost.this_month.len());
+    assert!(dom.contains("<svg id=\"cost-chart\""), "no chart");
+    let bars = tags_with(dom, "data-month");
+    assert_eq!(bars.len(), 12);
+    let top = cost
+        .projection
+        .iter()
+        .map(|m| m.total_cost)
+        .fold(0.0, f64::max);
+    for (bar, month) in bars.iter().zip(&cost.projection) {
+        assert_eq!(
+            attr(bar, "data-total"),
+            Some(format!("{:.2}", month.total_cost).as_str())
+        );
+        let height: f64 = attr(bar, "height").unwrap().parse().unwrap();
+        // Drawn to scale: the costliest month fills the chart's 180 px.
+        let expected = (month.total_cost / top * 180.0).max(1.0);
+        assert!((height - expected).abs() < 0.11, "{height} for {expected}");
+    }
+}
+
 fn check_browser_behaviour(dom: &str) {
     // The hostile name stayed text: the only script element is the page's own.
     assert_eq!(dom.matches("<script").count(), 1);
@@ -446,6 +477,7 @@ fn chromium_renders_the_report_and_its_dom_carries_the_summary() {
     assert!(status.success(), "chromium --dump-dom: {status}");
     let dom = fs::read_to_string(&dom_path).unwrap();
     check_dom(&dom, &report);
+    check_cost(&dom, &report);
     check_browser_behaviour(&dom);
     check_filter(&dir, &html);
     eprintln!("screenshot: {}", png.display());

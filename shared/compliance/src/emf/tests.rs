@@ -130,8 +130,8 @@ fn every_line_is_a_valid_emf_document_with_the_report_counts() {
                 .to_vec()
         )
     );
-    assert!(shapes[1..=16].iter().all(|(d, _)| d == &["Control"]));
-    assert!(shapes[17..]
+    assert!(shapes[1..=17].iter().all(|(d, _)| d == &["Control"]));
+    assert!(shapes[18..]
         .iter()
         .all(|(d, m)| d == &["Account"] && m == &["Compliant", "NonCompliant"]));
 
@@ -181,4 +181,48 @@ fn an_empty_report_still_reports_zero_totals_and_every_control() {
     }
     let totals: Value = serde_json::from_str(&out[0]).unwrap();
     assert_eq!(totals["Resources"], 0);
+}
+
+#[test]
+fn storage_is_one_line_per_vault_and_tier_in_bytes() {
+    use crate::report_cost::{ReportCost, VaultMonth};
+    let mut r = report(
+        "2026-11-20T06:00:00Z",
+        vec![table("orders", "111111111111", &[])],
+    );
+    let vault = "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker";
+    r.cost = Some(ReportCost {
+        currency: "USD".into(),
+        prices_source: "test".into(),
+        prices_as_of: "2026-11-01".into(),
+        this_month: vec![VaultMonth {
+            vault: "bunker".into(),
+            vault_arn: vault.into(),
+            account: "333333333333".into(),
+            region: "eu-west-1".into(),
+            warm_gb: 2.0,
+            cold_gb: 0.5,
+            monthly_cost: 0.21,
+            warm_bytes: 2 << 30,
+            cold_bytes: 1 << 29,
+        }],
+        by_account: Vec::new(),
+        projection: Vec::new(),
+    });
+    let ms = at("2026-11-20T06:00:00Z").timestamp_millis();
+    let out = lines(&r);
+    let storage: Vec<Value> = out
+        .iter()
+        .filter(|l| validate(l, ms).0 == ["Vault", "Tier"])
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(storage.len(), 2);
+    let bytes = |tier: &str| {
+        storage
+            .iter()
+            .find(|d| d["Tier"] == tier && d["Vault"] == vault)
+            .map(|d| d["StoredBytes"].as_u64())
+    };
+    assert_eq!(bytes("WARM"), Some(Some(2 << 30)));
+    assert_eq!(bytes("COLD"), Some(Some(1 << 29)));
 }

@@ -123,6 +123,9 @@ pub struct Shard {
 pub struct Part {
     pub resources: Vec<ResourceReport>,
     pub gaps: Vec<InventoryGap>,
+    /// What this home's points and tables cost (summed exactly at the merge).
+    #[serde(default)]
+    pub cost_facts: crate::report_cost::CostFacts,
 }
 
 /// Parts in memory: the simulator's, the CLI's and the tests'. Writes under a prefix named by

@@ -16,6 +16,8 @@ use super::super::{
     ControlCounts, ControlId, ControlResult, Evidence, Report, ResourceReport, Status,
 };
 
+mod cost;
+
 /// Non-compliant tables shown unfolded; past this many the list would bury everything below it.
 const OPEN_CARDS: usize = 25;
 
@@ -36,6 +38,7 @@ fn page(out: &mut String, report: &Report) -> fmt::Result {
     gaps(out, report)?;
     controls(out, report)?;
     accounts(out, report)?;
+    cost::cost(out, report)?;
     failing_tables(out, report)?;
     all_tables(out, report)?;
     footer(out, report)?;
@@ -100,6 +103,7 @@ fn masthead(out: &mut String, report: &Report) -> fmt::Result {
         (!report.gaps.is_empty(), "gaps", "Not inventoried"),
         (true, "controls", "Controls"),
         (!s.accounts.is_empty(), "accounts", "Accounts"),
+        (report.cost.is_some(), "cost", "Cost"),
         (s.non_compliant > 0, "non-compliant", "Non-compliant tables"),
         (true, "tables", "All tables"),
     ] {

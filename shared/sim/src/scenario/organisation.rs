@@ -130,9 +130,26 @@ pub(super) fn plans_for(
     }
 }
 
+/// The organisation's tables: the world file's (and those it generates), else `tables` in each
+/// root vault's account and Region of `policy` (every member's, late joiners included).
+pub(super) fn tables_of(spec: Option<&WorldFile>, policy: &Policy, tables: u32) -> Vec<SimTable> {
+    match (
+        spec.and_then(|s| s.tables.as_ref()),
+        spec.and_then(|s| s.generate.as_ref()),
+    ) {
+        (Some(listed), g) => listed
+            .iter()
+            .chain(g.map(|g| g.tables()).iter().flatten())
+            .map(sim_table)
+            .collect(),
+        (None, Some(g)) => g.tables().iter().map(sim_table).collect(),
+        (None, None) => generated_tables(policy, tables),
+    }
+}
+
 /// In each root vault's account and Region, `tables` tables; three in four carry every tag the
 /// routes out of it select on.
-pub(super) fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
+fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
     let mut out = Vec::new();
     for root in policy.root_vaults() {
         let selected: BTreeMap<String, String> = policy
@@ -158,7 +175,7 @@ pub(super) fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
     out
 }
 
-pub(super) fn sim_table(t: &TableSpec) -> SimTable {
+fn sim_table(t: &TableSpec) -> SimTable {
     SimTable {
         arn: TableArn {
             partition: relay_core::arn::partition_of_region(&t.region).to_string(),
@@ -221,7 +238,7 @@ pub(super) fn world_from_spec(
 }
 
 /// The world file's word on a vault: its own alias's, or its set's for a member.
-fn vault_spec<'a>(spec: &'a WorldFile, v: &Vault) -> Option<&'a VaultSpec> {
+pub(super) fn vault_spec<'a>(spec: &'a WorldFile, v: &Vault) -> Option<&'a VaultSpec> {
     spec.vaults
         .get(&v.alias)
         .or_else(|| v.member_of.as_ref().and_then(|set| spec.vaults.get(set)))

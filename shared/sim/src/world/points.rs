@@ -3,9 +3,14 @@
 
 use super::*;
 
+/// Bytes in a GiB: AWS Backup bills and reports storage in GB of 2^30 bytes.
+pub(super) const GIB: u64 = 1 << 30;
+
 impl World {
     pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
         self.schedule_cold(&rp);
+        self.schedule_expiry(&rp);
+        self.held_gained(&rp);
         if let Some(source) = rp.source.as_ref().and_then(|s| self.recovery_points.get(s)) {
             let vault = source.vault.to_string();
             self.source_vaults.insert(source.arn.clone(), vault);
@@ -40,25 +45,28 @@ impl World {
     }
 
     /// AWS Backup moves points to the cold tier on their lifecycle: from then on they cannot be
-    /// copied, restores from them are slower, and their cold setting cannot change.
+    /// copied, restores from them are slower, and their cold setting cannot change. Points whose
+    /// delete date has come are deleted first.
     pub fn step_lifecycles(&mut self) {
+        self.expire_due_points();
         while let Some(entry) = self.cold_due.first_entry() {
             if entry.key().0 > self.now {
                 return;
             }
             let arn = entry.remove();
-            let due = self.recovery_points.get(&arn).is_some_and(|rp| {
-                rp.status == "COMPLETED"
-                    && rp
-                        .lifecycle
-                        .move_to_cold_storage_after_days
-                        .and_then(|d| {
-                            rp.creation_date
-                                .checked_add_signed(Duration::days(i64::from(d)))
-                        })
-                        .is_some_and(|at| at <= self.now)
+            let due = self.recovery_points.get(&arn).and_then(|rp| {
+                let at = rp
+                    .lifecycle
+                    .move_to_cold_storage_after_days
+                    .and_then(|d| {
+                        rp.creation_date
+                            .checked_add_signed(Duration::days(i64::from(d)))
+                    })
+                    .filter(|at| *at <= self.now);
+                at.filter(|_| rp.status == "COMPLETED")
             });
-            if due {
+            if let Some(at) = due.filter(|_| !self.cold_points.contains(&arn)) {
+                self.held_moved_cold(&arn, at);
                 self.cold_points.insert(arn);
             }
         }
@@ -66,13 +74,26 @@ impl World {
 
     /// A recovery point deleted (by hand, or expired): gone from its vault's listing too.
     pub fn remove_point(&mut self, arn: &str) -> Option<SimRecoveryPoint> {
+        let now = self.now;
+        self.remove_point_at(arn, now)
+    }
+
+    /// A recovery point deleted at `at` (its delete date, when it expired).
+    pub(super) fn remove_point_at(
+        &mut self,
+        arn: &str,
+        at: DateTime<Utc>,
+    ) -> Option<SimRecoveryPoint> {
         let rp = self.recovery_points.remove(arn)?;
+        self.held_lost(&rp, at);
+        self.point_tags.remove(arn);
+        let ms = rp.creation_date.timestamp_millis();
         if let Some(listing) = self.by_vault.get_mut(&rp.vault) {
-            listing.retain(|_, a| a != arn);
+            unlist(listing, ms, arn);
         }
         let key = (rp.vault.clone(), rp.resource_arn.clone());
         if let Some(listing) = self.by_resource.get_mut(&key) {
-            listing.retain(|_, a| a != arn);
+            unlist(listing, ms, arn);
         }
         Some(rp)
     }
@@ -97,6 +118,10 @@ impl World {
         if self.cold_points.contains(&rp.arn) {
             view.storage_class = Some("COLD".into());
         }
+        // A DynamoDB backup is a full copy of its table.
+        view.backup_size_bytes = self
+            .table(&rp.resource_arn)
+            .map(|t| u64::from(t.size_gb) * GIB);
         view
     }
 
@@ -251,10 +276,23 @@ impl World {
         let arn = rp.arn.clone();
         let changed = rp.clone();
         self.schedule_cold(&changed);
+        self.schedule_expiry(&changed);
         self.counters.lifecycle_updates += 1;
         if extended {
             self.extended_points.insert(arn);
         }
         Ok(())
+    }
+}
+
+/// Takes `arn` out of a listing, where it is filed under its creation date: a look among the
+/// points of that millisecond, not a pass over a vault of a million.
+fn unlist(listing: &mut BTreeMap<(i64, u64), String>, creation_ms: i64, arn: &str) {
+    let key = listing
+        .range((creation_ms, 0)..=(creation_ms, u64::MAX))
+        .find(|(_, a)| a.as_str() == arn)
+        .map(|(k, _)| *k);
+    if let Some(k) = key {
+        listing.remove(&k);
     }
 }

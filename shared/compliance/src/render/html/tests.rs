@@ -71,6 +71,7 @@ fn report(resources: Vec<ResourceReport>, gaps: Vec<InventoryGap>) -> Report {
         summary: summarize(&resources),
         resources,
         gaps,
+        cost: None,
     }
 }
 
