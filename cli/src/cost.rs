@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use relay_compliance::cost::{
-    self, Comparison, Prices, Projection, DEFAULT_MONTHS, MAX_MONTHS, MAX_PRICES_BYTES,
+    self, Comparison, Organisation, Prices, DEFAULT_MONTHS, MAX_MONTHS, MAX_PRICES_BYTES,
 };
 use relay_core::world_file::WorldFile;
+use relay_core::Policy;
 use relay_sim::scenario::cost_organisation;
 use relay_sim::SimOptions;
 
@@ -61,7 +62,7 @@ pub(crate) fn run(args: CostArgs) -> Result<(), Failure> {
         ..SimOptions::default()
     };
     // Every input is read and checked before anything is printed.
-    let project = |path: &Path| -> Result<Projection, Failure> {
+    let organise = |path: &Path| -> Result<(Policy, Organisation), Failure> {
         let policy = load_policy(path)?;
         let world = match &world_text {
             Some((world_path, text)) => Some(WorldFile::parse(text, &policy).map_err(|e| {
@@ -73,15 +74,20 @@ pub(crate) fn run(args: CostArgs) -> Result<(), Failure> {
             })?),
             None => None,
         };
-        let (policy, org) = cost_organisation(&policy, world.as_ref(), &options);
-        Ok(cost::project(&policy, &org, &prices, args.months))
+        Ok(cost_organisation(&policy, world.as_ref(), &options))
     };
-    let projection = project(&args.policy)?;
+    let (policy, org) = organise(&args.policy)?;
+    let projection = cost::project(&policy, &org, &prices, args.months);
     let text = match &args.vs {
         None if args.json => json(&projection)?,
         None => projection.render(),
         Some(other) => {
-            let comparison = Comparison::of(projection, project(other)?);
+            // The what-if is the other policy on the same organisation: the tables and plans
+            // the first one found (or generated), not those generated for the other.
+            let (other, _) = organise(other)?;
+            let org = org.for_policy(&policy, &other);
+            let vs = cost::project(&other, &org, &prices, args.months);
+            let comparison = Comparison::of(projection, vs);
             if args.json {
                 json(&comparison)?
             } else {

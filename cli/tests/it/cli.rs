@@ -124,9 +124,9 @@ fn plan_shows_a_lock_clamp() {
         "bunker=1:3650",
     ]);
     let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(plan["actions"][0]["type"], "tag_recovery_point");
-    assert_eq!(plan["actions"][1]["lifecycle"]["delete_after_days"], 3650);
-    assert!(plan["actions"][1]["lock_adjustment"]
+    assert_eq!(plan["actions"][1]["type"], "tag_recovery_point");
+    assert_eq!(plan["actions"][0]["lifecycle"]["delete_after_days"], 3650);
+    assert!(plan["actions"][0]["lock_adjustment"]
         .as_str()
         .unwrap()
         .contains("clamped"));

@@ -108,12 +108,26 @@ fn cost_compares_two_policies() {
         "{}",
         c["difference"]
     );
-    let text = relay(&["cost", "--policy", POLICY, "--world", WORLD, "--vs", &fewer]);
-    let out = String::from_utf8_lossy(&text.stdout);
+    let printed = relay(&["cost", "--policy", POLICY, "--world", WORLD, "--vs", &fewer]);
+    let out = String::from_utf8_lossy(&printed.stdout);
     assert!(
         out.contains("The other policy (--vs):") && out.contains("Difference"),
         "{out}"
     );
+    // Without a world file, the what-if runs on the tables generated for the first policy: a
+    // narrower selection copies fewer of them (the generated tables are not re-tagged to fit it).
+    let narrower = temp_file(
+        "narrower.yaml",
+        &text.replace("backup-tier: gold", "backup-tier: platinum"),
+    );
+    let c = json(&relay(&[
+        "cost", "--policy", POLICY, "--vs", &narrower, "--json",
+    ]));
+    let (this, other) = (
+        c["policy"]["months"][11]["total_cost"].as_f64().unwrap(),
+        c["vs"]["months"][11]["total_cost"].as_f64().unwrap(),
+    );
+    assert!(other < this / 2.0, "{this} vs {other}");
 }
 
 #[test]

@@ -164,6 +164,9 @@ pub struct ReconcileReport {
     pub points_scanned: u64,
     /// Copies the repair found without the policy's tags and tagged.
     pub copies_tagged: u64,
+    /// Destination vaults whose tagging was refused in this run: not tried again in it.
+    #[serde(skip)]
+    pub tags_refused_in: BTreeSet<String>,
     pub copies_missing: u64,
     /// Hops with no ledger record at all: the event that should have started them never came.
     pub redriven: u64,

@@ -11,6 +11,8 @@ use serde_json::Value;
 use crate::existing::{self, Existing, Listing};
 use crate::incident;
 use crate::patience::{Patience, Patient};
+
+mod tags;
 use relay_core::arn::VaultArn;
 use relay_core::event::{EventDetail, EventError, JobState, ParsedEvent};
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, Original};
@@ -21,6 +23,7 @@ use relay_core::policy::Policy;
 use relay_core::ports::{
     Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
 };
+use tags::{lands_by_route, observe_original, tag_copy, tag_held};
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -158,11 +161,20 @@ pub async fn handle_event<P: RouterPorts>(
         // outside the routes.
         observed.landing_hop_known = true;
     }
-    observed.original = observe_original(ports, policy, &event, &observed)
-        .await
-        .map_err(&fail)?;
+    // Tags never hold a chain up: an original that cannot be read now leaves the copy to the
+    // reconciler's repair (no tag action is planned without it).
+    let original = observe_original(ports, policy, &event, &observed).await;
+    observed.original = original.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the copy's original could not be read; its tags wait for the repair");
+        None
+    });
+    let tags_unknown = observed.original.is_none() && lands_by_route(policy, &event);
 
-    let plan = plan::plan_event(&event, policy, &observed);
+    let mut plan = plan::plan_event(&event, policy, &observed);
+    if tags_unknown {
+        plan.actions
+            .retain(|a| !matches!(a, Action::TagRecoveryPoint(_)));
+    }
     out.ignored = plan.ignored.clone();
 
     // A deferred transient error: the rest of the plan still runs, then the event is retried.
@@ -208,42 +220,6 @@ async fn mark_landed<P: RouterPorts>(
         .await
 }
 
-/// The original of a copy that landed by a route, when the policy tags copies: what its tags
-/// are made of.
-async fn observe_original<P: RouterPorts>(
-    ports: &P,
-    policy: &Policy,
-    event: &ParsedEvent,
-    observed: &Observed,
-) -> Result<Option<plan::OriginalPoint>, PortError> {
-    let (EventDetail::CopyJob(c), Some(point)) = (&event.detail, &observed.point) else {
-        return Ok(None);
-    };
-    let (JobState::Completed, Some(dst), Some(src_vault), Some(resource)) = (
-        &c.state,
-        &c.destination_backup_vault_arn,
-        &c.source_backup_vault_arn,
-        &point.resource_arn,
-    ) else {
-        return Ok(None);
-    };
-    let landed_by_route = VaultArn::parse(dst)
-        .ok()
-        .and_then(|v| policy.vault_by_arn(&v))
-        .and_then(|v| plan::route_into(policy, src_vault, v));
-    if landed_by_route.is_none() || !policy.tags.tags_anything() {
-        return Ok(None);
-    }
-    let original = Original::new(resource.clone(), point.creation_date);
-    let source = c
-        .source_recovery_point_arn
-        .as_deref()
-        .map(|p| (src_vault.as_str(), p));
-    crate::tagging::find_original(ports, policy, &original, source)
-        .await
-        .map(Some)
-}
-
 /// The plan's skips and actions, each settled: a transient failure is kept for the event's
 /// retry while the rest still runs.
 async fn apply<P: RouterPorts>(
@@ -270,40 +246,6 @@ async fn apply<P: RouterPorts>(
         settle(ports, result, retry_event, out).await?;
     }
     Ok(())
-}
-
-/// The policy's tags on a landed copy.
-async fn tag_copy<P: RouterPorts>(
-    ports: &P,
-    tag: &plan::TagRecoveryPoint,
-    out: &mut RouteOutcome,
-) -> Result<(), PortError> {
-    if crate::tagging::apply(ports, tag).await? == crate::tagging::Tagged::Added {
-        out.copies_tagged += 1;
-    }
-    Ok(())
-}
-
-/// A copy someone else made, found held by a route: tagged as the route's own would be.
-async fn tag_held<P: RouterPorts>(
-    ports: &P,
-    policy: &Policy,
-    copy: &HeldCopy,
-    out: &mut RouteOutcome,
-) -> Result<(), PortError> {
-    if !policy.tags.tags_anything() || !copy.recovery_point_arn.contains(":backup:") {
-        return Ok(());
-    }
-    let found = crate::tagging::find_original(ports, policy, &copy.original, None).await?;
-    let action = plan::tag_action(
-        policy,
-        &copy.vault,
-        &copy.recovery_point_arn,
-        &copy.route,
-        &copy.original,
-        &found,
-    );
-    tag_copy(ports, &action, out).await
 }
 
 /// Copies found already held run their own onward routes now, as a landing would: each vault

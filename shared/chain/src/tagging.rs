@@ -128,12 +128,22 @@ pub async fn apply<P: RouterPorts>(
         Err(e) => return refused(ports, action, &e).await.map(|_| Tagged::NotTagged),
     };
     let (add, no_room) = missing_tags(&action.tags, &present);
+    let mut no_room = no_room;
     let done = if add.is_empty() {
         Tagged::Already
     } else {
         match ports.tag_recovery_point(&vault, arn, &add).await {
             Ok(()) => Tagged::Added,
             Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
+            // The copy filled up meanwhile (someone else tagged it): what did not fit is
+            // named like any tag that does not fit, not taken for a refusal.
+            Err(e) if e.code.as_deref() == Some("LimitExceededException") => {
+                no_room.extend(add.keys().map(|k| DroppedTag {
+                    key: k.clone(),
+                    reason: "no room beside the tags the copy already carries",
+                }));
+                Tagged::Already
+            }
             Err(e) => return refused(ports, action, &e).await.map(|_| Tagged::NotTagged),
         }
     };
@@ -165,8 +175,11 @@ async fn refused<P: RouterPorts>(
         ),
         message: format!(
             "Tagging copies in {} (account {}) was refused: they lack the cost and lineage tags \
-             the policy asks for, so they cannot be charged back. AWS said: {e}\nLikely fix: \
-             allow backup:TagResource and backup:ListTags on the vault's recovery points to the \
+             the policy asks for, so they cannot be charged back. One alert for this refusal, \
+             wherever it recurs (an SCP refuses in every account alike). The reconciler tries \
+             copies of the last two days again every hour; older ones stay untagged and the \
+             compliance report's RELAY_COPY_TAGS names them. AWS said: {e}\nLikely fix: allow \
+             backup:TagResource and backup:ListTags on the vault's recovery points to the \
              executor role in {} (the spoke stack grants it), or remove what denies it.",
             action.backup_vault_arn, action.account, action.account
         ),
@@ -176,7 +189,8 @@ async fn refused<P: RouterPorts>(
         route: None,
         all_chains: false,
     };
-    incident::raise(ports, format!("tags#{}", action.backup_vault_arn), alert).await
+    let cause = e.code.as_deref().unwrap_or(e.kind.name());
+    incident::raise(ports, format!("tags#{cause}"), alert).await
 }
 
 /// Tags of the original that cannot go on its copies (AWS's limits): one incident per route.
@@ -204,5 +218,7 @@ async fn dropped_tags<P: RouterPorts>(
         route: None,
         all_chains: false,
     };
-    incident::raise(ports, format!("tags-dropped#{}", action.route), alert).await
+    // One a destination vault: a set's member routes into it share one.
+    let into = action.route.rsplit("->").next().unwrap_or(&action.route);
+    incident::raise(ports, format!("tags-dropped#{into}"), alert).await
 }

@@ -67,12 +67,7 @@ impl Table {
     /// A world file's table.
     pub fn from_spec(t: &TableSpec) -> Self {
         Self {
-            arn: TableArn {
-                partition: relay_core::arn::partition_of_region(&t.region).to_string(),
-                region: t.region.clone(),
-                account: t.account.clone(),
-                table: t.name.clone(),
-            },
+            arn: t.arn(),
             tags: t.tags.clone(),
             size_gb: t.size_gb,
         }
@@ -100,6 +95,40 @@ pub struct Organisation {
     pub native_regions: BTreeSet<(String, String)>,
     /// Vault locks, by policy alias.
     pub locks: BTreeMap<String, VaultLock>,
+}
+
+impl Organisation {
+    /// The same organisation under another policy (a what-if): its plans and locks follow their
+    /// vaults by ARN to the other policy's aliases; a plan into a vault the other policy does not
+    /// have is outside its projection, as its backups are outside that policy.
+    pub fn for_policy(&self, from: &Policy, to: &Policy) -> Organisation {
+        let alias = |a: &str| -> Option<String> {
+            let arn = &from.vault(a)?.arn;
+            to.vault_by_arn(arn).map(|v| v.alias.clone())
+        };
+        let plans = self
+            .plans
+            .iter()
+            .filter_map(|p| {
+                Some(Plan {
+                    vault: alias(&p.vault)?,
+                    copy_to: p.copy_to.as_deref().and_then(alias),
+                    ..p.clone()
+                })
+            })
+            .collect();
+        let locks = self
+            .locks
+            .iter()
+            .filter_map(|(a, lock)| Some((alias(a)?, *lock)))
+            .collect();
+        Organisation {
+            tables: self.tables.clone(),
+            plans,
+            native_regions: self.native_regions.clone(),
+            locks,
+        }
+    }
 }
 
 /// The projection `relay cost --json` prints (the contract's fields, and more).

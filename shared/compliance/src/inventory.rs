@@ -237,7 +237,9 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(
         let listed = loop {
             match ports.list_recovery_points(&vault, &query).await {
                 Ok(mut page) => {
-                    read_copy_tags(ports, &mut page.items, now).await;
+                    if let Some(gap) = read_copy_tags(ports, &mut page.items, now).await {
+                        inv.gaps.push(gap);
+                    }
                     inv.points.extend(page.items);
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -257,35 +259,56 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(
 /// Copies completed more than this long ago have had their tags put on (the router tags a copy
 /// as it lands, the reconciler's hourly pass repairs what it missed): the report judges them.
 pub const COPY_TAGS_SETTLE_HOURS: i64 = 3;
-/// ... and those created within this many days are the ones it reads (one ListTags each): the
+/// ... and those completed within this many days are the ones it reads (one ListTags each): the
 /// daily report reads each copy on its first days, so the whole history is judged once, not daily.
 pub const COPY_TAGS_DAYS: i64 = 3;
+/// ListTags calls in flight at once in one account and Region (AWS Backup's request rates).
+pub const TAG_READS_AT_ONCE: usize = 8;
 
-/// Is this a copy whose tags the report reads (RELAY_COPY_TAGS)?
+/// Is this a recovery point whose tags the report reads: a copy it judges (RELAY_COPY_TAGS), or
+/// an original of the same days, whose tags its copies are held to?
 pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
-    let settled = p
-        .completion_date
-        .is_some_and(|c| c <= now - chrono::Duration::hours(COPY_TAGS_SETTLE_HOURS));
-    p.source_vault_arn.is_some()
-        && p.recovery_point_arn.contains(":backup:")
+    let window = p.completion_date.is_some_and(|c| {
+        c <= now - chrono::Duration::hours(COPY_TAGS_SETTLE_HOURS)
+            && c > now - chrono::Duration::days(COPY_TAGS_DAYS)
+    });
+    p.recovery_point_arn.contains(":backup:")
         && matches!(p.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE"))
-        && settled
-        && p.creation_date > now - chrono::Duration::days(COPY_TAGS_DAYS)
+        && window
 }
 
-/// ListTags for the copies of a page the report judges; one that cannot be read stays `None`
-/// (the control says it could not be verified).
+/// ListTags for the points of a page the report reads, a few at a time. One that cannot be read
+/// stays `None` (not judged); the failures come back as one gap for the vault.
 pub async fn read_copy_tags<P: CopyTagPort>(
     ports: &P,
     points: &mut [PointView],
     now: DateTime<Utc>,
-) {
-    for p in points.iter_mut().filter(|p| judges_tags(p, now)) {
-        p.tags = ports
-            .recovery_point_tags(&p.vault, &p.recovery_point_arn)
-            .await
-            .ok();
-    }
+) -> Option<InventoryGap> {
+    use futures_util::stream::{self, StreamExt};
+    let wanted: Vec<&mut PointView> = points.iter_mut().filter(|p| judges_tags(p, now)).collect();
+    let read: Vec<Result<(), PortError>> = stream::iter(wanted)
+        .map(|p| async move {
+            let tags = ports
+                .recovery_point_tags(&p.vault, &p.recovery_point_arn)
+                .await?;
+            p.tags = Some(tags);
+            Ok(())
+        })
+        .buffer_unordered(TAG_READS_AT_ONCE)
+        .collect()
+        .await;
+    let failed: Vec<PortError> = read.into_iter().filter_map(Result::err).collect();
+    let first = failed.first()?;
+    let vault = points.first().map(|p| p.vault.clone())?;
+    Some(InventoryGap {
+        account: vault.account.clone(),
+        region: vault.region.clone(),
+        what: format!("tags of {} recovery points in {vault}", failed.len()),
+        error: first.to_string(),
+        // The points were listed: only their tags are unknown, which RELAY_COPY_TAGS says.
+        kind: GapKind::Other,
+        vault: Some(vault.to_string()),
+    })
 }
 
 /// One account and Region's tables, Region settings, backup plans and vaults, without the

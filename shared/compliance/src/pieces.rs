@@ -224,12 +224,17 @@ where
     let site = site_facts(ports, &here).await;
     let mut shards = spill::ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
     let mut gaps = site.gaps;
+    let mut held = crate::report_cost::CostFacts::default();
     for vault in site.vaults.iter().map(|v| &v.arn) {
         let mut query = first_page();
         loop {
             match ports.list_recovery_points(vault, &query).await {
                 Ok(mut page) => {
-                    inventory::read_copy_tags(ports, &mut page.items, piece.run.at).await;
+                    let at = piece.run.at;
+                    if let Some(gap) = inventory::read_copy_tags(ports, &mut page.items, at).await {
+                        gaps.push(gap);
+                    }
+                    held.add_held(&page.items, Some(at));
                     shards.add(page.items)?;
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -256,6 +261,8 @@ where
         plans: site.plans,
         vaults: site.vaults,
         gaps,
+        held: held.held,
+        holding: held.holding,
     };
     put_json(parts, &piece.run.site_key(&here), &site).await?;
     Ok(done)
@@ -280,10 +287,13 @@ pub async fn evaluate_piece<S: PartStore>(
         restore_tests: ledger.restore_tests,
         ..Inventory::default()
     };
+    let (mut own_held, mut own_holding) = Default::default();
     let own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
         Some(site) => {
             (inv.tables, inv.regions) = (site.tables, site.regions);
             (inv.plans, inv.vaults) = (site.plans, site.vaults);
+            own_held = site.held;
+            own_holding = site.holding;
             site.gaps
         }
         None => vec![unfinished(&home, "inventory")],
@@ -322,7 +332,12 @@ pub async fn evaluate_piece<S: PartStore>(
     let part = Part {
         resources: report.resources,
         gaps: own_gaps,
-        cost_facts: crate::report_cost::CostFacts::of(&inv),
+        // The points went to their tables' homes; what the vaults hold is the home site's own.
+        cost_facts: crate::report_cost::CostFacts {
+            held: own_held,
+            holding: own_holding,
+            ..crate::report_cost::CostFacts::of(&inv)
+        },
     };
     put_json(parts, &run.part_key(&home), &part).await?;
     Ok(done)

@@ -30,19 +30,42 @@ pub struct CostFacts {
     pub plans: Vec<PlanFacts>,
     /// (account, Region) with advanced features off: their backups are native, never copied.
     pub native_regions: BTreeSet<(String, String)>,
+    /// What is held now, by vault ARN, and by [`bin`] (the projected month it is cold from, the
+    /// month it is deleted in, each 1..=13, 13 past the projection): the projection starts from
+    /// it. (JSON keys are strings: a number keys the pair.)
+    #[serde(default)]
+    pub holding: BTreeMap<String, BTreeMap<u16, u64>>,
+}
+
+/// (cold from, deleted in) as one number.
+fn bin(cold_from: u8, gone: u8) -> u16 {
+    (u16::from(cold_from) << 8) | u16::from(gone)
+}
+
+fn unbin(key: u16) -> (u8, u8) {
+    let [cold_from, gone] = key.to_be_bytes();
+    (cold_from, gone)
+}
+
+/// The projected month (1..=13) that `at` falls in, counted from `now` in 730-hour months.
+fn month_of(now: chrono::DateTime<chrono::Utc>, at: Option<chrono::DateTime<chrono::Utc>>) -> u8 {
+    let beyond = PROJECTED_MONTHS as u8 + 1;
+    let Some(at) = at else {
+        return beyond;
+    };
+    let months = (at - now).num_hours().div_euclid(cost::HOURS_PER_MONTH) + 1;
+    u8::try_from(months.clamp(1, i64::from(beyond))).unwrap_or(beyond)
 }
 
 impl CostFacts {
     pub fn of(inv: &Inventory) -> Self {
         let mut facts = Self::default();
         let mut newest: BTreeMap<&str, (chrono::DateTime<chrono::Utc>, u64)> = BTreeMap::new();
+        facts.add_held(&inv.points, inv.taken_at);
         for p in &inv.points {
             let Some(bytes) = p.backup_size_bytes else {
                 continue;
             };
-            let tier = usize::from(p.storage_class.as_deref() == Some("COLD"));
-            let held = facts.held.entry(p.vault.to_string()).or_default();
-            held[tier] = held[tier].saturating_add(bytes);
             if let Some(r) = p.resource_arn.as_deref() {
                 let slot = newest.entry(r).or_insert((p.creation_date, bytes));
                 if p.creation_date > slot.0 {
@@ -64,12 +87,58 @@ impl CostFacts {
         facts
     }
 
+    /// What these points hold, by vault and tier (a DELETED or EXPIRED point holds nothing,
+    /// a PARTIAL one what it says).
+    pub fn add_held(
+        &mut self,
+        points: &[relay_core::guard::PointView],
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        for p in points {
+            let (Some(bytes), false) = (
+                p.backup_size_bytes,
+                matches!(p.status.as_deref(), Some("DELETED" | "EXPIRED"))
+                    || p.storage_class.as_deref() == Some("DELETED"),
+            ) else {
+                continue;
+            };
+            let cold = p.storage_class.as_deref() == Some("COLD");
+            let held = self.held.entry(p.vault.to_string()).or_default();
+            held[usize::from(cold)] = held[usize::from(cold)].saturating_add(bytes);
+            let Some(now) = now else {
+                continue;
+            };
+            let cold_at = match (cold, p.lifecycle.move_to_cold_storage_after_days) {
+                (true, _) => Some(now),
+                (false, Some(days)) => p
+                    .creation_date
+                    .checked_add_signed(chrono::Duration::days(i64::from(days))),
+                (false, None) => None,
+            };
+            let key = bin(month_of(now, cold_at), month_of(now, p.delete_at));
+            let slot = self
+                .holding
+                .entry(p.vault.to_string())
+                .or_default()
+                .entry(key)
+                .or_default();
+            *slot = slot.saturating_add(bytes);
+        }
+    }
+
     /// Another piece's facts added to these.
     pub fn absorb(&mut self, other: CostFacts) {
         for (vault, [warm, cold]) in other.held {
             let held = self.held.entry(vault).or_default();
             held[0] = held[0].saturating_add(warm);
             held[1] = held[1].saturating_add(cold);
+        }
+        for (vault, bins) in other.holding {
+            let mine = self.holding.entry(vault).or_default();
+            for (key, bytes) in bins {
+                let slot = mine.entry(key).or_default();
+                *slot = slot.saturating_add(bytes);
+            }
         }
         self.tables.extend(other.tables);
         self.plans.extend(other.plans);
@@ -146,11 +215,15 @@ pub fn report_cost(policy: &Policy, facts: &CostFacts, prices: &Prices) -> Repor
     )
     .months
     .iter()
-    .map(|m| ProjectedMonth {
-        month: m.month,
-        warm_gb: cost::round(m.warm_gb, 3),
-        cold_gb: cost::round(m.cold_gb, 3),
-        total_cost: cost::round(m.total_cost, 2),
+    .map(|m| {
+        // The model's new backups, on top of what is held now and not yet deleted.
+        let (warm, cold, held_cost) = still_held(facts, prices, m.month);
+        ProjectedMonth {
+            month: m.month,
+            warm_gb: cost::round(m.warm_gb + warm, 3),
+            cold_gb: cost::round(m.cold_gb + cold, 3),
+            total_cost: cost::round(m.total_cost + held_cost, 2),
+        }
     })
     .collect();
     ReportCost {
@@ -161,6 +234,33 @@ pub fn report_cost(policy: &Policy, facts: &CostFacts, prices: &Prices) -> Repor
         by_account,
         projection,
     }
+}
+
+/// What is held now and still held in projected month `month` (to the month: a point counts in
+/// the months before the one it is deleted in): warm GB, cold GB, their cost.
+fn still_held(facts: &CostFacts, prices: &Prices, month: u32) -> (f64, f64, f64) {
+    let (mut warm, mut cold, mut total) = (0.0, 0.0, 0.0);
+    for (arn, bins) in &facts.holding {
+        let Ok(vault) = VaultArn::parse(arn) else {
+            continue;
+        };
+        let rates = prices.rates(&vault.region);
+        for (key, bytes) in bins {
+            let (cold_from, gone) = unbin(*key);
+            if month >= u32::from(gone) {
+                continue;
+            }
+            let gb = *bytes as f64 / GB;
+            if month >= u32::from(cold_from) {
+                cold += gb;
+                total += gb * rates.cold_gb_month;
+            } else {
+                warm += gb;
+                total += gb * rates.warm_gb_month;
+            }
+        }
+    }
+    (warm, cold, total)
 }
 
 fn vault_month(
@@ -206,14 +306,30 @@ fn organisation(policy: &Policy, facts: &CostFacts) -> Organisation {
             })
         })
         .collect();
-    // Each plan once, however many pieces saw it.
-    let unique: BTreeMap<(&str, &str, &str, &str), &PlanFacts> = facts
-        .plans
-        .iter()
-        .map(|p| ((&*p.account, &*p.region, &*p.name, &*p.vault_arn), p))
-        .collect();
+    // Each plan rule and filter once, however many pieces saw it (a rule's filters are each
+    // their own entry: distinct selections, so the whole entry is the key).
+    let mut unique: Vec<&PlanFacts> = Vec::new();
+    for p in &facts.plans {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    // In one order whatever order the pieces came in: the same sums, to the last digit.
+    unique.sort_by(|a, b| {
+        let key = |p: &PlanFacts| {
+            (
+                p.account.clone(),
+                p.region.clone(),
+                p.name.clone(),
+                p.vault_arn.clone(),
+                p.select_tags.clone(),
+                p.select_resources.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     let plans = unique
-        .values()
+        .iter()
         .filter_map(|p| {
             let vault = policy.vault_by_arn(&VaultArn::parse(&p.vault_arn).ok()?)?;
             Some(cost::Plan {
@@ -233,5 +349,70 @@ fn organisation(policy: &Policy, facts: &CostFacts) -> Organisation {
         plans,
         native_regions: facts.native_regions.clone(),
         locks: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relay_core::guard::PointView;
+
+    fn point(
+        vault: &str,
+        days_old: i64,
+        keep_days: Option<i64>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> PointView {
+        let created = now - chrono::Duration::days(days_old);
+        PointView {
+            recovery_point_arn: format!(
+                "arn:aws:backup:eu-west-1:333333333333:recovery-point:{days_old}"
+            ),
+            vault: VaultArn::parse(vault).unwrap(),
+            resource_arn: Some("arn:aws:dynamodb:us-east-1:111111111111:table/orders".into()),
+            resource_type: Some("DynamoDB".into()),
+            status: Some("COMPLETED".into()),
+            creation_date: created,
+            completion_date: Some(created),
+            lifecycle: Lifecycle::default(),
+            delete_at: keep_days.map(|d| created + chrono::Duration::days(d)),
+            storage_class: Some("WARM".into()),
+            encrypted: Some(true),
+            source_vault_arn: None,
+            tags: None,
+            backup_size_bytes: Some(10 << 30),
+        }
+    }
+
+    #[test]
+    fn the_projection_starts_from_what_is_held_and_lets_it_expire() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let bunker = "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker";
+        let policy = Policy::parse(include_str!("../../../infra/examples/policy.yaml")).unwrap();
+        let inv = Inventory {
+            taken_at: Some(now),
+            // Years of never-expire copies, and one that expires within the first month.
+            points: (1..=100)
+                .map(|d| point(bunker, d * 10, None, now))
+                .chain([point(bunker, 30, Some(40), now)])
+                .collect(),
+            ..Inventory::default()
+        };
+        let facts = CostFacts::of(&inv);
+        assert_eq!(facts.held[bunker], [101 * (10 << 30), 0]);
+        let prices = Prices::shipped().unwrap();
+        let cost = report_cost(&policy, &facts, &prices);
+        let months: Vec<f64> = cost.projection.iter().map(|m| m.warm_gb).collect();
+        // No plan here: only what is held, the one expiring copy gone after month 1.
+        assert_eq!(months[0], 1000.0);
+        assert!(months[1..].iter().all(|gb| *gb == 1000.0), "{months:?}");
+        assert_eq!(cost.this_month[0].warm_gb, 1010.0);
+        // Summed in pieces, the same figures.
+        let (a, b) = inv.points.split_at(37);
+        let mut halves = CostFacts::default();
+        halves.add_held(a, Some(now));
+        halves.add_held(b, Some(now));
+        assert_eq!(halves.held, facts.held);
+        assert_eq!(halves.holding, facts.holding);
     }
 }

@@ -16,6 +16,35 @@ pub const MAX_KEY_CHARS: usize = 128;
 pub const MAX_VALUE_CHARS: usize = 256;
 /// The prefix AWS reserves: such tags are not counted and cannot be set.
 pub const AWS_PREFIX: &str = "aws:";
+/// Is this key AWS's own (`aws:` in any case: AWS reserves every spelling)?
+pub fn is_aws_key(key: &str) -> bool {
+    key.get(..AWS_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(AWS_PREFIX))
+}
+
+/// A character AWS allows in tag keys and values: letters, digits, spaces and `_ . : / = + - @`.
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+/// The first character of `text` AWS does not allow in a tag, if any.
+pub fn bad_tag_char(text: &str) -> Option<char> {
+    text.chars().find(|c| !is_tag_char(*c))
+}
+
+/// A route's name as a tag value: `->` and a set member's `[account/Region]` are not tag
+/// characters, so `primary[111111111111/us-east-1]->central` is written
+/// `primary.111111111111/us-east-1 to central`.
+pub fn route_value(route_name: &str) -> String {
+    route_name
+        .replace("->", " to ")
+        .replace('[', ".")
+        .replace(']', "")
+        .chars()
+        .map(|c| if is_tag_char(c) { c } else { '_' })
+        .collect()
+}
+
 /// The lineage tags: the original's ARN and the route that made the copy.
 pub const ORIGINAL_TAG: &str = "backup-relay:original";
 pub const ROUTE_TAG: &str = "backup-relay:route";
@@ -58,7 +87,8 @@ pub struct DroppedTag {
     pub reason: &'static str,
 }
 
-/// The tags a copy made by `route` of `original_arn` must carry, from the original point's tags.
+/// The tags a copy made by `route` of `original_arn` (`None`: gone, unknown) must carry, from
+/// the original point's tags.
 ///
 /// The rule when a source has more than AWS allows: lineage tags first (they say where the copy
 /// came from), then the original's tags in key order; those past the 50th are dropped, named,
@@ -68,16 +98,18 @@ pub struct DroppedTag {
 pub fn desired_tags(
     rules: &CopyTagRules,
     original_tags: &Tags,
-    original_arn: &str,
+    original_arn: Option<&str>,
     route: &str,
 ) -> DesiredTags {
     let mut out = DesiredTags::default();
     if rules.lineage() {
-        out.tags.insert(ORIGINAL_TAG.into(), original_arn.into());
-        out.tags.insert(ROUTE_TAG.into(), route.into());
+        if let Some(arn) = original_arn {
+            out.tags.insert(ORIGINAL_TAG.into(), arn.into());
+        }
+        out.tags.insert(ROUTE_TAG.into(), route_value(route));
     }
     let chosen = original_tags.iter().filter(|(k, _)| {
-        !k.starts_with(AWS_PREFIX)
+        !is_aws_key(k)
             && !k.starts_with(OWN_PREFIX)
             && rules
                 .copy
@@ -87,6 +119,8 @@ pub fn desired_tags(
     for (key, value) in chosen {
         let reason = if key.chars().count() > MAX_KEY_CHARS {
             Some("key longer than 128 characters")
+        } else if bad_tag_char(key).or(bad_tag_char(value)).is_some() {
+            Some("a character AWS does not allow in tags")
         } else if value.chars().count() > MAX_VALUE_CHARS {
             Some("value longer than 256 characters")
         } else if out.tags.len() >= MAX_TAGS {
@@ -110,10 +144,7 @@ pub fn desired_tags(
 /// The tags to add so `present` carries `desired` (none: no call), and those that cannot fit
 /// beside tags someone else put on the copy (AWS counts every user tag toward its 50).
 pub fn missing_tags(desired: &Tags, present: &Tags) -> (Tags, Vec<DroppedTag>) {
-    let user_present = present
-        .keys()
-        .filter(|k| !k.starts_with(AWS_PREFIX))
-        .count();
+    let user_present = present.keys().filter(|k| !is_aws_key(k)).count();
     let mut room = MAX_TAGS.saturating_sub(user_present);
     let mut add = Tags::new();
     let mut dropped = Vec::new();
@@ -123,10 +154,11 @@ pub fn missing_tags(desired: &Tags, present: &Tags) -> (Tags, Vec<DroppedTag>) {
     for (key, value) in own.into_iter().chain(rest) {
         match present.get(key) {
             Some(v) if v == value => continue,
-            // A new value for a key already there takes no more room.
-            Some(_) => {
+            // Lineage is ours to correct; a cost tag a person re-set on the copy is theirs.
+            Some(_) if key.starts_with(OWN_PREFIX) => {
                 add.insert(key.clone(), value.clone());
             }
+            Some(_) => continue,
             None if room > 0 => {
                 room -= 1;
                 add.insert(key.clone(), value.clone());

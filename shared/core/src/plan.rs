@@ -333,9 +333,14 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
                 crate::provenance::provenance(policy, vault, landing.source_vault.as_deref()),
                 crate::provenance::Provenance::Outside { .. }
             ) && policy.routes.iter().any(|r| !r.select.tags.is_empty());
-            let tags_of = (outside || routes.iter().any(|r| !r.select.tags.is_empty()))
-                .then(|| landing.resource_arn.clone())
-                .flatten();
+            // The route that brought a copy here selects on tags too: its tagging asks them.
+            let tagged_in = policy.tags.tags_anything()
+                && tagging::route_into_of(policy, &landing, vault)
+                    .is_some_and(|r| !r.select.tags.is_empty());
+            let tags_of =
+                (outside || tagged_in || routes.iter().any(|r| !r.select.tags.is_empty()))
+                    .then(|| landing.resource_arn.clone())
+                    .flatten();
             let locks_of = routes
                 .iter()
                 .filter_map(|r| policy.vault(&r.to).map(|v| v.arn.clone()))
@@ -509,8 +514,9 @@ fn plan_landing(
         .ok()
         .and_then(|o| tagging::for_landing(policy, landing, vault, o, observed));
     let mut plan = plan_onward(summary, policy, landing, vault, original, observed);
+    // After the starts: tagging never holds up the next hop.
     if let Some(tag) = tag {
-        plan.actions.insert(0, Action::TagRecoveryPoint(tag));
+        plan.actions.push(Action::TagRecoveryPoint(tag));
         plan.ignored = None;
     }
     plan

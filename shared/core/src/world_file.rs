@@ -58,6 +58,18 @@ pub struct TableSpec {
     pub native_backups: u32,
 }
 
+impl TableSpec {
+    /// The table's ARN (its Region's partition).
+    pub fn arn(&self) -> crate::arn::TableArn {
+        crate::arn::TableArn {
+            partition: crate::arn::partition_of_region(&self.region).to_string(),
+            region: self.region.clone(),
+            account: self.account.clone(),
+            table: self.name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupPlanSpec {
     /// A policy alias: the vault the plan backs up into.

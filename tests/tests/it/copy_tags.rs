@@ -40,7 +40,10 @@ async fn every_copy_carries_the_originals_tags_and_its_lineage_under_every_fault
         let mut seen = 0;
         for rp in w.points_in(&bunker) {
             let tags = w.tags_of_point(&rp.arn).unwrap();
-            assert_eq!(tags.get(ROUTE_TAG).map(String::as_str), Some("dr->bunker"));
+            assert_eq!(
+                tags.get(ROUTE_TAG).map(String::as_str),
+                Some("dr to bunker")
+            );
             let original = &w.recovery_points[&tags[ORIGINAL_TAG]];
             assert_eq!(original.vault, primary);
             assert_eq!(original.creation_date, rp.creation_date);

@@ -27,7 +27,18 @@ pub(super) async fn check<P: RouterPorts>(
     let is_copied = held
         .get(&resource)
         .is_some_and(|s| s.contains(&point.creation_date.timestamp_millis()));
-    if !ctx.policy.tags.tags_anything() || !recent || !is_held(point) || !is_copied {
+    let refused_here = report.tags_refused_in.contains(&ctx.to.arn.to_string());
+    let type_selected = point
+        .resource_type
+        .as_deref()
+        .is_none_or(|t| ctx.route.select.resource_types.iter().any(|rt| rt == t));
+    if !ctx.policy.tags.tags_anything()
+        || !recent
+        || !is_held(point)
+        || !is_copied
+        || !type_selected
+        || refused_here
+    {
         return Ok(());
     }
     let original = Original::new(resource, point.creation_date);
@@ -62,8 +73,14 @@ pub(super) async fn check<P: RouterPorts>(
     )
     .await?;
     let action = tag_action(ctx.policy, &ctx.to.arn, &copy, &route, &original, &found);
-    if tagging::apply(ctx.ports, &action).await? == Tagged::Added {
-        report.copies_tagged += 1;
+    match tagging::apply(ctx.ports, &action).await? {
+        Tagged::Added => report.copies_tagged += 1,
+        Tagged::Already => {}
+        // Refused (alerted once): the vault's other copies wait for the next pass, not each
+        // its own refusal.
+        Tagged::NotTagged => {
+            report.tags_refused_in.insert(ctx.to.arn.to_string());
+        }
     }
     Ok(())
 }

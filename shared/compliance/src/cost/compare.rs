@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{gb, money, Projection};
+use super::{money, MonthCost, Projection};
 
 /// `--json` with `--vs`: `{"policy": {...}, "vs": {...}, "difference": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,22 +22,8 @@ pub struct Difference {
     pub total_cost: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct MonthDelta {
-    pub month: u32,
-    #[serde(serialize_with = "gb")]
-    pub warm_gb: f64,
-    #[serde(serialize_with = "gb")]
-    pub cold_gb: f64,
-    #[serde(serialize_with = "gb")]
-    pub transfer_gb: f64,
-    #[serde(serialize_with = "money")]
-    pub storage_cost: f64,
-    #[serde(serialize_with = "money")]
-    pub transfer_cost: f64,
-    #[serde(serialize_with = "money")]
-    pub total_cost: f64,
-}
+/// A month's difference: the same fields as a month's cost, each `vs` minus `policy`.
+pub type MonthDelta = MonthCost;
 
 impl Comparison {
     /// Both projections must cover the same months (the same `--months`).

@@ -108,6 +108,13 @@ pub struct Site {
     pub plans: Vec<PlanFacts>,
     pub vaults: Vec<VaultFacts>,
     pub gaps: Vec<InventoryGap>,
+    /// Bytes its vaults hold, [warm, cold] per vault ARN, of every point listed (whatever
+    /// table's home the point went to): the report's cost, summed exactly over the sites.
+    #[serde(default)]
+    pub held: BTreeMap<String, [u64; 2]>,
+    /// The same by the months they go cold and are deleted in (the projection's start).
+    #[serde(default)]
+    pub holding: BTreeMap<String, BTreeMap<u16, u64>>,
 }
 
 /// Recovery points of one home's tables from one source's vaults, with those vaults' facts

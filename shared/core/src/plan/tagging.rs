@@ -46,6 +46,18 @@ pub fn route_into(policy: &Policy, source_vault: &str, vault: &Vault) -> Option<
         .map(|r| r.name())
 }
 
+/// The route by which a landed copy came into `vault`, if one did.
+pub(super) fn route_into_of<'p>(
+    policy: &'p Policy,
+    landing: &Landing,
+    vault: &Vault,
+) -> Option<&'p crate::policy::Route> {
+    let from = policy.vault_by_arn(&VaultArn::parse(landing.source_vault.as_deref()?).ok()?)?;
+    policy
+        .routes_from(&from.alias)
+        .find(|r| r.to == vault.alias)
+}
+
 /// Is `vault_arn` where backup plans put originals (no route copies into it)?
 pub fn is_root(policy: &Policy, vault_arn: &str) -> bool {
     let Ok(arn) = VaultArn::parse(vault_arn) else {
@@ -65,12 +77,8 @@ pub fn tag_action(
     original: &Original,
     found: &OriginalPoint,
 ) -> TagRecoveryPoint {
-    let arn = found.arn.as_deref().unwrap_or_default();
-    let mut desired = desired_tags(&policy.tags, &found.tags, arn, route);
-    if found.arn.is_none() {
-        // Gone before its copy was tagged: lineage without an ARN to name would be a lie.
-        desired.tags.remove(crate::copy_tags::ORIGINAL_TAG);
-    }
+    // Gone before its copy was tagged: no original tag (an ARN guessed would be a lie).
+    let desired = desired_tags(&policy.tags, &found.tags, found.arn.as_deref(), route);
     TagRecoveryPoint {
         account: vault.account.clone(),
         region: vault.region.clone(),
@@ -99,7 +107,16 @@ pub(super) fn for_landing(
         return None;
     }
     let source_vault = landing.source_vault.as_deref()?;
-    let route = route_into(policy, source_vault, vault)?;
+    let into = route_into_of(policy, landing, vault)?;
+    // Only what the route selects is the route's copy (not another resource type a plan copied
+    // beside it, nor a table its tags leave out).
+    if !into
+        .select
+        .matches(landing.resource_type.as_deref(), &observed.resource_tags)
+    {
+        return None;
+    }
+    let route = into.name();
     let from_root = is_root(policy, source_vault);
     let found = observed.original.clone().unwrap_or_else(|| OriginalPoint {
         arn: landing.source_point.clone().filter(|_| from_root),

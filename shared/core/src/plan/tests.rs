@@ -53,7 +53,10 @@ fn a_landed_copy_is_tagged_where_it_landed_even_at_the_chains_end() {
         &example(),
         &observed,
     );
-    assert!(matches!(plan.actions[0], Action::TagRecoveryPoint(_)));
+    assert!(matches!(
+        plan.actions.last(),
+        Some(Action::TagRecoveryPoint(_))
+    ));
     let t = tagging(&plan).unwrap();
     assert_eq!(
         (t.account.as_str(), t.route.as_str()),

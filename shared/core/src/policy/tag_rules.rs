@@ -1,6 +1,6 @@
 //! The policy's `tags:` section (Tags on copies): read and checked like the rest of the policy.
 
-use crate::copy_tags::{CopyTagRules, AWS_PREFIX, MAX_KEY_CHARS, OWN_PREFIX};
+use crate::copy_tags::{bad_tag_char, is_aws_key, CopyTagRules, MAX_KEY_CHARS, OWN_PREFIX};
 
 use super::{fields, text, Errors, Node};
 
@@ -44,7 +44,11 @@ fn parse_copy_list(node: &Node, errors: &mut Errors) -> Option<Vec<String>> {
             Some("an empty tag key".to_string())
         } else if key.chars().count() > MAX_KEY_CHARS {
             Some(format!("'{key}' is longer than AWS's 128 characters"))
-        } else if key.starts_with(AWS_PREFIX) {
+        } else if let Some(c) = bad_tag_char(key) {
+            Some(format!(
+                "'{key}': '{c}' is not a character AWS allows in tags"
+            ))
+        } else if is_aws_key(key) {
             Some(format!(
                 "'{key}': the aws: prefix is AWS's own and cannot be set"
             ))

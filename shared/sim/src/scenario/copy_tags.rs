@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use relay_core::copy_tags::{carries, desired_tags, ORIGINAL_TAG, ROUTE_TAG};
+use relay_core::copy_tags::{carries, desired_tags, route_value, ROUTE_TAG};
 
 use super::summary::table_tags;
 use super::*;
@@ -63,28 +63,22 @@ impl Simulation {
         }
         let present = w.point_tags.get(&copy.arn).cloned().unwrap_or_default();
         // Any route into the vault may have made it: the lineage names which.
-        let route = present.get(ROUTE_TAG).filter(|r| {
-            self.policy
-                .routes
-                .iter()
-                .any(|route| route.to == vault.alias && &&route.name() == r)
+        let route = self.policy.routes.iter().find(|route| {
+            route.to == vault.alias && present.get(ROUTE_TAG) == Some(&route_value(&route.name()))
         });
         let route = match (route, self.policy.tags.lineage()) {
-            (Some(r), _) => r.clone(),
+            (Some(r), _) => r.name(),
             (None, true) => return false,
             (None, false) => String::new(),
         };
         let (arn, source_tags) = match originals.get(&original) {
             Some(o) => (
-                o.arn.clone(),
+                Some(o.arn.as_str()),
                 w.point_tags.get(&o.arn).cloned().unwrap_or_default(),
             ),
-            None => (String::new(), table),
+            None => (None, table),
         };
-        let mut desired = desired_tags(&self.policy.tags, &source_tags, &arn, &route);
-        if arn.is_empty() {
-            desired.tags.remove(ORIGINAL_TAG);
-        }
+        let desired = desired_tags(&self.policy.tags, &source_tags, arn, &route);
         carries(&desired.tags, &present)
     }
 }

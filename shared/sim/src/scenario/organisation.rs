@@ -177,12 +177,7 @@ fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
 
 fn sim_table(t: &TableSpec) -> SimTable {
     SimTable {
-        arn: TableArn {
-            partition: relay_core::arn::partition_of_region(&t.region).to_string(),
-            region: t.region.clone(),
-            account: t.account.clone(),
-            table: t.name.clone(),
-        },
+        arn: t.arn(),
         tags: t.tags.clone(),
         size_gb: t.size_gb,
         pitr: t.pitr,

@@ -3,7 +3,7 @@
 //! any other copy carries none; ListTags and TagResource only in the vault's own account, within
 //! AWS's limits.
 
-use relay_core::copy_tags::{AWS_PREFIX, MAX_KEY_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
+use relay_core::copy_tags::{bad_tag_char, is_aws_key, MAX_KEY_CHARS, MAX_TAGS, MAX_VALUE_CHARS};
 
 use super::*;
 
@@ -64,8 +64,13 @@ impl World {
             )
         };
         for (k, v) in tags {
-            if k.starts_with(AWS_PREFIX) {
+            if is_aws_key(k) {
                 return Err(invalid(format!("tag key {k}: the aws: prefix is reserved")));
+            }
+            if let Some(c) = bad_tag_char(k).or(bad_tag_char(v)) {
+                return Err(invalid(format!(
+                    "tag {k}: '{c}' is not allowed (letters, digits, spaces and _.:/=+-@)"
+                )));
             }
             if k.is_empty() || k.chars().count() > MAX_KEY_CHARS {
                 return Err(invalid(format!("tag key {k} must be 1-128 characters")));
@@ -76,7 +81,7 @@ impl World {
         }
         let mut merged = self.point_tags.get(arn).cloned().unwrap_or_default();
         merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-        if merged.keys().filter(|k| !k.starts_with(AWS_PREFIX)).count() > MAX_TAGS {
+        if merged.keys().filter(|k| !is_aws_key(k)).count() > MAX_TAGS {
             return Err(PortError::new(
                 ErrorKind::Permanent,
                 OP,
