@@ -144,18 +144,27 @@ impl Prices {
     }
 }
 
+/// The dearest price per GB read: far above any AWS price, low enough that a century of an
+/// organisation's petabytes stays a finite number (1e308 would print as `null`).
+const MAX_PRICE: f64 = 1_000.0;
+
 fn price(field: &str, value: f64, errors: &mut Vec<String>) -> f64 {
     if !value.is_finite() {
         errors.push(format!("{field}: {value} is not a finite number"));
     } else if value < 0.0 {
         errors.push(format!("{field}: {value} is negative"));
+    } else if value > MAX_PRICE {
+        errors.push(format!("{field}: {value} is over {MAX_PRICE} a GB"));
     }
     value
 }
 
+/// Printed to terminals and pages: no control characters (escape sequences), one line.
 fn text_field(field: &str, value: &str, errors: &mut Vec<String>) {
     if value.trim().is_empty() {
         errors.push(format!("{field}: must not be empty"));
+    } else if value.chars().any(char::is_control) {
+        errors.push(format!("{field}: must not hold control characters"));
     }
 }
 
@@ -169,6 +178,18 @@ mod tests {
 
     fn error(text: &str) -> String {
         Prices::parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn absurd_prices_and_terminal_escapes_are_refused() {
+        let huge = GOOD.replace("transfer_gb: 0.02", "transfer_gb: 1e308");
+        let e = error(&huge);
+        assert!(
+            e.contains("default.transfer_gb:") && e.contains("is over 1000 a GB"),
+            "{e}"
+        );
+        let escape = GOOD.replace("source: test", "source: \"\\e[2Jgone\"");
+        assert!(error(&escape).contains("source: must not hold control characters"));
     }
 
     #[test]
