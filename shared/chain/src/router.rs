@@ -21,7 +21,7 @@ use relay_core::plan::{
 };
 use relay_core::policy::Policy;
 use relay_core::ports::{
-    Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
+    Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob, TagPort,
 };
 use tags::{lands_by_route, observe_original, tag_copy, tag_held};
 
@@ -168,7 +168,17 @@ pub async fn handle_event<P: RouterPorts>(
         tracing::warn!(error = %e, "the copy's original could not be read; its tags wait for the repair");
         None
     });
-    let tags_unknown = observed.original.is_none() && lands_by_route(policy, &event);
+    let mut tags_unknown = observed.original.is_none() && lands_by_route(policy, &event);
+    if let Some(resource) = &needs.tags_for_tagging {
+        match ports.resource_tags(resource).await {
+            Ok(tags) => observed.resource_tags = tags,
+            Err(e) if e.kind == ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the table's tags could not be read; the copy's tags wait for the repair");
+                tags_unknown = true;
+            }
+        }
+    }
 
     let mut plan = plan::plan_event(&event, policy, &observed);
     if tags_unknown {

@@ -20,8 +20,10 @@ pub enum Tagged {
     Added,
     /// The copy carried them all already: no call.
     Already,
-    /// The copy is gone, or AWS refused for good (alerted once per vault): not marked.
+    /// AWS refused for good (alerted once per account and cause): not marked.
     NotTagged,
+    /// The copy is gone (deleted or expired since it was listed): nothing to tag.
+    Gone,
 }
 
 /// The original a copy descends from, and its tags: the copy job's source when that is in a
@@ -112,7 +114,7 @@ pub(crate) fn points_of(original: &Original) -> ListQuery {
 
 /// Put the planned tags on the copy: only the missing ones, then mark the hop. A transient
 /// failure or an unreachable account is the caller's to retry; a refusal for good is one
-/// incident per vault; tags that cannot fit are one incident per route.
+/// incident per account and cause; tags that cannot fit are one incident per destination vault.
 pub async fn apply<P: RouterPorts>(
     ports: &P,
     action: &TagRecoveryPoint,
@@ -123,7 +125,7 @@ pub async fn apply<P: RouterPorts>(
     let arn = &action.recovery_point_arn;
     let present = match ports.recovery_point_tags(&vault, arn).await {
         Ok(t) => t,
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Tagged::NotTagged),
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(Tagged::Gone),
         Err(e) if e.kind.is_transient() || e.is_account_denied() => return Err(e),
         Err(e) => return refused(ports, action, &e).await.map(|_| Tagged::NotTagged),
     };
@@ -161,7 +163,7 @@ pub async fn apply<P: RouterPorts>(
 }
 
 /// AWS refused to tag (a role without backup:TagResource, an SCP, a tag it rejects): one
-/// incident per vault until it expires; the copies stay unmarked, so the repair tries again.
+/// incident per account and cause; the copies stay unmarked, so the repair tries again.
 async fn refused<P: RouterPorts>(
     ports: &P,
     action: &TagRecoveryPoint,
@@ -175,8 +177,8 @@ async fn refused<P: RouterPorts>(
         ),
         message: format!(
             "Tagging copies in {} (account {}) was refused: they lack the cost and lineage tags \
-             the policy asks for, so they cannot be charged back. One alert for this refusal, \
-             wherever it recurs (an SCP refuses in every account alike). The reconciler tries \
+             the policy asks for, so they cannot be charged back. One alert for this refusal in \
+             this account, whichever of its vaults it recurs in. The reconciler tries \
              copies of the last two days again every hour; older ones stay untagged and the \
              compliance report's RELAY_COPY_TAGS names them. AWS said: {e}\nLikely fix: allow \
              backup:TagResource and backup:ListTags on the vault's recovery points to the \
@@ -189,8 +191,10 @@ async fn refused<P: RouterPorts>(
         route: None,
         all_chains: false,
     };
+    // One an account and cause: an SCP refusing everywhere is one alert per account, and a
+    // spoke added later that refuses is alerted too.
     let cause = e.code.as_deref().unwrap_or(e.kind.name());
-    incident::raise(ports, format!("tags#{cause}"), alert).await
+    incident::raise(ports, format!("tags#{}#{cause}", action.account), alert).await
 }
 
 /// Tags of the original that cannot go on its copies (AWS's limits): one incident per route.

@@ -268,9 +268,13 @@ pub const TAG_READS_AT_ONCE: usize = 8;
 /// Is this a recovery point whose tags the report reads: a copy it judges (RELAY_COPY_TAGS), or
 /// an original of the same days, whose tags its copies are held to?
 pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
+    // An original is read for copies made up to two days after it; a copy once settled.
+    let (settle, days) = match p.source_vault_arn {
+        Some(_) => (COPY_TAGS_SETTLE_HOURS, COPY_TAGS_DAYS),
+        None => (0, COPY_TAGS_DAYS + 2),
+    };
     let window = p.completion_date.is_some_and(|c| {
-        c <= now - chrono::Duration::hours(COPY_TAGS_SETTLE_HOURS)
-            && c > now - chrono::Duration::days(COPY_TAGS_DAYS)
+        c <= now - chrono::Duration::hours(settle) && c > now - chrono::Duration::days(days)
     });
     p.recovery_point_arn.contains(":backup:")
         && matches!(p.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE"))

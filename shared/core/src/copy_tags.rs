@@ -24,7 +24,7 @@ pub fn is_aws_key(key: &str) -> bool {
 
 /// A character AWS allows in tag keys and values: letters, digits, spaces and `_ . : / = + - @`.
 pub fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// The first character of `text` AWS does not allow in a tag, if any.

@@ -262,6 +262,9 @@ pub struct PlanNeeds {
     /// The recovery point to describe (in its vault) for its original and status: copy job
     /// events carry the job's creation date, not the original's.
     pub describe: Option<(VaultArn, String)>,
+    /// The resource whose tags only the landed copy's tagging needs (its route selects on
+    /// them): read at best, since tagging never holds a chain up.
+    pub tags_for_tagging: Option<String>,
 }
 
 /// What the planner knows besides the event.
@@ -337,10 +340,12 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
             let tagged_in = policy.tags.tags_anything()
                 && tagging::route_into_of(policy, &landing, vault)
                     .is_some_and(|r| !r.select.tags.is_empty());
-            let tags_of =
-                (outside || tagged_in || routes.iter().any(|r| !r.select.tags.is_empty()))
-                    .then(|| landing.resource_arn.clone())
-                    .flatten();
+            let tags_of = (outside || routes.iter().any(|r| !r.select.tags.is_empty()))
+                .then(|| landing.resource_arn.clone())
+                .flatten();
+            let tags_for_tagging = (tagged_in && tags_of.is_none())
+                .then(|| landing.resource_arn.clone())
+                .flatten();
             let locks_of = routes
                 .iter()
                 .filter_map(|r| policy.vault(&r.to).map(|v| v.arn.clone()))
@@ -350,12 +355,12 @@ pub fn plan_needs(event: &ParsedEvent, policy: &Policy) -> PlanNeeds {
                 tags_of,
                 locks_of,
                 describe,
+                tags_for_tagging,
             }
         }
         Found::Guarded(_, vault) => PlanNeeds {
-            tags_of: None,
             locks_of: vec![vault.arn.clone()],
-            describe: None,
+            ..PlanNeeds::default()
         },
         // The failed copy's source point, described where the job ran, names its original.
         Found::Failed(f) => PlanNeeds {

@@ -75,7 +75,7 @@ pub(super) async fn check<P: RouterPorts>(
     let action = tag_action(ctx.policy, &ctx.to.arn, &copy, &route, &original, &found);
     match tagging::apply(ctx.ports, &action).await? {
         Tagged::Added => report.copies_tagged += 1,
-        Tagged::Already => {}
+        Tagged::Already | Tagged::Gone => {}
         // Refused (alerted once): the vault's other copies wait for the next pass, not each
         // its own refusal.
         Tagged::NotTagged => {

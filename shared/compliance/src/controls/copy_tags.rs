@@ -15,55 +15,57 @@ pub(super) fn copy_tags(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, V
     if v.reached.is_empty() {
         return na("no route selects the table");
     }
-    // Only copies whose tags were read are judged; a read that failed is a gap of the report.
-    let judged: Vec<(
-        &PointView,
-        &relay_core::policy::Vault,
-        &relay_core::policy::Tags,
-    )> = v
+    let (mut judged, mut missing, mut unverified) = (0, Vec::new(), Vec::new());
+    let copies = v
         .points
         .iter()
         .filter(|p| p.source_vault_arn.is_some() && judges_tags(p, ix.now))
-        .filter_map(|p| {
-            let vault = *v.reached.iter().find(|r| r.arn == p.vault)?;
-            Some((*p, vault, p.tags.as_ref()?))
-        })
-        .collect();
-    if judged.is_empty() {
-        return na(format!(
-            "no copy completed in the last {COPY_TAGS_DAYS} days to judge (copies are judged once settled)"
-        ));
+        .filter_map(|p| Some((*p, *v.reached.iter().find(|r| r.arn == p.vault)?)));
+    for (copy, vault) in copies {
+        match lacking(ix, v, copy, vault) {
+            // Its tags, or its original's, were not read: a gap of the report, not a verdict.
+            None => unverified.push(evidence(copy, "not verified: tags not read".into())),
+            Some(lacks) if lacks.is_empty() => judged += 1,
+            Some(lacks) => {
+                judged += 1;
+                missing.push(evidence(copy, format!("lacks {}", lacks.join(", "))));
+            }
+        }
     }
-    let missing: Vec<Evidence> = judged
-        .iter()
-        .filter_map(|(p, vault, tags)| {
-            let lacks = lacking(ix, v, p, vault, tags);
-            (!lacks.is_empty()).then(|| evidence(p, format!("lacks {}", lacks.join(", "))))
-        })
-        .collect();
-    let n = judged.len();
-    match missing.len() {
-        0 => ok(
-            format!("all {n} copies of the last {COPY_TAGS_DAYS} days carry the policy's tags"),
+    let unread = match unverified.len() {
+        0 => String::new(),
+        u => format!(" ({u} more could not be verified)"),
+    };
+    match (judged, missing.len()) {
+        (0, _) if unverified.is_empty() => na(format!(
+            "no copy completed in the last {COPY_TAGS_DAYS} days to judge (copies are judged once settled)"
+        )),
+        (0, _) => na(format!(
+            "{} copies of the last {COPY_TAGS_DAYS} days could not be verified (see the gaps)",
+            unverified.len()
+        )),
+        (n, 0) => ok(
+            format!("all {n} copies of the last {COPY_TAGS_DAYS} days carry the policy's tags{unread}"),
             Vec::new(),
         ),
-        m => bad(format!("{m} of {n} copies lack the policy's tags"), missing),
+        (n, m) => bad(format!("{m} of {n} copies lack the policy's tags{unread}"), missing),
     }
 }
 
-/// The tags a copy lacks: what the router would have put on it, from its original as the
-/// inventory read it (its ARN, its tags), and the lineage of any route into its vault.
+/// The tags a copy lacks (`None`: not judged, its tags or its original's unread): what the router
+/// would have put on it from its original as the inventory read it, and the lineage of a route
+/// into its vault. An original no longer held asks only the lineage.
 fn lacking(
     ix: &Index<'_>,
     v: &TableView<'_>,
     copy: &PointView,
     vault: &relay_core::policy::Vault,
-    tags: &relay_core::policy::Tags,
-) -> Vec<String> {
+) -> Option<Vec<String>> {
+    let tags = copy.tags.as_ref()?;
     let original = v.points.iter().find(|p| {
         p.source_vault_arn.is_none()
             && p.creation_date == copy.creation_date
-            && p.vault != copy.vault
+            && relay_core::plan::is_root(ix.policy, &p.vault.to_string())
     });
     let route = ix
         .policy
@@ -74,22 +76,21 @@ fn lacking(
         .find(|name| tags.get(ROUTE_TAG) == Some(&route_value(name)))
         .unwrap_or_else(|| format!("(a route into {})", vault.alias));
     let (arn, source_tags) = match original {
-        Some(o) => (
-            Some(o.recovery_point_arn.as_str()),
-            o.tags.clone().unwrap_or_default(),
-        ),
+        Some(o) => (Some(o.recovery_point_arn.as_str()), o.tags.clone()?),
         None => (None, relay_core::policy::Tags::new()),
     };
     let wanted = desired_tags(&ix.policy.tags, &source_tags, arn, &route);
     if carries(&wanted.tags, tags) {
-        return Vec::new();
+        return Some(Vec::new());
     }
-    wanted
-        .tags
-        .iter()
-        .filter(|(k, val)| tags.get(*k) != Some(*val))
-        .map(|(k, _)| k.clone())
-        .collect()
+    Some(
+        wanted
+            .tags
+            .iter()
+            .filter(|(k, val)| tags.get(*k) != Some(*val))
+            .map(|(k, _)| k.clone())
+            .collect(),
+    )
 }
 
 fn evidence(p: &PointView, detail: String) -> Evidence {
