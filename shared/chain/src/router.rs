@@ -2,8 +2,6 @@
 //! decisions are the planner's; this only looks up what the plan needs, applies the plan through
 //! the ledger so every side effect is claimed first, and reports what happened.
 
-use std::collections::BTreeMap;
-
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +19,7 @@ use relay_core::plan::{
 };
 use relay_core::policy::Policy;
 use relay_core::ports::{
-    Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob, TagPort,
+    Alert, ErrorKind, HopFailure, LedgerPort, PortError, RouterPorts, StartedJob,
 };
 use tags::{lands_by_route, observe_original, tag_copy, tag_held};
 
@@ -170,9 +168,8 @@ pub async fn handle_event<P: RouterPorts>(
     });
     let mut tags_unknown = observed.original.is_none() && lands_by_route(policy, &event);
     if let Some(resource) = &needs.tags_for_tagging {
-        match ports.resource_tags(resource).await {
+        match crate::tagging::table_tags(ports, resource).await {
             Ok(tags) => observed.resource_tags = tags,
-            Err(e) if e.kind == ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(error = %e, "the table's tags could not be read; the copy's tags wait for the repair");
                 tags_unknown = true;
@@ -283,9 +280,8 @@ async fn chain_from_held<P: RouterPorts>(
         }
         let routes: Vec<_> = policy.routes_from(&vault.alias).collect();
         if routes.iter().any(|r| !r.select.tags.is_empty()) && !tags_read {
-            tags = match ports.resource_tags(&copy.original.resource_arn).await {
+            tags = match crate::tagging::table_tags(ports, &copy.original.resource_arn).await {
                 Ok(t) => t,
-                Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
                 Err(e) => {
                     settle(ports, Err(e), retry_event, out).await?;
                     continue;
@@ -375,12 +371,7 @@ pub(crate) async fn observe<P: RouterPorts>(
 ) -> Result<Observed, PortError> {
     let mut observed = Observed::default();
     if let Some(resource) = &needs.tags_of {
-        observed.resource_tags = match ports.resource_tags(resource).await {
-            Ok(tags) => tags,
-            // A deleted table has no tags: routes that select on tags do not match it.
-            Err(e) if e.kind == ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e),
-        };
+        observed.resource_tags = crate::tagging::table_tags(ports, resource).await?;
     }
     for vault in &needs.locks_of {
         match ports.vault_lock(vault).await {

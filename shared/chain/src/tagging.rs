@@ -62,7 +62,11 @@ pub async fn find_original<P: RouterPorts>(
     })
 }
 
-async fn table_tags<P: RouterPorts>(ports: &P, resource: &str) -> Result<Tags, PortError> {
+/// A table's tags; a deleted table has none (routes that select on tags do not match it).
+pub(crate) async fn table_tags<P: RouterPorts>(
+    ports: &P,
+    resource: &str,
+) -> Result<Tags, PortError> {
     match ports.resource_tags(resource).await {
         Ok(t) => Ok(t),
         Err(e) if e.kind == ErrorKind::NotFound => Ok(Tags::new()),

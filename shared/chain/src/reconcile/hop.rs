@@ -97,11 +97,7 @@ pub(super) async fn tags_of<P: RouterPorts>(
     if let Some(t) = tags.get(resource) {
         return Ok(t.clone());
     }
-    let t = match ctx.ports.resource_tags(resource).await {
-        Ok(t) => t,
-        Err(e) if e.kind == ErrorKind::NotFound => Tags::new(),
-        Err(e) => return Err(e),
-    };
+    let t = crate::tagging::table_tags(ctx.ports, resource).await?;
     tags.insert(resource.to_string(), t.clone());
     Ok(t)
 }
