@@ -463,8 +463,10 @@ fn a_closed_pipe_is_an_error_not_a_panic() {
     // A pipe whose reading end is closed before relay starts: its first write fails, always.
     // (libc's pipe: std::io::pipe is past the workspace's rust-version.)
     let mut fds = [0; 2];
-    // SAFETY: pipe(2) fills both descriptors on success; each is owned exactly once below.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // Close-on-exec: a child another test spawns meanwhile must not inherit the reading end and
+    // keep the pipe open (then the write succeeds and the test flakes).
+    // SAFETY: pipe2(2) fills both descriptors on success; each is owned exactly once below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(reader);
     let o = Command::new(RELAY)
