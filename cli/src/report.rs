@@ -15,7 +15,8 @@ use crate::{input, out, runtime, Failure, Prepared, SimArgs};
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) sim: SimArgs,
-    /// Directory for report.json, report.csv and report.html (created when missing).
+    /// Directory for report.json, report.csv, report.html and findings.asff.json (Security Hub's
+    /// findings format, ASFF) (created when missing).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Exit 1 when a table is non-compliant or part of the organisation could not be read.
@@ -100,7 +101,7 @@ pub(crate) fn live(
     write_files(&report, dir)?;
     let mut text = render::summary(&report, SUMMARY_TABLES);
     text.push_str(&format!(
-        "Wrote {0}/report.json, {0}/report.csv, {0}/report.html\n",
+        "Wrote {0}/report.json, {0}/report.csv, {0}/report.html, {0}/findings.asff.json\n",
         dir.display()
     ));
     out(&text)?;
@@ -155,7 +156,7 @@ pub(crate) fn simulated(
     }
     text.push_str(&render::summary(&report, SUMMARY_TABLES));
     text.push_str(&format!(
-        "Wrote {0}/report.json, {0}/report.csv, {0}/report.html\n",
+        "Wrote {0}/report.json, {0}/report.csv, {0}/report.html, {0}/findings.asff.json\n",
         dir.display()
     ));
     out(&text)?;
@@ -189,17 +190,20 @@ fn verdict(report: &Report, fail_on_noncompliant: bool) -> Result<(), Failure> {
     }
 }
 
-/// The three files, each written whole to a temporary name and renamed into place, so a reader
+/// The four files, each written whole to a temporary name and renamed into place, so a reader
 /// never sees half a report.
 fn write_files(report: &Report, dir: &Path) -> Result<(), Failure> {
     let json = render::json(report).map_err(|e| input(format!("cannot render JSON: {e}")))?;
     let csv = render::csv(report).map_err(|e| input(format!("cannot render CSV: {e}")))?;
     let html = render::html(report);
+    let findings = serde_json::to_string_pretty(&compliance::findings::findings(report))
+        .map_err(|e| input(format!("cannot render the findings: {e}")))?;
     fs::create_dir_all(dir).map_err(|e| cannot_write(dir, e))?;
     for (name, body) in [
         ("report.json", json),
         ("report.csv", csv),
         ("report.html", html),
+        ("findings.asff.json", findings + "\n"),
     ] {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));

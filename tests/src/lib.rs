@@ -135,6 +135,7 @@ impl MotoServer {
         relay_aws::AwsPorts {
             ledger: relay_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
             pieces: None,
+            change_events: None,
             alerts: relay_aws::SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
             sessions: relay_aws::Sessions::new(config, relay_aws::SessionConfig::default()),
         }

@@ -541,7 +541,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn report_writes_three_files_and_prints_a_summary() {
+fn report_writes_four_files_and_prints_a_summary() {
     let dir = temp_dir("report");
     let out = dir.to_string_lossy().to_string();
     let o = relay(&[
@@ -575,7 +575,74 @@ fn report_writes_three_files_and_prints_a_summary() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
+    findings_agree_with_the_report_and_botocore_accepts_them(&dir, &json);
+}
+
+/// One finding per table and applicable control, its status the report's; botocore's model of
+/// BatchImportFindings (a client no one here wrote) and ASFF's rules accept every one, and
+/// refuse a finding spoiled on purpose (the check can fail).
+fn findings_agree_with_the_report_and_botocore_accepts_them(
+    dir: &std::path::Path,
+    report: &serde_json::Value,
+) {
+    let path = dir.join("findings.asff.json");
+    let findings: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut expected = Vec::new();
+    for table in report["resources"].as_array().unwrap() {
+        for c in table["controls"].as_array().unwrap() {
+            let status = match c["status"].as_str().unwrap() {
+                "COMPLIANT" => "PASSED",
+                "NON_COMPLIANT" => "FAILED",
+                _ => continue,
+            };
+            let id = format!(
+                "backup-relay/{}/{}",
+                c["id"].as_str().unwrap(),
+                table["resource_arn"].as_str().unwrap()
+            );
+            expected.push((
+                id,
+                status.to_string(),
+                table["account"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let got: Vec<(String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["Id"].as_str().unwrap().to_string(),
+                f["Compliance"]["Status"].as_str().unwrap().to_string(),
+                f["AwsAccountId"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/check_asff.py");
+    let check = |file: &std::path::Path| {
+        Command::new(&python)
+            .args([script, &file.to_string_lossy()])
+            .output()
+            .unwrap()
+    };
+    let o = check(&path);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let mut spoiled = findings.clone();
+    spoiled[0].as_object_mut().unwrap().remove("Resources");
+    spoiled[1]["AwsAccountId"] = "999999999999".into();
+    let bad = dir.join("spoiled.json");
+    std::fs::write(&bad, serde_json::to_string(&spoiled).unwrap()).unwrap();
+    let o = check(&bad);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("Resources"), "{text}");
+    assert!(
+        text.contains("ProductArn is not the default product"),
+        "{text}"
+    );
 }
 
 #[test]

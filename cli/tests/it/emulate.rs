@@ -70,6 +70,7 @@ impl Emulator {
         AwsPorts {
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
             pieces: None,
+            change_events: None,
             alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
             sessions: Sessions::new(
                 config,

@@ -15,6 +15,8 @@ pub struct Settings {
     pub work_bucket: String,
     /// `INVENTORY_CONCURRENCY`: account-Regions inventoried at once (1 to 64).
     pub concurrency: usize,
+    /// `EVENT_BUS_NAME`: the hub's bus, where each compliance change is put as an event.
+    pub event_bus: String,
 }
 
 impl Settings {
@@ -45,10 +47,15 @@ impl Settings {
                 reason: "is REPORT_BUCKET: a run's parts would stay under the reports' lock".into(),
             });
         }
+        let event_bus = get("EVENT_BUS_NAME")
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))?;
         Ok(Self {
             bucket,
             work_bucket,
             concurrency,
+            event_bus,
         })
     }
 }
@@ -90,16 +97,26 @@ mod tests {
                 ..
             })
         ));
+        assert_eq!(
+            Settings::from_env(env(&[
+                ("REPORT_BUCKET", "reports"),
+                ("WORK_BUCKET", "work")
+            ])),
+            Err(ConfigError::Missing("EVENT_BUS_NAME"))
+        );
         let s = Settings::from_env(env(&[
             ("REPORT_BUCKET", "reports"),
             ("WORK_BUCKET", "work"),
+            ("EVENT_BUS_NAME", "backup-relay"),
         ]))
         .unwrap();
+        assert_eq!(s.event_bus, "backup-relay");
         assert_eq!((s.bucket.as_str(), s.concurrency), ("reports", 8));
         assert_eq!(s.work_bucket, "work");
         let s = Settings::from_env(env(&[
             ("REPORT_BUCKET", "reports"),
             ("WORK_BUCKET", "work"),
+            ("EVENT_BUS_NAME", "backup-relay"),
             ("INVENTORY_CONCURRENCY", "16"),
         ]))
         .unwrap();
@@ -113,6 +130,7 @@ mod tests {
                 Settings::from_env(env(&[
                     ("REPORT_BUCKET", "reports"),
                     ("WORK_BUCKET", "work"),
+                    ("EVENT_BUS_NAME", "backup-relay"),
                     ("INVENTORY_CONCURRENCY", bad)
                 ])),
                 Err(ConfigError::Invalid {

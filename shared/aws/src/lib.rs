@@ -7,6 +7,7 @@ pub mod aws_clock;
 pub mod backup;
 pub mod backup_inventory;
 pub mod errors;
+pub mod findings;
 pub mod ledger;
 pub mod organizations;
 pub mod policy_store;
@@ -30,10 +31,15 @@ use relay_core::ports::{
 };
 
 use errors::in_account;
+use findings::SecurityHubApi;
+use relay_compliance::change_events::{ChangeDetail, ChangeEventsPort};
+use relay_compliance::findings::import::{FailedFinding, FindingsPort};
+use relay_compliance::findings::Finding;
 use relay_core::retention::{Lifecycle, VaultLock};
 
 pub use alerts::SnsAlerts;
 pub use backup::BackupApi;
+pub use findings::EventBus;
 pub use ledger::DynamoLedger;
 pub use organizations::AwsOrganizations;
 pub use policy_store::{AwsPolicyStore, S3Address};
@@ -49,6 +55,39 @@ pub struct AwsPorts {
     pub alerts: SnsAlerts,
     /// The reconciler's pieces queue (`PIECES_QUEUE_URL`), where it has one.
     pub pieces: Option<SqsQueue>,
+    /// The hub's event bus for compliance changes (the compliance-report function's
+    /// `EVENT_BUS_NAME`), where it has one.
+    pub change_events: Option<EventBus>,
+}
+
+/// Security Hub in the table's own account and Region, through its executor role: Security Hub
+/// takes findings only from the account they name.
+impl FindingsPort for AwsPorts {
+    async fn import_findings(
+        &self,
+        at: &Location,
+        findings: &[Finding],
+    ) -> PortResult<Vec<FailedFinding>> {
+        let config = self.sessions.config_for(at).await;
+        SecurityHubApi::new(aws_sdk_securityhub::Client::new(&config))
+            .import(findings)
+            .await
+            .map_err(|e| in_account(&at.account, e))
+    }
+}
+
+impl ChangeEventsPort for AwsPorts {
+    async fn put_change_events(&self, details: &[ChangeDetail]) -> PortResult<Vec<usize>> {
+        match &self.change_events {
+            Some(bus) => bus.put(details).await,
+            None => Err(PortError::new(
+                ErrorKind::Permanent,
+                "PutEvents",
+                None,
+                "no event bus is configured (EVENT_BUS_NAME)",
+            )),
+        }
+    }
 }
 
 impl relay_core::ports::PieceQueue for AwsPorts {

@@ -3,43 +3,12 @@
 //! alerted. An alert whose send failed stays in the ledger as an unsent incident, and the
 //! reconciler's next run sends it (the outbox): never zero alerts, never a storm.
 
-use relay_core::ports::{
-    Alert, AlertPort, Clock, Incident, LedgerPort, PortError, PortResult, RouterPorts,
-};
+pub use relay_core::incident::{mark_sent, raise_with};
+use relay_core::ports::{Alert, Incident, LedgerPort, PortError, PortResult, RouterPorts};
 
 /// Open `id` with `alert` and send it if this call opened it. `Ok(true)` when this call sent it.
 pub async fn raise<P: RouterPorts>(ports: &P, id: String, alert: Alert) -> PortResult<bool> {
     raise_with(ports.ledger(), ports, ports, id, alert).await
-}
-
-/// [`raise`] for callers that hold the ledger, the alerts and the clock apart.
-pub async fn raise_with(
-    ledger: &impl LedgerPort,
-    alerts: &impl AlertPort,
-    clock: &impl Clock,
-    id: String,
-    alert: Alert,
-) -> PortResult<bool> {
-    let incident = Incident::new(id, alert, clock.now());
-    if !ledger.open_incident(&incident).await? {
-        return Ok(false);
-    }
-    alerts.send(&incident.alert).await?;
-    mark_sent(ledger, clock, &incident.id).await?;
-    Ok(true)
-}
-
-/// Mark a sent alert. A mark that fails leaves the alert in the outbox, to be sent a second time:
-/// after a send that went through, the mark is worth more patience than any other write.
-async fn mark_sent(ledger: &impl LedgerPort, clock: &impl Clock, id: &str) -> PortResult<()> {
-    const ROUNDS: u32 = 3;
-    let mut round = 1;
-    loop {
-        match ledger.incident_alerted(id, clock.now()).await {
-            Err(e) if e.kind.is_transient() && round < ROUNDS => round += 1,
-            other => return other,
-        }
-    }
 }
 
 /// An account whose executor role cannot be assumed: one incident until it is reachable again.

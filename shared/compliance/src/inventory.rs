@@ -140,6 +140,8 @@ pub enum GapKind {
     RecoveryPoints,
     Incidents,
     RestoreTests,
+    /// Security Hub did not take the findings (not enabled, refused).
+    SecurityHub,
     #[default]
     Other,
 }

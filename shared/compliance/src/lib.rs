@@ -6,9 +6,11 @@
 //! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
 
 pub mod alert;
+pub mod change_events;
 pub mod controls;
 pub mod cost;
 pub mod emf;
+pub mod findings;
 pub mod inventory;
 pub mod pieces;
 pub mod publish;
@@ -206,6 +208,10 @@ pub struct Verdicts {
     pub schema: String,
     pub generated_at: DateTime<Utc>,
     pub tables: Vec<Verdict>,
+    /// Per `ACCOUNT/REGION`: when its findings were last all imported into Security Hub, kept
+    /// while every import since went through (see [`findings::plan`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub findings_synced: BTreeMap<String, DateTime<Utc>>,
 }
 
 pub const VERDICTS_SCHEMA: &str = "backup-relay/verdicts/v1";
@@ -238,6 +244,7 @@ impl Verdicts {
                     failing: failing_ids(r),
                 })
                 .collect(),
+            findings_synced: BTreeMap::new(),
         }
     }
 }

@@ -3,9 +3,12 @@
 //! compliance-report function only loads the policy, calls [`Publisher::run`] and logs.
 //!
 //! Order of effects, so that no failure loses an alert or leaves a half-written `latest`:
-//! dated files -> change alert -> latest files (`verdicts.json`, the baseline, last). A run that
-//! fails before the baseline is written is compared, next time, against the same previous
-//! verdicts: its changes are alerted again rather than never.
+//! findings imported into Security Hub (what it did not take is a gap of the report) -> dated
+//! files -> change alert and change events -> latest files (`verdicts.json`, the baseline, last).
+//! A run that fails before the baseline is written is compared, next time, against the same
+//! previous verdicts: its changes are alerted and put again rather than never.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,19 +19,26 @@ use relay_core::ports::{
 use relay_core::Policy;
 
 use crate::alert::change_alert;
+use crate::change_events::{self, ChangeEventsPort};
+use crate::findings::import::{self as findings_import, FindingsPort};
+use crate::findings::outcome::{FindingsSummary, Outcome};
+use crate::findings::{self, plan as findings_plan};
 use crate::pieces::{self, PartStore, PieceError, PieceRef, RunRef, Started};
 use crate::store::{self, ReportFile, ReportStore, BASELINE_KEY};
 use crate::{changes, emf, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
-/// open incidents, the alert topic and the time.
-pub trait ReportPorts: InventoryPort + BackupPort + AlertPort + Clock + Sync {
+/// open incidents, the alert topic, Security Hub in every account and Region, the hub's event
+/// bus and the time.
+pub trait ReportPorts:
+    InventoryPort + BackupPort + AlertPort + FindingsPort + ChangeEventsPort + Clock + Sync
+{
     type Ledger: LedgerPort + RestoreEvidence;
     fn ledger(&self) -> &Self::Ledger;
 }
 
 /// The ports the other functions use, plus the inventory reads: `AwsPorts` and the simulator.
-impl<T: RouterPorts + InventoryPort + Sync> ReportPorts for T
+impl<T: RouterPorts + InventoryPort + FindingsPort + ChangeEventsPort + Sync> ReportPorts for T
 where
     T::Ledger: RestoreEvidence,
 {
@@ -55,6 +65,8 @@ pub enum PublishError {
     },
     #[error("cannot send the change alert; reports/latest not moved, so it is sent again: {0}")]
     Alert(#[source] PortError),
+    #[error("cannot put the change events; reports/latest not moved, so they are put again: {0}")]
+    Events(#[source] PortError),
     /// A piece of the run, or the merge, could not do its part.
     #[error(transparent)]
     Piece(#[from] Box<PieceError>),
@@ -67,6 +79,7 @@ impl PublishError {
             Self::ReadPrevious(_) => "PreviousReportUnreadable",
             Self::Write { .. } => "ReportWriteFailed",
             Self::Alert(_) => "AlertFailed",
+            Self::Events(_) => "ChangeEventsFailed",
             Self::Piece(e) => e.error_type(),
         }
     }
@@ -82,6 +95,10 @@ pub struct Published {
     pub alert: Option<Alert>,
     /// The EMF lines, one log event each.
     pub metrics: Vec<String>,
+    /// What Security Hub took.
+    pub findings: FindingsSummary,
+    /// Change events put on the hub's bus.
+    pub events: usize,
 }
 
 /// A run's answer to its invoker: counts and where the report is, never the report itself.
@@ -95,6 +112,8 @@ pub struct PublishSummary {
     pub changes: usize,
     pub alerted: bool,
     pub written: Vec<String>,
+    pub findings: FindingsSummary,
+    pub events: usize,
 }
 
 impl Published {
@@ -109,6 +128,8 @@ impl Published {
             changes: self.changes,
             alerted: self.alert.is_some(),
             written: self.written.clone(),
+            findings: self.findings.clone(),
+            events: self.events,
         }
     }
 }
@@ -132,21 +153,30 @@ impl Baseline {
     }
 }
 
-/// The four renderings of one report, as stored.
+/// The renderings of one report, as stored.
 struct Bodies {
     json: String,
     csv: String,
     html: String,
+    findings: String,
     verdicts: String,
 }
 
 impl Bodies {
-    fn render(report: &Report) -> Result<Self, PublishError> {
+    /// `synced`: each account and Region's last full import of findings, kept in the verdicts.
+    fn render(
+        report: &Report,
+        synced: BTreeMap<String, DateTime<Utc>>,
+    ) -> Result<Self, PublishError> {
+        let mut verdicts = Verdicts::of(report);
+        verdicts.findings_synced = synced;
         Ok(Self {
             json: render::json(report).map_err(PublishError::Json)?,
             csv: render::csv(report).map_err(PublishError::Csv)?,
             html: render::html(report),
-            verdicts: serde_json::to_string(&Verdicts::of(report)).map_err(PublishError::Json)?,
+            findings: serde_json::to_string(&findings::findings(report))
+                .map_err(PublishError::Json)?,
+            verdicts: serde_json::to_string(&verdicts).map_err(PublishError::Json)?,
         })
     }
 
@@ -156,6 +186,7 @@ impl Bodies {
             ReportFile::Csv => &self.csv,
             ReportFile::Html => &self.html,
             ReportFile::Verdicts => &self.verdicts,
+            ReportFile::Findings => &self.findings,
         }
     }
 }
@@ -261,11 +292,19 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         self.publish(report).await
     }
 
-    /// The report compared with the previous verdicts, written, alerted on.
-    pub async fn publish(&self, report: Report) -> Result<Published, PublishError> {
+    /// The report compared with the previous verdicts, its findings imported, written, alerted
+    /// on, its changes put as events.
+    pub async fn publish(&self, mut report: Report) -> Result<Published, PublishError> {
         let now = report.generated_at;
         let baseline = self.previous().await?;
-        let bodies = Bodies::render(&report)?;
+        let sites = findings_plan::plan(&report, baseline.verdicts.as_ref());
+        let results = findings_import::import_all(&self.ports, &sites, self.concurrency).await;
+        let imported = Outcome {
+            sites: &sites,
+            results: &results,
+        };
+        report.gaps.extend(imported.gaps());
+        let bodies = Bodies::render(&report, imported.synced(now))?;
         let order = store::write_order(now);
         let (dated, latest) = order.split_at(ReportFile::ALL.len());
         let mut written = self.write(dated, &bodies).await?;
@@ -279,10 +318,28 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         if let Some(a) = &alert {
             self.ports.send(a).await.map_err(PublishError::Alert)?;
         }
+        let report_key = store::dated_key(now, ReportFile::Json);
+        let events = change_events::change_events(
+            &changed,
+            baseline.verdicts.as_ref(),
+            &report,
+            &report_key,
+        );
+        change_events::put_all(&self.ports, &events)
+            .await
+            .map_err(PublishError::Events)?;
+        if let Err(e) = imported
+            .tell(self.ports.ledger(), &self.ports, &self.ports)
+            .await
+        {
+            tracing::warn!(error_type = "FindingsIncidentFailed", error = %e, "the findings' incidents are told by the next run");
+        }
         written.extend(self.write(latest, &bodies).await?);
         Ok(Published {
             metrics: emf::lines(&report),
             changes: changed.len(),
+            findings: imported.summary(),
+            events: events.len(),
             report,
             written,
             alert,

@@ -46,10 +46,18 @@ pub enum ReportFile {
     Html,
     /// The change alert's baseline ([`crate::Verdicts`]).
     Verdicts,
+    /// The report as Security Hub findings ([`crate::findings`]).
+    Findings,
 }
 
 impl ReportFile {
-    pub const ALL: [ReportFile; 4] = [Self::Json, Self::Csv, Self::Html, Self::Verdicts];
+    pub const ALL: [ReportFile; 5] = [
+        Self::Json,
+        Self::Csv,
+        Self::Html,
+        Self::Findings,
+        Self::Verdicts,
+    ];
 
     pub fn file_name(self) -> &'static str {
         match self {
@@ -57,12 +65,13 @@ impl ReportFile {
             Self::Csv => "report.csv",
             Self::Html => "report.html",
             Self::Verdicts => "verdicts.json",
+            Self::Findings => "findings.asff.json",
         }
     }
 
     pub fn content_type(self) -> &'static str {
         match self {
-            Self::Json | Self::Verdicts => "application/json",
+            Self::Json | Self::Verdicts | Self::Findings => "application/json",
             Self::Csv => "text/csv; charset=utf-8",
             Self::Html => "text/html; charset=utf-8",
         }
@@ -92,6 +101,7 @@ pub fn write_order(generated_at: DateTime<Utc>) -> Vec<(String, ReportFile)> {
         ReportFile::Html,
         ReportFile::Csv,
         ReportFile::Json,
+        ReportFile::Findings,
         ReportFile::Verdicts,
     ]
     .map(|f| (latest_key(f), f));
@@ -128,10 +138,12 @@ mod tests {
                 "reports/2026/03/07/report.json",
                 "reports/2026/03/07/report.csv",
                 "reports/2026/03/07/report.html",
+                "reports/2026/03/07/findings.asff.json",
                 "reports/2026/03/07/verdicts.json",
                 "reports/latest/report.html",
                 "reports/latest/report.csv",
                 "reports/latest/report.json",
+                "reports/latest/findings.asff.json",
                 "reports/latest/verdicts.json",
             ]
         );

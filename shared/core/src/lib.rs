@@ -9,6 +9,7 @@ pub mod copy_tags;
 pub mod event;
 pub mod guard;
 pub mod iam;
+pub mod incident;
 pub mod ledger;
 pub mod organization;
 pub mod plan;

@@ -28,6 +28,7 @@ pub mod latency;
 mod model;
 mod points;
 mod ports;
+pub mod security_hub;
 mod tags;
 
 pub use events::{Delivery, Target};
@@ -124,6 +125,9 @@ pub struct World {
     pub retentions_shortened: u64,
     /// Alerts really published (the alert topic's side).
     pub alerts: Vec<Alert>,
+    /// Security Hub in every account and Region, and the events put on the hub's bus.
+    pub security_hub: security_hub::SecurityHub,
+    pub change_events: Vec<relay_compliance::change_events::ChangeDetail>,
     /// Operations AWS answers ServiceUnavailableException to, every time, until removed.
     pub unavailable: BTreeSet<&'static str>,
     /// Backup jobs AWS failed, by vault and AWS's message.
@@ -206,6 +210,8 @@ impl World {
             cold_points: BTreeSet::new(),
             point_tags: HashMap::new(),
             cold_due: BTreeMap::new(),
+            security_hub: Default::default(),
+            change_events: Vec::new(),
             held: Held::default(),
             publish_down_until: None,
             retentions_shortened: 0,

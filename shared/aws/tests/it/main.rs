@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adapters;
+mod findings;
 mod inventory;
 mod organizations;
 mod policy_owner;
