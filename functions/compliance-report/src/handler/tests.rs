@@ -40,7 +40,7 @@ fn now() -> DateTime<Utc> {
 struct FakeAws {
     /// The ledger (open incidents): the simulator's, empty.
     ledger: Sim,
-    tables: Vec<TableFacts>,
+    tables: Mutex<Vec<TableFacts>>,
     alerts: Mutex<Vec<Alert>>,
     refuse_alerts: Mutex<bool>,
 }
@@ -61,10 +61,10 @@ impl FakeAws {
     fn new() -> Self {
         Self {
             ledger: Sim::new(World::new(now(), 1, Faults::none())),
-            tables: vec![
+            tables: Mutex::new(vec![
                 table("orders", "111111111111"),
                 table("users", "111111111111"),
-            ],
+            ]),
             alerts: Mutex::new(Vec::new()),
             refuse_alerts: Mutex::new(false),
         }
@@ -88,6 +88,8 @@ impl InventoryPort for FakeAws {
     async fn tables(&self, at: &Location) -> PortResult<Vec<TableFacts>> {
         Ok(self
             .tables
+            .lock()
+            .unwrap()
             .iter()
             .filter(|t| (t.account.as_str(), t.region.as_str()) == (&at.account, &at.region))
             .cloned()
@@ -359,7 +361,7 @@ async fn a_refused_alert_keeps_latest_unmoved_so_the_next_run_sends_it() {
     let err = f.run(&policy(), &policy_digest(POLICY)).await.unwrap_err();
     assert_eq!(err.error_type(), "AlertFailed");
     assert_eq!(f.store().body(BASELINE_KEY), None);
-    assert_eq!(f.store().puts(), all_keys()[..4]);
+    assert_eq!(f.store().puts(), all_keys()[..5]);
 
     *f.ports().refuse_alerts.lock().unwrap() = false;
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
@@ -411,7 +413,7 @@ async fn a_too_large_previous_report_is_compared_as_none_not_a_failed_run() {
         .unwrap()
         .message
         .contains("over the 67108864-byte limit"));
-    assert_eq!(out.written.len(), 8);
+    assert_eq!(out.written.len(), 10);
 }
 
 #[tokio::test]
@@ -422,7 +424,8 @@ async fn an_on_demand_invoke_answers_with_counts_and_keys() {
     };
     assert_eq!((answer.resources, answer.non_compliant), (2, 2));
     assert!(answer.alerted);
-    assert_eq!(answer.written[7], BASELINE_KEY);
+    assert_eq!(answer.written[9], BASELINE_KEY);
+    assert!(answer.findings.imported > 0 && answer.events == 2);
     // As the invoker reads it: counts and keys, never the tables or their tags.
     let json = serde_json::to_value(&answer).unwrap();
     assert!(json.get("resources_detail").is_none() && !json.to_string().contains("backup-tier"));
@@ -537,3 +540,5 @@ async fn a_merge_of_a_run_never_started_is_named() {
     assert_eq!(d.error_type, "RunNotStarted");
     assert!(f.store().puts().is_empty());
 }
+
+mod security_hub;
