@@ -19,8 +19,8 @@
   6. `cargo lambda deploy` finds each function: named FunctionNamePrefix + its crate, and the crate's
      [package.metadata.lambda.deploy] has the template's memory and timeout, merge_env (the stack's
      environment stays) and no role, tracing or layers (the stack's stay);
-  7. split roles: the compliance report's EXECUTOR_ROLE_NAME is ReaderRoleName and it may assume only
-     that role in member accounts; every other function assumes only ExecutorRoleName; the StackSet
+  7. split roles: the compliance report's EXECUTOR_ROLE_NAME is ReaderRoleName, its FINDINGS_ROLE_NAME
+     FindingsRoleName, and it may assume only those two roles in member accounts; every other function assumes only ExecutorRoleName; the StackSet
      trusts the writing functions' roles with the writer and the report's with the reader, and passes
      the reader's name, the break-glass principal, the route accounts and the locks (the bunker
      accounts' overridden in a group of their own, left out of the other); no retired
@@ -41,7 +41,9 @@
      pieces from the work bucket, run InventoryConcurrency at once (the function's reserved
      concurrency too) and tolerate every failure (a failed piece is a gap, never a held run); the
      function's parts go to that work bucket, which is not the locked report bucket and expires
-     runs/.
+     runs/;
+ 14. the dashboard's body is JSON once substituted, and graphs compliance per control and per
+     account, the chains, the alerts and every queue of the template.
 Then each check is shown to bite: a template broken in its way must fail it.
 
 Usage: python check_hub.py [TEMPLATE [SPOKE]]   (default: template.yaml and spoke.yaml next to this file;
@@ -52,6 +54,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import sys
 import tomllib
 
@@ -337,6 +340,7 @@ def check_stackset(template, spoke, out):
         out.append(f"{name}: GlobalResourcesRegion is not the first of SpokeRegions")
     expected = {"OrganizationId": {"Ref": "OrganizationId"}, "HubAccountId": {"Ref": "AWS::AccountId"},
                 "ExecutorRoleName": {"Ref": "ExecutorRoleName"}, "ReaderRoleName": {"Ref": "ReaderRoleName"},
+                "FindingsRoleName": {"Ref": "FindingsRoleName"},
                 "CopyRoleName": {"Ref": "CopyRoleName"}, "HubEventBusArn": {"Fn::GetAtt": ["RelayBus", "Arn"]},
                 "BreakGlassPrincipalArn": {"Ref": "SpokeBreakGlassPrincipalArn"},
                 "StackSetExecutionRoleName": {"Ref": "SpokeStackSetExecutionRoleName"},
@@ -393,9 +397,14 @@ def check_split_roles(template, out):
             out.append(f"{name}: EXECUTOR_ROLE_NAME is {role_name}, not !Ref {wanted}")
         assumed = [r for st in function_statements(ev, res) if st.get("Effect") == "Allow"
                    and "sts:AssumeRole" in as_list(st.get("Action")) for r in as_list(st.get("Resource"))]
-        role = ev.params["ReaderRoleName" if binary == "compliance-report" else "ExecutorRoleName"]
-        if assumed != [f"arn:aws:iam::*:role/{role}"]:
-            out.append(f"{name}: may assume {assumed}, not only the {wanted} role")
+        if binary == "compliance-report":
+            allowed = [f"arn:aws:iam::*:role/{ev.params[p]}" for p in ("ReaderRoleName", "FindingsRoleName")]
+            if own.get("FINDINGS_ROLE_NAME") != {"Ref": "FindingsRoleName"}:
+                out.append(f"{name}: FINDINGS_ROLE_NAME is not !Ref FindingsRoleName")
+        else:
+            allowed = [f"arn:aws:iam::*:role/{ev.params['ExecutorRoleName']}"]
+        if assumed != allowed:
+            out.append(f"{name}: may assume {assumed}, not only {allowed}")
 
 
 def check_bus(template, out):
@@ -576,6 +585,7 @@ def problems(template, spoke, crates):
     check_report_bucket(template, out)
     check_policy_bucket(template, out)
     check_report_runs(template, out)
+    check_dashboard(template, out)
     return out
 
 
@@ -585,6 +595,30 @@ def statement(template, function, sid):
         if isinstance(body, dict) and body.get("Sid") == sid:
             return st, body
     raise KeyError(sid)
+
+
+def check_dashboard(template, out):
+    resources = template["Resources"]
+    dashboards = [r for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Dashboard"]
+    if len(dashboards) != 1:
+        out.append(f"{len(dashboards)} dashboards, not one")
+        return
+    body = (dashboards[0]["Properties"].get("DashboardBody") or {}).get("Fn::Sub")
+    if not isinstance(body, str):
+        out.append("the dashboard's body is not one Fn::Sub string")
+        return
+    try:
+        json.loads(re.sub(r"\$\{[^}]+\}", "X", body))
+    except ValueError as e:
+        out.append(f"the dashboard's body is not JSON: {e}")
+        return
+    wanted = ["{BackupRelay/Compliance,Control}", "{BackupRelay/Compliance,Account}",
+              '"RELAY_CHAIN_COMPLETE"', "${AlertTopic.TopicName}"]
+    wanted += [f"${{{q}.QueueName}}" for q, r in resources.items() if r.get("Type") == "AWS::SQS::Queue"
+               and not (r.get("Properties") or {}).get("RedrivePolicy")]
+    for w in wanted:
+        if w not in body:
+            out.append(f"the dashboard does not graph {w}")
 
 
 def breakages(t):
@@ -729,7 +763,16 @@ def breakages(t):
     def bucket_without_writer(_, b):
         b["Rules"]["PolicyBucketIsTheOnlySource"]["Assertions"].pop()
 
+    def dashboard_missing_a_queue(res, _):
+        res["ExtraFailedRuns"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+
+    def dashboard_not_json(res, _):
+        dash = next(r for r in res.values() if r.get("Type") == "AWS::CloudWatch::Dashboard")
+        dash["Properties"]["DashboardBody"]["Fn::Sub"] += "}"
+
     return [
+        ("a dead-letter queue the dashboard does not graph", broken(dashboard_missing_a_queue)),
+        ("a dashboard body that is not JSON", broken(dashboard_not_json)),
         ("the compliance report assuming the writer (EXECUTOR_ROLE_NAME)", broken(report_as_writer)),
         ("the compliance report allowed to assume the writer", broken(report_assumes_writer)),
         ("the writer trusting the compliance report's role", broken(report_trusted_by_writer)),

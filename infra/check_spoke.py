@@ -85,8 +85,8 @@ DOCTOR_READS = {
 FORWARDED = {"Backup Job State Change", "Copy Job State Change", "Restore Job State Change",
              "Recovery Point State Change"}
 HUB_BUS = {"Ref": "HubEventBusArn"}
-ROLE_NAME_PARAMETERS = ("ExecutorRoleName", "ReaderRoleName", "CopyRoleName", "HubFunctionRoleNames",
-                        "HubReaderFunctionRoleNames", "OperatorRoleNames")
+ROLE_NAME_PARAMETERS = ("ExecutorRoleName", "ReaderRoleName", "FindingsRoleName", "CopyRoleName",
+                        "HubFunctionRoleNames", "HubReaderFunctionRoleNames", "OperatorRoleNames")
 
 # The accounts of the evaluated scenarios (check_hub.PSEUDO makes this stack's account 123456789012).
 HERE = "123456789012"
@@ -210,6 +210,16 @@ def check_role(name, props, expected, trusted, out, read_only=False):
     names = trusted_names(props)
     if names != trusted:
         out.append(f"{name}: trusted by the roles of {sorted(names)}, not {sorted(trusted)}")
+
+
+def check_own_product(props, out):
+    """The findings role imports into its own account's own product only."""
+    own = "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"
+    for doc in policy_docs(props):
+        for st, _ in statements(doc):
+            for resource in as_list(st.get("Resource")):
+                if text_of(resource) != own:
+                    out.append(f"findings role: Resource {text_of(resource)!r} is not this account's own product")
 
 
 def check_role_name_patterns(template, out):
@@ -395,14 +405,18 @@ def problems(template):
             check_rule(name, props, resources, out)
     writer = roles.get(json.dumps({"Ref": "ExecutorRoleName"}))
     reader = roles.get(json.dumps({"Ref": "ReaderRoleName"}))
+    findings_role = roles.get(json.dumps({"Ref": "FindingsRoleName"}))
     copy_role = roles.get(json.dumps({"Ref": "CopyRoleName"}))
-    if writer is None or reader is None or copy_role is None:
-        out.append("no writer, reader or copy role (RoleName !Ref ExecutorRoleName, ReaderRoleName, CopyRoleName)")
+    if writer is None or reader is None or copy_role is None or findings_role is None:
+        out.append("no writer, reader, findings or copy role "
+                   "(RoleName !Ref ExecutorRoleName, ReaderRoleName, FindingsRoleName, CopyRoleName)")
         return out
     check_role("writer role", writer, WRITER_ACTIONS, {"HubFunctionRoleNames"}, out)
     check_role("reader role", reader, READER_ACTIONS, {"HubReaderFunctionRoleNames", "OperatorRoleNames"}, out,
                read_only=True)
     check_doctor_reads(reader, out)
+    check_role("findings role", findings_role, {"securityhub:BatchImportFindings"}, {"HubReaderFunctionRoleNames"}, out)
+    check_own_product(findings_role, out)
     check_copy_role(copy_role, out)
     check_role_name_patterns(template, out)
     check_evaluated(template, out)

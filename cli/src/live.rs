@@ -41,6 +41,7 @@ pub(crate) async fn ports(executor_role: &str, ledger_table: &str) -> Result<Aws
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&base), ledger_table),
         pieces: None,
         change_events: None,
+        findings_sessions: None,
         alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&base), ""),
         sessions: Sessions::new(
             base,

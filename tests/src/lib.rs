@@ -136,6 +136,7 @@ impl MotoServer {
             ledger: relay_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
             pieces: None,
             change_events: None,
+            findings_sessions: None,
             alerts: relay_aws::SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
             sessions: relay_aws::Sessions::new(config, relay_aws::SessionConfig::default()),
         }

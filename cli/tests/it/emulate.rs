@@ -71,6 +71,7 @@ impl Emulator {
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(&config), "unused"),
             pieces: None,
             change_events: None,
+            findings_sessions: None,
             alerts: SnsAlerts::new(aws_sdk_sns::Client::new(&config), "unused"),
             sessions: Sessions::new(
                 config,

@@ -17,6 +17,9 @@ pub struct Settings {
     pub concurrency: usize,
     /// `EVENT_BUS_NAME`: the hub's bus, where each compliance change is put as an event.
     pub event_bus: String,
+    /// `FINDINGS_ROLE_NAME`: the role assumed in member accounts to import their findings into
+    /// Security Hub; unset: the one EXECUTOR_ROLE_NAME names (single-account use assumes none).
+    pub findings_role: Option<String>,
 }
 
 impl Settings {
@@ -51,11 +54,15 @@ impl Settings {
             .map(|b| b.trim().to_string())
             .filter(|b| !b.is_empty())
             .ok_or(ConfigError::Missing("EVENT_BUS_NAME"))?;
+        let findings_role = get("FINDINGS_ROLE_NAME")
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
         Ok(Self {
             bucket,
             work_bucket,
             concurrency,
             event_bus,
+            findings_role,
         })
     }
 }

@@ -58,6 +58,9 @@ pub struct AwsPorts {
     /// The hub's event bus for compliance changes (the compliance-report function's
     /// `EVENT_BUS_NAME`), where it has one.
     pub change_events: Option<EventBus>,
+    /// The sessions Security Hub's imports go through (the spoke's findings role, the
+    /// compliance-report function's `FINDINGS_ROLE_NAME`); `None`: `sessions`'.
+    pub findings_sessions: Option<Sessions>,
 }
 
 /// Security Hub in the table's own account and Region, through its executor role: Security Hub
@@ -68,7 +71,8 @@ impl FindingsPort for AwsPorts {
         at: &Location,
         findings: &[Finding],
     ) -> PortResult<Vec<FailedFinding>> {
-        let config = self.sessions.config_for(at).await;
+        let sessions = self.findings_sessions.as_ref().unwrap_or(&self.sessions);
+        let config = sessions.config_for(at).await;
         SecurityHubApi::new(aws_sdk_securityhub::Client::new(&config))
             .import(findings)
             .await

@@ -203,6 +203,7 @@ async fn aws_ports(config: &Config, function: &str) -> AwsPorts {
     AwsPorts {
         // The compliance-report function sets its bus (EVENT_BUS_NAME) itself.
         change_events: None,
+        findings_sessions: None,
         pieces: config
             .pieces_queue_url
             .as_deref()

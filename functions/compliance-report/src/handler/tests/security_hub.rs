@@ -32,9 +32,7 @@ fn held(f: &ReportFunction<FakeAws, MemStore, MemoryParts>) -> Vec<(String, Stri
     })
 }
 
-fn events(
-    f: &ReportFunction<FakeAws, MemStore, MemoryParts>,
-) -> Vec<relay_compliance::change_events::ChangeDetail> {
+fn events(f: &ReportFunction<FakeAws, MemStore, MemoryParts>) -> Vec<ChangeDetail> {
     f.ports().ledger.world().change_events.clone()
 }
 
@@ -47,7 +45,7 @@ async fn a_first_run_imports_every_finding_in_its_account_and_a_quiet_day_none()
     assert_eq!(out.findings.calls, findings.len().div_ceil(100));
     assert_eq!(held(&f).len(), findings.len());
     assert!(findings.iter().all(|x| x.aws_account_id == HOME));
-    let file: Vec<relay_compliance::findings::Finding> = serde_json::from_str(
+    let file: Vec<Finding> = serde_json::from_str(
         &f.store()
             .body("reports/2026/11/20/findings.asff.json")
             .unwrap(),
