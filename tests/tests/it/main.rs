@@ -8,6 +8,7 @@ mod copy_tags;
 mod cost;
 mod deploy_moto;
 mod doctor;
+mod findings_moto;
 mod inventory_moto;
 mod layout;
 mod ledger_moto;
