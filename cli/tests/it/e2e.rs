@@ -159,9 +159,21 @@ fn start_function(
     emulator: &str,
     topic: &str,
 ) -> Killed {
+    start_function_with(name, runtime_port, moto, emulator, topic, &[])
+}
+
+fn start_function_with(
+    name: &str,
+    runtime_port: u16,
+    moto: &str,
+    emulator: &str,
+    topic: &str,
+    extra: &[(&str, &str)],
+) -> Killed {
     let policy = std::fs::read_to_string(format!("{ROOT}/infra/examples/policy.yaml")).unwrap();
     let child = Command::new(function_binary(name))
         .env_clear()
+        .envs(extra.iter().copied())
         .env(
             "AWS_LAMBDA_RUNTIME_API",
             format!("127.0.0.1:{runtime_port}"),
@@ -396,5 +408,136 @@ async fn the_real_functions_complete_every_chain_through_the_emulator_and_moto()
             "{key}: emulated {last:#} simulated {simulated:#}"
         );
     }
+    compliance_report_imports_findings_and_puts_change_events(&moto, &endpoint, &topic).await;
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The real compliance-report binary over the same organisation: its findings land in Security
+/// Hub (moto's, the home account's tables) as the report's findings.asff.json holds them, and
+/// each change reaches the queue a rule on the bus routes it to.
+async fn compliance_report_imports_findings_and_puts_change_events(
+    moto: &MotoServer,
+    emulator: &str,
+    topic: &str,
+) {
+    let config = moto.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::new(&config);
+    for bucket in ["relay-reports", "relay-work"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let hub = aws_sdk_securityhub::Client::new(&config);
+    hub.enable_security_hub().send().await.unwrap();
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    events
+        .create_event_bus()
+        .name("relay-hub")
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name("changes")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    events
+        .put_rule()
+        .event_bus_name("relay-hub")
+        .name("changes")
+        .event_pattern(r#"{"source": ["backup-relay"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("q")
+        .arn(format!("arn:aws:sqs:us-east-1:{HOME}:changes"))
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .event_bus_name("relay-hub")
+        .rule("changes")
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+
+    let (port, _rt) = runtime_api().await;
+    let _report = start_function_with(
+        "compliance-report",
+        port,
+        &moto.endpoint,
+        emulator,
+        topic,
+        &[
+            ("REPORT_BUCKET", "relay-reports"),
+            ("WORK_BUCKET", "relay-work"),
+            ("EVENT_BUS_NAME", "relay-hub"),
+        ],
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        ureq::post(&format!("http://127.0.0.1:{port}/invoke"))
+            .send_string("{}")
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|r| r.into_string().map_err(|e| e.to_string()))
+    })
+    .await
+    .unwrap()
+    .expect("the report function answers");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    eprintln!("compliance report: {answer}");
+    assert!(answer["events"].as_u64() > Some(0), "a first report has changes: {answer}");
+    let file = s3
+        .get_object()
+        .bucket("relay-reports")
+        .key("reports/latest/findings.asff.json")
+        .send()
+        .await
+        .unwrap();
+    let body = file.body.collect().await.unwrap().into_bytes();
+    let findings: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    let home: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["AwsAccountId"] == HOME)
+        .collect();
+    assert!(!home.is_empty(), "{answer}");
+    assert_eq!(answer["findings"]["imported"], findings.len(), "{answer}");
+    let mut held = Vec::new();
+    let mut pages = hub.get_findings().max_results(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        held.extend(
+            page.unwrap()
+                .findings()
+                .iter()
+                .map(|f| f.id().unwrap_or_default().to_string()),
+        );
+    }
+    held.sort();
+    let mut ids: Vec<String> = home
+        .iter()
+        .map(|f| f["Id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(held, ids);
+
+    let mut changes = 0;
+    for _ in 0..5 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        changes += got.messages().len();
+        if changes as u64 >= answer["events"].as_u64().unwrap_or(0) {
+            break;
+        }
+    }
+    assert_eq!(answer["events"], changes, "{answer}");
 }

@@ -55,19 +55,38 @@ async fn imported_findings_are_what_security_hub_returns_and_an_import_updates_t
     };
     let held = read(hub.clone()).await;
     assert_eq!(held.len(), 150);
-    let f = held.iter().find(|f| f.id() == Some(first[0].id.as_str())).unwrap();
+    let f = held
+        .iter()
+        .find(|f| f.id() == Some(first[0].id.as_str()))
+        .unwrap();
     assert_eq!(f.aws_account_id(), Some(MOTO_ACCOUNT));
-    assert_eq!(f.compliance().and_then(|c| c.status()).map(|s| s.as_str()), Some("FAILED"));
+    assert_eq!(
+        f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+        Some("FAILED")
+    );
     assert_eq!(f.resources()[0].r#type(), Some("AwsDynamoDbTable"));
 
     // The table recovered: the same id, now PASSED and RESOLVED, and still 150 findings.
     let recovered = moto_findings(&[Status::Compliant]);
-    assert!(ports.import_findings(&at, &recovered).await.unwrap().is_empty());
+    assert!(ports
+        .import_findings(&at, &recovered)
+        .await
+        .unwrap()
+        .is_empty());
     let held = read(hub).await;
     assert_eq!(held.len(), 150);
-    let f = held.iter().find(|f| f.id() == Some(first[0].id.as_str())).unwrap();
-    assert_eq!(f.compliance().and_then(|c| c.status()).map(|s| s.as_str()), Some("PASSED"));
-    assert_eq!(f.workflow().and_then(|w| w.status()).map(|s| s.as_str()), Some("RESOLVED"));
+    let f = held
+        .iter()
+        .find(|f| f.id() == Some(first[0].id.as_str()))
+        .unwrap();
+    assert_eq!(
+        f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+        Some("PASSED")
+    );
+    assert_eq!(
+        f.workflow().and_then(|w| w.status()).map(|s| s.as_str()),
+        Some("RESOLVED")
+    );
 }
 
 #[tokio::test]
@@ -76,8 +95,18 @@ async fn change_events_reach_what_a_rule_on_the_bus_routes_them_to() {
     let config = moto.sdk_config().await;
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    events.create_event_bus().name("relay-hub").send().await.unwrap();
-    let queue = sqs.create_queue().queue_name("team-chat").send().await.unwrap();
+    events
+        .create_event_bus()
+        .name("relay-hub")
+        .send()
+        .await
+        .unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name("team-chat")
+        .send()
+        .await
+        .unwrap();
     let url = queue.queue_url().unwrap().to_string();
     let queue_arn = format!("arn:aws:sqs:us-east-1:{MOTO_ACCOUNT}:team-chat");
     // The README's example rule: every change that leaves a table non-compliant.
@@ -95,7 +124,13 @@ async fn change_events_reach_what_a_rule_on_the_bus_routes_them_to() {
         .put_targets()
         .event_bus_name("relay-hub")
         .rule("non-compliant")
-        .targets(Target::builder().id("chat").arn(&queue_arn).build().unwrap())
+        .targets(
+            Target::builder()
+                .id("chat")
+                .arn(&queue_arn)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -118,10 +153,7 @@ async fn change_events_reach_what_a_rule_on_the_bus_routes_them_to() {
     let mut recovered = report.clone();
     recovered.table = "t2".into();
     recovered.now = Status::Compliant;
-    let refused = ports
-        .put_change_events(&[report, recovered])
-        .await
-        .unwrap();
+    let refused = ports.put_change_events(&[report, recovered]).await.unwrap();
     assert!(refused.is_empty());
     let got = sqs
         .receive_message()
@@ -136,9 +168,16 @@ async fn change_events_reach_what_a_rule_on_the_bus_routes_them_to() {
         .iter()
         .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
         .collect();
-    assert_eq!(bodies.len(), 1, "only the non-compliant one matches: {bodies:?}");
+    assert_eq!(
+        bodies.len(),
+        1,
+        "only the non-compliant one matches: {bodies:?}"
+    );
     assert_eq!(bodies[0]["source"], "backup-relay");
     assert_eq!(bodies[0]["detail-type"], "Backup Relay Compliance Change");
     assert_eq!(bodies[0]["detail"]["table"], "t1");
-    assert_eq!(bodies[0]["detail"]["report_key"], "reports/2026/11/20/report.json");
+    assert_eq!(
+        bodies[0]["detail"]["report_key"],
+        "reports/2026/11/20/report.json"
+    );
 }
