@@ -143,6 +143,51 @@ impl MotoServer {
     }
 }
 
+/// A bus `bus` and a rule on it with `pattern` whose target is a new queue `queue`: as a team
+/// routes Backup Relay's change events. Returns the queue's URL.
+pub async fn route_bus_to_queue(
+    config: &aws_config::SdkConfig,
+    account: &str,
+    bus: &str,
+    pattern: &str,
+    queue: &str,
+) -> String {
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    events.create_event_bus().name(bus).send().await.unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name(queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    events
+        .put_rule()
+        .event_bus_name(bus)
+        .name(queue)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id(queue)
+        .arn(format!("arn:aws:sqs:us-east-1:{account}:{queue}"))
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .event_bus_name(bus)
+        .rule(queue)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
 impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -427,45 +427,15 @@ async fn compliance_report_imports_findings_and_puts_change_events(
     }
     let hub = aws_sdk_securityhub::Client::new(&config);
     hub.enable_security_hub().send().await.unwrap();
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    events
-        .create_event_bus()
-        .name("relay-hub")
-        .send()
-        .await
-        .unwrap();
+    let url = relay_tests::route_bus_to_queue(
+        &config,
+        HOME,
+        "relay-hub",
+        r#"{"source": ["backup-relay"]}"#,
+        "changes",
+    )
+    .await;
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name("changes")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_string();
-    events
-        .put_rule()
-        .event_bus_name("relay-hub")
-        .name("changes")
-        .event_pattern(r#"{"source": ["backup-relay"]}"#)
-        .send()
-        .await
-        .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("q")
-        .arn(format!("arn:aws:sqs:us-east-1:{HOME}:changes"))
-        .build()
-        .unwrap();
-    events
-        .put_targets()
-        .event_bus_name("relay-hub")
-        .rule("changes")
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
-
     let (port, _rt) = runtime_api().await;
     let _report = start_function_with(
         "compliance-report",
@@ -490,7 +460,10 @@ async fn compliance_report_imports_findings_and_puts_change_events(
     .expect("the report function answers");
     let answer: Value = serde_json::from_str(&answer).unwrap();
     eprintln!("compliance report: {answer}");
-    assert!(answer["events"].as_u64() > Some(0), "a first report has changes: {answer}");
+    assert!(
+        answer["events"].as_u64() > Some(0),
+        "a first report has changes: {answer}"
+    );
     let file = s3
         .get_object()
         .bucket("relay-reports")

@@ -4,7 +4,7 @@
 //! run compares against the same baseline and puts them again (at least once; `detail.id`
 //! tells a repeat).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
-use crate::{Change, Report, Status, Verdicts};
+use crate::{Change, Report, ResourceReport, Status, Verdicts};
 
 pub const SOURCE: &str = "backup-relay";
 pub const DETAIL_TYPE: &str = "Backup Relay Compliance Change";
@@ -57,17 +57,21 @@ pub fn change_events(
     report: &Report,
     report_key: &str,
 ) -> Vec<ChangeDetail> {
+    // By ARN: an organisation's changes are looked up in maps, not by scanning every table.
+    let before = Verdicts::by_table(previous);
+    let current: BTreeMap<&str, &ResourceReport> = report
+        .resources
+        .iter()
+        .map(|r| (r.resource_arn.as_str(), r))
+        .collect();
     changes
         .iter()
         .map(|c| {
-            let failing_before: BTreeSet<&str> = previous
-                .and_then(|p| p.tables.iter().find(|t| t.resource_arn == c.resource_arn))
+            let failing_before: BTreeSet<&str> = before
+                .get(c.resource_arn.as_str())
                 .map(|v| v.failing.iter().map(String::as_str).collect())
                 .unwrap_or_default();
-            let now = report
-                .resources
-                .iter()
-                .find(|r| r.resource_arn == c.resource_arn);
+            let now = current.get(c.resource_arn.as_str()).copied();
             let mut controls = Vec::new();
             for r in now.into_iter().flat_map(|r| &r.controls) {
                 let was_failing = failing_before.contains(r.id.as_str());

@@ -228,6 +228,18 @@ pub struct Verdict {
 }
 
 impl Verdicts {
+    /// The previous verdicts by table ARN (none: an empty map).
+    pub fn by_table(previous: Option<&Self>) -> BTreeMap<&str, &Verdict> {
+        previous
+            .map(|p| {
+                p.tables
+                    .iter()
+                    .map(|t| (t.resource_arn.as_str(), t))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn of(report: &Report) -> Self {
         Self {
             schema: VERDICTS_SCHEMA.to_string(),
@@ -277,14 +289,7 @@ pub struct Change {
 /// a non-compliant table whose failing controls changed is one too (a second breakage must not
 /// hide behind the first); a table that left the report is one (it may be unreadable now).
 pub fn changes(previous: Option<&Verdicts>, current: &Report) -> Vec<Change> {
-    let before: BTreeMap<&str, &Verdict> = previous
-        .map(|p| {
-            p.tables
-                .iter()
-                .map(|t| (t.resource_arn.as_str(), t))
-                .collect()
-        })
-        .unwrap_or_default();
+    let before = Verdicts::by_table(previous);
     let mut out: Vec<Change> = current
         .resources
         .iter()

@@ -3,7 +3,6 @@
 //! the ones GetFindings returns, updated in place by the next import; the change events reach a
 //! queue a rule on the bus targets, as a team's rule would route them.
 
-use aws_sdk_eventbridge::types::Target;
 use relay_compliance::change_events::ChangeEventsPort;
 use relay_compliance::findings::import::FindingsPort;
 use relay_compliance::findings::{self, Finding};
@@ -95,45 +94,15 @@ async fn change_events_reach_what_a_rule_on_the_bus_routes_them_to() {
     let config = moto.sdk_config().await;
     let events = aws_sdk_eventbridge::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    events
-        .create_event_bus()
-        .name("relay-hub")
-        .send()
-        .await
-        .unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name("team-chat")
-        .send()
-        .await
-        .unwrap();
-    let url = queue.queue_url().unwrap().to_string();
-    let queue_arn = format!("arn:aws:sqs:us-east-1:{MOTO_ACCOUNT}:team-chat");
     // The README's example rule: every change that leaves a table non-compliant.
-    events
-        .put_rule()
-        .event_bus_name("relay-hub")
-        .name("non-compliant")
-        .event_pattern(
-            r#"{"source": ["backup-relay"], "detail-type": ["Backup Relay Compliance Change"], "detail": {"now": ["NON_COMPLIANT"]}}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    events
-        .put_targets()
-        .event_bus_name("relay-hub")
-        .rule("non-compliant")
-        .targets(
-            Target::builder()
-                .id("chat")
-                .arn(&queue_arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let url = relay_tests::route_bus_to_queue(
+        &config,
+        MOTO_ACCOUNT,
+        "relay-hub",
+        r#"{"source": ["backup-relay"], "detail-type": ["Backup Relay Compliance Change"], "detail": {"now": ["NON_COMPLIANT"]}}"#,
+        "team-chat",
+    )
+    .await;
     let mut ports = moto.aws_ports().await;
     ports.change_events = Some(relay_aws::EventBus::new(events.clone(), "relay-hub"));
 

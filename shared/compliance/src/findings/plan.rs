@@ -65,14 +65,7 @@ pub fn plan(report: &Report, previous: Option<&Verdicts>) -> Vec<Site> {
 /// [`plan`] with full imports of at most `budget` findings.
 pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) -> Vec<Site> {
     let now = report.generated_at;
-    let before: BTreeMap<&str, &Verdict> = previous
-        .map(|p| {
-            p.tables
-                .iter()
-                .map(|t| (t.resource_arn.as_str(), t))
-                .collect()
-        })
-        .unwrap_or_default();
+    let before = Verdicts::by_table(previous);
     let synced = previous.map(|p| &p.findings_synced);
     let mut sites: BTreeMap<String, Site> = BTreeMap::new();
     for r in &report.resources {
