@@ -18,6 +18,9 @@ pub const SOURCE: &str = "backup-relay";
 pub const DETAIL_TYPE: &str = "Backup Relay Compliance Change";
 /// PutEvents takes at most 10 entries a call, 256 KB in all.
 pub const MAX_PER_CALL: usize = 10;
+pub const MAX_CALL_BYTES: usize = 256 * 1024;
+/// The incident of change events the bus refuses for good (one, whatever the number).
+pub const INCIDENT_ID: &str = "change-events#refused";
 /// A reason in an event is cut here (the report has it whole): 17 controls stay far under 256 KB.
 const MAX_REASON_CHARS: usize = 1024;
 
@@ -120,6 +123,45 @@ fn control_change(id: &str, was_failing: bool, now: Status, reason: &str) -> Con
     }
 }
 
+/// Consecutive runs of at most [`MAX_PER_CALL`] events and [`MAX_CALL_BYTES`] (an entry counts
+/// its detail and some 200 bytes of envelope).
+pub fn chunks(details: &[ChangeDetail]) -> Vec<&[ChangeDetail]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, d) in details.iter().enumerate() {
+        let size = serde_json::to_string(d).map_or(MAX_CALL_BYTES, |s| s.len()) + 200;
+        if i > start && (i - start == MAX_PER_CALL || bytes + size > MAX_CALL_BYTES) {
+            out.push(&details[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < details.len() {
+        out.push(&details[start..]);
+    }
+    out
+}
+
+/// The alert of change events the bus refused for good.
+pub fn refused_alert(e: &PortError, count: usize) -> relay_core::ports::Alert {
+    relay_core::ports::Alert {
+        subject: "Backup Relay: compliance change events are refused".into(),
+        message: format!(
+            "The hub's event bus refused this run's {count} compliance change events, and \
+             refuses them for good: rules routing them to teams get nothing until it is fixed (the \
+             report, its change alert and Security Hub's findings are unaffected; this incident \
+             closes when events go through again).\nAWS said: {e}\nLikely fix: the \
+             compliance-report function's role needs events:PutEvents on the bus EVENT_BUS_NAME \
+             names, and the bus must exist."
+        ),
+        hop: None,
+        account: None,
+        resource: None,
+        route: None,
+        all_chains: false,
+    }
+}
+
 /// The hub's event bus.
 pub trait ChangeEventsPort: Send + Sync {
     /// PutEvents of at most [`MAX_PER_CALL`] details: the indexes of the entries it refused.
@@ -133,7 +175,7 @@ pub trait ChangeEventsPort: Send + Sync {
 /// call that fails) fails the whole: the caller leaves the baseline where it was.
 pub async fn put_all(port: &impl ChangeEventsPort, details: &[ChangeDetail]) -> PortResult<usize> {
     let mut calls = 0;
-    for chunk in details.chunks(MAX_PER_CALL) {
+    for chunk in chunks(details) {
         let refused = port.put_change_events(chunk).await?;
         calls += 1;
         if refused.is_empty() {

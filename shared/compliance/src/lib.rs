@@ -212,6 +212,10 @@ pub struct Verdicts {
     /// while every import since went through (see [`findings::plan`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub findings_synced: BTreeMap<String, DateTime<Utc>>,
+    /// Per `ACCOUNT/REGION`: a full import cut by the run's budget, the last finding id it
+    /// imported (findings in id order); the next run goes on from there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub findings_cursor: BTreeMap<String, String>,
 }
 
 pub const VERDICTS_SCHEMA: &str = "backup-relay/verdicts/v1";
@@ -257,6 +261,7 @@ impl Verdicts {
                 })
                 .collect(),
             findings_synced: BTreeMap::new(),
+            findings_cursor: BTreeMap::new(),
         }
     }
 }

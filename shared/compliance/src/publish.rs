@@ -8,8 +8,6 @@
 //! A run that fails before the baseline is written is compared, next time, against the same
 //! previous verdicts: its changes are alerted and put again rather than never.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -163,13 +161,12 @@ struct Bodies {
 }
 
 impl Bodies {
-    /// `synced`: each account and Region's last full import of findings, kept in the verdicts.
-    fn render(
-        report: &Report,
-        synced: BTreeMap<String, DateTime<Utc>>,
-    ) -> Result<Self, PublishError> {
+    /// `imported`: how the findings' import went, kept in the verdicts (each account and Region's
+    /// last full import, and where a cut one goes on).
+    fn render(report: &Report, imported: &Outcome<'_>) -> Result<Self, PublishError> {
         let mut verdicts = Verdicts::of(report);
-        verdicts.findings_synced = synced;
+        verdicts.findings_synced = imported.synced(report.generated_at);
+        verdicts.findings_cursor = imported.cursors();
         Ok(Self {
             json: render::json(report).map_err(PublishError::Json)?,
             csv: render::csv(report).map_err(PublishError::Csv)?,
@@ -304,7 +301,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             results: &results,
         };
         report.gaps.extend(imported.gaps());
-        let bodies = Bodies::render(&report, imported.synced(now))?;
+        let bodies = Bodies::render(&report, &imported)?;
         let order = store::write_order(now);
         let (dated, latest) = order.split_at(ReportFile::ALL.len());
         let mut written = self.write(dated, &bodies).await?;
@@ -325,9 +322,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             &report,
             &report_key,
         );
-        change_events::put_all(&self.ports, &events)
-            .await
-            .map_err(PublishError::Events)?;
+        self.put_events(&events).await?;
         if let Err(e) = imported
             .tell(self.ports.ledger(), &self.ports, &self.ports)
             .await
@@ -344,6 +339,33 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             written,
             alert,
         })
+    }
+
+    /// The change events put. A transient failure fails the run before the baseline moves, so
+    /// the next run puts them again; a lasting one (the bus, its policy, the role) is one
+    /// incident and the report goes on: a person must fix it, and the report must not go stale.
+    async fn put_events(&self, events: &[change_events::ChangeDetail]) -> Result<(), PublishError> {
+        let ledger = self.ports.ledger();
+        match change_events::put_all(&self.ports, events).await {
+            Ok(_) => {
+                let open = ledger.open_incidents().await.unwrap_or_default();
+                if open.iter().any(|i| i.id == change_events::INCIDENT_ID) {
+                    if let Err(e) = ledger.close_incident(change_events::INCIDENT_ID).await {
+                        tracing::warn!(error = %e, "the change events' incident is closed by the next run");
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.kind.is_transient() => Err(PublishError::Events(e)),
+            Err(e) => {
+                let alert = change_events::refused_alert(&e, events.len());
+                let id = change_events::INCIDENT_ID.to_string();
+                relay_core::incident::raise_with(ledger, &self.ports, &self.ports, id, alert)
+                    .await
+                    .map_err(PublishError::Alert)?;
+                Ok(())
+            }
+        }
     }
 
     /// The last verdicts written, when there are some that read as verdicts of this schema.

@@ -65,7 +65,8 @@ async fn imported_findings_are_what_security_hub_returns_and_an_import_updates_t
     );
     assert_eq!(f.resources()[0].r#type(), Some("AwsDynamoDbTable"));
 
-    // The table recovered: the same id, now PASSED and RESOLVED, and still 150 findings.
+    // The table recovered: the same id, now PASSED, and still 150 findings (moto replaces the
+    // finding whole; Security Hub's own workflow rules are the simulator's, facts §15).
     let recovered = moto_findings(&[Status::Compliant]);
     assert!(ports
         .import_findings(&at, &recovered)
@@ -81,10 +82,6 @@ async fn imported_findings_are_what_security_hub_returns_and_an_import_updates_t
     assert_eq!(
         f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
         Some("PASSED")
-    );
-    assert_eq!(
-        f.workflow().and_then(|w| w.status()).map(|s| s.as_str()),
-        Some("RESOLVED")
     );
 }
 

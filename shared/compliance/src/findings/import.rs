@@ -3,14 +3,15 @@
 //! [`CALLS_PER_SECOND`] (Security Hub's rate for BatchImportFindings), the findings an answer
 //! says failed tried once more, and what still fails told: never dropped.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use relay_core::arn::Location;
-use relay_core::ports::{Clock, PortError, PortResult};
+use relay_core::ports::{Clock, ErrorKind, PortError, PortResult};
 
-use super::plan::{Mode, Site};
+use super::plan::Site;
 use super::Finding;
 
 pub const MAX_PER_CALL: usize = 100;
@@ -50,13 +51,11 @@ pub enum SiteResult {
     Refused(PortError),
     /// Findings the answers refused, twice.
     FindingsFailed(Vec<FailedFinding>),
-    /// Not this run's (a full import over the run's budget).
-    Deferred,
 }
 
 impl SiteResult {
     pub fn went_through(&self) -> bool {
-        matches!(self, Self::Imported { .. } | Self::Deferred)
+        matches!(self, Self::Imported { .. })
     }
 }
 
@@ -73,9 +72,6 @@ pub async fn import_all<P: FindingsPort + Clock>(
 }
 
 async fn import_site<P: FindingsPort + Clock>(ports: &P, site: &Site) -> SiteResult {
-    if site.mode == Mode::Deferred {
-        return SiteResult::Deferred;
-    }
     let at = Location {
         partition: site.partition.clone(),
         account: site.account.clone(),
@@ -100,11 +96,22 @@ async fn import_site<P: FindingsPort + Clock>(ports: &P, site: &Site) -> SiteRes
             calls,
         };
     }
+    // Security Hub (or its product integration) off can be told per finding too.
+    if refused.iter().all(|r| r.code.starts_with("InvalidAccess")) {
+        let first = &refused[0];
+        return SiteResult::NotEnabled(PortError::new(
+            ErrorKind::Permanent,
+            "BatchImportFindings",
+            Some(NOT_ENABLED),
+            format!("{} findings refused: {}", refused.len(), first.message),
+        ));
+    }
     // Once more, the refused ones only: a refusal under load is often gone a moment later.
+    let ids: HashSet<&str> = refused.iter().map(|r| r.id.as_str()).collect();
     let again: Vec<Finding> = site
         .findings
         .iter()
-        .filter(|f| refused.iter().any(|r| r.id == f.id))
+        .filter(|f| ids.contains(f.id.as_str()))
         .cloned()
         .collect();
     let mut still = Vec::new();

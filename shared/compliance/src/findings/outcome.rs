@@ -1,6 +1,9 @@
 //! What an import did, told where it belongs: a site Security Hub did not take is a gap in the
-//! report and one incident (`securityhub#ACCOUNT#REGION`, one alert until it works again, then
-//! closed); the counts go to the run's summary.
+//! report, and each cause is one incident for every site it stops (`securityhub#not-enabled`,
+//! `securityhub#refused`, `securityhub#findings-failed`: one alert however many accounts and
+//! Regions, closed when a run has no site failing so); the counts go to the run's summary. The
+//! incidents name no account or table: they are about Security Hub, not about any table's
+//! protection (RELAY_OPEN_INCIDENTS does not count them).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,7 +12,7 @@ use relay_core::incident::raise_with;
 use relay_core::ports::{Alert, AlertPort, Clock, LedgerPort, PortResult};
 
 use super::import::SiteResult;
-use super::plan::{synced_after, Site};
+use super::plan::{cursors_after, synced_after, Mode, Site};
 use crate::inventory::{GapKind, InventoryGap};
 
 /// The prefix of the incidents this raises.
@@ -48,11 +51,11 @@ impl Outcome<'_> {
                     s.imported += findings;
                     s.calls += calls;
                     match site.mode {
-                        super::plan::Mode::Full => s.full_sites += 1,
-                        _ => s.delta_sites += 1,
+                        Mode::Full => s.full_sites += 1,
+                        Mode::Delta => s.delta_sites += 1,
+                        Mode::Deferred => s.deferred_sites += 1,
                     }
                 }
-                SiteResult::Deferred => s.deferred_sites += 1,
                 _ => s.failed_sites += 1,
             }
         }
@@ -67,6 +70,16 @@ impl Outcome<'_> {
             .map(|(s, _)| s.key())
             .collect();
         synced_after(self.sites, |s| went.contains(&s.key()), now)
+    }
+
+    /// Each site's cursor of a full import cut by the budget, after this run.
+    pub fn cursors(&self) -> std::collections::BTreeMap<String, String> {
+        let went: std::collections::BTreeSet<String> = self
+            .each()
+            .filter(|(_, r)| r.went_through())
+            .map(|(s, _)| s.key())
+            .collect();
+        cursors_after(self.sites, |s| went.contains(&s.key()))
     }
 
     /// The sites Security Hub did not take, as gaps of the report.
@@ -85,28 +98,30 @@ impl Outcome<'_> {
             .collect()
     }
 
-    /// One incident per site that failed (a new one alerts, an open one is already told); the
-    /// open ones of sites that now went through are closed. Best effort: what cannot be told
-    /// now is told by the next run, which imports those sites again in full.
+    /// One incident per cause, for every site it stops this run (a new one alerts; an open one
+    /// was told); the open ones of causes no site met this run are closed. Best effort: what
+    /// cannot be told now is told by the next run, which imports those sites again in full.
     pub async fn tell(
         &self,
         ledger: &impl LedgerPort,
         alerts: &impl AlertPort,
         clock: &impl Clock,
     ) -> PortResult<()> {
-        let open = ledger.open_incidents().await?;
+        let mut by_cause: std::collections::BTreeMap<&str, Vec<(&Site, String)>> =
+            std::collections::BTreeMap::new();
         for (site, result) in self.each() {
-            let id = format!("{INCIDENT_PREFIX}{}#{}", site.account, site.region);
-            match why(result) {
-                Some((cause, error)) => {
-                    raise_with(ledger, alerts, clock, id, alert(site, cause, &error)).await?;
-                }
-                None if matches!(result, SiteResult::Imported { .. })
-                    && open.iter().any(|i| i.id == id) =>
-                {
-                    ledger.close_incident(&id).await?;
-                }
-                None => {}
+            if let Some((cause, error)) = why(result) {
+                by_cause.entry(cause).or_default().push((site, error));
+            }
+        }
+        for (cause, sites) in &by_cause {
+            let id = format!("{INCIDENT_PREFIX}{cause}");
+            raise_with(ledger, alerts, clock, id, alert(cause, sites)).await?;
+        }
+        for open in ledger.open_incidents().await? {
+            let cause = open.id.strip_prefix(INCIDENT_PREFIX);
+            if cause.is_some_and(|c| !by_cause.contains_key(c)) {
+                ledger.close_incident(&open.id).await?;
             }
         }
         Ok(())
@@ -129,36 +144,48 @@ fn why(result: &SiteResult) -> Option<(&'static str, String)> {
                 format!("{} findings were refused twice{first}", failed.len()),
             ))
         }
-        SiteResult::Imported { .. } | SiteResult::Deferred => None,
+        SiteResult::Imported { .. } => None,
     }
 }
 
-fn alert(site: &Site, cause: &str, error: &str) -> Alert {
+/// Sites an alert names; the report's gaps have them all.
+const SITES_LISTED: usize = 20;
+
+fn alert(cause: &str, sites: &[(&Site, String)]) -> Alert {
     let fix = match cause {
         "not-enabled" => {
             "Enable Security Hub there (or leave it: the report and findings.asff.json hold the \
              findings)."
         }
         "refused" => {
-            "Update the spoke stack there: its executor role needs securityhub:BatchImportFindings \
-             on the account's own product ARN."
+            "Deploy the current spoke stack there: its findings role (FindingsRoleName) may \
+             import into the account's own product; or correct FINDINGS_ROLE_NAME."
         }
         _ => "Read the refusal above; the next report imports every finding there again.",
     };
+    let mut listed = String::new();
+    for (site, error) in sites.iter().take(SITES_LISTED) {
+        listed.push_str(&format!("  {} {}: {error}\n", site.account, site.region));
+    }
+    if sites.len() > SITES_LISTED {
+        listed.push_str(&format!(
+            "  and {} more (the report's gaps list them all)\n",
+            sites.len() - SITES_LISTED
+        ));
+    }
     Alert {
         subject: format!(
-            "Backup Relay: findings not imported in {} {}",
-            site.account, site.region
+            "Backup Relay: findings not imported in {} accounts and Regions ({cause})",
+            sites.len()
         ),
         message: format!(
-            "Security Hub in account {}, Region {} did not take Backup Relay's findings for its \
-             tables; the report lists this as a gap, and every report imports them all again until \
-             one goes through (this incident closes then, with no further alert).\n\
-             {error}\nLikely fix: {fix}",
-            site.account, site.region
+            "Security Hub did not take Backup Relay's findings in these accounts and Regions; each \
+             is a gap in the report, and every report imports them all again until it goes \
+             through (this incident closes then, with no further alert; sites that fail the same \
+             way meanwhile are in the report, not in another alert):\n{listed}Likely fix: {fix}"
         ),
         hop: None,
-        account: Some(site.account.clone()),
+        account: None,
         resource: None,
         route: None,
         all_chains: false,

@@ -6,31 +6,37 @@
 //!   off, a refusal, a finding refused: nothing is dropped, the next run imports it all again)
 //!   and where the last full import is [`REFRESH_DAYS`] old (well within the 90 days);
 //! - a delta elsewhere: new tables, and tables whose status or failing controls changed (their
-//!   every finding, so a recovered control is RESOLVED); the open findings of a table that left
-//!   the report are ARCHIVED where its account and Region was read.
+//!   every finding, so a recovered control is PASSED); the open findings of a table that left
+//!   the report, or of a control that no longer applies, are ARCHIVED.
 //!
-//! What was imported is remembered in the verdicts ([`crate::Verdicts::findings_synced`]): the
-//! time of each site's last full import, kept only while every import since has gone through.
+//! Full imports share a budget per run ([`MAX_FULL_FINDINGS_PER_RUN`]): past it a site's full
+//! import goes on in the next run from a cursor (the last finding id imported, in id order), so
+//! an organisation's first import, or one huge account, is spread over a few runs and always
+//! moves on. What was imported is remembered in the verdicts: each site's last full import
+//! ([`crate::Verdicts::findings_synced`]), kept only while every import since went through, and
+//! the cursors ([`crate::Verdicts::findings_cursor`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{archived, table_findings, Finding};
-use crate::{failing_ids, Report, Verdict, Verdicts};
+use crate::{failing_ids, Report, Status, Verdict, Verdicts};
 
 /// A full import at least this often in every account and Region.
 pub const REFRESH_DAYS: i64 = 30;
-/// Findings a run imports at most in full imports (a call per 100: 2,000 calls, minutes at
-/// Security Hub's 10 calls a second per account and Region): an organisation's first import is
-/// spread over a few days' runs, the oldest sites first; deltas always go.
-pub const MAX_FULL_FINDINGS_PER_RUN: usize = 200_000;
+/// Findings a run imports at most in full imports: 500 calls, a few minutes at Security Hub's 10
+/// calls a second per account and Region even in one account, beside the report's own work.
+pub const MAX_FULL_FINDINGS_PER_RUN: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Every finding (from the cursor on, as far as the budget goes).
     Full,
+    /// The changed tables' findings only.
     Delta,
-    /// A full import that did not fit in this run: the next run's, first.
+    /// A full import that found no room in this run: the changed tables' findings now, the rest
+    /// by the next runs, the longest waiting first.
     Deferred,
 }
 
@@ -44,6 +50,12 @@ pub struct Site {
     pub findings: Vec<Finding>,
     /// When its last full import was, if every import since went through.
     pub synced: Option<DateTime<Utc>>,
+    /// Where its full import goes on from (the last id imported), if a run cut it.
+    pub cursor: Option<String>,
+    /// A full import that reaches the site's last finding this run: it completes.
+    pub completes: bool,
+    /// The cursor a part of a full import leaves, if it goes through.
+    pub next_cursor: Option<String>,
 }
 
 impl Site {
@@ -52,9 +64,15 @@ impl Site {
     }
 }
 
-/// `ACCOUNT/REGION`: the key of a site in [`crate::Verdicts::findings_synced`].
+/// `ACCOUNT/REGION`: the key of a site in the verdicts.
 pub fn site_key(account: &str, region: &str) -> String {
     format!("{account}/{region}")
+}
+
+/// A site as it is planned: the changed tables' findings and, for a full import, the rest.
+struct Draft {
+    site: Site,
+    rest: Vec<Finding>,
 }
 
 /// What this run imports, site by site, in the order of the sites' keys.
@@ -66,68 +84,101 @@ pub fn plan(report: &Report, previous: Option<&Verdicts>) -> Vec<Site> {
 pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) -> Vec<Site> {
     let now = report.generated_at;
     let before = Verdicts::by_table(previous);
-    let synced = previous.map(|p| &p.findings_synced);
-    let mut sites: BTreeMap<String, Site> = BTreeMap::new();
+    let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
     for r in &report.resources {
-        let site = sites
-            .entry(site_key(&r.account, &r.region))
-            .or_insert_with(|| {
-                let last = synced.and_then(|s| s.get(&site_key(&r.account, &r.region)).copied());
-                let due = last.is_none_or(|t| now - t >= Duration::days(REFRESH_DAYS));
-                Site {
-                    partition: partition(&r.resource_arn).to_string(),
-                    account: r.account.clone(),
-                    region: r.region.clone(),
-                    mode: if due { Mode::Full } else { Mode::Delta },
-                    findings: Vec::new(),
-                    synced: last,
+        let key = site_key(&r.account, &r.region);
+        let draft = drafts.entry(key.clone()).or_insert_with(|| {
+            let synced = previous.and_then(|p| p.findings_synced.get(&key).copied());
+            let cursor = previous.and_then(|p| p.findings_cursor.get(&key).cloned());
+            let due = synced.is_none_or(|t| now - t >= Duration::days(REFRESH_DAYS));
+            draft_of(&r.resource_arn, &r.account, &r.region, due, synced, cursor)
+        });
+        let was = before.get(r.resource_arn.as_str());
+        let differs = was.is_some_and(|v| v.status != r.status || v.failing != failing_ids(r));
+        // A new table is part of a full import (within its budget), else a change of its own.
+        let changed = differs || (was.is_none() && draft.site.mode == Mode::Delta);
+        let findings = table_findings(r, now);
+        if changed {
+            draft.site.findings.extend(findings);
+            // A control that failed and no longer applies: its open finding is retired.
+            let applies: BTreeSet<&str> = r
+                .controls
+                .iter()
+                .filter(|c| c.status != Status::NotApplicable)
+                .map(|c| c.id.as_str())
+                .collect();
+            for control in was.iter().flat_map(|v| &v.failing) {
+                if !applies.contains(control.as_str()) {
+                    draft.site.findings.push(archived(
+                        &r.resource_arn,
+                        &r.name,
+                        &r.account,
+                        &r.region,
+                        control,
+                        now,
+                    ));
                 }
-            });
-        let changed = before
-            .get(r.resource_arn.as_str())
-            .is_none_or(|was| was.status != r.status || was.failing != failing_ids(r));
-        if site.mode == Mode::Full || changed {
-            site.findings.extend(table_findings(r, now));
+            }
+        } else if draft.site.mode == Mode::Full {
+            draft.rest.extend(findings);
         }
     }
-    archive_gone(report, &before, &mut sites);
-    defer_over_budget(&mut sites, budget);
-    sites.into_values().collect()
+    archive_gone(report, &before, &mut drafts);
+    share_budget(drafts.values_mut().collect(), budget);
+    drafts.into_values().map(|d| d.site).collect()
+}
+
+fn draft_of(
+    arn: &str,
+    account: &str,
+    region: &str,
+    due: bool,
+    synced: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+) -> Draft {
+    Draft {
+        site: Site {
+            partition: super::partition_of(arn).to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            mode: if due { Mode::Full } else { Mode::Delta },
+            findings: Vec::new(),
+            synced,
+            cursor,
+            completes: false,
+            next_cursor: None,
+        },
+        rest: Vec::new(),
+    }
 }
 
 /// The open findings of tables that left the report, archived where their site was read whole.
 fn archive_gone(
     report: &Report,
     before: &BTreeMap<&str, &Verdict>,
-    sites: &mut BTreeMap<String, Site>,
+    drafts: &mut BTreeMap<String, Draft>,
 ) {
-    let present: std::collections::BTreeSet<&str> = report
+    let present: BTreeSet<&str> = report
         .resources
         .iter()
         .map(|r| r.resource_arn.as_str())
+        .collect();
+    let unread: BTreeSet<(&str, &str)> = report
+        .gaps
+        .iter()
+        .map(|g| (g.account.as_str(), g.region.as_str()))
         .collect();
     for v in before
         .values()
         .filter(|v| !present.contains(v.resource_arn.as_str()))
     {
-        let unread = report
-            .gaps
-            .iter()
-            .any(|g| g.account == v.account && g.region == v.region);
-        if unread || v.failing.is_empty() {
+        if unread.contains(&(v.account.as_str(), v.region.as_str())) || v.failing.is_empty() {
             continue;
         }
-        let site = sites
+        let draft = drafts
             .entry(site_key(&v.account, &v.region))
-            .or_insert_with(|| Site {
-                partition: partition(&v.resource_arn).to_string(),
-                account: v.account.clone(),
-                region: v.region.clone(),
-                mode: Mode::Delta,
-                findings: Vec::new(),
-                synced: None,
-            });
-        site.findings.extend(v.failing.iter().map(|control| {
+            .or_insert_with(|| draft_of(&v.resource_arn, &v.account, &v.region, false, None, None));
+        draft.site.findings.extend(v.failing.iter().map(|control| {
             archived(
                 &v.resource_arn,
                 &v.name,
@@ -140,31 +191,39 @@ fn archive_gone(
     }
 }
 
-/// Full imports past `budget` findings wait for the next run, the longest unsynced first.
-fn defer_over_budget(sites: &mut BTreeMap<String, Site>, budget: usize) {
-    let mut full: Vec<&mut Site> = sites
-        .values_mut()
-        .filter(|s| s.mode == Mode::Full)
-        .collect();
-    full.sort_by_key(|s| s.synced);
+/// The budget of full imports, the longest waiting first (never imported, then the oldest):
+/// each takes the findings after its cursor, in id order, as far as the budget goes, and the
+/// changed tables' findings before the cursor again; a site with no room left waits, its changed
+/// tables' findings still going now. Every site with room moves on, however large.
+fn share_budget(mut drafts: Vec<&mut Draft>, budget: usize) {
+    drafts.retain(|d| d.site.mode == Mode::Full);
+    drafts.sort_by_key(|d| (d.site.synced, d.site.cursor.is_none()));
     let mut left = budget;
-    for site in full {
-        if site.findings.len() <= left {
-            left -= site.findings.len();
-        } else {
-            site.mode = Mode::Deferred;
-            site.findings.clear();
-            left = 0;
+    for d in drafts {
+        if left == 0 {
+            d.site.mode = Mode::Deferred;
+            d.rest.clear();
+            continue;
         }
+        let changed = std::mem::take(&mut d.site.findings);
+        let mut all: Vec<Finding> = changed.iter().cloned().chain(d.rest.drain(..)).collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let cursor = d.site.cursor.as_deref().unwrap_or("");
+        let from = all.partition_point(|f| f.id.as_str() <= cursor);
+        let take = (all.len() - from).min(left);
+        left -= take;
+        d.site.completes = from + take == all.len();
+        d.site.next_cursor = all[..from + take].last().map(|f| f.id.clone());
+        d.site.findings = all.drain(from..from + take).collect();
+        d.site
+            .findings
+            .extend(changed.into_iter().filter(|f| f.id.as_str() <= cursor));
     }
 }
 
-fn partition(arn: &str) -> &str {
-    super::partition_of(arn)
-}
-
-/// The sites' full-import times after this run: now where a full import went through, the
-/// previous time where a delta did (or nothing was due), none where anything was refused.
+/// The sites' full-import times after this run: now where a full import completed and went
+/// through, the previous time where a delta (or a part of a full import) did, none where
+/// anything was refused.
 pub fn synced_after(
     sites: &[Site],
     went_through: impl Fn(&Site) -> bool,
@@ -174,12 +233,30 @@ pub fn synced_after(
         .iter()
         .filter_map(|s| {
             let at = match s.mode {
-                Mode::Full if went_through(s) => Some(now),
-                Mode::Delta if went_through(s) => s.synced,
-                Mode::Deferred => s.synced,
-                Mode::Full | Mode::Delta => None,
+                _ if !went_through(s) => None,
+                Mode::Full if s.completes => Some(now),
+                Mode::Full | Mode::Delta | Mode::Deferred => s.synced,
             };
             at.map(|t| (s.key(), t))
+        })
+        .collect()
+}
+
+/// The cursors after this run: where a part of a full import went through, its last id; kept
+/// where a site waited; none where a full import completed or anything was refused.
+pub fn cursors_after(
+    sites: &[Site],
+    went_through: impl Fn(&Site) -> bool,
+) -> BTreeMap<String, String> {
+    sites
+        .iter()
+        .filter_map(|s| {
+            let cursor = match s.mode {
+                Mode::Full if went_through(s) && !s.completes => s.next_cursor.clone(),
+                Mode::Deferred if went_through(s) => s.cursor.clone(),
+                _ => None,
+            };
+            cursor.map(|c| (s.key(), c))
         })
         .collect()
 }

@@ -198,13 +198,95 @@ fn a_table_that_left_has_its_open_findings_archived_unless_its_site_was_unread()
         .all(|s| s.account != "111111111111"));
 }
 
+/// The verdicts a run leaves when every import went through.
+fn after(r: &Report, sites: &[plan::Site]) -> Verdicts {
+    let mut v = Verdicts::of(r);
+    v.findings_synced = plan::synced_after(sites, |_| true, r.generated_at);
+    v.findings_cursor = plan::cursors_after(sites, |_| true);
+    v
+}
+
 #[test]
-fn full_imports_past_the_budget_wait_for_the_next_run_the_oldest_first() {
-    let r = two_tables("2026-11-20T06:00:00Z");
-    let sites = plan_within(&r, None, 20);
-    let modes: Vec<Mode> = sites.iter().map(|s| s.mode).collect();
-    assert_eq!(modes, [Mode::Full, Mode::Deferred]);
-    assert!(sites[1].findings.is_empty());
+fn full_imports_past_the_budget_go_on_from_their_cursor_until_every_finding_is_in() {
+    let mut resources = Vec::new();
+    for i in 0..7 {
+        resources.push(table(&format!("t{i}"), "111111111111", &[]));
+        resources.push(table(&format!("t{i}"), "222222222222", &[]));
+    }
+    let r = report("2026-11-20T06:00:00Z", resources);
+    let every = findings(&r).len();
+    let (mut previous, mut imported, mut runs) = (None, Vec::new(), 0);
+    loop {
+        let sites = plan_within(&r, previous.as_ref(), 40);
+        let this: usize = sites.iter().map(|s| s.findings.len()).sum();
+        assert!(this <= 40, "the budget holds: {this}");
+        imported.extend(
+            sites
+                .iter()
+                .flat_map(|s| s.findings.iter().map(|f| f.id.clone())),
+        );
+        let v = after(&r, &sites);
+        runs += 1;
+        let done = v.findings_synced.len() == 2;
+        previous = Some(v);
+        if done {
+            break;
+        }
+        assert!(runs < 10, "it moves on every run");
+    }
+    assert_eq!(runs, every.div_ceil(40));
+    imported.sort();
+    let before = imported.len();
+    imported.dedup();
+    assert_eq!(
+        (before, imported.len()),
+        (every, every),
+        "each finding once"
+    );
+}
+
+#[test]
+fn a_site_without_room_still_sends_what_changed_and_waits_its_turn() {
+    let before = two_tables("2026-11-20T06:00:00Z");
+    let mut now = two_tables("2026-11-21T06:00:00Z");
+    now.resources[0] = table("orders", "111111111111", &[]);
+    // Neither site was ever imported in full: with no budget, both wait, and the changed
+    // table's findings go all the same.
+    let sites = plan_within(&now, Some(&Verdicts::of(&before)), 0);
+    assert!(sites.iter().all(|s| s.mode == Mode::Deferred));
+    let orders = sites.iter().find(|s| s.account == "111111111111").unwrap();
+    assert_eq!(orders.findings.len(), 17);
+    assert!(sites
+        .iter()
+        .find(|s| s.account == "222222222222")
+        .unwrap()
+        .findings
+        .is_empty());
+}
+
+#[test]
+fn a_control_that_no_longer_applies_has_its_open_finding_archived() {
+    let before = two_tables("2026-11-20T06:00:00Z");
+    let mut now = two_tables("2026-11-21T06:00:00Z");
+    now.resources[0] = table("orders", "111111111111", &[]);
+    let chain = now.resources[0]
+        .controls
+        .iter_mut()
+        .find(|c| c.id == ControlId::RelayChainComplete)
+        .unwrap();
+    chain.status = Status::NotApplicable;
+    let sites = plan(
+        &now,
+        Some(&synced_verdicts(&before, "2026-11-20T06:00:00Z")),
+    );
+    let orders = sites.iter().find(|s| s.account == "111111111111").unwrap();
+    let retired: Vec<&Finding> = orders
+        .findings
+        .iter()
+        .filter(|f| f.generator_id == "RELAY_CHAIN_COMPLETE")
+        .collect();
+    assert_eq!(retired.len(), 1);
+    assert_eq!(retired[0].record_state, "ARCHIVED");
 }
 
 #[test]
@@ -223,6 +305,7 @@ fn two_hundred_and_fifty_findings_are_three_calls() {
 /// Security Hub in one account: refuses the first `refuse` findings it is sent, or every call.
 struct FakeHub {
     refuse: Mutex<usize>,
+    code: &'static str,
     error: Option<PortError>,
     calls: Mutex<Vec<(tokio::time::Instant, usize)>>,
 }
@@ -231,6 +314,7 @@ impl FakeHub {
     fn new(refuse: usize, error: Option<PortError>) -> Self {
         Self {
             refuse: Mutex::new(refuse),
+            code: "InternalException",
             error,
             calls: Mutex::new(Vec::new()),
         }
@@ -257,7 +341,7 @@ impl FindingsPort for FakeHub {
                 *refuse -= 1;
                 failed.push(FailedFinding {
                     id: f.id.clone(),
-                    code: "InternalException".into(),
+                    code: self.code.into(),
                     message: "try later".into(),
                 });
             }
@@ -341,11 +425,13 @@ async fn findings_refused_twice_disabled_hubs_and_refusals_are_told_apart() {
     assert!(!result.went_through());
 }
 
-#[tokio::test]
-async fn a_deferred_site_calls_nothing() {
-    let hub = FakeHub::new(0, None);
-    let mut sites = one_site(40);
-    sites[0].mode = Mode::Deferred;
-    assert_eq!(import_all(&hub, &sites, 8).await, [SiteResult::Deferred]);
-    assert!(hub.calls.lock().unwrap().is_empty());
+#[tokio::test(start_paused = true)]
+async fn security_hub_off_told_finding_by_finding_is_not_enabled_and_not_tried_again() {
+    let mut hub = FakeHub::new(1000, None);
+    hub.code = "InvalidAccess";
+    assert!(matches!(
+        import_all(&hub, &one_site(40), 8).await[0],
+        SiteResult::NotEnabled(_)
+    ));
+    assert_eq!(hub.calls.lock().unwrap().len(), 1);
 }

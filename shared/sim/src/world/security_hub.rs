@@ -32,6 +32,8 @@ pub struct SecurityHub {
     pub refuse_next_findings: u32,
     /// The next this many change events are refused in the answer.
     pub refuse_next_events: u32,
+    /// PutEvents is denied (the role or the bus policy): every call fails for good.
+    pub events_denied: bool,
     /// Findings by (account, Region), then by id.
     pub findings: BTreeMap<(String, String), BTreeMap<String, Finding>>,
     pub calls: u64,
@@ -130,10 +132,15 @@ impl World {
                     message,
                 }),
                 None => {
-                    hub.findings
+                    let held = hub
+                        .findings
                         .entry((at.account.clone(), at.region.clone()))
-                        .or_default()
-                        .insert(f.id.clone(), f.clone());
+                        .or_default();
+                    let updated = match held.get(&f.id) {
+                        Some(was) => update(was, f),
+                        None => f.clone(),
+                    };
+                    held.insert(f.id.clone(), updated);
                 }
             }
         }
@@ -153,6 +160,14 @@ impl World {
                 ),
             ));
         }
+        if self.security_hub.events_denied {
+            return Err(PortError::new(
+                ErrorKind::AccessDenied,
+                "PutEvents",
+                Some("AccessDeniedException"),
+                "not authorized to perform events:PutEvents on the bus",
+            ));
+        }
         let mut refused = Vec::new();
         for (i, d) in details.iter().enumerate() {
             if self.security_hub.refuse_next_events > 0 {
@@ -164,6 +179,24 @@ impl World {
         }
         Ok(refused)
     }
+}
+
+/// An import over a finding Security Hub holds: the provider's fields replace the old, but not
+/// the workflow, which BatchImportFindings cannot set once the finding exists; Security Hub moves
+/// it itself (facts §15): to RESOLVED when the compliance becomes PASSED, back to NEW when it
+/// fails again or an archived finding is active again.
+fn update(was: &Finding, now: &Finding) -> Finding {
+    let mut out = now.clone();
+    out.workflow = was.workflow.clone();
+    let passed = |f: &Finding| f.compliance.status == "PASSED";
+    if passed(now) && !passed(was) {
+        out.workflow.status = "RESOLVED".into();
+    } else if (!passed(now) && passed(was))
+        || (was.record_state == "ARCHIVED" && now.record_state == "ACTIVE")
+    {
+        out.workflow.status = "NEW".into();
+    }
+    out
 }
 
 impl FindingsPort for Sim {

@@ -138,6 +138,11 @@ async fn security_hub_off_is_a_gap_and_one_alert_until_it_works_then_the_inciden
     let again = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!(again.findings.failed_sites, 1);
     assert_eq!(told(&f), 1, "one alert, not one a day");
+    // The incident is about Security Hub, not about any table's protection.
+    assert!(again.report.resources.iter().all(|r| r
+        .controls
+        .iter()
+        .all(|c| c.id.as_str() != "RELAY_OPEN_INCIDENTS" || c.status != Status::NonCompliant)));
 
     hub(&f, |h| h.disabled.clear());
     let fixed = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
@@ -192,4 +197,32 @@ async fn change_events_refused_twice_fail_the_run_before_the_baseline_so_they_ar
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!(out.events, 2);
     assert_eq!(events(&f).len(), 2);
+}
+
+#[tokio::test]
+async fn a_bus_that_refuses_for_good_is_one_incident_and_the_report_goes_on() {
+    let f = function();
+    hub(&f, |h| h.events_denied = true);
+    let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
+    assert!(f.store().body(BASELINE_KEY).is_some(), "the report moved on");
+    assert!(out.findings.imported > 0);
+    let refused = |f: &ReportFunction<FakeAws, MemStore, MemoryParts>| {
+        f.ports()
+            .alerts()
+            .iter()
+            .filter(|a| a.subject.contains("change events are refused"))
+            .count()
+    };
+    assert_eq!(refused(&f), 1);
+    f.ports().tables.lock().unwrap()[0].pitr = Some(false);
+    f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
+    assert_eq!(refused(&f), 1, "one alert while it lasts");
+    hub(&f, |h| h.events_denied = false);
+    f.ports().tables.lock().unwrap()[0].pitr = Some(true);
+    f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
+    let open = f.ports().ledger.world().incidents.clone();
+    assert!(
+        !open.contains_key("change-events#refused"),
+        "closed once events go through"
+    );
 }
