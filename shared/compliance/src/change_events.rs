@@ -126,20 +126,9 @@ fn control_change(id: &str, was_failing: bool, now: Status, reason: &str) -> Con
 /// Consecutive runs of at most [`MAX_PER_CALL`] events and [`MAX_CALL_BYTES`] (an entry counts
 /// its detail and some 200 bytes of envelope).
 pub fn chunks(details: &[ChangeDetail]) -> Vec<&[ChangeDetail]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, d) in details.iter().enumerate() {
-        let size = serde_json::to_string(d).map_or(MAX_CALL_BYTES, |s| s.len()) + 200;
-        if i > start && (i - start == MAX_PER_CALL || bytes + size > MAX_CALL_BYTES) {
-            out.push(&details[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < details.len() {
-        out.push(&details[start..]);
-    }
-    out
+    crate::calls::slices(details, MAX_PER_CALL, MAX_CALL_BYTES, |d| {
+        serde_json::to_string(d).map_or(MAX_CALL_BYTES, |s| s.len()) + 200
+    })
 }
 
 /// The alert of change events the bus refused for good.

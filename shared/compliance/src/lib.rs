@@ -6,6 +6,7 @@
 //! counts the copies that exist, however they were made (a plan's copy action or StartCopyJob).
 
 pub mod alert;
+pub mod calls;
 pub mod change_events;
 pub mod controls;
 pub mod cost;

@@ -144,20 +144,9 @@ fn failure(e: PortError) -> SiteResult {
 
 /// Consecutive slices of at most [`MAX_PER_CALL`] findings and [`MAX_CALL_BYTES`].
 pub fn batches(findings: &[Finding]) -> Vec<&[Finding]> {
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, f) in findings.iter().enumerate() {
-        let size = serde_json::to_string(f).map_or(MAX_FINDING_BYTES, |s| s.len());
-        if i > start && (i - start == MAX_PER_CALL || bytes + size > MAX_CALL_BYTES) {
-            out.push(&findings[start..i]);
-            (start, bytes) = (i, 0);
-        }
-        bytes += size;
-    }
-    if start < findings.len() {
-        out.push(&findings[start..]);
-    }
-    out
+    crate::calls::slices(findings, MAX_PER_CALL, MAX_CALL_BYTES, |f| {
+        serde_json::to_string(f).map_or(MAX_FINDING_BYTES, |s| s.len())
+    })
 }
 
 /// Calls into one site no closer together than Security Hub's rate allows.

@@ -204,7 +204,10 @@ async fn a_bus_that_refuses_for_good_is_one_incident_and_the_report_goes_on() {
     let f = function();
     hub(&f, |h| h.events_denied = true);
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
-    assert!(f.store().body(BASELINE_KEY).is_some(), "the report moved on");
+    assert!(
+        f.store().body(BASELINE_KEY).is_some(),
+        "the report moved on"
+    );
     assert!(out.findings.imported > 0);
     let refused = |f: &ReportFunction<FakeAws, MemStore, MemoryParts>| {
         f.ports()
