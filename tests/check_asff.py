@@ -39,6 +39,9 @@ def asff_problems(f):
             out.append(f"{k} is not an ISO 8601 time")
     if f.get("Severity", {}).get("Label") not in SEVERITIES:
         out.append("Severity.Label is not one of " + ", ".join(sorted(SEVERITIES)))
+    provider = f.get("FindingProviderFields", {})
+    if provider.get("Severity") != f.get("Severity") or provider.get("Types") != f.get("Types"):
+        out.append("FindingProviderFields' severity and types are not the finding's")
     if len(f.get("Title", "")) > 256 or len(f.get("Description", "")) > 1024:
         out.append("Title over 256 or Description over 1024 characters")
     if f.get("Compliance", {}).get("Status") not in {"PASSED", "FAILED", "WARNING", "NOT_AVAILABLE"}:

@@ -3,8 +3,9 @@
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, Compliance, ComplianceStatus, RecordState, Resource, Severity,
-    SeverityLabel, Workflow, WorkflowStatus,
+    AwsSecurityFinding, Compliance, ComplianceStatus, FindingProviderFields,
+    FindingProviderSeverity, RecordState, Resource, Severity, SeverityLabel, Workflow,
+    WorkflowStatus,
 };
 use relay_compliance::change_events::{ChangeDetail, DETAIL_TYPE, SOURCE};
 use relay_compliance::findings::import::FailedFinding;
@@ -61,6 +62,18 @@ fn asff(f: &Finding) -> AwsSecurityFinding {
         .severity(
             Severity::builder()
                 .label(SeverityLabel::from(f.severity.label.as_str()))
+                .build(),
+        )
+        .finding_provider_fields(
+            FindingProviderFields::builder()
+                .severity(
+                    FindingProviderSeverity::builder()
+                        .label(SeverityLabel::from(
+                            f.finding_provider_fields.severity.label.as_str(),
+                        ))
+                        .build(),
+                )
+                .set_types(Some(f.finding_provider_fields.types.clone()))
                 .build(),
         )
         .title(&f.title)

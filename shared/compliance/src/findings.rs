@@ -36,6 +36,9 @@ pub struct Finding {
     pub created_at: String,
     pub updated_at: String,
     pub severity: Severity,
+    /// The provider's own severity and types: Security Hub updates the top-level ones from these
+    /// unless a person changed them (BatchUpdateFindings), and keeps these as sent.
+    pub finding_provider_fields: FindingProviderFields,
     pub title: String,
     pub description: String,
     pub resources: Vec<Resource>,
@@ -48,6 +51,13 @@ pub struct Finding {
 #[serde(rename_all = "PascalCase")]
 pub struct Severity {
     pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FindingProviderFields {
+    pub severity: Severity,
+    pub types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +85,11 @@ pub struct Workflow {
 impl Finding {
     pub fn is_failed(&self) -> bool {
         self.compliance.status == "FAILED"
+    }
+
+    fn set_severity(&mut self, label: &str) {
+        self.severity.label = label.to_string();
+        self.finding_provider_fields.severity.label = label.to_string();
     }
 }
 
@@ -120,12 +135,11 @@ fn finding(r: &ResourceReport, c: &ControlResult, at: DateTime<Utc>) -> Finding 
     let failed = c.status == Status::NonCompliant;
     let title = format!("{} ({}): {}", c.id.as_str(), r.name, c.id.question());
     let mut f = base(r, c.id.as_str(), at);
-    f.severity.label = if failed {
+    f.set_severity(if failed {
         severity(c.id)
     } else {
         "INFORMATIONAL"
-    }
-    .into();
+    });
     f.title = cut(&title, MAX_TITLE_CHARS);
     f.description = cut(&c.reason, MAX_DESCRIPTION_CHARS);
     f.compliance.status = if failed { "FAILED" } else { "PASSED" }.into();
@@ -151,7 +165,7 @@ pub fn archived(
         controls: Vec::new(),
     };
     let mut f = base(&r, control, at);
-    f.severity.label = "INFORMATIONAL".into();
+    f.set_severity("INFORMATIONAL");
     f.title = cut(
         &format!("{control} ({name}): no longer evaluated"),
         MAX_TITLE_CHARS,
@@ -182,6 +196,12 @@ fn base(r: &ResourceReport, control: &str, at: DateTime<Utc>) -> Finding {
         updated_at: at,
         severity: Severity {
             label: String::new(),
+        },
+        finding_provider_fields: FindingProviderFields {
+            severity: Severity {
+                label: String::new(),
+            },
+            types: vec![FINDING_TYPE.into()],
         },
         title: String::new(),
         description: String::new(),

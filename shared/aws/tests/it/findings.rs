@@ -63,6 +63,12 @@ async fn the_findings_an_answer_refuses_are_named() {
                     )
                 && f[0].resources()[0].r#type() == Some("AwsDynamoDbTable")
                 && f[0].record_state().map(|s| s.as_str()) == Some("ARCHIVED")
+                && f[0]
+                    .finding_provider_fields()
+                    .and_then(|p| p.severity())
+                    .and_then(|s| s.label())
+                    .map(|l| l.as_str())
+                    == Some("INFORMATIONAL")
         })
         .then_output(move || {
             BatchImportFindingsOutput::builder()

@@ -59,6 +59,8 @@ fn one_finding_per_table_and_applicable_control_agreeing_with_the_report() {
         assert_eq!(f.resources[0].kind, "AwsDynamoDbTable");
         assert_eq!(f.created_at, "2026-11-20T06:00:00.000Z");
         assert_eq!(f.schema_version, "2018-10-08");
+        assert_eq!(f.finding_provider_fields.severity, f.severity);
+        assert_eq!(f.finding_provider_fields.types, f.types);
     }
     let failed: Vec<&Finding> = all.iter().filter(|f| f.is_failed()).collect();
     assert_eq!(failed.len(), 1);
