@@ -217,6 +217,10 @@ pub struct Verdicts {
     /// imported (findings in id order); the next run goes on from there.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub findings_cursor: BTreeMap<String, String>,
+    /// Tables that left the report whose open findings are not yet archived (their account and
+    /// Region was unread, or its import failed): archived when it goes through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings_to_archive: Vec<Verdict>,
 }
 
 pub const VERDICTS_SCHEMA: &str = "backup-relay/verdicts/v1";
@@ -263,6 +267,7 @@ impl Verdicts {
                 .collect(),
             findings_synced: BTreeMap::new(),
             findings_cursor: BTreeMap::new(),
+            findings_to_archive: Vec::new(),
         }
     }
 }

@@ -163,10 +163,15 @@ struct Bodies {
 impl Bodies {
     /// `imported`: how the findings' import went, kept in the verdicts (each account and Region's
     /// last full import, and where a cut one goes on).
-    fn render(report: &Report, imported: &Outcome<'_>) -> Result<Self, PublishError> {
+    fn render(
+        report: &Report,
+        imported: &Outcome<'_>,
+        previous: Option<&Verdicts>,
+    ) -> Result<Self, PublishError> {
         let mut verdicts = Verdicts::of(report);
         verdicts.findings_synced = imported.synced(report.generated_at);
         verdicts.findings_cursor = imported.cursors();
+        verdicts.findings_to_archive = imported.pending_archives(report, previous);
         Ok(Self {
             json: render::json(report).map_err(PublishError::Json)?,
             csv: render::csv(report).map_err(PublishError::Csv)?,
@@ -301,7 +306,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             results: &results,
         };
         report.gaps.extend(imported.gaps());
-        let bodies = Bodies::render(&report, &imported)?;
+        let bodies = Bodies::render(&report, &imported, baseline.verdicts.as_ref())?;
         let order = store::write_order(now);
         let (dated, latest) = order.split_at(ReportFile::ALL.len());
         let mut written = self.write(dated, &bodies).await?;

@@ -72,6 +72,20 @@ impl Outcome<'_> {
         synced_after(self.sites, |s| went.contains(&s.key()), now)
     }
 
+    /// The tables that left the report whose findings are still to archive, after this run.
+    pub fn pending_archives(
+        &self,
+        report: &crate::Report,
+        previous: Option<&crate::Verdicts>,
+    ) -> Vec<crate::Verdict> {
+        let went: std::collections::BTreeSet<String> = self
+            .each()
+            .filter(|(_, r)| r.went_through())
+            .map(|(s, _)| s.key())
+            .collect();
+        super::plan::pending_archives(report, previous, |key| went.contains(key))
+    }
+
     /// Each site's cursor of a full import cut by the budget, after this run.
     pub fn cursors(&self) -> std::collections::BTreeMap<String, String> {
         let went: std::collections::BTreeSet<String> = self

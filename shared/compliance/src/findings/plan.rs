@@ -123,7 +123,7 @@ pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) 
             draft.rest.extend(findings);
         }
     }
-    archive_gone(report, &before, &mut drafts);
+    archive_gone(report, previous, &mut drafts);
     share_budget(drafts.values_mut().collect(), budget);
     drafts.into_values().map(|d| d.site).collect()
 }
@@ -152,27 +152,33 @@ fn draft_of(
     }
 }
 
-/// The open findings of tables that left the report, archived where their site was read whole.
-fn archive_gone(
-    report: &Report,
-    before: &BTreeMap<&str, &Verdict>,
-    drafts: &mut BTreeMap<String, Draft>,
-) {
+/// The tables that left the report with failing controls: since the previous report, or
+/// still waiting for their findings to be archived.
+pub fn gone<'a>(report: &Report, previous: Option<&'a Verdicts>) -> Vec<&'a Verdict> {
     let present: BTreeSet<&str> = report
         .resources
         .iter()
         .map(|r| r.resource_arn.as_str())
         .collect();
-    let unread: BTreeSet<(&str, &str)> = report
-        .gaps
-        .iter()
-        .map(|g| (g.account.as_str(), g.region.as_str()))
-        .collect();
-    for v in before
-        .values()
-        .filter(|v| !present.contains(v.resource_arn.as_str()))
-    {
-        if unread.contains(&(v.account.as_str(), v.region.as_str())) || v.failing.is_empty() {
+    let mut seen = BTreeSet::new();
+    previous
+        .into_iter()
+        .flat_map(|p| p.tables.iter().chain(&p.findings_to_archive))
+        .filter(|v| !v.failing.is_empty() && !present.contains(v.resource_arn.as_str()))
+        .filter(|v| seen.insert(v.resource_arn.as_str()))
+        .collect()
+}
+
+/// The open findings of tables that left the report, archived where their site was read whole
+/// (elsewhere they wait in the verdicts: [`pending_archives`]).
+fn archive_gone(
+    report: &Report,
+    previous: Option<&Verdicts>,
+    drafts: &mut BTreeMap<String, Draft>,
+) {
+    let unread = unread_sites(report);
+    for v in gone(report, previous) {
+        if unread.contains(&(v.account.as_str(), v.region.as_str())) {
             continue;
         }
         let draft = drafts
@@ -189,6 +195,28 @@ fn archive_gone(
             )
         }));
     }
+}
+
+fn unread_sites(report: &Report) -> BTreeSet<(&str, &str)> {
+    report
+        .gaps
+        .iter()
+        .map(|g| (g.account.as_str(), g.region.as_str()))
+        .collect()
+}
+
+/// The gone tables whose findings this run did not archive (their site unread, or its import
+/// not through): the next run tries again.
+pub fn pending_archives(
+    report: &Report,
+    previous: Option<&Verdicts>,
+    went_through: impl Fn(&str) -> bool,
+) -> Vec<Verdict> {
+    gone(report, previous)
+        .into_iter()
+        .filter(|v| !went_through(&site_key(&v.account, &v.region)))
+        .cloned()
+        .collect()
 }
 
 /// The budget of full imports, the longest waiting first (never imported, then the oldest):

@@ -195,9 +195,26 @@ fn a_table_that_left_has_its_open_findings_archived_unless_its_site_was_unread()
         kind: crate::inventory::GapKind::Tables,
         vault: None,
     });
-    assert!(plan(&now, Some(&previous))
-        .iter()
-        .all(|s| s.account != "111111111111"));
+    let sites = plan(&now, Some(&previous));
+    assert!(sites.iter().all(|s| s.account != "111111111111"));
+    // Unread today: it waits in the verdicts, and is archived once its site is read.
+    let planned = |k: &str| sites.iter().any(|s| s.key() == k);
+    let waiting = plan::pending_archives(&now, Some(&previous), planned);
+    assert_eq!(waiting.len(), 1);
+    let mut next_verdicts = after(&now, &sites);
+    next_verdicts.findings_to_archive = waiting;
+    let mut readable = two_tables("2026-11-22T06:00:00Z");
+    readable.resources.remove(0);
+    let sites = plan(&readable, Some(&next_verdicts));
+    let gone = sites.iter().find(|s| s.account == "111111111111").unwrap();
+    assert_eq!(gone.findings.len(), 1);
+    assert_eq!(gone.findings[0].record_state, "ARCHIVED");
+    assert!(plan::pending_archives(&readable, Some(&next_verdicts), |_| true).is_empty());
+    assert_eq!(
+        plan::pending_archives(&readable, Some(&next_verdicts), |_| false).len(),
+        1,
+        "a failed import keeps it waiting"
+    );
 }
 
 /// The verdicts a run leaves when every import went through.
