@@ -43,6 +43,14 @@ impl Outcome<'_> {
         self.sites.iter().zip(self.results)
     }
 
+    /// The keys of the sites whose import went through.
+    fn went_through(&self) -> std::collections::BTreeSet<String> {
+        self.each()
+            .filter(|(_, r)| r.went_through())
+            .map(|(s, _)| s.key())
+            .collect()
+    }
+
     pub fn summary(&self) -> FindingsSummary {
         let mut s = FindingsSummary::default();
         for (site, result) in self.each() {
@@ -64,11 +72,7 @@ impl Outcome<'_> {
 
     /// Each site's last full import after this run (the verdicts keep it).
     pub fn synced(&self, now: DateTime<Utc>) -> std::collections::BTreeMap<String, DateTime<Utc>> {
-        let went: std::collections::BTreeSet<String> = self
-            .each()
-            .filter(|(_, r)| r.went_through())
-            .map(|(s, _)| s.key())
-            .collect();
+        let went = self.went_through();
         synced_after(self.sites, |s| went.contains(&s.key()), now)
     }
 
@@ -78,21 +82,13 @@ impl Outcome<'_> {
         report: &crate::Report,
         previous: Option<&crate::Verdicts>,
     ) -> Vec<crate::Verdict> {
-        let went: std::collections::BTreeSet<String> = self
-            .each()
-            .filter(|(_, r)| r.went_through())
-            .map(|(s, _)| s.key())
-            .collect();
+        let went = self.went_through();
         super::plan::pending_archives(report, previous, |key| went.contains(key))
     }
 
     /// Each site's cursor of a full import cut by the budget, after this run.
     pub fn cursors(&self) -> std::collections::BTreeMap<String, String> {
-        let went: std::collections::BTreeSet<String> = self
-            .each()
-            .filter(|(_, r)| r.went_through())
-            .map(|(s, _)| s.key())
-            .collect();
+        let went = self.went_through();
         cursors_after(self.sites, |s| went.contains(&s.key()))
     }
 

@@ -32,6 +32,15 @@ fn held(f: &ReportFunction<FakeAws, MemStore, MemoryParts>) -> Vec<(String, Stri
     })
 }
 
+/// Alerts sent whose subject says `about`.
+fn alerts_about(f: &ReportFunction<FakeAws, MemStore, MemoryParts>, about: &str) -> usize {
+    f.ports()
+        .alerts()
+        .iter()
+        .filter(|a| a.subject.contains(about))
+        .count()
+}
+
 fn events(f: &ReportFunction<FakeAws, MemStore, MemoryParts>) -> Vec<ChangeDetail> {
     f.ports().ledger.world().change_events.clone()
 }
@@ -120,11 +129,7 @@ async fn security_hub_off_is_a_gap_and_one_alert_until_it_works_then_the_inciden
     assert!(gap.error.contains("not enabled"), "{}", gap.error);
     assert_eq!(out.findings.failed_sites, 1);
     let told = |f: &ReportFunction<FakeAws, MemStore, MemoryParts>| {
-        f.ports()
-            .alerts()
-            .iter()
-            .filter(|a| a.subject.contains("findings not imported"))
-            .count()
+        alerts_about(f, "findings not imported")
     };
     assert_eq!(told(&f), 1);
     let latest: Report = serde_json::from_str(
@@ -210,11 +215,7 @@ async fn a_bus_that_refuses_for_good_is_one_incident_and_the_report_goes_on() {
     );
     assert!(out.findings.imported > 0);
     let refused = |f: &ReportFunction<FakeAws, MemStore, MemoryParts>| {
-        f.ports()
-            .alerts()
-            .iter()
-            .filter(|a| a.subject.contains("change events are refused"))
-            .count()
+        alerts_about(f, "change events are refused")
     };
     assert_eq!(refused(&f), 1);
     f.ports().tables.lock().unwrap()[0].pitr = Some(false);
