@@ -239,9 +239,8 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(
         let listed = loop {
             match ports.list_recovery_points(&vault, &query).await {
                 Ok(mut page) => {
-                    if let Some(gap) = read_copy_tags(ports, &mut page.items, now).await {
-                        inv.gaps.push(gap);
-                    }
+                    let tag_gaps = read_copy_tags(ports, &mut page.items, now).await;
+                    inv.gaps.extend(tag_gaps);
                     inv.points.extend(page.items);
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -283,38 +282,41 @@ pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
         && window
 }
 
-/// ListTags for the points of a page the report reads, a few at a time. One that cannot be read
-/// stays `None` (not judged); the failures come back as one gap for the vault.
+/// ListTags for the points the report reads, [`TAG_READS_AT_ONCE`] in flight at a time. One that
+/// cannot be read stays `None` (not judged); the failures come back as one gap per vault.
 pub async fn read_copy_tags<P: CopyTagPort>(
     ports: &P,
     points: &mut [PointView],
     now: DateTime<Utc>,
-) -> Option<InventoryGap> {
-    use futures_util::stream::{self, StreamExt};
-    let wanted: Vec<&mut PointView> = points.iter_mut().filter(|p| judges_tags(p, now)).collect();
-    let read: Vec<Result<(), PortError>> = stream::iter(wanted)
-        .map(|p| async move {
-            let tags = ports
-                .recovery_point_tags(&p.vault, &p.recovery_point_arn)
-                .await?;
-            p.tags = Some(tags);
-            Ok(())
+) -> Vec<InventoryGap> {
+    let mut wanted: Vec<&mut PointView> =
+        points.iter_mut().filter(|p| judges_tags(p, now)).collect();
+    let mut failed: BTreeMap<VaultArn, (usize, PortError)> = BTreeMap::new();
+    for wave in wanted.chunks_mut(TAG_READS_AT_ONCE) {
+        let calls: Vec<(&VaultArn, &str)> = wave
+            .iter()
+            .map(|p| (&p.vault, p.recovery_point_arn.as_str()))
+            .collect();
+        let read = ports.recovery_point_tags_at_once(&calls).await;
+        for (p, tags) in wave.iter_mut().zip(read) {
+            match tags {
+                Ok(tags) => p.tags = Some(tags),
+                Err(e) => failed.entry(p.vault.clone()).or_insert((0, e)).0 += 1,
+            }
+        }
+    }
+    failed
+        .into_iter()
+        .map(|(vault, (count, first))| InventoryGap {
+            account: vault.account.clone(),
+            region: vault.region.clone(),
+            what: format!("tags of {count} recovery points in {vault}"),
+            error: first.to_string(),
+            // The points were listed: only their tags are unknown, which RELAY_COPY_TAGS says.
+            kind: GapKind::Other,
+            vault: Some(vault.to_string()),
         })
-        .buffer_unordered(TAG_READS_AT_ONCE)
         .collect()
-        .await;
-    let failed: Vec<PortError> = read.into_iter().filter_map(Result::err).collect();
-    let first = failed.first()?;
-    let vault = points.first().map(|p| p.vault.clone())?;
-    Some(InventoryGap {
-        account: vault.account.clone(),
-        region: vault.region.clone(),
-        what: format!("tags of {} recovery points in {vault}", failed.len()),
-        error: first.to_string(),
-        // The points were listed: only their tags are unknown, which RELAY_COPY_TAGS says.
-        kind: GapKind::Other,
-        vault: Some(vault.to_string()),
-    })
 }
 
 /// One account and Region's tables, Region settings, backup plans and vaults, without the

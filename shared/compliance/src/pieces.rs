@@ -8,7 +8,9 @@
 //!    [`FLUSH_POINTS`] held, points go to the function's local disk first: a bunker of a million
 //!    points is never held at once, and is a few thousand objects, not one per home and flush;
 //! 3. **evaluate**, per piece: its tables with every point of them, from every vault, and the
-//!    gaps of the sites their vaults are in (`parts/A/R.json`);
+//!    gaps of the sites their vaults are in (`parts/A/R.json`). The copies' tags are read here,
+//!    each by its table's home piece: a vault of the whole organisation's copies would be
+//!    hundreds of thousands of ListTags for its one inventory piece;
 //! 4. **merge**: the parts, in order, into the report a single run gives (`take_inventory` then
 //!    [`crate::evaluate`]): the same resources, summary and gaps. It holds every table's verdict
 //!    and evidence, never a recovery point.
@@ -26,7 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
 use relay_core::arn::Location;
-use relay_core::ports::{BackupPort, LedgerPort, PortError, RestoreEvidence};
+use relay_core::ports::{BackupPort, CopyTagPort, LedgerPort, PortError, RestoreEvidence};
 use relay_core::Policy;
 
 use crate::inventory::{
@@ -229,12 +231,8 @@ where
         let mut query = first_page();
         loop {
             match ports.list_recovery_points(vault, &query).await {
-                Ok(mut page) => {
-                    let at = piece.run.at;
-                    if let Some(gap) = inventory::read_copy_tags(ports, &mut page.items, at).await {
-                        gaps.push(gap);
-                    }
-                    held.add_held(&page.items, Some(at));
+                Ok(page) => {
+                    held.add_held(&page.items, Some(piece.run.at));
                     shards.add(page.items)?;
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -270,7 +268,8 @@ where
 
 /// One account and Region's tables evaluated, with every point of them from every vault and the
 /// gaps of every site their vaults are in: the same verdicts the single run gives them.
-pub async fn evaluate_piece<S: PartStore>(
+pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
+    ports: &P,
     policy: &Policy,
     parts: &S,
     piece: &PieceRef,
@@ -288,7 +287,7 @@ pub async fn evaluate_piece<S: PartStore>(
         ..Inventory::default()
     };
     let (mut own_held, mut own_holding) = Default::default();
-    let own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
+    let mut own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
         Some(site) => {
             (inv.tables, inv.regions) = (site.tables, site.regions);
             (inv.plans, inv.vaults) = (site.plans, site.vaults);
@@ -321,6 +320,11 @@ pub async fn evaluate_piece<S: PartStore>(
         .into_iter()
         .filter(|(source, _)| finished.contains(source));
     read_shards(parts, keys.map(|(_, key)| key), &mut inv).await?;
+    // Each copy's tags are read by its table's home piece: a bunker of the whole organisation's
+    // copies is read by thousands of pieces, each its own tables' few, not by one.
+    let tag_gaps = inventory::read_copy_tags(ports, &mut inv.points, run.at).await;
+    own_gaps.extend(tag_gaps.iter().cloned());
+    gaps.extend(tag_gaps);
     gaps.extend(ledger.gaps);
     inv.gaps = gaps;
     let report = evaluate(policy, &inv, run.at, policy_digest);
@@ -480,7 +484,12 @@ where
         .await;
     failures.extend(failed("inventory", inventoried));
     let evaluated: Vec<_> = stream::iter(&pieces)
-        .map(|p| async move { (p, evaluate_piece(policy, parts, p, policy_digest).await) })
+        .map(|p| async move {
+            (
+                p,
+                evaluate_piece(ports, policy, parts, p, policy_digest).await,
+            )
+        })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;

@@ -275,7 +275,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         policy_digest: &str,
     ) -> Result<pieces::EvaluateDone, PublishError> {
         Ok(
-            pieces::evaluate_piece(policy, &self.parts, piece, policy_digest)
+            pieces::evaluate_piece(&self.ports, policy, &self.parts, piece, policy_digest)
                 .await
                 .map_err(Box::new)?,
         )

@@ -334,6 +334,18 @@ pub trait CopyTagPort: Send + Sync {
         vault: &VaultArn,
         recovery_point_arn: &str,
     ) -> impl Future<Output = PortResult<Tags>> + Send;
+    /// The tags of several points read at once (calls in flight together), in their order. The
+    /// simulator overrides it so that a wave takes as long as its longest call (the scale model).
+    fn recovery_point_tags_at_once(
+        &self,
+        wanted: &[(&VaultArn, &str)],
+    ) -> impl Future<Output = Vec<PortResult<Tags>>> + Send {
+        futures_util::future::join_all(
+            wanted
+                .iter()
+                .map(|(vault, arn)| self.recovery_point_tags(vault, arn)),
+        )
+    }
     /// TagResource: adds or overwrites these tags, leaving the others.
     fn tag_recovery_point(
         &self,

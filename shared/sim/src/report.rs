@@ -31,6 +31,10 @@ pub struct ReportRun {
     /// From the start's invocation to the merge's end, the pieces laid out on `concurrency`
     /// workers as the state machine's maps run them.
     pub minutes: f64,
+    /// Each phase's share of `minutes`: the two maps, and the merge's one invocation.
+    pub inventory_minutes: f64,
+    pub evaluation_minutes: f64,
+    pub merge_minutes: f64,
     /// ListRecoveryPointsByBackupVault pages read, and the fewest that list every vault once.
     pub list_pages: u64,
     pub list_pages_floor: u64,
@@ -160,10 +164,11 @@ impl Simulation {
             run.failures += usize::from(r.is_err());
             took.push(t);
         }
-        let mapped = makespan(t0, &took, options.concurrency);
+        let inventoried = makespan(t0, &took, options.concurrency);
         took.clear();
         for piece in &list {
-            let phase = pieces::evaluate_piece(&self.policy, &store, piece, policy_digest);
+            let phase =
+                pieces::evaluate_piece(&self.sim, &self.policy, &store, piece, policy_digest);
             let (r, t) = self.timed(&mut run, phase).await;
             match r {
                 Ok(done) => run.largest_piece_points = run.largest_piece_points.max(done.points),
@@ -171,10 +176,14 @@ impl Simulation {
             }
             took.push(t);
         }
-        let mapped = makespan(mapped, &took, options.concurrency);
+        let mapped = makespan(inventoried, &took, options.concurrency);
         let merge = pieces::merge(&self.policy, &store, &started.run, policy_digest);
         let (report, t) = self.timed(&mut run, merge).await;
-        run.minutes = (mapped + t).as_secs_f64() / 60.0;
+        let minutes = |d: Elapsed| d.as_secs_f64() / 60.0;
+        run.minutes = minutes(mapped + t);
+        run.inventory_minutes = minutes(inventoried.saturating_sub(t0));
+        run.evaluation_minutes = minutes(mapped.saturating_sub(inventoried));
+        run.merge_minutes = minutes(t);
         run.list_pages = self.list_pages() - pages_before;
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);

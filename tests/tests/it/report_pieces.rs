@@ -235,3 +235,36 @@ async fn a_run_done_twice_over_the_same_parts_is_the_same_report() {
         "{shards:?}"
     );
 }
+
+#[tokio::test]
+async fn copies_stripped_of_their_tags_fail_the_same_when_each_home_reads_its_own() {
+    let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
+    // Someone stripped every recovery point of its tags after the run.
+    sim.sim.world().point_tags.clear();
+    let reads = || {
+        let w = sim.sim.world();
+        w.counters
+            .calls_by_operation
+            .get("ListTags")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = reads();
+    let single = sim.compliance_report("digest").await;
+    let single_reads = reads() - before;
+    let failing = single
+        .resources
+        .iter()
+        .filter(|r| {
+            r.failures()
+                .iter()
+                .any(|f| f.starts_with("RELAY_COPY_TAGS"))
+        })
+        .count();
+    assert!(failing > 0, "{:#?}", single.summary);
+    let (merged, run) = in_pieces(&sim, 50_000).await;
+    assert_same(&single, &merged, "bare copies");
+    // The evaluation pieces read each copy's tags once, as the single run does.
+    assert_eq!(reads() - before - single_reads, single_reads, "{run:?}");
+    assert!(single_reads > 0);
+}

@@ -160,6 +160,24 @@ impl CopyTagPort for Sim {
         self.world().list_tags(vault, arn)
     }
 
+    /// Calls in flight together: the wave takes its longest call's time, not their sum.
+    async fn recovery_point_tags_at_once(
+        &self,
+        wanted: &[(&VaultArn, &str)],
+    ) -> Vec<PortResult<Tags>> {
+        let mut w = self.world();
+        let start = w.spent;
+        let mut longest = std::time::Duration::ZERO;
+        let mut out = Vec::with_capacity(wanted.len());
+        for (vault, arn) in wanted {
+            w.spent = start;
+            out.push(w.list_tags(vault, arn));
+            longest = longest.max(w.spent.saturating_sub(start));
+        }
+        w.spent = start + longest;
+        out
+    }
+
     async fn tag_recovery_point(&self, vault: &VaultArn, arn: &str, tags: &Tags) -> PortResult<()> {
         self.world().tag_point(vault, arn, tags)
     }
