@@ -486,4 +486,19 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
         !claimed(ledger.claim(&h, &req(1, 6)).await.unwrap()),
         "a tagged copy's hop is done"
     );
+
+    // Many records read at once equal their reads one by one: past one batch (100 keys), with a
+    // key named twice and hops that have no record, in the order asked.
+    let mut many: Vec<HopKey> = (0..120).map(|i| hop(&format!("many-{i:03}"))).collect();
+    for h in many.iter().step_by(2) {
+        assert!(claimed(ledger.claim(h, &req(1, 7)).await.unwrap()));
+    }
+    many.push(many[0].clone());
+    many.push(hop("held-by-a-plan"));
+    let read = ledger.get_many(&many).await.unwrap();
+    assert_eq!(read.len(), many.len());
+    for (h, r) in many.iter().zip(&read) {
+        assert_eq!(r, &ledger.get(h).await.unwrap(), "{h:?}");
+    }
+    assert_eq!(read.iter().filter(|r| r.is_some()).count(), 62);
 }

@@ -321,6 +321,10 @@ impl<P: RouterPorts> LedgerPort for PatientLedger<'_, P> {
         let l = self.ports.ledger();
         patiently!(self.ports, self.patience, l.get(hop))
     }
+    async fn get_many(&self, hops: &[HopKey]) -> PortResult<Vec<Option<HopRecord>>> {
+        let l = self.ports.ledger();
+        patiently!(self.ports, self.patience, l.get_many(hops))
+    }
     async fn mark_tagged(
         &self,
         hop: &HopKey,

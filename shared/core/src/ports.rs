@@ -404,6 +404,20 @@ pub trait LedgerPort: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = PortResult<bool>> + Send;
     fn get(&self, hop: &HopKey) -> impl Future<Output = PortResult<Option<HopRecord>>> + Send;
+    /// The records of many hops, in their order, as consistent as [`Self::get`]: DynamoDB's
+    /// BatchGetItem reads 100 a call (one GetItem each by default).
+    fn get_many(
+        &self,
+        hops: &[HopKey],
+    ) -> impl Future<Output = PortResult<Vec<Option<HopRecord>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(hops.len());
+            for hop in hops {
+                out.push(self.get(hop).await?);
+            }
+            Ok(out)
+        }
+    }
     /// The hop's copy carries the policy's tags (see [`crate::ledger::tagged`]): one
     /// unconditional upsert, so it holds whoever wrote the record first.
     fn mark_tagged(

@@ -522,3 +522,78 @@ async fn open_incidents_reads_every_page_of_the_partition() {
     assert_eq!(ids, ["hop#a", "hop#b"]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn ledger_records_read_in_batches_take_what_dynamodb_left_unprocessed_one_by_one() {
+    use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+    use chrono::TimeZone;
+    use relay_aws::DynamoLedger;
+    use relay_core::ledger::{HopKey, HopState, Original};
+    use relay_core::ports::LedgerPort;
+    use std::collections::HashMap;
+
+    let dr = "arn:aws:backup:us-west-2:222222222222:backup-vault:dr";
+    let hop = |name: &str| {
+        let created = chrono::Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
+        HopKey::new(
+            Original::new(
+                format!("arn:aws:dynamodb:us-east-1:111111111111:table/{name}"),
+                created,
+            ),
+            dr,
+        )
+    };
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let key = |h: &HopKey| {
+        HashMap::from([
+            ("pk".to_string(), s(&h.original.key())),
+            ("sk".to_string(), s(dr)),
+        ])
+    };
+    let item = |h: &HopKey| {
+        let mut item = key(h);
+        item.insert("state".into(), s("COMPLETED"));
+        item.insert("attempt".into(), AttributeValue::N("1".into()));
+        item.insert("updated_at".into(), s("2026-11-20T07:00:00.000Z"));
+        item
+    };
+    let (a, b, none) = (hop("a"), hop("b"), hop("none"));
+    let (item_a, item_b, key_b) = (item(&a), item(&b), key(&b));
+    let batch = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .match_requests(|r| {
+            r.request_items()
+                .and_then(|t| t.get("ledger"))
+                .is_some_and(|k| k.consistent_read() == Some(true) && k.keys().len() == 3)
+        })
+        .then_output(move || {
+            BatchGetItemOutput::builder()
+                .responses("ledger", vec![item_a.clone()])
+                .unprocessed_keys(
+                    "ledger",
+                    KeysAndAttributes::builder()
+                        .keys(key_b.clone())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let one = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.consistent_read() == Some(true))
+        .then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(item_b.clone()))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&batch, &one]);
+    let read = DynamoLedger::new(client, "ledger")
+        .get_many(&[a.clone(), none.clone(), b.clone(), a.clone()])
+        .await
+        .unwrap();
+    let keys: Vec<Option<&HopKey>> = read.iter().map(|r| r.as_ref().map(|r| &r.key)).collect();
+    assert_eq!(keys, vec![Some(&a), None, Some(&b), Some(&a)]);
+    assert_eq!(read[2].as_ref().unwrap().state, HopState::Completed);
+    // One batch (the key asked twice sent once), one GetItem for the unprocessed key.
+    assert_eq!((batch.num_calls(), one.num_calls()), (1, 1));
+}

@@ -11,11 +11,12 @@ pub(super) async fn examine<P: RouterPorts>(
     point: &PointView,
     held: &Held,
     observed: &Observed,
+    records: &tags::Records,
     tags: &mut BTreeMap<String, Tags>,
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
     let Some(original) = missing_copy(ctx, point, held, report) else {
-        return tags::check(ctx, point, held, tags, report).await;
+        return tags::check(ctx, point, held, records, tags, report).await;
     };
     if !selected(ctx, point, &original, tags).await? {
         return Ok(());
@@ -184,7 +185,7 @@ pub(super) fn missing_copy<P: RouterPorts>(
     }
     if held
         .get(&resource)
-        .is_some_and(|s| s.contains(&point.creation_date.timestamp_millis()))
+        .is_some_and(|s| s.contains_key(&point.creation_date.timestamp_millis()))
     {
         return None;
     }

@@ -32,8 +32,9 @@ impl<'a, P: RouterPorts> RouteCtx<'a, P> {
     }
 }
 
-/// What the destination holds: (resource, creation date) of its COMPLETED points, the originals.
-pub(super) type Held = HashMap<String, HashSet<i64>>;
+/// What the destination holds: per resource, the creation dates of its COMPLETED points (the
+/// originals') and each one's ARN there (the copy the tag repair tags, without listing again).
+pub(super) type Held = HashMap<String, HashMap<i64, String>>;
 
 /// One route: the look-back is walked in creation-date windows. For each window, first what the
 /// destination holds, then the sources. A window whose destination listing does not fit in a run
@@ -188,7 +189,8 @@ impl Sources<'_> {
                 let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
                 for point in p.items.into_iter().filter(is_held) {
                     let at = point.creation_date.timestamp_millis();
-                    self.held.entry(resource.clone()).or_default().insert(at);
+                    let copies = self.held.entry(resource.clone()).or_default();
+                    copies.insert(at, point.recovery_point_arn);
                 }
                 token = p.next_token;
                 if token.is_none() {
@@ -264,13 +266,15 @@ async fn walk_sources<P: RouterPorts>(
         {
             return Ok(Some(window.at(page_token, window.minutes)));
         }
+        let records = tags::prefetch(ctx, &p.items, &sources.held, report).await;
         for point in &p.items {
             if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.
                 return Ok(Some(window.at(page_token, window.minutes)));
             }
             report.points_scanned += 1;
-            let examined = examine(ctx, point, &sources.held, sources.observed, tags, report);
+            let held = &sources.held;
+            let examined = examine(ctx, point, held, sources.observed, &records, tags, report);
             if let Err(e) = examined.await {
                 point_failed(ctx.ports, ctx.route, point, &e, report).await;
             }
@@ -345,9 +349,10 @@ pub(super) async fn held_in<P: RouterPorts>(
         let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
         for point in p.items.into_iter().filter(is_held) {
             if let Some(resource) = point.resource_arn {
-                held.entry(resource)
-                    .or_default()
-                    .insert(point.creation_date.timestamp_millis());
+                held.entry(resource).or_default().insert(
+                    point.creation_date.timestamp_millis(),
+                    point.recovery_point_arn,
+                );
             }
         }
         to_token = p.next_token;

@@ -7,59 +7,94 @@ use super::*;
 use crate::tagging::{self, Tagged};
 use relay_core::plan::tag_action;
 
-/// A source point whose copy the destination holds: if it completed recently and its hop is not
-/// marked tagged, the copy gets its tags. One GetItem per recent point; ListTags and TagResource
-/// only for an unmarked one.
-pub(super) async fn check<P: RouterPorts>(
+/// The hop the repair looks at for a source point, and its copy's ARN in the destination: a
+/// held copy of a recently completed point of a selected type (its table's tags not read yet).
+fn candidate<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     point: &PointView,
     held: &Held,
-    tags: &mut BTreeMap<String, Tags>,
-    report: &mut ReconcileReport,
-) -> Result<(), PortError> {
+    report: &ReconcileReport,
+) -> Option<(Original, String)> {
     let now = ctx.ports.now();
     let recent = point
         .completion_date
         .is_some_and(|c| c > now - ctx.config.tag_check_within && c <= now - ctx.config.settle);
-    let Some(resource) = point.resource_arn.clone() else {
-        return Ok(());
-    };
-    let is_copied = held
-        .get(&resource)
-        .is_some_and(|s| s.contains(&point.creation_date.timestamp_millis()));
+    let resource = point.resource_arn.clone()?;
+    let copy = held
+        .get(&resource)?
+        .get(&point.creation_date.timestamp_millis())?;
     let refused_here = report.tags_refused_in.contains(&ctx.to.arn.to_string());
     let type_selected = point
         .resource_type
         .as_deref()
         .is_none_or(|t| ctx.route.select.resource_types.iter().any(|rt| rt == t));
-    if !ctx.policy.tags.tags_anything()
-        || !recent
-        || !is_held(point)
-        || !is_copied
-        || !type_selected
-        || refused_here
-    {
-        return Ok(());
+    if !ctx.policy.tags.tags_anything() || !recent || !is_held(point) || !type_selected {
+        return None;
     }
-    let original = Original::new(resource, point.creation_date);
+    if refused_here {
+        return None;
+    }
+    Some((Original::new(resource, point.creation_date), copy.clone()))
+}
+
+/// The ledger records of a page's candidates, read in batches (BatchGetItem) rather than one
+/// GetItem per point: a central vault's look-back is hundreds of thousands of points an hour.
+/// A batch that fails leaves its records to be read one by one.
+pub(super) async fn prefetch<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    points: &[PointView],
+    held: &Held,
+    report: &ReconcileReport,
+) -> Records {
+    let hops: Vec<HopKey> = points
+        .iter()
+        .filter_map(|p| candidate(ctx, p, held, report))
+        .map(|(original, _)| HopKey::new(original, ctx.to.arn.to_string()))
+        .collect();
+    if hops.is_empty() {
+        return Records::new();
+    }
+    match ctx.ports.ledger().get_many(&hops).await {
+        Ok(records) => hops.into_iter().zip(records).collect(),
+        Err(_) => Records::new(),
+    }
+}
+
+/// Ledger records read ahead for a page, by hop (`None`: no record).
+pub(super) type Records = HashMap<HopKey, Option<HopRecord>>;
+
+/// A source point whose copy the destination holds: if it completed recently and its hop is not
+/// marked tagged, the copy gets its tags. Its record read ahead with the page's, ListTags and
+/// TagResource only for an unmarked one.
+pub(super) async fn check<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    point: &PointView,
+    held: &Held,
+    records: &Records,
+    tags: &mut BTreeMap<String, Tags>,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    let Some((original, held_copy)) = candidate(ctx, point, held, report) else {
+        return Ok(());
+    };
     if !selected(ctx, point, &original, tags).await? {
         return Ok(());
     }
     let hop = HopKey::new(original.clone(), ctx.to.arn.to_string());
-    let record = ctx.ports.ledger().get(&hop).await?;
+    let record = match records.get(&hop) {
+        Some(read) => read.clone(),
+        None => ctx.ports.ledger().get(&hop).await?,
+    };
     if record.as_ref().is_some_and(|r| r.tagged_at.is_some()) {
         return Ok(());
     }
-    let copy = match record
+    let copy = record
         .as_ref()
         .and_then(|r| r.destination_recovery_point_arn.clone())
-    {
-        Some(arn) => Some(arn),
-        None => copy_in_destination(ctx, &original).await?,
-    };
-    let Some(copy) = copy.filter(|c| c.contains(":backup:")) else {
+        .unwrap_or(held_copy);
+    if !copy.contains(":backup:") {
         return Ok(());
-    };
+    }
     let route = record
         .map(|r| r.route)
         .filter(|r| !r.is_empty())
@@ -83,18 +118,4 @@ pub(super) async fn check<P: RouterPorts>(
         }
     }
     Ok(())
-}
-
-/// The destination's copy of `original`, listed by resource and creation date.
-async fn copy_in_destination<P: RouterPorts>(
-    ctx: &RouteCtx<'_, P>,
-    original: &Original,
-) -> Result<Option<String>, PortError> {
-    let query = tagging::points_of(original);
-    let page = ctx.ports.list_recovery_points(&ctx.to.arn, &query).await?;
-    Ok(page
-        .items
-        .into_iter()
-        .find(|p| p.creation_date == original.creation_date && is_held(p))
-        .map(|p| p.recovery_point_arn))
 }

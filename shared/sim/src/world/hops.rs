@@ -151,6 +151,15 @@ impl LedgerPort for Sim {
         Ok(w.ledger.get(hop).cloned())
     }
 
+    /// BatchGetItem: 100 keys a call.
+    async fn get_many(&self, hops: &[HopKey]) -> PortResult<Vec<Option<HopRecord>>> {
+        let mut w = self.world();
+        for _ in hops.chunks(100) {
+            w.throttled("BatchGetItem")?;
+        }
+        Ok(hops.iter().map(|h| w.ledger.get(h).cloned()).collect())
+    }
+
     async fn mark_tagged(
         &self,
         hop: &HopKey,

@@ -27,6 +27,8 @@ pub fn latency(operation: &str) -> Duration {
         // DynamoDB: the ledger's item calls and queries, and the tables' reads.
         "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" => 8,
         "Query" => 15,
+        // Up to 100 items, read in parallel by DynamoDB.
+        "BatchGetItem" => 20,
         "ListTables"
         | "ListTagsOfResource"
         | "DescribeContinuousBackups"
