@@ -24,7 +24,9 @@ mod pieces;
 mod route;
 mod tags;
 
-pub use pieces::{coordinate, pieces, run_piece, Coordination, Piece};
+pub use pieces::{
+    coordinate, pieces, run_piece, Coordination, Piece, Slice, MAX_SLICES, SOURCES_PER_SLICE,
+};
 
 use never_expire::guard_phase;
 use relay_core::arn::{RecoveryPointArn, VaultArn};
@@ -67,6 +69,9 @@ pub struct ReconcileConfig {
     /// Copies of source points completed this recently are checked for their tags (a lost
     /// event or a failed TagResource left them bare); older ones were checked while recent.
     pub tag_check_within: Duration,
+    /// An account and Region whose routes' sources gather the copies of more member vaults than
+    /// this is walked in slices at once (see [`pieces`]).
+    pub sources_per_slice: usize,
 }
 
 impl Default for ReconcileConfig {
@@ -86,6 +91,7 @@ impl Default for ReconcileConfig {
             full_guard_hour: 3,
             behind_after: Duration::hours(6),
             tag_check_within: Duration::days(2),
+            sources_per_slice: SOURCES_PER_SLICE,
         }
     }
 }
@@ -133,6 +139,23 @@ struct Cursor {
     /// A phase of this pass failed: the pass is not clean.
     #[serde(default)]
     unclean: bool,
+    /// Route incidents (`queued#`, `window#`) this pass found cause for so far, and those the
+    /// last whole pass found, ended at `passed_at`: a route's incident is closed only after a
+    /// whole pass (of every slice) found none, whichever run of the pass saw it.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    seen: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    last_seen: BTreeSet<String>,
+    #[serde(default)]
+    passed_at: Option<DateTime<Utc>>,
+}
+
+/// What a pass found of its routes' incidents, carried from run to run in the cursor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PassSeen {
+    seen: BTreeSet<String>,
+    last_seen: BTreeSet<String>,
+    passed_at: Option<DateTime<Utc>>,
 }
 
 /// Whether the reconciler is doing its work: kept in the cursor from run to run.
@@ -222,6 +245,8 @@ pub struct ReconcileReport {
     pub window_seen: BTreeSet<String>,
     #[serde(skip)]
     pub watch: PassWatch,
+    #[serde(skip)]
+    pub pass_seen: PassSeen,
     /// The newest creation date seen in each source vault this run: a vault whose backups
     /// failed has its incident closed once a newer backup is there.
     #[serde(skip)]
@@ -231,6 +256,24 @@ pub struct ReconcileReport {
     /// The piece this run walks (its cursor's key; "" for the whole policy).
     pub piece: String,
     pub errors: Vec<String>,
+}
+
+impl ReconcileReport {
+    /// The route incidents this pass found cause for, in this run and the runs before it.
+    fn seen_in_pass(&self) -> BTreeSet<String> {
+        let mut seen = self.pass_seen.seen.clone();
+        seen.extend(
+            self.queued_seen
+                .iter()
+                .map(|r| format!("{QUEUED_PREFIX}{r}")),
+        );
+        seen.extend(
+            self.window_seen
+                .iter()
+                .map(|r| format!("{WINDOW_PREFIX}{r}")),
+        );
+        seen
+    }
 }
 
 enum Phase<'p> {
@@ -265,7 +308,7 @@ fn phases<'p>(policy: &'p Policy, piece: &Piece) -> Vec<Phase<'p>> {
         policy
             .vaults
             .iter()
-            .filter(|v| is_never_expire(v) && here(v))
+            .filter(|v| is_never_expire(v) && here(v) && piece.guards())
             .map(Phase::NeverExpire),
     );
     out
@@ -361,11 +404,16 @@ async fn walk<P: RouterPorts>(
         clean_at: cursor.clean_at.or(Some(ports.now())),
         unclean: cursor.unclean,
     };
+    report.pass_seen = PassSeen {
+        seen: std::mem::take(&mut cursor.seen),
+        last_seen: std::mem::take(&mut cursor.last_seen),
+        passed_at: cursor.passed_at,
+    };
     let phases = phases(policy, piece);
     while let Some(phase) = phases.get(cursor.phase) {
         let result = match phase {
             Phase::Route(route) => {
-                let ctx = RouteCtx::new(ports, policy, route, config);
+                let ctx = RouteCtx::new(ports, policy, route, config, piece);
                 match ctx {
                     Some(ctx) => route_phase(&ctx, cursor.clone(), budget, report).await,
                     None => Ok(Progress::Done),
@@ -415,6 +463,11 @@ async fn walk<P: RouterPorts>(
         unclean: false,
     };
     report.watch = watch;
+    report.pass_seen = PassSeen {
+        seen: BTreeSet::new(),
+        last_seen: report.seen_in_pass(),
+        passed_at: Some(ports.now()),
+    };
     // The next run begins a new pass.
     save(ports, &Cursor::default(), report).await?;
     report.pass_complete = true;
@@ -571,13 +624,9 @@ async fn close_resolved<P: RouterPorts>(
             Some(("phase", name)) => report.phases_done.contains(name),
             Some(("destination", _)) => report.phases_done.contains(&incident.id),
             // The route ran through and none of its copies waited a day to start.
-            Some(("queued", route)) => {
+            Some(("queued" | "window", route)) => {
                 report.phases_done.contains(&format!("route {route}"))
-                    && !report.queued_seen.contains(route)
-            }
-            Some(("window", route)) => {
-                report.phases_done.contains(&format!("route {route}"))
-                    && !report.window_seen.contains(route)
+                    && !report.seen_in_pass().contains(&incident.id)
             }
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             // Backups into the vault work again: a newer one is there.
@@ -606,6 +655,9 @@ async fn save<P: RouterPorts>(
     let cursor = Cursor {
         clean_at: watch.clean_at,
         unclean: watch.unclean,
+        seen: report.seen_in_pass(),
+        last_seen: report.pass_seen.last_seen.clone(),
+        passed_at: report.pass_seen.passed_at,
         ..cursor.clone()
     };
     let text = serde_json::to_string(&cursor)

@@ -12,6 +12,8 @@ pub(super) struct RouteCtx<'a, P> {
     pub(super) from: &'a Vault,
     pub(super) to: &'a Vault,
     pub(super) config: &'a ReconcileConfig,
+    /// The piece walking the route: its slice's tables only.
+    pub(super) piece: &'a Piece,
 }
 
 impl<'a, P: RouterPorts> RouteCtx<'a, P> {
@@ -20,6 +22,7 @@ impl<'a, P: RouterPorts> RouteCtx<'a, P> {
         policy: &'a Policy,
         route: &'a Route,
         config: &'a ReconcileConfig,
+        piece: &'a Piece,
     ) -> Option<Self> {
         Some(Self {
             ports,
@@ -28,13 +31,40 @@ impl<'a, P: RouterPorts> RouteCtx<'a, P> {
             from: policy.vault(&route.from)?,
             to: policy.vault(&route.to)?,
             config,
+            piece,
         })
+    }
+
+    /// Is this point of the piece's slice (a point of no table is the first slice's)?
+    pub(super) fn takes(&self, point: &PointView) -> bool {
+        match &point.resource_arn {
+            Some(resource) => self.piece.takes(resource),
+            None => self.piece.guards(),
+        }
     }
 }
 
 /// What the destination holds: per resource, the creation dates of its COMPLETED points (the
-/// originals') and each one's ARN there (the copy the tag repair tags, without listing again).
-pub(super) type Held = HashMap<String, HashMap<i64, String>>;
+/// originals') and each copy (the one the tag repair tags, without listing again).
+pub(super) type Held = HashMap<String, HashMap<i64, HeldCopy>>;
+
+/// A copy the destination holds.
+#[derive(Debug, Clone)]
+pub(super) struct HeldCopy {
+    pub(super) arn: String,
+    /// When it landed: the tag repair looks at copies that landed recently, however long they
+    /// waited to start (a copy queued for days behind AWS's quota is as new as any).
+    pub(super) completed: Option<DateTime<Utc>>,
+}
+
+impl HeldCopy {
+    fn of(point: PointView) -> Self {
+        Self {
+            completed: point.completion_date,
+            arn: point.recovery_point_arn,
+        }
+    }
+}
 
 /// One route: the look-back is walked in creation-date windows. For each window, first what the
 /// destination holds, then the sources. A window whose destination listing does not fit in a run
@@ -172,7 +202,11 @@ impl Sources<'_> {
         if !self.by_resource {
             return Ok(true);
         }
-        for resource in points.iter().filter_map(|p| p.resource_arn.as_ref()) {
+        let resources = points
+            .iter()
+            .filter(|p| ctx.takes(p))
+            .filter_map(|p| p.resource_arn.as_ref());
+        for resource in resources {
             if self.looked.contains(resource) {
                 continue;
             }
@@ -190,7 +224,7 @@ impl Sources<'_> {
                 for point in p.items.into_iter().filter(is_held) {
                     let at = point.creation_date.timestamp_millis();
                     let copies = self.held.entry(resource.clone()).or_default();
-                    copies.insert(at, point.recovery_point_arn);
+                    copies.insert(at, HeldCopy::of(point));
                 }
                 token = p.next_token;
                 if token.is_none() {
@@ -267,7 +301,7 @@ async fn walk_sources<P: RouterPorts>(
             return Ok(Some(window.at(page_token, window.minutes)));
         }
         let records = tags::prefetch(ctx, &p.items, &sources.held, report).await;
-        for point in &p.items {
+        for point in p.items.iter().filter(|p| ctx.takes(p)) {
             if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.
                 return Ok(Some(window.at(page_token, window.minutes)));
@@ -348,11 +382,11 @@ pub(super) async fn held_in<P: RouterPorts>(
         let query = window.query(to_token, ctx.config.page_size);
         let p = page(ctx.ports, &ctx.to.arn, query, report).await?;
         for point in p.items.into_iter().filter(is_held) {
-            if let Some(resource) = point.resource_arn {
-                held.entry(resource).or_default().insert(
-                    point.creation_date.timestamp_millis(),
-                    point.recovery_point_arn,
-                );
+            if let Some(resource) = point.resource_arn.clone() {
+                let at = point.creation_date.timestamp_millis();
+                held.entry(resource)
+                    .or_default()
+                    .insert(at, HeldCopy::of(point));
             }
         }
         to_token = p.next_token;

@@ -8,7 +8,9 @@ use crate::tagging::{self, Tagged};
 use relay_core::plan::tag_action;
 
 /// The hop the repair looks at for a source point, and its copy's ARN in the destination: a
-/// held copy of a recently completed point of a selected type (its table's tags not read yet).
+/// held copy that landed recently, of a point of a selected type (its table's tags not read
+/// yet). By the copy's landing, not the source's: a copy that waited days behind AWS's copy
+/// quota, and whose event was lost, is repaired all the same.
 fn candidate<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     point: &PointView,
@@ -16,13 +18,13 @@ fn candidate<P: RouterPorts>(
     report: &ReconcileReport,
 ) -> Option<(Original, String)> {
     let now = ctx.ports.now();
-    let recent = point
-        .completion_date
-        .is_some_and(|c| c > now - ctx.config.tag_check_within && c <= now - ctx.config.settle);
     let resource = point.resource_arn.clone()?;
     let copy = held
         .get(&resource)?
         .get(&point.creation_date.timestamp_millis())?;
+    let recent = copy
+        .completed
+        .is_some_and(|c| c > now - ctx.config.tag_check_within && c <= now - ctx.config.settle);
     let refused_here = report.tags_refused_in.contains(&ctx.to.arn.to_string());
     let type_selected = point
         .resource_type
@@ -34,7 +36,10 @@ fn candidate<P: RouterPorts>(
     if refused_here {
         return None;
     }
-    Some((Original::new(resource, point.creation_date), copy.clone()))
+    Some((
+        Original::new(resource, point.creation_date),
+        copy.arn.clone(),
+    ))
 }
 
 /// The ledger records of a page's candidates, read in batches (BatchGetItem) rather than one
@@ -48,6 +53,7 @@ pub(super) async fn prefetch<P: RouterPorts>(
 ) -> Records {
     let hops: Vec<HopKey> = points
         .iter()
+        .filter(|p| ctx.takes(p))
         .filter_map(|p| candidate(ctx, p, held, report))
         .map(|(original, _)| HopKey::new(original, ctx.to.arn.to_string()))
         .collect();
