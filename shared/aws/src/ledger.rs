@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use relay_compliance::inventory::RestoreTest;
@@ -19,19 +19,14 @@ use relay_restore::drill::{DrillInFlight, DrillStore};
 
 use crate::errors::classify;
 
+mod batch;
+
 pub struct DynamoLedger {
     client: Client,
     table: String,
 }
 
 type Item = HashMap<String, AttributeValue>;
-
-/// BatchGetItem's most keys a call.
-const BATCH_GET_KEYS: usize = 100;
-
-fn str_of(item: &Item, name: &str) -> Option<String> {
-    item.get(name)?.as_s().ok().cloned()
-}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -351,73 +346,8 @@ impl LedgerPort for DynamoLedger {
         out.item.as_ref().map(record_from_item).transpose()
     }
 
-    /// BatchGetItem, 100 keys a call, strongly consistent like `get`. Keys DynamoDB leaves
-    /// unprocessed (its own throttling) are read one by one with GetItem, so the answer is
-    /// complete without a wait of our own.
     async fn get_many(&self, hops: &[HopKey]) -> PortResult<Vec<Option<HopRecord>>> {
-        let key = |h: &HopKey| (h.original.key(), h.destination_vault_arn.clone());
-        let mut unique: Vec<&HopKey> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for hop in hops {
-            // DynamoDB refuses a batch that names one key twice.
-            if seen.insert(key(hop)) {
-                unique.push(hop);
-            }
-        }
-        let mut found: HashMap<(String, String), HopRecord> = HashMap::new();
-        let mut unprocessed: Vec<&HopKey> = Vec::new();
-        for chunk in unique.chunks(BATCH_GET_KEYS) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|h| {
-                    HashMap::from([
-                        ("pk".to_string(), s(h.original.key())),
-                        ("sk".to_string(), s(&h.destination_vault_arn)),
-                    ])
-                })
-                .collect();
-            let wanted = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| {
-                    PortError::new(ErrorKind::Permanent, "BatchGetItem", None, e.to_string())
-                })?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted)
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", &e))?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                let record = record_from_item(&item)?;
-                if let (Some(pk), Some(sk)) = (str_of(&item, "pk"), str_of(&item, "sk")) {
-                    found.insert((pk, sk), record);
-                }
-            }
-            let left = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            let left: std::collections::HashSet<(String, String)> = left
-                .iter()
-                .filter_map(|k| Some((str_of(k, "pk")?, str_of(k, "sk")?)))
-                .collect();
-            unprocessed.extend(chunk.iter().filter(|h| left.contains(&key(h))));
-        }
-        for hop in unprocessed {
-            if let Some(record) = self.get(hop).await? {
-                found.insert(key(hop), record);
-            }
-        }
-        Ok(hops.iter().map(|h| found.get(&key(h)).cloned()).collect())
+        self.records(hops).await
     }
 
     async fn mark_tagged(

@@ -156,6 +156,8 @@ pub struct PassSeen {
     seen: BTreeSet<String>,
     last_seen: BTreeSet<String>,
     passed_at: Option<DateTime<Utc>>,
+    /// This run ended the pass: the cursor it saves begins the next one with nothing seen.
+    ended: bool,
 }
 
 /// Whether the reconciler is doing its work: kept in the cursor from run to run.
@@ -408,6 +410,7 @@ async fn walk<P: RouterPorts>(
         seen: std::mem::take(&mut cursor.seen),
         last_seen: std::mem::take(&mut cursor.last_seen),
         passed_at: cursor.passed_at,
+        ended: false,
     };
     let phases = phases(policy, piece);
     while let Some(phase) = phases.get(cursor.phase) {
@@ -463,12 +466,18 @@ async fn walk<P: RouterPorts>(
         unclean: false,
     };
     report.watch = watch;
-    report.pass_seen = PassSeen {
-        seen: BTreeSet::new(),
-        last_seen: report.seen_in_pass(),
-        passed_at: Some(ports.now()),
-    };
-    // The next run begins a new pass.
+    end_pass(ports, report).await
+}
+
+/// The pass is whole: what it saw of its routes' incidents becomes the last pass's (closing
+/// them, here and in the coordinator, reads the whole pass), and the next run begins a new one.
+async fn end_pass<P: RouterPorts>(
+    ports: &P,
+    report: &mut ReconcileReport,
+) -> Result<(), PortError> {
+    report.pass_seen.last_seen = report.seen_in_pass();
+    report.pass_seen.passed_at = Some(ports.now());
+    report.pass_seen.ended = true;
     save(ports, &Cursor::default(), report).await?;
     report.pass_complete = true;
     Ok(())
@@ -623,7 +632,8 @@ async fn close_resolved<P: RouterPorts>(
             }
             Some(("phase", name)) => report.phases_done.contains(name),
             Some(("destination", _)) => report.phases_done.contains(&incident.id),
-            // The route ran through and none of its copies waited a day to start.
+            // The route ran through and, in all of this pass, none of its copies waited a day
+            // to start (queued) or neared the look-back's edge (window).
             Some(("queued" | "window", route)) => {
                 report.phases_done.contains(&format!("route {route}"))
                     && !report.seen_in_pass().contains(&incident.id)
@@ -655,7 +665,10 @@ async fn save<P: RouterPorts>(
     let cursor = Cursor {
         clean_at: watch.clean_at,
         unclean: watch.unclean,
-        seen: report.seen_in_pass(),
+        seen: match report.pass_seen.ended {
+            true => BTreeSet::new(),
+            false => report.seen_in_pass(),
+        },
         last_seen: report.pass_seen.last_seen.clone(),
         passed_at: report.pass_seen.passed_at,
         ..cursor.clone()

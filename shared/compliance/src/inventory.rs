@@ -142,6 +142,8 @@ pub enum GapKind {
     RestoreTests,
     /// Security Hub did not take the findings (not enabled, refused).
     SecurityHub,
+    /// Tags of listed recovery points could not be read (RELAY_COPY_TAGS cannot judge them).
+    CopyTags,
     #[default]
     Other,
 }
@@ -220,6 +222,7 @@ where
     for (_, part) in parts {
         inventory.absorb(part);
     }
+    inventory.gaps = fold_tag_gaps(std::mem::take(&mut inventory.gaps));
     let ledger = read_ledger(ledger).await;
     inventory.incidents = ledger.incidents;
     inventory.restore_tests = ledger.restore_tests;
@@ -291,32 +294,70 @@ pub async fn read_copy_tags<P: CopyTagPort>(
 ) -> Vec<InventoryGap> {
     let mut wanted: Vec<&mut PointView> =
         points.iter_mut().filter(|p| judges_tags(p, now)).collect();
-    let mut failed: BTreeMap<VaultArn, (usize, PortError)> = BTreeMap::new();
-    for wave in wanted.chunks_mut(TAG_READS_AT_ONCE) {
-        let calls: Vec<(&VaultArn, &str)> = wave
-            .iter()
-            .map(|p| (&p.vault, p.recovery_point_arn.as_str()))
-            .collect();
-        let read = ports.recovery_point_tags_at_once(&calls).await;
-        for (p, tags) in wave.iter_mut().zip(read) {
-            match tags {
-                Ok(tags) => p.tags = Some(tags),
-                Err(e) => failed.entry(p.vault.clone()).or_insert((0, e)).0 += 1,
+    let calls: Vec<(VaultArn, String)> = wanted
+        .iter()
+        .map(|p| (p.vault.clone(), p.recovery_point_arn.clone()))
+        .collect();
+    let calls: Vec<(&VaultArn, &str)> = calls.iter().map(|(v, a)| (v, a.as_str())).collect();
+    let read = ports
+        .recovery_point_tags_at_once(&calls, TAG_READS_AT_ONCE)
+        .await;
+    // Per vault: how many failed, and the least error (the same whichever reads met it).
+    let mut failed: BTreeMap<VaultArn, (usize, String)> = BTreeMap::new();
+    for (p, tags) in wanted.iter_mut().zip(read) {
+        match tags {
+            Ok(tags) => p.tags = Some(tags),
+            Err(e) => {
+                let entry = failed.entry(p.vault.clone()).or_insert((0, e.to_string()));
+                entry.0 += 1;
+                entry.1 = entry.1.clone().min(e.to_string());
             }
         }
     }
     failed
         .into_iter()
-        .map(|(vault, (count, first))| InventoryGap {
-            account: vault.account.clone(),
-            region: vault.region.clone(),
-            what: format!("tags of {count} recovery points in {vault}"),
-            error: first.to_string(),
-            // The points were listed: only their tags are unknown, which RELAY_COPY_TAGS says.
-            kind: GapKind::Other,
-            vault: Some(vault.to_string()),
-        })
+        .map(|(vault, (count, error))| tags_gap(&vault, count, error))
         .collect()
+}
+
+/// The points were listed: only their tags are unknown, which RELAY_COPY_TAGS says.
+fn tags_gap(vault: &VaultArn, count: usize, error: String) -> InventoryGap {
+    InventoryGap {
+        account: vault.account.clone(),
+        region: vault.region.clone(),
+        what: format!("tags of {count} recovery points in {vault}"),
+        error,
+        kind: GapKind::CopyTags,
+        vault: Some(vault.to_string()),
+    }
+}
+
+/// Tags that could not be read are one gap per vault, however many pages (a single run) or
+/// home pieces (a run in pieces) met them: their counts summed and the least error kept, after
+/// the other gaps, in vault order. Both runs give the same gaps, and a bunker that refuses
+/// ListTags is one gap, not one per member account.
+pub fn fold_tag_gaps(gaps: Vec<InventoryGap>) -> Vec<InventoryGap> {
+    let (tags, mut out): (Vec<_>, Vec<_>) =
+        gaps.into_iter().partition(|g| g.kind == GapKind::CopyTags);
+    let mut by_vault: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for gap in tags {
+        let count = gap
+            .what
+            .strip_prefix("tags of ")
+            .and_then(|rest| rest.split_once(' '))
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+            .unwrap_or(1);
+        let vault = gap.vault.unwrap_or_default();
+        let entry = by_vault.entry(vault).or_insert((0, gap.error.clone()));
+        entry.0 = entry.0.saturating_add(count);
+        entry.1 = entry.1.clone().min(gap.error);
+    }
+    out.extend(by_vault.into_iter().filter_map(|(vault, (count, error))| {
+        VaultArn::parse(&vault)
+            .ok()
+            .map(|v| tags_gap(&v, count, error))
+    }));
+    out
 }
 
 /// One account and Region's tables, Region settings, backup plans and vaults, without the

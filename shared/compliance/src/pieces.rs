@@ -433,6 +433,7 @@ pub async fn merge<S: PartStore>(
             None => gaps.push(unfinished(&piece.location(), "evaluation")),
         }
     }
+    let mut gaps = inventory::fold_tag_gaps(gaps);
     gaps.extend(ledger.gaps);
     Ok(Report {
         schema: SCHEMA.to_string(),

@@ -334,17 +334,19 @@ pub trait CopyTagPort: Send + Sync {
         vault: &VaultArn,
         recovery_point_arn: &str,
     ) -> impl Future<Output = PortResult<Tags>> + Send;
-    /// The tags of several points read at once (calls in flight together), in their order. The
-    /// simulator overrides it so that a wave takes as long as its longest call (the scale model).
+    /// The tags of many points, `in_flight` calls at a time (a sliding window), in their order.
+    /// The simulator overrides it so that calls in flight together take as long as the longest
+    /// of them, not their sum (the scale model).
     fn recovery_point_tags_at_once(
         &self,
         wanted: &[(&VaultArn, &str)],
+        in_flight: usize,
     ) -> impl Future<Output = Vec<PortResult<Tags>>> + Send {
-        futures_util::future::join_all(
-            wanted
-                .iter()
-                .map(|(vault, arn)| self.recovery_point_tags(vault, arn)),
-        )
+        use futures_util::stream::{self, StreamExt};
+        stream::iter(wanted)
+            .map(|(vault, arn)| self.recovery_point_tags(vault, arn))
+            .buffered(in_flight.max(1))
+            .collect()
     }
     /// TagResource: adds or overwrites these tags, leaving the others.
     fn tag_recovery_point(

@@ -109,6 +109,8 @@ pub struct World {
     pub lost_tag_answers: u32,
     /// Accounts that refuse TagResource on recovery points (an SCP, a role without it).
     pub tagging_refused: BTreeSet<String>,
+    /// Accounts whose ListTags AWS refuses (an SCP): the report cannot judge their copies' tags.
+    pub tag_reads_refused: BTreeSet<String>,
     /// Recovery points that moved to the cold tier (they cannot be copied).
     pub cold_points: BTreeSet<String>,
     /// Tags on recovery points (ListTags, TagResource), by point ARN: none for most.
@@ -206,6 +208,7 @@ impl World {
             lost_start_answers: 0,
             lost_tag_answers: 0,
             tagging_refused: BTreeSet::new(),
+            tag_reads_refused: BTreeSet::new(),
             stalled_into: BTreeSet::new(),
             cold_points: BTreeSet::new(),
             point_tags: HashMap::new(),

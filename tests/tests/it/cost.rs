@@ -47,7 +47,14 @@ async fn year(faults: Faults) -> Held {
     let start = options.start;
     let mut sim = Simulation::with_world(policy, &world, options);
     let s = sim.run().await;
-    assert_eq!(s.chains_complete, s.chains_total, "{:?}", s.incomplete);
+    // A hop that fails transiently three times in a row (5% a try under the default faults) is
+    // given up and alerted: over a year a chain or two may end so, never unannounced.
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{:?}", s.unalerted);
+    assert!(
+        s.chains_total - s.chains_complete <= s.chains_total / 300,
+        "{:?}",
+        s.incomplete
+    );
     assert_eq!(s.duplicate_copy_jobs, 0);
     let prices = Prices::shipped().unwrap();
     let arns: BTreeMap<&str, &VaultArn> = expanded

@@ -268,3 +268,27 @@ async fn copies_stripped_of_their_tags_fail_the_same_when_each_home_reads_its_ow
     assert_eq!(reads() - before - single_reads, single_reads, "{run:?}");
     assert!(single_reads > 0);
 }
+
+#[tokio::test]
+async fn tags_a_vault_refuses_to_read_are_one_gap_in_both_runs_not_one_per_home() {
+    let sim = simulated(ORG_POLICY, ORG_WORLD, options(3, 2, Faults::none())).await;
+    // The bunker's account refuses ListTags (an SCP): its copies' tags cannot be judged.
+    sim.sim
+        .world()
+        .tag_reads_refused
+        .insert("333333333333".to_string());
+    let single = sim.compliance_report("digest").await;
+    let (merged, _) = in_pieces(&sim, 50_000).await;
+    assert_same(&single, &merged, "tags refused");
+    let tag_gaps: Vec<_> = merged
+        .gaps
+        .iter()
+        .filter(|g| g.kind == relay_compliance::inventory::GapKind::CopyTags)
+        .collect();
+    assert_eq!(tag_gaps.len(), 1, "{tag_gaps:#?}");
+    assert_eq!(tag_gaps[0].account, "333333333333");
+    assert!(tag_gaps[0].error.contains("ListTags"), "{tag_gaps:#?}");
+    // More than one home's copies are in it.
+    let homes = merged.resources.iter().map(|r| (&r.account, &r.region));
+    assert!(homes.collect::<std::collections::BTreeSet<_>>().len() > 1);
+}

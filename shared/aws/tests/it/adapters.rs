@@ -524,7 +524,7 @@ async fn open_incidents_reads_every_page_of_the_partition() {
 }
 
 #[tokio::test]
-async fn ledger_records_read_in_batches_take_what_dynamodb_left_unprocessed_one_by_one() {
+async fn ledger_records_read_in_batches_ask_again_for_what_dynamodb_left_then_read_it_alone() {
     use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
     use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
     use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
@@ -579,6 +579,24 @@ async fn ledger_records_read_in_batches_take_what_dynamodb_left_unprocessed_one_
                 )
                 .build()
         });
+    let key_b_again = key(&b);
+    let again = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .match_requests(|r| {
+            r.request_items()
+                .and_then(|t| t.get("ledger"))
+                .is_some_and(|k| k.keys().len() == 1)
+        })
+        .then_output(move || {
+            BatchGetItemOutput::builder()
+                .unprocessed_keys(
+                    "ledger",
+                    KeysAndAttributes::builder()
+                        .keys(key_b_again.clone())
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
     let one = mock!(aws_sdk_dynamodb::Client::get_item)
         .match_requests(|r| r.consistent_read() == Some(true))
         .then_output(move || {
@@ -586,7 +604,7 @@ async fn ledger_records_read_in_batches_take_what_dynamodb_left_unprocessed_one_
                 .set_item(Some(item_b.clone()))
                 .build()
         });
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&batch, &one]);
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&batch, &again, &one]);
     let read = DynamoLedger::new(client, "ledger")
         .get_many(&[a.clone(), none.clone(), b.clone(), a.clone()])
         .await
@@ -594,6 +612,10 @@ async fn ledger_records_read_in_batches_take_what_dynamodb_left_unprocessed_one_
     let keys: Vec<Option<&HopKey>> = read.iter().map(|r| r.as_ref().map(|r| &r.key)).collect();
     assert_eq!(keys, vec![Some(&a), None, Some(&b), Some(&a)]);
     assert_eq!(read[2].as_ref().unwrap().state, HopState::Completed);
-    // One batch (the key asked twice sent once), one GetItem for the unprocessed key.
-    assert_eq!((batch.num_calls(), one.num_calls()), (1, 1));
+    // One batch (the key asked twice sent once), the unprocessed key asked twice more after a
+    // wait, then read alone.
+    assert_eq!(
+        (batch.num_calls(), again.num_calls(), one.num_calls()),
+        (1, 2, 1)
+    );
 }

@@ -265,6 +265,7 @@ async fn close_sliced_routes<P: RouterPorts>(
             cursors.get(&p.key()).is_some_and(|c| {
                 c.passed_at.is_some_and(|t| t > incident.opened_at)
                     && !c.last_seen.contains(&incident.id)
+                    && !c.seen.contains(&incident.id)
             })
         });
         if resolved {
@@ -296,6 +297,16 @@ pub async fn run_piece<P: RouterPorts>(
         deadline: budget.deadline,
         ..config.patience
     };
+    if piece.slice.is_some_and(|s| s.of == 0 || s.index >= s.of) {
+        // Only our coordinator writes pieces; a slice of nothing (or of everything) is refused
+        // rather than walked (its message goes to the dead-letter queue, one alarm).
+        return Err(PortError::new(
+            ErrorKind::Permanent,
+            "piece",
+            None,
+            format!("{} is not a slice", piece.key()),
+        ));
+    }
     let ports = &Patient::new(ports, patience);
     let (key, now) = (piece.key(), ports.now());
     let until = now + LEASE;

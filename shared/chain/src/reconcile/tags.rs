@@ -49,12 +49,12 @@ pub(super) async fn prefetch<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     points: &[PointView],
     held: &Held,
-    report: &ReconcileReport,
+    report: &mut ReconcileReport,
 ) -> Records {
     let hops: Vec<HopKey> = points
         .iter()
         .filter(|p| ctx.takes(p))
-        .filter_map(|p| candidate(ctx, p, held, report))
+        .filter_map(|p| candidate(ctx, p, held, &*report))
         .map(|(original, _)| HopKey::new(original, ctx.to.arn.to_string()))
         .collect();
     if hops.is_empty() {
@@ -62,7 +62,13 @@ pub(super) async fn prefetch<P: RouterPorts>(
     }
     match ctx.ports.ledger().get_many(&hops).await {
         Ok(records) => hops.into_iter().zip(records).collect(),
-        Err(_) => Records::new(),
+        Err(e) => {
+            // Not fatal (each record is read on its own), but never silent: a missing grant
+            // would otherwise cost one GetItem per point for ever.
+            tracing::warn!(error = %e, "batched ledger read failed; reading records one by one");
+            report.errors.push(format!("BatchGetItem: {e}"));
+            Records::new()
+        }
     }
 }
 

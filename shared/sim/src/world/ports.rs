@@ -160,21 +160,25 @@ impl CopyTagPort for Sim {
         self.world().list_tags(vault, arn)
     }
 
-    /// Calls in flight together: the wave takes its longest call's time, not their sum.
+    /// Calls in flight together: each `in_flight` of them take their longest call's time, not
+    /// their sum.
     async fn recovery_point_tags_at_once(
         &self,
         wanted: &[(&VaultArn, &str)],
+        in_flight: usize,
     ) -> Vec<PortResult<Tags>> {
         let mut w = self.world();
-        let start = w.spent;
-        let mut longest = std::time::Duration::ZERO;
         let mut out = Vec::with_capacity(wanted.len());
-        for (vault, arn) in wanted {
-            w.spent = start;
-            out.push(w.list_tags(vault, arn));
-            longest = longest.max(w.spent.saturating_sub(start));
+        for wave in wanted.chunks(in_flight.max(1)) {
+            let start = w.spent;
+            let mut longest = std::time::Duration::ZERO;
+            for (vault, arn) in wave {
+                w.spent = start;
+                out.push(w.list_tags(vault, arn));
+                longest = longest.max(w.spent.saturating_sub(start));
+            }
+            w.spent = start + longest;
         }
-        w.spent = start + longest;
         out
     }
 

@@ -38,6 +38,14 @@ impl World {
     /// ListTags, in the vault's account.
     pub(super) fn list_tags(&mut self, vault: &VaultArn, arn: &str) -> PortResult<Tags> {
         self.call_in(&vault.account, "ListTags")?;
+        if self.tag_reads_refused.contains(&vault.account) {
+            return Err(PortError::new(
+                ErrorKind::AccessDenied,
+                "ListTags",
+                Some("AccessDeniedException"),
+                format!("not authorized to perform: backup:ListTags on {arn}"),
+            ));
+        }
         self.taggable(vault, arn, "ListTags")?;
         Ok(self.point_tags.get(arn).cloned().unwrap_or_default())
     }
