@@ -531,3 +531,38 @@ async fn copies_queued_behind_the_quota_for_days_are_one_alert_per_route_not_a_s
         subjects.len()
     );
 }
+
+/// The same queue behind the quota, with every reconciler run cut after a few pages: each pass
+/// spans many runs, and a route's "a day behind" incident is alerted no more often than when a
+/// pass is one run (a guard: a pass's incidents are closed by what all its runs saw).
+#[tokio::test]
+async fn a_pass_spanning_many_runs_alerts_a_route_no_more_than_a_pass_of_one_run() {
+    let tables: String = (0..150)
+        .map(|i| format!("  - {{ name: table-{i}, account: \"111111111111\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n"))
+        .collect();
+    let world = format!(
+        "tables:\n{tables}organization: {{ concurrent_copy_jobs: 3 }}\nbackup_plans:\n  - {{ vault: primary, every_hours: 24 }}\n"
+    );
+    let mut behind = Vec::new();
+    for pages in [None, Some(3), Some(6)] {
+        let policy = Policy::parse(POLICY).unwrap();
+        let world = relay_core::world_file::WorldFile::parse(&world, &policy).unwrap();
+        let mut options = options(3, 1, 3, Faults::none());
+        options.reconcile_pages_per_run = pages;
+        let mut sim = Simulation::with_world(policy, &world, options);
+        let s = sim.run().await;
+        assert_eq!(s.chains_complete, s.chains_total, "{pages:?}: {s:#?}");
+        let w = sim.sim.world();
+        let alerts = w
+            .alerts
+            .iter()
+            .filter(|a| a.subject.contains("are a day behind"))
+            .count();
+        behind.push(alerts);
+    }
+    assert!(behind[0] >= 1, "{behind:?}");
+    assert!(
+        behind.iter().all(|b| *b <= behind[0]),
+        "re-alerted: {behind:?}"
+    );
+}
