@@ -193,3 +193,30 @@ tables:
         .iter()
         .any(|r| r.piece.ends_with("#1/4")));
 }
+
+#[tokio::test]
+async fn a_piece_naming_no_slice_is_refused_not_walked() {
+    use relay_chain::reconcile::{run_piece, Piece, ReconcileConfig, RunBudget};
+    let sim = Simulation::new(
+        Policy::parse(ORG_POLICY).unwrap(),
+        options(1, 1, 1, Faults::none()),
+    );
+    let central = sim.policy.vault("central").unwrap().arn.location();
+    for (index, of) in [(0, 0), (2, 2), (7, 3)] {
+        let piece = Piece {
+            slice: Some(Slice { index, of }),
+            ..Piece::at(central.clone())
+        };
+        let run = run_piece(
+            &sim.sim,
+            &sim.policy,
+            &piece,
+            &ReconcileConfig::default(),
+            RunBudget::default(),
+            "test",
+        )
+        .await;
+        let e = run.expect_err("a slice of nothing");
+        assert_eq!(e.kind, relay_core::ports::ErrorKind::Permanent, "{e}");
+    }
+}
