@@ -1,6 +1,13 @@
 //! One client per account and Region. Other accounts are reached by assuming the executor role
 //! there; the credentials are cached per account by the SDK's identity cache and refreshed before
 //! they expire. Single-account use assumes nothing.
+//!
+//! AWS's request-rate quotas are per account and Region (AWS Backup's: 5 to 20 calls a second per
+//! operation, 50 for all together), and AWS asks callers who meet ThrottlingException to use a
+//! rate limiter. Each client retries in the SDK's adaptive mode, whose client-side rate limiter
+//! slows its sending when AWS throttles, and has a retry partition of its own account and Region:
+//! by default every client of one Region shares one retry token bucket and one limiter, so one
+//! throttled account would slow, and spend the retries of, every other account in that Region.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_backup::config::retry::{RetryConfig, RetryPartition};
 use relay_core::arn::Location;
 
 use crate::aws_clock::{AwsClock, ObserveDate};
@@ -99,13 +107,16 @@ impl Sessions {
         Some(shared)
     }
 
-    /// The SDK configuration for `location`: its Region, and the executor role's credentials
-    /// where one is assumed. For clients used too rarely to cache (the doctor's reads).
+    /// The SDK configuration for `location`: its Region, the adaptive retries, and the executor
+    /// role's credentials where one is assumed. For clients used too rarely to cache (the
+    /// doctor's reads, Security Hub's imports, which pace themselves): their retry partition is
+    /// the service's per Region, as the SDK sets it.
     pub async fn config_for(&self, location: &Location) -> SdkConfig {
         let mut builder = self
             .base
             .to_builder()
-            .region(Region::new(location.region.clone()));
+            .region(Region::new(location.region.clone()))
+            .retry_config(self.adaptive_retries());
         if let Some(creds) = self.credentials_for(location).await {
             builder = builder.credentials_provider(creds);
         }
@@ -118,6 +129,8 @@ impl Sessions {
         }
         let mut builder = aws_sdk_backup::config::Builder::from(&self.base)
             .region(Region::new(location.region.clone()))
+            .retry_config(self.adaptive_retries())
+            .retry_partition(partition("backup", location))
             .interceptor(ObserveDate(Arc::clone(&self.clock)));
         if let Some(creds) = self.credentials_for(location).await {
             builder = builder.credentials_provider(creds);
@@ -132,7 +145,9 @@ impl Sessions {
             return c.clone();
         }
         let mut builder = aws_sdk_dynamodb::config::Builder::from(&self.base)
-            .region(Region::new(location.region.clone()));
+            .region(Region::new(location.region.clone()))
+            .retry_config(self.adaptive_retries())
+            .retry_partition(partition("dynamodb", location));
         if let Some(creds) = self.credentials_for(location).await {
             builder = builder.credentials_provider(creds);
         }
@@ -142,7 +157,71 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// The adaptive mode, with as many attempts as the base configuration allows (the SDK's
+    /// default, or `AWS_MAX_ATTEMPTS`).
+    fn adaptive_retries(&self) -> RetryConfig {
+        let attempts = self
+            .base
+            .retry_config()
+            .map_or(3, |r| r.max_attempts())
+            .max(1);
+        RetryConfig::adaptive().with_max_attempts(attempts)
+    }
+}
+
+/// The retry state of one service in one account and Region.
+fn partition(service: &str, location: &Location) -> RetryPartition {
+    RetryPartition::new(format!(
+        "{service}-{}-{}",
+        location.account, location.region
+    ))
+}
+
 /// A poisoned cache is still a valid cache: clients are immutable handles.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_backup::config::retry::RetryMode;
+
+    fn location(account: &str, region: &str) -> Location {
+        Location {
+            partition: "aws".into(),
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_account_and_region_retries_adaptively_on_its_own() {
+        let base = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .build();
+        let sessions = Sessions::new(base, SessionConfig::default());
+        let a = sessions
+            .backup(&location("111111111111", "us-east-1"))
+            .await;
+        let b = sessions
+            .backup(&location("222222222222", "us-east-1"))
+            .await;
+        let retry = a.config().retry_config().unwrap();
+        assert_eq!(retry.mode(), RetryMode::Adaptive);
+        // The base's attempts are kept.
+        assert_eq!(retry.max_attempts(), 5);
+        let name = |c: &aws_sdk_backup::Client| c.config().retry_partition().map(|p| p.to_string());
+        assert_ne!(name(&a), name(&b));
+        let d = sessions
+            .dynamodb(&location("111111111111", "us-east-1"))
+            .await;
+        assert_eq!(
+            d.config().retry_config().unwrap().mode(),
+            RetryMode::Adaptive
+        );
+        assert!(d.config().retry_partition().is_some());
+    }
 }
