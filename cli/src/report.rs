@@ -153,6 +153,12 @@ pub(crate) fn simulated(
             "In {} pieces: {} invocations, the longest {:.1} s, {:.1} minutes in all.\n",
             run.pieces, run.invocations, run.longest_invocation_seconds, run.minutes
         ));
+        if run.minutes_at_quotas > run.minutes {
+            text.push_str(&format!(
+                "At AWS's request rates per account and Region, at least {:.1} minutes.\n",
+                run.minutes_at_quotas
+            ));
+        }
     }
     text.push_str(&render::summary(&report, SUMMARY_TABLES));
     text.push_str(&format!(

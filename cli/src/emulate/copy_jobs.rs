@@ -177,7 +177,7 @@ pub(crate) async fn list(
     };
     let sim = state.lock().await;
     let mut w = sim.sim.world();
-    w.call_in(&at.account, "ListCopyJobs")?;
+    w.call_in(&at.account, &at.region, "ListCopyJobs")?;
     let mut items: Vec<Value> = Vec::new();
     let mut next = None;
     for (i, j) in w.jobs.iter().enumerate().skip(from) {

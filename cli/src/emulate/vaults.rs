@@ -81,7 +81,7 @@ pub(crate) async fn list(
     let sim = state.lock().await;
     let created = sim.options.start;
     let mut w = sim.sim.world();
-    w.call_in(&at.account, "ListBackupVaults")?;
+    w.call_in(&at.account, &at.region, "ListBackupVaults")?;
     let here: Vec<&SimVault> = w
         .vaults
         .values()
@@ -111,7 +111,7 @@ pub(crate) async fn describe(
     let sim = state.lock().await;
     let created = sim.options.start;
     let mut w = sim.sim.world();
-    w.call_in(&at.account, "DescribeBackupVault")?;
+    w.call_in(&at.account, &at.region, "DescribeBackupVault")?;
     let v = w.vaults.get(&vault).ok_or_else(|| {
         AwsError::not_found(format!(
             "Backup vault {name} does not exist in {}/{}",

@@ -15,12 +15,12 @@ pub const SIM_ORGANIZATION: &str = "o-simulated0";
 
 impl DoctorPort for Sim {
     async fn reach(&self, at: &Location) -> PortResult<()> {
-        self.world().call_in(&at.account, "AssumeRole")
+        self.world().call_in(&at.account, &at.region, "AssumeRole")
     }
 
     async fn role(&self, at: &Location, _role_arn: &str) -> PortResult<Option<RoleFacts>> {
         let mut w = self.world();
-        w.call_in(&at.account, "GetRole")?;
+        w.call_in(&at.account, &at.region, "GetRole")?;
         Ok(
             (!w.copy_role_missing.contains(&at.account)).then_some(RoleFacts {
                 trusts_backup: true,
@@ -30,7 +30,7 @@ impl DoctorPort for Sim {
 
     async fn vault_state(&self, vault: &VaultArn) -> PortResult<Option<VaultState>> {
         let mut w = self.world();
-        w.call_in(&vault.account, "DescribeBackupVault")?;
+        w.call_in(&vault.account, &vault.region, "DescribeBackupVault")?;
         Ok(w.vaults.get(vault).map(|v| VaultState {
             lock: v.lock,
             encryption_key_arn: Some(vault_key_arn(vault)),
@@ -39,7 +39,7 @@ impl DoctorPort for Sim {
 
     async fn vault_admission(&self, vault: &VaultArn) -> PortResult<Admission> {
         let mut w = self.world();
-        w.call_in(&vault.account, "GetBackupVaultAccessPolicy")?;
+        w.call_in(&vault.account, &vault.region, "GetBackupVaultAccessPolicy")?;
         let accounts = w
             .vaults
             .get(vault)
@@ -53,7 +53,7 @@ impl DoctorPort for Sim {
 
     async fn key(&self, at: &Location, key_arn_asked: &str) -> PortResult<KeyFacts> {
         let mut w = self.world();
-        w.call_in(&at.account, "GetKeyPolicy")?;
+        w.call_in(&at.account, &at.region, "GetKeyPolicy")?;
         let vault = w
             .vaults
             .values()
@@ -88,7 +88,7 @@ impl DoctorPort for Sim {
 
     async fn organization_of(&self, at: &Location) -> PortResult<Option<String>> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeOrganization")?;
+        w.call_in(&at.account, &at.region, "DescribeOrganization")?;
         Ok(w.organization
             .contains(&at.account)
             .then(|| SIM_ORGANIZATION.to_string()))
@@ -96,7 +96,7 @@ impl DoctorPort for Sim {
 
     async fn forwards_backup_events(&self, at: &Location) -> PortResult<Forwarding> {
         let mut w = self.world();
-        w.call_in(&at.account, "ListRules")?;
+        w.call_in(&at.account, &at.region, "ListRules")?;
         let unforwarded = w
             .unforwarded
             .contains(&(at.account.clone(), at.region.clone()));

@@ -28,13 +28,13 @@ impl World {
             })
             .collect();
         for _ in 0..pages(here.len(), TABLES_PAGE) {
-            self.call_in(&at.account, "ListTables")?;
+            self.call_in(&at.account, &at.region, "ListTables")?;
         }
         let mut native_total = 0;
         let mut out = Vec::with_capacity(here.len());
         for i in here {
-            self.call_in(&at.account, "ListTagsOfResource")?;
-            self.call_in(&at.account, "DescribeContinuousBackups")?;
+            self.call_in(&at.account, &at.region, "ListTagsOfResource")?;
+            self.call_in(&at.account, &at.region, "DescribeContinuousBackups")?;
             let t = &self.tables[i];
             let arn = t.arn.to_string();
             // What ListBackups shows: the table's own native backups, and those AWS Backup made
@@ -52,7 +52,7 @@ impl World {
             });
         }
         for _ in 0..pages(native_total, BACKUPS_PAGE) {
-            self.call_in(&at.account, "ListBackups")?;
+            self.call_in(&at.account, &at.region, "ListBackups")?;
         }
         Ok(out)
     }
@@ -79,10 +79,10 @@ impl World {
             })
             .collect();
         for _ in 0..pages(here.len(), VAULTS_PAGE) {
-            self.call_in(&at.account, "ListBackupVaults")?;
+            self.call_in(&at.account, &at.region, "ListBackupVaults")?;
         }
         for _ in &here {
-            self.call_in(&at.account, "GetBackupVaultAccessPolicy")?;
+            self.call_in(&at.account, &at.region, "GetBackupVaultAccessPolicy")?;
         }
         Ok(here)
     }
@@ -94,12 +94,12 @@ impl World {
             .filter(|p| p.account == at.account && p.region == at.region)
             .cloned()
             .collect();
-        self.call_in(&at.account, "ListBackupPlans")?;
+        self.call_in(&at.account, &at.region, "ListBackupPlans")?;
         // One rule and one selection per simulated plan.
         for _ in &here {
-            self.call_in(&at.account, "GetBackupPlan")?;
-            self.call_in(&at.account, "ListBackupSelections")?;
-            self.call_in(&at.account, "GetBackupSelection")?;
+            self.call_in(&at.account, &at.region, "GetBackupPlan")?;
+            self.call_in(&at.account, &at.region, "ListBackupSelections")?;
+            self.call_in(&at.account, &at.region, "GetBackupSelection")?;
         }
         Ok(here)
     }
@@ -112,7 +112,7 @@ impl InventoryPort for Sim {
 
     async fn advanced_features(&self, at: &Location) -> PortResult<Option<bool>> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeRegionSettings")?;
+        w.call_in(&at.account, &at.region, "DescribeRegionSettings")?;
         let native = w
             .native_regions
             .contains(&(at.account.clone(), at.region.clone()));

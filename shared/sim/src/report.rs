@@ -13,6 +13,7 @@ use relay_compliance::pieces::{self, MemoryParts, PartStore, PieceRef};
 use relay_compliance::{self as compliance, inventory, Report};
 use relay_core::ports::PortResult;
 
+use crate::world::rates::RateFloor;
 use crate::world::{latency::latency, Sim};
 use crate::Simulation;
 
@@ -43,6 +44,13 @@ pub struct ReportRun {
     /// Pieces that failed for good (their account and Region is a gap in the report).
     pub failures: usize,
     pub part_bytes: usize,
+    /// The least time each map's calls take at AWS's published request rates, and the quota
+    /// that binds it (`world::rates`): the pieces' own timing does not pace calls into one
+    /// account, so a map's `minutes` can be less than AWS would allow.
+    pub inventory_rate_floor: Option<RateFloor>,
+    pub evaluation_rate_floor: Option<RateFloor>,
+    /// `minutes` with each map lasting at least its rate floor.
+    pub minutes_at_quotas: f64,
 }
 
 /// How the run is cut: pieces at once per map, points an inventory piece holds.
@@ -157,6 +165,7 @@ impl Simulation {
             .and_then(|b| serde_json::from_str(&b).ok())
             .unwrap_or_default();
         run.pieces = list.len();
+        self.take_rate_tally();
         let mut took = Vec::new();
         for piece in &list {
             let phase = pieces::inventory_piece(&self.sim, &store, piece, options.flush_points);
@@ -165,6 +174,7 @@ impl Simulation {
             took.push(t);
         }
         let inventoried = makespan(t0, &took, options.concurrency);
+        run.inventory_rate_floor = self.take_rate_tally();
         took.clear();
         for piece in &list {
             let phase =
@@ -177,6 +187,7 @@ impl Simulation {
             took.push(t);
         }
         let mapped = makespan(inventoried, &took, options.concurrency);
+        run.evaluation_rate_floor = self.take_rate_tally();
         let merge = pieces::merge(&self.policy, &store, &started.run, policy_digest);
         let (report, t) = self.timed(&mut run, merge).await;
         let minutes = |d: Elapsed| d.as_secs_f64() / 60.0;
@@ -184,6 +195,13 @@ impl Simulation {
         run.inventory_minutes = minutes(inventoried.saturating_sub(t0));
         run.evaluation_minutes = minutes(mapped.saturating_sub(inventoried));
         run.merge_minutes = minutes(t);
+        let at_least = |phase: f64, floor: &Option<RateFloor>| {
+            floor.as_ref().map_or(phase, |f| phase.max(f.minutes))
+        };
+        run.minutes_at_quotas = minutes(t0)
+            + at_least(run.inventory_minutes, &run.inventory_rate_floor)
+            + at_least(run.evaluation_minutes, &run.evaluation_rate_floor)
+            + run.merge_minutes;
         run.list_pages = self.list_pages() - pages_before;
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);
@@ -211,6 +229,11 @@ impl Simulation {
         run.longest_invocation_seconds = run.longest_invocation_seconds.max(took.as_secs_f64());
         run.invocations_over_deadline += u64::from(took > REPORT_TIMEOUT);
         (out, took)
+    }
+
+    /// The calls tallied since the last take, as their rate floor; the tally starts again.
+    fn take_rate_tally(&self) -> Option<RateFloor> {
+        std::mem::take(&mut self.sim.world().rate_tally).floor()
     }
 
     fn list_pages(&self) -> u64 {

@@ -25,7 +25,7 @@ pub const COLD_RESTORE_EXTRA_MINUTES: i64 = 240;
 impl World {
     fn start_restore(&mut self, req: &StartRestore) -> PortResult<String> {
         const OP: &str = "StartRestoreJob";
-        self.call_in(&req.account, OP)?;
+        self.call_in(&req.account, &req.region, OP)?;
         if let Some(answer) = self.restore_replay(req) {
             return answer;
         }
@@ -259,7 +259,7 @@ impl RestorePort for Sim {
 
     async fn restore_job_status(&self, at: &Location, id: &str) -> PortResult<RestoreJobStatus> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeRestoreJob")?;
+        w.call_in(&at.account, &at.region, "DescribeRestoreJob")?;
         let Some(j) = w
             .restore_jobs
             .iter()
@@ -283,7 +283,7 @@ impl RestorePort for Sim {
 
     async fn table_state(&self, at: &Location, name: &str) -> PortResult<Option<TableState>> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeTable")?;
+        w.call_in(&at.account, &at.region, "DescribeTable")?;
         Ok(w.tables
             .iter()
             .find(|t| {
@@ -301,7 +301,7 @@ impl RestorePort for Sim {
 
     async fn table_settings(&self, at: &Location, name: &str) -> PortResult<Option<TableSettings>> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeTable")?;
+        w.call_in(&at.account, &at.region, "DescribeTable")?;
         Ok(w.tables
             .iter()
             .find(|t| located(t, at, name))
@@ -321,7 +321,7 @@ impl RestorePort for Sim {
         s: &TableSettings,
     ) -> PortResult<()> {
         let mut w = self.world();
-        w.call_in(&at.account, "UpdateTable")?;
+        w.call_in(&at.account, &at.region, "UpdateTable")?;
         let Some(t) = w.tables.iter_mut().find(|t| located(t, at, name)) else {
             return Err(PortError::new(
                 ErrorKind::NotFound,
@@ -344,7 +344,7 @@ impl RestorePort for Sim {
 
     async fn delete_table(&self, at: &Location, name: &str) -> PortResult<()> {
         let mut w = self.world();
-        w.call_in(&at.account, "DeleteTable")?;
+        w.call_in(&at.account, &at.region, "DeleteTable")?;
         w.tables.retain(|t| {
             !(t.arn.account == at.account && t.arn.region == at.region && t.arn.table == name)
         });

@@ -326,6 +326,7 @@ impl Simulation {
         self.reconciler_runs += 1;
         // The schedule invokes it asynchronously: a failed run is retried twice by Lambda, then
         // goes to its dead-letter queue, whose alarm tells a person.
+        std::mem::take(&mut self.sim.world().rate_tally);
         for attempt in 0..=LAMBDA_ASYNC_RETRIES {
             let started = self.begin_invocation();
             let budget = RunBudget {
@@ -337,7 +338,11 @@ impl Simulation {
             let took = self.end_invocation(started, RECONCILER_TIMEOUT);
             match run {
                 Ok(report) => {
-                    let at = self.sim.world().now;
+                    let (at, tally) = {
+                        let mut w = self.sim.world();
+                        (w.now, std::mem::take(&mut w.rate_tally))
+                    };
+                    self.passes.rate_floor(tally.floor());
                     self.passes
                         .run(at, took, report.resumed, report.pass_complete);
                     self.reconciler_pages += u64::from(report.pages);

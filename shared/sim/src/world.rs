@@ -28,6 +28,7 @@ pub mod latency;
 mod model;
 mod points;
 mod ports;
+pub mod rates;
 pub mod security_hub;
 mod tags;
 
@@ -147,6 +148,9 @@ pub struct World {
     /// Accounts the current invocation holds a session in (one AssumeRole each).
     pub sessions: HashSet<String>,
     instant_base: std::time::Instant,
+    /// Calls into each account and Region per operation, for the scale model's rate floor: the
+    /// simulation takes it at the start and end of each phase it times.
+    pub rate_tally: rates::RateTally,
 }
 
 impl World {
@@ -229,6 +233,7 @@ impl World {
             spent: std::time::Duration::ZERO,
             sessions: HashSet::new(),
             instant_base: std::time::Instant::now(),
+            rate_tally: rates::RateTally::default(),
         }
     }
 
@@ -302,7 +307,13 @@ impl World {
 
     /// A call into `account`: refused when AssumeRole into it is denied, else maybe throttled.
     /// Public for `relay emulate`, which answers some calls from the world's state directly.
-    pub fn call_in(&mut self, account: &str, operation: &'static str) -> PortResult<()> {
+    pub fn call_in(
+        &mut self,
+        account: &str,
+        region: &str,
+        operation: &'static str,
+    ) -> PortResult<()> {
+        self.rate_tally.record(account, region, operation);
         if self.unavailable.contains(operation) {
             self.counted(operation);
             return Err(PortError::new(

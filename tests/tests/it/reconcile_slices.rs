@@ -192,6 +192,21 @@ tables:
         .reconcile_reports
         .iter()
         .any(|r| r.piece.ends_with("#1/4")));
+    // Every scheduled run's calls are tallied per account and Region: the busiest is named with
+    // the least time AWS's published rates allow it, which a pass cannot beat however cut.
+    let floor = s
+        .reconcile_rate_floor
+        .clone()
+        .expect("the reconciler calls AWS Backup");
+    assert!(floor.calls > 0 && floor.per_second > 0.0, "{floor:?}");
+    assert!(s.reconcile_pass_minutes > 0.0);
+    let members = [
+        "100000000001",
+        "100000000002",
+        "222222222222",
+        "333333333333",
+    ];
+    assert!(members.contains(&floor.account.as_str()), "{floor:?}");
 }
 
 #[tokio::test]

@@ -292,3 +292,51 @@ async fn tags_a_vault_refuses_to_read_are_one_gap_in_both_runs_not_one_per_home(
     let homes = merged.resources.iter().map(|r| (&r.account, &r.region));
     assert!(homes.collect::<std::collections::BTreeSet<_>>().len() > 1);
 }
+
+#[tokio::test]
+async fn each_map_is_held_to_aws_request_rates_in_the_account_it_calls() {
+    use relay_sim::world::rates::ALL_BACKUP_CALLS;
+    let sim = simulated(ORG_POLICY, ORG_WORLD, options(3, 2, Faults::none())).await;
+    let tag_reads = || {
+        sim.sim
+            .world()
+            .counters
+            .calls_by_operation
+            .get("ListTags")
+            .copied()
+    };
+    let before = tag_reads().unwrap_or(0);
+    let (_, run) = in_pieces(&sim, 50_000).await;
+    let read = tag_reads().unwrap_or(0) - before;
+    let inventory = run
+        .inventory_rate_floor
+        .clone()
+        .expect("the inventory lists vaults");
+    let evaluation = run
+        .evaluation_rate_floor
+        .clone()
+        .expect("the evaluation reads tags");
+    for f in [&inventory, &evaluation] {
+        assert!(f.calls > 0, "{f:?}");
+        let at_rate = f.calls as f64 / f.per_second / 60.0;
+        assert!((f.minutes - at_rate).abs() < 1e-9, "{f:?}");
+    }
+    // The evaluation's only AWS Backup calls are the copies' ListTags, in the vaults' accounts:
+    // the busiest of those accounts binds, by ListTags' 20/s or the sum's 50/s.
+    assert!(
+        ["ListTags", ALL_BACKUP_CALLS].contains(&evaluation.operation.as_str()),
+        "{evaluation:?}"
+    );
+    assert!(evaluation.calls <= read, "{evaluation:?}: {read} read");
+    let vault_accounts: Vec<&str> = sim
+        .policy
+        .vaults
+        .iter()
+        .map(|v| v.arn.account.as_str())
+        .collect();
+    assert!(
+        vault_accounts.contains(&evaluation.account.as_str()),
+        "{evaluation:?}"
+    );
+    assert!(run.minutes_at_quotas >= run.minutes, "{run:?}");
+}

@@ -24,6 +24,8 @@ impl Simulation {
     /// One scheduled reconciliation, fanned out over `concurrency` workers.
     pub(super) async fn reconcile_fanned_out(&mut self, concurrency: usize) {
         self.reconciler_runs += 1;
+        // The calls since the last run are the router's: this run's tally starts here.
+        std::mem::take(&mut self.sim.world().rate_tally);
         let started = self.begin_invocation();
         let coordinated =
             reconcile::coordinate(&self.sim, &self.policy, &self.options.reconcile).await;
@@ -66,7 +68,11 @@ impl Simulation {
                 }
             }
         }
-        let at = self.sim.world().now;
+        let (at, tally) = {
+            let mut w = self.sim.world();
+            (w.now, std::mem::take(&mut w.rate_tally))
+        };
+        self.passes.rate_floor(tally.floor());
         // A pass left incomplete (a piece out of continuations) goes on at the next schedule.
         self.passes.run(at, last_end, true, all_complete);
     }

@@ -34,9 +34,24 @@ pub struct Passes {
     started: Option<DateTime<Utc>>,
     pub longest_minutes: f64,
     pub complete: u64,
+    /// The largest rate floor of one scheduled run (`world::rates`).
+    pub rate_floor: Option<crate::world::rates::RateFloor>,
 }
 
 impl Passes {
+    /// A scheduled run's calls at AWS's request rates: kept when the longest so far.
+    pub fn rate_floor(&mut self, floor: Option<crate::world::rates::RateFloor>) {
+        if let Some(f) = floor {
+            if self
+                .rate_floor
+                .as_ref()
+                .is_none_or(|l| f.minutes > l.minutes)
+            {
+                self.rate_floor = Some(f);
+            }
+        }
+    }
+
     /// A run at `at` that took `took`: `resumed` (it went on with an earlier run's pass) and
     /// `complete` (it ended the pass) as its report says.
     pub fn run(&mut self, at: DateTime<Utc>, took: Duration, resumed: bool, complete: bool) {

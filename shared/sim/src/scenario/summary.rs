@@ -64,6 +64,10 @@ pub struct Summary {
     pub longest_invocation_seconds: f64,
     pub invocations_over_deadline: u64,
     pub reconcile_pass_minutes: f64,
+    /// The scheduled reconciliation (coordinator and pieces) whose calls into one account and
+    /// Region take longest at AWS's published request rates, and that least time: past 60
+    /// minutes a pass cannot finish within its hour on AWS, however it is cut.
+    pub reconcile_rate_floor: Option<crate::world::rates::RateFloor>,
     /// Simulated minutes spent in calls, all invocations together.
     pub call_minutes: f64,
     /// Hours simulated after the last backups: the drain, longer while chains were still in progress.
@@ -110,6 +114,7 @@ impl Simulation {
             longest_invocation_seconds: round2(self.invocations.longest.as_secs_f64()),
             invocations_over_deadline: self.invocations.over_deadline,
             reconcile_pass_minutes: round2(self.passes.longest_minutes),
+            reconcile_rate_floor: self.passes.rate_floor.clone(),
             call_minutes: round2(w.spent.as_secs_f64() / 60.0),
             ..Summary::default()
         };
@@ -500,6 +505,12 @@ impl Summary {
             format!("Invocation errors (retried by Lambda): {}; throttled calls: {}; denied calls: {}; alerts: {}; lock adjustments: {}.", self.invocation_errors, self.calls_throttled, self.calls_denied, self.alerts, self.lock_adjustments),
             format!("Never-expire copies: {}; lifecycles repaired: {}; violations: {} ({} forced by a vault lock).", self.never_expire_copies, self.lifecycles_repaired, self.never_expire_violations, self.never_expire_violations_by_lock),
         ];
+        if let Some(f) = &self.reconcile_rate_floor {
+            lines.push(format!(
+                "Longest reconciliation pass: {:.1} simulated minutes; at AWS's request rates its busiest run needs at least {:.1} ({} calls of {} into {}/{} at {}/s).",
+                self.reconcile_pass_minutes, f.minutes, f.calls, f.operation, f.account, f.region, f.per_second
+            ));
+        }
         if self.partial_copies > 0 {
             lines.push(format!(
                 "Partial copies left by copy jobs that ended PARTIAL (not counted as copies): {}.",

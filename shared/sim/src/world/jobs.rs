@@ -392,7 +392,7 @@ impl World {
     }
 
     pub(super) fn start_copy(&mut self, req: &StartCopyJob) -> PortResult<String> {
-        self.call_in(&req.account, START_COPY)?;
+        self.call_in(&req.account, &req.region, START_COPY)?;
         if let Some(answer) = self.copy_replay(req) {
             return answer;
         }

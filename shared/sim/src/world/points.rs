@@ -142,7 +142,7 @@ impl World {
     ) -> PortResult<Page<PointView>> {
         const OP: &str = "ListRecoveryPointsByBackupVault";
         self.counters.list_calls += 1;
-        self.call_in(&vault.account, OP)?;
+        self.call_in(&vault.account, &vault.region, OP)?;
         if !self.vaults.contains_key(vault) {
             return Err(PortError::new(
                 ErrorKind::NotFound,
@@ -221,7 +221,7 @@ impl World {
         lifecycle: &Lifecycle,
     ) -> PortResult<()> {
         const OP: &str = "UpdateRecoveryPointLifecycle";
-        self.call_in(&vault.account, OP)?;
+        self.call_in(&vault.account, &vault.region, OP)?;
         if self.vaults.get(vault).is_some_and(|v| v.lock.is_some()) {
             return Err(PortError::new(ErrorKind::Permanent, OP, Some("InvalidRequestException"),
                 "Lifecycle settings cannot be changed for a recovery point in a backup vault with Vault Lock"));

@@ -47,7 +47,7 @@ impl BackupPort for Sim {
         recovery_point_arn: &str,
     ) -> PortResult<PointView> {
         let mut w = self.world();
-        w.call_in(&vault.account, "DescribeRecoveryPoint")?;
+        w.call_in(&vault.account, &vault.region, "DescribeRecoveryPoint")?;
         w.recovery_points
             .get(recovery_point_arn)
             .filter(|rp| &rp.vault == vault)
@@ -74,7 +74,7 @@ impl BackupPort for Sim {
 
     async fn copy_job_status(&self, at: &Location, copy_job_id: &str) -> PortResult<CopyJobStatus> {
         let mut w = self.world();
-        w.call_in(&at.account, "DescribeCopyJob")?;
+        w.call_in(&at.account, &at.region, "DescribeCopyJob")?;
         let found = w.job_by_id.get(copy_job_id).map(|&i| &w.jobs[i]);
         let job = found
             .filter(|j| j.source_vault.location() == *at)
@@ -99,7 +99,7 @@ impl BackupPort for Sim {
         query: &CopyJobQuery,
     ) -> PortResult<Vec<CopyJobSummary>> {
         let mut w = self.world();
-        w.call_in(&at.account, "ListCopyJobs")?;
+        w.call_in(&at.account, &at.region, "ListCopyJobs")?;
         let Ok(dest) = VaultArn::parse(&query.destination_vault_arn) else {
             return Ok(Vec::new());
         };
@@ -122,7 +122,7 @@ impl BackupPort for Sim {
 
     async fn vault_lock(&self, vault: &VaultArn) -> PortResult<Option<VaultLock>> {
         let mut w = self.world();
-        w.call_in(&vault.account, "DescribeBackupVault")?;
+        w.call_in(&vault.account, &vault.region, "DescribeBackupVault")?;
         match w.vaults.get(vault) {
             Some(v) => Ok(v.lock),
             None => Err(PortError::new(
@@ -138,10 +138,10 @@ impl BackupPort for Sim {
 impl TagPort for Sim {
     async fn resource_tags(&self, resource_arn: &str) -> PortResult<Tags> {
         let mut w = self.world();
-        let account = TableArn::parse(resource_arn)
-            .map(|t| t.account)
+        let (account, region) = TableArn::parse(resource_arn)
+            .map(|t| (t.account, t.region))
             .unwrap_or_default();
-        w.call_in(&account, "ListTagsOfResource")?;
+        w.call_in(&account, &region, "ListTagsOfResource")?;
         w.table(resource_arn)
             .map(|t| t.tags.clone())
             .ok_or_else(|| {

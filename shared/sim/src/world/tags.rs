@@ -37,7 +37,7 @@ impl World {
 
     /// ListTags, in the vault's account.
     pub(super) fn list_tags(&mut self, vault: &VaultArn, arn: &str) -> PortResult<Tags> {
-        self.call_in(&vault.account, "ListTags")?;
+        self.call_in(&vault.account, &vault.region, "ListTags")?;
         if self.tag_reads_refused.contains(&vault.account) {
             return Err(PortError::new(
                 ErrorKind::AccessDenied,
@@ -53,7 +53,7 @@ impl World {
     /// TagResource, in the vault's account: every tag checked before any is set.
     pub(super) fn tag_point(&mut self, vault: &VaultArn, arn: &str, tags: &Tags) -> PortResult<()> {
         const OP: &str = "TagResource";
-        self.call_in(&vault.account, OP)?;
+        self.call_in(&vault.account, &vault.region, OP)?;
         if self.tagging_refused.contains(&vault.account) {
             return Err(PortError::new(
                 ErrorKind::AccessDenied,
@@ -114,7 +114,7 @@ impl World {
 
     /// UntagResource, in the vault's account: keys it does not carry are no error.
     pub fn untag_point(&mut self, vault: &VaultArn, arn: &str, keys: &[String]) -> PortResult<()> {
-        self.call_in(&vault.account, "UntagResource")?;
+        self.call_in(&vault.account, &vault.region, "UntagResource")?;
         self.taggable(vault, arn, "UntagResource")?;
         if let Some(tags) = self.point_tags.get_mut(arn) {
             tags.retain(|k, _| !keys.contains(k));

@@ -1,0 +1,198 @@
+//! AWS's request-rate quotas in the scale model (design.md): calls per second per account and
+//! Region, past which AWS answers ThrottlingException. The figures are AWS's published defaults
+//! ("AWS Backup endpoints and quotas", the table "API name | Default calls/second"); AWS Backup
+//! also caps the sum of all its API calls. The table names no StartCopyJob or ListCopyJobs
+//! figure: those count in the sum only. AWS does not say whether the figures are per Region;
+//! they are taken per account and Region here. (Organizations' reads, 5-8 a second in the
+//! management account, are not tallied: the simulator answers a membership in one call.)
+//!
+//! The simulator tallies the calls of a phase (a reconcile pass, a report's map) per account,
+//! Region and operation; the least time those calls can take at the quotas is the phase's
+//! **rate floor**: however the work is cut and paced, AWS admits it no faster.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// AWS Backup's cap on the sum of all its API calls, per second.
+pub const BACKUP_ALL_CALLS_PER_SECOND: f64 = 50.0;
+/// What the floor names when the sum of an account's Backup calls binds.
+pub const ALL_BACKUP_CALLS: &str = "all AWS Backup calls";
+
+/// The published calls per second of `operation`, where AWS publishes one.
+pub fn quota(operation: &str) -> Option<f64> {
+    let per_second = match operation {
+        "DescribeBackupVault"
+        | "TagResource"
+        | "UpdateRecoveryPointLifecycle"
+        | "StartRestoreJob"
+        | "StartBackupJob" => 5.0,
+        "DescribeRecoveryPoint" => 15.0,
+        "ListBackupJobs" | "ListBackupVaults" | "ListRecoveryPointsByBackupVault" | "ListTags" => {
+            20.0
+        }
+        _ => return None,
+    };
+    Some(per_second)
+}
+
+/// An AWS Backup operation: its calls count against the sum of all Backup calls.
+pub fn is_backup(operation: &str) -> bool {
+    matches!(
+        operation,
+        "ListRecoveryPointsByBackupVault"
+            | "ListCopyJobs"
+            | "ListBackupJobs"
+            | "ListBackupVaults"
+            | "ListBackupPlans"
+            | "ListBackupSelections"
+            | "StartCopyJob"
+            | "StartRestoreJob"
+            | "StartBackupJob"
+            | "UpdateRecoveryPointLifecycle"
+            | "DescribeRecoveryPoint"
+            | "DescribeCopyJob"
+            | "DescribeRestoreJob"
+            | "DescribeBackupVault"
+            | "DescribeRegionSettings"
+            | "DescribeGlobalSettings"
+            | "GetBackupPlan"
+            | "GetBackupSelection"
+            | "GetBackupVaultAccessPolicy"
+            | "ListTags"
+            | "TagResource"
+            | "UntagResource"
+    )
+}
+
+/// Calls per account, Region and operation since the tally began.
+#[derive(Debug, Clone, Default)]
+pub struct RateTally {
+    calls: HashMap<(String, String, &'static str), u64>,
+}
+
+/// The least time a phase's calls take at AWS's quotas, and the account, Region and operation
+/// that bind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateFloor {
+    pub minutes: f64,
+    pub account: String,
+    pub region: String,
+    pub operation: String,
+    pub calls: u64,
+    pub per_second: f64,
+}
+
+impl RateTally {
+    pub fn record(&mut self, account: &str, region: &str, operation: &'static str) {
+        *self
+            .calls
+            .entry((account.to_string(), region.to_string(), operation))
+            .or_default() += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// The binding quota: the longest of each operation's calls at its own rate and each
+    /// account-Region's Backup calls at their sum's rate. `None` for no call under a quota.
+    pub fn floor(&self) -> Option<RateFloor> {
+        let mut backup: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut longest: Option<RateFloor> = None;
+        let mut consider = |candidate: RateFloor| {
+            if longest
+                .as_ref()
+                .is_none_or(|l| candidate.minutes > l.minutes)
+            {
+                longest = Some(candidate);
+            }
+        };
+        for ((account, region, operation), &calls) in &self.calls {
+            if is_backup(operation) {
+                *backup.entry((account, region)).or_default() += calls;
+            }
+            if let Some(per_second) = quota(operation) {
+                consider(floor_of(account, region, operation, calls, per_second));
+            }
+        }
+        for ((account, region), calls) in backup {
+            consider(floor_of(
+                account,
+                region,
+                ALL_BACKUP_CALLS,
+                calls,
+                BACKUP_ALL_CALLS_PER_SECOND,
+            ));
+        }
+        longest
+    }
+}
+
+fn floor_of(
+    account: &str,
+    region: &str,
+    operation: &str,
+    calls: u64,
+    per_second: f64,
+) -> RateFloor {
+    RateFloor {
+        // Whole calls over a rate: exact in f64 for any count a run makes.
+        minutes: calls as f64 / per_second / 60.0,
+        account: account.to_string(),
+        region: region.to_string(),
+        operation: operation.to_string(),
+        calls,
+        per_second,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slowest_quota_binds() {
+        let mut t = RateTally::default();
+        for _ in 0..1200 {
+            t.record("111111111111", "us-east-1", "ListTags");
+        }
+        for _ in 0..600 {
+            t.record("111111111111", "us-east-1", "TagResource");
+        }
+        let f = t.floor().unwrap();
+        // 600 TagResource at 5/s (2 min) outlast 1200 ListTags at 20/s (1 min) and the 1800
+        // Backup calls at 50/s (0.6 min).
+        assert_eq!(f.operation, "TagResource");
+        assert!((f.minutes - 2.0).abs() < 1e-9);
+        assert_eq!(f.calls, 600);
+    }
+
+    #[test]
+    fn the_sum_of_backup_calls_binds_when_no_one_operation_does() {
+        let mut t = RateTally::default();
+        for op in ["StartCopyJob", "ListCopyJobs", "DescribeCopyJob"] {
+            for _ in 0..1000 {
+                t.record("222222222222", "eu-west-1", op);
+            }
+        }
+        // A call AWS sets no quota on elsewhere (DynamoDB) counts for nothing.
+        t.record("222222222222", "eu-west-1", "GetItem");
+        let f = t.floor().unwrap();
+        assert_eq!(f.operation, ALL_BACKUP_CALLS);
+        assert_eq!(f.calls, 3000);
+        assert!((f.minutes - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn accounts_and_regions_have_their_own_quotas() {
+        let mut t = RateTally::default();
+        for region in ["us-east-1", "us-west-2"] {
+            for _ in 0..600 {
+                t.record("333333333333", region, "TagResource");
+            }
+        }
+        assert!((t.floor().unwrap().minutes - 2.0).abs() < 1e-9);
+        assert!(RateTally::default().floor().is_none());
+    }
+}
