@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as Elapsed;
 
 use chrono::{DateTime, Duration, Utc};
@@ -44,6 +45,10 @@ pub struct ReportRun {
     /// Pieces that failed for good (their account and Region is a gap in the report).
     pub failures: usize,
     pub part_bytes: usize,
+    /// The parts the largest evaluation piece read (its tables' points), and those the merge read
+    /// (every table's verdict and evidence): what each parses, the least it holds in memory.
+    pub largest_piece_read_bytes: usize,
+    pub merge_read_bytes: usize,
     /// The least time each map's calls take at AWS's published request rates, and the quota
     /// that binds it (`world::rates`): the pieces' own timing does not pace calls into one
     /// account, so a map's `minutes` can be less than AWS would allow.
@@ -51,6 +56,25 @@ pub struct ReportRun {
     pub evaluation_rate_floor: Option<RateFloor>,
     /// `minutes` with each map lasting at least its rate floor.
     pub minutes_at_quotas: f64,
+}
+
+impl ReportRun {
+    /// The minutes of the run and of each phase, from when the start, the inventory map and the
+    /// evaluation map ended, and the merge's time; and with each map held to its rate floor.
+    fn time_phases(&mut self, [started, inventoried, mapped]: [Elapsed; 3], merge: Elapsed) {
+        let minutes = |d: Elapsed| d.as_secs_f64() / 60.0;
+        self.minutes = minutes(mapped + merge);
+        self.inventory_minutes = minutes(inventoried.saturating_sub(started));
+        self.evaluation_minutes = minutes(mapped.saturating_sub(inventoried));
+        self.merge_minutes = minutes(merge);
+        let at_least = |phase: f64, floor: &Option<RateFloor>| {
+            floor.as_ref().map_or(phase, |f| phase.max(f.minutes))
+        };
+        self.minutes_at_quotas = minutes(started)
+            + at_least(self.inventory_minutes, &self.inventory_rate_floor)
+            + at_least(self.evaluation_minutes, &self.evaluation_rate_floor)
+            + self.merge_minutes;
+    }
 }
 
 /// How the run is cut: pieces at once per map, points an inventory piece holds.
@@ -69,22 +93,32 @@ impl Default for PieceOptions {
     }
 }
 
-/// The parts in memory, each call taking S3's time in the scale model.
+/// The parts in memory, each call taking S3's time in the scale model; the bytes read counted
+/// (what an invocation parses is the least it holds).
 struct TimedParts<'a> {
     sim: &'a Sim,
     parts: &'a MemoryParts,
+    read: AtomicUsize,
 }
 
 impl TimedParts<'_> {
     fn spend(&self, operation: &str) {
         self.sim.world().spent += latency(operation);
     }
+
+    /// Bytes read since the last call.
+    fn take_read(&self) -> usize {
+        self.read.swap(0, Ordering::Relaxed)
+    }
 }
 
 impl PartStore for TimedParts<'_> {
     async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
         self.spend("GetObject");
-        self.parts.get_part(key).await
+        let body = self.parts.get_part(key).await?;
+        let bytes = body.as_ref().map_or(0, String::len);
+        self.read.fetch_add(bytes, Ordering::Relaxed);
+        Ok(body)
     }
 
     async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
@@ -142,6 +176,7 @@ impl Simulation {
         let store = TimedParts {
             sim: &self.sim,
             parts,
+            read: AtomicUsize::new(0),
         };
         let pages_before = self.list_pages();
         let mut run = ReportRun::default();
@@ -179,29 +214,22 @@ impl Simulation {
         for piece in &list {
             let phase =
                 pieces::evaluate_piece(&self.sim, &self.policy, &store, piece, policy_digest);
+            store.take_read();
             let (r, t) = self.timed(&mut run, phase).await;
             match r {
                 Ok(done) => run.largest_piece_points = run.largest_piece_points.max(done.points),
                 Err(_) => run.failures += 1,
             }
+            run.largest_piece_read_bytes = run.largest_piece_read_bytes.max(store.take_read());
             took.push(t);
         }
         let mapped = makespan(inventoried, &took, options.concurrency);
         run.evaluation_rate_floor = self.take_rate_tally();
         let merge = pieces::merge(&self.policy, &store, &started.run, policy_digest);
+        store.take_read();
         let (report, t) = self.timed(&mut run, merge).await;
-        let minutes = |d: Elapsed| d.as_secs_f64() / 60.0;
-        run.minutes = minutes(mapped + t);
-        run.inventory_minutes = minutes(inventoried.saturating_sub(t0));
-        run.evaluation_minutes = minutes(mapped.saturating_sub(inventoried));
-        run.merge_minutes = minutes(t);
-        let at_least = |phase: f64, floor: &Option<RateFloor>| {
-            floor.as_ref().map_or(phase, |f| phase.max(f.minutes))
-        };
-        run.minutes_at_quotas = minutes(t0)
-            + at_least(run.inventory_minutes, &run.inventory_rate_floor)
-            + at_least(run.evaluation_minutes, &run.evaluation_rate_floor)
-            + run.merge_minutes;
+        run.merge_read_bytes = store.take_read();
+        run.time_phases([t0, inventoried, mapped], t);
         run.list_pages = self.list_pages() - pages_before;
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);

@@ -17,6 +17,7 @@ mod organisation;
 mod organizations_moto;
 mod promise;
 mod queue_moto;
+mod rates;
 mod reconcile_slices;
 mod report;
 mod report_browser;

@@ -339,4 +339,10 @@ async fn each_map_is_held_to_aws_request_rates_in_the_account_it_calls() {
         "{evaluation:?}"
     );
     assert!(run.minutes_at_quotas >= run.minutes, "{run:?}");
+    // What the largest piece and the merge parse is measured, within what the run wrote.
+    assert!(run.largest_piece_read_bytes > 0, "{run:?}");
+    assert!(
+        run.merge_read_bytes > 0 && run.merge_read_bytes <= run.part_bytes,
+        "{run:?}"
+    );
 }
