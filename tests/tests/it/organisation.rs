@@ -227,3 +227,49 @@ vaults:
         .count();
     assert!(reconciler <= 1, "{about_central:#?}");
 }
+
+/// A set's members copy into one central vault: each member's route asks the central vault about
+/// its own tables only, and only where the ledger does not already account for the hop (a copy
+/// recorded as made and tagged, or a job still in flight). Beside it, a backup plan's own copy
+/// action into the same vault leaves no ledger record: that hop is asked about, and found made.
+#[tokio::test]
+async fn a_fan_in_route_asks_the_destination_only_what_the_ledger_does_not_account_for() {
+    let tables: String = (0..12)
+        .map(|i| {
+            let account = if i % 2 == 0 { "100000000001" } else { "100000000002" };
+            format!("  - {{ name: table-{i}, account: \"{account}\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n")
+        })
+        .collect();
+    for plan in [
+        "",
+        "backup_plans:\n  - { vault: primary, every_hours: 24, copy_to: central }\n",
+    ] {
+        let world = format!(
+            "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\n{plan}tables:\n{tables}"
+        );
+        let p = policy();
+        let world = WorldFile::parse(&world, &p).unwrap_or_else(|e| panic!("{e}"));
+        let mut sim = Simulation::with_world(p, &world, options(4, 1, 3, Faults::none()));
+        let s = sim.run().await;
+        assert_eq!(s.chains_complete, s.chains_total, "{plan}: {s:#?}");
+        assert_eq!(s.duplicate_copy_jobs, 0, "{plan}");
+        assert_eq!(s.copies_missing_tags, 0, "{plan}");
+        let spared: u64 = sim.reconcile_reports.iter().map(|r| r.lookups_spared).sum();
+        assert!(spared > 0, "{plan}: no lookup spared");
+        if !plan.is_empty() {
+            assert!(s.plan_copy_jobs > 0, "{s:#?}");
+        }
+        // Under every fault (events lost, duplicated, late; copies failing; calls throttled):
+        // no copy made twice, every shortfall announced.
+        for seed in [1, 2, 3] {
+            let faults = relay_sim::SimOptions::default().faults;
+            let mut sim = Simulation::with_world(policy(), &world, options(4, 1, seed, faults));
+            let s = sim.run().await;
+            assert_eq!(s.duplicate_copy_jobs, 0, "{plan} seed {seed}: {s:#?}");
+            assert_eq!(
+                s.chains_incomplete_unalerted, 0,
+                "{plan} seed {seed}: {s:#?}"
+            );
+        }
+    }
+}

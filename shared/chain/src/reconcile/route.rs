@@ -196,6 +196,7 @@ impl Sources<'_> {
         ctx: &RouteCtx<'_, P>,
         window: &Window,
         points: &[PointView],
+        known: Option<&tags::Records>,
         budget: RunBudget,
         report: &mut ReconcileReport,
     ) -> Result<bool, PortError> {
@@ -209,6 +210,12 @@ impl Sources<'_> {
         for resource in resources {
             if self.looked.contains(resource) {
                 continue;
+            }
+            if let Some(known) = known {
+                if self.accounted(ctx, resource, points, known) {
+                    report.lookups_spared += 1;
+                    continue;
+                }
             }
             if budget.past_deadline(ctx.ports.instant()) {
                 return Ok(false);
@@ -233,6 +240,57 @@ impl Sources<'_> {
             }
         }
         Ok(true)
+    }
+}
+
+impl Sources<'_> {
+    /// Does the ledger account for every completed point of `resource` on this page, so that
+    /// asking the destination would change nothing this pass? A hop recorded as made (its copy's
+    /// ARN known, and tagged where the policy tags) is taken as held; a claim or a started job
+    /// still fresh is in flight, and its record says so (a lookup that found no copy would do the
+    /// same). Anything else (no record: a plan's copy may be there; a failure; a stale claim or
+    /// job; a copy not yet tagged) is asked of the destination as before.
+    fn accounted<P: RouterPorts>(
+        &mut self,
+        ctx: &RouteCtx<'_, P>,
+        resource: &str,
+        points: &[PointView],
+        known: &tags::Records,
+    ) -> bool {
+        let now = ctx.ports.now();
+        let mut made = Vec::new();
+        for point in points.iter().filter(|p| ctx.takes(p) && is_held(p)) {
+            if point.resource_arn.as_deref() != Some(resource) {
+                continue;
+            }
+            let original = Original::new(resource.to_string(), point.creation_date);
+            let hop = HopKey::new(original, ctx.to.arn.to_string());
+            let Some(Some(record)) = known.get(&hop) else {
+                return false;
+            };
+            let tagged = record.tagged_at.is_some() || !ctx.policy.tags.tags_anything();
+            let fresh =
+                |at: Option<DateTime<Utc>>, within: Duration| at.is_some_and(|t| t >= now - within);
+            match (&record.state, &record.destination_recovery_point_arn) {
+                (HopState::Completed, Some(copy)) if tagged => {
+                    made.push((point, copy, record.updated_at))
+                }
+                (HopState::Started, _)
+                    if fresh(Some(record.updated_at), ctx.config.started_check_after) => {}
+                (HopState::Claimed, _)
+                    if fresh(record.claimed_at, ctx.config.router.stale_claim_after) => {}
+                _ => return false,
+            }
+        }
+        let copies = self.held.entry(resource.to_string()).or_default();
+        for (point, copy, at) in made {
+            let held = HeldCopy {
+                arn: copy.clone(),
+                completed: Some(at),
+            };
+            copies.insert(point.creation_date.timestamp_millis(), held);
+        }
+        true
     }
 }
 
@@ -294,13 +352,20 @@ async fn walk_sources<P: RouterPorts>(
         let query = window.query(token, ctx.config.page_size);
         let p = page(ctx.ports, &ctx.from.arn, query, report).await?;
         note_newest(ctx, &p.items, report);
-        if !sources
-            .look_up(ctx, window, &p.items, budget, report)
-            .await?
-        {
+        // A fan-in route reads the page's ledger records first: what they account for is not
+        // asked of the destination, and the tag repair's candidates are among them.
+        let known = match sources.by_resource {
+            true => Some(tags::prefetch_all(ctx, &p.items, report).await),
+            false => None,
+        };
+        let looked_up = sources.look_up(ctx, window, &p.items, known.as_ref(), budget, report);
+        if !looked_up.await? {
             return Ok(Some(window.at(page_token, window.minutes)));
         }
-        let records = tags::prefetch(ctx, &p.items, &sources.held, report).await;
+        let records = match known {
+            Some(records) => records,
+            None => tags::prefetch(ctx, &p.items, &sources.held, report).await,
+        };
         for point in p.items.iter().filter(|p| ctx.takes(p)) {
             if budget.past_deadline(ctx.ports.instant()) {
                 // This page again next run: what was done here is found done then.

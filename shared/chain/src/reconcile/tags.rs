@@ -57,6 +57,34 @@ pub(super) async fn prefetch<P: RouterPorts>(
         .filter_map(|p| candidate(ctx, p, held, &*report))
         .map(|(original, _)| HopKey::new(original, ctx.to.arn.to_string()))
         .collect();
+    read_records(ctx, hops, report).await
+}
+
+/// The ledger records of every completed point of the page the piece takes: a fan-in route
+/// reads them before it asks the destination anything (the hops the ledger accounts for need no
+/// lookup), and the tag repair's candidates are among them.
+pub(super) async fn prefetch_all<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    points: &[PointView],
+    report: &mut ReconcileReport,
+) -> Records {
+    let hops: Vec<HopKey> = points
+        .iter()
+        .filter(|p| ctx.takes(p) && is_held(p))
+        .filter_map(|p| {
+            let resource = p.resource_arn.clone()?;
+            let original = Original::new(resource, p.creation_date);
+            Some(HopKey::new(original, ctx.to.arn.to_string()))
+        })
+        .collect();
+    read_records(ctx, hops, report).await
+}
+
+async fn read_records<P: RouterPorts>(
+    ctx: &RouteCtx<'_, P>,
+    hops: Vec<HopKey>,
+    report: &mut ReconcileReport,
+) -> Records {
     if hops.is_empty() {
         return Records::new();
     }
