@@ -181,6 +181,8 @@ pub(super) struct Index<'a> {
     unread_ledger: Option<String>,
     /// Why the restore tests could not be read, when they could not.
     unread_restores: Option<String>,
+    /// Whose copies' tags were read.
+    tag_sample: &'a crate::tag_sample::TagSample,
 }
 
 /// One table and what belongs to it.
@@ -238,6 +240,7 @@ impl<'a> Index<'a> {
                 .iter()
                 .find(|g| g.kind == GapKind::RestoreTests)
                 .map(|g| g.error.clone()),
+            tag_sample: &inv.tag_sample,
         }
     }
 

@@ -2,7 +2,7 @@
 //! points and the ledger's open incidents, as AWS holds them. Gathered through [`InventoryPort`]
 //! with the fewest calls (list calls at their largest page), one account and Region at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,8 @@ use relay_core::ports::{
     RestoreEvidence,
 };
 use relay_core::retention::VaultLock;
+
+use crate::tag_sample::{is_judged_copy, TagSample};
 
 mod schedule;
 pub use schedule::schedule_every_hours;
@@ -159,6 +161,9 @@ pub struct Inventory {
     pub incidents: Vec<Incident>,
     pub restore_tests: Vec<RestoreTest>,
     pub gaps: Vec<InventoryGap>,
+    /// Whose copies' tags were read (every table, but where a vault's account and Region holds
+    /// more copies than AWS's rate lets a run read).
+    pub tag_sample: TagSample,
 }
 
 /// The reads the inventory needs beyond [`BackupPort`], each in one account and Region (and the
@@ -209,7 +214,7 @@ where
     use futures_util::stream::{self, StreamExt};
     let locations = locations(policy);
     let mut parts: Vec<(usize, Inventory)> = stream::iter(locations.iter().enumerate())
-        .map(|(i, at)| async move { (i, inventory_of(ports, at, now).await) })
+        .map(|(i, at)| async move { (i, inventory_of(ports, at).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
@@ -222,6 +227,12 @@ where
     for (_, part) in parts {
         inventory.absorb(part);
     }
+    // The tags once every vault is listed: the sample counts each account and Region's copies,
+    // and an original is read for the copies of it that are read, wherever they are.
+    let budget = policy.compliance.tag_reads_per_site;
+    inventory.tag_sample = TagSample::of(&inventory.points, now, budget);
+    let tag_gaps = read_copy_tags(ports, &mut inventory.points, now, &inventory.tag_sample).await;
+    inventory.gaps.extend(tag_gaps);
     inventory.gaps = fold_tag_gaps(std::mem::take(&mut inventory.gaps));
     let ledger = read_ledger(ledger).await;
     inventory.incidents = ledger.incidents;
@@ -231,19 +242,13 @@ where
 }
 
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
-pub async fn inventory_of<P: InventoryPort + BackupPort>(
-    ports: &P,
-    at: &Location,
-    now: DateTime<Utc>,
-) -> Inventory {
+pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
     let mut inv = site_facts(ports, at).await;
     for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
         let mut query = first_page();
         let listed = loop {
             match ports.list_recovery_points(&vault, &query).await {
-                Ok(mut page) => {
-                    let tag_gaps = read_copy_tags(ports, &mut page.items, now).await;
-                    inv.gaps.extend(tag_gaps);
+                Ok(page) => {
                     inv.points.extend(page.items);
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -285,15 +290,29 @@ pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
         && window
 }
 
-/// ListTags for the points the report reads, [`TAG_READS_AT_ONCE`] in flight at a time. One that
-/// cannot be read stays `None` (not judged); the failures come back as one gap per vault.
+/// ListTags for the points the report reads, [`TAG_READS_AT_ONCE`] in flight at a time: the copies
+/// it judges that `sample` takes, and the originals of their tables (read for what the copies
+/// must carry). One that cannot be read stays `None` (not judged); the failures come back as one
+/// gap per vault.
 pub async fn read_copy_tags<P: CopyTagPort>(
     ports: &P,
     points: &mut [PointView],
     now: DateTime<Utc>,
+    sample: &TagSample,
 ) -> Vec<InventoryGap> {
-    let mut wanted: Vec<&mut PointView> =
-        points.iter_mut().filter(|p| judges_tags(p, now)).collect();
+    let sampled: HashSet<String> = points
+        .iter()
+        .filter(|p| is_judged_copy(p, now) && sample.takes(p))
+        .filter_map(|p| p.resource_arn.clone())
+        .collect();
+    let read = |p: &PointView| match p.source_vault_arn {
+        Some(_) => sample.takes(p),
+        None => p.resource_arn.as_ref().is_some_and(|r| sampled.contains(r)),
+    };
+    let mut wanted: Vec<&mut PointView> = points
+        .iter_mut()
+        .filter(|p| judges_tags(p, now) && read(p))
+        .collect();
     let calls: Vec<(VaultArn, String)> = wanted
         .iter()
         .map(|p| (p.vault.clone(), p.recovery_point_arn.clone()))

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod render;
 pub mod report_cost;
 pub mod store;
+pub mod tag_sample;
 
 use std::collections::BTreeMap;
 

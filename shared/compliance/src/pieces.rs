@@ -34,6 +34,7 @@ use relay_core::Policy;
 use crate::inventory::{
     self, first_page, points_gap, site_facts, GapKind, Inventory, InventoryGap, InventoryPort,
 };
+use crate::tag_sample::{self, is_judged_copy, TagSample};
 use crate::{evaluate, summarize, Report, SCHEMA};
 
 pub use crate::inventory::{read_ledger, LedgerFacts};
@@ -185,6 +186,7 @@ where
             run: run.clone(),
             account: l.account,
             region: l.region,
+            tag_reads_per_site: policy.compliance.tag_reads_per_site,
         })
         .collect();
     let pieces_key = run.pieces_key();
@@ -227,12 +229,18 @@ where
     let mut shards = spill::ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
     let mut gaps = site.gaps;
     let mut held = crate::report_cost::CostFacts::default();
+    let mut judged_copies = 0_u64;
     for vault in site.vaults.iter().map(|v| &v.arn) {
         let mut query = first_page();
         loop {
             match ports.list_recovery_points(vault, &query).await {
                 Ok(page) => {
                     held.add_held(&page.items, Some(piece.run.at));
+                    let judged = page
+                        .items
+                        .iter()
+                        .filter(|p| is_judged_copy(p, piece.run.at));
+                    judged_copies += judged.count() as u64;
                     shards.add(page.items)?;
                     match page.next_token {
                         Some(t) => query.page_token = Some(t),
@@ -261,6 +269,7 @@ where
         gaps,
         held: held.held,
         holding: held.holding,
+        tag_sample_shift: tag_sample::shift_for(judged_copies, piece.tag_reads_per_site),
     };
     put_json(parts, &piece.run.site_key(&here), &site).await?;
     Ok(done)
@@ -287,8 +296,11 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
         ..Inventory::default()
     };
     let (mut own_held, mut own_holding) = Default::default();
+    let mut sample = TagSample::default();
+    let site_key = |at: &Location| format!("{}/{}", at.account, at.region);
     let mut own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
         Some(site) => {
+            sample.set(site_key(&home), site.tag_sample_shift);
             (inv.tables, inv.regions) = (site.tables, site.regions);
             (inv.plans, inv.vaults) = (site.plans, site.vaults);
             own_held = site.held;
@@ -308,6 +320,7 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     for at in others.into_iter().filter(|at| *at != home) {
         match get_json::<_, Site>(parts, &run.site_key(&at)).await? {
             Some(site) => {
+                sample.set(site_key(&at), site.tag_sample_shift);
                 gaps.extend(site.gaps);
                 finished.insert(at);
             }
@@ -322,7 +335,8 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     read_shards(parts, keys.map(|(_, key)| key), &mut inv).await?;
     // Each copy's tags are read by its table's home piece: a bunker of the whole organisation's
     // copies is read by thousands of pieces, each its own tables' few, not by one.
-    let tag_gaps = inventory::read_copy_tags(ports, &mut inv.points, run.at).await;
+    let tag_gaps = inventory::read_copy_tags(ports, &mut inv.points, run.at, &sample).await;
+    inv.tag_sample = sample;
     own_gaps.extend(tag_gaps.iter().cloned());
     gaps.extend(tag_gaps);
     gaps.extend(ledger.gaps);

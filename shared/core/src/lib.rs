@@ -18,6 +18,7 @@ pub mod ports;
 pub mod provenance;
 pub mod regions;
 pub mod retention;
+pub mod stable_hash;
 pub mod world_file;
 
 pub use event::ParsedEvent;

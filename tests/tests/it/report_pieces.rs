@@ -346,3 +346,94 @@ async fn each_map_is_held_to_aws_request_rates_in_the_account_it_calls() {
         "{run:?}"
     );
 }
+
+/// A vault's account and Region holding more copies to judge than a run may read there
+/// (`compliance.tag_reads_per_site`) has its copies' tags read for a sample of tables, the same
+/// in the single run and in pieces, the same tables every run; a table outside the sample says
+/// so, and no other verdict moves.
+#[tokio::test]
+async fn copies_beyond_the_tag_reads_a_run_may_make_are_sampled_by_table_the_same_in_both_runs() {
+    use relay_compliance::controls::ControlId;
+    let tables: String = (0..40)
+        .map(|i| {
+            let account = if i % 2 == 0 { "100000000001" } else { "100000000002" };
+            format!("  - {{ name: table-{i}, account: \"{account}\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n")
+        })
+        .collect();
+    let world = format!(
+        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\ntables:\n{tables}"
+    );
+    let reads = |sim: &Simulation| {
+        let w = sim.sim.world();
+        w.counters
+            .calls_by_operation
+            .get("ListTags")
+            .copied()
+            .unwrap_or(0)
+    };
+    let whole = simulated(ORG_POLICY, &world, options(3, 1, Faults::none())).await;
+    let sampled_policy = format!("{ORG_POLICY}compliance:\n  tag_reads_per_site: 8\n");
+    let sampled = simulated(&sampled_policy, &world, options(3, 1, Faults::none())).await;
+    let before = (reads(&whole), reads(&sampled));
+    let (all, _) = in_pieces(&whole, 50_000).await;
+    let single = sampled.compliance_report("digest").await;
+    let after_single = reads(&sampled);
+    let (merged, run) = in_pieces(&sampled, 50_000).await;
+    assert_same(&single, &merged, "sampled");
+    let (read_all, read_sampled) = (reads(&whole) - before.0, reads(&sampled) - after_single);
+    assert_eq!(
+        after_single - before.1,
+        read_sampled,
+        "both runs read the same"
+    );
+    assert!(
+        read_sampled * 3 < read_all,
+        "{read_sampled} of {read_all}: {run:?}"
+    );
+    let copy_tags = |r: &relay_compliance::ResourceReport| {
+        r.controls
+            .iter()
+            .find(|c| c.id == ControlId::RelayCopyTags)
+            .cloned()
+            .unwrap()
+    };
+    let outside: Vec<_> = merged
+        .resources
+        .iter()
+        .map(copy_tags)
+        .filter(|c| c.reason.contains("not in the tag sample"))
+        .collect();
+    assert!(
+        !outside.is_empty() && outside.len() < merged.resources.len(),
+        "{outside:#?}"
+    );
+    assert!(
+        outside[0].reason.contains("one table in"),
+        "{}",
+        outside[0].reason
+    );
+    // Every table in the sample somewhere is judged and compliant; no other control moves.
+    for (a, b) in all.resources.iter().zip(&merged.resources) {
+        for (x, y) in a.controls.iter().zip(&b.controls) {
+            if x.id != ControlId::RelayCopyTags {
+                assert_eq!(x.status, y.status, "{}: {:?}", a.name, x.id);
+            }
+        }
+        assert_ne!(
+            copy_tags(b).status,
+            relay_compliance::Status::NonCompliant,
+            "{}",
+            b.name
+        );
+    }
+    // Asked again, the same tables: the sample is by table, not drawn per run.
+    let again = sampled.compliance_report("digest").await;
+    let names = |r: &Report| -> Vec<String> {
+        r.resources
+            .iter()
+            .filter(|t| copy_tags(t).reason.contains("not in the tag sample"))
+            .map(|t| t.name.clone())
+            .collect()
+    };
+    assert_eq!(names(&again), names(&merged));
+}

@@ -29,14 +29,9 @@ pub struct Slice {
 }
 
 impl Slice {
-    /// Does this slice walk the points of `resource_arn`? FNV-1a: the same in every process and
-    /// Rust version (the std hasher promises neither).
+    /// Does this slice walk the points of `resource_arn`? By a hash every process agrees on.
     pub fn takes(&self, resource_arn: &str) -> bool {
-        let hash = resource_arn
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+        let hash = relay_core::stable_hash::fnv1a(resource_arn);
         hash % u64::from(self.of.max(1)) == u64::from(self.index)
     }
 }

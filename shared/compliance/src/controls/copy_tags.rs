@@ -21,6 +21,8 @@ pub(super) fn copy_tags(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, V
         .iter()
         .filter(|p| p.source_vault_arn.is_some() && judges_tags(p, ix.now))
         .filter_map(|p| Some((*p, *v.reached.iter().find(|r| r.arn == p.vault)?)));
+    let (copies, unsampled): (Vec<_>, Vec<_>) =
+        copies.partition(|(copy, _)| ix.tag_sample.takes(copy));
     for (copy, vault) in copies {
         match lacking(ix, v, copy, vault) {
             // Its tags, or its original's, were not read: a gap of the report, not a verdict.
@@ -32,11 +34,14 @@ pub(super) fn copy_tags(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, V
             }
         }
     }
-    let unread = match unverified.len() {
-        0 => String::new(),
-        u => format!(" ({u} more could not be verified)"),
+    let unread = match (unverified.len(), unsampled.len()) {
+        (0, 0) => String::new(),
+        (u, 0) => format!(" ({u} more could not be verified)"),
+        (0, s) => format!(" ({s} more not in the tag sample)"),
+        (u, s) => format!(" ({u} more could not be verified, {s} not in the tag sample)"),
     };
     match (judged, missing.len()) {
+        (0, _) if unverified.is_empty() && !unsampled.is_empty() => na(not_sampled(ix, &unsampled)),
         (0, _) if unverified.is_empty() => na(format!(
             "no copy completed in the last {COPY_TAGS_DAYS} days to judge (copies are judged once settled)"
         )),
@@ -50,6 +55,28 @@ pub(super) fn copy_tags(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, V
         ),
         (n, m) => bad(format!("{m} of {n} copies lack the policy's tags{unread}"), missing),
     }
+}
+
+/// Why a table's copies were not judged: their vaults' accounts and Regions hold more copies than
+/// a run may read, and the table is not in their sample (the same tables every run).
+fn not_sampled(ix: &Index<'_>, unsampled: &[(&PointView, &relay_core::policy::Vault)]) -> String {
+    let sites: BTreeSet<String> = unsampled
+        .iter()
+        .map(|(copy, _)| {
+            let shift = ix.tag_sample.shift(&copy.vault.account, &copy.vault.region);
+            let one_in = 1_u64 << shift;
+            format!(
+                "{}/{} (one table in {one_in})",
+                copy.vault.account, copy.vault.region
+            )
+        })
+        .collect();
+    format!(
+        "{} copies of the last {COPY_TAGS_DAYS} days not in the tag sample: {} hold more copies than AWS's ListTags rate lets a run read ({} an account and Region), and their tags are read for a sample of tables, the same each run",
+        unsampled.len(),
+        sites.into_iter().collect::<Vec<_>>().join(", "),
+        ix.params.tag_reads_per_site
+    )
 }
 
 /// The tags a copy lacks (`None`: not judged, its tags or its original's unread): what the router

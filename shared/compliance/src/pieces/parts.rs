@@ -88,6 +88,14 @@ pub struct PieceRef {
     pub run: RunRef,
     pub account: String,
     pub region: String,
+    /// The policy's `compliance.tag_reads_per_site`, for the inventory piece (which reads no
+    /// policy) to size its account and Region's tag sample.
+    #[serde(default = "default_tag_reads")]
+    pub tag_reads_per_site: u32,
+}
+
+fn default_tag_reads() -> u32 {
+    relay_core::policy::params::DEFAULT_TAG_READS
 }
 
 impl PieceRef {
@@ -115,6 +123,10 @@ pub struct Site {
     /// The same by the months they go cold and are deleted in (the projection's start).
     #[serde(default)]
     pub holding: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Its copies' tags are read for one table in 2^this (`crate::tag_sample`): its vaults
+    /// hold more copies to judge than a run may read here.
+    #[serde(default)]
+    pub tag_sample_shift: u32,
 }
 
 /// Recovery points of one home's tables from one source's vaults, with those vaults' facts

@@ -30,6 +30,11 @@ pub struct Parameters {
     pub max_restore_time_minutes: Option<u32>,
     /// RELAY_CHAIN_COMPLETE: originals older than this must be in every vault their routes reach.
     pub chain_deadline_hours: u32,
+    /// RELAY_COPY_TAGS: ListTags one run may make into one account and Region (AWS Backup
+    /// answers 20 a second there); where its vaults hold more copies to judge, their tags are
+    /// read for a sample of tables. 4,800: four minutes of the rate.
+    #[serde(default = "default_tag_reads")]
+    pub tag_reads_per_site: u32,
     /// `scope`: the accounts and Regions whose every table is in the report (`None`: every
     /// account and Region of the policy's vaults and sets).
     #[serde(skip)]
@@ -69,13 +74,21 @@ impl Default for Parameters {
             vault_lock_max_retention_days: None,
             max_restore_time_minutes: None,
             chain_deadline_hours: 24,
+            tag_reads_per_site: DEFAULT_TAG_READS,
             scope: None,
             scope_members: None,
         }
     }
 }
 
-const FIELDS: [&str; 10] = [
+/// Four minutes of AWS Backup's 20 ListTags a second.
+pub const DEFAULT_TAG_READS: u32 = 4_800;
+
+fn default_tag_reads() -> u32 {
+    DEFAULT_TAG_READS
+}
+
+const FIELDS: [&str; 11] = [
     "scope",
     "required_retention_days",
     "required_frequency_hours",
@@ -86,6 +99,7 @@ const FIELDS: [&str; 10] = [
     "vault_lock_max_retention_days",
     "max_restore_time_minutes",
     "chain_deadline_hours",
+    "tag_reads_per_site",
 ];
 
 /// A whole number within `range` at field `name`, or an error added (and `None`).
@@ -139,6 +153,9 @@ pub(crate) fn parse_parameters(node: Option<&Node>, errors: &mut Errors) -> Para
     p.max_restore_time_minutes = int("max_restore_time_minutes", 1..=43_200);
     if let Some(v) = int("chain_deadline_hours", 1..=MAX_HOURS) {
         p.chain_deadline_hours = v;
+    }
+    if let Some(v) = int("tag_reads_per_site", 1..=1_000_000) {
+        p.tag_reads_per_site = v;
     }
     if let (Some(min), Some(max)) = (
         p.vault_lock_min_retention_days,
