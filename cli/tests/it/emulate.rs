@@ -142,7 +142,10 @@ async fn the_sdk_adapters_list_describe_copy_and_lengthen_through_the_emulator()
     // The same points in the same order (the emulator's clock runs at 3600x: a slow machine may
     // see a job complete between the two listings, so states are not compared here).
     let arns = |points: &[relay_core::guard::PointView]| -> Vec<String> {
-        points.iter().map(|p| p.recovery_point_arn.clone()).collect()
+        points
+            .iter()
+            .map(|p| p.recovery_point_arn.clone())
+            .collect()
     };
     assert_eq!(arns(&paged), arns(&all.items));
 

@@ -109,8 +109,9 @@ impl Sessions {
 
     /// The SDK configuration for `location`: its Region, the adaptive retries, and the executor
     /// role's credentials where one is assumed. For clients used too rarely to cache (the
-    /// doctor's reads, Security Hub's imports, which pace themselves): their retry partition is
-    /// the service's per Region, as the SDK sets it.
+    /// doctor's reads, Security Hub's imports, which pace themselves): their retry partition,
+    /// and so their adaptive limiter, is the service's per Region as the SDK sets it, shared by
+    /// every account (the SdkConfig these build from has no partition of its own).
     pub async fn config_for(&self, location: &Location) -> SdkConfig {
         let mut builder = self
             .base

@@ -187,7 +187,8 @@ pub struct ReconcileReport {
     pub leased_elsewhere: bool,
     pub pages: u32,
     pub points_scanned: u64,
-    /// Tables a fan-in route did not ask the destination about: the ledger accounted for them.
+    /// Tables a fan-in route did not ask the destination about, a page at a time: the ledger
+    /// accounted for their hops there.
     pub lookups_spared: u64,
     /// Copies the repair found without the policy's tags and tagged.
     pub copies_tagged: u64,

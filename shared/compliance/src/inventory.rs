@@ -231,7 +231,9 @@ where
     // and an original is read for the copies of it that are read, wherever they are.
     let budget = policy.compliance.tag_reads_per_site;
     inventory.tag_sample = TagSample::of(&inventory.points, now, budget);
-    let tag_gaps = read_copy_tags(ports, &mut inventory.points, now, &inventory.tag_sample).await;
+    let sample = &inventory.tag_sample;
+    let points = &mut inventory.points;
+    let tag_gaps = read_copy_tags(ports, points, now, sample, concurrency).await;
     inventory.gaps.extend(tag_gaps);
     inventory.gaps = fold_tag_gaps(std::mem::take(&mut inventory.gaps));
     let ledger = read_ledger(ledger).await;
@@ -273,6 +275,9 @@ pub const COPY_TAGS_SETTLE_HOURS: i64 = 3;
 pub const COPY_TAGS_DAYS: i64 = 3;
 /// ListTags calls in flight at once in one account and Region (AWS Backup's request rates).
 pub const TAG_READS_AT_ONCE: usize = 8;
+/// Accounts and Regions an evaluation piece reads tags in at once (a table's copies are in a few:
+/// the central vault's, the DR vault's, the bunker's).
+pub const TAG_SITES_AT_ONCE: usize = 4;
 
 /// Is this a recovery point whose tags the report reads: a copy it judges (RELAY_COPY_TAGS), or
 /// an original of the same days, whose tags its copies are held to?
@@ -299,6 +304,7 @@ pub async fn read_copy_tags<P: CopyTagPort>(
     points: &mut [PointView],
     now: DateTime<Utc>,
     sample: &TagSample,
+    sites_at_once: usize,
 ) -> Vec<InventoryGap> {
     let sampled: HashSet<String> = points
         .iter()
@@ -317,13 +323,11 @@ pub async fn read_copy_tags<P: CopyTagPort>(
         .iter()
         .map(|p| (p.vault.clone(), p.recovery_point_arn.clone()))
         .collect();
-    let calls: Vec<(&VaultArn, &str)> = calls.iter().map(|(v, a)| (v, a.as_str())).collect();
-    let read = ports
-        .recovery_point_tags_at_once(&calls, TAG_READS_AT_ONCE)
-        .await;
+    let mut read = read_by_site(ports, &calls, sites_at_once).await;
+    read.sort_by_key(|(i, _)| *i);
     // Per vault: how many failed, and the least error (the same whichever reads met it).
     let mut failed: BTreeMap<VaultArn, (usize, String)> = BTreeMap::new();
-    for (p, tags) in wanted.iter_mut().zip(read) {
+    for (p, (_, tags)) in wanted.iter_mut().zip(read) {
         match tags {
             Ok(tags) => p.tags = Some(tags),
             Err(e) => {
@@ -336,6 +340,39 @@ pub async fn read_copy_tags<P: CopyTagPort>(
     failed
         .into_iter()
         .map(|(vault, (count, error))| tags_gap(&vault, count, error))
+        .collect()
+}
+
+/// The calls grouped by their vault's account and Region (AWS's rates are per account and
+/// Region): [`TAG_READS_AT_ONCE`] in flight in each, `sites_at_once` of them at a time. Each
+/// answer with the index of its call.
+async fn read_by_site<P: CopyTagPort>(
+    ports: &P,
+    calls: &[(VaultArn, String)],
+    sites_at_once: usize,
+) -> Vec<(usize, PortResult<relay_core::plan::Tags>)> {
+    use futures_util::stream::{self, StreamExt};
+    let mut by_site: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, (vault, _)) in calls.iter().enumerate() {
+        let site = (vault.account.as_str(), vault.region.as_str());
+        by_site.entry(site).or_default().push(i);
+    }
+    let sites = by_site.into_values().map(|indices| async move {
+        let site: Vec<(&VaultArn, &str)> = indices
+            .iter()
+            .map(|&i| (&calls[i].0, calls[i].1.as_str()))
+            .collect();
+        let read = ports
+            .recovery_point_tags_at_once(&site, TAG_READS_AT_ONCE)
+            .await;
+        indices.into_iter().zip(read).collect::<Vec<_>>()
+    });
+    stream::iter(sites)
+        .buffer_unordered(sites_at_once.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
         .collect()
 }
 

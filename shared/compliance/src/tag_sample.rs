@@ -84,7 +84,9 @@ impl TagSample {
         let Some(resource) = copy.resource_arn.as_deref() else {
             return true;
         };
-        fnv1a(resource) & ((1_u64 << shift) - 1) == 0
+        // The hash's high bits: the reconciler's slices take its low ones (hash % slices), and a
+        // sample of the low bits would audit one slice's tag repairs only.
+        shift == 0 || fnv1a(resource) >> (64 - shift) == 0
     }
 
     /// No account and Region is sampled: every copy is read.

@@ -231,7 +231,7 @@ vaults:
 /// A set's members copy into one central vault: each member's route asks the central vault about
 /// its own tables only, and only where the ledger does not already account for the hop (a copy
 /// recorded as made and tagged, or a job still in flight). Beside it, a backup plan's own copy
-/// action into the same vault leaves no ledger record: that hop is asked about, and found made.
+/// action into the same vault (whose copies the ledger may not know): no copy is made twice.
 #[tokio::test]
 async fn a_fan_in_route_asks_the_destination_only_what_the_ledger_does_not_account_for() {
     let tables: String = (0..12)
@@ -272,4 +272,50 @@ async fn a_fan_in_route_asks_the_destination_only_what_the_ledger_does_not_accou
             );
         }
     }
+}
+
+/// The other side of sparing lookups: a copy deleted from the central vault after the ledger
+/// recorded it as made is still found by the reconciler, within a day (each table is asked of
+/// the destination in one hour of the day whatever the ledger says), and alerted once.
+#[tokio::test]
+async fn a_copy_deleted_from_a_fan_in_destination_after_it_was_recorded_is_alerted_within_a_day() {
+    let tables: String = (0..12)
+        .map(|i| format!("  - {{ name: table-{i}, account: \"100000000001\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n"))
+        .collect();
+    let world = format!(
+        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\ntables:\n{tables}"
+    );
+    let world = WorldFile::parse(&world, &policy()).unwrap();
+    let mut sim = Simulation::with_world(policy(), &world, options(2, 1, 5, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    let central = sim.vault_arn("central").unwrap();
+    let missing = |sim: &Simulation| {
+        let w = sim.sim.world();
+        w.alerts
+            .iter()
+            .filter(|a| a.subject.contains("missing (recorded as made)"))
+            .count()
+    };
+    assert_eq!(missing(&sim), 0);
+    {
+        let mut w = sim.sim.world();
+        let victim = w
+            .recovery_points
+            .values()
+            .filter(|rp| rp.vault == central && rp.source.is_some())
+            .map(|rp| rp.arn.clone())
+            .max()
+            .unwrap();
+        w.remove_point(&victim).unwrap();
+    }
+    let spared_before: u64 = sim.reconcile_reports.iter().map(|r| r.lookups_spared).sum();
+    for _ in 0..25 {
+        let now = sim.sim.world().now;
+        sim.sim.world().now = now + chrono::Duration::hours(1);
+        sim.reconcile().await;
+    }
+    let spared: u64 = sim.reconcile_reports.iter().map(|r| r.lookups_spared).sum();
+    assert!(spared > spared_before, "the day's passes spared lookups");
+    assert_eq!(missing(&sim), 1, "one alert for the deleted copy");
 }

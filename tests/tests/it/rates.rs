@@ -47,3 +47,19 @@ fn accounts_and_regions_have_their_own_quotas() {
     assert!((t.floor().unwrap().minutes - 2.0).abs() < 1e-9);
     assert!(RateTally::default().floor().is_none());
 }
+
+#[test]
+fn of_equal_floors_the_first_account_is_named_whatever_the_order() {
+    for accounts in [
+        ["111111111111", "222222222222"],
+        ["222222222222", "111111111111"],
+    ] {
+        let mut t = RateTally::default();
+        for account in accounts {
+            for _ in 0..100 {
+                t.record(account, "us-east-1", "ListTags");
+            }
+        }
+        assert_eq!(t.floor().unwrap().account, "111111111111");
+    }
+}

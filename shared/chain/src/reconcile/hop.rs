@@ -9,7 +9,7 @@ use super::*;
 pub(super) async fn examine<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     point: &PointView,
-    held: &Held,
+    (held, listing): (&Held, Listing),
     observed: &Observed,
     records: &tags::Records,
     tags: &mut BTreeMap<String, Tags>,
@@ -31,7 +31,7 @@ pub(super) async fn examine<P: RouterPorts>(
     }
     report.copies_missing += 1;
     let acted = match ctx.ports.ledger().get(&hop).await {
-        Ok(None) => start(ctx, point, &original, 1, observed, report)
+        Ok(None) => start(ctx, point, (&original, 1, listing), observed, report)
             .await
             .inspect(|n| report.redriven += n),
         Ok(Some(record)) => {
@@ -39,6 +39,7 @@ pub(super) async fn examine<P: RouterPorts>(
                 point,
                 original: &original,
                 hop: &hop,
+                listing,
             };
             on_record(ctx, &missing, &record, observed, report).await
         }
@@ -211,6 +212,9 @@ pub(super) struct Missing<'a> {
     pub(super) point: &'a PointView,
     pub(super) original: &'a Original,
     pub(super) hop: &'a HopKey,
+    /// Whether this pass listed the destination for the point's table (a fan-in route spares
+    /// the lookup of tables the ledger accounts for: a start then lists it first).
+    pub(super) listing: Listing,
 }
 
 /// A missing copy whose hop has a record: reclaim, watch, retry, or make sure a person knows.
@@ -226,6 +230,7 @@ pub(super) async fn on_record<P: RouterPorts>(
         point,
         original,
         hop,
+        listing,
     } = *missing;
     let now = ctx.ports.now();
     let abandoned = record.state == HopState::Released
@@ -235,7 +240,14 @@ pub(super) async fn on_record<P: RouterPorts>(
                 .is_some_and(|t| t < now - ctx.config.router.stale_claim_after));
     if abandoned {
         // A released claim, or one left by a dead invocation: the same attempt, the same token.
-        let n = start(ctx, point, original, record.attempt, observed, report).await?;
+        let n = start(
+            ctx,
+            point,
+            (original, record.attempt, listing),
+            observed,
+            report,
+        )
+        .await?;
         report.reclaimed += n;
         return Ok(n);
     }
@@ -275,6 +287,7 @@ pub(super) async fn retry_failed<P: RouterPorts>(
         point,
         original,
         hop,
+        listing,
     } = *missing;
     let now = ctx.ports.now();
     let config = ctx.config;
@@ -309,7 +322,8 @@ pub(super) async fn retry_failed<P: RouterPorts>(
         report.waiting_for_backoff += 1;
         return Ok(0);
     }
-    let n = start(ctx, point, original, record.attempt + 1, observed, report).await?;
+    let attempt = record.attempt + 1;
+    let n = start(ctx, point, (original, attempt, listing), observed, report).await?;
     report.retries += n;
     Ok(n)
 }
@@ -388,8 +402,7 @@ pub(super) async fn final_notice<P: RouterPorts>(
 pub(super) async fn start<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     point: &PointView,
-    original: &Original,
-    attempt: u32,
+    (original, attempt, listing): (&Original, u32, Listing),
     observed: &Observed,
     report: &mut ReconcileReport,
 ) -> Result<u64, PortError> {
@@ -407,9 +420,8 @@ pub(super) async fn start<P: RouterPorts>(
         attempt,
         &observed,
     ) {
-        // The destination was listed by this pass moments ago and did not hold the copy.
+        // NotHeld: the destination was listed by this pass moments ago and did not hold the copy.
         Some(Ok(job)) => {
-            let listing = Listing::NotHeld;
             router::start_hop(ctx.ports, &job, listing, &ctx.config.router, &mut out).await
         }
         Some(Err(skip)) => router::record_skip(ctx.ports, &skip, &mut out).await,

@@ -207,12 +207,16 @@ impl Sources<'_> {
             .iter()
             .filter(|p| ctx.takes(p))
             .filter_map(|p| p.resource_arn.as_ref());
+        // Tables the ledger accounted for on this page: judged once per page, asked again on
+        // the next (its other points may need the destination).
+        let mut spared: HashSet<&str> = HashSet::new();
         for resource in resources {
-            if self.looked.contains(resource) {
+            if self.looked.contains(resource) || spared.contains(resource.as_str()) {
                 continue;
             }
             if let Some(known) = known {
-                if self.accounted(ctx, resource, points, known) {
+                if !verifies_now(ctx, resource) && self.accounted(ctx, resource, points, known) {
+                    spared.insert(resource);
                     report.lookups_spared += 1;
                     continue;
                 }
@@ -243,7 +247,30 @@ impl Sources<'_> {
     }
 }
 
+/// Each table's copies in a fan-in destination are asked of AWS in one hour of the day however
+/// the ledger accounts for them (a hash of the table, not of the slice): a copy deleted after it
+/// was recorded as made is found within a day, and the lookups are spread over the day's passes.
+fn verifies_now<P: RouterPorts>(ctx: &RouteCtx<'_, P>, resource: &str) -> bool {
+    use chrono::Timelike;
+    let hour = u64::from(ctx.ports.now().hour());
+    (relay_core::stable_hash::fnv1a(resource) >> 32) % 24 == hour
+}
+
 impl Sources<'_> {
+    /// How a start of this point's hop knows the destination: listed for its table by this pass
+    /// (every table, on a route that lists the whole window), or not (a fan-in lookup spared).
+    fn listing_of(&self, point: &PointView) -> Listing {
+        let listed = !self.by_resource
+            || point
+                .resource_arn
+                .as_ref()
+                .is_some_and(|r| self.looked.contains(r));
+        match listed {
+            true => Listing::NotHeld,
+            false => Listing::Unread,
+        }
+    }
+
     /// Does the ledger account for every completed point of `resource` on this page, so that
     /// asking the destination would change nothing this pass? A hop recorded as made (its copy's
     /// ARN known, and tagged where the policy tags) is taken as held; a claim or a started job
@@ -373,7 +400,8 @@ async fn walk_sources<P: RouterPorts>(
             }
             report.points_scanned += 1;
             let held = &sources.held;
-            let examined = examine(ctx, point, held, sources.observed, &records, tags, report);
+            let known = (held, sources.listing_of(point));
+            let examined = examine(ctx, point, known, sources.observed, &records, tags, report);
             if let Err(e) = examined.await {
                 point_failed(ctx.ports, ctx.route, point, &e, report).await;
             }

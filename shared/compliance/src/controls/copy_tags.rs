@@ -46,8 +46,12 @@ pub(super) fn copy_tags(ix: &Index<'_>, v: &TableView<'_>) -> (Status, String, V
             "no copy completed in the last {COPY_TAGS_DAYS} days to judge (copies are judged once settled)"
         )),
         (0, _) => na(format!(
-            "{} copies of the last {COPY_TAGS_DAYS} days could not be verified (see the gaps)",
-            unverified.len()
+            "{} copies of the last {COPY_TAGS_DAYS} days could not be verified (see the gaps){}",
+            unverified.len(),
+            match unsampled.len() {
+                0 => String::new(),
+                s => format!("; {s} more not in the tag sample"),
+            }
         )),
         (n, 0) => ok(
             format!("all {n} copies of the last {COPY_TAGS_DAYS} days carry the policy's tags{unread}"),
@@ -72,7 +76,7 @@ fn not_sampled(ix: &Index<'_>, unsampled: &[(&PointView, &relay_core::policy::Va
         })
         .collect();
     format!(
-        "{} copies of the last {COPY_TAGS_DAYS} days not in the tag sample: {} hold more copies than AWS's ListTags rate lets a run read ({} an account and Region), and their tags are read for a sample of tables, the same each run",
+        "{} copies of the last {COPY_TAGS_DAYS} days not in the tag sample: {} hold more copies than a run reads (compliance.tag_reads_per_site: {} an account and Region, within AWS's 20 ListTags a second), and their tags are read for a sample of tables, the same each run",
         unsampled.len(),
         sites.into_iter().collect::<Vec<_>>().join(", "),
         ix.params.tag_reads_per_site

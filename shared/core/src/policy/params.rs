@@ -30,9 +30,10 @@ pub struct Parameters {
     pub max_restore_time_minutes: Option<u32>,
     /// RELAY_CHAIN_COMPLETE: originals older than this must be in every vault their routes reach.
     pub chain_deadline_hours: u32,
-    /// RELAY_COPY_TAGS: ListTags one run may make into one account and Region (AWS Backup
-    /// answers 20 a second there); where its vaults hold more copies to judge, their tags are
-    /// read for a sample of tables. 4,800: four minutes of the rate.
+    /// RELAY_COPY_TAGS: copies whose tags one run reads in one account and Region (AWS Backup
+    /// answers 20 ListTags a second there); where its vaults hold more copies to judge, their
+    /// tags are read for a sample of tables (and their originals' in the tables' own accounts).
+    /// 4,800: four minutes of the rate.
     #[serde(default = "default_tag_reads")]
     pub tag_reads_per_site: u32,
     /// `scope`: the accounts and Regions whose every table is in the report (`None`: every

@@ -100,11 +100,15 @@ impl RateTally {
     pub fn floor(&self) -> Option<RateFloor> {
         let mut backup: HashMap<(&str, &str), u64> = HashMap::new();
         let mut longest: Option<RateFloor> = None;
+        // The longest; of equals, the first by account, Region and operation (the tally is a
+        // hash map: without this the same run could name another account each time).
         let mut consider = |candidate: RateFloor| {
-            if longest
-                .as_ref()
-                .is_none_or(|l| candidate.minutes > l.minutes)
-            {
+            let key = |f: &RateFloor| (f.account.clone(), f.region.clone(), f.operation.clone());
+            let better = longest.as_ref().is_none_or(|l| {
+                candidate.minutes > l.minutes
+                    || (candidate.minutes == l.minutes && key(&candidate) < key(l))
+            });
+            if better {
                 longest = Some(candidate);
             }
         };
