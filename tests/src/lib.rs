@@ -42,6 +42,30 @@ pub fn sim_options(
     }
 }
 
+/// A world file of the example organisation's OU with its two members, and `tables` gold tables
+/// in us-east-1, alternating between them (for `infra/examples/organization-policy.yaml`).
+pub fn two_member_world(tables: usize, extra: &str) -> String {
+    let tables: String = (0..tables)
+        .map(|i| {
+            let account = if i % 2 == 0 { "100000000001" } else { "100000000002" };
+            format!("  - {{ name: table-{i}, account: \"{account}\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n")
+        })
+        .collect();
+    format!(
+        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\n{extra}tables:\n{tables}"
+    )
+}
+
+/// ListTags calls the simulated AWS has answered (or refused) so far.
+pub fn list_tags_calls(sim: &relay_sim::Simulation) -> u64 {
+    let w = sim.sim.world();
+    w.counters
+        .calls_by_operation
+        .get("ListTags")
+        .copied()
+        .unwrap_or(0)
+}
+
 /// A moto server on a free loopback port, stopped (by its own process id) when dropped.
 pub struct MotoServer {
     child: Child,

@@ -17,6 +17,7 @@ use relay_core::ports::{
 use relay_core::retention::VaultLock;
 
 use crate::tag_sample::{is_judged_copy, TagSample};
+pub use crate::tag_sample::{judges_tags, COPY_TAGS_DAYS, COPY_TAGS_SETTLE_HOURS};
 
 mod schedule;
 pub use schedule::schedule_every_hours;
@@ -267,33 +268,11 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Locatio
     inv
 }
 
-/// Copies completed more than this long ago have had their tags put on (the router tags a copy
-/// as it lands, the reconciler's hourly pass repairs what it missed): the report judges them.
-pub const COPY_TAGS_SETTLE_HOURS: i64 = 3;
-/// ... and those completed within this many days are the ones it reads (one ListTags each): the
-/// daily report reads each copy on its first days, so the whole history is judged once, not daily.
-pub const COPY_TAGS_DAYS: i64 = 3;
 /// ListTags calls in flight at once in one account and Region (AWS Backup's request rates).
 pub const TAG_READS_AT_ONCE: usize = 8;
 /// Accounts and Regions an evaluation piece reads tags in at once (a table's copies are in a few:
 /// the central vault's, the DR vault's, the bunker's).
 pub const TAG_SITES_AT_ONCE: usize = 4;
-
-/// Is this a recovery point whose tags the report reads: a copy it judges (RELAY_COPY_TAGS), or
-/// an original of the same days, whose tags its copies are held to?
-pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
-    // An original is read for copies made up to two days after it; a copy once settled.
-    let (settle, days) = match p.source_vault_arn {
-        Some(_) => (COPY_TAGS_SETTLE_HOURS, COPY_TAGS_DAYS),
-        None => (0, COPY_TAGS_DAYS + 2),
-    };
-    let window = p.completion_date.is_some_and(|c| {
-        c <= now - chrono::Duration::hours(settle) && c > now - chrono::Duration::days(days)
-    });
-    p.recovery_point_arn.contains(":backup:")
-        && matches!(p.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE"))
-        && window
-}
 
 /// ListTags for the points the report reads, [`TAG_READS_AT_ONCE`] in flight at a time: the copies
 /// it judges that `sample` takes, and the originals of their tables (read for what the copies

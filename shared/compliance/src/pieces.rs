@@ -297,7 +297,6 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     };
     let (mut own_held, mut own_holding) = Default::default();
     let mut sample = TagSample::default();
-    let site_key = |at: &Location| format!("{}/{}", at.account, at.region);
     let mut own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
         Some(site) => {
             sample.set(site_key(&home), site.tag_sample_shift);
@@ -317,16 +316,9 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
         finished.insert(home.clone());
     }
     let mut gaps = own_gaps.clone();
-    for at in others.into_iter().filter(|at| *at != home) {
-        match get_json::<_, Site>(parts, &run.site_key(&at)).await? {
-            Some(site) => {
-                sample.set(site_key(&at), site.tag_sample_shift);
-                gaps.extend(site.gaps);
-                finished.insert(at);
-            }
-            None => gaps.push(unfinished(&at, "inventory")),
-        }
-    }
+    let others = others.into_iter().filter(|at| *at != home);
+    let read = (&mut sample, &mut gaps, &mut finished);
+    read_other_sites(parts, run, others, read).await?;
     // A source that did not finish may have written some of its points: none are read, and
     // its gap says why.
     let keys = shards
@@ -361,6 +353,35 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     };
     put_json(parts, &run.part_key(&home), &part).await?;
     Ok(done)
+}
+
+fn site_key(at: &Location) -> String {
+    format!("{}/{}", at.account, at.region)
+}
+
+/// The other sites a home's points are in: each one's gaps and tag sample, and that it finished
+/// (or its gap that it did not).
+async fn read_other_sites<S: PartStore>(
+    parts: &S,
+    run: &RunRef,
+    others: impl Iterator<Item = Location>,
+    (sample, gaps, finished): (
+        &mut TagSample,
+        &mut Vec<InventoryGap>,
+        &mut BTreeSet<Location>,
+    ),
+) -> Result<(), PieceError> {
+    for at in others {
+        match get_json::<_, Site>(parts, &run.site_key(&at)).await? {
+            Some(site) => {
+                sample.set(site_key(&at), site.tag_sample_shift);
+                gaps.extend(site.gaps);
+                finished.insert(at);
+            }
+            None => gaps.push(unfinished(&at, "inventory")),
+        }
+    }
+    Ok(())
 }
 
 /// Every shard of `home`'s tables, with the account and Region each came from, in the order a

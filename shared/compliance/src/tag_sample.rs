@@ -15,10 +15,30 @@ use chrono::{DateTime, Utc};
 use relay_core::guard::PointView;
 use relay_core::stable_hash::fnv1a;
 
-use crate::inventory::judges_tags;
-
 /// The sample is never thinner than one table in 2^20.
 const MAX_SHIFT: u32 = 20;
+
+/// Copies completed more than this long ago have had their tags put on (the router tags a copy
+/// as it lands, the reconciler's hourly pass repairs what it missed): the report judges them.
+pub const COPY_TAGS_SETTLE_HOURS: i64 = 3;
+/// ... and those completed within this many days are the ones it reads (one ListTags each): the
+/// daily report reads each copy on its first days, so the whole history is judged once, not daily.
+pub const COPY_TAGS_DAYS: i64 = 3;
+/// Is this a recovery point whose tags the report reads: a copy it judges (RELAY_COPY_TAGS), or
+/// an original of the same days, whose tags its copies are held to?
+pub fn judges_tags(p: &PointView, now: DateTime<Utc>) -> bool {
+    // An original is read for copies made up to two days after it; a copy once settled.
+    let (settle, days) = match p.source_vault_arn {
+        Some(_) => (COPY_TAGS_SETTLE_HOURS, COPY_TAGS_DAYS),
+        None => (0, COPY_TAGS_DAYS + 2),
+    };
+    let window = p.completion_date.is_some_and(|c| {
+        c <= now - chrono::Duration::hours(settle) && c > now - chrono::Duration::days(days)
+    });
+    p.recovery_point_arn.contains(":backup:")
+        && matches!(p.status.as_deref(), None | Some("COMPLETED" | "AVAILABLE"))
+        && window
+}
 
 /// Per account and Region (`ACCOUNT/REGION`) of a vault: its copies are read for one table in
 /// 2^k. Absent: every table (k = 0).

@@ -234,19 +234,11 @@ vaults:
 /// action into the same vault (whose copies the ledger may not know): no copy is made twice.
 #[tokio::test]
 async fn a_fan_in_route_asks_the_destination_only_what_the_ledger_does_not_account_for() {
-    let tables: String = (0..12)
-        .map(|i| {
-            let account = if i % 2 == 0 { "100000000001" } else { "100000000002" };
-            format!("  - {{ name: table-{i}, account: \"{account}\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n")
-        })
-        .collect();
     for plan in [
         "",
         "backup_plans:\n  - { vault: primary, every_hours: 24, copy_to: central }\n",
     ] {
-        let world = format!(
-            "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\n{plan}tables:\n{tables}"
-        );
+        let world = relay_tests::two_member_world(12, plan);
         let p = policy();
         let world = WorldFile::parse(&world, &p).unwrap_or_else(|e| panic!("{e}"));
         let mut sim = Simulation::with_world(p, &world, options(4, 1, 3, Faults::none()));
@@ -279,12 +271,7 @@ async fn a_fan_in_route_asks_the_destination_only_what_the_ledger_does_not_accou
 /// the destination in one hour of the day whatever the ledger says), and alerted once.
 #[tokio::test]
 async fn a_copy_deleted_from_a_fan_in_destination_after_it_was_recorded_is_alerted_within_a_day() {
-    let tables: String = (0..12)
-        .map(|i| format!("  - {{ name: table-{i}, account: \"100000000001\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n"))
-        .collect();
-    let world = format!(
-        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\ntables:\n{tables}"
-    );
+    let world = relay_tests::two_member_world(12, "");
     let world = WorldFile::parse(&world, &policy()).unwrap();
     let mut sim = Simulation::with_world(policy(), &world, options(2, 1, 5, Faults::none()));
     let s = sim.run().await;

@@ -241,14 +241,7 @@ async fn copies_stripped_of_their_tags_fail_the_same_when_each_home_reads_its_ow
     let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
     // Someone stripped every recovery point of its tags after the run.
     sim.sim.world().point_tags.clear();
-    let reads = || {
-        let w = sim.sim.world();
-        w.counters
-            .calls_by_operation
-            .get("ListTags")
-            .copied()
-            .unwrap_or(0)
-    };
+    let reads = || relay_tests::list_tags_calls(&sim);
     let before = reads();
     let single = sim.compliance_report("digest").await;
     let single_reads = reads() - before;
@@ -355,23 +348,8 @@ async fn each_map_is_held_to_aws_request_rates_in_the_account_it_calls() {
 #[tokio::test]
 async fn copies_beyond_the_tag_reads_a_run_may_make_are_sampled_by_table_the_same_in_both_runs() {
     use relay_compliance::controls::ControlId;
-    let tables: String = (0..40)
-        .map(|i| {
-            let account = if i % 2 == 0 { "100000000001" } else { "100000000002" };
-            format!("  - {{ name: table-{i}, account: \"{account}\", region: us-east-1, tags: {{ backup-tier: gold }} }}\n")
-        })
-        .collect();
-    let world = format!(
-        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\ntables:\n{tables}"
-    );
-    let reads = |sim: &Simulation| {
-        let w = sim.sim.world();
-        w.counters
-            .calls_by_operation
-            .get("ListTags")
-            .copied()
-            .unwrap_or(0)
-    };
+    let world = relay_tests::two_member_world(40, "");
+    let reads = relay_tests::list_tags_calls;
     let whole = simulated(ORG_POLICY, &world, options(3, 1, Faults::none())).await;
     let sampled_policy = format!("{ORG_POLICY}compliance:\n  tag_reads_per_site: 8\n");
     let sampled = simulated(&sampled_policy, &world, options(3, 1, Faults::none())).await;
