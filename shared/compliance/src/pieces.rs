@@ -36,6 +36,7 @@ use crate::inventory::{
 };
 use crate::tag_sample::{self, is_judged_copy, TagSample};
 use crate::{evaluate, summarize, Report, SCHEMA};
+use relay_core::arn::site_key;
 
 pub use crate::inventory::{read_ledger, LedgerFacts};
 pub use parts::{MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX};
@@ -299,7 +300,7 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     let mut sample = TagSample::default();
     let mut own_gaps = match get_json::<_, Site>(parts, &run.site_key(&home)).await? {
         Some(site) => {
-            sample.set(site_key(&home), site.tag_sample_shift);
+            sample.set(site_key(&home.account, &home.region), site.tag_sample_shift);
             (inv.tables, inv.regions) = (site.tables, site.regions);
             (inv.plans, inv.vaults) = (site.plans, site.vaults);
             own_held = site.held;
@@ -355,10 +356,6 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     Ok(done)
 }
 
-fn site_key(at: &Location) -> String {
-    format!("{}/{}", at.account, at.region)
-}
-
 /// The other sites a home's points are in: each one's gaps and tag sample, and that it finished
 /// (or its gap that it did not).
 async fn read_other_sites<S: PartStore>(
@@ -374,7 +371,7 @@ async fn read_other_sites<S: PartStore>(
     for at in others {
         match get_json::<_, Site>(parts, &run.site_key(&at)).await? {
             Some(site) => {
-                sample.set(site_key(&at), site.tag_sample_shift);
+                sample.set(site_key(&at.account, &at.region), site.tag_sample_shift);
                 gaps.extend(site.gaps);
                 finished.insert(at);
             }

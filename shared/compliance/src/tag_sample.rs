@@ -5,15 +5,19 @@
 //! holds more copies to judge than a run could read in its 15 minutes (100,000 tables copied
 //! there over the report's three days are 300,000 reads: over four hours). Where an account and
 //! Region holds more copies to judge than the policy's `compliance.tag_reads_per_site` (4,800,
-//! four minutes of the rate), the run reads the copies of a sample of tables there instead: one table in 2^k, chosen by a hash of the table's ARN, so the
-//! same tables every run (a table's verdict does not come and go with the draw) and the same in
-//! every piece. A table outside the sample is not judged there, and its report says so.
+//! four minutes of the rate), the run reads the copies of a sample of tables there instead: one
+//! table in 2^k, chosen by a hash of the table's ARN, so the same tables every run and in every
+//! piece (a table's verdict does not come and go with a draw; the sample halves or doubles only
+//! when the count of copies crosses the budget times a power of two). A table outside the sample
+//! is not judged there, and its report says so. Originals are read for the sampled copies only.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use relay_core::guard::PointView;
 use relay_core::stable_hash::fnv1a;
+
+use relay_core::arn::site_key;
 
 /// The sample is never thinner than one table in 2^20.
 const MAX_SHIFT: u32 = 20;
@@ -49,7 +53,7 @@ pub struct TagSample {
 
 /// The key of the account and Region a point's vault is in.
 fn site_of(point: &PointView) -> String {
-    format!("{}/{}", point.vault.account, point.vault.region)
+    site_key(&point.vault.account, &point.vault.region)
 }
 
 /// Is this a copy whose tags the report judges (not an original, which is read for its copies)?
@@ -93,7 +97,7 @@ impl TagSample {
     /// The shift of `account`/`region` (0: every table).
     pub fn shift(&self, account: &str, region: &str) -> u32 {
         self.shifts
-            .get(&format!("{account}/{region}"))
+            .get(&site_key(account, region))
             .copied()
             .unwrap_or(0)
     }
@@ -107,10 +111,5 @@ impl TagSample {
         // The hash's high bits: the reconciler's slices take its low ones (hash % slices), and a
         // sample of the low bits would audit one slice's tag repairs only.
         shift == 0 || fnv1a(resource) >> (64 - shift) == 0
-    }
-
-    /// No account and Region is sampled: every copy is read.
-    pub fn is_whole(&self) -> bool {
-        self.shifts.is_empty()
     }
 }

@@ -149,6 +149,11 @@ pub fn is_vault_name(name: &str) -> bool {
 }
 
 /// An AWS account in one Region: where an API call is made.
+/// `ACCOUNT/REGION`: the key of an account and Region in the report's files and samples.
+pub fn site_key(account: &str, region: &str) -> String {
+    format!("{account}/{region}")
+}
+
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]

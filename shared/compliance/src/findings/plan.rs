@@ -65,9 +65,7 @@ impl Site {
 }
 
 /// `ACCOUNT/REGION`: the key of a site in the verdicts.
-pub fn site_key(account: &str, region: &str) -> String {
-    format!("{account}/{region}")
-}
+pub use relay_core::arn::site_key;
 
 /// A site as it is planned: the changed tables' findings and, for a full import, the rest.
 struct Draft {

@@ -90,12 +90,8 @@ pub struct PieceRef {
     pub region: String,
     /// The policy's `compliance.tag_reads_per_site`, for the inventory piece (which reads no
     /// policy) to size its account and Region's tag sample.
-    #[serde(default = "default_tag_reads")]
+    #[serde(default = "relay_core::policy::params::default_tag_reads")]
     pub tag_reads_per_site: u32,
-}
-
-fn default_tag_reads() -> u32 {
-    relay_core::policy::params::DEFAULT_TAG_READS
 }
 
 impl PieceRef {

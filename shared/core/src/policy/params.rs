@@ -85,7 +85,8 @@ impl Default for Parameters {
 /// Four minutes of AWS Backup's 20 ListTags a second.
 pub const DEFAULT_TAG_READS: u32 = 4_800;
 
-fn default_tag_reads() -> u32 {
+/// The default of `tag_reads_per_site` (serde's default of the fields that carry it).
+pub fn default_tag_reads() -> u32 {
     DEFAULT_TAG_READS
 }
 
