@@ -224,7 +224,7 @@ pub(crate) fn restore_job(j: &SimRestoreJob, facts: &RestoreFacts) -> Value {
 
 /// A vault as DescribeBackupVault and ListBackupVaults show it. Every simulated vault is a
 /// standard vault with its own customer-managed key, there since the simulation began.
-pub(crate) fn vault(f: &VaultFacts, recovery_points: usize, created: DateTime<Utc>) -> Value {
+pub(crate) fn vault(f: &VaultFacts) -> Value {
     let lock = f.lock.unwrap_or_default();
     members([
         ("BackupVaultName", Some(json!(f.arn.name))),
@@ -236,8 +236,8 @@ pub(crate) fn vault(f: &VaultFacts, recovery_points: usize, created: DateTime<Ut
             f.encryption_key_arn.clone().map(Value::from),
         ),
         ("EncryptionKeyType", Some(json!("CUSTOMER_MANAGED_KMS_KEY"))),
-        ("CreationDate", Some(json!(epoch(created)))),
-        ("NumberOfRecoveryPoints", Some(json!(recovery_points))),
+        ("CreationDate", f.created.map(|c| json!(epoch(c)))),
+        ("NumberOfRecoveryPoints", f.recovery_points.map(Value::from)),
         ("Locked", Some(json!(f.lock.is_some()))),
         ("MinRetentionDays", lock.min_retention_days.map(Value::from)),
         ("MaxRetentionDays", lock.max_retention_days.map(Value::from)),

@@ -23,12 +23,14 @@ use super::request::{body_json, lifecycle_in, max_results, query_time};
 use super::shapes::{self, PointFacts};
 use super::tokens::Scope;
 
-fn facts_of(v: &SimVault) -> VaultFacts {
+fn facts_of(v: &SimVault, recovery_points: usize) -> VaultFacts {
     VaultFacts {
         arn: v.arn.clone(),
         lock: v.lock,
         encryption_key_arn: Some(vault_key_arn(&v.arn)),
         deny_manual_deletion: v.deny_manual_deletion,
+        recovery_points: Some(recovery_points as u64),
+        created: Some(v.created),
     }
 }
 
@@ -79,7 +81,6 @@ pub(crate) async fn list(
         None => 0,
     };
     let sim = state.lock().await;
-    let created = sim.options.start;
     let mut w = sim.sim.world();
     w.call_in(&at.account, &at.region, "ListBackupVaults")?;
     let here: Vec<&SimVault> = w
@@ -91,7 +92,7 @@ pub(crate) async fn list(
         .iter()
         .skip(from)
         .take(size)
-        .map(|v| shapes::vault(&facts_of(v), w.points_in(&v.arn).count(), created))
+        .map(|v| shapes::vault(&facts_of(v, w.points_in(&v.arn).count())))
         .collect();
     let mut out = json!({ "BackupVaultList": list });
     if from + size < here.len() {
@@ -109,7 +110,6 @@ pub(crate) async fn describe(
     let at = here(&state, &headers).await?;
     let vault = vault_at(&at, &name, &query)?;
     let sim = state.lock().await;
-    let created = sim.options.start;
     let mut w = sim.sim.world();
     w.call_in(&at.account, &at.region, "DescribeBackupVault")?;
     let v = w.vaults.get(&vault).ok_or_else(|| {
@@ -118,11 +118,7 @@ pub(crate) async fn describe(
             at.account, at.region
         ))
     })?;
-    ok(shapes::vault(
-        &facts_of(v),
-        w.points_in(&vault).count(),
-        created,
-    ))
+    ok(shapes::vault(&facts_of(v, w.points_in(&vault).count())))
 }
 
 /// What the world knows of a point beyond the port's view: where a copy came from, whether a

@@ -69,6 +69,8 @@ impl BackupApi {
                     lock: lock_of(v.locked(), v.min_retention_days(), v.max_retention_days()),
                     encryption_key_arn: v.encryption_key_arn().map(str::to_string),
                     deny_manual_deletion: false,
+                    recovery_points: u64::try_from(v.number_of_recovery_points()).ok(),
+                    created: v.creation_date().and_then(crate::backup::chrono_of),
                 })
             })
             .collect())

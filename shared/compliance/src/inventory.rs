@@ -19,6 +19,7 @@ use relay_core::retention::VaultLock;
 use crate::tag_sample::{is_judged_copy, TagSample};
 pub use crate::tag_sample::{judges_tags, COPY_TAGS_DAYS, COPY_TAGS_SETTLE_HOURS};
 
+pub mod listing;
 mod schedule;
 pub use schedule::schedule_every_hours;
 
@@ -114,6 +115,13 @@ pub struct VaultFacts {
     pub encryption_key_arn: Option<String>,
     /// Its access policy denies backup:DeleteRecoveryPoint to everyone.
     pub deny_manual_deletion: bool,
+    /// NumberOfRecoveryPoints and CreationDate as ListBackupVaults reports them: how a huge
+    /// vault's listing is cut into creation-date ranges (`listing`). Hints only: AWS counts
+    /// lazily, and the ranges cover all time whatever they say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_points: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
 }
 
 pub use relay_core::ports::RestoreTest;
@@ -215,7 +223,7 @@ where
     use futures_util::stream::{self, StreamExt};
     let locations = locations(policy);
     let mut parts: Vec<(usize, Inventory)> = stream::iter(locations.iter().enumerate())
-        .map(|(i, at)| async move { (i, inventory_of(ports, at).await) })
+        .map(|(i, at)| async move { (i, inventory_of(ports, at, now).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
@@ -245,24 +253,20 @@ where
 }
 
 /// The inventory of one account and Region: a read that fails becomes a gap, the rest goes on.
-pub async fn inventory_of<P: InventoryPort + BackupPort>(ports: &P, at: &Location) -> Inventory {
+pub async fn inventory_of<P: InventoryPort + BackupPort>(
+    ports: &P,
+    at: &Location,
+    now: DateTime<Utc>,
+) -> Inventory {
     let mut inv = site_facts(ports, at).await;
-    for vault in inv.vaults.iter().map(|v| v.arn.clone()).collect::<Vec<_>>() {
-        let mut query = first_page();
-        let listed = loop {
-            match ports.list_recovery_points(&vault, &query).await {
-                Ok(page) => {
-                    inv.points.extend(page.items);
-                    match page.next_token {
-                        Some(t) => query.page_token = Some(t),
-                        None => break Ok(()),
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        if let Err(e) = listed {
-            inv.gaps.push(points_gap(&vault, e));
+    for vault in inv.vaults.clone() {
+        let points = &mut inv.points;
+        let taken = listing::list_vault(ports, &vault, now, listing::RANGE_POINTS, |page| {
+            points.extend(page);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        if let Ok(Some(gap)) = taken.await {
+            inv.gaps.push(gap);
         }
     }
     inv

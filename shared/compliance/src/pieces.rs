@@ -31,9 +31,7 @@ use relay_core::arn::Location;
 use relay_core::ports::{BackupPort, CopyTagPort, LedgerPort, PortError, RestoreEvidence};
 use relay_core::Policy;
 
-use crate::inventory::{
-    self, first_page, points_gap, site_facts, GapKind, Inventory, InventoryGap, InventoryPort,
-};
+use crate::inventory::{self, site_facts, GapKind, Inventory, InventoryGap, InventoryPort};
 use crate::tag_sample::{self, is_judged_copy, TagSample};
 use crate::{evaluate, summarize, Report, SCHEMA};
 use relay_core::arn::site_key;
@@ -213,13 +211,31 @@ fn unfinished(at: &Location, phase: &str) -> InventoryGap {
     }
 }
 
+/// What an inventory piece holds and how it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Points held in memory before they spill to local disk.
+    pub flush_points: usize,
+    /// A vault holding more points than this is listed in creation-date ranges at once.
+    pub range_points: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            flush_points: FLUSH_POINTS,
+            range_points: inventory::listing::RANGE_POINTS,
+        }
+    }
+}
+
 /// One account and Region read: its site file, and its vaults' points to their tables' homes.
 /// The site file is written last: its presence says the piece finished.
 pub async fn inventory_piece<P, S>(
     ports: &P,
     parts: &S,
     piece: &PieceRef,
-    flush_points: usize,
+    limits: Limits,
 ) -> Result<InventoryDone, PieceError>
 where
     P: InventoryPort + BackupPort,
@@ -227,33 +243,18 @@ where
 {
     let here = piece.location();
     let site = site_facts(ports, &here).await;
-    let mut shards = spill::ShardWriter::new(&piece.run, &here, &site.vaults, flush_points);
+    let mut shards = spill::ShardWriter::new(&piece.run, &here, &site.vaults, limits.flush_points);
     let mut gaps = site.gaps;
     let mut held = crate::report_cost::CostFacts::default();
     let mut judged_copies = 0_u64;
-    for vault in site.vaults.iter().map(|v| &v.arn) {
-        let mut query = first_page();
-        loop {
-            match ports.list_recovery_points(vault, &query).await {
-                Ok(page) => {
-                    held.add_held(&page.items, Some(piece.run.at));
-                    let judged = page
-                        .items
-                        .iter()
-                        .filter(|p| is_judged_copy(p, piece.run.at));
-                    judged_copies += judged.count() as u64;
-                    shards.add(page.items)?;
-                    match page.next_token {
-                        Some(t) => query.page_token = Some(t),
-                        None => break,
-                    }
-                }
-                Err(e) => {
-                    gaps.push(points_gap(vault, e));
-                    break;
-                }
-            }
-        }
+    let at = piece.run.at;
+    for vault in &site.vaults {
+        let taken = inventory::listing::list_vault(ports, vault, at, limits.range_points, |page| {
+            held.add_held(&page, Some(at));
+            judged_copies += page.iter().filter(|p| is_judged_copy(p, at)).count() as u64;
+            shards.add(page)
+        });
+        gaps.extend(taken.await?);
     }
     let (points, written) = shards.finish(parts).await?;
     let done = InventoryDone {
@@ -513,7 +514,7 @@ where
         .unwrap_or_default();
     let mut failures = Vec::new();
     let inventoried: Vec<_> = stream::iter(&pieces)
-        .map(|p| async move { (p, inventory_piece(ports, parts, p, FLUSH_POINTS).await) })
+        .map(|p| async move { (p, inventory_piece(ports, parts, p, Limits::default()).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;

@@ -262,7 +262,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
 
     pub async fn inventory(&self, piece: &PieceRef) -> Result<pieces::InventoryDone, PublishError> {
         Ok(
-            pieces::inventory_piece(&self.ports, &self.parts, piece, pieces::FLUSH_POINTS)
+            pieces::inventory_piece(&self.ports, &self.parts, piece, pieces::Limits::default())
                 .await
                 .map_err(Box::new)?,
         )

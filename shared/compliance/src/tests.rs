@@ -73,6 +73,8 @@ fn inventory(points: Vec<PointView>) -> Inventory {
                 lock: None,
                 encryption_key_arn: None,
                 deny_manual_deletion: true,
+                recovery_points: None,
+                created: None,
             })
             .collect(),
         points,

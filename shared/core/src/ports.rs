@@ -115,6 +115,19 @@ pub trait BackupPort: Send + Sync {
         vault: &VaultArn,
         query: &ListQuery,
     ) -> impl Future<Output = PortResult<Page<PointView>>> + Send;
+    /// One page of each listing, all in flight together, in their order. The simulator
+    /// overrides it so that calls in flight together take as long as the longest of them, not
+    /// their sum (the scale model).
+    fn list_recovery_points_at_once(
+        &self,
+        wanted: &[(&VaultArn, &ListQuery)],
+    ) -> impl Future<Output = Vec<PortResult<Page<PointView>>>> + Send {
+        futures_util::future::join_all(
+            wanted
+                .iter()
+                .map(|(vault, query)| self.list_recovery_points(vault, query)),
+        )
+    }
     fn describe_recovery_point(
         &self,
         vault: &VaultArn,

@@ -76,6 +76,8 @@ impl World {
                 lock: v.lock,
                 encryption_key_arn: Some(crate::world::vault_key_arn(&v.arn)),
                 deny_manual_deletion: v.deny_manual_deletion,
+                recovery_points: Some(self.points_in(&v.arn).count() as u64),
+                created: Some(v.created),
             })
             .collect();
         for _ in 0..pages(here.len(), VAULTS_PAGE) {

@@ -82,6 +82,8 @@ impl ReportRun {
 pub struct PieceOptions {
     pub concurrency: usize,
     pub flush_points: usize,
+    /// A vault above this many points is listed in creation-date ranges.
+    pub range_points: u64,
 }
 
 impl Default for PieceOptions {
@@ -89,6 +91,7 @@ impl Default for PieceOptions {
         Self {
             concurrency: 10,
             flush_points: pieces::FLUSH_POINTS,
+            range_points: inventory::listing::RANGE_POINTS,
         }
     }
 }
@@ -203,7 +206,11 @@ impl Simulation {
         self.take_rate_tally();
         let mut took = Vec::new();
         for piece in &list {
-            let phase = pieces::inventory_piece(&self.sim, &store, piece, options.flush_points);
+            let limits = pieces::Limits {
+                flush_points: options.flush_points,
+                range_points: options.range_points,
+            };
+            let phase = pieces::inventory_piece(&self.sim, &store, piece, limits);
             let (r, t) = self.timed(&mut run, phase).await;
             run.failures += usize::from(r.is_err());
             took.push(t);

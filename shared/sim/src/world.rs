@@ -249,6 +249,7 @@ impl World {
                 allow_copy_from: None,
                 kms_shared_with: None,
                 deny_manual_deletion: false,
+                created: self.now,
             },
         );
     }

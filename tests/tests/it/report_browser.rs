@@ -115,6 +115,8 @@ fn vault_facts(arn: &str, locked: bool) -> VaultFacts {
         }),
         encryption_key_arn: Some(format!("{arn}-key")),
         deny_manual_deletion: true,
+        recovery_points: None,
+        created: None,
     }
 }
 

@@ -78,10 +78,19 @@ async fn simulated(policy: &str, world: &str, options: SimOptions) -> Simulation
 }
 
 async fn in_pieces(sim: &Simulation, flush_points: usize) -> (Report, ReportRun) {
+    in_pieces_with(sim, flush_points, PieceOptions::default().range_points).await
+}
+
+async fn in_pieces_with(
+    sim: &Simulation,
+    flush_points: usize,
+    range_points: u64,
+) -> (Report, ReportRun) {
     let parts = MemoryParts::default();
     let options = PieceOptions {
         concurrency: 4,
         flush_points,
+        range_points,
     };
     sim.compliance_report_in_pieces("digest", &parts, options)
         .await
@@ -161,6 +170,35 @@ async fn a_bunker_holding_years_of_copies_is_read_in_spills_and_merged_the_same(
 }
 
 #[tokio::test]
+async fn a_huge_vault_is_listed_in_date_ranges_at_once_and_merged_the_same() {
+    let world = COMPLIANT.replace(
+        "    deny_manual_deletion: true\n    lock:",
+        "    deny_manual_deletion: true\n    held_points: 20000\n    lock:",
+    );
+    let sim = simulated(EXAMPLE, &world, options(2, 1, Faults::none())).await;
+    let single = sim.compliance_report("digest").await;
+    let (serial, serial_run) = in_pieces_with(&sim, 50_000, 1_000_000).await;
+    assert_same(&single, &serial, "listed whole");
+    assert_eq!(serial_run.list_pages, serial_run.list_pages_floor);
+    for flush in [7, 50_000] {
+        let (ranged, run) = in_pieces_with(&sim, flush, 3_000).await;
+        assert_same(&single, &ranged, &format!("in ranges, flush {flush}"));
+        // Each range ends on a page of its own: a few more pages than one listing...
+        assert!(run.list_pages > run.list_pages_floor, "{run:?}");
+        assert!(run.list_pages <= run.list_pages_floor + 6, "{run:?}");
+        // ...in flight together: the bunker's piece, the longest, takes a fraction of the time.
+        assert!(
+            run.longest_invocation_seconds * 2.0 < serial_run.longest_invocation_seconds,
+            "{run:?} against {serial_run:?}"
+        );
+        assert_eq!(
+            run.part_bytes, serial_run.part_bytes,
+            "the same points, once each"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_piece_failing_for_good_is_a_named_gap_and_the_others_complete() {
     let sim = simulated(EXAMPLE, COMPLIANT, options(2, 1, Faults::none())).await;
     let single = sim.compliance_report("digest").await;
@@ -214,6 +252,7 @@ async fn a_run_done_twice_over_the_same_parts_is_the_same_report() {
     let options = PieceOptions {
         concurrency: 2,
         flush_points: 2,
+        ..PieceOptions::default()
     };
     let (first, _) = sim
         .compliance_report_in_pieces("digest", &parts, options)

@@ -353,6 +353,8 @@ mod backup {
                             .locked(true)
                             .min_retention_days(7)
                             .max_retention_days(36500)
+                            .number_of_recovery_points(1_000_000)
+                            .creation_date(aws_smithy_types::DateTime::from_secs(1_700_000_000))
                             .build(),
                     )
                     .next_token("page-2")
@@ -411,6 +413,13 @@ mod backup {
             ]
         );
         assert_eq!(vaults[0].encryption_key_arn.as_deref(), Some("key-1"));
+        // What cuts a huge vault's listing into date ranges.
+        assert_eq!(vaults[1].recovery_points, Some(1_000_000));
+        assert_eq!(
+            vaults[1].created,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0)
+        );
+        assert_eq!(vaults[2].created, None);
         assert_eq!(rules.map(|r| r.num_calls()), [1, 1, 3]);
     }
 

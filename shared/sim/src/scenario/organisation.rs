@@ -273,6 +273,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
             .and_then(|r| r.copy_lifecycle())
             .unwrap_or_default();
         let start = world.now;
+        let mut oldest = start;
         for i in 0..held as usize {
             let days = 1 + i64::try_from(i / tables.len()).unwrap_or(i64::MAX);
             let Some(created) = start.checked_sub_signed(Duration::days(days)) else {
@@ -284,6 +285,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
             if delete_at.is_some_and(|d| d <= start) {
                 break; // older copies would have expired already
             }
+            oldest = oldest.min(created);
             let arn = world.new_recovery_point_arn(&v.arn);
             world.insert_point(crate::world::SimRecoveryPoint {
                 arn,
@@ -296,6 +298,9 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
                 completed_at: created + Duration::hours(1),
                 status: "COMPLETED",
             });
+        }
+        if let Some(vault) = world.vaults.get_mut(&v.arn) {
+            vault.created = vault.created.min(oldest);
         }
     }
 }

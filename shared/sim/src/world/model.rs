@@ -96,6 +96,8 @@ pub struct SimVault {
     pub kms_shared_with: Option<BTreeSet<String>>,
     /// Its access policy denies backup:DeleteRecoveryPoint to everyone.
     pub deny_manual_deletion: bool,
+    /// CreationDate: when it was added, or before the oldest point a world file says it holds.
+    pub created: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]

@@ -41,6 +41,24 @@ impl BackupPort for Sim {
         self.world().list(vault, query)
     }
 
+    /// Pages in flight together take their longest call's time, not their sum.
+    async fn list_recovery_points_at_once(
+        &self,
+        wanted: &[(&VaultArn, &ListQuery)],
+    ) -> Vec<PortResult<Page<PointView>>> {
+        let mut w = self.world();
+        let start = w.spent;
+        let mut longest = std::time::Duration::ZERO;
+        let mut out = Vec::with_capacity(wanted.len());
+        for (vault, query) in wanted {
+            w.spent = start;
+            out.push(w.list(vault, query));
+            longest = longest.max(w.spent.saturating_sub(start));
+        }
+        w.spent = start + longest;
+        out
+    }
+
     async fn describe_recovery_point(
         &self,
         vault: &VaultArn,
