@@ -123,6 +123,20 @@ fn look_whether_stdout_is_open() {
     STDOUT_CLOSED.store(flags == -1, Ordering::Relaxed);
 }
 
+/// Every allocation counted, so that a simulated report run says how much heap each of its
+/// invocations held (`relay report --pieces`, run.json). A few atomic operations an allocation.
+#[global_allocator]
+static HEAP: &peakmem_alloc::PeakMemAlloc<std::alloc::System> = &peakmem_alloc::INSTRUMENTED_SYSTEM;
+
+/// The heap meter of the simulated report run.
+pub(crate) fn heap_meter() -> relay_sim::report::HeapMeter {
+    use peakmem_alloc::PeakMemAllocTrait;
+    relay_sim::report::HeapMeter {
+        reset: || HEAP.reset_peak_memory(),
+        peak: || HEAP.get_peak_memory(),
+    }
+}
+
 fn main() -> ExitCode {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         let closed =

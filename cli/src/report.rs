@@ -130,6 +130,7 @@ pub(crate) fn simulated(
             let parts = relay_compliance::pieces::MemoryParts::default();
             let options = relay_sim::report::PieceOptions {
                 concurrency,
+                heap: Some(crate::heap_meter()),
                 ..Default::default()
             };
             let (report, run) =

@@ -151,44 +151,30 @@ impl Baseline {
     }
 }
 
-/// The renderings of one report, as stored.
-struct Bodies {
-    json: String,
-    csv: String,
-    html: String,
-    findings: String,
-    verdicts: String,
-}
-
-impl Bodies {
-    /// `imported`: how the findings' import went, kept in the verdicts (each account and Region's
-    /// last full import, and where a cut one goes on).
-    fn render(
-        report: &Report,
-        imported: &Outcome<'_>,
-        previous: Option<&Verdicts>,
-    ) -> Result<Self, PublishError> {
-        let mut verdicts = Verdicts::of(report);
-        verdicts.findings_synced = imported.synced(report.generated_at);
-        verdicts.findings_cursor = imported.cursors();
-        verdicts.findings_to_archive = imported.pending_archives(report, previous);
-        Ok(Self {
-            json: render::json(report).map_err(PublishError::Json)?,
-            csv: render::csv(report).map_err(PublishError::Csv)?,
-            html: render::html(report),
-            findings: serde_json::to_string(&findings::findings(report))
-                .map_err(PublishError::Json)?,
-            verdicts: serde_json::to_string(&verdicts).map_err(PublishError::Json)?,
-        })
-    }
-
-    fn get(&self, file: ReportFile) -> &str {
-        match file {
-            ReportFile::Json => &self.json,
-            ReportFile::Csv => &self.csv,
-            ReportFile::Html => &self.html,
-            ReportFile::Verdicts => &self.verdicts,
-            ReportFile::Findings => &self.findings,
+/// One file of a report, rendered. The merge renders each file as it writes it and drops it
+/// after, so it holds the report and one rendering (report.json, the largest, is about as big
+/// as the report's parts), never all five at once; the latest copies are rendered again.
+/// `imported`: how the findings' import went, kept in the verdicts (each account and Region's
+/// last full import, and where a cut one goes on).
+pub fn render_file(
+    report: &Report,
+    file: ReportFile,
+    imported: &Outcome<'_>,
+    previous: Option<&Verdicts>,
+) -> Result<String, PublishError> {
+    match file {
+        ReportFile::Json => render::json(report).map_err(PublishError::Json),
+        ReportFile::Csv => render::csv(report).map_err(PublishError::Csv),
+        ReportFile::Html => Ok(render::html(report)),
+        ReportFile::Findings => {
+            serde_json::to_string(&findings::findings(report)).map_err(PublishError::Json)
+        }
+        ReportFile::Verdicts => {
+            let mut verdicts = Verdicts::of(report);
+            verdicts.findings_synced = imported.synced(report.generated_at);
+            verdicts.findings_cursor = imported.cursors();
+            verdicts.findings_to_archive = imported.pending_archives(report, previous);
+            serde_json::to_string(&verdicts).map_err(PublishError::Json)
         }
     }
 }
@@ -306,10 +292,10 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             results: &results,
         };
         report.gaps.extend(imported.gaps());
-        let bodies = Bodies::render(&report, &imported, baseline.verdicts.as_ref())?;
         let order = store::write_order(now);
         let (dated, latest) = order.split_at(ReportFile::ALL.len());
-        let mut written = self.write(dated, &bodies).await?;
+        let rendered = (&report, &imported, baseline.verdicts.as_ref());
+        let mut written = self.write(dated, rendered).await?;
         let changed = changes(baseline.verdicts.as_ref(), &report);
         let alert = change_alert(
             &changed,
@@ -334,7 +320,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         {
             tracing::warn!(error_type = "FindingsIncidentFailed", error = %e, "the findings' incidents are told by the next run");
         }
-        written.extend(self.write(latest, &bodies).await?);
+        written.extend(self.write(latest, rendered).await?);
         Ok(Published {
             metrics: emf::lines(&report),
             changes: changed.len(),
@@ -396,15 +382,17 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         }
     }
 
+    /// Each file rendered, written and dropped in turn.
     async fn write(
         &self,
         keys: &[(String, ReportFile)],
-        bodies: &Bodies,
+        (report, imported, previous): (&Report, &Outcome<'_>, Option<&Verdicts>),
     ) -> Result<Vec<String>, PublishError> {
         let mut written = Vec::with_capacity(keys.len());
         for (key, file) in keys {
+            let body = render_file(report, *file, imported, previous)?;
             self.store
-                .put(key, bodies.get(*file), file.content_type())
+                .put(key, &body, file.content_type())
                 .await
                 .map_err(|source| PublishError::Write {
                     key: key.clone(),

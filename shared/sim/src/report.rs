@@ -10,8 +10,10 @@ use std::time::Duration as Elapsed;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use relay_compliance::findings::outcome::Outcome;
 use relay_compliance::pieces::{self, MemoryParts, PartStore, PieceRef};
-use relay_compliance::{self as compliance, inventory, Report};
+use relay_compliance::store::ReportFile;
+use relay_compliance::{self as compliance, inventory, publish, Report};
 use relay_core::ports::PortResult;
 
 use crate::world::rates::RateFloor;
@@ -56,6 +58,25 @@ pub struct ReportRun {
     pub evaluation_rate_floor: Option<RateFloor>,
     /// `minutes` with each map lasting at least its rate floor.
     pub minutes_at_quotas: f64,
+    /// The most heap an invocation held above what it started with, where the caller measures
+    /// heap ([`HeapMeter`]): the largest inventory piece, the largest evaluation piece, and the
+    /// merge (the parts merged, then each of the report's files rendered in turn, as the
+    /// function writes them). What the simulated AWS allocates for its answers counts, as the
+    /// SDK's would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory_heap_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation_heap_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_heap_bytes: Option<usize>,
+}
+
+/// A process's heap, as its counting allocator sees it: `reset` starts a measure, `peak` is the
+/// most held above the start since. The CLI installs one; tests have none.
+#[derive(Debug, Clone, Copy)]
+pub struct HeapMeter {
+    pub reset: fn(),
+    pub peak: fn() -> usize,
 }
 
 impl ReportRun {
@@ -84,6 +105,7 @@ pub struct PieceOptions {
     pub flush_points: usize,
     /// A vault above this many points is listed in creation-date ranges.
     pub range_points: u64,
+    pub heap: Option<HeapMeter>,
 }
 
 impl Default for PieceOptions {
@@ -92,6 +114,7 @@ impl Default for PieceOptions {
             concurrency: 10,
             flush_points: pieces::FLUSH_POINTS,
             range_points: inventory::listing::RANGE_POINTS,
+            heap: None,
         }
     }
 }
@@ -132,6 +155,19 @@ impl PartStore for TimedParts<'_> {
     async fn list_parts(&self, prefix: &str) -> PortResult<Vec<String>> {
         self.spend("ListObjectsV2");
         self.parts.list_parts(prefix).await
+    }
+}
+
+/// The merge's renderings, each made and dropped in turn as the function writes them
+/// (`publish::render_file`), for the merge's heap to count them. The CLI renders the files it
+/// writes again, and says if one cannot be rendered; here only their size matters.
+fn rendered_in_turn(report: &Report) {
+    let imported = Outcome {
+        sites: &[],
+        results: &[],
+    };
+    for file in ReportFile::ALL {
+        drop(publish::render_file(report, file, &imported, None));
     }
 }
 
@@ -183,12 +219,8 @@ impl Simulation {
         };
         let pages_before = self.list_pages();
         let mut run = ReportRun::default();
-        let (started, t0) = self
-            .timed(
-                &mut run,
-                pieces::start(&self.policy, &self.sim, &store, now),
-            )
-            .await;
+        let start = pieces::start(&self.policy, &self.sim, &store, now);
+        let (started, t0, _) = self.timed(&mut run, None, start).await;
         let Ok(started) = started else {
             return (
                 compliance::evaluate(&self.policy, &Default::default(), now, policy_digest),
@@ -211,7 +243,8 @@ impl Simulation {
                 range_points: options.range_points,
             };
             let phase = pieces::inventory_piece(&self.sim, &store, piece, limits);
-            let (r, t) = self.timed(&mut run, phase).await;
+            let (r, t, heap) = self.timed(&mut run, options.heap, phase).await;
+            run.inventory_heap_bytes = run.inventory_heap_bytes.max(heap);
             run.failures += usize::from(r.is_err());
             took.push(t);
         }
@@ -222,7 +255,8 @@ impl Simulation {
             let phase =
                 pieces::evaluate_piece(&self.sim, &self.policy, &store, piece, policy_digest);
             store.take_read();
-            let (r, t) = self.timed(&mut run, phase).await;
+            let (r, t, heap) = self.timed(&mut run, options.heap, phase).await;
+            run.evaluation_heap_bytes = run.evaluation_heap_bytes.max(heap);
             match r {
                 Ok(done) => run.largest_piece_points = run.largest_piece_points.max(done.points),
                 Err(_) => run.failures += 1,
@@ -232,9 +266,14 @@ impl Simulation {
         }
         let mapped = makespan(inventoried, &took, options.concurrency);
         run.evaluation_rate_floor = self.take_rate_tally();
-        let merge = pieces::merge(&self.policy, &store, &started.run, policy_digest);
+        let merge = async {
+            let report = pieces::merge(&self.policy, &store, &started.run, policy_digest).await?;
+            rendered_in_turn(&report);
+            Ok::<_, pieces::PieceError>(report)
+        };
         store.take_read();
-        let (report, t) = self.timed(&mut run, merge).await;
+        let (report, t, heap) = self.timed(&mut run, options.heap, merge).await;
+        run.merge_heap_bytes = heap;
         run.merge_read_bytes = store.take_read();
         run.time_phases([t0, inventoried, mapped], t);
         run.list_pages = self.list_pages() - pages_before;
@@ -247,23 +286,29 @@ impl Simulation {
         (report, run)
     }
 
-    /// One invocation: its sessions anew, its time from the calls it makes.
+    /// One invocation: its sessions anew, its time from the calls it makes, and the most heap it
+    /// held when `heap` measures it.
     async fn timed<T>(
         &self,
         run: &mut ReportRun,
+        heap: Option<HeapMeter>,
         call: impl std::future::Future<Output = T>,
-    ) -> (T, Elapsed) {
+    ) -> (T, Elapsed, Option<usize>) {
         let started = {
             let mut w = self.sim.world();
             w.sessions.clear();
             w.spent
         };
+        if let Some(h) = heap {
+            (h.reset)();
+        }
         let out = call.await;
+        let held = heap.map(|h| (h.peak)());
         let took = self.sim.world().spent.saturating_sub(started);
         run.invocations += 1;
         run.longest_invocation_seconds = run.longest_invocation_seconds.max(took.as_secs_f64());
         run.invocations_over_deadline += u64::from(took > REPORT_TIMEOUT);
-        (out, took)
+        (out, took, held)
     }
 
     /// The calls tallied since the last take, as their rate floor; the tally starts again.

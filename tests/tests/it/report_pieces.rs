@@ -91,6 +91,7 @@ async fn in_pieces_with(
         concurrency: 4,
         flush_points,
         range_points,
+        heap: None,
     };
     sim.compliance_report_in_pieces("digest", &parts, options)
         .await
