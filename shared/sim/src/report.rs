@@ -23,7 +23,9 @@ use crate::Simulation;
 /// Account-Regions inventoried at once.
 const CONCURRENCY: usize = 8;
 /// The compliance-report function's timeout in infra/template.yaml.
-const REPORT_TIMEOUT: Elapsed = Elapsed::from_secs(900);
+pub const REPORT_TIMEOUT: Elapsed = Elapsed::from_secs(900);
+/// The compliance-report function's MemorySize in infra/template.yaml, in bytes.
+pub const REPORT_MEMORY: usize = 1024 << 20;
 
 /// How a report run in pieces went, in the scale model.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -69,6 +71,9 @@ pub struct ReportRun {
     pub evaluation_heap_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_heap_bytes: Option<usize>,
+    /// Invocations whose heap passed the function's memory (counted where heap is measured):
+    /// on AWS, each would end out of memory.
+    pub invocations_over_memory: u64,
 }
 
 /// A process's heap, as its counting allocator sees it: `reset` starts a measure, `peak` is the
@@ -304,6 +309,7 @@ impl Simulation {
         }
         let out = call.await;
         let held = heap.map(|h| (h.peak)());
+        run.invocations_over_memory += u64::from(held.is_some_and(|b| b > REPORT_MEMORY));
         let took = self.sim.world().spent.saturating_sub(started);
         run.invocations += 1;
         run.longest_invocation_seconds = run.longest_invocation_seconds.max(took.as_secs_f64());

@@ -457,3 +457,28 @@ async fn copies_beyond_the_tag_reads_a_run_may_make_are_sampled_by_table_the_sam
     };
     assert_eq!(names(&again), names(&merged));
 }
+
+/// The scale model's deadline and memory of a report invocation are the function's own.
+#[test]
+fn the_scale_model_holds_the_report_to_the_functions_timeout_and_memory() {
+    let template = include_str!("../../../infra/template.yaml");
+    let function: Vec<&str> = template
+        .lines()
+        .skip_while(|l| *l != "  ComplianceReportFunction:")
+        .skip(1)
+        .take_while(|l| !l.starts_with("  ") || l.starts_with("   ") || l.is_empty())
+        .collect();
+    let setting = |name: &str| -> u64 {
+        let line = function
+            .iter()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {function:?}"));
+        line.trim_start()[name.len()..].trim().parse().unwrap()
+    };
+    let timeout = relay_sim::report::REPORT_TIMEOUT.as_secs();
+    assert_eq!(setting("Timeout:"), timeout);
+    assert_eq!(
+        setting("MemorySize:") << 20,
+        relay_sim::report::REPORT_MEMORY as u64
+    );
+}
