@@ -197,21 +197,27 @@ fn verdict(report: &Report, fail_on_noncompliant: bool) -> Result<(), Failure> {
     }
 }
 
-/// The four files, each written whole to a temporary name and renamed into place, so a reader
-/// never sees half a report.
+/// The four files, each rendered, written whole to a temporary name and renamed into place (so a
+/// reader never sees half a report), and dropped before the next is rendered.
 fn write_files(report: &Report, dir: &Path) -> Result<(), Failure> {
-    let json = render::json(report).map_err(|e| input(format!("cannot render JSON: {e}")))?;
-    let csv = render::csv(report).map_err(|e| input(format!("cannot render CSV: {e}")))?;
-    let html = render::html(report);
-    let findings = serde_json::to_string_pretty(&compliance::findings::findings(report))
-        .map_err(|e| input(format!("cannot render the findings: {e}")))?;
+    type Render = fn(&Report) -> Result<String, Failure>;
+    let files: [(&str, Render); 4] = [
+        ("report.json", |r| {
+            render::json(r).map_err(|e| input(format!("cannot render JSON: {e}")))
+        }),
+        ("report.csv", |r| {
+            render::csv(r).map_err(|e| input(format!("cannot render CSV: {e}")))
+        }),
+        ("report.html", |r| Ok(render::html(r))),
+        ("findings.asff.json", |r| {
+            serde_json::to_string_pretty(&compliance::findings::findings(r))
+                .map(|text| text + "\n")
+                .map_err(|e| input(format!("cannot render the findings: {e}")))
+        }),
+    ];
     fs::create_dir_all(dir).map_err(|e| cannot_write(dir, e))?;
-    for (name, body) in [
-        ("report.json", json),
-        ("report.csv", csv),
-        ("report.html", html),
-        ("findings.asff.json", findings + "\n"),
-    ] {
+    for (name, rendered) in files {
+        let body = rendered(report)?;
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
         fs::write(&tmp, body)

@@ -122,6 +122,19 @@ pub fn findings(report: &Report) -> Vec<Finding> {
         .collect()
 }
 
+/// [`findings`] as compact JSON, each table's made as it is written: the merge never holds every
+/// finding of the organisation as values beside their text (a table's are a few KB of each).
+pub fn findings_json(report: &Report) -> Result<String, serde_json::Error> {
+    use serde::Serializer as _;
+    let mut out = Vec::new();
+    let at = report.generated_at;
+    let each = report.resources.iter().flat_map(|r| table_findings(r, at));
+    serde_json::Serializer::new(&mut out).collect_seq(each)?;
+    // serde_json writes only UTF-8; the lossy path copies nothing it would not already have.
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
 /// One table's findings.
 pub fn table_findings(r: &ResourceReport, at: DateTime<Utc>) -> Vec<Finding> {
     r.controls

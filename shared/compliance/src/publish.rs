@@ -166,9 +166,7 @@ pub fn render_file(
         ReportFile::Json => render::json(report).map_err(PublishError::Json),
         ReportFile::Csv => render::csv(report).map_err(PublishError::Csv),
         ReportFile::Html => Ok(render::html(report)),
-        ReportFile::Findings => {
-            serde_json::to_string(&findings::findings(report)).map_err(PublishError::Json)
-        }
+        ReportFile::Findings => findings::findings_json(report).map_err(PublishError::Json),
         ReportFile::Verdicts => {
             let mut verdicts = Verdicts::of(report);
             verdicts.findings_synced = imported.synced(report.generated_at);

@@ -52,7 +52,9 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
         }
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // Every cell was a str, so this takes the buffer without copying it.
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// A cell a spreadsheet will not run as a formula: one that starts with `=`, `+`, `-`, `@`, a

@@ -31,6 +31,11 @@ fn one_finding_per_table_and_applicable_control_agreeing_with_the_report() {
     r.resources[1].controls[0].status = Status::NotApplicable;
     let all = findings(&r);
     assert_eq!(all.len(), 17 + 16);
+    // The file the merge writes table by table is the same text.
+    assert_eq!(
+        findings_json(&r).unwrap(),
+        serde_json::to_string(&all).unwrap()
+    );
     for f in &all {
         let table = r
             .resources
