@@ -72,8 +72,7 @@ impl FindingsPort for AwsPorts {
         findings: &[Finding],
     ) -> PortResult<Vec<FailedFinding>> {
         let sessions = self.findings_sessions.as_ref().unwrap_or(&self.sessions);
-        let config = sessions.config_for(at).await;
-        SecurityHubApi::new(aws_sdk_securityhub::Client::new(&config))
+        SecurityHubApi::new(sessions.securityhub(at).await)
             .import(findings)
             .await
             .map_err(|e| in_account(&at.account, e))

@@ -109,9 +109,9 @@ impl Sessions {
 
     /// The SDK configuration for `location`: its Region, the adaptive retries, and the executor
     /// role's credentials where one is assumed. For clients used too rarely to cache (the
-    /// doctor's reads, Security Hub's imports, which pace themselves): their retry partition,
-    /// and so their adaptive limiter, is the service's per Region as the SDK sets it, shared by
-    /// every account (the SdkConfig these build from has no partition of its own).
+    /// doctor's reads): their retry partition, and so their adaptive limiter, is the service's
+    /// per Region as the SDK sets it, shared by every account (an SdkConfig has no partition of
+    /// its own). Security Hub's imports, many accounts at once, take [`Self::securityhub`].
     pub async fn config_for(&self, location: &Location) -> SdkConfig {
         let mut builder = self
             .base
@@ -122,6 +122,17 @@ impl Sessions {
             builder = builder.credentials_provider(creds);
         }
         builder.build()
+    }
+
+    /// Security Hub in `location`, retrying on its own account and Region's partition: the
+    /// report imports findings into many accounts at once, and one throttled account must not
+    /// spend the others' retries.
+    pub async fn securityhub(&self, location: &Location) -> aws_sdk_securityhub::Client {
+        let config = self.config_for(location).await;
+        let conf = aws_sdk_securityhub::config::Builder::from(&config)
+            .retry_partition(partition("securityhub", location))
+            .build();
+        aws_sdk_securityhub::Client::from_conf(conf)
     }
 
     pub async fn backup(&self, location: &Location) -> aws_sdk_backup::Client {
@@ -224,5 +235,18 @@ mod tests {
             RetryMode::Adaptive
         );
         assert!(d.config().retry_partition().is_some());
+        let h1 = sessions
+            .securityhub(&location("111111111111", "eu-west-1"))
+            .await;
+        let h2 = sessions
+            .securityhub(&location("222222222222", "eu-west-1"))
+            .await;
+        let name =
+            |c: &aws_sdk_securityhub::Client| c.config().retry_partition().map(|p| p.to_string());
+        assert_ne!(name(&h1), name(&h2));
+        assert_eq!(
+            h1.config().retry_config().unwrap().mode(),
+            RetryMode::Adaptive
+        );
     }
 }
