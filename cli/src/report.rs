@@ -2,11 +2,9 @@
 //! The same evaluation and renderings as the compliance-report function.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use relay_compliance::{self as compliance, render, Report, Status};
-
-use std::path::PathBuf;
 
 use crate::{input, out, runtime, Failure, Prepared, SimArgs};
 
@@ -127,7 +125,8 @@ pub(crate) fn simulated(
     let (report, run) = match pieces {
         None => (rt.block_on(simulation.compliance_report(&digest)), None),
         Some(concurrency) => {
-            let parts = relay_compliance::pieces::MemoryParts::default();
+            let scratch = Scratch::new()?;
+            let parts = relay_compliance::pieces::DirParts::new(&scratch.0);
             let options = relay_sim::report::PieceOptions {
                 concurrency,
                 heap: Some(crate::heap_meter()),
@@ -168,6 +167,25 @@ pub(crate) fn simulated(
     ));
     out(&text)?;
     verdict(&report, fail_on_noncompliant)
+}
+
+/// The parts of a run in pieces, on local disk as S3 keeps them on AWS (an organisation's are
+/// gigabytes); removed when the run ends, however it ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Self, Failure> {
+        let dir = std::env::temp_dir().join(format!("relay-parts-{}", std::process::id()));
+        fs::create_dir_all(&dir).map_err(|e| cannot_write(&dir, e))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Best effort: a leftover directory under the system's temporary one is all it costs.
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Exit 1 for pipelines when asked: a non-compliant table, or a part that could not be read; and

@@ -37,7 +37,9 @@ use crate::{evaluate, summarize, Report, SCHEMA};
 use relay_core::arn::site_key;
 
 pub use crate::inventory::{read_ledger, LedgerFacts};
-pub use parts::{MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX};
+pub use parts::{
+    DirParts, MemoryParts, Part, PartStore, PieceRef, RunRef, Shard, Site, RUNS_PREFIX,
+};
 
 /// Recovery points an inventory piece holds in memory before it spills them to local disk.
 pub const FLUSH_POINTS: usize = 50_000;

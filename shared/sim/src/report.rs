@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use relay_compliance::findings::outcome::Outcome;
-use relay_compliance::pieces::{self, MemoryParts, PartStore, PieceRef};
+use relay_compliance::pieces::{self, PartStore, PieceRef};
 use relay_compliance::store::ReportFile;
 use relay_compliance::{self as compliance, inventory, publish, Report};
 use relay_core::ports::PortResult;
@@ -124,17 +124,23 @@ impl Default for PieceOptions {
     }
 }
 
-/// The parts in memory, each call taking S3's time in the scale model; the bytes read counted
-/// (what an invocation parses is the least it holds).
-struct TimedParts<'a> {
+/// The parts' store, each call taking S3's time in the scale model; the bytes read counted (what
+/// an invocation parses is the least it holds), and each key's last write (what the run keeps).
+struct TimedParts<'a, S> {
     sim: &'a Sim,
-    parts: &'a MemoryParts,
+    parts: &'a S,
     read: AtomicUsize,
+    written: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
-impl TimedParts<'_> {
+impl<S> TimedParts<'_, S> {
     fn spend(&self, operation: &str) {
         self.sim.world().spent += latency(operation);
+    }
+
+    fn written_bytes(&self) -> usize {
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written.values().sum()
     }
 
     /// Bytes read since the last call.
@@ -143,7 +149,7 @@ impl TimedParts<'_> {
     }
 }
 
-impl PartStore for TimedParts<'_> {
+impl<S: PartStore> PartStore for TimedParts<'_, S> {
     async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
         self.spend("GetObject");
         let body = self.parts.get_part(key).await?;
@@ -154,7 +160,10 @@ impl PartStore for TimedParts<'_> {
 
     async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
         self.spend("PutObject");
-        self.parts.put_part(key, body).await
+        self.parts.put_part(key, body).await?;
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written.insert(key.to_string(), body.len());
+        Ok(())
     }
 
     async fn list_parts(&self, prefix: &str) -> PortResult<Vec<String>> {
@@ -213,7 +222,7 @@ impl Simulation {
     pub async fn compliance_report_in_pieces(
         &self,
         policy_digest: &str,
-        parts: &MemoryParts,
+        parts: &impl PartStore,
         options: PieceOptions,
     ) -> (Report, ReportRun) {
         let now = self.report_time();
@@ -221,6 +230,7 @@ impl Simulation {
             sim: &self.sim,
             parts,
             read: AtomicUsize::new(0),
+            written: Default::default(),
         };
         let pages_before = self.list_pages();
         let mut run = ReportRun::default();
@@ -284,7 +294,7 @@ impl Simulation {
         run.list_pages = self.list_pages() - pages_before;
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);
-        run.part_bytes = parts.bytes();
+        run.part_bytes = store.written_bytes();
         let report = report.unwrap_or_else(|_| {
             compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
         });
