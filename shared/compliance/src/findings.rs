@@ -125,14 +125,33 @@ pub fn findings(report: &Report) -> Vec<Finding> {
 /// [`findings`] as compact JSON, each table's made as it is written: the merge never holds every
 /// finding of the organisation as values beside their text (a table's are a few KB of each).
 pub fn findings_json(report: &Report) -> Result<String, serde_json::Error> {
-    use serde::Serializer as _;
-    let mut out = Vec::new();
+    let mut out = String::new();
+    for chunk in findings_chunks(report) {
+        out.push_str(&chunk?);
+    }
+    Ok(out)
+}
+
+/// The same in pieces: `[`, each table's findings, `]`.
+pub fn findings_chunks(
+    report: &Report,
+) -> impl Iterator<Item = Result<String, serde_json::Error>> + '_ {
     let at = report.generated_at;
-    let each = report.resources.iter().flat_map(|r| table_findings(r, at));
-    serde_json::Serializer::new(&mut out).collect_seq(each)?;
-    // serde_json writes only UTF-8; the lossy path copies nothing it would not already have.
-    Ok(String::from_utf8(out)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    let mut first = true;
+    let tables = report.resources.iter().map(move |r| {
+        let mut out = String::new();
+        for f in table_findings(r, at) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&serde_json::to_string(&f)?);
+        }
+        Ok(out)
+    });
+    std::iter::once(Ok("[".to_string()))
+        .chain(tables)
+        .chain(std::iter::once(Ok("]".to_string())))
 }
 
 /// One table's findings.

@@ -8,9 +8,70 @@ use super::{ControlId, Report, Status};
 mod html;
 pub use html::html;
 
+/// What a rendering can fail on (in practice never: every value is plain data).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot render JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot render CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// A piece of a rendering: joined in order, the pieces are the whole file.
+pub type Chunk = Result<String, RenderError>;
+
 /// `report.json`, pretty-printed.
 pub fn json(report: &Report) -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(report)
+    let mut out = String::new();
+    for chunk in json_chunks(report)? {
+        out.push_str(&chunk?);
+    }
+    Ok(out)
+}
+
+/// `report.json` in pieces: the report without its tables (pretty-printed, cut where the tables
+/// go), then each table as `serde_json::to_string_pretty` prints it inside the report. The
+/// merge writes them as they come, so it never holds the file.
+pub fn json_chunks(
+    report: &Report,
+) -> Result<impl Iterator<Item = Result<String, serde_json::Error>> + '_, serde_json::Error> {
+    const TABLES: &str = "\n  \"resources\": []";
+    let frame = Report {
+        schema: report.schema.clone(),
+        generated_at: report.generated_at,
+        policy_digest: report.policy_digest.clone(),
+        parameters: report.parameters.clone(),
+        summary: report.summary.clone(),
+        resources: Vec::new(),
+        gaps: report.gaps.clone(),
+        cost: report.cost.clone(),
+    };
+    let text = serde_json::to_string_pretty(&frame)?;
+    let (before, after) = match text.find(TABLES) {
+        Some(at) if !report.resources.is_empty() => {
+            let (before, after) = text.split_at(at + TABLES.len() - 1);
+            (format!("{before}\n"), format!("\n  {after}"))
+        }
+        _ => (text, String::new()),
+    };
+    let tables = report.resources.iter().enumerate().map(|(i, r)| {
+        let item = serde_json::to_string_pretty(r)?;
+        let mut out = String::with_capacity(item.len() + item.len() / 8);
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        for (n, line) in item.lines().enumerate() {
+            if n > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        Ok(out)
+    });
+    Ok(std::iter::once(Ok(before))
+        .chain(tables)
+        .chain(std::iter::once(Ok(after)).filter(|a| a.as_ref().is_ok_and(|a| !a.is_empty()))))
 }
 
 /// The CSV columns, as auditors know them from Audit Manager's reports.
@@ -28,33 +89,75 @@ pub const CSV_HEADERS: [&str; 9] = [
 
 /// `report.csv`: one row per table and control; evidence items joined by `; `.
 pub fn csv(report: &Report) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADERS)?;
+    let mut out = String::new();
+    for chunk in csv_chunks(report) {
+        out.push_str(&chunk?);
+    }
+    Ok(out)
+}
+
+/// `report.csv` in pieces: the header, then each table's rows.
+pub fn csv_chunks(report: &Report) -> impl Iterator<Item = Result<String, csv::Error>> + '_ {
     let evaluated = report
         .generated_at
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    for r in &report.resources {
-        for c in &r.controls {
-            let evidence: Vec<String> = c.evidence.iter().map(evidence_text).collect();
-            let evidence = evidence.join("; ");
-            let row = [
-                r.account.as_str(),
-                r.region.as_str(),
-                r.resource_arn.as_str(),
-                r.name.as_str(),
-                c.id.as_str(),
-                c.status.as_str(),
-                c.reason.as_str(),
-                evidence.as_str(),
-                evaluated.as_str(),
-            ];
-            w.write_record(row.map(inert_cell).iter().map(|c| c.as_bytes()))?;
-        }
-    }
+    let header = csv_text(|w| w.write_record(CSV_HEADERS));
+    let rows = report.resources.iter().map(move |r| {
+        csv_text(|w| {
+            for c in &r.controls {
+                let evidence: Vec<String> = c.evidence.iter().map(evidence_text).collect();
+                let evidence = evidence.join("; ");
+                let row = [
+                    r.account.as_str(),
+                    r.region.as_str(),
+                    r.resource_arn.as_str(),
+                    r.name.as_str(),
+                    c.id.as_str(),
+                    c.status.as_str(),
+                    c.reason.as_str(),
+                    evidence.as_str(),
+                    evaluated.as_str(),
+                ];
+                w.write_record(row.map(inert_cell).iter().map(|c| c.as_bytes()))?;
+            }
+            Ok(())
+        })
+    });
+    std::iter::once(header).chain(rows)
+}
+
+/// Records written by `write`, as text.
+fn csv_text(
+    write: impl FnOnce(&mut csv::Writer<Vec<u8>>) -> Result<(), csv::Error>,
+) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    write(&mut w)?;
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     // Every cell was a str, so this takes the buffer without copying it.
     Ok(String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Any of the report's renderings in pieces (the verdicts, small, are not among them).
+pub fn chunks<'a>(
+    report: &'a Report,
+    file: crate::ReportFile,
+) -> Box<dyn Iterator<Item = Chunk> + Send + 'a> {
+    use crate::ReportFile;
+    match file {
+        ReportFile::Json => match json_chunks(report) {
+            Ok(c) => Box::new(c.map(|c| c.map_err(RenderError::from))),
+            Err(e) => Box::new(std::iter::once(Err(e.into()))),
+        },
+        ReportFile::Csv => Box::new(csv_chunks(report).map(|c| c.map_err(RenderError::from))),
+        ReportFile::Html => Box::new(html::chunks(report).map(Ok)),
+        ReportFile::Findings => {
+            Box::new(crate::findings::findings_chunks(report).map(|c| c.map_err(RenderError::from)))
+        }
+        ReportFile::Verdicts => Box::new(std::iter::once(
+            serde_json::to_string(&crate::Verdicts::of(report)).map_err(RenderError::from),
+        )),
+    }
 }
 
 /// A cell a spreadsheet will not run as a formula: one that starts with `=`, `+`, `-`, `@`, a

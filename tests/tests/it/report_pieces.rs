@@ -482,3 +482,40 @@ fn the_scale_model_holds_the_report_to_the_functions_timeout_and_memory() {
         relay_sim::report::REPORT_MEMORY as u64
     );
 }
+
+/// The merge writes each file in pieces as they come: joined, they are the whole file, and
+/// report.json is what serde_json prints of the report.
+#[tokio::test]
+async fn every_rendering_in_pieces_joins_into_the_whole_file() {
+    use relay_compliance::{findings, render, ReportFile};
+    let world = format!("{COMPLIANT}accounts:\n  \"333333333333\": {{ executor_role: false }}\n");
+    let sim = simulated(EXAMPLE, &world, options(2, 1, Faults::none())).await;
+    let mut report = sim.compliance_report("digest").await;
+    assert!(!report.gaps.is_empty() && report.resources.len() > 1);
+    let joined = |report: &Report, file| {
+        render::chunks(report, file)
+            .map(|c| c.unwrap())
+            .collect::<String>()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            joined(&report, ReportFile::Json),
+            serde_json::to_string_pretty(&report).unwrap()
+        );
+        assert_eq!(
+            render::json(&report).unwrap(),
+            joined(&report, ReportFile::Json)
+        );
+        assert_eq!(
+            render::csv(&report).unwrap(),
+            joined(&report, ReportFile::Csv)
+        );
+        assert_eq!(render::html(&report), joined(&report, ReportFile::Html));
+        assert_eq!(
+            joined(&report, ReportFile::Findings),
+            serde_json::to_string(&findings::findings(&report)).unwrap()
+        );
+        // And a report of no table at all.
+        report.resources.clear();
+    }
+}

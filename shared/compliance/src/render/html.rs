@@ -25,12 +25,51 @@ const OPEN_CARDS: usize = 25;
 pub fn html(report: &Report) -> String {
     // One buffer, sized for the usual row, so 10,000 tables stay one linear pass.
     let mut out = String::with_capacity(16 * 1024 + report.resources.len() * 512);
-    // Writing into a String cannot fail; the Result only carries fmt's signature.
-    let _ = page(&mut out, report);
+    for chunk in chunks(report) {
+        out.push_str(&chunk);
+    }
     out
 }
 
-fn page(out: &mut String, report: &Report) -> fmt::Result {
+/// The page in pieces, in order: everything above the tables, each non-compliant table's card,
+/// the list's head, each table's row, the rest. Joined, they are [`html`]: the merge writes them
+/// as they come and never holds the page.
+pub(super) fn chunks(report: &Report) -> impl Iterator<Item = String> + '_ {
+    // Writing into a String cannot fail; the Results only carry fmt's signature.
+    let piece = |write: &dyn Fn(&mut String) -> fmt::Result| {
+        let mut out = String::new();
+        let _ = write(&mut out);
+        out
+    };
+    let failing = report
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == Status::NonCompliant);
+    let any_failing = failing.clone().next().is_some();
+    let cards = failing.enumerate().map(move |(shown, (i, r))| {
+        piece(&|out| {
+            if shown == 0 {
+                failing_head(out, report)?;
+            }
+            card(out, i, r, shown < OPEN_CARDS)
+        })
+    });
+    let rows = report.resources.iter().enumerate();
+    let rows = rows.map(move |(i, r)| piece(&|out| table_row(out, i, r)));
+    std::iter::once(piece(&|out| above_tables(out, report)))
+        .chain(cards)
+        .chain(std::iter::once(piece(&|out| {
+            if any_failing {
+                out.push_str("</section>\n");
+            }
+            all_tables_head(out, report)
+        })))
+        .chain(rows)
+        .chain(std::iter::once(piece(&|out| below_tables(out, report))))
+}
+
+fn above_tables(out: &mut String, report: &Report) -> fmt::Result {
     head(out, report)?;
     out.push_str("<body><main>\n");
     masthead(out, report)?;
@@ -38,9 +77,11 @@ fn page(out: &mut String, report: &Report) -> fmt::Result {
     gaps(out, report)?;
     controls(out, report)?;
     accounts(out, report)?;
-    cost::cost(out, report)?;
-    failing_tables(out, report)?;
-    all_tables(out, report)?;
+    cost::cost(out, report)
+}
+
+fn below_tables(out: &mut String, report: &Report) -> fmt::Result {
+    out.push_str("</tbody></table></section>\n");
     footer(out, report)?;
     out.push_str("</main>\n<script>");
     out.push_str(SCRIPT);
@@ -300,29 +341,13 @@ fn accounts(out: &mut String, report: &Report) -> fmt::Result {
     Ok(())
 }
 
-fn failing_tables(out: &mut String, report: &Report) -> fmt::Result {
-    let failing = report
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.status == Status::NonCompliant);
-    let mut shown = 0;
-    for (i, r) in failing {
-        if shown == 0 {
-            writeln!(
-                out,
-                "<section id=\"non-compliant\"><h2>Non-compliant tables \
-                 <span class=\"muted\">({})</span></h2>",
-                report.summary.non_compliant
-            )?;
-        }
-        card(out, i, r, shown < OPEN_CARDS)?;
-        shown += 1;
-    }
-    if shown > 0 {
-        out.push_str("</section>\n");
-    }
-    Ok(())
+fn failing_head(out: &mut String, report: &Report) -> fmt::Result {
+    writeln!(
+        out,
+        "<section id=\"non-compliant\"><h2>Non-compliant tables \
+         <span class=\"muted\">({})</span></h2>",
+        report.summary.non_compliant
+    )
 }
 
 /// One non-compliant table: where it is, then each failing control with reason and evidence.
@@ -396,7 +421,7 @@ fn evidence(out: &mut String, e: &Evidence) -> fmt::Result {
     Ok(())
 }
 
-fn all_tables(out: &mut String, report: &Report) -> fmt::Result {
+fn all_tables_head(out: &mut String, report: &Report) -> fmt::Result {
     writeln!(
         out,
         "<section id=\"tables\"><h2>All tables <span class=\"muted\">({})</span></h2>\n\
@@ -409,12 +434,7 @@ fn all_tables(out: &mut String, report: &Report) -> fmt::Result {
          </th><th>Account</th><th>Region</th><th>Status</th><th>Failing controls</th></tr></thead>\
          <tbody>",
         report.resources.len()
-    )?;
-    for (i, r) in report.resources.iter().enumerate() {
-        table_row(out, i, r)?;
-    }
-    out.push_str("</tbody></table></section>\n");
-    Ok(())
+    )
 }
 
 fn table_row(out: &mut String, index: usize, r: &ResourceReport) -> fmt::Result {
