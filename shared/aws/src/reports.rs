@@ -1,9 +1,12 @@
 //! The report store in an S3 bucket.
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use relay_compliance::pieces::PartStore;
-use relay_compliance::store::{too_large, ObjectLinks, ReportStore, BASELINE_KEY};
+use relay_compliance::store::{
+    too_large, Chunks, ObjectLinks, ReportStore, WriteError, BASELINE_KEY, PART_BYTES,
+};
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
 use crate::errors::classify;
@@ -104,6 +107,44 @@ impl ReportStore for S3ReportStore {
         Ok(())
     }
 
+    /// One PutObject when the body is under a part; else a multipart upload of parts of
+    /// [`PART_BYTES`] sent as they fill, completed after the last piece. A piece that fails to
+    /// render, or a part S3 refuses, aborts the upload: no object appears.
+    async fn put_chunks<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        chunks: Chunks<'a>,
+    ) -> Result<(), WriteError> {
+        let mut upload = Upload::new(&self.client, &self.bucket, key);
+        let mut part = String::new();
+        for chunk in chunks {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => return Err(upload.abort(e.into()).await),
+            };
+            part.push_str(&chunk);
+            if part.len() >= PART_BYTES {
+                let full = std::mem::take(&mut part);
+                if let Err(e) = upload.send(full, content_type).await {
+                    return Err(upload.abort(e.into()).await);
+                }
+            }
+        }
+        if upload.id.is_none() {
+            return Ok(self.put(key, &part, content_type).await?);
+        }
+        if !part.is_empty() {
+            if let Err(e) = upload.send(part, content_type).await {
+                return Err(upload.abort(e.into()).await);
+            }
+        }
+        match upload.complete().await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(upload.abort(e.into()).await),
+        }
+    }
+
     fn links(&self, key: &str) -> ObjectLinks {
         ObjectLinks {
             uri: format!("s3://{}/{key}", self.bucket),
@@ -112,6 +153,106 @@ impl ReportStore for S3ReportStore {
                 .as_deref()
                 .map(|region| console_url(region, &self.bucket, key)),
         }
+    }
+}
+
+/// A multipart upload under way: started with its first part, each part's CRC32 kept for the
+/// completion (the report bucket's Object Lock wants every part checksummed).
+struct Upload<'a> {
+    client: &'a Client,
+    bucket: &'a str,
+    key: &'a str,
+    id: Option<String>,
+    parts: Vec<CompletedPart>,
+}
+
+impl<'a> Upload<'a> {
+    fn new(client: &'a Client, bucket: &'a str, key: &'a str) -> Self {
+        Self {
+            client,
+            bucket,
+            key,
+            id: None,
+            parts: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, body: String, content_type: &str) -> PortResult<()> {
+        let id = match &self.id {
+            Some(id) => id.clone(),
+            None => {
+                let started = self
+                    .client
+                    .create_multipart_upload()
+                    .bucket(self.bucket)
+                    .key(self.key)
+                    .content_type(content_type)
+                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .send()
+                    .await
+                    .map_err(|e| classify("CreateMultipartUpload", &e))?;
+                let id = started.upload_id().unwrap_or_default().to_string();
+                self.id = Some(id.clone());
+                id
+            }
+        };
+        let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
+        let sent = self
+            .client
+            .upload_part()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(id)
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .map_err(|e| classify("UploadPart", &e))?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(sent.e_tag().map(str::to_string))
+                .set_checksum_crc32(sent.checksum_crc32().map(str::to_string))
+                .build(),
+        );
+        Ok(())
+    }
+
+    async fn complete(&self) -> PortResult<()> {
+        let parts = CompletedMultipartUpload::builder()
+            .set_parts(Some(self.parts.clone()))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .set_upload_id(self.id.clone())
+            .multipart_upload(parts)
+            .send()
+            .await
+            .map_err(|e| classify("CompleteMultipartUpload", &e))?;
+        Ok(())
+    }
+
+    /// The upload dropped (S3 frees its parts); `why` is returned. An abort that fails leaves
+    /// the parts to the report bucket's lifecycle rule, which aborts uploads left 7 days.
+    async fn abort(&self, why: WriteError) -> WriteError {
+        if let Some(id) = &self.id {
+            let aborted = self
+                .client
+                .abort_multipart_upload()
+                .bucket(self.bucket)
+                .key(self.key)
+                .upload_id(id)
+                .send()
+                .await;
+            if let Err(e) = aborted {
+                let e = classify("AbortMultipartUpload", &e);
+                tracing::warn!(key = self.key, error = %e, "a multipart upload is left to the lifecycle rule");
+            }
+        }
+        why
     }
 }
 

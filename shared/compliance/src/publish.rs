@@ -20,9 +20,9 @@ use crate::alert::change_alert;
 use crate::change_events::{self, ChangeEventsPort};
 use crate::findings::import::{self as findings_import, FindingsPort};
 use crate::findings::outcome::{FindingsSummary, Outcome};
-use crate::findings::{self, plan as findings_plan};
+use crate::findings::plan as findings_plan;
 use crate::pieces::{self, PartStore, PieceError, PieceRef, RunRef, Started};
-use crate::store::{self, ReportFile, ReportStore, BASELINE_KEY};
+use crate::store::{self, ReportFile, ReportStore, WriteError, BASELINE_KEY};
 use crate::{changes, emf, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
@@ -48,10 +48,15 @@ where
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("cannot render report.json: {0}")]
+    #[error("cannot render verdicts.json: {0}")]
     Json(#[source] serde_json::Error),
-    #[error("cannot render report.csv: {0}")]
-    Csv(#[source] csv::Error),
+    /// A rendering written in pieces failed before its last piece: nothing of it was written.
+    #[error("cannot render {key}; nothing of it was written: {source}")]
+    Render {
+        key: String,
+        #[source]
+        source: render::RenderError,
+    },
     /// A transient failure: nothing was written, the retry starts over.
     #[error("cannot read the previous report; nothing written: {0}")]
     ReadPrevious(#[source] PortError),
@@ -73,7 +78,7 @@ pub enum PublishError {
 impl PublishError {
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::Json(_) | Self::Csv(_) => "RenderFailed",
+            Self::Json(_) | Self::Render { .. } => "RenderFailed",
             Self::ReadPrevious(_) => "PreviousReportUnreadable",
             Self::Write { .. } => "ReportWriteFailed",
             Self::Alert(_) => "AlertFailed",
@@ -151,30 +156,19 @@ impl Baseline {
     }
 }
 
-/// One file of a report, rendered. The merge renders each file as it writes it and drops it
-/// after, so it holds the report and one rendering (report.json, the largest, is about as big
-/// as the report's parts), never all five at once; the latest copies are rendered again.
-/// `imported`: how the findings' import went, kept in the verdicts (each account and Region's
-/// last full import, and where a cut one goes on).
-pub fn render_file(
+/// The verdicts file, the next run's baseline: small (a few hundred bytes a table), so written
+/// whole. `imported`: how the findings' import went, kept in the verdicts (each account and
+/// Region's last full import, and where a cut one goes on).
+fn verdicts_body(
     report: &Report,
-    file: ReportFile,
     imported: &Outcome<'_>,
     previous: Option<&Verdicts>,
 ) -> Result<String, PublishError> {
-    match file {
-        ReportFile::Json => render::json(report).map_err(PublishError::Json),
-        ReportFile::Csv => render::csv(report).map_err(PublishError::Csv),
-        ReportFile::Html => Ok(render::html(report)),
-        ReportFile::Findings => findings::findings_json(report).map_err(PublishError::Json),
-        ReportFile::Verdicts => {
-            let mut verdicts = Verdicts::of(report);
-            verdicts.findings_synced = imported.synced(report.generated_at);
-            verdicts.findings_cursor = imported.cursors();
-            verdicts.findings_to_archive = imported.pending_archives(report, previous);
-            serde_json::to_string(&verdicts).map_err(PublishError::Json)
-        }
-    }
+    let mut verdicts = Verdicts::of(report);
+    verdicts.findings_synced = imported.synced(report.generated_at);
+    verdicts.findings_cursor = imported.cursors();
+    verdicts.findings_to_archive = imported.pending_archives(report, previous);
+    serde_json::to_string(&verdicts).map_err(PublishError::Json)
 }
 
 /// The report's machinery: where it reads, where it writes its parts and its report, how many
@@ -380,7 +374,8 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         }
     }
 
-    /// Each file rendered, written and dropped in turn.
+    /// Each file in turn: the renderings written in pieces as they are rendered (the merge
+    /// holds the report and a part, never a whole rendering), the verdicts whole.
     async fn write(
         &self,
         keys: &[(String, ReportFile)],
@@ -388,14 +383,30 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
     ) -> Result<Vec<String>, PublishError> {
         let mut written = Vec::with_capacity(keys.len());
         for (key, file) in keys {
-            let body = render_file(report, *file, imported, previous)?;
-            self.store
-                .put(key, &body, file.content_type())
-                .await
-                .map_err(|source| PublishError::Write {
+            let content_type = file.content_type();
+            let done = match file {
+                ReportFile::Verdicts => {
+                    let body = verdicts_body(report, imported, previous)?;
+                    self.store
+                        .put(key, &body, content_type)
+                        .await
+                        .map_err(WriteError::from)
+                }
+                _ => {
+                    let chunks = render::chunks(report, *file);
+                    self.store.put_chunks(key, content_type, chunks).await
+                }
+            };
+            done.map_err(|e| match e {
+                WriteError::Render(source) => PublishError::Render {
                     key: key.clone(),
                     source,
-                })?;
+                },
+                WriteError::Store(source) => PublishError::Write {
+                    key: key.clone(),
+                    source,
+                },
+            })?;
             written.push(key.clone());
         }
         Ok(written)

@@ -26,8 +26,41 @@ pub trait ReportStore: Send + Sync {
         body: &str,
         content_type: &str,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// A body written a piece at a time as it is rendered, so that no one holds it whole (S3:
+    /// a multipart upload). A piece that fails to render writes nothing: the object appears
+    /// whole or not at all. This default joins the pieces and puts them.
+    fn put_chunks<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        chunks: Chunks<'a>,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send + 'a {
+        async move {
+            let mut body = String::new();
+            for chunk in chunks {
+                body.push_str(&chunk?);
+            }
+            Ok(self.put(key, &body, content_type).await?)
+        }
+    }
     /// Where a person finds the object.
     fn links(&self, key: &str) -> ObjectLinks;
+}
+
+/// The parts a body written in pieces is sent in (S3's multipart upload takes parts of 5 MiB
+/// to 5 GiB, the last one smaller): what a writer holds of it at most, beside one piece.
+pub const PART_BYTES: usize = 8 << 20;
+
+/// A rendering's pieces, in order.
+pub type Chunks<'a> = Box<dyn Iterator<Item = crate::render::Chunk> + Send + 'a>;
+
+/// Why a body written in pieces was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Store(#[from] PortError),
 }
 
 /// An object's address for tools, and for people when the store has a console.

@@ -10,10 +10,9 @@ use std::time::Duration as Elapsed;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use relay_compliance::findings::outcome::Outcome;
 use relay_compliance::pieces::{self, PartStore, PieceRef};
-use relay_compliance::store::ReportFile;
-use relay_compliance::{self as compliance, inventory, publish, Report};
+use relay_compliance::store::{ReportFile, PART_BYTES};
+use relay_compliance::{self as compliance, inventory, render, Report};
 use relay_core::ports::PortResult;
 
 use crate::world::rates::RateFloor;
@@ -172,16 +171,17 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
     }
 }
 
-/// The merge's renderings, each made and dropped in turn as the function writes them
-/// (`publish::render_file`), for the merge's heap to count them. The CLI renders the files it
-/// writes again, and says if one cannot be rendered; here only their size matters.
+/// The merge's renderings, each written in pieces as the function writes them (parts of
+/// `PART_BYTES` sent as they fill), for the merge's heap to count them.
 fn rendered_in_turn(report: &Report) {
-    let imported = Outcome {
-        sites: &[],
-        results: &[],
-    };
     for file in ReportFile::ALL {
-        drop(publish::render_file(report, file, &imported, None));
+        let mut part = String::new();
+        for chunk in render::chunks(report, file).flatten() {
+            part.push_str(&chunk);
+            if part.len() >= PART_BYTES {
+                part.clear();
+            }
+        }
     }
 }
 

@@ -103,6 +103,131 @@ async fn a_missing_bucket_is_a_classified_error_not_an_empty_store() {
     );
 }
 
+/// Reports written in pieces, into a bucket under Object Lock as the hub's is: a body past a
+/// part is a multipart upload whose parts carry their checksums, a small one a single put, and a
+/// piece that fails to render leaves neither an object nor an upload behind.
+mod in_pieces {
+    use super::*;
+    use relay_compliance::render::{Chunk, RenderError};
+    use relay_compliance::store::{Chunks, WriteError, PART_BYTES};
+
+    const KEY: &str = "reports/2026/11/20/report.json";
+
+    async fn locked_bucket(moto: &MotoServer) -> Client {
+        use aws_sdk_s3::types::{
+            DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+            ObjectLockRule,
+        };
+        let s3 = client(moto).await;
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+        let retention = DefaultRetention::builder()
+            .mode(ObjectLockRetentionMode::Compliance)
+            .days(1)
+            .build();
+        let config = ObjectLockConfiguration::builder()
+            .object_lock_enabled(ObjectLockEnabled::Enabled)
+            .rule(
+                ObjectLockRule::builder()
+                    .default_retention(retention)
+                    .build(),
+            )
+            .build();
+        s3.put_object_lock_configuration()
+            .bucket(BUCKET)
+            .object_lock_configuration(config)
+            .send()
+            .await
+            .unwrap();
+        s3
+    }
+
+    /// `count` pieces of 100 KiB, each its own letter, then `then`.
+    fn pieces(count: usize, then: Option<Chunk>) -> Chunks<'static> {
+        let each = (0..count).map(|i| {
+            Ok(((b'a' + (i % 26) as u8) as char)
+                .to_string()
+                .repeat(100 << 10))
+        });
+        Box::new(each.chain(then))
+    }
+
+    async fn read(s3: &Client) -> Option<String> {
+        let object = s3.get_object().bucket(BUCKET).key(KEY).send().await.ok()?;
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        Some(String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    async fn uploads_left(s3: &Client) -> usize {
+        let listed = s3
+            .list_multipart_uploads()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .unwrap();
+        listed.uploads().len()
+    }
+
+    #[tokio::test]
+    async fn a_body_past_a_part_is_uploaded_in_parts_and_a_small_one_put_whole() {
+        let moto = MotoServer::start().unwrap();
+        let s3 = locked_bucket(&moto).await;
+        let store = S3ReportStore::new(s3.clone(), BUCKET);
+        // 20 MiB: two full parts and a last one.
+        let count = 200;
+        let whole: String = pieces(count, None).map(|c| c.unwrap()).collect();
+        assert!(whole.len() > 2 * PART_BYTES);
+        store
+            .put_chunks(KEY, "application/json", pieces(count, None))
+            .await
+            .unwrap();
+        assert_eq!(read(&s3).await.as_deref(), Some(whole.as_str()));
+        let head = s3
+            .head_object()
+            .bucket(BUCKET)
+            .key(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_type(), Some("application/json"));
+        assert!(
+            head.e_tag().is_some_and(|t| t.ends_with("-3\"")),
+            "{:?}",
+            head.e_tag()
+        );
+        assert_eq!(uploads_left(&s3).await, 0);
+        // Under a part: one PutObject.
+        store
+            .put_chunks(KEY, "text/csv", pieces(3, None))
+            .await
+            .unwrap();
+        let small: String = pieces(3, None).map(|c| c.unwrap()).collect();
+        assert_eq!(read(&s3).await.as_deref(), Some(small.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_piece_that_fails_to_render_leaves_no_object_and_no_upload() {
+        let moto = MotoServer::start().unwrap();
+        let s3 = locked_bucket(&moto).await;
+        let store = S3ReportStore::new(s3.clone(), BUCKET);
+        for count in [3, 200] {
+            let broken = serde_json::from_str::<u8>("x").unwrap_err();
+            let then = Some(Err(RenderError::Json(broken)));
+            let err = store
+                .put_chunks(KEY, "application/json", pieces(count, then))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, WriteError::Render(_)), "{err}");
+            assert_eq!(read(&s3).await, None, "{count} pieces");
+            assert_eq!(uploads_left(&s3).await, 0);
+        }
+    }
+}
+
 mod policy_store {
     use super::*;
     use aws_sdk_s3::primitives::ByteStream;
