@@ -561,7 +561,11 @@ def check_deploy_metadata(template, crates, out):
         if deploy is None:
             out.append(f"functions/{binary}/Cargo.toml: no [package.metadata.lambda.deploy]")
             continue
-        expected = {"memory": props.get("MemorySize", defaults.get("MemorySize", 128)),
+        memory = props.get("MemorySize", defaults.get("MemorySize", 128))
+        if isinstance(memory, dict) and "Ref" in memory:
+            # A parameter: the deploy metadata holds its default.
+            memory = ((template.get("Parameters") or {}).get(memory["Ref"]) or {}).get("Default")
+        expected = {"memory": memory,
                     "timeout": props.get("Timeout", defaults.get("Timeout", 3)), "merge_env": True}
         wrong = {k: deploy.get(k) for k, v in expected.items() if deploy.get(k) != v}
         if wrong:

@@ -23,8 +23,9 @@ use crate::Simulation;
 const CONCURRENCY: usize = 8;
 /// The compliance-report function's timeout in infra/template.yaml.
 pub const REPORT_TIMEOUT: Elapsed = Elapsed::from_secs(900);
-/// The compliance-report function's MemorySize in infra/template.yaml, in bytes.
-pub const REPORT_MEMORY: usize = 1024 << 20;
+/// The compliance-report function's MemorySize in infra/template.yaml (`ReportMemorySize`'s
+/// default), in bytes.
+pub const REPORT_MEMORY: usize = 2048 << 20;
 
 /// How a report run in pieces went, in the scale model.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -171,9 +172,13 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
     }
 }
 
-/// The merge's renderings, each written in pieces as the function writes them (parts of
-/// `PART_BYTES` sent as they fill), for the merge's heap to count them.
-fn rendered_in_turn(report: &Report) {
+/// What the merge's publication holds beside the report, for the merge's heap to count it: the
+/// findings it plans to import (a first run's: every site in full, as far as the run's budget
+/// goes), the verdicts, and each rendering written in pieces as the function writes them
+/// (parts of `PART_BYTES` sent as they fill).
+fn published_in_turn(report: &Report) {
+    let plan = compliance::findings::plan::plan(report, None);
+    let verdicts = compliance::Verdicts::of(report);
     for file in ReportFile::ALL {
         let mut part = String::new();
         for chunk in render::chunks(report, file).flatten() {
@@ -183,6 +188,7 @@ fn rendered_in_turn(report: &Report) {
             }
         }
     }
+    drop((plan, verdicts));
 }
 
 /// Invocations laid out on `workers` free from `from`: when the last one ends.
@@ -283,7 +289,7 @@ impl Simulation {
         run.evaluation_rate_floor = self.take_rate_tally();
         let merge = async {
             let report = pieces::merge(&self.policy, &store, &started.run, policy_digest).await?;
-            rendered_in_turn(&report);
+            published_in_turn(&report);
             Ok::<_, pieces::PieceError>(report)
         };
         store.take_read();

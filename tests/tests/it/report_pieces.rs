@@ -462,25 +462,32 @@ async fn copies_beyond_the_tag_reads_a_run_may_make_are_sampled_by_table_the_sam
 #[test]
 fn the_scale_model_holds_the_report_to_the_functions_timeout_and_memory() {
     let template = include_str!("../../../infra/template.yaml");
-    let function: Vec<&str> = template
-        .lines()
-        .skip_while(|l| *l != "  ComplianceReportFunction:")
-        .skip(1)
-        .take_while(|l| !l.starts_with("  ") || l.starts_with("   ") || l.is_empty())
-        .collect();
-    let setting = |name: &str| -> u64 {
-        let line = function
+    // The indented block under `  NAME:`.
+    let block = |name: &str| -> Vec<&str> {
+        template
+            .lines()
+            .skip_while(|l| l.trim_end() != name)
+            .skip(1)
+            .take_while(|l| !l.starts_with("  ") || l.starts_with("   ") || l.is_empty())
+            .collect()
+    };
+    let setting = |lines: &[&str], name: &str| -> String {
+        let line = lines
             .iter()
             .find(|l| l.trim_start().starts_with(name))
-            .unwrap_or_else(|| panic!("no {name} in {function:?}"));
-        line.trim_start()[name.len()..].trim().parse().unwrap()
+            .unwrap_or_else(|| panic!("no {name} in {lines:?}"));
+        line.trim_start()[name.len()..].trim().to_string()
     };
+    let function = block("  ComplianceReportFunction:");
     let timeout = relay_sim::report::REPORT_TIMEOUT.as_secs();
-    assert_eq!(setting("Timeout:"), timeout);
-    assert_eq!(
-        setting("MemorySize:") << 20,
-        relay_sim::report::REPORT_MEMORY as u64
-    );
+    assert_eq!(setting(&function, "Timeout:"), timeout.to_string());
+    let memory = setting(&function, "MemorySize:");
+    let memory = match memory.strip_prefix("!Ref ") {
+        Some(parameter) => setting(&block(&format!("  {parameter}:")), "Default:"),
+        None => memory,
+    };
+    let memory: usize = memory.parse().unwrap();
+    assert_eq!(memory << 20, relay_sim::report::REPORT_MEMORY);
 }
 
 /// The merge writes each file in pieces as they come: joined, they are the whole file, and
