@@ -257,21 +257,10 @@ impl Simulation {
             .unwrap_or_default();
         run.pieces = list.len();
         self.take_rate_tally();
-        let mut took = Vec::new();
-        for piece in &list {
-            let limits = pieces::Limits {
-                flush_points: options.flush_points,
-                range_points: options.range_points,
-            };
-            let phase = pieces::inventory_piece(&self.sim, &store, piece, limits);
-            let (r, t, heap) = self.timed(&mut run, options.heap, phase).await;
-            run.inventory_heap_bytes = run.inventory_heap_bytes.max(heap);
-            run.failures += usize::from(r.is_err());
-            took.push(t);
-        }
+        let took = self.inventory_map(&mut run, &store, &list, options).await;
         let inventoried = makespan(t0, &took, options.concurrency);
         run.inventory_rate_floor = self.take_rate_tally();
-        took.clear();
+        let mut took = Vec::new();
         for piece in &list {
             let phase =
                 pieces::evaluate_piece(&self.sim, &self.policy, &store, piece, policy_digest);
@@ -305,6 +294,29 @@ impl Simulation {
             compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
         });
         (report, run)
+    }
+
+    /// Each inventory piece, an invocation: how long each took.
+    async fn inventory_map<S: PartStore>(
+        &self,
+        run: &mut ReportRun,
+        store: &TimedParts<'_, S>,
+        list: &[PieceRef],
+        options: PieceOptions,
+    ) -> Vec<Elapsed> {
+        let limits = pieces::Limits {
+            flush_points: options.flush_points,
+            range_points: options.range_points,
+        };
+        let mut took = Vec::with_capacity(list.len());
+        for piece in list {
+            let phase = pieces::inventory_piece(&self.sim, store, piece, limits);
+            let (r, t, heap) = self.timed(run, options.heap, phase).await;
+            run.inventory_heap_bytes = run.inventory_heap_bytes.max(heap);
+            run.failures += usize::from(r.is_err());
+            took.push(t);
+        }
+        took
     }
 
     /// One invocation: its sessions anew, its time from the calls it makes, and the most heap it

@@ -47,16 +47,7 @@ impl BackupPort for Sim {
         wanted: &[(&VaultArn, &ListQuery)],
     ) -> Vec<PortResult<Page<PointView>>> {
         let mut w = self.world();
-        let start = w.spent;
-        let mut longest = std::time::Duration::ZERO;
-        let mut out = Vec::with_capacity(wanted.len());
-        for (vault, query) in wanted {
-            w.spent = start;
-            out.push(w.list(vault, query));
-            longest = longest.max(w.spent.saturating_sub(start));
-        }
-        w.spent = start + longest;
-        out
+        in_flight_together(&mut w, wanted, |w, (vault, query)| w.list(vault, query))
     }
 
     async fn describe_recovery_point(
@@ -188,14 +179,8 @@ impl CopyTagPort for Sim {
         let mut w = self.world();
         let mut out = Vec::with_capacity(wanted.len());
         for wave in wanted.chunks(in_flight.max(1)) {
-            let start = w.spent;
-            let mut longest = std::time::Duration::ZERO;
-            for (vault, arn) in wave {
-                w.spent = start;
-                out.push(w.list_tags(vault, arn));
-                longest = longest.max(w.spent.saturating_sub(start));
-            }
-            w.spent = start + longest;
+            let read = |w: &mut World, (vault, arn): &(&VaultArn, &str)| w.list_tags(vault, arn);
+            out.extend(in_flight_together(&mut w, wave, read));
         }
         out
     }
@@ -258,4 +243,23 @@ impl PieceQueue for Sim {
         }
         Ok(())
     }
+}
+
+/// Calls in flight together: they take as long as the longest of them, not their sum (the
+/// scale model's clock).
+fn in_flight_together<A, T>(
+    w: &mut World,
+    calls: &[A],
+    call: impl Fn(&mut World, &A) -> T,
+) -> Vec<T> {
+    let start = w.spent;
+    let mut longest = std::time::Duration::ZERO;
+    let mut out = Vec::with_capacity(calls.len());
+    for args in calls {
+        w.spent = start;
+        out.push(call(w, args));
+        longest = longest.max(w.spent.saturating_sub(start));
+    }
+    w.spent = start + longest;
+    out
 }
