@@ -174,9 +174,15 @@ pub(crate) fn simulated(
 struct Scratch(PathBuf);
 
 impl Scratch {
+    /// A directory no one else made: named by the process and the time, and created, never
+    /// reused (a run must not merge another run's parts).
     fn new() -> Result<Self, Failure> {
-        let dir = std::env::temp_dir().join(format!("relay-parts-{}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(|e| cannot_write(&dir, e))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!("relay-parts-{}-{nanos}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        fs::create_dir(&dir).map_err(|e| cannot_write(&dir, e))?;
         Ok(Self(dir))
     }
 }

@@ -223,7 +223,8 @@ pub(crate) fn restore_job(j: &SimRestoreJob, facts: &RestoreFacts) -> Value {
 }
 
 /// A vault as DescribeBackupVault and ListBackupVaults show it. Every simulated vault is a
-/// standard vault with its own customer-managed key, there since the simulation began.
+/// standard vault with its own customer-managed key, made when the simulation added it (or before
+/// the oldest point its world file says it holds).
 pub(crate) fn vault(f: &VaultFacts) -> Value {
     let lock = f.lock.unwrap_or_default();
     members([

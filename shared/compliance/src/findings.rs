@@ -122,8 +122,8 @@ pub fn findings(report: &Report) -> Vec<Finding> {
         .collect()
 }
 
-/// [`findings`] as compact JSON, each table's made as it is written: the merge never holds every
-/// finding of the organisation as values beside their text (a table's are a few KB of each).
+/// [`findings`] as compact JSON, joined from [`findings_chunks`] (which the merge writes as they
+/// come, a table's findings at a time).
 pub fn findings_json(report: &Report) -> Result<String, serde_json::Error> {
     let mut out = String::new();
     for chunk in findings_chunks(report) {

@@ -50,7 +50,9 @@ where
 pub enum PublishError {
     #[error("cannot render verdicts.json: {0}")]
     Json(#[source] serde_json::Error),
-    /// A rendering written in pieces failed before its last piece: nothing of it was written.
+    /// A rendering written in pieces failed before its last piece: nothing of it was written
+    /// (the files before it in the write order were; reports/latest did not move, so the next
+    /// run writes the day again). Rendering plain data does not fail in practice.
     #[error("cannot render {key}; nothing of it was written: {source}")]
     Render {
         key: String,
@@ -384,17 +386,14 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         let mut written = Vec::with_capacity(keys.len());
         for (key, file) in keys {
             let content_type = file.content_type();
-            let done = match file {
-                ReportFile::Verdicts => {
+            let done = match render::chunks(report, *file) {
+                Some(chunks) => self.store.put_chunks(key, content_type, chunks).await,
+                None => {
                     let body = verdicts_body(report, imported, previous)?;
                     self.store
                         .put(key, &body, content_type)
                         .await
                         .map_err(WriteError::from)
-                }
-                _ => {
-                    let chunks = render::chunks(report, *file);
-                    self.store.put_chunks(key, content_type, chunks).await
                 }
             };
             done.map_err(|e| match e {

@@ -48,11 +48,18 @@ pub fn json_chunks(
     };
     let text = serde_json::to_string_pretty(&frame)?;
     let (before, after) = match text.find(TABLES) {
-        Some(at) if !report.resources.is_empty() => {
+        _ if report.resources.is_empty() => (text, String::new()),
+        Some(at) => {
             let (before, after) = text.split_at(at + TABLES.len() - 1);
             (format!("{before}\n"), format!("\n  {after}"))
         }
-        _ => (text, String::new()),
+        // Never a report.json without its tables in the locked bucket.
+        None => {
+            use serde::ser::Error as _;
+            return Err(serde_json::Error::custom(
+                "the report's tables have no place in its frame",
+            ));
+        }
     };
     let tables = report.resources.iter().enumerate().map(|(i, r)| {
         let item = serde_json::to_string_pretty(r)?;
@@ -138,13 +145,14 @@ fn csv_text(
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// Any of the report's renderings in pieces (the verdicts, small, are not among them).
+/// A rendering of the report in pieces; `None` for the verdicts, which are not a rendering of
+/// the report alone (they keep how the findings' import went) and are written whole.
 pub fn chunks<'a>(
     report: &'a Report,
     file: crate::ReportFile,
-) -> Box<dyn Iterator<Item = Chunk> + Send + 'a> {
+) -> Option<Box<dyn Iterator<Item = Chunk> + Send + 'a>> {
     use crate::ReportFile;
-    match file {
+    Some(match file {
         ReportFile::Json => match json_chunks(report) {
             Ok(c) => Box::new(c.map(|c| c.map_err(RenderError::from))),
             Err(e) => Box::new(std::iter::once(Err(e.into()))),
@@ -154,10 +162,8 @@ pub fn chunks<'a>(
         ReportFile::Findings => {
             Box::new(crate::findings::findings_chunks(report).map(|c| c.map_err(RenderError::from)))
         }
-        ReportFile::Verdicts => Box::new(std::iter::once(
-            serde_json::to_string(&crate::Verdicts::of(report)).map_err(RenderError::from),
-        )),
-    }
+        ReportFile::Verdicts => return None,
+    })
 }
 
 /// A cell a spreadsheet will not run as a formula: one that starts with `=`, `+`, `-`, `@`, a

@@ -179,9 +179,13 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
 fn published_in_turn(report: &Report) {
     let plan = compliance::findings::plan::plan(report, None);
     let verdicts = compliance::Verdicts::of(report);
-    for file in ReportFile::ALL {
+    for chunks in ReportFile::ALL
+        .map(|f| render::chunks(report, f))
+        .into_iter()
+        .flatten()
+    {
         let mut part = String::new();
-        for chunk in render::chunks(report, file).flatten() {
+        for chunk in chunks.flatten() {
             part.push_str(&chunk);
             if part.len() >= PART_BYTES {
                 part.clear();

@@ -491,16 +491,34 @@ fn the_scale_model_holds_the_report_to_the_functions_timeout_and_memory() {
 }
 
 /// The merge writes each file in pieces as they come: joined, they are the whole file, and
-/// report.json is what serde_json prints of the report.
+/// report.json is what serde_json prints of the report. The page and the CSV are also checked
+/// against what they must hold, on a report with more failing tables than the page unfolds.
 #[tokio::test]
 async fn every_rendering_in_pieces_joins_into_the_whole_file() {
-    use relay_compliance::{findings, render, ReportFile};
-    let world = format!("{COMPLIANT}accounts:\n  \"333333333333\": {{ executor_role: false }}\n");
+    use relay_compliance::{findings, render, ReportFile, Status};
+    let strays: String = (0..30)
+        .map(|i| {
+            format!("  - {{ name: stray-{i}, account: \"111111111111\", region: us-east-1 }}\n")
+        })
+        .collect();
+    let world = COMPLIANT.replace("tables:\n", &format!("tables:\n{strays}"));
+    let world = format!("{world}accounts:\n  \"333333333333\": {{ executor_role: false }}\n");
     let sim = simulated(EXAMPLE, &world, options(2, 1, Faults::none())).await;
     let mut report = sim.compliance_report("digest").await;
-    assert!(!report.gaps.is_empty() && report.resources.len() > 1);
+    let failing = |r: &Report| {
+        r.resources
+            .iter()
+            .filter(|t| t.status == Status::NonCompliant)
+            .count()
+    };
+    assert!(
+        !report.gaps.is_empty() && failing(&report) > 30,
+        "{:?}",
+        report.summary
+    );
     let joined = |report: &Report, file| {
         render::chunks(report, file)
+            .unwrap()
             .map(|c| c.unwrap())
             .collect::<String>()
     };
@@ -514,15 +532,31 @@ async fn every_rendering_in_pieces_joins_into_the_whole_file() {
             joined(&report, ReportFile::Json)
         );
         assert_eq!(
-            render::csv(&report).unwrap(),
-            joined(&report, ReportFile::Csv)
-        );
-        assert_eq!(render::html(&report), joined(&report, ReportFile::Html));
-        assert_eq!(
             joined(&report, ReportFile::Findings),
             serde_json::to_string(&findings::findings(&report)).unwrap()
         );
+        let page = joined(&report, ReportFile::Html);
+        assert_eq!(render::html(&report), page);
+        let count = |s: &str| page.matches(s).count();
+        let cards = failing(&report);
+        assert_eq!(count("<details class=\"card\""), cards);
+        assert_eq!(count("\" open><summary>"), cards.min(25));
+        assert_eq!(
+            count("<section id=\"non-compliant\">"),
+            usize::from(cards > 0)
+        );
+        assert_eq!(count("<tr data-status="), report.resources.len());
+        assert!(page.ends_with("</body></html>\n"));
+        if cards > 0 {
+            assert!(page.contains("</details>\n</section>\n<section id=\"tables\">"));
+        }
+        let csv = joined(&report, ReportFile::Csv);
+        assert_eq!(render::csv(&report).unwrap(), csv);
+        let rows: usize = report.resources.iter().map(|r| r.controls.len()).sum();
+        assert_eq!(csv.lines().count(), 1 + rows);
+        assert!(csv.starts_with("Account Id,Region,Resource ARN,"));
         // And a report of no table at all.
         report.resources.clear();
+        report.summary = Default::default();
     }
 }

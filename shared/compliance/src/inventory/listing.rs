@@ -52,12 +52,17 @@ impl Range {
 }
 
 /// The ranges `vault` is listed in at `now`: one per `per_range` points it holds, at most
-/// [`MAX_RANGES`], of equal spans from its creation to `now` (a vault kept for ever fills about
-/// evenly). One range of all time when it is small or its facts are missing or odd.
+/// [`MAX_RANGES`], of equal spans from the oldest point it can hold to `now`: its creation, or
+/// its lock's longest retention ago if later (a vault kept for ever fills about evenly; one far
+/// older than its points lists mostly in its last span, slower but still whole). One range of
+/// all time when it is small or its facts are missing or odd.
 pub fn ranges(vault: &VaultFacts, now: DateTime<Utc>, per_range: u64) -> Vec<Range> {
     let (Some(points), Some(created)) = (vault.recovery_points, vault.created) else {
         return vec![Range::ALL];
     };
+    let kept = vault.lock.and_then(|l| l.max_retention_days);
+    let oldest = kept.and_then(|d| now.checked_sub_signed(Duration::days(i64::from(d))));
+    let created = oldest.map_or(created, |o| o.max(created));
     let count = points.div_ceil(per_range.max(1)).min(MAX_RANGES);
     let span = (now - created).num_seconds();
     let Ok(count_i) = i32::try_from(count) else {
@@ -171,6 +176,18 @@ mod tests {
         for created in [at(1) - Duration::days(400), at(5), at(31)] {
             assert_eq!(r.iter().filter(|r| r.holds(created)).count(), 1);
         }
+    }
+
+    #[test]
+    fn a_locked_vault_is_cut_over_what_its_lock_lets_it_keep() {
+        let mut v = vault(Some(1_000_000), Some(at(1) - Duration::days(3650)));
+        v.lock = Some(relay_core::retention::VaultLock {
+            min_retention_days: Some(1),
+            max_retention_days: Some(24),
+        });
+        let r = ranges(&v, at(25), RANGE_POINTS);
+        assert_eq!(r.len(), MAX_RANGES as usize);
+        assert_eq!(r[0].to, Some(at(5)), "{r:?}");
     }
 
     #[test]

@@ -211,16 +211,20 @@ impl DirParts {
         Self { root: root.into() }
     }
 
-    /// A key's file; a key that would leave the directory is refused.
-    fn path(&self, key: &str) -> PortResult<std::path::PathBuf> {
-        let parts: Vec<&str> = key.split('/').collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || *p == "." || *p == "..")
-        {
-            return Err(dir_error("PutObject", key, "not a key of a run"));
+    /// A key's file: every segment a plain name (no `.`, `..`, empty segment, separator or
+    /// drive), so that no key leaves the directory, and none ends in `.tmp` (a write's own).
+    fn path(&self, operation: &'static str, key: &str) -> PortResult<std::path::PathBuf> {
+        let plain = |s: &str| {
+            let mut c = std::path::Path::new(s).components();
+            matches!(
+                (c.next(), c.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            ) && !s.contains(['\\', ':'])
+        };
+        if !key.split('/').all(plain) || key.ends_with(".tmp") {
+            return Err(dir_error(operation, key, "not a key of a run"));
         }
-        Ok(parts.iter().fold(self.root.clone(), |p, s| p.join(s)))
+        Ok(key.split('/').fold(self.root.clone(), |p, s| p.join(s)))
     }
 
     fn keys_under(&self, dir: &std::path::Path, out: &mut Vec<String>) -> std::io::Result<()> {
@@ -243,7 +247,7 @@ fn dir_error(operation: &'static str, key: &str, e: impl std::fmt::Display) -> P
 
 impl PartStore for DirParts {
     async fn get_part(&self, key: &str) -> PortResult<Option<String>> {
-        match std::fs::read_to_string(self.path(key)?) {
+        match std::fs::read_to_string(self.path("GetObject", key)?) {
             Ok(body) => Ok(Some(body)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(dir_error("GetObject", key, e)),
@@ -252,8 +256,9 @@ impl PartStore for DirParts {
 
     /// Written whole to a temporary name and renamed, as S3 shows an object whole or not at all.
     async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
-        let path = self.path(key)?;
-        let tmp = path.with_extension("tmp");
+        let path = self.path("PutObject", key)?;
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
         path.parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(&tmp, body))
@@ -267,7 +272,7 @@ impl PartStore for DirParts {
         let start = if dir.is_empty() {
             self.root.clone()
         } else {
-            self.path(dir)?
+            self.path("ListObjectsV2", dir)?
         };
         let mut keys = Vec::new();
         match self.keys_under(&start, &mut keys) {

@@ -44,7 +44,15 @@ async fn parts_on_disk_read_write_and_list_as_the_memory_store_does() {
         );
     }
     // A key that would leave the directory is refused, not followed.
-    for bad in ["../outside.json", "runs//x.json", "/etc/passwd"] {
+    for bad in [
+        "../outside.json",
+        "runs//x.json",
+        "/etc/passwd",
+        "runs/./x.json",
+        "runs\\..\\x.json",
+        "C:/x.json",
+        "runs/x.tmp",
+    ] {
         assert!(disk.put_part(bad, "x").await.is_err(), "{bad}");
     }
     let _ = std::fs::remove_dir_all(&dir);
