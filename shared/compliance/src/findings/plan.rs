@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{archived, table_findings, Finding};
-use crate::{failing_ids, Report, Status, Verdict, Verdicts};
+use crate::{failing_ids, Report, ResourceReport, Status, Verdict, Verdicts};
 
 /// A full import at least this often in every account and Region.
 pub const REFRESH_DAYS: i64 = 30;
@@ -67,10 +67,12 @@ impl Site {
 /// `ACCOUNT/REGION`: the key of a site in the verdicts.
 pub use relay_core::arn::site_key;
 
-/// A site as it is planned: the changed tables' findings and, for a full import, the rest.
-struct Draft {
+/// A site as it is planned: the changed tables' findings and, for a full import, the other
+/// tables, whose findings are made only if the run's budget reaches the site (a first run's
+/// plan would otherwise hold every finding of the organisation before it cuts them).
+struct Draft<'a> {
     site: Site,
-    rest: Vec<Finding>,
+    rest: Vec<&'a ResourceReport>,
 }
 
 /// What this run imports, site by site, in the order of the sites' keys.
@@ -95,9 +97,8 @@ pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) 
         let differs = was.is_some_and(|v| v.status != r.status || v.failing != failing_ids(r));
         // A new table is part of a full import (within its budget), else a change of its own.
         let changed = differs || (was.is_none() && draft.site.mode == Mode::Delta);
-        let findings = table_findings(r, now);
         if changed {
-            draft.site.findings.extend(findings);
+            draft.site.findings.extend(table_findings(r, now));
             // A control that failed and no longer applies: its open finding is retired.
             let applies: BTreeSet<&str> = r
                 .controls
@@ -118,22 +119,22 @@ pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) 
                 }
             }
         } else if draft.site.mode == Mode::Full {
-            draft.rest.extend(findings);
+            draft.rest.push(r);
         }
     }
     archive_gone(report, previous, &mut drafts);
-    share_budget(drafts.values_mut().collect(), budget);
+    share_budget(drafts.values_mut().collect(), budget, now);
     drafts.into_values().map(|d| d.site).collect()
 }
 
-fn draft_of(
+fn draft_of<'a>(
     arn: &str,
     account: &str,
     region: &str,
     due: bool,
     synced: Option<DateTime<Utc>>,
     cursor: Option<String>,
-) -> Draft {
+) -> Draft<'a> {
     Draft {
         site: Site {
             partition: super::partition_of(arn).to_string(),
@@ -172,7 +173,7 @@ pub fn gone<'a>(report: &Report, previous: Option<&'a Verdicts>) -> Vec<&'a Verd
 fn archive_gone(
     report: &Report,
     previous: Option<&Verdicts>,
-    drafts: &mut BTreeMap<String, Draft>,
+    drafts: &mut BTreeMap<String, Draft<'_>>,
 ) {
     let unread = unread_sites(report);
     for v in gone(report, previous) {
@@ -221,7 +222,7 @@ pub fn pending_archives(
 /// each takes the findings after its cursor, in id order, as far as the budget goes, and the
 /// changed tables' findings before the cursor again; a site with no room left waits, its changed
 /// tables' findings still going now. Every site with room moves on, however large.
-fn share_budget(mut drafts: Vec<&mut Draft>, budget: usize) {
+fn share_budget(mut drafts: Vec<&mut Draft<'_>>, budget: usize, now: DateTime<Utc>) {
     drafts.retain(|d| d.site.mode == Mode::Full);
     drafts.sort_by_key(|d| (d.site.synced, d.site.cursor.is_none()));
     let mut left = budget;
@@ -232,7 +233,8 @@ fn share_budget(mut drafts: Vec<&mut Draft>, budget: usize) {
             continue;
         }
         let changed = std::mem::take(&mut d.site.findings);
-        let mut all: Vec<Finding> = changed.iter().cloned().chain(d.rest.drain(..)).collect();
+        let rest = d.rest.drain(..).flat_map(|r| table_findings(r, now));
+        let mut all: Vec<Finding> = changed.iter().cloned().chain(rest).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         let cursor = d.site.cursor.as_deref().unwrap_or("");
         let from = all.partition_point(|f| f.id.as_str() <= cursor);
