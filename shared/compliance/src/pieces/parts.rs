@@ -156,11 +156,6 @@ impl MemoryParts {
         lock(&self.failing).push(prefix.to_string());
     }
 
-    /// Bytes held, for the scale model.
-    pub fn bytes(&self) -> usize {
-        lock(&self.objects).values().map(String::len).sum()
-    }
-
     pub fn keys(&self) -> Vec<String> {
         lock(&self.objects).keys().cloned().collect()
     }
