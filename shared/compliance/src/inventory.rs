@@ -242,7 +242,7 @@ where
     inventory.tag_sample = TagSample::of(&inventory.points, now, budget);
     let sample = &inventory.tag_sample;
     let points = &mut inventory.points;
-    let tag_gaps = read_copy_tags(ports, points, now, sample, concurrency).await;
+    let tag_gaps = read_copy_tags(ports, policy, points, now, sample, concurrency).await;
     inventory.gaps.extend(tag_gaps);
     inventory.gaps = fold_tag_gaps(std::mem::take(&mut inventory.gaps));
     let ledger = read_ledger(ledger).await;
@@ -279,11 +279,13 @@ pub const TAG_READS_AT_ONCE: usize = 8;
 pub const TAG_SITES_AT_ONCE: usize = 4;
 
 /// ListTags for the points the report reads, [`TAG_READS_AT_ONCE`] in flight at a time: the copies
-/// it judges that `sample` takes, and the originals of their tables (read for what the copies
-/// must carry). One that cannot be read stays `None` (not judged); the failures come back as one
-/// gap per vault.
+/// it judges that `sample` takes, and the originals of their tables in a root vault of the policy
+/// (read for what the copies must carry; a point with no source in any other vault is nobody's
+/// original to the copy-tag control, so its tags are not read). One that cannot be read stays
+/// `None` (not judged); the failures come back as one gap per vault.
 pub async fn read_copy_tags<P: CopyTagPort>(
     ports: &P,
+    policy: &relay_core::Policy,
     points: &mut [PointView],
     now: DateTime<Utc>,
     sample: &TagSample,
@@ -296,7 +298,10 @@ pub async fn read_copy_tags<P: CopyTagPort>(
         .collect();
     let read = |p: &PointView| match p.source_vault_arn {
         Some(_) => sample.takes(p),
-        None => p.resource_arn.as_ref().is_some_and(|r| sampled.contains(r)),
+        None => {
+            p.resource_arn.as_ref().is_some_and(|r| sampled.contains(r))
+                && relay_core::plan::is_root(policy, &p.vault.to_string())
+        }
     };
     let mut wanted: Vec<&mut PointView> = points
         .iter_mut()

@@ -332,8 +332,15 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     // Each copy's tags are read by its table's home piece: a bunker of the whole organisation's
     // copies is read by thousands of pieces, each its own tables' few, not by one.
     let sites_at_once = inventory::TAG_SITES_AT_ONCE;
-    let tag_gaps =
-        inventory::read_copy_tags(ports, &mut inv.points, run.at, &sample, sites_at_once).await;
+    let tag_gaps = inventory::read_copy_tags(
+        ports,
+        policy,
+        &mut inv.points,
+        run.at,
+        &sample,
+        sites_at_once,
+    )
+    .await;
     inv.tag_sample = sample;
     own_gaps.extend(tag_gaps.iter().cloned());
     gaps.extend(tag_gaps);

@@ -374,3 +374,52 @@ fn csv_cells_a_spreadsheet_would_run_as_formulas_are_made_inert() {
         assert_eq!(render::inert_cell(cell), inert);
     }
 }
+
+/// The copy-tag control takes a table's original from a root vault only, so a point with no
+/// source in any other vault (a plan's own backup into the bunker, or a copy AWS did not say the
+/// source of) is not read for its tags: reading it costs the vault's account a ListTags for
+/// nothing.
+#[tokio::test]
+async fn only_originals_in_a_root_vault_are_read_for_their_copies_tags() {
+    use relay_core::ports::{CopyTagPort, PortResult};
+    use std::sync::Mutex;
+    struct Recorded(Mutex<Vec<String>>);
+    impl CopyTagPort for Recorded {
+        async fn recovery_point_tags(
+            &self,
+            _: &VaultArn,
+            arn: &str,
+        ) -> PortResult<relay_core::plan::Tags> {
+            self.0.lock().unwrap().push(arn.to_string());
+            Ok(BTreeMap::new())
+        }
+        async fn tag_recovery_point(
+            &self,
+            _: &VaultArn,
+            _: &str,
+            _: &relay_core::plan::Tags,
+        ) -> PortResult<()> {
+            unreachable!("the report only reads")
+        }
+    }
+    const PRIMARY: &str = "arn:aws:backup:us-east-1:111111111111:backup-vault:primary";
+    const CENTRAL: &str = "arn:aws:backup:us-east-1:222222222222:backup-vault:central";
+    const BUNKER: &str = "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker";
+    let policy = Policy::parse(POLICY).unwrap();
+    let made = at(-30);
+    let original = point("orders", PRIMARY, made, 0);
+    let mut copy = point("orders", CENTRAL, made, 1);
+    copy.source_vault_arn = Some(PRIMARY.into());
+    let in_bunker = point("orders", BUNKER, made, 2);
+    let mut points = vec![original.clone(), copy.clone(), in_bunker];
+    let ports = Recorded(Mutex::new(Vec::new()));
+    let sample = tag_sample::TagSample::of(&points, at(0), 4_800);
+    let gaps = inventory::read_copy_tags(&ports, &policy, &mut points, at(0), &sample, 4).await;
+    assert!(gaps.is_empty(), "{gaps:?}");
+    let mut read = ports.0.into_inner().unwrap();
+    read.sort();
+    let mut wanted = vec![copy.recovery_point_arn, original.recovery_point_arn];
+    wanted.sort();
+    assert_eq!(read, wanted);
+    assert!(points[2].tags.is_none(), "the bunker's point is not read");
+}
