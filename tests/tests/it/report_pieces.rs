@@ -163,9 +163,36 @@ async fn a_bunker_holding_years_of_copies_is_read_in_spills_and_merged_the_same(
         .filter(|p| p.vault == bunker)
         .count();
     assert!(held >= 2000, "{held}");
+    // They are copies the route from DR made: they name its vault as their source, as AWS does,
+    // and carry its lineage.
+    let dr = sim.policy.vault("dr").unwrap().arn.to_string();
+    {
+        let world = sim.sim.world();
+        let in_bunker = world.recovery_points.values().filter(|p| p.vault == bunker);
+        for p in in_bunker {
+            assert_eq!(
+                world.view_of(p).source_vault_arn.as_deref(),
+                Some(dr.as_str())
+            );
+            let route = world
+                .point_tags
+                .get(&p.arn)
+                .and_then(|t| t.get("backup-relay:route"));
+            assert_eq!(route.map(String::as_str), Some("dr to bunker"), "{}", p.arn);
+        }
+    }
     let single = sim.compliance_report("digest").await;
     let (merged, run) = in_pieces(&sim, 64).await;
     assert_same(&single, &merged, "held points");
+    use relay_compliance::controls::ControlId;
+    let copy_tags = merged
+        .resources
+        .iter()
+        .flat_map(|r| &r.controls)
+        .filter(|c| c.id == ControlId::RelayCopyTags);
+    for c in copy_tags {
+        assert_ne!(c.status, relay_compliance::Status::NonCompliant, "{c:?}");
+    }
     // 2,000 held points are 2 pages; the evaluation of the tables' home holds them all.
     assert!(run.largest_piece_points >= 2000, "{run:?}");
 }

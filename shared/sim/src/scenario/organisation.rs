@@ -2,7 +2,8 @@
 //! file), and the simulated AWS set up as the world file describes it.
 
 use super::*;
-use relay_core::policy::Vault;
+use relay_core::copy_tags::desired_tags;
+use relay_core::policy::{Route, Vault};
 use relay_core::world_file::VaultSpec;
 
 /// A backup plan as the simulation runs it.
@@ -259,9 +260,16 @@ fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
 
 /// The points a world file says a vault holds before the run: one copy per table per day going
 /// back from the day before the start, the tables in turn, kept as the vault's retention says
-/// (a never_expire vault's for 100 years).
+/// (a never_expire vault's for 100 years). In a vault some route copies into they are copies:
+/// they name that route's source vault (of the table's account and Region where a set fans in)
+/// and carry the tags the product would have put on them, their originals long expired. In a
+/// vault no route reaches they are a plan's own backups.
 pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) {
-    let tables: Vec<String> = world.tables.iter().map(|t| t.arn.to_string()).collect();
+    let tables: Vec<(String, Tags)> = world
+        .tables
+        .iter()
+        .map(|t| (t.arn.to_string(), t.tags.clone()))
+        .collect();
     if tables.is_empty() {
         return;
     }
@@ -286,23 +294,50 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
                 break; // older copies would have expired already
             }
             oldest = oldest.min(created);
+            let (table, tags) = &tables[i % tables.len()];
             let arn = world.new_recovery_point_arn(&v.arn);
-            world.insert_point(crate::world::SimRecoveryPoint {
+            let point = crate::world::SimRecoveryPoint {
                 arn,
                 vault: v.arn.clone(),
-                resource_arn: tables[i % tables.len()].clone(),
+                resource_arn: table.clone(),
                 creation_date: created,
                 lifecycle,
                 delete_at,
                 source: None,
                 completed_at: created + Duration::hours(1),
                 status: "COMPLETED",
-            });
+            };
+            match route_into(policy, v, table) {
+                Some((route, from)) => {
+                    let tags = desired_tags(&policy.tags, tags, None, &route.name()).tags;
+                    world.insert_held_copy(point, from, tags);
+                }
+                None => world.insert_point(point),
+            }
         }
         if let Some(vault) = world.vaults.get_mut(&v.arn) {
             vault.created = vault.created.min(oldest);
         }
     }
+}
+
+/// The route a held copy of `table` in `v` came by, and its source vault: from the table's own
+/// account and Region where one fans in from there, else the first route into `v`.
+fn route_into<'p>(policy: &'p Policy, v: &Vault, table: &str) -> Option<(&'p Route, &'p VaultArn)> {
+    let home = TableArn::parse(table).ok();
+    let routes = policy.routes.iter().filter(|r| r.to == v.alias);
+    let with_source = routes.filter_map(|r| Some((r, &policy.vault(&r.from)?.arn)));
+    let mut first = None;
+    for (route, from) in with_source {
+        let local = home
+            .as_ref()
+            .is_some_and(|t| t.account == from.account && t.region == from.region);
+        if local {
+            return Some((route, from));
+        }
+        first = first.or(Some((route, from)));
+    }
+    first
 }
 
 /// A joining account's member vault, made by its spoke as the StackSet deploys it.

@@ -28,6 +28,24 @@ impl World {
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
+    /// A copy whose source point is gone (a world's history): it names `source_vault` as AWS
+    /// names a copy's SourceBackupVaultArn, and carries `tags`.
+    pub fn insert_held_copy(
+        &mut self,
+        mut rp: SimRecoveryPoint,
+        source_vault: &VaultArn,
+        tags: Tags,
+    ) {
+        let source = format!("{}-source", rp.arn);
+        self.source_vaults
+            .insert(source.clone(), source_vault.to_string());
+        rp.source = Some(source);
+        if !tags.is_empty() {
+            self.point_tags.insert(rp.arn.clone(), tags);
+        }
+        self.insert_point(rp);
+    }
+
     /// When the point's lifecycle moves it to the cold tier, it is due there (a lifecycle
     /// changed later schedules again; a stale entry is checked against the point when due).
     pub(super) fn schedule_cold(&mut self, rp: &SimRecoveryPoint) {
