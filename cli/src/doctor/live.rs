@@ -31,6 +31,21 @@ impl AwsDoctor {
     }
 }
 
+/// A client of `$sdk` in the account and Region `$at`, retrying on its own partition: the doctor
+/// checks many accounts at once, and one that throttles must not spend the others' retries.
+macro_rules! client_in {
+    ($sdk:ident, $doctor:expr, $at:expr) => {{
+        let at: &Location = $at;
+        let config = $doctor.config(at).await;
+        let service = stringify!($sdk).trim_start_matches("aws_sdk_");
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from(&config)
+                .retry_partition(relay_aws::sessions::partition(service, at))
+                .build(),
+        )
+    }};
+}
+
 /// The role's name (with its path) from its ARN.
 fn role_name(role_arn: &str) -> &str {
     role_arn.rsplit('/').next().unwrap_or(role_arn)
@@ -126,7 +141,7 @@ impl DoctorPort for AwsDoctor {
         if self.sessions().role_for(at).is_none() {
             return Ok(());
         }
-        let sts = aws_sdk_sts::Client::new(&self.config(at).await);
+        let sts = client_in!(aws_sdk_sts, self, at);
         sts.get_caller_identity()
             .send()
             .await
@@ -135,7 +150,7 @@ impl DoctorPort for AwsDoctor {
     }
 
     async fn role(&self, at: &Location, role_arn: &str) -> PortResult<Option<RoleFacts>> {
-        let iam = aws_sdk_iam::Client::new(&self.config(at).await);
+        let iam = client_in!(aws_sdk_iam, self, at);
         match iam.get_role().role_name(role_name(role_arn)).send().await {
             // Looked up by name: a role of that name under another path is not this role.
             Ok(out) if out.role().is_some_and(|r| r.arn() != role_arn) => Ok(None),
@@ -157,7 +172,7 @@ impl DoctorPort for AwsDoctor {
 
     async fn vault_state(&self, vault: &VaultArn) -> PortResult<Option<VaultState>> {
         let at = vault.location();
-        let backup = aws_sdk_backup::Client::new(&self.config(&at).await);
+        let backup = self.sessions().backup(&at).await;
         let sent = backup
             .describe_backup_vault()
             .backup_vault_name(&vault.name)
@@ -183,7 +198,7 @@ impl DoctorPort for AwsDoctor {
 
     async fn vault_admission(&self, vault: &VaultArn) -> PortResult<Admission> {
         let at = vault.location();
-        let backup = aws_sdk_backup::Client::new(&self.config(&at).await);
+        let backup = self.sessions().backup(&at).await;
         let sent = backup
             .get_backup_vault_access_policy()
             .backup_vault_name(&vault.name)
@@ -212,7 +227,7 @@ impl DoctorPort for AwsDoctor {
             region,
             ..at.clone()
         };
-        let kms = aws_sdk_kms::Client::new(&self.config(&here).await);
+        let kms = client_in!(aws_sdk_kms, self, &here);
         let described = kms
             .describe_key()
             .key_id(key_arn)
@@ -261,7 +276,7 @@ impl DoctorPort for AwsDoctor {
     }
 
     async fn organization_of(&self, at: &Location) -> PortResult<Option<String>> {
-        let orgs = aws_sdk_organizations::Client::new(&self.config(at).await);
+        let orgs = client_in!(aws_sdk_organizations, self, at);
         match orgs.describe_organization().send().await {
             Ok(out) => Ok(out.organization().and_then(|o| o.id()).map(str::to_string)),
             Err(e)
@@ -278,7 +293,7 @@ impl DoctorPort for AwsDoctor {
     }
 
     async fn forwards_backup_events(&self, at: &Location) -> PortResult<Forwarding> {
-        let events = aws_sdk_eventbridge::Client::new(&self.config(at).await);
+        let events = client_in!(aws_sdk_eventbridge, self, at);
         let mut token: Option<String> = None;
         let mut other_bus: Option<String> = None;
         loop {
@@ -382,5 +397,35 @@ mod tests {
             r#"{"source": ["aws.backup"], "detail": {"state": ["FAILED"]}}"#
         ));
         assert!(!matches_backup_events("[]"));
+    }
+
+    /// Each account and Region the doctor checks retries on its own partition, whatever the
+    /// service.
+    #[tokio::test]
+    async fn each_account_and_region_retries_on_its_own() {
+        struct Base;
+        impl Base {
+            async fn config(&self, _: &Location) -> aws_config::SdkConfig {
+                aws_config::SdkConfig::builder()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .build()
+            }
+        }
+        let at = |account: &str| Location {
+            partition: "aws".into(),
+            account: account.into(),
+            region: "eu-west-1".into(),
+        };
+        let (a, b) = (at("111111111111"), at("222222222222"));
+        let iam = [
+            client_in!(aws_sdk_iam, Base, &a),
+            client_in!(aws_sdk_iam, Base, &b),
+        ];
+        let names = iam.map(|c| c.config().retry_partition().map(|p| p.to_string()));
+        assert_eq!(names[0].as_deref(), Some("iam-111111111111-eu-west-1"));
+        assert_ne!(names[0], names[1]);
+        let kms = client_in!(aws_sdk_kms, Base, &a);
+        let name = kms.config().retry_partition().map(|p| p.to_string());
+        assert_eq!(name.as_deref(), Some("kms-111111111111-eu-west-1"));
     }
 }

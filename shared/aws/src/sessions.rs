@@ -182,8 +182,9 @@ impl Sessions {
     }
 }
 
-/// The retry state of one service in one account and Region.
-fn partition(service: &str, location: &Location) -> RetryPartition {
+/// The retry state of one service in one account and Region: a throttled account spends its own
+/// retries, not those of the others a process calls at once.
+pub fn partition(service: &str, location: &Location) -> RetryPartition {
     RetryPartition::new(format!(
         "{service}-{}-{}",
         location.account, location.region
