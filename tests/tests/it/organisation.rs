@@ -306,3 +306,37 @@ async fn a_copy_deleted_from_a_fan_in_destination_after_it_was_recorded_is_alert
     assert!(spared > spared_before, "the day's passes spared lookups");
     assert_eq!(missing(&sim), 1, "one alert for the deleted copy");
 }
+
+/// Points a world says a fan-in vault already holds are copies its members made: each names the
+/// member vault of its table's own account and Region as its source, and carries that route.
+#[test]
+fn held_copies_in_a_fan_in_vault_name_their_tables_own_member_as_source() {
+    let p = policy();
+    let text = relay_tests::two_member_world(10, "vaults:\n  central: { held_points: 40 }\n");
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let sim = Simulation::with_world(p.clone(), &world, options(1, 1, 7, Faults::none()));
+    let w = sim.sim.world();
+    let central = &p.vault("central").unwrap().arn;
+    let held: Vec<_> = w
+        .recovery_points
+        .values()
+        .filter(|rp| &rp.vault == central)
+        .collect();
+    assert_eq!(held.len(), 40);
+    for rp in held {
+        let account = rp.resource_arn.split(':').nth(4).unwrap();
+        let member = format!("arn:aws:backup:us-east-1:{account}:backup-vault:primary");
+        assert_eq!(
+            w.view_of(rp).source_vault_arn,
+            Some(member),
+            "{}",
+            rp.resource_arn
+        );
+        let route = w
+            .point_tags
+            .get(&rp.arn)
+            .and_then(|t| t.get("backup-relay:route"));
+        let wanted = format!("primary.{account}/us-east-1 to central");
+        assert_eq!(route, Some(&wanted));
+    }
+}
