@@ -149,13 +149,18 @@ async fn get_json<S: PartStore, T: DeserializeOwned>(
     parts: &S,
     key: &str,
 ) -> Result<Option<T>, PieceError> {
-    let Some(body) = parts
-        .get_part(key)
-        .await
-        .map_err(|source| PieceError::Read {
-            key: key.to_string(),
-            source,
-        })?
+    parse_json(key, parts.get_part(key).await)
+}
+
+/// A part as read: its value, `None` when there is none, or why it could not be had.
+fn parse_json<T: DeserializeOwned>(
+    key: &str,
+    read: relay_core::ports::PortResult<Option<String>>,
+) -> Result<Option<T>, PieceError> {
+    let Some(body) = read.map_err(|source| PieceError::Read {
+        key: key.to_string(),
+        source,
+    })?
     else {
         return Ok(None);
     };
@@ -451,6 +456,12 @@ async fn read_shards<S: PartStore>(
     Ok(())
 }
 
+/// Evaluation parts the merge reads at once: a window of GetObjects in flight (S3 serves
+/// thousands a second under one prefix), folded in the pieces' order before the next is read, so
+/// the merge waits one read per window and holds a window of bodies, not every part. At 40 ms a
+/// read, 5,000 pieces read one by one took the merge 3.3 minutes.
+pub const MERGE_READS_AT_ONCE: usize = 16;
+
 /// The parts, in the pieces' order, as one report.
 pub async fn merge<S: PartStore>(
     policy: &Policy,
@@ -467,14 +478,18 @@ pub async fn merge<S: PartStore>(
         .ok_or(PieceError::NotStarted { key: ledger_key })?;
     let (mut resources, mut gaps) = (Vec::new(), Vec::new());
     let mut cost_facts = crate::report_cost::CostFacts::default();
-    for piece in &pieces {
-        match get_json::<_, Part>(parts, &run.part_key(&piece.location())).await? {
-            Some(part) => {
-                resources.extend(part.resources);
-                gaps.extend(part.gaps);
-                cost_facts.absorb(part.cost_facts);
+    for window in pieces.chunks(MERGE_READS_AT_ONCE) {
+        let keys: Vec<String> = window.iter().map(|p| run.part_key(&p.location())).collect();
+        let read = parts.get_parts(&keys).await;
+        for ((piece, key), body) in window.iter().zip(&keys).zip(read) {
+            match parse_json::<Part>(key, body)? {
+                Some(part) => {
+                    resources.extend(part.resources);
+                    gaps.extend(part.gaps);
+                    cost_facts.absorb(part.cost_facts);
+                }
+                None => gaps.push(unfinished(&piece.location(), "evaluation")),
             }
-            None => gaps.push(unfinished(&piece.location(), "evaluation")),
         }
     }
     let mut gaps = inventory::fold_tag_gaps(gaps);

@@ -158,6 +158,25 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
         Ok(body)
     }
 
+    /// Reads in flight together: one GetObject's time for all of them.
+    async fn get_parts<'a>(&'a self, keys: &'a [String]) -> Vec<PortResult<Option<String>>> {
+        if !keys.is_empty() {
+            self.spend("GetObject");
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let body = self.parts.get_part(key).await;
+            let bytes = body
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map_or(0, String::len);
+            self.read.fetch_add(bytes, Ordering::Relaxed);
+            out.push(body);
+        }
+        out
+    }
+
     async fn put_part(&self, key: &str, body: &str) -> PortResult<()> {
         self.spend("PutObject");
         self.parts.put_part(key, body).await?;

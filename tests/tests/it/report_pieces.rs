@@ -587,3 +587,29 @@ async fn every_rendering_in_pieces_joins_into_the_whole_file() {
         report.summary = Default::default();
     }
 }
+
+/// The merge reads the evaluation parts a window at a time, all of a window in flight together:
+/// it waits about one read per window, not one per piece, and the report is the same.
+#[tokio::test]
+async fn the_merge_reads_its_parts_a_window_at_a_time() {
+    let policy = include_str!("../../../scripts/bench/organisation-policy.yaml");
+    let world = include_str!("../../../scripts/bench/organisation-world.yaml")
+        .replace("ACCOUNTS", "12")
+        .replace("TABLES", "1")
+        .replace("HELD", "0")
+        .replace("QUOTA", "100");
+    let sim = simulated(policy, &world, options(1, 1, Faults::none())).await;
+    let single = sim.compliance_report("digest").await;
+    let (merged, run) = in_pieces(&sim, 50_000).await;
+    assert_same(&single, &merged, "read in windows");
+    let windows = run.pieces.div_ceil(compliance::pieces::MERGE_READS_AT_ONCE);
+    assert!(windows >= 3, "{run:?}");
+    // One read after another would be 40 ms a piece.
+    let serial_seconds = run.pieces as f64 * 0.040;
+    assert!(
+        run.merge_minutes * 60.0 < serial_seconds / 3.0,
+        "{} s to merge {} pieces",
+        run.merge_minutes * 60.0,
+        run.pieces
+    );
+}

@@ -28,6 +28,15 @@ pub trait PartStore: Send + Sync {
     fn put_part(&self, key: &str, body: &str) -> impl Future<Output = PortResult<()>> + Send;
     /// Every key under `prefix`, in order (all pages).
     fn list_parts(&self, prefix: &str) -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    /// The bodies of `keys`, all in flight together, in their order: the merge reads a window of
+    /// parts at once, not one GetObject after another. The simulator times them as calls in
+    /// flight together.
+    fn get_parts<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> impl Future<Output = Vec<PortResult<Option<String>>>> + Send + 'a {
+        futures_util::future::join_all(keys.iter().map(|key| self.get_part(key)))
+    }
 }
 
 /// A run: its id (its keys' folder) and the time every piece of it evaluates at.
