@@ -1,14 +1,14 @@
 //! DynamoDB tables of one account and Region, as the compliance inventory needs them.
 //!
 //! Calls: ListTables (100 a page) + per table ListTagsOfResource (every page) and
-//! DescribeContinuousBackups + ListBackups once (every page). No DescribeTable: the table ARN is
+//! DescribeContinuousBackups, several tables at once, + ListBackups once (every page). No DescribeTable: the table ARN is
 //! built from the partition, Region, account and name, which is all it is made of.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter, PointInTimeRecoveryStatus};
 use aws_sdk_dynamodb::Client;
-use relay_compliance::inventory::TableFacts;
+use relay_compliance::inventory::{TableFacts, TABLE_READS_AT_ONCE};
 use relay_core::arn::Location;
 use relay_core::ports::{ErrorKind, PortResult};
 
@@ -29,14 +29,20 @@ impl DynamoApi {
 
     /// Every table in the client's account and Region (`at`), with tags, PITR and native backups.
     pub async fn tables(&self, at: &Location) -> PortResult<Vec<TableFacts>> {
+        use futures_util::stream::{self, StreamExt};
         let names = self.table_names().await?;
         let backups = self.native_backups_by_table().await?;
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            let arn = table_arn(at, &name);
-            if let Some(facts) = self.table(at, name, arn, &backups).await? {
-                out.push(facts);
-            }
+        let read: Vec<PortResult<Option<TableFacts>>> = stream::iter(names)
+            .map(|name| {
+                let arn = table_arn(at, &name);
+                self.table(at, name, arn, &backups)
+            })
+            .buffered(TABLE_READS_AT_ONCE)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(read.len());
+        for facts in read {
+            out.extend(facts?);
         }
         Ok(out)
     }

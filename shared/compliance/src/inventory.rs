@@ -274,6 +274,10 @@ pub async fn inventory_of<P: InventoryPort + BackupPort>(
 
 /// ListTags calls in flight at once in one account and Region (AWS Backup's request rates).
 pub const TAG_READS_AT_ONCE: usize = 8;
+/// Tables whose tags and PITR an inventory reads at once (two DynamoDB control-plane calls each,
+/// far within DynamoDB's 2,500 a second): 25 tables read one after another were two thirds of a
+/// member account's piece.
+pub const TABLE_READS_AT_ONCE: usize = 8;
 /// Accounts and Regions an evaluation piece reads tags in at once (a table's copies are in a few:
 /// the central vault's, the DR vault's, the bunker's).
 pub const TAG_SITES_AT_ONCE: usize = 4;

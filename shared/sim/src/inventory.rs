@@ -1,12 +1,12 @@
 //! The inventory reads (ListTables and friends) over the simulated organisation, with the pages
 //! and per-item calls the real APIs would need, so the benchmark's call counts mean something.
 
-use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts};
+use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts, TABLE_READS_AT_ONCE};
 use relay_compliance::InventoryPort;
 use relay_core::arn::{Location, RecoveryPointArn};
 use relay_core::ports::PortResult;
 
-use crate::world::{Sim, World};
+use crate::world::{in_flight_together, Sim, World};
 
 /// ListTables' page (its maximum Limit).
 pub const TABLES_PAGE: usize = 100;
@@ -32,9 +32,15 @@ impl World {
         }
         let mut native_total = 0;
         let mut out = Vec::with_capacity(here.len());
+        // The tables' tags and PITR, several tables in flight together, as the adapter reads them.
+        for window in here.chunks(TABLE_READS_AT_ONCE) {
+            let read = in_flight_together(self, window, |w, _| {
+                w.call_in(&at.account, &at.region, "ListTagsOfResource")?;
+                w.call_in(&at.account, &at.region, "DescribeContinuousBackups")
+            });
+            read.into_iter().collect::<PortResult<Vec<()>>>()?;
+        }
         for i in here {
-            self.call_in(&at.account, &at.region, "ListTagsOfResource")?;
-            self.call_in(&at.account, &at.region, "DescribeContinuousBackups")?;
             let t = &self.tables[i];
             let arn = t.arn.to_string();
             // What ListBackups shows: the table's own native backups, and those AWS Backup made

@@ -35,6 +35,7 @@ mod tags;
 pub use events::{Delivery, Target};
 pub use held::{Held, Tier};
 pub use model::*;
+pub(crate) use ports::in_flight_together;
 
 pub struct World {
     pub now: DateTime<Utc>,

@@ -247,7 +247,7 @@ impl PieceQueue for Sim {
 
 /// Calls in flight together: they take as long as the longest of them, not their sum (the
 /// scale model's clock).
-fn in_flight_together<A, T>(
+pub(crate) fn in_flight_together<A, T>(
     w: &mut World,
     calls: &[A],
     call: impl Fn(&mut World, &A) -> T,
