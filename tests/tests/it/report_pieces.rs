@@ -633,3 +633,34 @@ async fn an_accounts_tables_are_read_several_at_once() {
     // of which 12 s its tables' reads); 6.6 s with eight at once.
     assert!(run.inventory_minutes * 60.0 < 10.0, "{run:?}");
 }
+
+/// With no tables in the world, the simulator makes some in every root vault's account and
+/// Region, a set's members included: their names are table names, and the report in pieces is
+/// the single run's.
+#[tokio::test]
+async fn tables_the_simulator_makes_for_a_set_are_reported_the_same_in_pieces() {
+    let policy = Policy::parse(ORG_POLICY).unwrap();
+    let mut sim = Simulation::new(policy, options(1, 1, Faults::none()));
+    sim.run().await;
+    let single = sim.compliance_report("digest").await;
+    let (merged, _) = in_pieces(&sim, 50_000).await;
+    assert_same(&single, &merged, "generated tables");
+    assert!(!merged.resources.is_empty());
+    for r in &merged.resources {
+        assert!(
+            relay_core::arn::TableArn::parse(&r.resource_arn).is_ok(),
+            "{}",
+            r.resource_arn
+        );
+        let chain = r
+            .controls
+            .iter()
+            .find(|c| c.id == relay_compliance::controls::ControlId::RelayChainComplete);
+        assert_ne!(
+            chain.map(|c| c.status),
+            Some(relay_compliance::Status::NonCompliant),
+            "{}: {chain:?}",
+            r.name
+        );
+    }
+}

@@ -167,13 +167,27 @@ fn generated_tables(policy: &Policy, tables: u32) -> Vec<SimTable> {
                     partition: root.arn.partition.clone(),
                     region: root.arn.region.clone(),
                     account: root.arn.account.clone(),
-                    table: format!("{}-table-{i:03}", root.alias),
+                    table: format!("{}-table-{i:03}", table_prefix(root)),
                 },
                 tags,
             ));
         }
     }
     out
+}
+
+/// A generated table's name begins with its root vault's alias, or its set's: a member's alias
+/// (`primary[111111111111/us-east-1]`) holds characters no table name may (DynamoDB allows
+/// letters, digits, `_`, `-` and `.`), and its account and Region are in the table's ARN already.
+fn table_prefix(root: &Vault) -> String {
+    let alias = root.member_of.as_deref().unwrap_or(&root.alias);
+    alias
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' | '.' => c,
+            _ => '-',
+        })
+        .collect()
 }
 
 fn sim_table(t: &TableSpec) -> SimTable {
