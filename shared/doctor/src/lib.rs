@@ -3,7 +3,7 @@
 //! [`DoctorPort`]; a fact that could not be read makes its check `warn` ("not checked"), never
 //! `pass`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 
 use serde::Serialize;
@@ -203,12 +203,74 @@ pub async fn run_with<P: DoctorPort>(
 }
 
 /// The policy's shape as the checks see it: which vaults copies leave from and arrive in, and
-/// which of those routes cross accounts.
+/// which of those routes cross accounts. Resolved once, and indexed by account: every account's
+/// checks look up their own vaults and routes, and an organisation's expanded policy has a vault
+/// and a route per member (10,000 accounts walking every route each were hours).
 pub(crate) struct Topology<'p> {
     pub policy: &'p Policy,
+    routes: Vec<(&'p Vault, &'p Vault)>,
+    sources: Vec<&'p Vault>,
+    /// Where DynamoDB's advanced features must be on, each account and Region once.
+    needs_advanced: Vec<&'p Vault>,
+    /// Per account: its vaults (the policy's order), the cross-account routes it is an end of,
+    /// the first source vault there, and its vaults that need advanced features.
+    vaults_in: HashMap<&'p str, Vec<&'p Vault>>,
+    cross_in: HashMap<&'p str, Vec<(&'p Vault, &'p Vault)>>,
+    first_source_in: HashMap<&'p str, &'p Vault>,
+    advanced_in: HashMap<&'p str, Vec<&'p Vault>>,
 }
 
 impl<'p> Topology<'p> {
+    pub(crate) fn new(policy: &'p Policy) -> Self {
+        let by_alias: HashMap<&str, &Vault> = policy
+            .vaults
+            .iter()
+            .map(|v| (v.alias.as_str(), v))
+            .collect();
+        let routes: Vec<(&Vault, &Vault)> = policy
+            .routes
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    *by_alias.get(r.from.as_str())?,
+                    *by_alias.get(r.to.as_str())?,
+                ))
+            })
+            .collect();
+        let once = |vaults: &mut dyn Iterator<Item = &'p Vault>| {
+            let mut seen = HashSet::new();
+            vaults
+                .filter(|v| seen.insert(v.alias.as_str()))
+                .collect::<Vec<_>>()
+        };
+        let sources = once(&mut routes.iter().map(|(from, _)| *from));
+        let destinations = once(&mut routes.iter().map(|(_, to)| *to));
+        let needs_advanced = rules::needs_advanced_features(&sources, &destinations);
+        let mut cross_in: HashMap<&str, Vec<(&Vault, &Vault)>> = HashMap::new();
+        for &(from, to) in routes
+            .iter()
+            .filter(|(f, t)| f.arn.account != t.arn.account)
+        {
+            for account in [from.arn.account.as_str(), to.arn.account.as_str()] {
+                cross_in.entry(account).or_default().push((from, to));
+            }
+        }
+        let mut first_source_in = HashMap::new();
+        for v in &sources {
+            first_source_in.entry(v.arn.account.as_str()).or_insert(*v);
+        }
+        Self {
+            vaults_in: by_account(policy.vaults.iter()),
+            advanced_in: by_account(needs_advanced.iter().copied()),
+            policy,
+            routes,
+            sources,
+            needs_advanced,
+            cross_in,
+            first_source_in,
+        }
+    }
+
     pub(crate) fn accounts(&self) -> BTreeSet<(String, String)> {
         self.policy
             .vaults
@@ -218,36 +280,52 @@ impl<'p> Topology<'p> {
     }
 
     /// Routes as (from, to) vaults.
-    pub(crate) fn routes(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
-        let policy = self.policy;
-        policy
-            .routes
-            .iter()
-            .filter_map(move |r| Some((policy.vault(&r.from)?, policy.vault(&r.to)?)))
+    pub(crate) fn routes(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + '_ {
+        self.routes.iter().copied()
     }
 
-    pub(crate) fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + 'p {
+    pub(crate) fn cross_account(&self) -> impl Iterator<Item = (&'p Vault, &'p Vault)> + '_ {
         self.routes()
             .filter(|(from, to)| from.arn.account != to.arn.account)
     }
 
-    /// Vaults copies arrive in, each once.
-    pub(crate) fn destinations(&self) -> Vec<&'p Vault> {
-        let mut seen = BTreeSet::new();
-        self.routes()
-            .map(|(_, to)| to)
-            .filter(|v| seen.insert(v.alias.clone()))
-            .collect()
+    /// Vaults copies leave from, each once.
+    pub(crate) fn sources(&self) -> &[&'p Vault] {
+        &self.sources
     }
 
-    /// Vaults copies leave from, each once.
-    pub(crate) fn sources(&self) -> Vec<&'p Vault> {
-        let mut seen = BTreeSet::new();
-        self.routes()
-            .map(|(from, _)| from)
-            .filter(|v| seen.insert(v.alias.clone()))
-            .collect()
+    pub(crate) fn needs_advanced(&self) -> &[&'p Vault] {
+        &self.needs_advanced
     }
+
+    /// The account's vaults, in the policy's order.
+    pub(crate) fn vaults_in(&self, account: &str) -> &[&'p Vault] {
+        self.vaults_in.get(account).map_or(&[], Vec::as_slice)
+    }
+
+    /// The cross-account routes the account is an end of.
+    pub(crate) fn cross_account_in(&self, account: &str) -> &[(&'p Vault, &'p Vault)] {
+        self.cross_in.get(account).map_or(&[], Vec::as_slice)
+    }
+
+    /// The account's first vault copies leave from.
+    pub(crate) fn first_source_in(&self, account: &str) -> Option<&'p Vault> {
+        self.first_source_in.get(account).copied()
+    }
+
+    /// The account's vaults where advanced features must be on.
+    pub(crate) fn needs_advanced_in(&self, account: &str) -> &[&'p Vault] {
+        self.advanced_in.get(account).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Vaults grouped by account, each group in the order given.
+fn by_account<'p>(vaults: impl Iterator<Item = &'p Vault>) -> HashMap<&'p str, Vec<&'p Vault>> {
+    let mut out: HashMap<&str, Vec<&Vault>> = HashMap::new();
+    for v in vaults {
+        out.entry(v.arn.account.as_str()).or_default().push(v);
+    }
+    out
 }
 
 #[cfg(test)]

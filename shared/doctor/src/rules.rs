@@ -33,17 +33,9 @@ pub(crate) async fn all<P: DoctorPort>(
     policy: &Policy,
     concurrency: usize,
 ) -> Vec<Check> {
-    let topo = Topology { policy };
+    let topo = Topology::new(policy);
     let facts = gather(port, &topo, concurrency).await;
     evaluate(&topo, &facts)
-}
-
-fn first_location(policy: &Policy, account: &str) -> Option<Location> {
-    policy
-        .vaults
-        .iter()
-        .find(|v| v.arn.account == account)
-        .map(|v| v.arn.location())
 }
 
 /// The facts in pieces, one per account (its calls in series, within the account's request
@@ -69,7 +61,7 @@ async fn gather<P: DoctorPort>(port: &P, topo: &Topology<'_>, concurrency: usize
 async fn gather_account<P: DoctorPort>(port: &P, topo: &Topology<'_>, account: &str) -> Facts {
     let policy = topo.policy;
     let mut f = Facts::default();
-    let Some(home) = first_location(policy, account) else {
+    let Some(home) = topo.vaults_in(account).first().map(|v| v.arn.location()) else {
         return f;
     };
     let reach = port.reach(&home).await;
@@ -78,19 +70,18 @@ async fn gather_account<P: DoctorPort>(port: &P, topo: &Topology<'_>, account: &
     if !reachable {
         return f;
     }
-    let here = |v: &&Vault| v.arn.account == account;
-    if let Some(v) = topo.sources().into_iter().find(here) {
+    if let Some(v) = topo.first_source_in(account) {
         let role = port
             .role(&v.arn.location(), &policy.copy_role_for(account))
             .await;
         f.roles.insert(account.to_string(), role);
     }
-    for v in needs_advanced_features(topo).into_iter().filter(here) {
+    for v in topo.needs_advanced_in(account) {
         let at = v.arn.location();
         f.advanced
             .insert(at.clone(), port.advanced_features(&at).await);
     }
-    for v in policy.vaults.iter().filter(|v| here(v)) {
+    for v in topo.vaults_in(account) {
         let at = v.arn.location();
         if !f.forwarding.contains_key(&at) {
             f.forwarding
@@ -99,7 +90,7 @@ async fn gather_account<P: DoctorPort>(port: &P, topo: &Topology<'_>, account: &
         f.vaults
             .insert(v.alias.clone(), port.vault_state(&v.arn).await);
     }
-    for v in policy.vaults.iter().filter(|v| here(v)) {
+    for v in topo.vaults_in(account) {
         let locked = matches!(f.vaults.get(&v.alias), Some(Ok(Some(s))) if s.lock.is_some());
         let at = v.arn.location();
         if locked && !f.plans.contains_key(&at) {
@@ -120,7 +111,7 @@ async fn gather_cross_account<P: DoctorPort>(
     f: &mut Facts,
 ) {
     let mut involved = false;
-    for (from, to) in topo.cross_account() {
+    for &(from, to) in topo.cross_account_in(account) {
         if to.arn.account == account && !f.admissions.contains_key(&to.alias) {
             f.admissions
                 .insert(to.alias.clone(), port.vault_admission(&to.arn).await);
@@ -573,24 +564,29 @@ fn organization_members(
 }
 
 /// Where DynamoDB's advanced features must be on: where copies start (a native backup cannot be
-/// copied), and where a copy moves to cold storage (which needs them).
-fn needs_advanced_features<'p>(topo: &Topology<'p>) -> Vec<&'p Vault> {
-    let cold = topo.destinations().into_iter().filter(|v| {
+/// copied), and where a copy moves to cold storage (which needs them). Each account and Region
+/// once.
+pub(crate) fn needs_advanced_features<'p>(
+    sources: &[&'p Vault],
+    destinations: &[&'p Vault],
+) -> Vec<&'p Vault> {
+    let cold = destinations.iter().copied().filter(|v| {
         v.retention
             .as_ref()
             .and_then(|r| r.cold_after_days())
             .is_some()
     });
     let mut seen = BTreeSet::new();
-    topo.sources()
-        .into_iter()
+    sources
+        .iter()
+        .copied()
         .chain(cold)
         .filter(|v| seen.insert(v.arn.location()))
         .collect()
 }
 
 fn regions(topo: &Topology<'_>, f: &Facts, out: &mut Vec<Check>) {
-    for v in needs_advanced_features(topo) {
+    for &v in topo.needs_advanced() {
         let at = At {
             account: &v.arn.account,
             region: &v.arn.region,

@@ -8,7 +8,7 @@ use relay_core::arn::{Location, VaultArn};
 use relay_core::ports::PortResult;
 use relay_doctor::{Admission, DoctorPort, Forwarding, KeyFacts, RoleFacts, VaultState};
 
-use crate::world::{vault_key_arn, Sim};
+use crate::world::{vault_key_arn, vault_of_key, Sim};
 
 /// The simulated organisation's id.
 pub const SIM_ORGANIZATION: &str = "o-simulated0";
@@ -54,10 +54,8 @@ impl DoctorPort for Sim {
     async fn key(&self, at: &Location, key_arn_asked: &str) -> PortResult<KeyFacts> {
         let mut w = self.world();
         w.call_in(&at.account, &at.region, "GetKeyPolicy")?;
-        let vault = w
-            .vaults
-            .values()
-            .find(|v| vault_key_arn(&v.arn) == key_arn_asked);
+        // Looked up by the vault the key names, not by every vault's key in turn.
+        let vault = vault_of_key(key_arn_asked).and_then(|arn| w.vaults.get(&arn));
         // Unrestricted (`None`): any account may use it, as the simulated copies allow.
         let admission = match vault.and_then(|v| v.kms_shared_with.clone()) {
             None => Admission {

@@ -308,3 +308,21 @@ async fn points_move_to_the_cold_tier_on_their_lifecycle_and_aws_rules_for_cold_
             >= Duration::minutes(relay_sim::restore::COLD_RESTORE_EXTRA_MINUTES)
     );
 }
+
+/// The doctor asks for a vault's key by its ARN: the simulator finds the vault from it.
+#[test]
+fn a_simulated_vaults_key_names_its_vault() {
+    use relay_sim::world::{vault_key_arn, vault_of_key};
+    for arn in [
+        "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker",
+        "arn:aws-cn:backup:cn-north-1:111111111111:backup-vault:a-b_c",
+    ] {
+        let vault = relay_core::arn::VaultArn::parse(arn).unwrap();
+        assert_eq!(vault_of_key(&vault_key_arn(&vault)), Some(vault));
+    }
+    assert_eq!(
+        vault_of_key("arn:aws:kms:us-east-1:111111111111:alias/x"),
+        None
+    );
+    assert_eq!(vault_of_key("not an arn"), None);
+}

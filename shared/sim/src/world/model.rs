@@ -84,6 +84,19 @@ pub fn vault_key_arn(vault: &VaultArn) -> String {
     )
 }
 
+/// The vault whose simulated key this is (the inverse of [`vault_key_arn`]).
+pub fn vault_of_key(key_arn: &str) -> Option<VaultArn> {
+    let parts: Vec<&str> = key_arn.splitn(6, ':').collect();
+    let [_, partition, "kms", region, account, key] = parts.as_slice() else {
+        return None;
+    };
+    let name = key.strip_prefix("key/")?;
+    VaultArn::parse(&format!(
+        "arn:{partition}:backup:{region}:{account}:backup-vault:{name}"
+    ))
+    .ok()
+}
+
 #[derive(Debug, Clone)]
 pub struct SimVault {
     pub arn: VaultArn,
