@@ -290,3 +290,63 @@ fn a_member_that_is_a_concrete_vault_is_that_vault_and_not_twice() {
         );
     }
 }
+
+#[test]
+fn a_set_with_no_member_left_or_routed_into_its_own_member_is_refused() {
+    let all_excluded = policy(
+        &format!("  ex: {{ name: ex, accounts: [\"111111111111\"], exclude_accounts: [\"111111111111\"], regions: [us-east-1] }}\n{CENTRAL}"),
+        "  - { from: ex, to: central }",
+    );
+    let errors = errors_of(&all_excluded);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("excludes every account the set lists"),
+        "{errors:#?}"
+    );
+    // The set's member in 222222222222/us-east-1 is the central vault itself.
+    let into_itself = policy(
+        &format!("  c: {{ name: central, accounts: [\"111111111111\", \"222222222222\"], regions: [us-east-1] }}\n{CENTRAL}"),
+        "  - { from: c, to: central }",
+    );
+    let errors = errors_of(&into_itself);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("own member in 222222222222/us-east-1"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0].contains("exclude account 222222222222"),
+        "{errors:#?}"
+    );
+    // Excluded, or another name, it is fine; and an OU's member is known only once expanded.
+    for fine in [
+        into_itself.replace(
+            "regions: [us-east-1] }",
+            "exclude_accounts: [\"222222222222\"], regions: [us-east-1] }",
+        ),
+        into_itself.replace("name: central, accounts", "name: primary, accounts"),
+        into_itself.replace(
+            "accounts: [\"111111111111\", \"222222222222\"]",
+            "accounts: { organizational_units: [ou-ab12-cdef3456] }",
+        ),
+    ] {
+        assert_eq!(errors_of(&fine), Vec::<String>::new(), "{fine}");
+    }
+}
+
+#[test]
+fn a_long_exclusion_list_is_read_in_linear_time_and_its_repeats_named() {
+    let ids: Vec<String> = (0..60_000u64)
+        .map(|i| format!("\"{:012}\"", 100_000_000_000 + i))
+        .collect();
+    let text = policy(
+        &format!("  p: {{ name: primary, accounts: organization, exclude_accounts: [{}, \"100000000007\"], regions: [us-east-1] }}\n{CENTRAL}", ids.join(", ")),
+        "  - { from: p, to: central }",
+    );
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("account 100000000007 given more than once"),
+        "{errors:#?}"
+    );
+}
