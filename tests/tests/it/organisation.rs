@@ -340,3 +340,37 @@ fn held_copies_in_a_fan_in_vault_name_their_tables_own_member_as_source() {
         assert_eq!(route, Some(&wanted));
     }
 }
+
+/// Points a world says a set's members hold are their plans' own backups, of their own account
+/// and Region's tables only, and the copies the run makes of them carry their tags.
+#[tokio::test]
+async fn held_backups_in_a_sets_members_are_of_their_own_tables() {
+    let p = policy();
+    let text = relay_tests::two_member_world(4, "vaults:\n  primary: { held_points: 5 }\n");
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let mut sim = Simulation::with_world(p.clone(), &world, options(1, 1, 7, Faults::none()));
+    {
+        let w = sim.sim.world();
+        let mut held = 0;
+        for rp in w
+            .recovery_points
+            .values()
+            .filter(|rp| rp.vault.name == "primary")
+        {
+            let table = relay_core::arn::TableArn::parse(&rp.resource_arn).unwrap();
+            assert_eq!(
+                (&table.account, &table.region),
+                (&rp.vault.account, &rp.vault.region)
+            );
+            held += 1;
+        }
+        let all: Vec<String> = w
+            .recovery_points
+            .values()
+            .map(|rp| rp.vault.to_string())
+            .collect();
+        assert_eq!(held, 10, "5 in each member with tables: {all:?}");
+    }
+    let s = sim.run().await;
+    assert_eq!(s.copies_missing_tags, 0, "{s:?}");
+}

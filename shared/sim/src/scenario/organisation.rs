@@ -277,17 +277,20 @@ fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
 /// (a never_expire vault's for 100 years). In a vault some route copies into they are copies:
 /// they name that route's source vault (of the table's account and Region where a set fans in)
 /// and carry the tags the product would have put on them, their originals long expired. In a
-/// vault no route reaches they are a plan's own backups.
+/// vault no route reaches they are a plan's own backups, of the tables of the vault's own account
+/// and Region (a plan backs up nothing else).
 pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) {
-    let tables: Vec<(String, Tags)> = world
-        .tables
-        .iter()
-        .map(|t| (t.arn.to_string(), t.tags.clone()))
-        .collect();
-    if tables.is_empty() {
-        return;
-    }
     for v in &policy.vaults {
+        let copies = policy.routes.iter().any(|r| r.to == v.alias);
+        let tables: Vec<(String, Tags)> = world
+            .tables
+            .iter()
+            .filter(|t| copies || (t.arn.account == v.arn.account && t.arn.region == v.arn.region))
+            .map(|t| (t.arn.to_string(), t.tags.clone()))
+            .collect();
+        if tables.is_empty() {
+            continue;
+        }
         let held = vault_spec(spec, v).map_or(0, |s| s.held_points);
         let lifecycle = v
             .retention
