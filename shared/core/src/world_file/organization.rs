@@ -236,7 +236,8 @@ fn read_units(node: &Node, errors: &mut Errors) -> BTreeMap<String, Vec<String>>
                     None => continue,
                 },
             };
-            if let Some(other) = parent_of.insert(id.clone(), ou.clone()) {
+            // The first parent stays: a third mention names it, not the one refused.
+            if let Some(other) = parent_of.get(&id) {
                 errors.add(
                     loc,
                     &field,
@@ -244,13 +245,48 @@ fn read_units(node: &Node, errors: &mut Errors) -> BTreeMap<String, Vec<String>>
                 );
                 continue;
             }
+            parent_of.insert(id.clone(), ou.clone());
             children.push(id);
         }
         if out.insert(ou.clone(), children).is_some() {
             errors.add(loc, &field, "given more than once");
         }
     }
+    check_nesting(&out, &parent_of, errors);
     out
+}
+
+/// AWS Organizations nests OUs at most five deep under the root, and a tree has no cycle.
+const MAX_OU_DEPTH: usize = 5;
+
+/// Each OU's ancestors, walked no further than AWS allows: a cycle, or a chain deeper than
+/// [`MAX_OU_DEPTH`], is an error of its OU (bounded: at most six steps an OU).
+fn check_nesting(
+    units: &BTreeMap<String, Vec<String>>,
+    parent_of: &BTreeMap<String, String>,
+    errors: &mut Errors,
+) {
+    for ou in units.keys() {
+        let field = format!("organizational_units.{ou}");
+        let mut seen = vec![ou.as_str()];
+        let mut at = ou.as_str();
+        while let Some(parent) = parent_of.get(at) {
+            if seen.contains(&parent.as_str()) {
+                let why = format!("{ou} is under itself (through {parent}): OUs form a tree");
+                errors.add("organization", &field, why);
+                break;
+            }
+            seen.push(parent);
+            if seen.len() > MAX_OU_DEPTH {
+                let why = format!(
+                    "{ou} is nested more than {MAX_OU_DEPTH} OUs deep, as AWS Organizations allows at most"
+                );
+                errors.add("organization", &field, why);
+                break;
+            }
+            at = parent;
+        }
+    }
 }
 
 pub(super) fn read_generate(node: &Node, errors: &mut Errors) -> GenerateSpec {

@@ -97,3 +97,43 @@ fn a_world_may_name_a_set_for_its_members() {
     assert!(errors("vaults:\n  local-dr: { lock: { min_retention_days: 7 } }\nbackup_plans:\n  - { vault: primary }\n").is_empty());
     assert!(!errors("vaults:\n  nowhere: { exists: false }\n").is_empty());
 }
+
+#[test]
+fn an_ou_tree_with_a_cycle_or_deeper_than_aws_allows_is_refused() {
+    let cycle = errors(
+        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", ou-ab12-aaaa1111]\n    ou-ab12-aaaa1111: [\"100000000002\", ou-ab12-cdef3456]\n",
+    );
+    assert!(
+        cycle
+            .iter()
+            .any(|m| m.contains("ou-ab12-cdef3456 is under itself")),
+        "{cycle:#?}"
+    );
+    let chain = |n: usize| {
+        let ous: Vec<String> = (0..n).map(|i| format!("ou-ab12-{i:08}")).collect();
+        let mut text = String::from("organization:\n  organizational_units:\n");
+        for (i, ou) in ous.iter().enumerate() {
+            let child = ous.get(i + 1).map_or(String::new(), |c| format!(", {c}"));
+            text.push_str(&format!(
+                "    {ou}: [\"{:012}\"{child}]\n",
+                100_000_000_001 + i
+            ));
+        }
+        errors(&text)
+    };
+    assert_eq!(chain(5), Vec::<String>::new(), "five deep is AWS's limit");
+    let deep = chain(7);
+    assert_eq!(deep.len(), 2, "the sixth and seventh: {deep:#?}");
+    assert!(deep[0].contains("nested more than 5 OUs deep"), "{deep:#?}");
+    // A third mention of an account names its first parent, not the second that was refused.
+    let thrice = errors(
+        "organization:\n  organizational_units:\n    ou-ab12-aaaa1111: [\"100000000001\"]\n    ou-ab12-bbbb2222: [\"100000000001\"]\n    ou-ab12-cccc3333: [\"100000000001\"]\n",
+    );
+    assert_eq!(thrice.len(), 2, "{thrice:#?}");
+    assert!(
+        thrice
+            .iter()
+            .all(|m| m.contains("already under ou-ab12-aaaa1111")),
+        "{thrice:#?}"
+    );
+}
