@@ -284,6 +284,14 @@ where
     Ok(done)
 }
 
+/// What the ledger held when the run started, as its first step wrote it.
+async fn ledger_facts<S: PartStore>(parts: &S, run: &RunRef) -> Result<LedgerFacts, PieceError> {
+    let key = run.ledger_key();
+    get_json(parts, &key)
+        .await?
+        .ok_or(PieceError::NotStarted { key })
+}
+
 /// One account and Region's tables evaluated, with every point of them from every vault and the
 /// gaps of every site their vaults are in: the same verdicts the single run gives them.
 pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
@@ -294,10 +302,7 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     policy_digest: &str,
 ) -> Result<EvaluateDone, PieceError> {
     let (home, run) = (piece.location(), &piece.run);
-    let ledger_key = run.ledger_key();
-    let ledger: LedgerFacts = get_json(parts, &ledger_key)
-        .await?
-        .ok_or(PieceError::NotStarted { key: ledger_key })?;
+    let ledger = ledger_facts(parts, run).await?;
     let mut inv = Inventory {
         taken_at: Some(run.at),
         incidents: ledger.incidents,
@@ -336,16 +341,9 @@ pub async fn evaluate_piece<P: CopyTagPort, S: PartStore>(
     read_shards(parts, keys.map(|(_, key)| key), &mut inv).await?;
     // Each copy's tags are read by its table's home piece: a bunker of the whole organisation's
     // copies is read by thousands of pieces, each its own tables' few, not by one.
-    let sites_at_once = inventory::TAG_SITES_AT_ONCE;
-    let tag_gaps = inventory::read_copy_tags(
-        ports,
-        policy,
-        &mut inv.points,
-        run.at,
-        &sample,
-        sites_at_once,
-    )
-    .await;
+    let (points, sites_at_once) = (&mut inv.points, inventory::TAG_SITES_AT_ONCE);
+    let tag_gaps =
+        inventory::read_copy_tags(ports, policy, points, run.at, &sample, sites_at_once).await;
     inv.tag_sample = sample;
     own_gaps.extend(tag_gaps.iter().cloned());
     gaps.extend(tag_gaps);
@@ -469,13 +467,11 @@ pub async fn merge<S: PartStore>(
     run: &RunRef,
     policy_digest: &str,
 ) -> Result<Report, PieceError> {
-    let (pieces_key, ledger_key) = (run.pieces_key(), run.ledger_key());
+    let pieces_key = run.pieces_key();
     let pieces: Vec<PieceRef> = get_json(parts, &pieces_key)
         .await?
         .ok_or(PieceError::NotStarted { key: pieces_key })?;
-    let ledger: LedgerFacts = get_json(parts, &ledger_key)
-        .await?
-        .ok_or(PieceError::NotStarted { key: ledger_key })?;
+    let ledger = ledger_facts(parts, run).await?;
     let (mut resources, mut gaps) = (Vec::new(), Vec::new());
     let mut cost_facts = crate::report_cost::CostFacts::default();
     for window in pieces.chunks(MERGE_READS_AT_ONCE) {
