@@ -139,6 +139,17 @@ fn rejects_duplicate_aliases_in_yaml_and_json() {
       "vaults": {"a": {"arn": "arn:aws:backup:us-east-1:111111111111:backup-vault:va"},
                  "a": {"arn": "arn:aws:backup:us-east-1:111111111111:backup-vault:va2"}}, "routes": []}"#;
     assert_error(json, "vault 'a': (alias): duplicate alias");
+    // The second definition's own errors are reported with it, every error at once.
+    let bad_again = r#"{"version": 1, "copy_role": "arn:aws:iam::{account}:role/r",
+      "vaults": {"a": {"arn": "arn:aws:backup:us-east-1:111111111111:backup-vault:va"},
+                 "a": {"arn": "not an arn"}}, "routes": []}"#;
+    let errors = errors_of(bad_again);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("vault 'a' (again): arn")),
+        "{errors:#?}"
+    );
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub(super) fn parse_vaults(node: Option<&Node>, errors: &mut Errors) -> Vec<Vaul
         let loc = format!("vault '{alias}'");
         if !aliases.insert(alias.as_str()) {
             errors.add(&loc, "(alias)", "duplicate alias");
+            // Its own errors are reported too (every error at once), but it is not a vault.
+            let _ = parse_vault(alias, node, &format!("{loc} (again)"), errors);
             continue;
         }
         let vault = parse_vault(alias, node, &loc, errors);
