@@ -109,9 +109,9 @@ impl Sessions {
 
     /// The SDK configuration for `location`: its Region, the adaptive retries, and the executor
     /// role's credentials where one is assumed. For clients used too rarely to cache (the
-    /// doctor's reads): their retry partition, and so their adaptive limiter, is the service's
-    /// per Region as the SDK sets it, shared by every account (an SdkConfig has no partition of
-    /// its own). Security Hub's imports, many accounts at once, take [`Self::securityhub`].
+    /// doctor's reads). An SdkConfig has no retry partition of its own: a client built from it
+    /// shares the service's, so callers set [`partition`] on the client's config (the doctor
+    /// does; Security Hub's imports take [`Self::securityhub`]).
     pub async fn config_for(&self, location: &Location) -> SdkConfig {
         let mut builder = self
             .base

@@ -29,22 +29,19 @@ impl DynamoApi {
 
     /// Every table in the client's account and Region (`at`), with tags, PITR and native backups.
     pub async fn tables(&self, at: &Location) -> PortResult<Vec<TableFacts>> {
-        use futures_util::stream::{self, StreamExt};
+        use futures_util::stream::{self, TryStreamExt};
         let names = self.table_names().await?;
         let backups = self.native_backups_by_table().await?;
-        let read: Vec<PortResult<Option<TableFacts>>> = stream::iter(names)
-            .map(|name| {
+        // In order, and the first error stops the reads not yet started.
+        let read: Vec<Option<TableFacts>> = stream::iter(names.into_iter().map(Ok))
+            .map_ok(|name| {
                 let arn = table_arn(at, &name);
                 self.table(at, name, arn, &backups)
             })
-            .buffered(TABLE_READS_AT_ONCE)
-            .collect()
-            .await;
-        let mut out = Vec::with_capacity(read.len());
-        for facts in read {
-            out.extend(facts?);
-        }
-        Ok(out)
+            .try_buffered(TABLE_READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().flatten().collect())
     }
 
     async fn table_names(&self) -> PortResult<Vec<String>> {

@@ -477,6 +477,17 @@ pub async fn merge<S: PartStore>(
     for window in pieces.chunks(MERGE_READS_AT_ONCE) {
         let keys: Vec<String> = window.iter().map(|p| run.part_key(&p.location())).collect();
         let read = parts.get_parts(&keys).await;
+        if read.len() != keys.len() {
+            return Err(PieceError::Read {
+                key: keys.first().cloned().unwrap_or_default(),
+                source: PortError::new(
+                    relay_core::ports::ErrorKind::Permanent,
+                    "GetObject",
+                    None,
+                    format!("{} answers to {} reads", read.len(), keys.len()),
+                ),
+            });
+        }
         for ((piece, key), body) in window.iter().zip(&keys).zip(read) {
             match parse_json::<Part>(key, body)? {
                 Some(part) => {

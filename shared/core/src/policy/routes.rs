@@ -133,14 +133,6 @@ pub(super) fn check_route(
         );
         let partition = role.map(|role| role.partition.as_str());
         sets::check_set_route(&r.loc, from, to, fixed, partition, errors);
-        if let (Some(set), None, Some(arn)) = (&src.set, &dst.set, &dst.arn) {
-            sets::check_member_is_not_destination(
-                &r.loc,
-                (&src.alias, set),
-                (&dst.alias, arn),
-                errors,
-            );
-        }
     }
     if let (Some(src_arn), Some(role)) = (src.arn.as_ref().filter(|_| src.set.is_none()), role) {
         check_role_for(r, &src.alias, src_arn, role, errors);

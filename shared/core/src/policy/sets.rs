@@ -557,32 +557,41 @@ fn sorted_list(list: &[String]) -> Vec<String> {
     out
 }
 
-/// A set -> vault route whose destination is a member the set lists: that member would copy into
-/// itself. (A member an OU brings in is found only when the set is expanded, and is then the
-/// destination's own vault, with no route of its own.)
-pub(super) fn check_member_is_not_destination(
-    loc: &str,
-    from: (&str, &SetDraft),
-    to: (&str, &VaultArn),
+/// A set of listed accounts whose every member vault is one the policy names already (a member
+/// that is another entry's vault is that entry's, with no routes of its own): the set has no
+/// members, and its routes would copy nothing. (An OU's members are known only when expanded.)
+pub(super) fn check_own_members(
+    alias: &str,
+    set: &SetDraft,
+    named: &BTreeMap<VaultArn, String>,
     errors: &mut Errors,
 ) {
-    let ((set_alias, set), (to_alias, arn)) = (from, to);
     let Some(AccountScope::Accounts(listed)) = &set.accounts else {
         return;
     };
-    let member = set.name == arn.name
-        && set.partition == arn.partition
-        && set.regions.contains(&arn.region)
-        && listed.contains(&arn.account)
-        && !set.exclude_accounts.contains(&arn.account);
-    if member {
+    let accounts: Vec<&String> = listed
+        .iter()
+        .filter(|a| !set.exclude_accounts.contains(*a))
+        .collect();
+    let mut members = accounts.iter().flat_map(|account| {
+        set.regions.iter().map(move |region| VaultArn {
+            partition: set.partition.clone(),
+            region: region.clone(),
+            account: account.to_string(),
+            name: set.name.clone(),
+        })
+    });
+    let Some(first) = members.next() else {
+        return; // none left after the exclusions: said where they are read
+    };
+    let Some(other) = named.get(&first) else {
+        return;
+    };
+    if members.all(|m| named.contains_key(&m)) {
         errors.add(
-            loc,
-            "to",
-            format!(
-                "'{to_alias}' is set '{set_alias}''s own member in {}/{}: that member would copy into itself; exclude account {} from the set (its backups are in '{to_alias}' already)",
-                arn.account, arn.region, arn.account
-            ),
+            &format!("vault '{alias}'"),
+            "accounts",
+            format!("every member of the set is a vault the policy names already (e.g. '{other}'): the set has no members of its own, and its routes would copy nothing"),
         );
     }
 }

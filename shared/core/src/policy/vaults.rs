@@ -58,6 +58,11 @@ pub(super) fn parse_vaults(node: Option<&Node>, errors: &mut Errors) -> Vec<Vaul
         }
         vaults.push(vault);
     }
+    for v in &vaults {
+        if let Some(set) = &v.set {
+            check_own_members(&v.alias, set, &arns, errors);
+        }
+    }
     vaults
 }
 

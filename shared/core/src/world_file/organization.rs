@@ -259,32 +259,51 @@ fn read_units(node: &Node, errors: &mut Errors) -> BTreeMap<String, Vec<String>>
 /// AWS Organizations nests OUs at most five deep under the root, and a tree has no cycle.
 const MAX_OU_DEPTH: usize = 5;
 
-/// Each OU's ancestors, walked no further than AWS allows: a cycle, or a chain deeper than
-/// [`MAX_OU_DEPTH`], is an error of its OU (bounded: at most six steps an OU).
+/// Each OU's depth under the root (1 for one the file puts under no other), each OU walked once:
+/// an OU in a cycle, or deeper than [`MAX_OU_DEPTH`], is an error of its own. An OU below a
+/// cycle is the cycle's error, not another.
 fn check_nesting(
     units: &BTreeMap<String, Vec<String>>,
     parent_of: &BTreeMap<String, String>,
     errors: &mut Errors,
 ) {
+    // `None`: in a cycle, or below one.
+    let mut depth: BTreeMap<&str, Option<usize>> = BTreeMap::new();
     for ou in units.keys() {
-        let field = format!("organizational_units.{ou}");
-        let mut seen = vec![ou.as_str()];
+        let (mut path, mut on_path) = (Vec::new(), std::collections::HashSet::new());
         let mut at = ou.as_str();
-        while let Some(parent) = parent_of.get(at) {
-            if seen.contains(&parent.as_str()) {
-                let why = format!("{ou} is under itself (through {parent}): OUs form a tree");
-                errors.add("organization", &field, why);
-                break;
+        let above = loop {
+            if let Some(known) = depth.get(at) {
+                break *known;
             }
-            seen.push(parent);
-            if seen.len() > MAX_OU_DEPTH {
+            if !on_path.insert(at) {
+                let start = path.iter().position(|p| *p == at).unwrap_or(0);
+                let cycle = path[start..].join(" under ");
+                for member in path.drain(start..) {
+                    let field = format!("organizational_units.{member}");
+                    let why = format!("{member} is in a cycle of OUs ({cycle} under {at})");
+                    errors.add("organization", &field, why);
+                    depth.insert(member, None);
+                }
+                break None;
+            }
+            path.push(at);
+            match parent_of.get(at) {
+                Some(parent) => at = parent,
+                None => break Some(0),
+            }
+        };
+        for (i, member) in path.iter().rev().enumerate() {
+            let d = above.map(|a| a + i + 1);
+            depth.insert(member, d);
+            if d.is_some_and(|d| d > MAX_OU_DEPTH) {
+                let field = format!("organizational_units.{member}");
                 let why = format!(
-                    "{ou} is nested more than {MAX_OU_DEPTH} OUs deep, as AWS Organizations allows at most"
+                    "{member} is nested {} OUs deep; AWS Organizations allows at most {MAX_OU_DEPTH}",
+                    d.unwrap_or_default()
                 );
                 errors.add("organization", &field, why);
-                break;
             }
-            at = parent;
         }
     }
 }

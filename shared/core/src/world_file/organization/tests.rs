@@ -103,11 +103,19 @@ fn an_ou_tree_with_a_cycle_or_deeper_than_aws_allows_is_refused() {
     let cycle = errors(
         "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", ou-ab12-aaaa1111]\n    ou-ab12-aaaa1111: [\"100000000002\", ou-ab12-cdef3456]\n",
     );
+    assert_eq!(cycle.len(), 2, "each OU of the cycle once: {cycle:#?}");
     assert!(
-        cycle
-            .iter()
-            .any(|m| m.contains("ou-ab12-cdef3456 is under itself")),
+        cycle[1].contains("ou-ab12-cdef3456 is in a cycle of OUs"),
         "{cycle:#?}"
+    );
+    // An OU below a cycle is the cycle's error, not one of its own.
+    let below = errors(
+        "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [ou-ab12-aaaa1111]\n    ou-ab12-aaaa1111: [ou-ab12-cdef3456, ou-ab12-bbbb2222]\n    ou-ab12-bbbb2222: [\"100000000003\"]\n",
+    );
+    assert_eq!(below.len(), 2, "{below:#?}");
+    assert!(
+        below.iter().all(|m| !m.contains("bbbb2222 is")),
+        "{below:#?}"
     );
     let chain = |n: usize| {
         let ous: Vec<String> = (0..n).map(|i| format!("ou-ab12-{i:08}")).collect();
@@ -124,7 +132,7 @@ fn an_ou_tree_with_a_cycle_or_deeper_than_aws_allows_is_refused() {
     assert_eq!(chain(5), Vec::<String>::new(), "five deep is AWS's limit");
     let deep = chain(7);
     assert_eq!(deep.len(), 2, "the sixth and seventh: {deep:#?}");
-    assert!(deep[0].contains("nested more than 5 OUs deep"), "{deep:#?}");
+    assert!(deep[0].contains("nested 6 OUs deep"), "{deep:#?}");
     // A third mention of an account names its first parent, not the second that was refused.
     let thrice = errors(
         "organization:\n  organizational_units:\n    ou-ab12-aaaa1111: [\"100000000001\"]\n    ou-ab12-bbbb2222: [\"100000000001\"]\n    ou-ab12-cccc3333: [\"100000000001\"]\n",
