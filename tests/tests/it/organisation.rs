@@ -374,3 +374,30 @@ async fn held_backups_in_a_sets_members_are_of_their_own_tables() {
     let s = sim.run().await;
     assert_eq!(s.copies_missing_tags, 0, "{s:?}");
 }
+
+/// Held copies in a set -> set route's members are of their own account's tables only: each
+/// account's primary copies into its own local DR vault.
+#[test]
+fn held_copies_in_a_set_to_set_destination_are_of_the_members_own_tables() {
+    let p = policy();
+    let text = relay_tests::two_member_world(4, "vaults:\n  local-dr: { held_points: 6 }\n");
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let sim = Simulation::with_world(p.clone(), &world, options(1, 1, 7, Faults::none()));
+    let w = sim.sim.world();
+    let held: Vec<_> = w
+        .recovery_points
+        .values()
+        .filter(|rp| rp.vault.name == "local-dr")
+        .collect();
+    assert_eq!(held.len(), 12, "6 in each account's local DR vault");
+    for rp in held {
+        let table = relay_core::arn::TableArn::parse(&rp.resource_arn).unwrap();
+        assert_eq!(table.account, rp.vault.account, "{}", rp.resource_arn);
+        let source = w.view_of(rp).source_vault_arn.unwrap();
+        let primary = format!(
+            "arn:aws:backup:us-east-1:{}:backup-vault:primary",
+            table.account
+        );
+        assert_eq!(source, primary);
+    }
+}
