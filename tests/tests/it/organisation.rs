@@ -401,3 +401,16 @@ fn held_copies_in_a_set_to_set_destination_are_of_the_members_own_tables() {
         assert_eq!(source, primary);
     }
 }
+
+/// A held copy of a day whose original is held too carries that original's lineage, as the
+/// product would have tagged it: the run counts no copy without its tags.
+#[tokio::test]
+async fn held_copies_of_held_originals_carry_their_lineage() {
+    let p = policy();
+    let extra = "vaults:\n  primary: { held_points: 5 }\n  local-dr: { held_points: 6 }\n  central: { held_points: 10 }\n";
+    let text = relay_tests::two_member_world(4, extra);
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let mut sim = Simulation::with_world(p.clone(), &world, options(1, 1, 7, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.copies_missing_tags, 0, "{s:?}");
+}

@@ -281,7 +281,12 @@ fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
 /// and Region (a plan backs up nothing else).
 pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) {
     let mut held_in = HeldIn::new(policy);
-    for v in &policy.vaults {
+    // Originals first: a held copy of a day whose original is held too carries its lineage.
+    let (roots, copies): (Vec<&Vault>, Vec<&Vault>) = policy
+        .vaults
+        .iter()
+        .partition(|v| !policy.routes.iter().any(|r| r.to == v.alias));
+    for v in roots.into_iter().chain(copies) {
         let held = vault_spec(spec, v).map_or(0, |s| s.held_points);
         if held == 0 {
             continue;
@@ -324,7 +329,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
             };
             match held.came_by {
                 Some((route, from)) => {
-                    let tags = desired_tags(&policy.tags, &held.tags, None, &route.name()).tags;
+                    let tags = held_in.lineage(world, held, created, &route.name());
                     world.insert_held_copy(point, from, tags);
                 }
                 None => world.insert_point(point),
@@ -408,6 +413,33 @@ impl<'p> HeldIn<'p> {
             });
         }
         out
+    }
+
+    /// The tags the product puts on a copy of `held` made at `created`: from its original where a
+    /// root vault of the table's account and Region holds it, else from the table.
+    fn lineage(
+        &self,
+        world: &World,
+        held: &HeldTable<'_>,
+        created: DateTime<Utc>,
+        route: &str,
+    ) -> Tags {
+        let home = TableArn::parse(&held.table).ok();
+        let roots = home
+            .as_ref()
+            .and_then(|t| self.roots_at.get(&(t.account.as_str(), t.region.as_str())));
+        let original = roots
+            .into_iter()
+            .flatten()
+            .find_map(|r| world.point_made_at(&r.arn, &held.table, created));
+        let rules = &self.policy.tags;
+        match original {
+            Some(o) => {
+                let tags = world.point_tags.get(&o.arn).cloned().unwrap_or_default();
+                desired_tags(rules, &tags, Some(&o.arn), route).tags
+            }
+            None => desired_tags(rules, &held.tags, None, route).tags,
+        }
     }
 
     /// Do the originals of a table at `home` with `tags` have copies in `alias`?

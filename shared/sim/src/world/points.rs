@@ -28,6 +28,21 @@ impl World {
         self.recovery_points.insert(rp.arn.clone(), rp);
     }
 
+    /// The point of `resource` in `vault` made at `created`, if the vault holds one.
+    pub fn point_made_at(
+        &self,
+        vault: &VaultArn,
+        resource: &str,
+        created: DateTime<Utc>,
+    ) -> Option<&SimRecoveryPoint> {
+        let ms = created.timestamp_millis();
+        let listing = self
+            .by_resource
+            .get(&(vault.clone(), resource.to_string()))?;
+        let (_, arn) = listing.range((ms, 0)..=(ms, u64::MAX)).next()?;
+        self.recovery_points.get(arn)
+    }
+
     /// A copy whose source point is gone (a world's history): it names `source_vault` as AWS
     /// names a copy's SourceBackupVaultArn, and carries `tags`.
     pub fn insert_held_copy(
