@@ -131,9 +131,9 @@ fn published(published: Published) -> PublishSummary {
         println!("{line}");
     }
     tracing::info!(
-        resources = published.report.summary.resources,
-        non_compliant = published.report.summary.non_compliant,
-        inventory_gaps = published.report.gaps.len(),
+        resources = published.report.frame.summary.resources,
+        non_compliant = published.report.frame.summary.non_compliant,
+        inventory_gaps = published.report.frame.gaps.len(),
         changes = published.changes,
         alerted = published.alert.is_some(),
         "compliance report written"

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use relay_core::ports::{ErrorKind, PortError, PortResult};
 
-use crate::{Change, Report, ResourceReport, Status, Verdicts};
+use crate::tables::{SpoolError, Tables};
+use crate::{Change, Report, Status, Verdict, Verdicts};
 
 pub const SOURCE: &str = "backup-relay";
 pub const DETAIL_TYPE: &str = "Backup Relay Compliance Change";
@@ -60,54 +61,76 @@ pub fn change_events(
     report: &Report,
     report_key: &str,
 ) -> Vec<ChangeDetail> {
+    let verdicts: Vec<Verdict> = report.resources.iter().map(Verdict::of).collect();
+    let tables = Tables::Listed(&report.resources);
+    // A listed report's tables are read from memory: no error.
+    change_events_in(
+        changes,
+        previous,
+        (report.generated_at, tables, &verdicts),
+        report_key,
+    )
+    .unwrap_or_default()
+}
+
+/// [`change_events`] of a report's tables wherever they are (`generated_at`, the tables and
+/// their verdicts, in the same order): only the changed tables are read.
+pub fn change_events_in(
+    changes: &[Change],
+    previous: Option<&Verdicts>,
+    (generated_at, tables, verdicts): (DateTime<Utc>, Tables<'_>, &[Verdict]),
+    report_key: &str,
+) -> Result<Vec<ChangeDetail>, SpoolError> {
     // By ARN: an organisation's changes are looked up in maps, not by scanning every table.
     let before = Verdicts::by_table(previous);
-    let current: BTreeMap<&str, &ResourceReport> = report
-        .resources
+    let index: BTreeMap<&str, usize> = verdicts
         .iter()
-        .map(|r| (r.resource_arn.as_str(), r))
+        .enumerate()
+        .map(|(i, v)| (v.resource_arn.as_str(), i))
         .collect();
-    changes
-        .iter()
-        .map(|c| {
-            let failing_before: BTreeSet<&str> = before
-                .get(c.resource_arn.as_str())
-                .map(|v| v.failing.iter().map(String::as_str).collect())
-                .unwrap_or_default();
-            let now = current.get(c.resource_arn.as_str()).copied();
-            let mut controls = Vec::new();
-            for r in now.into_iter().flat_map(|r| &r.controls) {
-                let was_failing = failing_before.contains(r.id.as_str());
-                let is_failing = r.status == Status::NonCompliant;
-                if was_failing != is_failing {
-                    controls.push(control_change(
-                        r.id.as_str(),
-                        was_failing,
-                        r.status,
-                        &r.reason,
-                    ));
-                }
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        let failing_before: BTreeSet<&str> = before
+            .get(c.resource_arn.as_str())
+            .map(|v| v.failing.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let now = match index.get(c.resource_arn.as_str()) {
+            Some(&i) => tables.get(i).transpose()?,
+            None => None,
+        };
+        let mut controls = Vec::new();
+        for r in now.iter().flat_map(|r| &r.controls) {
+            let was_failing = failing_before.contains(r.id.as_str());
+            let is_failing = r.status == Status::NonCompliant;
+            if was_failing != is_failing {
+                controls.push(control_change(
+                    r.id.as_str(),
+                    was_failing,
+                    r.status,
+                    &r.reason,
+                ));
             }
-            if now.is_none() {
-                controls.extend(failing_before.iter().map(|id| {
-                    control_change(id, true, Status::NotApplicable, "no longer in the report")
-                }));
-            }
-            ChangeDetail {
-                id: format!("{}/{}", report.generated_at.to_rfc3339(), c.resource_arn),
-                table: c.name.clone(),
-                table_arn: c.resource_arn.clone(),
-                account: c.account.clone(),
-                region: c.region.clone(),
-                was: c.was,
-                now: c.now,
-                gone: c.gone,
-                controls,
-                report_key: report_key.to_string(),
-                generated_at: report.generated_at,
-            }
-        })
-        .collect()
+        }
+        if now.is_none() {
+            controls.extend(failing_before.iter().map(|id| {
+                control_change(id, true, Status::NotApplicable, "no longer in the report")
+            }));
+        }
+        out.push(ChangeDetail {
+            id: format!("{}/{}", generated_at.to_rfc3339(), c.resource_arn),
+            table: c.name.clone(),
+            table_arn: c.resource_arn.clone(),
+            account: c.account.clone(),
+            region: c.region.clone(),
+            was: c.was,
+            now: c.now,
+            gone: c.gone,
+            controls,
+            report_key: report_key.to_string(),
+            generated_at,
+        });
+    }
+    Ok(out)
 }
 
 fn control_change(id: &str, was_failing: bool, now: Status, reason: &str) -> ControlChange {

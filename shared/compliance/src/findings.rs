@@ -122,38 +122,6 @@ pub fn findings(report: &Report) -> Vec<Finding> {
         .collect()
 }
 
-/// [`findings`] as compact JSON, joined from [`findings_chunks`] (which the merge writes as they
-/// come, a table's findings at a time).
-pub fn findings_json(report: &Report) -> Result<String, serde_json::Error> {
-    let mut out = String::new();
-    for chunk in findings_chunks(report) {
-        out.push_str(&chunk?);
-    }
-    Ok(out)
-}
-
-/// The same in pieces: `[`, each table's findings, `]`.
-pub fn findings_chunks(
-    report: &Report,
-) -> impl Iterator<Item = Result<String, serde_json::Error>> + '_ {
-    let at = report.generated_at;
-    let mut first = true;
-    let tables = report.resources.iter().map(move |r| {
-        let mut out = String::new();
-        for f in table_findings(r, at) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&serde_json::to_string(&f)?);
-        }
-        Ok(out)
-    });
-    std::iter::once(Ok("[".to_string()))
-        .chain(tables)
-        .chain(std::iter::once(Ok("]".to_string())))
-}
-
 /// One table's findings.
 pub fn table_findings(r: &ResourceReport, at: DateTime<Utc>) -> Vec<Finding> {
     r.controls

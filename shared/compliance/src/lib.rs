@@ -17,7 +17,9 @@ pub mod pieces;
 pub mod publish;
 pub mod render;
 pub mod report_cost;
+pub mod scratch;
 pub mod store;
+pub mod tables;
 pub mod tag_sample;
 
 use std::collections::BTreeMap;
@@ -174,25 +176,37 @@ pub fn evaluate(
 }
 
 pub(crate) fn summarize(resources: &[ResourceReport]) -> ReportSummary {
-    let mut s = ReportSummary {
-        resources: resources.len() as u64,
-        ..ReportSummary::default()
-    };
-    for id in ControlId::ALL {
-        s.controls
-            .insert(id.as_str().to_string(), ControlCounts::default());
-    }
+    let mut s = ReportSummary::empty();
     for r in resources {
-        let account = s.accounts.entry(r.account.clone()).or_default();
+        s.add(r);
+    }
+    s
+}
+
+impl ReportSummary {
+    /// No table yet: every control counted at zero.
+    pub fn empty() -> Self {
+        let mut s = Self::default();
+        for id in ControlId::ALL {
+            s.controls
+                .insert(id.as_str().to_string(), ControlCounts::default());
+        }
+        s
+    }
+
+    /// One more table counted.
+    pub fn add(&mut self, r: &ResourceReport) {
+        self.resources += 1;
+        let account = self.accounts.entry(r.account.clone()).or_default();
         if r.status == Status::NonCompliant {
-            s.non_compliant += 1;
+            self.non_compliant += 1;
             account.non_compliant += 1;
         } else {
-            s.compliant += 1;
+            self.compliant += 1;
             account.compliant += 1;
         }
         for c in &r.controls {
-            let counts = s.controls.entry(c.id.as_str().to_string()).or_default();
+            let counts = self.controls.entry(c.id.as_str().to_string()).or_default();
             match c.status {
                 Status::Compliant => counts.compliant += 1,
                 Status::NonCompliant => counts.non_compliant += 1,
@@ -200,7 +214,6 @@ pub(crate) fn summarize(resources: &[ResourceReport]) -> ReportSummary {
             }
         }
     }
-    s
 }
 
 /// The change alert's baseline: each table's verdict and the controls it fails, a few hundred
@@ -251,24 +264,34 @@ impl Verdicts {
     }
 
     pub fn of(report: &Report) -> Self {
+        Self::new(
+            report.generated_at,
+            report.resources.iter().map(Verdict::of).collect(),
+        )
+    }
+
+    /// The verdicts of a report's tables, with nothing yet of the findings' import.
+    pub fn new(generated_at: DateTime<Utc>, tables: Vec<Verdict>) -> Self {
         Self {
             schema: VERDICTS_SCHEMA.to_string(),
-            generated_at: report.generated_at,
-            tables: report
-                .resources
-                .iter()
-                .map(|r| Verdict {
-                    resource_arn: r.resource_arn.clone(),
-                    name: r.name.clone(),
-                    account: r.account.clone(),
-                    region: r.region.clone(),
-                    status: r.status,
-                    failing: failing_ids(r),
-                })
-                .collect(),
+            generated_at,
+            tables,
             findings_synced: BTreeMap::new(),
             findings_cursor: BTreeMap::new(),
             findings_to_archive: Vec::new(),
+        }
+    }
+}
+
+impl Verdict {
+    pub fn of(r: &ResourceReport) -> Self {
+        Self {
+            resource_arn: r.resource_arn.clone(),
+            name: r.name.clone(),
+            account: r.account.clone(),
+            region: r.region.clone(),
+            status: r.status,
+            failing: failing_ids(r),
         }
     }
 }
@@ -301,30 +324,51 @@ pub struct Change {
 /// a non-compliant table whose failing controls changed is one too (a second breakage must not
 /// hide behind the first); a table that left the report is one (it may be unreadable now).
 pub fn changes(previous: Option<&Verdicts>, current: &Report) -> Vec<Change> {
+    let verdicts: Vec<Verdict> = current.resources.iter().map(Verdict::of).collect();
+    // A listed report's tables are read from memory: no error.
+    changes_in(
+        previous,
+        tables::Tables::Listed(&current.resources),
+        &verdicts,
+    )
+    .unwrap_or_default()
+}
+
+/// [`changes`] of a report's tables wherever they are, and their `verdicts` (the same tables,
+/// in the same order): the verdicts find the changed tables, and only those are read whole.
+pub fn changes_in(
+    previous: Option<&Verdicts>,
+    current: tables::Tables<'_>,
+    verdicts: &[Verdict],
+) -> Result<Vec<Change>, tables::SpoolError> {
     let before = Verdicts::by_table(previous);
-    let mut out: Vec<Change> = current
-        .resources
-        .iter()
-        .filter(|r| match before.get(r.resource_arn.as_str()) {
-            Some(was) => was.status != r.status || was.failing != failing_ids(r),
-            None => r.status == Status::NonCompliant,
-        })
-        .map(|r| Change {
-            resource_arn: r.resource_arn.clone(),
-            name: r.name.clone(),
-            account: r.account.clone(),
-            region: r.region.clone(),
-            was: before.get(r.resource_arn.as_str()).map(|v| v.status),
-            now: r.status,
-            reasons: r.failures(),
+    let mut out = Vec::new();
+    for (i, v) in verdicts.iter().enumerate() {
+        let was = before.get(v.resource_arn.as_str());
+        let changed = match was {
+            Some(was) => was.status != v.status || was.failing != v.failing,
+            None => v.status == Status::NonCompliant,
+        };
+        if !changed {
+            continue;
+        }
+        let reasons = match current.get(i) {
+            Some(r) => r?.failures(),
+            None => Vec::new(),
+        };
+        out.push(Change {
+            resource_arn: v.resource_arn.clone(),
+            name: v.name.clone(),
+            account: v.account.clone(),
+            region: v.region.clone(),
+            was: was.map(|v| v.status),
+            now: v.status,
+            reasons,
             gone: false,
-        })
-        .collect();
-    let present: std::collections::BTreeSet<&str> = current
-        .resources
-        .iter()
-        .map(|r| r.resource_arn.as_str())
-        .collect();
+        });
+    }
+    let present: std::collections::BTreeSet<&str> =
+        verdicts.iter().map(|v| v.resource_arn.as_str()).collect();
     out.extend(
         before
             .values()
@@ -343,7 +387,7 @@ pub fn changes(previous: Option<&Verdicts>, current: &Report) -> Vec<Change> {
                 gone: true,
             }),
     );
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use crate::findings::outcome::{FindingsSummary, Outcome};
 use crate::findings::plan as findings_plan;
 use crate::pieces::{self, PartStore, PieceError, PieceRef, RunRef, Started};
 use crate::store::{self, ReportFile, ReportStore, WriteError, BASELINE_KEY};
-use crate::{changes, emf, render, InventoryPort, ObjectLinks, Report, Verdicts, VERDICTS_SCHEMA};
+use crate::tables::{MergedReport, SpoolError};
+use crate::{changes_in, emf, render, InventoryPort, ObjectLinks, Verdicts, VERDICTS_SCHEMA};
 
 /// Everything the report reaches: the inventory reads in every account and Region, the ledger's
 /// open incidents, the alert topic, Security Hub in every account and Region, the hub's event
@@ -75,6 +76,9 @@ pub enum PublishError {
     /// A piece of the run, or the merge, could not do its part.
     #[error(transparent)]
     Piece(#[from] Box<PieceError>),
+    /// The merge's tables could not be read back from local disk.
+    #[error(transparent)]
+    Tables(#[from] SpoolError),
 }
 
 impl PublishError {
@@ -86,6 +90,7 @@ impl PublishError {
             Self::Alert(_) => "AlertFailed",
             Self::Events(_) => "ChangeEventsFailed",
             Self::Piece(e) => e.error_type(),
+            Self::Tables(_) => "SpillFailed",
         }
     }
 }
@@ -93,7 +98,8 @@ impl PublishError {
 /// What one run did.
 #[derive(Debug)]
 pub struct Published {
-    pub report: Report,
+    /// The report: in memory, its summary, gaps and verdicts; its tables on local disk.
+    pub report: MergedReport,
     /// Keys written, in order.
     pub written: Vec<String>,
     pub changes: usize,
@@ -123,13 +129,14 @@ pub struct PublishSummary {
 
 impl Published {
     pub fn summary(&self) -> PublishSummary {
-        let s = &self.report.summary;
+        let frame = &self.report.frame;
+        let s = &frame.summary;
         PublishSummary {
-            generated_at: self.report.generated_at,
+            generated_at: frame.generated_at,
             resources: s.resources,
             compliant: s.compliant,
             non_compliant: s.non_compliant,
-            inventory_gaps: self.report.gaps.len(),
+            inventory_gaps: frame.gaps.len(),
             changes: self.changes,
             alerted: self.alert.is_some(),
             written: self.written.clone(),
@@ -162,14 +169,15 @@ impl Baseline {
 /// whole. `imported`: how the findings' import went, kept in the verdicts (each account and
 /// Region's last full import, and where a cut one goes on).
 fn verdicts_body(
-    report: &Report,
+    report: &MergedReport,
     imported: &Outcome<'_>,
     previous: Option<&Verdicts>,
 ) -> Result<String, PublishError> {
-    let mut verdicts = Verdicts::of(report);
-    verdicts.findings_synced = imported.synced(report.generated_at);
+    let generated_at = report.frame.generated_at;
+    let mut verdicts = Verdicts::new(generated_at, report.verdicts.clone());
+    verdicts.findings_synced = imported.synced(generated_at);
     verdicts.findings_cursor = imported.cursors();
-    verdicts.findings_to_archive = imported.pending_archives(report, previous);
+    verdicts.findings_to_archive = imported.pending_archives(&report.verdicts, previous);
     serde_json::to_string(&verdicts).map_err(PublishError::Json)
 }
 
@@ -275,25 +283,32 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
     }
 
     /// The report compared with the previous verdicts, its findings imported, written, alerted
-    /// on, its changes put as events.
-    pub async fn publish(&self, mut report: Report) -> Result<Published, PublishError> {
-        let now = report.generated_at;
+    /// on, its changes put as events. Its tables are read from where the merge left them, a
+    /// table at a time, once for each file and for what changed.
+    pub async fn publish(&self, mut report: MergedReport) -> Result<Published, PublishError> {
+        let now = report.frame.generated_at;
         let baseline = self.previous().await?;
-        let sites = findings_plan::plan(&report, baseline.verdicts.as_ref());
+        let previous = baseline.verdicts.as_ref();
+        let sites = findings_plan::plan_in(
+            &report.frame,
+            (report.tables(), &report.verdicts),
+            previous,
+            findings_plan::MAX_FULL_FINDINGS_PER_RUN,
+        )?;
         let results = findings_import::import_all(&self.ports, &sites, self.concurrency).await;
         let imported = Outcome {
             sites: &sites,
             results: &results,
         };
-        report.gaps.extend(imported.gaps());
+        report.frame.gaps.extend(imported.gaps());
         let order = store::write_order(now);
         let (dated, latest) = order.split_at(ReportFile::ALL.len());
-        let rendered = (&report, &imported, baseline.verdicts.as_ref());
+        let rendered = (&report, &imported, previous);
         let mut written = self.write(dated, rendered).await?;
-        let changed = changes(baseline.verdicts.as_ref(), &report);
+        let changed = changes_in(previous, report.tables(), &report.verdicts)?;
         let alert = change_alert(
             &changed,
-            &report,
+            &report.frame,
             &self.links(now),
             baseline.note.as_deref(),
         );
@@ -301,12 +316,12 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             self.ports.send(a).await.map_err(PublishError::Alert)?;
         }
         let report_key = store::dated_key(now, ReportFile::Json);
-        let events = change_events::change_events(
+        let events = change_events::change_events_in(
             &changed,
-            baseline.verdicts.as_ref(),
-            &report,
+            previous,
+            (now, report.tables(), &report.verdicts),
             &report_key,
-        );
+        )?;
         self.put_events(&events).await?;
         if let Err(e) = imported
             .tell(self.ports.ledger(), &self.ports, &self.ports)
@@ -316,7 +331,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         }
         written.extend(self.write(latest, rendered).await?);
         Ok(Published {
-            metrics: emf::lines(&report),
+            metrics: emf::lines(&report.frame),
             changes: changed.len(),
             findings: imported.summary(),
             events: events.len(),
@@ -377,16 +392,16 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
     }
 
     /// Each file in turn: the renderings written in pieces as they are rendered (the merge
-    /// holds the report and a part, never a whole rendering), the verdicts whole.
+    /// holds a table and a part, never a whole rendering), the verdicts whole.
     async fn write(
         &self,
         keys: &[(String, ReportFile)],
-        (report, imported, previous): (&Report, &Outcome<'_>, Option<&Verdicts>),
+        (report, imported, previous): (&MergedReport, &Outcome<'_>, Option<&Verdicts>),
     ) -> Result<Vec<String>, PublishError> {
         let mut written = Vec::with_capacity(keys.len());
         for (key, file) in keys {
             let content_type = file.content_type();
-            let done = match render::chunks(report, *file) {
+            let done = match render::chunks_in(&report.frame, report.tables(), *file) {
                 Some(chunks) => self.store.put_chunks(key, content_type, chunks).await,
                 None => {
                     let body = verdicts_body(report, imported, previous)?;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::tables::{SpoolError, Tables};
 use super::{ControlId, Report, Status};
 
 mod html;
@@ -15,13 +16,16 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
     #[error("cannot render CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// The tables could not be read back from the merge's spool.
+    #[error(transparent)]
+    Tables(#[from] SpoolError),
 }
 
 /// A piece of a rendering: joined in order, the pieces are the whole file.
 pub type Chunk = Result<String, RenderError>;
 
 /// `report.json`, pretty-printed.
-pub fn json(report: &Report) -> Result<String, serde_json::Error> {
+pub fn json(report: &Report) -> Result<String, RenderError> {
     let mut out = String::new();
     for chunk in json_chunks(report)? {
         out.push_str(&chunk?);
@@ -32,23 +36,29 @@ pub fn json(report: &Report) -> Result<String, serde_json::Error> {
 /// `report.json` in pieces: the report without its tables (pretty-printed, cut where the tables
 /// go), then each table as `serde_json::to_string_pretty` prints it inside the report. The
 /// merge writes them as they come, so it never holds the file.
-pub fn json_chunks(
-    report: &Report,
-) -> Result<impl Iterator<Item = Result<String, serde_json::Error>> + '_, serde_json::Error> {
+pub fn json_chunks(report: &Report) -> Result<impl Iterator<Item = Chunk> + '_, serde_json::Error> {
+    json_chunks_in(report, Tables::Listed(&report.resources))
+}
+
+/// [`json_chunks`] of `frame` (a report whose own tables are not read) with `tables`.
+pub fn json_chunks_in<'a>(
+    frame: &Report,
+    tables: Tables<'a>,
+) -> Result<impl Iterator<Item = Chunk> + 'a, serde_json::Error> {
     const TABLES: &str = "\n  \"resources\": []";
     let frame = Report {
-        schema: report.schema.clone(),
-        generated_at: report.generated_at,
-        policy_digest: report.policy_digest.clone(),
-        parameters: report.parameters.clone(),
-        summary: report.summary.clone(),
+        schema: frame.schema.clone(),
+        generated_at: frame.generated_at,
+        policy_digest: frame.policy_digest.clone(),
+        parameters: frame.parameters.clone(),
+        summary: frame.summary.clone(),
         resources: Vec::new(),
-        gaps: report.gaps.clone(),
-        cost: report.cost.clone(),
+        gaps: frame.gaps.clone(),
+        cost: frame.cost.clone(),
     };
     let text = serde_json::to_string_pretty(&frame)?;
     let (before, after) = match text.find(TABLES) {
-        _ if report.resources.is_empty() => (text, String::new()),
+        _ if tables.is_empty() => (text, String::new()),
         Some(at) => {
             let (before, after) = text.split_at(at + TABLES.len() - 1);
             (format!("{before}\n"), format!("\n  {after}"))
@@ -61,8 +71,8 @@ pub fn json_chunks(
             ));
         }
     };
-    let tables = report.resources.iter().enumerate().map(|(i, r)| {
-        let item = serde_json::to_string_pretty(r)?;
+    let tables = tables.iter().enumerate().map(|(i, r)| {
+        let item = serde_json::to_string_pretty(&r?)?;
         let mut out = String::with_capacity(item.len() + item.len() / 8);
         if i > 0 {
             out.push_str(",\n");
@@ -95,7 +105,7 @@ pub const CSV_HEADERS: [&str; 9] = [
 ];
 
 /// `report.csv`: one row per table and control; evidence items joined by `; `.
-pub fn csv(report: &Report) -> Result<String, csv::Error> {
+pub fn csv(report: &Report) -> Result<String, RenderError> {
     let mut out = String::new();
     for chunk in csv_chunks(report) {
         out.push_str(&chunk?);
@@ -104,13 +114,20 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
 }
 
 /// `report.csv` in pieces: the header, then each table's rows.
-pub fn csv_chunks(report: &Report) -> impl Iterator<Item = Result<String, csv::Error>> + '_ {
-    let evaluated = report
-        .generated_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let header = csv_text(|w| w.write_record(CSV_HEADERS));
-    let rows = report.resources.iter().map(move |r| {
-        csv_text(|w| {
+pub fn csv_chunks(report: &Report) -> impl Iterator<Item = Chunk> + '_ {
+    csv_chunks_in(report.generated_at, Tables::Listed(&report.resources))
+}
+
+/// [`csv_chunks`] of a report's tables wherever they are, evaluated at `generated_at`.
+pub fn csv_chunks_in(
+    generated_at: chrono::DateTime<chrono::Utc>,
+    tables: Tables<'_>,
+) -> impl Iterator<Item = Chunk> + '_ {
+    let evaluated = generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let header = csv_text(|w| w.write_record(CSV_HEADERS)).map_err(RenderError::from);
+    let rows = tables.iter().map(move |r| {
+        let r = r?;
+        let text = csv_text(|w| {
             for c in &r.controls {
                 let evidence: Vec<String> = c.evidence.iter().map(evidence_text).collect();
                 let evidence = evidence.join("; ");
@@ -128,7 +145,8 @@ pub fn csv_chunks(report: &Report) -> impl Iterator<Item = Result<String, csv::E
                 w.write_record(row.map(inert_cell).iter().map(|c| c.as_bytes()))?;
             }
             Ok(())
-        })
+        })?;
+        Ok(text)
     });
     std::iter::once(header).chain(rows)
 }
@@ -145,23 +163,68 @@ fn csv_text(
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
+/// [`findings`](crate::findings::findings) as compact JSON, joined from [`findings_chunks`] (which the merge writes as they
+/// come, a table's findings at a time).
+pub fn findings_json(report: &Report) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for chunk in findings_chunks(report) {
+        out.push_str(&chunk?);
+    }
+    Ok(out)
+}
+
+/// The same in pieces: `[`, each table's findings, `]`.
+pub fn findings_chunks(report: &Report) -> impl Iterator<Item = Result<String, RenderError>> + '_ {
+    findings_chunks_in(report.generated_at, Tables::Listed(&report.resources))
+}
+
+/// [`findings_chunks`] of a report's tables wherever they are.
+pub fn findings_chunks_in(
+    at: chrono::DateTime<chrono::Utc>,
+    tables: Tables<'_>,
+) -> impl Iterator<Item = Result<String, RenderError>> + '_ {
+    let mut first = true;
+    let tables = tables.iter().map(move |r| {
+        let r = r?;
+        let mut out = String::new();
+        for f in crate::findings::table_findings(&r, at) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&serde_json::to_string(&f)?);
+        }
+        Ok(out)
+    });
+    std::iter::once(Ok("[".to_string()))
+        .chain(tables)
+        .chain(std::iter::once(Ok("]".to_string())))
+}
+
 /// A rendering of the report in pieces; `None` for the verdicts, which are not a rendering of
 /// the report alone (they keep how the findings' import went) and are written whole.
-pub fn chunks<'a>(
-    report: &'a Report,
+pub fn chunks(
+    report: &Report,
+    file: crate::ReportFile,
+) -> Option<Box<dyn Iterator<Item = Chunk> + Send + '_>> {
+    chunks_in(report, Tables::Listed(&report.resources), file)
+}
+
+/// [`chunks`] of `frame` (a report whose own tables are not read) with `tables`.
+pub fn chunks_in<'a>(
+    frame: &'a Report,
+    tables: Tables<'a>,
     file: crate::ReportFile,
 ) -> Option<Box<dyn Iterator<Item = Chunk> + Send + 'a>> {
     use crate::ReportFile;
     Some(match file {
-        ReportFile::Json => match json_chunks(report) {
-            Ok(c) => Box::new(c.map(|c| c.map_err(RenderError::from))),
+        ReportFile::Json => match json_chunks_in(frame, tables) {
+            Ok(c) => Box::new(c),
             Err(e) => Box::new(std::iter::once(Err(e.into()))),
         },
-        ReportFile::Csv => Box::new(csv_chunks(report).map(|c| c.map_err(RenderError::from))),
-        ReportFile::Html => Box::new(html::chunks(report).map(Ok)),
-        ReportFile::Findings => {
-            Box::new(crate::findings::findings_chunks(report).map(|c| c.map_err(RenderError::from)))
-        }
+        ReportFile::Csv => Box::new(csv_chunks_in(frame.generated_at, tables)),
+        ReportFile::Html => Box::new(html::chunks_in(frame, tables)),
+        ReportFile::Findings => Box::new(findings_chunks_in(frame.generated_at, tables)),
         ReportFile::Verdicts => return None,
     })
 }

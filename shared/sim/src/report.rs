@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use relay_compliance::pieces::{self, PartStore, PieceRef};
 use relay_compliance::store::{ReportFile, PART_BYTES};
+use relay_compliance::tables::MergedReport;
 use relay_compliance::{self as compliance, inventory, render, Report};
 use relay_core::ports::PortResult;
 
@@ -191,15 +192,22 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
     }
 }
 
-/// What the merge's publication holds beside the report, for the merge's heap to count it: the
-/// findings it plans to import (a first run's: every site in full, as far as the run's budget
-/// goes), the verdicts, and each rendering written in pieces as the function writes them
-/// (parts of `PART_BYTES` sent as they fill).
-fn published_in_turn(report: &Report) {
-    let plan = compliance::findings::plan::plan(report, None);
-    let verdicts = compliance::Verdicts::of(report);
+/// What the merge's publication holds beside the merged report (its frame and verdicts, its
+/// tables on local disk), for the merge's heap to count it: the findings it plans to import (a
+/// first run's: every site in full, as far as the run's budget goes), the verdicts written, and
+/// each rendering written in pieces as the function writes them (parts of `PART_BYTES` sent as
+/// they fill), its tables read back a table at a time.
+fn published_in_turn(report: &MergedReport) {
+    let tables = (report.tables(), report.verdicts.as_slice());
+    let plan = compliance::findings::plan::plan_in(
+        &report.frame,
+        tables,
+        None,
+        compliance::findings::plan::MAX_FULL_FINDINGS_PER_RUN,
+    );
+    let verdicts = compliance::Verdicts::new(report.frame.generated_at, report.verdicts.clone());
     for chunks in ReportFile::ALL
-        .map(|f| render::chunks(report, f))
+        .map(|f| render::chunks_in(&report.frame, report.tables(), f))
         .into_iter()
         .flatten()
     {
@@ -313,9 +321,13 @@ impl Simulation {
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);
         run.part_bytes = store.written_bytes();
-        let report = report.unwrap_or_else(|_| {
-            compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
-        });
+        // Read whole only now, past the merge's measured heap: the caller compares it.
+        let report = report
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.load().map_err(|e| e.to_string()))
+            .unwrap_or_else(|_| {
+                compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
+            });
         (report, run)
     }
 

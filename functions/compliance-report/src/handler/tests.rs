@@ -298,9 +298,9 @@ async fn a_first_run_writes_dated_then_latest_and_alerts_the_non_compliant_table
         serde_json::from_str(&f.store().body(BASELINE_KEY).unwrap()).unwrap();
     assert_eq!(
         baseline.tables,
-        relay_compliance::Verdicts::of(&out.report).tables
+        relay_compliance::Verdicts::of(&out.report.load().unwrap()).tables
     );
-    assert_eq!(latest, out.report);
+    assert_eq!(latest, out.report.load().unwrap());
     assert_eq!(latest.policy_digest, policy_digest(POLICY));
     assert_eq!(latest.summary.resources, 2);
     assert!(latest

@@ -76,14 +76,15 @@ impl Outcome<'_> {
         synced_after(self.sites, |s| went.contains(&s.key()), now)
     }
 
-    /// The tables that left the report whose findings are still to archive, after this run.
+    /// The tables that left the report (not among `present`, its verdicts) whose findings are
+    /// still to archive, after this run.
     pub fn pending_archives(
         &self,
-        report: &crate::Report,
+        present: &[crate::Verdict],
         previous: Option<&crate::Verdicts>,
     ) -> Vec<crate::Verdict> {
         let went = self.went_through();
-        super::plan::pending_archives(report, previous, |key| went.contains(key))
+        super::plan::pending_archives(present, previous, |key| went.contains(key))
     }
 
     /// Each site's cursor of a full import cut by the budget, after this run.

@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{archived, table_findings, Finding};
-use crate::{failing_ids, Report, ResourceReport, Status, Verdict, Verdicts};
+use crate::tables::{SpoolError, Tables};
+use crate::{Report, ResourceReport, Status, Verdict, Verdicts};
 
 /// A full import at least this often in every account and Region.
 pub const REFRESH_DAYS: i64 = 30;
@@ -70,9 +71,10 @@ pub use relay_core::arn::site_key;
 /// A site as it is planned: the changed tables' findings and, for a full import, the other
 /// tables, whose findings are made only if the run's budget reaches the site (a first run's
 /// plan would otherwise hold every finding of the organisation before it cuts them).
-struct Draft<'a> {
+struct Draft {
     site: Site,
-    rest: Vec<&'a ResourceReport>,
+    /// The other tables, by their place in the report.
+    rest: Vec<usize>,
 }
 
 /// What this run imports, site by site, in the order of the sites' keys.
@@ -82,59 +84,88 @@ pub fn plan(report: &Report, previous: Option<&Verdicts>) -> Vec<Site> {
 
 /// [`plan`] with full imports of at most `budget` findings.
 pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) -> Vec<Site> {
-    let now = report.generated_at;
+    let verdicts: Vec<Verdict> = report.resources.iter().map(Verdict::of).collect();
+    let tables = Tables::Listed(&report.resources);
+    // A listed report's tables are read from memory: no error.
+    plan_in(report, (tables, &verdicts), previous, budget).unwrap_or_default()
+}
+
+/// [`plan_within`] of a report's tables wherever they are, with their verdicts (the same
+/// tables, in the same order); `frame` gives the time and the gaps. The verdicts choose, and
+/// only the tables whose findings are made are read: the changed ones, and the sites a full
+/// import reaches within the budget, one site at a time.
+pub fn plan_in(
+    frame: &Report,
+    (tables, verdicts): (Tables<'_>, &[Verdict]),
+    previous: Option<&Verdicts>,
+    budget: usize,
+) -> Result<Vec<Site>, SpoolError> {
+    let now = frame.generated_at;
     let before = Verdicts::by_table(previous);
     let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
-    for r in &report.resources {
-        let key = site_key(&r.account, &r.region);
+    for (i, v) in verdicts.iter().enumerate() {
+        let key = site_key(&v.account, &v.region);
         let draft = drafts.entry(key.clone()).or_insert_with(|| {
             let synced = previous.and_then(|p| p.findings_synced.get(&key).copied());
             let cursor = previous.and_then(|p| p.findings_cursor.get(&key).cloned());
             let due = synced.is_none_or(|t| now - t >= Duration::days(REFRESH_DAYS));
-            draft_of(&r.resource_arn, &r.account, &r.region, due, synced, cursor)
+            draft_of(&v.resource_arn, &v.account, &v.region, due, synced, cursor)
         });
-        let was = before.get(r.resource_arn.as_str());
-        let differs = was.is_some_and(|v| v.status != r.status || v.failing != failing_ids(r));
+        let was = before.get(v.resource_arn.as_str());
+        let differs = was.is_some_and(|w| w.status != v.status || w.failing != v.failing);
         // A new table is part of a full import (within its budget), else a change of its own.
         let changed = differs || (was.is_none() && draft.site.mode == Mode::Delta);
         if changed {
-            draft.site.findings.extend(table_findings(r, now));
-            // A control that failed and no longer applies: its open finding is retired.
-            let applies: BTreeSet<&str> = r
-                .controls
-                .iter()
-                .filter(|c| c.status != Status::NotApplicable)
-                .map(|c| c.id.as_str())
-                .collect();
-            for control in was.iter().flat_map(|v| &v.failing) {
-                if !applies.contains(control.as_str()) {
-                    draft.site.findings.push(archived(
-                        &r.resource_arn,
-                        &r.name,
-                        &r.account,
-                        &r.region,
-                        control,
-                        now,
-                    ));
-                }
-            }
+            let Some(r) = tables.get(i).transpose()? else {
+                continue;
+            };
+            changed_findings(&mut draft.site, &r, was.copied(), now);
         } else if draft.site.mode == Mode::Full {
-            draft.rest.push(r);
+            draft.rest.push(i);
         }
     }
-    archive_gone(report, previous, &mut drafts);
-    share_budget(drafts.values_mut().collect(), budget, now);
-    drafts.into_values().map(|d| d.site).collect()
+    archive_gone(frame, verdicts, previous, &mut drafts);
+    share_budget(drafts.values_mut().collect(), tables, budget, now)?;
+    Ok(drafts.into_values().map(|d| d.site).collect())
 }
 
-fn draft_of<'a>(
+/// A changed table's every finding, so a recovered control is PASSED; a control that failed
+/// and no longer applies has its open finding retired.
+fn changed_findings(
+    site: &mut Site,
+    r: &ResourceReport,
+    was: Option<&Verdict>,
+    now: DateTime<Utc>,
+) {
+    site.findings.extend(table_findings(r, now));
+    let applies: BTreeSet<&str> = r
+        .controls
+        .iter()
+        .filter(|c| c.status != Status::NotApplicable)
+        .map(|c| c.id.as_str())
+        .collect();
+    for control in was.iter().flat_map(|v| &v.failing) {
+        if !applies.contains(control.as_str()) {
+            site.findings.push(archived(
+                &r.resource_arn,
+                &r.name,
+                &r.account,
+                &r.region,
+                control,
+                now,
+            ));
+        }
+    }
+}
+
+fn draft_of(
     arn: &str,
     account: &str,
     region: &str,
     due: bool,
     synced: Option<DateTime<Utc>>,
     cursor: Option<String>,
-) -> Draft<'a> {
+) -> Draft {
     Draft {
         site: Site {
             partition: super::partition_of(arn).to_string(),
@@ -152,13 +183,9 @@ fn draft_of<'a>(
 }
 
 /// The tables that left the report with failing controls: since the previous report, or
-/// still waiting for their findings to be archived.
-pub fn gone<'a>(report: &Report, previous: Option<&'a Verdicts>) -> Vec<&'a Verdict> {
-    let present: BTreeSet<&str> = report
-        .resources
-        .iter()
-        .map(|r| r.resource_arn.as_str())
-        .collect();
+/// still waiting for their findings to be archived. `present`: the report's verdicts.
+pub fn gone<'a>(present: &[Verdict], previous: Option<&'a Verdicts>) -> Vec<&'a Verdict> {
+    let present: BTreeSet<&str> = present.iter().map(|v| v.resource_arn.as_str()).collect();
     let mut seen = BTreeSet::new();
     previous
         .into_iter()
@@ -171,12 +198,13 @@ pub fn gone<'a>(report: &Report, previous: Option<&'a Verdicts>) -> Vec<&'a Verd
 /// The open findings of tables that left the report, archived where their site was read whole
 /// (elsewhere they wait in the verdicts: [`pending_archives`]).
 fn archive_gone(
-    report: &Report,
+    frame: &Report,
+    present: &[Verdict],
     previous: Option<&Verdicts>,
-    drafts: &mut BTreeMap<String, Draft<'_>>,
+    drafts: &mut BTreeMap<String, Draft>,
 ) {
-    let unread = unread_sites(report);
-    for v in gone(report, previous) {
+    let unread = unread_sites(frame);
+    for v in gone(present, previous) {
         if unread.contains(&(v.account.as_str(), v.region.as_str())) {
             continue;
         }
@@ -190,7 +218,7 @@ fn archive_gone(
                 &v.account,
                 &v.region,
                 control,
-                report.generated_at,
+                frame.generated_at,
             )
         }));
     }
@@ -207,11 +235,11 @@ fn unread_sites(report: &Report) -> BTreeSet<(&str, &str)> {
 /// The gone tables whose findings this run did not archive (their site unread, or its import
 /// not through): the next run tries again.
 pub fn pending_archives(
-    report: &Report,
+    present: &[Verdict],
     previous: Option<&Verdicts>,
     went_through: impl Fn(&str) -> bool,
 ) -> Vec<Verdict> {
-    gone(report, previous)
+    gone(present, previous)
         .into_iter()
         .filter(|v| !went_through(&site_key(&v.account, &v.region)))
         .cloned()
@@ -222,7 +250,12 @@ pub fn pending_archives(
 /// each takes the findings after its cursor, in id order, as far as the budget goes, and the
 /// changed tables' findings before the cursor again; a site with no room left waits, its changed
 /// tables' findings still going now. Every site with room moves on, however large.
-fn share_budget(mut drafts: Vec<&mut Draft<'_>>, budget: usize, now: DateTime<Utc>) {
+fn share_budget(
+    mut drafts: Vec<&mut Draft>,
+    tables: Tables<'_>,
+    budget: usize,
+    now: DateTime<Utc>,
+) -> Result<(), SpoolError> {
     drafts.retain(|d| d.site.mode == Mode::Full);
     drafts.sort_by_key(|d| (d.site.synced, d.site.cursor.is_none()));
     let mut left = budget;
@@ -233,8 +266,12 @@ fn share_budget(mut drafts: Vec<&mut Draft<'_>>, budget: usize, now: DateTime<Ut
             continue;
         }
         let changed = std::mem::take(&mut d.site.findings);
-        let rest = d.rest.drain(..).flat_map(|r| table_findings(r, now));
-        let mut all: Vec<Finding> = changed.iter().cloned().chain(rest).collect();
+        let rest = std::mem::take(&mut d.rest);
+        let mut all: Vec<Finding> = changed.clone();
+        for r in tables.pick(&rest) {
+            let r = r?;
+            all.extend(table_findings(&r, now));
+        }
         all.sort_by(|a, b| a.id.cmp(&b.id));
         let cursor = d.site.cursor.as_deref().unwrap_or("");
         let from = all.partition_point(|f| f.id.as_str() <= cursor);
@@ -247,6 +284,7 @@ fn share_budget(mut drafts: Vec<&mut Draft<'_>>, budget: usize, now: DateTime<Ut
             .findings
             .extend(changed.into_iter().filter(|f| f.id.as_str() <= cursor));
     }
+    Ok(())
 }
 
 /// The sites' full-import times after this run: now where a full import completed and went

@@ -33,7 +33,7 @@ fn one_finding_per_table_and_applicable_control_agreeing_with_the_report() {
     assert_eq!(all.len(), 17 + 16);
     // The file the merge writes table by table is the same text.
     assert_eq!(
-        findings_json(&r).unwrap(),
+        crate::render::findings_json(&r).unwrap(),
         serde_json::to_string(&all).unwrap()
     );
     for f in &all {
@@ -204,7 +204,7 @@ fn a_table_that_left_has_its_open_findings_archived_unless_its_site_was_unread()
     assert!(sites.iter().all(|s| s.account != "111111111111"));
     // Unread today: it waits in the verdicts, and is archived once its site is read.
     let planned = |k: &str| sites.iter().any(|s| s.key() == k);
-    let waiting = plan::pending_archives(&now, Some(&previous), planned);
+    let waiting = plan::pending_archives(&Verdicts::of(&now).tables, Some(&previous), planned);
     assert_eq!(waiting.len(), 1);
     let mut next_verdicts = after(&now, &sites);
     next_verdicts.findings_to_archive = waiting;
@@ -214,9 +214,19 @@ fn a_table_that_left_has_its_open_findings_archived_unless_its_site_was_unread()
     let gone = sites.iter().find(|s| s.account == "111111111111").unwrap();
     assert_eq!(gone.findings.len(), 1);
     assert_eq!(gone.findings[0].record_state, "ARCHIVED");
-    assert!(plan::pending_archives(&readable, Some(&next_verdicts), |_| true).is_empty());
+    assert!(plan::pending_archives(
+        &Verdicts::of(&readable).tables,
+        Some(&next_verdicts),
+        |_| true
+    )
+    .is_empty());
     assert_eq!(
-        plan::pending_archives(&readable, Some(&next_verdicts), |_| false).len(),
+        plan::pending_archives(
+            &Verdicts::of(&readable).tables,
+            Some(&next_verdicts),
+            |_| false
+        )
+        .len(),
         1,
         "a failed import keeps it waiting"
     );

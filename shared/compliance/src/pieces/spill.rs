@@ -4,38 +4,16 @@
 //! holds, and a vault of a million points over four thousand homes is four thousand objects.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use relay_core::arn::{Location, TableArn, VaultArn};
 use relay_core::guard::PointView;
 
 use super::{put_json, PartStore, PieceError, RunRef, Shard};
 use crate::inventory::VaultFacts;
-
-/// Spill directories of this process, numbered.
-static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
-
-/// A directory of its own under the system's temporary one, removed when dropped.
-struct SpillDir(PathBuf);
-
-impl SpillDir {
-    fn new() -> Result<Self, PieceError> {
-        let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("relay-points-{}-{n}", std::process::id()));
-        fs::create_dir_all(&path).map_err(|e| spill_error(&path, e))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        // Scratch: a failure to remove it leaves only temporary files behind.
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::scratch::SpillDir;
 
 fn spill_error(path: &Path, source: std::io::Error) -> PieceError {
     PieceError::Spill {
@@ -103,9 +81,10 @@ impl<'a> ShardWriter<'a> {
 
     fn spill(&mut self) -> Result<(), PieceError> {
         if self.dir.is_none() {
-            self.dir = Some(SpillDir::new()?);
+            self.dir =
+                Some(SpillDir::new("points").map_err(|e| spill_error(&std::env::temp_dir(), e))?);
         }
-        let Some(dir) = self.dir.as_ref().map(|d| d.0.clone()) else {
+        let Some(dir) = self.dir.as_ref().map(|d| d.path().to_path_buf()) else {
             return Ok(());
         };
         for (home, points) in std::mem::take(&mut self.homes) {
@@ -139,7 +118,7 @@ impl<'a> ShardWriter<'a> {
         let mut written = 0;
         for home in homes {
             let mut points = match (&self.dir, self.spilled.contains(&home)) {
-                (Some(dir), true) => read_spilled(&Self::file(&dir.0, &home))?,
+                (Some(dir), true) => read_spilled(&Self::file(dir.path(), &home))?,
                 _ => Vec::new(),
             };
             points.extend(self.homes.remove(&home).unwrap_or_default());

@@ -10,11 +10,16 @@
 
 use std::fmt::{self, Display, Write as _};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
+use super::super::tables::Tables;
 use super::super::{
     ControlCounts, ControlId, ControlResult, Evidence, Report, ResourceReport, Status,
 };
+use super::Chunk;
 
 mod cost;
 
@@ -25,48 +30,64 @@ const OPEN_CARDS: usize = 25;
 pub fn html(report: &Report) -> String {
     // One buffer, sized for the usual row, so 10,000 tables stay one linear pass.
     let mut out = String::with_capacity(16 * 1024 + report.resources.len() * 512);
-    for chunk in chunks(report) {
+    // A report's own tables are read from memory: no error.
+    for chunk in chunks_in(report, Tables::Listed(&report.resources)).flatten() {
         out.push_str(&chunk);
     }
     out
 }
 
+/// Writing into a String cannot fail; the Results only carry fmt's signature.
+fn piece(write: impl FnOnce(&mut String) -> fmt::Result) -> String {
+    let mut out = String::new();
+    let _ = write(&mut out);
+    out
+}
+
 /// The page in pieces, in order: everything above the tables, each non-compliant table's card,
 /// the list's head, each table's row, the rest. Joined, they are [`html`]: the merge writes them
-/// as they come and never holds the page.
-pub(super) fn chunks(report: &Report) -> impl Iterator<Item = String> + '_ {
-    // Writing into a String cannot fail; the Results only carry fmt's signature.
-    let piece = |write: &dyn Fn(&mut String) -> fmt::Result| {
-        let mut out = String::new();
-        let _ = write(&mut out);
-        out
-    };
-    let failing = report
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.status == Status::NonCompliant);
-    let any_failing = failing.clone().next().is_some();
-    let cards = failing.enumerate().map(move |(shown, (i, r))| {
-        piece(&|out| {
-            if shown == 0 {
-                failing_head(out, report)?;
+/// as they come and never holds the page. `frame` gives everything but the tables (its own are
+/// not read); the tables are read twice, for the cards and for the rows.
+pub(super) fn chunks_in<'a>(
+    frame: &'a Report,
+    tables: Tables<'a>,
+) -> impl Iterator<Item = Chunk> + 'a {
+    // Cards shown, for the section's head, its folding and its end.
+    let shown = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&shown);
+    let cards = tables.iter().enumerate().filter_map(move |(i, r)| {
+        let r = match r {
+            Ok(r) if r.status != Status::NonCompliant => return None,
+            Ok(r) => r,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let before = counted.fetch_add(1, Ordering::Relaxed);
+        let (first, open) = (before == 0, before < OPEN_CARDS);
+        Some(Ok(piece(|out| {
+            if first {
+                failing_head(out, frame)?;
             }
-            card(out, i, r, shown < OPEN_CARDS)
-        })
-    });
-    let rows = report.resources.iter().enumerate();
-    let rows = rows.map(move |(i, r)| piece(&|out| table_row(out, i, r)));
-    std::iter::once(piece(&|out| above_tables(out, report)))
-        .chain(cards)
-        .chain(std::iter::once(piece(&|out| {
-            if any_failing {
-                out.push_str("</section>\n");
-            }
-            all_tables_head(out, report)
+            card(out, i, &r, open)
         })))
+    });
+    let rows = tables.iter().enumerate().map(|(i, r)| {
+        let r = r?;
+        Ok(piece(|out| table_row(out, i, &r)))
+    });
+    let count = tables.len();
+    std::iter::once(Ok(piece(|out| above_tables(out, frame))))
+        .chain(cards)
+        .chain(std::iter::once(()).map(move |()| {
+            let any_failing = shown.load(Ordering::Relaxed) > 0;
+            Ok(piece(|out| {
+                if any_failing {
+                    out.push_str("</section>\n");
+                }
+                all_tables_head(out, count)
+            }))
+        }))
         .chain(rows)
-        .chain(std::iter::once(piece(&|out| below_tables(out, report))))
+        .chain(std::iter::once(Ok(piece(|out| below_tables(out, frame)))))
 }
 
 fn above_tables(out: &mut String, report: &Report) -> fmt::Result {
@@ -421,7 +442,7 @@ fn evidence(out: &mut String, e: &Evidence) -> fmt::Result {
     Ok(())
 }
 
-fn all_tables_head(out: &mut String, report: &Report) -> fmt::Result {
+fn all_tables_head(out: &mut String, count: usize) -> fmt::Result {
     writeln!(
         out,
         "<section id=\"tables\"><h2>All tables <span class=\"muted\">({})</span></h2>\n\
@@ -433,7 +454,7 @@ fn all_tables_head(out: &mut String, report: &Report) -> fmt::Result {
          <col class=\"w-region\"><col class=\"w-status\"><col></colgroup><thead><tr><th>Table\
          </th><th>Account</th><th>Region</th><th>Status</th><th>Failing controls</th></tr></thead>\
          <tbody>",
-        report.resources.len()
+        count
     )
 }
 

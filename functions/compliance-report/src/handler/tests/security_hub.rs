@@ -49,7 +49,7 @@ fn events(f: &ReportFunction<FakeAws, MemStore, MemoryParts>) -> Vec<ChangeDetai
 async fn a_first_run_imports_every_finding_in_its_account_and_a_quiet_day_none() {
     let f = function();
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
-    let findings = relay_compliance::findings::findings(&out.report);
+    let findings = relay_compliance::findings::findings(&out.report.load().unwrap());
     assert_eq!(out.findings.imported, findings.len());
     assert_eq!(out.findings.calls, findings.len().div_ceil(100));
     assert_eq!(held(&f).len(), findings.len());
@@ -98,8 +98,9 @@ async fn a_recovered_control_resolves_its_finding_and_is_one_event() {
     f.ports().tables.lock().unwrap()[0].pitr = Some(true);
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!(status(&f), Some(("PASSED".into(), "RESOLVED".into())));
-    let orders = relay_compliance::findings::table_findings(&out.report.resources[0], now());
-    assert_eq!(out.report.resources[0].name, "orders");
+    let orders =
+        relay_compliance::findings::table_findings(&out.report.load().unwrap().resources[0], now());
+    assert_eq!(out.report.load().unwrap().resources[0].name, "orders");
     assert_eq!(
         out.findings.imported,
         orders.len(),
@@ -122,6 +123,7 @@ async fn security_hub_off_is_a_gap_and_one_alert_until_it_works_then_the_inciden
     let out = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     let gap = out
         .report
+        .frame
         .gaps
         .iter()
         .find(|g| g.kind == GapKind::SecurityHub)
@@ -144,10 +146,16 @@ async fn security_hub_off_is_a_gap_and_one_alert_until_it_works_then_the_inciden
     assert_eq!(again.findings.failed_sites, 1);
     assert_eq!(told(&f), 1, "one alert, not one a day");
     // The incident is about Security Hub, not about any table's protection.
-    assert!(again.report.resources.iter().all(|r| r
-        .controls
+    assert!(again
+        .report
+        .load()
+        .unwrap()
+        .resources
         .iter()
-        .all(|c| c.id.as_str() != "RELAY_OPEN_INCIDENTS" || c.status != Status::NonCompliant)));
+        .all(|r| r
+            .controls
+            .iter()
+            .all(|c| c.id.as_str() != "RELAY_OPEN_INCIDENTS" || c.status != Status::NonCompliant)));
 
     hub(&f, |h| h.disabled.clear());
     let fixed = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
@@ -157,6 +165,7 @@ async fn security_hub_off_is_a_gap_and_one_alert_until_it_works_then_the_inciden
     );
     assert!(fixed
         .report
+        .frame
         .gaps
         .iter()
         .all(|g| g.kind != GapKind::SecurityHub));
@@ -181,6 +190,7 @@ async fn refused_findings_are_tried_again_and_what_stays_refused_is_imported_by_
     assert_eq!(out.findings.failed_sites, 1);
     assert!(out
         .report
+        .frame
         .gaps
         .iter()
         .any(|g| g.error.contains("refused twice")));
@@ -188,7 +198,7 @@ async fn refused_findings_are_tried_again_and_what_stays_refused_is_imported_by_
     let next = f.run(&policy(), &policy_digest(POLICY)).await.unwrap();
     assert_eq!(
         held(&f).len(),
-        relay_compliance::findings::findings(&next.report).len()
+        relay_compliance::findings::findings(&next.report.load().unwrap()).len()
     );
 }
 
