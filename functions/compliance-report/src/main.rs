@@ -11,12 +11,20 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    // A process before this one, stopped at its deadline, may have left its spool in /tmp.
+    let cleared = relay_compliance::scratch::clear_left_behind();
     let Startup {
         mut ports,
         policy,
         config,
     } = relay_lambda::start(env!("CARGO_PKG_NAME")).await?;
     let settings = relay_lambda::settings(|env| Settings::from_env(env))?;
+    if cleared > 0 {
+        tracing::info!(
+            cleared,
+            "removed scratch directories an earlier process left behind"
+        );
+    }
     let events = aws_sdk_eventbridge::Client::new(ports.sessions.base());
     ports.change_events = Some(EventBus::new(events, &settings.event_bus));
     if let Some(role) = settings.findings_role {
