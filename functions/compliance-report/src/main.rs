@@ -12,6 +12,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // A process before this one, stopped at its deadline, may have left its spool in /tmp.
+    // Only a directory no living process holds is removed.
     let cleared = relay_compliance::scratch::clear_left_behind();
     let Startup {
         mut ports,

@@ -95,7 +95,7 @@ pub fn change_events_in(
             .map(|v| v.failing.iter().map(String::as_str).collect())
             .unwrap_or_default();
         let now = match index.get(c.resource_arn.as_str()) {
-            Some(&i) => tables.get(i).transpose()?,
+            Some(&i) => Some(tables.get(i)?),
             None => None,
         };
         let mut controls = Vec::new();

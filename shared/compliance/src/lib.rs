@@ -352,10 +352,7 @@ pub fn changes_in(
         if !changed {
             continue;
         }
-        let reasons = match current.get(i) {
-            Some(r) => r?.failures(),
-            None => Vec::new(),
-        };
+        let reasons = current.get(i)?.failures();
         out.push(Change {
             resource_arn: v.resource_arn.clone(),
             name: v.name.clone(),

@@ -53,7 +53,8 @@ pub enum PublishError {
     Json(#[source] serde_json::Error),
     /// A rendering written in pieces failed before its last piece: nothing of it was written
     /// (the files before it in the write order were; reports/latest did not move, so the next
-    /// run writes the day again). Rendering plain data does not fail in practice.
+    /// run writes the day again). Rendering plain data does not fail in practice; reading the
+    /// merge's tables back from local disk can (classified `SpillFailed`).
     #[error("cannot render {key}; nothing of it was written: {source}")]
     Render {
         key: String,
@@ -84,6 +85,11 @@ pub enum PublishError {
 impl PublishError {
     pub fn error_type(&self) -> &'static str {
         match self {
+            // The tables did not read back from local disk while a file was rendered.
+            Self::Render {
+                source: render::RenderError::Tables(_),
+                ..
+            } => "SpillFailed",
             Self::Json(_) | Self::Render { .. } => "RenderFailed",
             Self::ReadPrevious(_) => "PreviousReportUnreadable",
             Self::Write { .. } => "ReportWriteFailed",
@@ -94,6 +100,9 @@ impl PublishError {
         }
     }
 }
+
+/// Change events made and put at a time: a batch of a few MB.
+pub const CHANGE_EVENTS_AT_ONCE: usize = 5_000;
 
 /// What one run did.
 #[derive(Debug)]
@@ -293,7 +302,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             &report.frame,
             (report.tables(), &report.verdicts),
             previous,
-            findings_plan::MAX_FULL_FINDINGS_PER_RUN,
+            findings_plan::Budget::default(),
         )?;
         let results = findings_import::import_all(&self.ports, &sites, self.concurrency).await;
         let imported = Outcome {
@@ -316,13 +325,8 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             self.ports.send(a).await.map_err(PublishError::Alert)?;
         }
         let report_key = store::dated_key(now, ReportFile::Json);
-        let events = change_events::change_events_in(
-            &changed,
-            previous,
-            (now, report.tables(), &report.verdicts),
-            &report_key,
-        )?;
-        self.put_events(&events).await?;
+        self.put_events(&changed, previous, &report, &report_key)
+            .await?;
         if let Err(e) = imported
             .tell(self.ports.ledger(), &self.ports, &self.ports)
             .await
@@ -334,20 +338,41 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
             metrics: emf::lines(&report.frame),
             changes: changed.len(),
             findings: imported.summary(),
-            events: events.len(),
+            events: changed.len(),
             report,
             written,
             alert,
         })
     }
 
-    /// The change events put. A transient failure fails the run before the baseline moves, so
-    /// the next run puts them again; a lasting one (the bus, its policy, the role) is one
-    /// incident and the report goes on: a person must fix it, and the report must not go stale.
-    async fn put_events(&self, events: &[change_events::ChangeDetail]) -> Result<(), PublishError> {
+    /// The change events put, [`CHANGE_EVENTS_AT_ONCE`] made at a time (a day when every table
+    /// changes holds a batch of events, not all). A transient failure fails the run before the
+    /// baseline moves, so the next run puts them again; a lasting one (the bus, its policy, the
+    /// role) is one incident and the report goes on: a person must fix it, and the report must
+    /// not go stale.
+    async fn put_events(
+        &self,
+        changed: &[crate::Change],
+        previous: Option<&Verdicts>,
+        report: &MergedReport,
+        report_key: &str,
+    ) -> Result<(), PublishError> {
         let ledger = self.ports.ledger();
-        match change_events::put_all(&self.ports, events).await {
-            Ok(_) => {
+        let mut refused = None;
+        for batch in changed.chunks(CHANGE_EVENTS_AT_ONCE) {
+            let tables = (
+                report.frame.generated_at,
+                report.tables(),
+                &report.verdicts[..],
+            );
+            let events = change_events::change_events_in(batch, previous, tables, report_key)?;
+            if let Err(e) = change_events::put_all(&self.ports, &events).await {
+                refused = Some(e);
+                break;
+            }
+        }
+        match refused {
+            None => {
                 let open = ledger.open_incidents().await.unwrap_or_default();
                 if open.iter().any(|i| i.id == change_events::INCIDENT_ID) {
                     if let Err(e) = ledger.close_incident(change_events::INCIDENT_ID).await {
@@ -356,9 +381,9 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
                 }
                 Ok(())
             }
-            Err(e) if e.kind.is_transient() => Err(PublishError::Events(e)),
-            Err(e) => {
-                let alert = change_events::refused_alert(&e, events.len());
+            Some(e) if e.kind.is_transient() => Err(PublishError::Events(e)),
+            Some(e) => {
+                let alert = change_events::refused_alert(&e, changed.len());
                 let id = change_events::INCIDENT_ID.to_string();
                 relay_core::incident::raise_with(ledger, &self.ports, &self.ports, id, alert)
                     .await

@@ -28,6 +28,16 @@ pub enum SpoolError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot write table {index} to the spool {path}: {source}")]
+    Encode {
+        path: String,
+        index: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A table the verdicts name is not among the tables: never a table silently skipped.
+    #[error("the report has no table {index} ({len} tables)")]
+    Missing { index: usize, len: usize },
 }
 
 /// The tables, one JSON line each, in the report's order; removed with it.
@@ -80,7 +90,7 @@ impl TableSpool {
 
     /// One more table, after the others.
     pub fn push(&mut self, table: &ResourceReport) -> Result<(), SpoolError> {
-        let mut line = serde_json::to_vec(table).map_err(|source| SpoolError::Decode {
+        let mut line = serde_json::to_vec(table).map_err(|source| SpoolError::Encode {
             path: self.path.display().to_string(),
             index: self.offsets.len(),
             source,
@@ -90,6 +100,8 @@ impl TableSpool {
             return Err(self.io(std::io::Error::other("the spool was already finished")));
         };
         if let Err(e) = writer.write_all(&line) {
+            // Part of the line may be written: nothing more goes after it.
+            self.writer = None;
             return Err(self.io(e));
         }
         self.offsets.push(self.end);
@@ -160,23 +172,31 @@ impl<'a> Tables<'a> {
         }
     }
 
-    /// The tables at `at` (ascending), each run of neighbours read in one go.
+    /// The tables at `at` (ascending), each run of neighbours read in one go; one that is not
+    /// there is [`SpoolError::Missing`].
     pub fn pick(self, at: &'a [usize]) -> impl Iterator<Item = TableItem<'a>> + 'a {
         let mut run: Option<(usize, TableIter<'a>)> = None;
-        at.iter().filter_map(move |&i| {
-            match &mut run {
-                Some((next, _)) if *next == i => {}
-                _ => run = Some((i, self.starting_at(i))),
+        let len = self.len();
+        at.iter().map(move |&i| {
+            if !matches!(&run, Some((next, _)) if *next == i) {
+                run = Some((i, self.starting_at(i)));
             }
-            let (next, iter) = run.as_mut()?;
-            *next = i + 1;
-            iter.next()
+            let read = run.as_mut().and_then(|(next, iter)| {
+                *next = i + 1;
+                iter.next()
+            });
+            read.unwrap_or(Err(SpoolError::Missing { index: i, len }))
         })
     }
 
-    /// The table at `index`, read alone.
-    pub fn get(self, index: usize) -> Option<TableItem<'a>> {
-        self.starting_at(index).next()
+    /// The table at `index`, read alone; one that is not there is [`SpoolError::Missing`].
+    pub fn get(self, index: usize) -> TableItem<'a> {
+        self.starting_at(index)
+            .next()
+            .unwrap_or(Err(SpoolError::Missing {
+                index,
+                len: self.len(),
+            }))
     }
 }
 
@@ -320,6 +340,7 @@ impl MergedTables {
 
     /// The report: `frame`'s summary is the tables'.
     pub fn finish(mut self, mut frame: Report) -> Result<MergedReport, SpoolError> {
+        debug_assert_eq!(self.verdicts.len(), self.spool.len());
         self.spool.finish()?;
         frame.summary = self.summary;
         frame.resources = Vec::new();

@@ -99,7 +99,7 @@ async fn organisation(parts: &MemoryParts, accounts: usize, tables: usize) -> (R
 async fn the_merge_holds_a_window_of_parts_and_the_verdicts_never_every_table() {
     let policy = Policy::parse(include_str!("../../../infra/examples/policy.yaml")).unwrap();
     let parts = MemoryParts::default();
-    // 320 pieces of 10 tables: 3,200 tables, about 29 MB of tables.
+    // 320 pieces of 10 tables: 3,200 tables, about 40 MB of tables.
     let (run, bytes) = organisation(&parts, 80, 10).await;
     HEAP.reset_peak_memory();
     let merged = pieces::merge(&policy, &parts, &run, "sha256:test")

@@ -199,12 +199,16 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
 /// they fill), its tables read back a table at a time.
 fn published_in_turn(report: &MergedReport) {
     let tables = (report.tables(), report.verdicts.as_slice());
+    // The simulator's own disk: a spool that does not read back is a fault of the machine, not
+    // of the world simulated, and must not read as a smaller heap.
+    #[allow(clippy::expect_used)]
     let plan = compliance::findings::plan::plan_in(
         &report.frame,
         tables,
         None,
-        compliance::findings::plan::MAX_FULL_FINDINGS_PER_RUN,
-    );
+        compliance::findings::plan::Budget::default(),
+    )
+    .expect("the merge's spool reads back");
     let verdicts = compliance::Verdicts::new(report.frame.generated_at, report.verdicts.clone());
     for chunks in ReportFile::ALL
         .map(|f| render::chunks_in(&report.frame, report.tables(), f))
@@ -212,7 +216,9 @@ fn published_in_turn(report: &MergedReport) {
         .flatten()
     {
         let mut part = String::new();
-        for chunk in chunks.flatten() {
+        for chunk in chunks {
+            #[allow(clippy::expect_used)]
+            let chunk = chunk.expect("the merge's spool reads back");
             part.push_str(&chunk);
             if part.len() >= PART_BYTES {
                 part.clear();
@@ -321,11 +327,14 @@ impl Simulation {
         let at: Vec<_> = list.iter().map(PieceRef::location).collect();
         run.list_pages_floor = self.sim.world().list_floor(&at);
         run.part_bytes = store.written_bytes();
-        // Read whole only now, past the merge's measured heap: the caller compares it.
+        // Read whole only now, past the merge's measured heap: the caller compares it. A merge
+        // that failed, or a spool that does not read back, is a failure of the run.
         let report = report
             .map_err(|e| e.to_string())
             .and_then(|r| r.load().map_err(|e| e.to_string()))
-            .unwrap_or_else(|_| {
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the report's merge failed");
+                run.failures += 1;
                 compliance::evaluate(&self.policy, &Default::default(), now, policy_digest)
             });
         (report, run)

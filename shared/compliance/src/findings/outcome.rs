@@ -61,7 +61,7 @@ impl Outcome<'_> {
                     match site.mode {
                         Mode::Full => s.full_sites += 1,
                         Mode::Delta => s.delta_sites += 1,
-                        Mode::Deferred => s.deferred_sites += 1,
+                        Mode::Deferred | Mode::Overflow => s.deferred_sites += 1,
                     }
                 }
                 _ => s.failed_sites += 1,

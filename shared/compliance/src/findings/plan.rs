@@ -29,6 +29,28 @@ pub const REFRESH_DAYS: i64 = 30;
 /// Findings a run imports at most in full imports: 500 calls, a few minutes at Security Hub's 10
 /// calls a second per account and Region even in one account, beside the report's own work.
 pub const MAX_FULL_FINDINGS_PER_RUN: usize = 50_000;
+/// Changed tables' findings a run holds at most, as many as the full imports': the day most of an
+/// organisation breaks at once (its backups fail, a policy is edited) must not be the day the
+/// report runs out of memory. Sites past it are imported in full by the next runs.
+pub const MAX_CHANGED_FINDINGS_PER_RUN: usize = MAX_FULL_FINDINGS_PER_RUN;
+
+/// The findings a run holds and imports at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// In full imports.
+    pub full: usize,
+    /// Of changed tables.
+    pub changed: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            full: MAX_FULL_FINDINGS_PER_RUN,
+            changed: MAX_CHANGED_FINDINGS_PER_RUN,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -39,6 +61,9 @@ pub enum Mode {
     /// A full import that found no room in this run: the changed tables' findings now, the rest
     /// by the next runs, the longest waiting first.
     Deferred,
+    /// Its changed tables' findings found no room in this run: nothing now, and no full import
+    /// kept (its time and cursor are dropped), so the next runs import it in full.
+    Overflow,
 }
 
 /// The findings of one account and Region.
@@ -87,6 +112,10 @@ pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) 
     let verdicts: Vec<Verdict> = report.resources.iter().map(Verdict::of).collect();
     let tables = Tables::Listed(&report.resources);
     // A listed report's tables are read from memory: no error.
+    let budget = Budget {
+        full: budget,
+        ..Budget::default()
+    };
     plan_in(report, (tables, &verdicts), previous, budget).unwrap_or_default()
 }
 
@@ -98,11 +127,12 @@ pub fn plan_in(
     frame: &Report,
     (tables, verdicts): (Tables<'_>, &[Verdict]),
     previous: Option<&Verdicts>,
-    budget: usize,
+    budget: Budget,
 ) -> Result<Vec<Site>, SpoolError> {
     let now = frame.generated_at;
     let before = Verdicts::by_table(previous);
     let mut drafts: BTreeMap<String, Draft> = BTreeMap::new();
+    let mut changed_held = 0;
     for (i, v) in verdicts.iter().enumerate() {
         let key = site_key(&v.account, &v.region);
         let draft = drafts.entry(key.clone()).or_insert_with(|| {
@@ -115,18 +145,34 @@ pub fn plan_in(
         let differs = was.is_some_and(|w| w.status != v.status || w.failing != v.failing);
         // A new table is part of a full import (within its budget), else a change of its own.
         let changed = differs || (was.is_none() && draft.site.mode == Mode::Delta);
+        if draft.site.mode == Mode::Overflow {
+            continue;
+        }
         if changed {
-            let Some(r) = tables.get(i).transpose()? else {
-                continue;
-            };
+            let r = tables.get(i)?;
+            let held = draft.site.findings.len();
             changed_findings(&mut draft.site, &r, was.copied(), now);
+            changed_held += draft.site.findings.len() - held;
+            if changed_held > budget.changed {
+                changed_held -= draft.site.findings.len();
+                overflow(&mut draft.site);
+                draft.rest = Vec::new();
+            }
         } else if draft.site.mode == Mode::Full {
             draft.rest.push(i);
         }
     }
     archive_gone(frame, verdicts, previous, &mut drafts);
-    share_budget(drafts.values_mut().collect(), tables, budget, now)?;
+    share_budget(drafts.values_mut().collect(), tables, budget.full, now)?;
     Ok(drafts.into_values().map(|d| d.site).collect())
+}
+
+/// A site whose changes find no room: nothing imported now, in full by the next runs.
+fn overflow(site: &mut Site) {
+    site.mode = Mode::Overflow;
+    site.findings = Vec::new();
+    site.synced = None;
+    site.cursor = None;
 }
 
 /// A changed table's every finding, so a recovered control is PASSED; a control that failed
@@ -302,6 +348,7 @@ pub fn synced_after(
                 _ if !went_through(s) => None,
                 Mode::Full if s.completes => Some(now),
                 Mode::Full | Mode::Delta | Mode::Deferred => s.synced,
+                Mode::Overflow => None,
             };
             at.map(|t| (s.key(), t))
         })

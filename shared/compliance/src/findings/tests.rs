@@ -469,3 +469,50 @@ async fn security_hub_off_told_finding_by_finding_is_not_enabled_and_not_tried_a
     ));
     assert_eq!(hub.calls.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_day_when_everything_changes_holds_its_budget_and_the_rest_goes_in_full_next() {
+    let tables = |failing: bool, generated_at: &str| {
+        let failed = [(ControlId::RelayChainComplete, "the copy into dr is missing")];
+        let failed: &[_] = if failing { &failed } else { &[] };
+        let all = ["111111111111", "222222222222"]
+            .iter()
+            .flat_map(|a| (0..20).map(move |i| table(&format!("t{i:02}"), a, failed)))
+            .collect();
+        report(generated_at, all)
+    };
+    let before = tables(false, "2026-11-20T06:00:00Z");
+    let mut previous = Verdicts::of(&before);
+    for account in ["111111111111", "222222222222"] {
+        let key = site_key(account, "us-east-1");
+        previous.findings_synced.insert(key, before.generated_at);
+    }
+    // Every table breaks: 40 x 17 findings, with room for 400.
+    let now = tables(true, "2026-11-21T06:00:00Z");
+    let budget = plan::Budget {
+        full: 1_000,
+        changed: 400,
+    };
+    let verdicts = Verdicts::of(&now).tables;
+    let listed = crate::tables::Tables::Listed(&now.resources);
+    let sites = plan::plan_in(&now, (listed, &verdicts), Some(&previous), budget).unwrap();
+    let held: usize = sites.iter().map(|s| s.findings.len()).sum();
+    assert!(held <= 400, "{held}");
+    let [first, second] = sites.as_slice() else {
+        panic!("{sites:?}")
+    };
+    assert_eq!((first.mode, first.findings.len()), (Mode::Delta, 20 * 17));
+    assert_eq!((second.mode, second.findings.len()), (Mode::Overflow, 0));
+    // Its full import is no longer kept, so the next run imports it all.
+    let synced = plan::synced_after(&sites, |_| true, now.generated_at);
+    assert!(synced.contains_key(&first.key()));
+    assert!(!synced.contains_key(&second.key()));
+    assert!(plan::cursors_after(&sites, |_| true).is_empty());
+    let mut after = Verdicts::of(&now);
+    after.findings_synced = synced;
+    let next = tables(true, "2026-11-22T06:00:00Z");
+    let sites = plan_within(&next, Some(&after), 1_000);
+    let full = sites.iter().find(|s| s.key() == second.key()).unwrap();
+    assert_eq!((full.mode, full.findings.len()), (Mode::Full, 20 * 17));
+    assert!(full.completes);
+}

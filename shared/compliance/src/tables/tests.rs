@@ -69,7 +69,11 @@ fn spooled_tables_plan_the_same_findings_and_the_same_changes() {
     // A first run (every site in full, cut by a budget inside the second site), then a day
     // where some tables recovered and some broke.
     for budget in [10, 50, 1_000] {
-        let from_spool = plan::plan_in(&merged.frame, tables, None, budget).unwrap();
+        let full = plan::Budget {
+            full: budget,
+            ..Default::default()
+        };
+        let from_spool = plan::plan_in(&merged.frame, tables, None, full).unwrap();
         assert_eq!(
             from_spool,
             plan::plan_within(&whole, None, budget),
@@ -92,8 +96,9 @@ fn spooled_tables_plan_the_same_findings_and_the_same_changes() {
     assert_eq!(from_spool, changes(Some(&previous), &whole));
     // t04 recovered, t05 broke, t14 is new and non-compliant.
     assert_eq!(from_spool.len(), 3, "{from_spool:?}");
-    let planned = plan::plan_in(&merged.frame, tables, Some(&previous), 1_000).unwrap();
-    assert_eq!(planned, plan::plan_within(&whole, Some(&previous), 1_000));
+    let planned =
+        plan::plan_in(&merged.frame, tables, Some(&previous), Default::default()).unwrap();
+    assert_eq!(planned, plan::plan_within(&whole, Some(&previous), 50_000));
 }
 
 #[test]
@@ -109,8 +114,14 @@ fn picked_tables_are_read_where_they_are() {
             ["t03", "t04", "t05", "t09", "t10", "t59"]
         );
         assert_eq!(names(&[]), Vec::<String>::new());
-        assert_eq!(tables.get(0).unwrap().unwrap().name, "t00");
-        assert!(tables.get(60).is_none());
+        assert_eq!(tables.get(0).unwrap().name, "t00");
+        let missing = tables.get(60).unwrap_err();
+        assert!(
+            matches!(missing, SpoolError::Missing { index: 60, len: 60 }),
+            "{missing}"
+        );
+        let picked: Vec<_> = tables.pick(&[58, 59, 60]).collect();
+        assert!(picked[1].is_ok() && picked[2].is_err());
         assert_eq!(tables.starting_at(58).count(), 2);
         assert_eq!(tables.starting_at(61).count(), 0);
     }
@@ -136,7 +147,7 @@ fn a_spool_that_does_not_read_back_fails_the_rendering_once() {
         &merged.frame,
         (merged.tables(), &merged.verdicts),
         None,
-        1_000,
+        Default::default(),
     );
     assert!(planned.is_err());
 }
