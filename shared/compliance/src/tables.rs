@@ -266,39 +266,19 @@ fn read_line(
 }
 
 /// A report as the merge holds it: everything but its tables (the summary, the gaps, the cost),
-/// each table's verdict (a few hundred bytes a table), and the tables themselves in a spool, or
-/// in memory for a report made whole.
+/// each table's verdict (a few hundred bytes a table), and the tables themselves in a spool.
 #[derive(Debug)]
 pub struct MergedReport {
     /// The report with no tables of its own.
     pub frame: Report,
     /// Each table's verdict, in the report's order.
     pub verdicts: Vec<Verdict>,
-    held: Held,
-}
-
-#[derive(Debug)]
-enum Held {
-    Listed(Vec<ResourceReport>),
-    Spooled(TableSpool),
+    spool: TableSpool,
 }
 
 impl MergedReport {
-    /// A report made whole, its tables kept in memory.
-    pub fn whole(mut report: Report) -> Self {
-        let listed = std::mem::take(&mut report.resources);
-        Self {
-            verdicts: listed.iter().map(Verdict::of).collect(),
-            frame: report,
-            held: Held::Listed(listed),
-        }
-    }
-
     pub fn tables(&self) -> Tables<'_> {
-        match &self.held {
-            Held::Listed(list) => Tables::Listed(list),
-            Held::Spooled(spool) => Tables::Spooled(spool),
-        }
+        Tables::Spooled(&self.spool)
     }
 
     /// The whole report, its tables read back: for a caller that holds it anyway (the CLI,
@@ -347,7 +327,7 @@ impl MergedTables {
         Ok(MergedReport {
             frame,
             verdicts: self.verdicts,
-            held: Held::Spooled(self.spool),
+            spool: self.spool,
         })
     }
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::findings::plan;
 use crate::fixtures::{report, table};
-use crate::{changes, changes_in, render, ControlId, ReportFile, Verdicts};
+use crate::{change_events, changes, changes_in, render, ControlId, ReportFile, Verdicts};
 
 /// Sixty tables over three accounts, every fifth failing one control and every seventh two.
 fn sixty() -> Report {
@@ -37,6 +37,47 @@ fn spooled(whole: &Report) -> MergedReport {
 
 fn joined(chunks: impl Iterator<Item = render::Chunk>) -> Result<String, render::RenderError> {
     chunks.collect()
+}
+
+/// Reports of other shapes: none, none failing, more failing than the page opens.
+fn others() -> Vec<Report> {
+    let at = "2026-12-03T06:00:00Z";
+    let failing = [(ControlId::RelayCopyTags, "1 copy untagged")];
+    vec![
+        report(at, Vec::new()),
+        report(
+            at,
+            (0..5)
+                .map(|i| table(&format!("ok{i}"), "111111111111", &[]))
+                .collect(),
+        ),
+        report(
+            at,
+            (0..40)
+                .map(|i| table(&format!("bad{i:02}"), "111111111111", &failing))
+                .collect(),
+        ),
+    ]
+}
+
+#[test]
+fn spooled_tables_render_as_listed_ones_whatever_the_report() {
+    for whole in others() {
+        let merged = spooled(&whole);
+        assert_eq!(merged.load().unwrap(), whole);
+        for file in ReportFile::ALL {
+            let Some(from_spool) = render::chunks_in(&merged.frame, merged.tables(), file) else {
+                continue;
+            };
+            let from_report = render::chunks(&whole, file).unwrap();
+            let text = joined(from_spool).unwrap();
+            assert_eq!(text, joined(from_report).unwrap(), "{file:?}");
+            if file == ReportFile::Json {
+                let back: Report = serde_json::from_str(&text).unwrap();
+                assert_eq!(back, whole);
+            }
+        }
+    }
 }
 
 #[test]
@@ -99,6 +140,27 @@ fn spooled_tables_plan_the_same_findings_and_the_same_changes() {
     let planned =
         plan::plan_in(&merged.frame, tables, Some(&previous), Default::default()).unwrap();
     assert_eq!(planned, plan::plan_within(&whole, Some(&previous), 50_000));
+    // A table that left the report since: a change of its own, and an event.
+    let mut gone = previous.clone();
+    gone.tables.push(Verdict::of(&table(
+        "dropped",
+        "111111111111",
+        &[(ControlId::RelayCopyTags, "1 copy untagged")],
+    )));
+    let changed = changes_in(Some(&gone), merged.tables(), &merged.verdicts).unwrap();
+    assert_eq!(changed, changes(Some(&gone), &whole));
+    let at = (
+        merged.frame.generated_at,
+        merged.tables(),
+        merged.verdicts.as_slice(),
+    );
+    let events = change_events::change_events_in(&changed, Some(&gone), at, "k").unwrap();
+    assert_eq!(
+        events,
+        change_events::change_events(&changed, Some(&gone), &whole, "k")
+    );
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().any(|e| e.gone && e.controls.len() == 1));
 }
 
 #[test]
