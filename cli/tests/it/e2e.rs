@@ -198,6 +198,11 @@ fn start_function_with(
         .env("EXECUTOR_ROLE_NAME", "backup-relay-executor")
         .env("HOME_ACCOUNT_ID", HOME)
         .env("COPY_ROLE_NAME", "backup-relay-copy")
+        // This test asks every chain to complete. At the default 3 attempts, a hop whose copy
+        // job fails three times (fail=0.1: about one run in fifty, more often as load changes
+        // the emulator's draws) is given up on and alerted through moto's SNS, as designed and
+        // tested elsewhere, and the chain stays incomplete.
+        .env("MAX_ATTEMPTS", "20")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -340,11 +345,8 @@ async fn the_real_functions_complete_every_chain_through_the_emulator_and_moto()
         ),
     ];
 
-    // Two days of backups, then until every chain is complete (about a real minute). The
-    // emulator's clock runs at its speed whatever the machine's load, while the functions slow
-    // down under it: on a busy 2-core machine a lost event's copy waited for a later hourly
-    // reconcile past 150 s. The loop ends as soon as every chain is complete, so the room
-    // costs a passing run nothing.
+    // Two days of backups, then until every chain is complete (about a real minute; the loop
+    // ends as soon as it is, so the room left for a loaded machine costs a passing run nothing).
     let started = Instant::now();
     let start = summary(&endpoint).await["now"]
         .as_str()
