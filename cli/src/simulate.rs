@@ -136,6 +136,10 @@ impl SimArgs {
             Some(w) => Simulation::with_world(p, &WorldFile { faults: None, ..w }, options),
             None => Simulation::new(p, options),
         };
+        // Said, not refused: the run is still a run of the world, with fewer points held.
+        for short in &simulation.held_short {
+            eprintln!("{}", short.warning());
+        }
         Ok(Prepared {
             simulation,
             policy_text,

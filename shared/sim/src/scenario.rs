@@ -35,6 +35,7 @@ pub use invocations::{Invocations, Passes};
 use invocations::{RECONCILER_BUDGET, RECONCILER_TIMEOUT, ROUTER_TIMEOUT};
 use membership::Members;
 pub(crate) use organisation::BackupQueue;
+pub use organisation::HeldShort;
 use organisation::{
     add_member_vault, hold_points, plans_for, tables_of, world_from_spec, BackupPlan,
 };
@@ -120,6 +121,8 @@ pub struct Simulation {
     /// Every function invocation, in the time its calls took (the scale model).
     pub invocations: Invocations,
     pub passes: Passes,
+    /// Vaults holding fewer of the world file's `held_points` than it asked.
+    pub held_short: Vec<HeldShort>,
 }
 
 impl Simulation {
@@ -164,9 +167,10 @@ impl Simulation {
         }
         // Tables exist before their account joins; its backup plan starts when it does.
         world.set_tables(tables_of(spec, &members.policy_on(None), options.tables));
-        if let Some(spec) = spec {
-            hold_points(&mut world, &policy, spec);
-        }
+        let held_short = match spec {
+            Some(spec) => hold_points(&mut world, &policy, spec),
+            None => Vec::new(),
+        };
         let plans = plans_for(&policy, spec, &options);
         world.backup_plans = plans.iter().enumerate().map(|(i, p)| p.facts(i)).collect();
         Self {
@@ -183,6 +187,7 @@ impl Simulation {
             reconcile_reports: Vec::new(),
             invocations: Invocations::default(),
             passes: Passes::default(),
+            held_short,
         }
     }
 

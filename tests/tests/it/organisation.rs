@@ -323,6 +323,7 @@ fn held_copies_in_a_fan_in_vault_name_their_tables_own_member_as_source() {
         .filter(|rp| &rp.vault == central)
         .collect();
     assert_eq!(held.len(), 40);
+    assert!(sim.held_short.is_empty(), "{:?}", sim.held_short);
     for rp in held {
         let account = rp.resource_arn.split(':').nth(4).unwrap();
         let member = format!("arn:aws:backup:us-east-1:{account}:backup-vault:primary");
@@ -338,6 +339,37 @@ fn held_copies_in_a_fan_in_vault_name_their_tables_own_member_as_source() {
             .and_then(|t| t.get("backup-relay:route"));
         let wanted = format!("primary.{account}/us-east-1 to central");
         assert_eq!(route, Some(&wanted));
+    }
+}
+
+/// Held points past what a vault's retention keeps are not made, and the world says so: the
+/// run is of fewer points than asked, never silently.
+#[test]
+fn held_points_past_the_retention_are_said_not_made() {
+    let p = policy();
+    let text = relay_tests::two_member_world(4, "vaults:\n  local-dr: { held_points: 5000 }\n");
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let sim = Simulation::with_world(p.clone(), &world, options(1, 1, 7, Faults::none()));
+    // Each account's local DR vault keeps 14 days of its two tables' copies.
+    assert_eq!(sim.held_short.len(), 2, "{:?}", sim.held_short);
+    let in_local_dr = sim
+        .sim
+        .world()
+        .recovery_points
+        .values()
+        .filter(|rp| rp.vault.name == "local-dr")
+        .count();
+    let made: usize = sim.held_short.iter().map(|s| s.made as usize).sum();
+    assert_eq!(made, in_local_dr);
+    for short in &sim.held_short {
+        assert!(short.vault.starts_with("local-dr"), "{short:?}");
+        assert_eq!((short.asked, short.tables), (5000, 2));
+        assert!(short.made > 0 && short.made <= 2 * 14, "{short:?}");
+        let warning = short.warning();
+        assert!(
+            warning.contains("retention keeps no older copies"),
+            "{warning}"
+        );
     }
 }
 

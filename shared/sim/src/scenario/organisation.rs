@@ -279,7 +279,8 @@ fn apply_vault_spec(world: &mut World, v: &Vault, spec: &WorldFile) {
 /// and carry the tags the product would have put on them, their originals long expired. In a
 /// vault no route reaches they are a plan's own backups, of the tables of the vault's own account
 /// and Region (a plan backs up nothing else).
-pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) {
+pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) -> Vec<HeldShort> {
+    let mut short = Vec::new();
     let mut held_in = HeldIn::new(policy);
     // Originals first: a held copy of a day whose original is held too carries its lineage.
     let (roots, copies): (Vec<&Vault>, Vec<&Vault>) = policy
@@ -293,6 +294,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
         }
         let tables = held_in.tables(world, v);
         if tables.is_empty() {
+            short.push(HeldShort::of(v, held, 0, 0));
             continue;
         }
         let lifecycle = v
@@ -302,6 +304,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
             .unwrap_or_default();
         let start = world.now;
         let mut oldest = start;
+        let mut made = 0;
         for i in 0..held as usize {
             let days = 1 + i64::try_from(i / tables.len()).unwrap_or(i64::MAX);
             let Some(created) = start.checked_sub_signed(Duration::days(days)) else {
@@ -334,10 +337,54 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
                 }
                 None => world.insert_point(point),
             }
+            made += 1;
+        }
+        if made < held {
+            short.push(HeldShort::of(v, held, made, tables.len()));
         }
         if let Some(vault) = world.vaults.get_mut(&v.arn) {
             vault.created = vault.created.min(oldest);
         }
+    }
+    short
+}
+
+/// A vault holding fewer of a world file's `held_points` than asked: no table of the world can
+/// be in it, or its retention keeps no older copies of its tables' days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldShort {
+    pub vault: String,
+    pub asked: u32,
+    pub made: u32,
+    /// The tables the held points are spread over (none: no table reaches the vault).
+    pub tables: usize,
+}
+
+impl HeldShort {
+    fn of(v: &Vault, asked: u32, made: u32, tables: usize) -> Self {
+        Self {
+            vault: v.alias.clone(),
+            asked,
+            made,
+            tables,
+        }
+    }
+
+    /// The warning a person reads.
+    pub fn warning(&self) -> String {
+        let why = if self.tables == 0 {
+            "no table of the world is backed up or copied into it".to_string()
+        } else {
+            let tables = match self.tables {
+                1 => "its table's days".to_string(),
+                n => format!("its {n} tables' days"),
+            };
+            format!("its retention keeps no older copies of {tables}")
+        };
+        format!(
+            "world: vault '{}' holds {} of the {} held_points asked: {why}",
+            self.vault, self.made, self.asked
+        )
     }
 }
 
