@@ -197,18 +197,17 @@ impl<S: PartStore> PartStore for TimedParts<'_, S> {
 /// first run's: every site in full, as far as the run's budget goes), the verdicts written, and
 /// each rendering written in pieces as the function writes them (parts of `PART_BYTES` sent as
 /// they fill), its tables read back a table at a time.
-fn published_in_turn(report: &MergedReport) {
+/// A spool that does not read back is an error of the run (the simulator's own disk), never a
+/// smaller heap.
+fn published_in_turn(report: &MergedReport) -> Result<(), String> {
     let tables = (report.tables(), report.verdicts.as_slice());
-    // The simulator's own disk: a spool that does not read back is a fault of the machine, not
-    // of the world simulated, and must not read as a smaller heap.
-    #[allow(clippy::expect_used)]
     let plan = compliance::findings::plan::plan_in(
         &report.frame,
         tables,
         None,
         compliance::findings::plan::Budget::default(),
     )
-    .expect("the merge's spool reads back");
+    .map_err(|e| e.to_string())?;
     let verdicts = compliance::Verdicts::new(report.frame.generated_at, report.verdicts.clone());
     for chunks in ReportFile::ALL
         .map(|f| render::chunks_in(&report.frame, report.tables(), f))
@@ -217,15 +216,14 @@ fn published_in_turn(report: &MergedReport) {
     {
         let mut part = String::new();
         for chunk in chunks {
-            #[allow(clippy::expect_used)]
-            let chunk = chunk.expect("the merge's spool reads back");
-            part.push_str(&chunk);
+            part.push_str(&chunk.map_err(|e| e.to_string())?);
             if part.len() >= PART_BYTES {
                 part.clear();
             }
         }
     }
     drop((plan, verdicts));
+    Ok(())
 }
 
 /// Invocations laid out on `workers` free from `from`: when the last one ends.
@@ -314,9 +312,11 @@ impl Simulation {
         let mapped = makespan(inventoried, &took, options.concurrency);
         run.evaluation_rate_floor = self.take_rate_tally();
         let merge = async {
-            let report = pieces::merge(&self.policy, &store, &started.run, policy_digest).await?;
-            published_in_turn(&report);
-            Ok::<_, pieces::PieceError>(report)
+            let report = pieces::merge(&self.policy, &store, &started.run, policy_digest)
+                .await
+                .map_err(|e| e.to_string())?;
+            published_in_turn(&report)?;
+            Ok::<_, String>(report)
         };
         store.take_read();
         let (report, t, heap) = self.timed(&mut run, options.heap, merge).await;
@@ -330,7 +330,6 @@ impl Simulation {
         // Read whole only now, past the merge's measured heap: the caller compares it. A merge
         // that failed, or a spool that does not read back, is a failure of the run.
         let report = report
-            .map_err(|e| e.to_string())
             .and_then(|r| r.load().map_err(|e| e.to_string()))
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the report's merge failed");
