@@ -61,7 +61,7 @@ pub fn change_events(
     report: &Report,
     report_key: &str,
 ) -> Vec<ChangeDetail> {
-    let verdicts: Vec<Verdict> = report.resources.iter().map(Verdict::of).collect();
+    let verdicts = Verdicts::of(report).tables;
     let tables = Tables::Listed(&report.resources);
     // A listed report's tables are read from memory: no error.
     change_events_in(

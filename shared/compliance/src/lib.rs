@@ -324,7 +324,7 @@ pub struct Change {
 /// a non-compliant table whose failing controls changed is one too (a second breakage must not
 /// hide behind the first); a table that left the report is one (it may be unreadable now).
 pub fn changes(previous: Option<&Verdicts>, current: &Report) -> Vec<Change> {
-    let verdicts: Vec<Verdict> = current.resources.iter().map(Verdict::of).collect();
+    let verdicts = Verdicts::of(current).tables;
     // A listed report's tables are read from memory: no error.
     changes_in(
         previous,

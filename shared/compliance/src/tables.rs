@@ -297,7 +297,7 @@ impl MergedReport {
 /// The merge's tables as they come: each counted in the summary, its verdict kept, and the
 /// table itself spooled.
 pub struct MergedTables {
-    pub summary: ReportSummary,
+    summary: ReportSummary,
     verdicts: Vec<Verdict>,
     spool: TableSpool,
 }

@@ -109,7 +109,7 @@ pub fn plan(report: &Report, previous: Option<&Verdicts>) -> Vec<Site> {
 
 /// [`plan`] with full imports of at most `budget` findings.
 pub fn plan_within(report: &Report, previous: Option<&Verdicts>, budget: usize) -> Vec<Site> {
-    let verdicts: Vec<Verdict> = report.resources.iter().map(Verdict::of).collect();
+    let verdicts = Verdicts::of(report).tables;
     let tables = Tables::Listed(&report.resources);
     // A listed report's tables are read from memory: no error.
     let budget = Budget {
