@@ -201,21 +201,28 @@ pub fn findings_chunks_in(
         .chain(std::iter::once(Ok("]".to_string())))
 }
 
+/// A rendering in pieces, in order.
+pub type Chunks<'a> = Box<dyn Iterator<Item = Chunk> + Send + 'a>;
+
 /// A rendering of the report in pieces; `None` for the verdicts, which are not a rendering of
 /// the report alone (they keep how the findings' import went) and are written whole.
-pub fn chunks(
-    report: &Report,
-    file: crate::ReportFile,
-) -> Option<Box<dyn Iterator<Item = Chunk> + Send + '_>> {
-    chunks_in(report, Tables::Listed(&report.resources), file)
+pub fn chunks(report: &Report, file: crate::ReportFile) -> Option<Chunks<'_>> {
+    let non_compliant =
+        crate::tables::positions_of_non_compliant(report.resources.iter().map(|r| r.status));
+    chunks_in(
+        report,
+        (Tables::Listed(&report.resources), non_compliant),
+        file,
+    )
 }
 
-/// [`chunks`] of `frame` (a report whose own tables are not read) with `tables`.
+/// [`chunks`] of `frame` (a report whose own tables are not read) with `tables` and the
+/// positions of its non-compliant ones (from the verdicts: the HTML's cards read only those).
 pub fn chunks_in<'a>(
     frame: &'a Report,
-    tables: Tables<'a>,
+    (tables, non_compliant): (Tables<'a>, Vec<usize>),
     file: crate::ReportFile,
-) -> Option<Box<dyn Iterator<Item = Chunk> + Send + 'a>> {
+) -> Option<Chunks<'a>> {
     use crate::ReportFile;
     Some(match file {
         ReportFile::Json => match json_chunks_in(frame, tables) {
@@ -223,7 +230,7 @@ pub fn chunks_in<'a>(
             Err(e) => Box::new(std::iter::once(Err(e.into()))),
         },
         ReportFile::Csv => Box::new(csv_chunks_in(frame.generated_at, tables)),
-        ReportFile::Html => Box::new(html::chunks_in(frame, tables)),
+        ReportFile::Html => Box::new(html::chunks_in(frame, tables, non_compliant)),
         ReportFile::Findings => Box::new(findings_chunks_in(frame.generated_at, tables)),
         ReportFile::Verdicts => return None,
     })

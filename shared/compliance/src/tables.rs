@@ -8,8 +8,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
+use crate::render;
 use crate::scratch::SpillDir;
-use crate::{Report, ReportSummary, ResourceReport, Verdict};
+use crate::{Report, ReportSummary, ResourceReport, Status, Verdict};
 
 /// Why the spool could not be written or read back.
 #[derive(Debug, thiserror::Error)]
@@ -174,10 +175,14 @@ impl<'a> Tables<'a> {
 
     /// The tables at `at` (ascending), each run of neighbours read in one go; one that is not
     /// there is [`SpoolError::Missing`].
-    pub fn pick(self, at: &'a [usize]) -> impl Iterator<Item = TableItem<'a>> + 'a {
+    pub fn pick<I>(self, at: I) -> impl Iterator<Item = TableItem<'a>> + 'a
+    where
+        I: IntoIterator<Item = usize>,
+        I::IntoIter: 'a,
+    {
         let mut run: Option<(usize, TableIter<'a>)> = None;
         let len = self.len();
-        at.iter().map(move |&i| {
+        at.into_iter().map(move |i| {
             if !matches!(&run, Some((next, _)) if *next == i) {
                 run = Some((i, self.starting_at(i)));
             }
@@ -281,6 +286,13 @@ impl MergedReport {
         Tables::Spooled(&self.spool)
     }
 
+    /// A rendering of the report in pieces, its tables read from the spool ([`render::chunks`]).
+    pub fn chunks(&self, file: crate::ReportFile) -> Option<render::Chunks<'_>> {
+        // The verdicts say which tables are non-compliant: the HTML's cards read only those.
+        let non_compliant = positions_of_non_compliant(self.verdicts.iter().map(|v| v.status));
+        render::chunks_in(&self.frame, (self.tables(), non_compliant), file)
+    }
+
     /// The whole report, its tables read back: for a caller that holds it anyway (the CLI,
     /// the simulator, tests), never the function.
     pub fn load(&self) -> Result<Report, SpoolError> {
@@ -330,6 +342,15 @@ impl MergedTables {
             spool: self.spool,
         })
     }
+}
+
+/// The positions of the non-compliant statuses, in order.
+pub fn positions_of_non_compliant(statuses: impl Iterator<Item = Status>) -> Vec<usize> {
+    statuses
+        .enumerate()
+        .filter(|(_, s)| *s == Status::NonCompliant)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]

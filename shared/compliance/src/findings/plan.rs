@@ -314,7 +314,7 @@ fn share_budget(
         let changed = std::mem::take(&mut d.site.findings);
         let rest = std::mem::take(&mut d.rest);
         let mut all: Vec<Finding> = changed.clone();
-        for r in tables.pick(&rest) {
+        for r in tables.pick(rest.iter().copied()) {
             let r = r?;
             all.extend(table_findings(&r, now));
         }

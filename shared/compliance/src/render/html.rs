@@ -10,12 +10,9 @@
 
 use std::fmt::{self, Display, Write as _};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 
-use super::super::tables::Tables;
+use super::super::tables::{positions_of_non_compliant, Tables};
 use super::super::{
     ControlCounts, ControlId, ControlResult, Evidence, Report, ResourceReport, Status,
 };
@@ -31,7 +28,9 @@ pub fn html(report: &Report) -> String {
     // One buffer, sized for the usual row, so 10,000 tables stay one linear pass.
     let mut out = String::with_capacity(16 * 1024 + report.resources.len() * 512);
     // A report's own tables are read from memory: no error.
-    for chunk in chunks_in(report, Tables::Listed(&report.resources)).flatten() {
+    let non_compliant = positions_of_non_compliant(report.resources.iter().map(|r| r.status));
+    let tables = Tables::Listed(&report.resources);
+    for chunk in chunks_in(report, tables, non_compliant).flatten() {
         out.push_str(&chunk);
     }
     out
@@ -47,29 +46,28 @@ fn piece(write: impl FnOnce(&mut String) -> fmt::Result) -> String {
 /// The page in pieces, in order: everything above the tables, each non-compliant table's card,
 /// the list's head, each table's row, the rest. Joined, they are [`html`]: the merge writes them
 /// as they come and never holds the page. `frame` gives everything but the tables (its own are
-/// not read); the tables are read twice, for the cards and for the rows.
+/// not read); the non-compliant tables (at `non_compliant`) are read for their cards, then every
+/// table for its row.
 pub(super) fn chunks_in<'a>(
     frame: &'a Report,
     tables: Tables<'a>,
+    non_compliant: Vec<usize>,
 ) -> impl Iterator<Item = Chunk> + 'a {
-    // Cards shown, for the section's head, its folding and its end.
-    let shown = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&shown);
-    let cards = tables.iter().enumerate().filter_map(move |(i, r)| {
-        let r = match r {
-            Ok(r) if r.status != Status::NonCompliant => return None,
-            Ok(r) => r,
-            Err(e) => return Some(Err(e.into())),
-        };
-        let before = counted.fetch_add(1, Ordering::Relaxed);
-        let (first, open) = (before == 0, before < OPEN_CARDS);
-        Some(Ok(piece(|out| {
-            if first {
-                failing_head(out, frame)?;
-            }
-            card(out, i, &r, open)
-        })))
-    });
+    let any_failing = !non_compliant.is_empty();
+    let cards = tables
+        .pick(non_compliant.clone())
+        .zip(non_compliant)
+        .enumerate()
+        .map(move |(before, (r, i))| {
+            let r = r?;
+            let (first, open) = (before == 0, before < OPEN_CARDS);
+            Ok(piece(|out| {
+                if first {
+                    failing_head(out, frame)?;
+                }
+                card(out, i, &r, open)
+            }))
+        });
     let rows = tables.iter().enumerate().map(|(i, r)| {
         let r = r?;
         Ok(piece(|out| table_row(out, i, &r)))
@@ -78,7 +76,6 @@ pub(super) fn chunks_in<'a>(
     std::iter::once(Ok(piece(|out| above_tables(out, frame))))
         .chain(cards)
         .chain(std::iter::once(()).map(move |()| {
-            let any_failing = shown.load(Ordering::Relaxed) > 0;
             Ok(piece(|out| {
                 if any_failing {
                     out.push_str("</section>\n");

@@ -66,7 +66,7 @@ fn spooled_tables_render_as_listed_ones_whatever_the_report() {
         let merged = spooled(&whole);
         assert_eq!(merged.load().unwrap(), whole);
         for file in ReportFile::ALL {
-            let Some(from_spool) = render::chunks_in(&merged.frame, merged.tables(), file) else {
+            let Some(from_spool) = merged.chunks(file) else {
                 continue;
             };
             let from_report = render::chunks(&whole, file).unwrap();
@@ -89,7 +89,7 @@ fn spooled_tables_read_back_as_the_report_and_render_the_same_files() {
     assert_eq!(merged.verdicts, Verdicts::of(&whole).tables);
     assert_eq!(merged.load().unwrap(), whole);
     for file in ReportFile::ALL {
-        let Some(from_spool) = render::chunks_in(&merged.frame, merged.tables(), file) else {
+        let Some(from_spool) = merged.chunks(file) else {
             assert_eq!(file, ReportFile::Verdicts);
             continue;
         };
@@ -169,7 +169,10 @@ fn picked_tables_are_read_where_they_are() {
     let merged = spooled(&whole);
     for tables in [Tables::Listed(&whole.resources), merged.tables()] {
         let names = |at: &[usize]| -> Vec<String> {
-            tables.pick(at).map(|r| r.unwrap().name.clone()).collect()
+            tables
+                .pick(at.iter().copied())
+                .map(|r| r.unwrap().name.clone())
+                .collect()
         };
         assert_eq!(
             names(&[3, 4, 5, 9, 10, 59]),
@@ -182,7 +185,7 @@ fn picked_tables_are_read_where_they_are() {
             matches!(missing, SpoolError::Missing { index: 60, len: 60 }),
             "{missing}"
         );
-        let picked: Vec<_> = tables.pick(&[58, 59, 60]).collect();
+        let picked: Vec<_> = tables.pick([58, 59, 60]).collect();
         assert!(picked[1].is_ok() && picked[2].is_err());
         assert_eq!(tables.starting_at(58).count(), 2);
         assert_eq!(tables.starting_at(61).count(), 0);
@@ -202,7 +205,7 @@ fn a_spool_that_does_not_read_back_fails_the_rendering_once() {
     assert!(read.last().unwrap().is_err());
     assert!(read[..read.len() - 1].iter().all(Result::is_ok));
     assert!(merged.load().is_err());
-    let chunks = render::chunks_in(&merged.frame, merged.tables(), ReportFile::Json).unwrap();
+    let chunks = merged.chunks(ReportFile::Json).unwrap();
     let err = joined(chunks).unwrap_err();
     assert!(err.to_string().contains("does not read back"), "{err}");
     let planned = plan::plan_in(
