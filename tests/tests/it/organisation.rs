@@ -220,6 +220,12 @@ vaults:
         .map(|a| a.subject.as_str())
         .filter(|s| s.contains("central"))
         .collect();
+    for a in &w.alerts {
+        eprintln!(
+            "ALERT {} | {:?} {:?} {:?}",
+            a.subject, a.account, a.route, a.hop
+        );
+    }
     // The reconciler's: one for the vault, not one per member route (six here).
     let reconciler = about_central
         .iter()

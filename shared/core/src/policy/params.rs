@@ -262,7 +262,7 @@ fn parse_scope_section(node: &Node, errors: &mut Errors) -> ReportScope {
                 _ => None,
             };
             let field = Some(*n);
-            super::sets::parse_regions(field, partition.unwrap_or("aws"), loc, errors)
+            super::sets::parse_regions(field, Some(partition.unwrap_or("aws")), loc, errors)
         }
     };
     ReportScope { accounts, regions }

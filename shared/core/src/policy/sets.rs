@@ -5,6 +5,7 @@
 
 use super::validate::*;
 use super::*;
+use std::collections::HashMap;
 
 /// Which accounts a set (or the report's scope) covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +316,13 @@ pub(super) fn parse_set(
         );
     }
     let name = f.get("name").and_then(|n| text(n, loc, "name", errors));
+    if !f.contains_key("name") {
+        errors.add(
+            loc,
+            "name",
+            "required: the vault's name in each member account",
+        );
+    }
     if let Some(name) = name.filter(|n| !crate::arn::is_vault_name(n)) {
         errors.add(
             loc,
@@ -322,18 +330,20 @@ pub(super) fn parse_set(
             format!("invalid vault name '{name}' (2-50 of a-z A-Z 0-9 - _)"),
         );
     }
+    // `None`: a partition that is not one. The rest is read all the same (every error at
+    // once), its Regions checked alone, not against a partition.
     let partition = match f.get("partition") {
-        None => "aws".to_string(),
+        None => Some("aws".to_string()),
         Some(n) => match text(n, loc, "partition", errors) {
-            Some(p) if is_known_partition(p) => p.to_string(),
+            Some(p) if is_known_partition(p) => Some(p.to_string()),
             Some(p) => {
                 errors.add(loc, "partition", unknown_partition(p));
-                return (None, None);
+                None
             }
-            None => return (None, None),
+            None => None,
         },
     };
-    let regions = parse_regions(f.get("regions").copied(), &partition, loc, errors);
+    let regions = parse_regions(f.get("regions").copied(), partition.as_deref(), loc, errors);
     let accounts = match f.get("accounts") {
         None => {
             errors.add(
@@ -360,7 +370,8 @@ pub(super) fn parse_set(
             );
         }
     }
-    let Some(name) = name.filter(|n| crate::arn::is_vault_name(n)) else {
+    let (Some(name), Some(partition)) = (name.filter(|n| crate::arn::is_vault_name(n)), partition)
+    else {
         return (None, None);
     };
     let arn = regions.first().map(|region| VaultArn {
@@ -502,9 +513,11 @@ pub fn is_ou_id(id: &str) -> bool {
 }
 
 /// A non-empty list of Regions of `partition`, each once.
+/// A set's (or a scope's) Regions, each checked against `partition` (`None`: alone, the
+/// partition being in error itself).
 pub(crate) fn parse_regions(
     node: Option<&Node>,
-    partition: &str,
+    partition: Option<&str>,
     loc: &str,
     errors: &mut Errors,
 ) -> Vec<String> {
@@ -528,7 +541,11 @@ pub(crate) fn parse_regions(
         let Some(region) = text(item, loc, "regions", errors) else {
             continue;
         };
-        if let Some(problem) = vaults::region_problem_in(region, partition) {
+        let problem = match partition {
+            Some(partition) => vaults::region_problem_in(region, partition),
+            None => crate::regions::region_problem(region),
+        };
+        if let Some(problem) = problem {
             errors.add(loc, "regions", problem);
         } else if out.iter().any(|r| r == region) {
             errors.add(loc, "regions", format!("'{region}' given more than once"));
@@ -596,6 +613,98 @@ pub(super) fn check_own_members(
     }
 }
 
+/// Two sets that name one vault in one Region for an account both certainly cover: the member
+/// vault is the first set's, and the second's routes would copy nothing from it, silently.
+/// Refused, once a pair. Linear in the accounts and OUs listed (a policy of thousands of sets
+/// stays fast). Overlaps only Organizations can show (an OU nested in another, an OU's accounts
+/// in a list or in the organisation) are left to the expansion: the first set keeps the member.
+pub(super) fn check_overlapping_sets<'a>(
+    sets: impl Iterator<Item = (&'a str, &'a SetDraft)>,
+    errors: &mut Errors,
+) {
+    #[derive(Default)]
+    struct Claims<'a> {
+        organization: Option<(&'a str, &'a BTreeSet<String>)>,
+        ous: HashMap<&'a str, &'a str>,
+        accounts: BTreeMap<&'a str, &'a str>,
+    }
+    let mut claims: HashMap<(&str, &str, &str), Claims> = HashMap::new();
+    let mut said: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut overlap = |first: &'a str,
+                       second: &'a str,
+                       set: &SetDraft,
+                       region: &str,
+                       whom: &str| {
+        if said.insert((first, second)) {
+            errors.add(
+                &format!("vault '{second}'"),
+                "name",
+                format!("set '{first}' names vault '{}' in {region} for {whom} too: a member vault belongs to one set, and this set's routes would copy nothing from it; exclude the accounts from one of them (exclude_accounts)", set.name),
+            );
+        }
+    };
+    for (alias, set) in sets {
+        let Some(scope) = &set.accounts else { continue };
+        for region in &set.regions {
+            let key = (set.name.as_str(), set.partition.as_str(), region.as_str());
+            let c = claims.entry(key).or_default();
+            match scope {
+                AccountScope::Organization => {
+                    if let Some((first, _)) = c.organization {
+                        overlap(
+                            first,
+                            alias,
+                            set,
+                            region,
+                            "every account of the organisation",
+                        );
+                        continue;
+                    }
+                    let listed = c
+                        .accounts
+                        .iter()
+                        .find(|(a, _)| !set.exclude_accounts.contains(**a));
+                    if let Some((account, first)) = listed {
+                        overlap(first, alias, set, region, &format!("account {account}"));
+                    }
+                    c.organization = Some((alias, &set.exclude_accounts));
+                }
+                AccountScope::OrganizationalUnits(ous) => {
+                    for ou in ous {
+                        match c.ous.get(ou.as_str()) {
+                            Some(first) => overlap(first, alias, set, region, &format!("OU {ou}")),
+                            None => {
+                                c.ous.insert(ou, alias);
+                            }
+                        }
+                    }
+                }
+                AccountScope::Accounts(listed) => {
+                    for account in listed.iter().filter(|a| !set.exclude_accounts.contains(*a)) {
+                        let by_organization = c
+                            .organization
+                            .filter(|(_, excluded)| !excluded.contains(account))
+                            .map(|(first, _)| first);
+                        match c
+                            .accounts
+                            .get(account.as_str())
+                            .copied()
+                            .or(by_organization)
+                        {
+                            Some(first) => {
+                                overlap(first, alias, set, region, &format!("account {account}"))
+                            }
+                            None => {
+                                c.accounts.insert(account, alias);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The rules a route with a set at either end must also keep.
 pub(super) fn check_set_route(
     loc: &str,
@@ -622,7 +731,8 @@ pub(super) fn check_set_route(
                     format!("sets '{from}' and '{to}' cover different accounts: a set -> set route pairs each account with itself, so both need the same accounts and exclude_accounts"),
                 );
             }
-            if d.regions.len() != 1 {
+            // No Regions at all is said where the set is read.
+            if d.regions.len() > 1 {
                 errors.add(
                     loc,
                     "to",

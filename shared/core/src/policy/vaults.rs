@@ -63,6 +63,10 @@ pub(super) fn parse_vaults(node: Option<&Node>, errors: &mut Errors) -> Vec<Vaul
             check_own_members(&v.alias, set, &arns, errors);
         }
     }
+    let sets = vaults
+        .iter()
+        .filter_map(|v| v.set.as_ref().map(|s| (v.alias.as_str(), s)));
+    check_overlapping_sets(sets, errors);
     vaults
 }
 

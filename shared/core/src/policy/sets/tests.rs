@@ -343,3 +343,110 @@ fn a_long_exclusion_list_is_read_and_its_repeats_named() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn sets_that_certainly_share_a_member_vault_are_refused_and_those_that_may_not_are_fine() {
+    let two = |a: &str, b: &str| {
+        errors_of(&policy(
+            &format!("  x: {{ name: primary, {a} }}\n  y: {{ name: primary, {b} }}\n{CENTRAL}\n  d: {{ arn: \"arn:aws:backup:us-east-1:333333333333:backup-vault:dr\", retention: {{ delete_after_days: 35 }} }}"),
+            "  - { from: x, to: central }\n  - { from: y, to: d }",
+        ))
+    };
+    let org = "accounts: organization, regions: [us-east-1]";
+    let ou =
+        |id: &str| format!("accounts: {{ organizational_units: [{id}] }}, regions: [us-east-1]");
+    let list = |ids: &str| format!("accounts: [{ids}], regions: [us-east-1]");
+    for (a, b, whom) in [
+        (
+            org.to_string(),
+            org.to_string(),
+            "every account of the organisation",
+        ),
+        (
+            org.to_string(),
+            list("\"111111111111\""),
+            "account 111111111111",
+        ),
+        (
+            list("\"111111111111\""),
+            org.to_string(),
+            "account 111111111111",
+        ),
+        (
+            list("\"111111111111\", \"444444444444\""),
+            list("\"444444444444\""),
+            "account 444444444444",
+        ),
+        (
+            ou("ou-ab12-cdef3456"),
+            ou("ou-ab12-cdef3456"),
+            "OU ou-ab12-cdef3456",
+        ),
+    ] {
+        let errors = two(&a, &b);
+        assert_eq!(errors.len(), 1, "{a} / {b}: {errors:#?}");
+        assert!(errors[0].contains("vault 'y'"), "{errors:#?}");
+        assert!(
+            errors[0].contains(&format!("for {whom} too")),
+            "{errors:#?}"
+        );
+        assert!(errors[0].contains("set 'x'"), "{errors:#?}");
+    }
+    let org_but =
+        "accounts: organization, exclude_accounts: [\"111111111111\"], regions: [us-east-1]";
+    for (a, b) in [
+        // The organisation minus the accounts a list takes for itself.
+        (org_but.to_string(), list("\"111111111111\"")),
+        (list("\"111111111111\""), org_but.to_string()),
+        // Disjoint lists, another Region, OUs that only Organizations can tell apart.
+        (list("\"111111111111\""), list("\"444444444444\"")),
+        (org.to_string(), org.replace("us-east-1", "eu-west-1")),
+        (ou("ou-ab12-cdef3456"), ou("ou-ab12-aaaa1111")),
+        (org.to_string(), ou("ou-ab12-cdef3456")),
+    ] {
+        assert_eq!(two(&a, &b), Vec::<String>::new(), "{a} / {b}");
+    }
+}
+
+#[test]
+fn a_sets_errors_are_all_said_whatever_else_is_wrong_with_it() {
+    // An unknown partition: its Regions and accounts are still read, and their errors said.
+    let bad_partition = policy(
+        &format!("  s: {{ name: s1v, partition: foo, accounts: [\"11111111111\"], exclude_accounts: [x], regions: [us-east-1, us-east-1, mars-1] }}\n{CENTRAL}"),
+        "  - { from: s, to: central }",
+    );
+    let errors = errors_of(&bad_partition);
+    for needle in [
+        "partition",
+        "11111111111",
+        "'x'",
+        "'us-east-1' given more than once",
+        "'mars-1' is not a Region",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(needle)),
+            "expected {needle:?} in {errors:#?}"
+        );
+    }
+    // No name: said so, by the set's alias.
+    let no_name = policy(
+        &format!("  s: {{ accounts: organization, regions: [us-east-1] }}\n{CENTRAL}"),
+        "  - { from: s, to: central }",
+    );
+    let errors = errors_of(&no_name);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("vault 's'") && e.contains("name: required")),
+        "{errors:#?}"
+    );
+    // A destination set whose only Region was refused: said once, where the set is read, not
+    // again as a route into a set of no Regions.
+    let refused_region = policy(
+        "  a: { name: aa, accounts: organization, regions: [us-east-1] }\n  b: { name: bb, accounts: organization, regions: [cn-north-1], retention: { delete_after_days: 35 } }",
+        "  - { from: a, to: b }",
+    );
+    let errors = errors_of(&refused_region);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("cn-north-1"), "{errors:#?}");
+}
