@@ -323,6 +323,7 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
             resource: None,
             route: None,
             all_chains: false,
+            vault: None,
         },
         at(2),
     );

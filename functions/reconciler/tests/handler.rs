@@ -115,6 +115,7 @@ async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
                 resource: None,
                 route: None,
                 all_chains: false,
+                vault: None,
             },
             now - Duration::hours(1),
         );

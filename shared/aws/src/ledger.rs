@@ -428,6 +428,10 @@ impl LedgerPort for DynamoLedger {
             set.push("all_chains = :all");
             b = b.expression_attribute_values(":all", AttributeValue::Bool(true));
         }
+        if let Some(vault) = &alert.vault {
+            set.push("copies_into = :ci");
+            b = b.expression_attribute_values(":ci", s(vault));
+        }
         if let Some(hop) = &alert.hop {
             set.extend(["hop_original = :ho", "hop_vault = :hv"]);
             b = b
@@ -734,6 +738,7 @@ fn incident_from_item(item: &Item) -> Option<Incident> {
             resource: text(item, "resource"),
             route: text(item, "route"),
             all_chains: matches!(item.get("all_chains"), Some(AttributeValue::Bool(true))),
+            vault: text(item, "copies_into"),
         },
         opened_at: time(item, "opened_at")?,
         alerted_at: time(item, "alerted_at"),

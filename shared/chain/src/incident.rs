@@ -32,6 +32,7 @@ pub async fn raise_account<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     raise(ports, Incident::account_id(account), alert).await
 }

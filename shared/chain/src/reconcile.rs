@@ -31,7 +31,9 @@ pub use pieces::{
 use never_expire::guard_phase;
 use relay_core::arn::{RecoveryPointArn, VaultArn};
 use relay_core::guard::PointView;
-use relay_core::ledger::{retry_backoff, HopKey, HopRecord, HopState, Original};
+use relay_core::ledger::{
+    retry_backoff, HopKey, HopRecord, HopState, Original, VAULT_MISSING_CAUSE,
+};
 use relay_core::plan::{self, classify_copy_failure, FailureClass, Observed, Tags};
 use relay_core::policy::{Policy, Route, Vault};
 use relay_core::ports::{
@@ -256,6 +258,14 @@ pub struct ReconcileReport {
     /// failed has its incident closed once a newer backup is there.
     #[serde(skip)]
     pub newest_in: BTreeMap<String, DateTime<Utc>>,
+    /// The newest source point whose copy each destination vault (by ARN) was found holding:
+    /// its vault incidents (copies into it failing) close once this is newer than they are.
+    #[serde(skip)]
+    pub copied_into: BTreeMap<String, DateTime<Utc>>,
+    /// Vaults with an open incident of copies into them failing: a hop into one of them that
+    /// nears the look-back's edge is announced already.
+    #[serde(skip)]
+    pub vaults_alerted: BTreeSet<String>,
     /// The pass ended this run with every phase walked.
     pub pass_clean: bool,
     /// The piece this run walks (its cursor's key; "" for the whole policy).
@@ -350,6 +360,7 @@ pub async fn run<P: RouterPorts>(
     report.queued_routes = open_routes(&open, QUEUED_PREFIX);
     report.window_routes = open_routes(&open, WINDOW_PREFIX);
     report.alerted_hops = open.iter().map(|i| i.id.clone()).collect();
+    report.vaults_alerted = vaults_alerted(&open);
     let walked = walk(ports, policy, &Piece::whole(), config, budget, &mut report).await;
     behind(ports, config, &mut report).await;
     walked?;
@@ -370,6 +381,15 @@ pub(crate) fn open_routes(open: &[Incident], prefix: &str) -> BTreeSet<String> {
 pub(crate) const QUEUED_PREFIX: &str = "queued#";
 /// The incident id of a route with copies about to leave the look-back window: `window#FROM->TO`.
 pub(crate) const WINDOW_PREFIX: &str = "window#";
+
+/// The vaults with an open incident of copies into them failing (`copies#VAULT#CAUSE`).
+fn vaults_alerted(open: &[Incident]) -> BTreeSet<String> {
+    open.iter()
+        .filter_map(|i| i.id.strip_prefix(relay_core::ledger::VAULT_INCIDENT_PREFIX))
+        .filter_map(|rest| rest.rsplit_once('#'))
+        .map(|(vault, _)| vault.to_string())
+        .collect()
+}
 
 fn stuck_tables(open: &[Incident]) -> BTreeSet<String> {
     open.iter()
@@ -451,7 +471,7 @@ async fn walk<P: RouterPorts>(
                 // A refused account or a broken route is its own incident; only a phase that
                 // failed for no reason yet told (AWS throttling or failing) leaves the pass unclean.
                 report.watch.unclean |= e.kind.is_transient();
-                phase_failed(ports, phase, &e, report).await
+                phase_failed(ports, (policy, phase), &e, report).await
             }
         }
         cursor = Cursor {
@@ -521,6 +541,7 @@ async fn behind<P: RouterPorts>(ports: &P, config: &ReconcileConfig, report: &mu
         resource: None,
         route: None,
         all_chains: true,
+        vault: None,
     };
     match incident::raise(ports, BEHIND_INCIDENT.to_string(), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -543,7 +564,7 @@ fn phase_name(phase: &Phase<'_>) -> String {
 /// own, closed when the phase runs through again. A transient one is tried again next run.
 async fn phase_failed<P: RouterPorts>(
     ports: &P,
-    phase: &Phase<'_>,
+    (policy, phase): (&Policy, &Phase<'_>),
     e: &PortError,
     report: &mut ReconcileReport,
 ) {
@@ -557,8 +578,17 @@ async fn phase_failed<P: RouterPorts>(
     if e.kind.is_transient() {
         return;
     }
-    if let (Phase::Route(r), route::DESTINATION_MISSING) = (phase, e.operation) {
-        return destination_missing(ports, r, e, report).await;
+    // A vault of the route that does not exist: the vault's incident, not the route's (a
+    // central vault of an organisation has thousands of routes into and out of it).
+    if let Phase::Route(r) = phase {
+        let missing = match e.operation {
+            route::DESTINATION_MISSING => policy.vault(&r.to),
+            SOURCE_LIST if e.kind == ErrorKind::NotFound => policy.vault(&r.from),
+            _ => None,
+        };
+        if let Some(vault) = missing {
+            return vault_missing(ports, (r, vault), e, report).await;
+        }
     }
     let alert = Alert {
         subject: format!("Backup Relay: cannot reconcile {name}"),
@@ -575,6 +605,7 @@ async fn phase_failed<P: RouterPorts>(
             Phase::NeverExpire(_) => None,
         },
         all_chains: false,
+        vault: None,
     };
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -582,15 +613,19 @@ async fn phase_failed<P: RouterPorts>(
     }
 }
 
-/// One incident for a destination that does not exist, whatever the number of routes into it;
-/// closed once a route into it runs through.
-async fn destination_missing<P: RouterPorts>(
+/// What listing a route's source vault is called: AWS's NotFound there is the vault missing.
+const SOURCE_LIST: &str = "ListRecoveryPointsByBackupVault";
+
+/// One incident for a vault that does not exist, whatever the number of routes into and out of
+/// it, and the same the router raises when copies into it fail for it; closed once a copy of
+/// a newer backup lands in it.
+async fn vault_missing<P: RouterPorts>(
     ports: &P,
-    route: &Route,
+    (route, vault): (&Route, &Vault),
     e: &PortError,
     report: &mut ReconcileReport,
 ) {
-    let to = &route.to;
+    let to = &vault.alias;
     let alert = Alert {
         subject: format!("Backup Relay: vault '{to}' does not exist"),
         message: format!(
@@ -604,8 +639,10 @@ async fn destination_missing<P: RouterPorts>(
         // Any route into the vault stands for them all: the vault is what is missing.
         route: Some(route.name()),
         all_chains: false,
+        vault: Some(vault.arn.to_string()),
     };
-    match incident::raise(ports, format!("destination#{to}"), alert).await {
+    let id = relay_core::ledger::vault_incident(&vault.arn.to_string(), VAULT_MISSING_CAUSE);
+    match incident::raise(ports, id, alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
         Err(e) => report.errors.push(format!("vault '{to}': {e}")),
     }
@@ -642,6 +679,14 @@ async fn close_resolved<P: RouterPorts>(
                     && !report.seen_in_pass().contains(&incident.id)
             }
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
+            // Copies into the vault are made again: one of a backup newer than the incident.
+            Some(("copies", rest)) => rest.rsplit_once('#').is_some_and(|(vault, cause)| {
+                ![hop::MISSING_CAUSE, hop::NOT_COPYABLE_CAUSE].contains(&cause)
+                    && report
+                        .copied_into
+                        .get(vault)
+                        .is_some_and(|t| *t > incident.opened_at)
+            }),
             // Backups into the vault work again: a newer one is there.
             Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {
                 report

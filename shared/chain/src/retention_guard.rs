@@ -196,6 +196,7 @@ async fn violation<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     let id = Incident::retention_id(&v.recovery_point_arn);
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);

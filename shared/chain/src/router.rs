@@ -15,7 +15,8 @@ use relay_core::arn::VaultArn;
 use relay_core::event::{EventDetail, EventError, JobState, ParsedEvent};
 use relay_core::ledger::{ClaimOutcome, ClaimRequest, HopKey, Original};
 use relay_core::plan::{
-    self, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute, StartCopyJob, Tags,
+    self, copy_failure_cause, Action, CopyFailure, FailureClass, Observed, Plan, SkippedRoute,
+    StartCopyJob, Tags,
 };
 use relay_core::policy::Policy;
 use relay_core::ports::{
@@ -521,11 +522,18 @@ async fn refused<P: RouterPorts>(
     e: &PortError,
     out: &mut RouteOutcome,
 ) -> Result<(), PortError> {
+    // The kind of refusal in words the cause of its incident reads ([`copy_failure_cause`]):
+    // a destination that does not exist is the vault's one incident, whoever finds it first.
+    let message = match e.kind {
+        ErrorKind::NotFound => format!("the vault or the recovery point does not exist: {e}"),
+        ErrorKind::AccessDenied => format!("access denied: {e}"),
+        _ => e.to_string(),
+    };
     let failure = HopFailure {
         copy_job_id: None,
         attempt: Some(job.attempt),
         class: FailureClass::NeedsPerson,
-        message: e.to_string(),
+        message,
     };
     if ports
         .ledger()
@@ -537,16 +545,23 @@ async fn refused<P: RouterPorts>(
         let alert = Alert::about_hop(
             format!("Backup Relay: cannot start copy {}", job.route),
             format!(
-                "StartCopyJob for route {} was refused in {}/{}.\nRecovery point: {}\nDestination: {}\nAWS said: {}\nLikely fix: {}",
+                "StartCopyJob for route {} was refused in {}/{}.\nRecovery point: {}\nDestination: {}\nAWS said: {}\nLikely fix: {}{SAME_CAUSE}",
                 job.route, job.account, job.region, job.recovery_point_arn, job.destination_backup_vault_arn, e,
                 refusal_fix(e.kind)
             ),
             hop.clone(),
         );
-        out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
+        let id = hop.vault_incident(copy_failure_cause(&failure.message));
+        out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     }
     Ok(())
 }
+
+/// What every hop alert adds: it stands for the other hops into the vault that fail alike.
+pub(crate) const SAME_CAUSE: &str = "\nLater copies into this vault that fail for the same reason are not alerted again until a copy of a newer backup into it is made (the reconciler closes this incident then); `relay report` lists every missing copy.";
+
+/// The cause of hops skipped because the destination's lock refuses their retention.
+pub(crate) const SKIPPED_CAUSE: &str = "skipped";
 
 fn refusal_fix(kind: ErrorKind) -> &'static str {
     match kind {
@@ -591,6 +606,7 @@ async fn backup_failed<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     let id = backup_failure_incident(&failure.backup_vault_arn, failure.cause());
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
@@ -624,6 +640,7 @@ pub(crate) async fn unrouted_copy<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     out.alerts_sent += u32::from(incident::raise(ports, copy.incident_id(), alert).await?);
     Ok(())
@@ -666,7 +683,8 @@ async fn record_failure<P: RouterPorts>(
         return Ok(());
     }
     let alert = copy_failure_alert(failure, &hop, record.attempt, "needs a person");
-    out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
+    let id = hop.vault_incident(copy_failure_cause(&failure.status_message));
+    out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     Ok(())
 }
 
@@ -678,7 +696,7 @@ pub fn copy_failure_alert(failure: &CopyFailure, hop: &HopKey, attempt: u32, why
             failure.route.as_deref().unwrap_or("outside the policy's routes")
         ),
         format!(
-            "Copy job {} from {} failed in {}/{} (attempt {attempt}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}",
+            "Copy job {} from {} failed in {}/{} (attempt {attempt}).\nSource recovery point: {}\nDestination vault: {}\nAWS said: {}\nLikely fix: {}{SAME_CAUSE}",
             failure.copy_job_id.as_deref().unwrap_or("(no id)"),
             failure.source_backup_vault_arn.as_deref().unwrap_or("(unknown vault)"),
             failure.account,
@@ -710,12 +728,13 @@ pub(crate) async fn record_skip<P: RouterPorts>(
         let alert = Alert::about_hop(
             format!("Backup Relay: copy {} skipped (vault lock)", skip.route),
             format!(
-                "Recovery point {} was not copied to {}: {}.\nLikely fix: widen the vault lock's MaxRetentionDays, or set on_lock_conflict: clamp.",
+                "Recovery point {} was not copied to {}: {}.\nLikely fix: widen the vault lock's MaxRetentionDays, or set on_lock_conflict: clamp.{SAME_CAUSE}",
                 skip.recovery_point_arn, skip.destination_backup_vault_arn, skip.reason
             ),
             hop.clone(),
         );
-        out.alerts_sent += u32::from(incident::raise(ports, hop.incident_id(), alert).await?);
+        let id = hop.vault_incident(SKIPPED_CAUSE);
+        out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     }
     Ok(())
 }

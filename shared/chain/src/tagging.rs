@@ -194,6 +194,7 @@ async fn refused<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     // One an account and cause: an SCP refusing everywhere is one alert per account, and a
     // spoke added later that refuses is alerted too.
@@ -225,6 +226,7 @@ async fn dropped_tags<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     // One a destination vault: a set's member routes into it share one.
     let into = action.route.rsplit("->").next().unwrap_or(&action.route);

@@ -59,6 +59,7 @@ pub fn change_alert(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     })
 }
 

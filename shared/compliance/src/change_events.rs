@@ -171,6 +171,7 @@ pub fn refused_alert(e: &PortError, count: usize) -> relay_core::ports::Alert {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }
 

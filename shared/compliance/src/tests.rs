@@ -299,6 +299,7 @@ fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_regi
                 resource: None,
                 route: None,
                 all_chains: false,
+                vault: None,
             },
             at(-1),
         )

@@ -60,11 +60,34 @@ impl HopKey {
         }
     }
 
-    /// The incident id of this hop: one alert per hop, ever.
+    /// The hop's own id among incidents (its idempotency tokens are derived from it, so it
+    /// never changes); alerts about hops are raised per vault and cause ([`Self::vault_incident`]).
     pub fn incident_id(&self) -> String {
         format!("hop#{}#{}", self.original.key(), self.destination_vault_arn)
     }
+
+    /// The incident of the hops into this hop's vault that are not made for `cause` (a word,
+    /// as [`crate::plan::copy_failure_cause`] gives): a missing vault, a refused copy-in or a
+    /// lock fails every copy into the vault, every day; that is one alert, never one per hop.
+    /// The reconciler closes it once a copy into the vault of a backup newer than the incident
+    /// is held.
+    pub fn vault_incident(&self, cause: &str) -> String {
+        vault_incident(&self.destination_vault_arn, cause)
+    }
 }
+
+/// The incident of copies into `vault_arn` not made for `cause` ([`HopKey::vault_incident`]).
+pub fn vault_incident(vault_arn: &str, cause: &str) -> String {
+    format!("{VAULT_INCIDENT_PREFIX}{vault_arn}#{cause}")
+}
+
+/// The cause of copies into a vault that does not exist, whoever finds it first: the router
+/// (a copy job into it failed, or StartCopyJob was refused) or the reconciler (it cannot
+/// describe or list it). [`crate::plan::copy_failure_cause`] names AWS's message so too.
+pub const VAULT_MISSING_CAUSE: &str = "does-not-exist";
+
+/// The prefix of [`HopKey::vault_incident`]'s ids.
+pub const VAULT_INCIDENT_PREFIX: &str = "copies#";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

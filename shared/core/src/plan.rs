@@ -694,6 +694,36 @@ pub fn plan_hop(
 /// problem. Unknown messages are retryable too: attempts are bounded, and giving up early loses a hop.
 pub fn classify_copy_failure(message: &str) -> (FailureClass, &'static str) {
     const TRANSIENT: &str = "transient: retried automatically; if it keeps failing, check AWS Backup's service health and quotas";
+    match copy_failure_kind(message) {
+        CopyFailureKind::Transient | CopyFailureKind::Unknown => {
+            (FailureClass::Retryable, TRANSIENT)
+        }
+        CopyFailureKind::NeedsPerson { fix, .. } => (FailureClass::NeedsPerson, fix),
+    }
+}
+
+/// Why hops failed, as one word: hops into one vault that fail for one cause are one incident
+/// (`transient` for a hop given up after its attempts, `other` for a message none of the known
+/// causes names). A function of the message alone, so the router and the reconciler, reading
+/// the message the ledger kept, name one failure alike.
+pub fn copy_failure_cause(message: &str) -> &'static str {
+    match copy_failure_kind(message) {
+        CopyFailureKind::Transient => "transient",
+        CopyFailureKind::Unknown => "other",
+        CopyFailureKind::NeedsPerson { cause, .. } => cause,
+    }
+}
+
+enum CopyFailureKind {
+    Transient,
+    NeedsPerson {
+        cause: &'static str,
+        fix: &'static str,
+    },
+    Unknown,
+}
+
+fn copy_failure_kind(message: &str) -> CopyFailureKind {
     let m = message.to_ascii_lowercase();
     let transient_markers = [
         "throttl",
@@ -711,29 +741,30 @@ pub fn classify_copy_failure(message: &str) -> (FailureClass, &'static str) {
         "timeout",
     ];
     if transient_markers.iter().any(|t| m.contains(t)) {
-        return (FailureClass::Retryable, TRANSIENT);
+        return CopyFailureKind::Transient;
     }
-    let needs_person: [(&str, &str); 13] = [
-        ("same organization", "both accounts must be members of the same AWS Organization, with cross-account backup enabled in the management account"),
-        ("cross-account backup", "enable cross-account backup in the organization's management account (UpdateGlobalSettings isCrossAccountBackupEnabled)"),
-        ("kms", "share the source recovery point's customer-managed KMS key with the destination account"),
-        ("retention", "the destination vault's lock does not allow this retention: adjust the vault lock or the policy's retention"),
-        ("vault lock", "the destination vault's lock does not allow this copy: adjust the vault lock or the policy's retention"),
-        ("locked", "the destination vault is locked against this copy: adjust the vault lock or the policy's retention"),
-        ("access denied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
-        ("accessdenied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
-        ("insufficient privileges", "the copy role must be allowed to copy (its managed policies for backup), and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
-        ("not authorized", "the copy role must be allowed to copy, and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
-        ("default vault", "cross-account copies cannot go into a Default vault: route to a named vault"),
-        ("cold", "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
-        ("does not exist", "a vault or the recovery point no longer exists: check the policy's vault ARNs"),
+    // (what the message says, the cause's word, the likely fix)
+    let needs_person: [(&str, &str, &str); 13] = [
+        ("same organization", "organization", "both accounts must be members of the same AWS Organization, with cross-account backup enabled in the management account"),
+        ("cross-account backup", "cross-account-backup", "enable cross-account backup in the organization's management account (UpdateGlobalSettings isCrossAccountBackupEnabled)"),
+        ("kms", "kms", "share the source recovery point's customer-managed KMS key with the destination account"),
+        ("retention", "lock-retention", "the destination vault's lock does not allow this retention: adjust the vault lock or the policy's retention"),
+        ("vault lock", "vault-lock", "the destination vault's lock does not allow this copy: adjust the vault lock or the policy's retention"),
+        ("locked", "vault-lock", "the destination vault is locked against this copy: adjust the vault lock or the policy's retention"),
+        ("access denied", "access-denied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
+        ("accessdenied", "access-denied", "the destination vault's access policy must allow backup:CopyIntoBackupVault from this account (restrict with aws:PrincipalOrgID)"),
+        ("insufficient privileges", "privileges", "the copy role must be allowed to copy (its managed policies for backup), and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
+        ("not authorized", "privileges", "the copy role must be allowed to copy, and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
+        ("default vault", "default-vault", "cross-account copies cannot go into a Default vault: route to a named vault"),
+        ("cold", "cold", "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
+        ("does not exist", crate::ledger::VAULT_MISSING_CAUSE, "a vault or the recovery point no longer exists: check the policy's vault ARNs"),
     ];
-    for (needle, fix) in needs_person {
-        if m.contains(needle) {
-            return (FailureClass::NeedsPerson, fix);
-        }
-    }
-    (FailureClass::Retryable, TRANSIENT)
+    needs_person
+        .into_iter()
+        .find(|(needle, _, _)| m.contains(needle))
+        .map_or(CopyFailureKind::Unknown, |(_, cause, fix)| {
+            CopyFailureKind::NeedsPerson { cause, fix }
+        })
 }
 
 #[cfg(test)]

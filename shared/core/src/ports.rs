@@ -534,13 +534,20 @@ pub struct Alert {
     /// chain may be left incomplete until it can.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_chains: bool,
+    /// Copies into this vault (its ARN) that fail for one cause: every copy into it not made
+    /// while the incident is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
 }
 
 impl Alert {
+    /// An alert about a hop that is not made, standing for every hop into its vault that fails
+    /// for the same cause ([`HopKey::vault_incident`]).
     pub fn about_hop(subject: String, message: String, hop: HopKey) -> Self {
         Self {
             subject,
             message,
+            vault: Some(hop.destination_vault_arn.clone()),
             hop: Some(hop),
             account: None,
             resource: None,

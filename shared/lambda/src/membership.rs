@@ -188,5 +188,6 @@ fn unreadable_alert(e: &PortError) -> Alert {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }

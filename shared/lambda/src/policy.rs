@@ -297,6 +297,7 @@ fn version_alert(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }
 
@@ -312,6 +313,7 @@ fn unreadable_alert(e: &PortError) -> Alert {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }
 
@@ -337,5 +339,6 @@ fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Al
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }

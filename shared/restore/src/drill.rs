@@ -423,6 +423,7 @@ fn failure_alert(test: &RestoreTest) -> Alert {
         resource: Some(test.resource_arn.clone()),
         route: None,
         all_chains: false,
+        vault: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn alert(subject: &str) -> Alert {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }
 

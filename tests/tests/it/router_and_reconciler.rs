@@ -250,6 +250,7 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
     assert!(first.is_err(), "SNS is down");
@@ -465,4 +466,72 @@ async fn a_failed_backup_is_one_alert_per_vault_and_cause_closed_once_backups_wo
         .cloned()
         .collect();
     assert!(open.is_empty(), "{open:?}");
+}
+
+/// A destination that refuses every copy in (its access policy) fails every hop into it, every
+/// day: one alert for the vault and cause, not one a hop; closed once a copy of a newer backup
+/// lands there, and raised again (once) when it breaks again.
+#[tokio::test]
+async fn copies_into_a_vault_failing_for_one_cause_are_one_alert_closed_once_copies_land() {
+    let sim = world(example(), Faults::none());
+    let central = sim.vault_arn("central").unwrap();
+    let refuse = |sim: &Simulation, refused: bool| {
+        let mut w = sim.sim.world();
+        w.vault_mut(&central).unwrap().allow_copy_from = refused.then(Default::default);
+    };
+    let about_central = |sim: &Simulation| {
+        let w = sim.sim.world();
+        w.alerts
+            .iter()
+            .filter(|a| a.vault.as_deref() == Some(central.to_string().as_str()))
+            .count()
+    };
+    let open = |sim: &Simulation| {
+        let w = sim.sim.world();
+        w.incidents
+            .keys()
+            .filter(|k| k.starts_with("copies#"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    refuse(&sim, true);
+    for _ in 0..3 {
+        a_day(&sim).await;
+    }
+    assert_eq!(about_central(&sim), 1, "{:#?}", sim.sim.world().alerts);
+    assert_eq!(open(&sim).len(), 1, "{:?}", open(&sim));
+    assert!(
+        open(&sim)[0].ends_with("#access-denied"),
+        "{:?}",
+        open(&sim)
+    );
+    // Fixed: the next backup's copy lands, and the reconciler closes the incident.
+    refuse(&sim, false);
+    a_day(&sim).await;
+    reconcile(&sim).await;
+    assert!(open(&sim).is_empty(), "{:?}", open(&sim));
+    // The hops that failed before stay failed (the report lists them), not alerted anew.
+    for _ in 0..3 {
+        sim.sim.world().now += Duration::hours(3);
+        reconcile(&sim).await;
+    }
+    assert_eq!(about_central(&sim), 1, "{:#?}", sim.sim.world().alerts);
+    // Broken again: a new shortfall, a new alert (one).
+    refuse(&sim, true);
+    for _ in 0..2 {
+        a_day(&sim).await;
+    }
+    assert_eq!(about_central(&sim), 2);
+}
+
+/// A backup, its events routed for three hours, then the day's reconciler run.
+async fn a_day(sim: &Simulation) {
+    backup(sim);
+    for _ in 0..6 {
+        for event in pass(sim, 30) {
+            route(sim, &event).await.unwrap();
+        }
+    }
+    sim.sim.world().now += Duration::hours(20);
+    reconcile(sim).await;
 }

@@ -4,6 +4,7 @@
 use super::route::{is_held, Held, RouteCtx};
 use super::tags;
 use super::*;
+use relay_core::plan::copy_failure_cause;
 
 /// One source point of a route: is its copy missing, and if so, what does the hop need?
 pub(super) async fn examine<P: RouterPorts>(
@@ -134,7 +135,8 @@ pub(super) async fn alert_not_copyable<P: RouterPorts>(
             "recovery point {} cannot be copied: {why}",
             point.recovery_point_arn
         );
-        return alert_hop(ctx, hop, ("cannot be made", &why), report).await;
+        let cause = NOT_COPYABLE_CAUSE;
+        return alert_hop(ctx, hop, ("cannot be made", &why, cause), report).await;
     }
     let (account, region) = (&ctx.from.arn.account, &ctx.from.arn.region);
     let alert = Alert {
@@ -151,6 +153,7 @@ pub(super) async fn alert_not_copyable<P: RouterPorts>(
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     };
     let id = format!("native#{account}#{region}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -188,6 +191,13 @@ pub(super) fn missing_copy<P: RouterPorts>(
         .get(&resource)
         .is_some_and(|s| s.contains_key(&point.creation_date.timestamp_millis()))
     {
+        // Copies into the destination are made: its vault incidents close once one is of a
+        // backup newer than they are.
+        let newest = report
+            .copied_into
+            .entry(ctx.to.arn.to_string())
+            .or_insert(point.creation_date);
+        *newest = (*newest).max(point.creation_date);
         return None;
     }
     Some(Original::new(resource, point.creation_date))
@@ -262,14 +272,22 @@ pub(super) async fn on_record<P: RouterPorts>(
         HopState::Failed if record.failure_class == Some(FailureClass::Retryable) => {
             return retry_failed(ctx, missing, record, observed, report).await;
         }
-        // Needs a person, or deliberately skipped: the router alerted; make sure it did.
-        HopState::Failed | HopState::Skipped => {
+        // Needs a person, or deliberately skipped: the router alerted; make sure it did, while
+        // the failure is recent (a router stopped between its record and its alert). An older
+        // one was alerted then: its vault's incident may since be closed by copies that work
+        // again, and the failure stays missing in the report, never alerted anew each pass.
+        HopState::Failed | HopState::Skipped
+            if record.updated_at >= now - ctx.config.behind_after =>
+        {
             let why = record.status_message.as_deref().unwrap_or("needs a person");
-            alert_hop(ctx, hop, ("not made (needs a person)", why), report).await?;
+            let cause = recorded_cause(record);
+            alert_hop(ctx, hop, ("not made (needs a person)", why, cause), report).await?;
         }
+        HopState::Failed | HopState::Skipped => {}
         HopState::Completed => {
             let why = "the ledger records this copy as made, but the destination vault does not hold a COMPLETED copy";
-            alert_hop(ctx, hop, ("missing (recorded as made)", why), report).await?;
+            let cause = MISSING_CAUSE;
+            alert_hop(ctx, hop, ("missing (recorded as made)", why, cause), report).await?;
         }
     }
     Ok(0)
@@ -304,7 +322,8 @@ pub(super) async fn retry_failed<P: RouterPorts>(
         let message = record.status_message.clone().unwrap_or_default();
         let (_, fix) = classify_copy_failure(&message);
         let why = format!("{reason}. Last status from AWS: {message}. Likely fix: {fix}");
-        alert_hop(ctx, hop, (&reason, &why), report).await?;
+        let cause = recorded_cause(record);
+        alert_hop(ctx, hop, (&reason, &why, cause), report).await?;
         return Ok(0);
     }
     // The record is stored data: checked, so a corrupt date cannot panic (it waits instead).
@@ -329,23 +348,44 @@ pub(super) async fn retry_failed<P: RouterPorts>(
 }
 
 /// The hop's one alert (its incident): sent the first time, a no-op after.
+/// The hop's alert, raised as the incident of every hop into its vault not made for `cause`
+/// (the router's, when it raised it first): sent the first time, a no-op after.
 pub(super) async fn alert_hop<P: RouterPorts>(
     ctx: &RouteCtx<'_, P>,
     hop: &HopKey,
-    (headline, why): (&str, &str),
+    (headline, why, cause): (&str, &str, &str),
     report: &mut ReconcileReport,
 ) -> Result<(), PortError> {
     let alert = Alert::about_hop(
         format!("Backup Relay: copy {} {headline}", ctx.route.name()),
         format!(
-            "The copy of {} (created {}) into {} is not made: {why}",
-            hop.original.resource_arn, hop.original.creation_date, hop.destination_vault_arn
+            "The copy of {} (created {}) into {} is not made: {why}{}",
+            hop.original.resource_arn,
+            hop.original.creation_date,
+            hop.destination_vault_arn,
+            router::SAME_CAUSE
         ),
         hop.clone(),
     );
-    report.alerts_sent += u64::from(incident::raise(ctx.ports, hop.incident_id(), alert).await?);
+    let id = hop.vault_incident(cause);
+    report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
     report.alerted_hops.insert(hop.incident_id());
     Ok(())
+}
+
+/// Copies the ledger records as made that the vault does not hold, and points that can never be
+/// copied (cold, deleted): copies of newer backups landing fix neither, so their incidents are
+/// not closed by them (they expire with the ledger's incidents).
+pub(super) const MISSING_CAUSE: &str = "missing";
+pub(super) const NOT_COPYABLE_CAUSE: &str = "not-copyable";
+
+/// Why a hop the ledger records as failed or skipped is not made, as its incident names it:
+/// from the message the router recorded, so both name one failure alike.
+fn recorded_cause(record: &HopRecord) -> &'static str {
+    match record.state {
+        HopState::Skipped => router::SKIPPED_CAUSE,
+        _ => copy_failure_cause(record.status_message.as_deref().unwrap_or("")),
+    }
 }
 
 /// A copy still missing this close to the end of the look-back window is about to be dropped from
@@ -362,6 +402,7 @@ pub(super) async fn final_notice<P: RouterPorts>(
     if point.creation_date >= now - config.lookback + config.final_notice
         || report.stuck_tables.contains(&hop.original.resource_arn)
         || report.alerted_hops.contains(&hop.incident_id())
+        || report.vaults_alerted.contains(&hop.destination_vault_arn)
     {
         return Ok(());
     }
@@ -391,6 +432,7 @@ pub(super) async fn final_notice<P: RouterPorts>(
         resource: None,
         route: Some(route.clone()),
         all_chains: false,
+        vault: None,
     };
     let id = format!("{WINDOW_PREFIX}{route}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -492,7 +534,8 @@ pub(super) async fn resolve_started<P: RouterPorts>(
                 report.stuck_jobs_resolved += 1;
                 if class == FailureClass::NeedsPerson {
                     let why = format!("copy job {job} failed: {message}. Likely fix: {fix}");
-                    alert_hop(ctx, hop, ("failed (needs a person)", &why), report).await?;
+                    let cause = copy_failure_cause(&message);
+                    alert_hop(ctx, hop, ("failed (needs a person)", &why, cause), report).await?;
                 }
             }
         }
@@ -543,6 +586,7 @@ pub(super) async fn stuck<P: RouterPorts>(
         resource: None,
         route: Some(route.clone()),
         all_chains: false,
+        vault: None,
     };
     let id = format!("{QUEUED_PREFIX}{route}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);

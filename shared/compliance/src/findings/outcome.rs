@@ -200,5 +200,6 @@ fn alert(cause: &str, sites: &[(&Site, String)]) -> Alert {
         resource: None,
         route: None,
         all_chains: false,
+        vault: None,
     }
 }

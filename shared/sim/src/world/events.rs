@@ -214,6 +214,7 @@ impl World {
             resource: None,
             route: None,
             all_chains,
+            vault: None,
         });
     }
 }
