@@ -70,7 +70,8 @@ pub(crate) fn live(
 }
 
 pub(crate) fn simulated(prepared: Prepared, json: bool) -> Result<(), Failure> {
-    let report = runtime()?.block_on(prepared.simulation.doctor());
+    let mut simulation = prepared.simulation;
+    let report = runtime()?.block_on(simulation.doctor());
     finish(&report, json)
 }
 

@@ -150,7 +150,7 @@ async fn tick(
         let (due, now) = {
             let mut sim = state.lock().await;
             let to = sim.now() + step;
-            (sim.advance(&mut running, to), to)
+            (sim.advance(&mut running, to).await, to)
         };
         for delivery in due {
             deliver(&options, &delivery).await;

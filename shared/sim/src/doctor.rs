@@ -107,9 +107,15 @@ impl DoctorPort for Sim {
 }
 
 impl crate::Simulation {
-    /// `relay doctor --world`: the checks over the simulated organisation as the world file
-    /// made it, before anything runs. Transient throttling is no misconfiguration: off for it.
-    pub async fn doctor(&self) -> relay_doctor::DoctorReport {
+    /// `relay doctor --world`: the checks over the simulated organisation as it stands on the
+    /// last of the run's days (`--days`): every account that has joined by then, with its
+    /// spoke, and none that has left, so a late joiner the hub would refuse fails here first.
+    /// Nothing else runs. Transient throttling is no misconfiguration: off for it.
+    pub async fn doctor(&mut self) -> relay_doctor::DoctorReport {
+        let mut unused = self.backup_queue();
+        for day in 1..self.options.days {
+            self.refresh_members(day, &mut unused).await;
+        }
         let throttle = std::mem::replace(&mut self.sim.world().faults.throttle, 0.0);
         let report = relay_doctor::run(&self.sim, &self.policy).await;
         self.sim.world().faults.throttle = throttle;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::scenario::{BackupQueue, Simulation};
 use crate::world::Delivery;
 
-/// The backup plans' schedule from where a run left it.
+/// The backup plans' schedule from where a run left it (and Organizations' answers after it).
 pub struct Running {
     backups: BackupQueue,
     /// Plans make no backup from this time on (`None`: they go on).
@@ -51,21 +51,33 @@ impl Simulation {
             .unwrap_or_else(|| "123456789012".to_string())
     }
 
+    /// Whole simulated days since the run's start (a world's `joins` and `leaves` count them).
+    fn day_of(&self, t: DateTime<Utc>) -> u32 {
+        u32::try_from((t - self.options.start).num_days()).unwrap_or(u32::MAX)
+    }
+
     /// The simulated clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.sim.world().now
     }
 
-    /// Move the clock to `t` (never back): backups complete, copy jobs advance, and the events
-    /// due by then are returned for delivery.
-    pub fn advance(&mut self, running: &mut Running, t: DateTime<Utc>) -> Vec<Delivery> {
+    /// Move the clock to `t` (never back): Organizations is read again as each day begins (an
+    /// account that joins gets its spoke and plan, one that leaves its copies stopped, as in a
+    /// run), backups complete, copy jobs advance, and the events due by then are returned for
+    /// delivery.
+    pub async fn advance(&mut self, running: &mut Running, t: DateTime<Utc>) -> Vec<Delivery> {
         let now = self.sim.world().now;
         let mut minute = now;
         let mut due = Vec::new();
         // Minute by minute, as a run does: a job or backup never skips its own steps.
         while minute < t {
+            let day_before = self.day_of(minute);
             minute = (minute + Duration::minutes(1)).min(t);
             self.sim.world().now = minute;
+            let day = self.day_of(minute);
+            if day > day_before {
+                self.refresh_members(day, &mut running.backups).await;
+            }
             if running.backups_until.is_none_or(|until| minute < until) {
                 self.run_backups(minute, &mut running.backups);
             }

@@ -330,6 +330,36 @@ accounts:
         .all(|(_, subject)| subject.starts_with("100000000002")));
 }
 
+/// The doctor checks the organisation as it stands on the run's last day: an account that joins
+/// by then is checked with its spoke (here the central vault's access policy refuses it), one
+/// that joins later is not yet a member.
+#[tokio::test]
+async fn a_member_that_joins_by_the_last_day_is_checked_one_that_joins_later_is_not() {
+    let policy = include_str!("../../../infra/examples/organization-policy.yaml");
+    let world = |joins_on: u32| {
+        format!(
+            "organization:\n  organizational_units:\n    ou-ab12-cdef3456: [\"100000000001\", \"100000000002\"]\n  joins: {{ \"100000000002\": {joins_on} }}\nvaults:\n  central: {{ access_policy_allows_copy_from: [\"100000000001\"] }}\n"
+        )
+    };
+    // The helper's runs are two days long: day 1 is the last.
+    let report = doctor(policy, &world(1)).await;
+    let failing = not_passing(&report, Status::Fail);
+    assert_eq!(
+        failing,
+        [("vault_access_policy", "222222222222 central".to_string())]
+    );
+    let refusal = report
+        .checks
+        .iter()
+        .find(|c| c.id == "vault_access_policy" && c.status == Status::Fail)
+        .map(|c| format!("{c:?}"))
+        .unwrap_or_default();
+    assert!(refusal.contains("100000000002"), "{refusal}");
+    let report = doctor(policy, &world(5)).await;
+    assert_eq!(not_passing(&report, Status::Fail), [], "not a member yet");
+    assert!(!report.checks.iter().any(|c| c.account == "100000000002"));
+}
+
 /// The doctor reads in pieces, one per account: however many run at once, the checks are the
 /// same, with every fault planted at once and over an organisation.
 #[tokio::test]

@@ -452,3 +452,89 @@ async fn held_copies_of_held_originals_carry_their_lineage() {
     let s = sim.run().await;
     assert_eq!(s.copies_missing_tags, 0, "{s:?}");
 }
+
+/// An account that leaves the organisation mid-run: from that day no copy starts from its vaults
+/// (its backups go on, as its own plan makes them, and are not chained), nothing it already had
+/// copied is lost, and its leaving raises no alert.
+#[tokio::test]
+async fn a_member_leaving_mid_run_gets_no_new_copies_loses_nothing_and_raises_no_alert() {
+    let world = WORLD.replace(
+        "  joins: { \"100000000002\": 1 }",
+        "  leaves: { \"100000000002\": 2 }",
+    );
+    let p = policy();
+    let world = WorldFile::parse(&world, &p).unwrap();
+    let options = options(4, 1, 11, Faults::none());
+    let start = options.start;
+    let mut sim = Simulation::with_world(p, &world, options);
+    let s = sim.run().await;
+    assert_eq!((s.alerts, s.chains_incomplete_unalerted), (0, 0), "{s:#?}");
+    assert_eq!(
+        s.member_accounts, 1,
+        "the leaver is no member on the last day"
+    );
+    let w = sim.sim.world();
+    let leaver = "100000000002";
+    let left_at = start + chrono::Duration::days(2);
+    let late_copies = w
+        .jobs
+        .iter()
+        .filter(|j| j.source_vault.account == leaver && j.created_at >= left_at)
+        .count();
+    assert_eq!(
+        late_copies, 0,
+        "no copy from a vault of an account that left"
+    );
+    // Its two days as a member: every copy made is still held, in its own local-dr and in
+    // central, dr and the bunker.
+    let copies_of_leaver = |name: &str| {
+        w.recovery_points
+            .values()
+            .filter(|rp| rp.source.is_some() && rp.resource_arn.contains(leaver))
+            .filter(|rp| rp.vault.name == name)
+            .count()
+    };
+    for vault in ["local-dr", "central", "dr", "bunker"] {
+        assert_eq!(copies_of_leaver(vault), 2, "{vault}");
+    }
+    assert!(
+        w.recovery_points.values().any(|rp| rp.source.is_none()
+            && rp.vault.account == leaver
+            && rp.creation_date >= left_at),
+        "its own plan goes on backing up"
+    );
+}
+
+/// `relay emulate`'s clock after the history: an account that joins after it gets its spoke
+/// (its member vaults) and its plan's backups on the day it joins, and the policy in force
+/// covers it, as in a run.
+#[tokio::test]
+async fn the_emulators_clock_reads_organizations_each_day_so_a_late_joiner_gets_its_spoke() {
+    let world = WORLD.replace(
+        "  joins: { \"100000000002\": 1 }",
+        "  joins: { \"100000000002\": 3 }",
+    );
+    let p = policy();
+    let world = WorldFile::parse(&world, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(1, 1, 5, Faults::none()));
+    sim.run().await;
+    let joiner = "primary[100000000002/eu-west-1]";
+    assert!(sim.policy.vault(joiner).is_none(), "not a member yet");
+    let now = sim.now();
+    let mut running = sim.keep_running(now);
+    let mut until = now;
+    while until < sim.options.start + chrono::Duration::days(4) + chrono::Duration::hours(12) {
+        until += chrono::Duration::hours(6);
+        sim.advance(&mut running, until).await;
+    }
+    let vault = sim.policy.vault(joiner).map(|v| v.arn.clone());
+    let vault = vault.expect("a member from day 3");
+    let w = sim.sim.world();
+    assert!(w.vaults.contains_key(&vault), "its spoke's vault exists");
+    let backups = w
+        .recovery_points
+        .values()
+        .filter(|rp| rp.vault == vault && rp.source.is_none())
+        .count();
+    assert!(backups >= 1, "its plan backs up from the day it joins");
+}

@@ -1,5 +1,5 @@
 //! The world file's organisation (contract): its ACTIVE members, its OU tree, the day each late
-//! account joins, and `generate:` for many accounts in a few lines. The tree on a given day is
+//! account joins and each leaver leaves, and `generate:` for many accounts in a few lines. The tree on a given day is
 //! what a simulated AWS Organizations answers, so vault sets expand as they would on AWS.
 
 use super::*;
@@ -14,6 +14,9 @@ pub struct OrganizationSpec {
     pub organizational_units: BTreeMap<String, Vec<String>>,
     /// Account -> the simulated day (0 = the first) it joins; a member from then.
     pub joins: BTreeMap<String, u32>,
+    /// Account -> the simulated day it leaves the organisation (removed, or suspended): no
+    /// member from then. Its vaults and what they hold stay.
+    pub leaves: BTreeMap<String, u32>,
     /// AWS Backup's concurrent copy jobs from one account into one Region, as the
     /// organisation's quota stands: 100 by default, more once AWS raises it on request.
     pub concurrent_copy_jobs: u32,
@@ -29,6 +32,7 @@ impl Default for OrganizationSpec {
             members: None,
             organizational_units: BTreeMap::new(),
             joins: BTreeMap::new(),
+            leaves: BTreeMap::new(),
             concurrent_copy_jobs: DEFAULT_CONCURRENT_COPY_JOBS,
         }
     }
@@ -78,12 +82,14 @@ impl GenerateSpec {
 }
 
 impl WorldFile {
-    /// What AWS Organizations answers on simulated `day` (`None`: with every late joiner in):
+    /// What AWS Organizations answers on simulated `day` (`None`: every account that is a member
+    /// on any day, late joiners and leavers in):
     /// the ACTIVE accounts, and each OU's ACTIVE accounts and child OUs. `named` are the accounts
     /// the policy and the rest of the world name, members when `members` is not given.
     pub fn org_tree(&self, named: &BTreeSet<String>, day: Option<u32>) -> OrgTree {
         let org = &self.organization;
         let joined = |a: &String| day.is_none_or(|d| org.joins.get(a).is_none_or(|j| *j <= d));
+        let left = |a: &String| day.is_some_and(|d| org.leaves.get(a).is_some_and(|l| *l <= d));
         let mut active: BTreeSet<String> = match &org.members {
             Some(m) => m.clone(),
             None => named.clone(),
@@ -113,7 +119,7 @@ impl WorldFile {
             }
             active.extend(ids);
         }
-        active.retain(joined);
+        active.retain(|a| joined(a) && !left(a));
         for unit in units.values_mut() {
             unit.accounts.retain(|a| active.contains(a));
         }
@@ -126,6 +132,7 @@ impl WorldFile {
         out.extend(self.regions.keys().map(|(a, _)| a.clone()));
         out.extend(self.tables.iter().flatten().map(|t| t.account.clone()));
         out.extend(self.organization.joins.keys().cloned());
+        out.extend(self.organization.leaves.keys().cloned());
         out
     }
 }
@@ -152,6 +159,7 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
         "members",
         "organizational_units",
         "joins",
+        "leaves",
         "concurrent_copy_jobs",
     ];
     let f = fields(node, loc, "(organization)", &allowed, errors);
@@ -161,14 +169,15 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
             .filter_map(|m| account_id(Some(&m), loc, "members", errors))
             .collect()
     });
-    let mut joins = BTreeMap::new();
-    if let Some(node) = f.get("joins") {
-        for (account, day) in map_entries(node, loc, "joins", errors) {
-            let field = format!("joins.{account}");
-            let day = number(Some(&day), 0, 0..=3650, loc, &field, errors);
-            if account_id(Some(&&Node::Str(account.clone())), loc, &field, errors).is_some() {
-                joins.insert(account.clone(), day);
-            }
+    let joins = account_days(f.get("joins").copied(), "joins", errors);
+    let leaves = account_days(f.get("leaves").copied(), "leaves", errors);
+    for (account, leaves_on) in &leaves {
+        if let Some(joins_on) = joins.get(account).filter(|j| *j >= leaves_on) {
+            errors.add(
+                loc,
+                &format!("leaves.{account}"),
+                format!("day {leaves_on} is not after the day it joins ({joins_on})"),
+            );
         }
     }
     OrganizationSpec {
@@ -185,6 +194,7 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
             .map(|n| read_units(n, errors))
             .unwrap_or_default(),
         joins,
+        leaves,
         concurrent_copy_jobs: number(
             f.get("concurrent_copy_jobs"),
             DEFAULT_CONCURRENT_COPY_JOBS,
@@ -194,6 +204,23 @@ pub(super) fn read_organization(node: &Node, errors: &mut Errors) -> Organizatio
             errors,
         ),
     }
+}
+
+/// `{ account: day }`: each account id and day (0 to 3650) checked.
+fn account_days(node: Option<&Node>, field: &str, errors: &mut Errors) -> BTreeMap<String, u32> {
+    let loc = "organization";
+    let mut out = BTreeMap::new();
+    let Some(node) = node else {
+        return out;
+    };
+    for (account, day) in map_entries(node, loc, field, errors) {
+        let field = format!("{field}.{account}");
+        let day = number(Some(&day), 0, 0..=3650, loc, &field, errors);
+        if account_id(Some(&&Node::Str(account.clone())), loc, &field, errors).is_some() {
+            out.insert(account.clone(), day);
+        }
+    }
+    out
 }
 
 fn map_entries<'a>(

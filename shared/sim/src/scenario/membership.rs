@@ -2,7 +2,7 @@
 //! what the simulated AWS Organizations answers each day, as the functions expand it with the
 //! real one. An account that joins gets its spoke (its member vaults, its backup plan) that day.
 
-use relay_core::policy::{AccountScope, OrgTree, OrgUnit};
+use relay_core::policy::{AccountScope, OrgTree, OrgUnit, REPORT_SCOPE};
 use relay_core::world_file::policy_accounts;
 
 use super::*;
@@ -69,15 +69,16 @@ impl Members {
         self.template.expand(&self.template.membership(&tree))
     }
 
-    /// Accounts with at least one member vault `elapsed` into the run.
-    pub(crate) fn member_accounts_at(&self, elapsed: Duration) -> u64 {
-        let day = u32::try_from(elapsed.num_days()).unwrap_or(u32::MAX);
+    /// Accounts with at least one member vault on `day`.
+    pub(crate) fn member_accounts_on(&self, day: u32) -> u64 {
         let tree = self.tree(Some(day));
         let members: BTreeSet<String> = self
             .template
             .membership(&tree)
-            .into_values()
-            .flatten()
+            .into_iter()
+            // The report's scope is not a set: its accounts hold no member vault.
+            .filter(|(set, _)| set != REPORT_SCOPE)
+            .flat_map(|(_, members)| members)
             .collect();
         members.len() as u64
     }
@@ -85,5 +86,9 @@ impl Members {
 
 fn describes_organization(w: &WorldFile) -> bool {
     let o = &w.organization;
-    o.members.is_some() || !o.organizational_units.is_empty() || w.generate.is_some()
+    o.members.is_some()
+        || !o.organizational_units.is_empty()
+        || !o.joins.is_empty()
+        || !o.leaves.is_empty()
+        || w.generate.is_some()
 }

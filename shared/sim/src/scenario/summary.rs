@@ -109,7 +109,10 @@ impl Simulation {
             seed: self.options.seed,
             drained_hours: (w.now - backups_end).num_hours() + 1,
             table_count: w.tables.len() as u64,
-            member_accounts: self.members.member_accounts_at(w.now - self.options.start),
+            // On the run's last day (the drain after it adds no member).
+            member_accounts: self
+                .members
+                .member_accounts_on(self.options.days.saturating_sub(1)),
             lambda_invocations: self.invocations.count,
             longest_invocation_seconds: round2(self.invocations.longest.as_secs_f64()),
             invocations_over_deadline: self.invocations.over_deadline,
@@ -241,8 +244,8 @@ impl Simulation {
             })
     }
 
-    /// A hop alert about this copy, or an account alert for its vault's account or an account
-    /// copying into it.
+    /// A hop alert about this copy or about copies into its vault, or an account alert for its
+    /// vault's account or an account copying into it.
     pub(super) fn announced(
         &self,
         alerts: &SentAlerts,
@@ -264,6 +267,7 @@ impl Simulation {
             .any(|r| &r.to == alias && alerts.routes.contains(&r.name()));
         alerts.all_chains
             || alerts.hops.contains(&(original.clone(), arn.to_string()))
+            || alerts.vaults.contains(&arn.to_string())
             || route_alerted
             || alerts.resources.contains(&original.resource_arn)
             || accounts.any(|a| alerts.accounts.contains(a))
@@ -367,6 +371,8 @@ pub(super) struct SentAlerts {
     pub(super) routes: HashSet<String>,
     /// The repair engine cannot do its work (the reconciler behind or failing): every chain.
     pub(super) all_chains: bool,
+    /// Vaults copies into which fail for a cause: every copy into them.
+    pub(super) vaults: HashSet<String>,
 }
 
 impl SentAlerts {
@@ -382,6 +388,7 @@ impl SentAlerts {
             resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
             routes: w.alerts.iter().filter_map(|a| a.route.clone()).collect(),
             all_chains: w.alerts.iter().any(|a| a.all_chains),
+            vaults: w.alerts.iter().filter_map(|a| a.vault.clone()).collect(),
         }
     }
 }
