@@ -140,6 +140,9 @@ impl SimArgs {
         for short in &simulation.held_short {
             eprintln!("{}", short.warning());
         }
+        for ou in &simulation.missing_units {
+            eprintln!("warning: the policy names OU {ou}, which the world's organisation does not have: AWS Organizations answers ParentNotFoundException, and the sets of it have no members there (the functions alert this once)");
+        }
         Ok(Prepared {
             simulation,
             policy_text,

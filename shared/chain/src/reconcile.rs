@@ -32,7 +32,7 @@ use never_expire::guard_phase;
 use relay_core::arn::{RecoveryPointArn, VaultArn};
 use relay_core::guard::PointView;
 use relay_core::ledger::{
-    retry_backoff, HopKey, HopRecord, HopState, Original, VAULT_MISSING_CAUSE,
+    retry_backoff, vault_incident_parts, HopKey, HopRecord, HopState, Original, VAULT_MISSING_CAUSE,
 };
 use relay_core::plan::{self, classify_copy_failure, FailureClass, Observed, Tags};
 use relay_core::policy::{Policy, Route, Vault};
@@ -258,8 +258,9 @@ pub struct ReconcileReport {
     /// failed has its incident closed once a newer backup is there.
     #[serde(skip)]
     pub newest_in: BTreeMap<String, DateTime<Utc>>,
-    /// The newest source point whose copy each destination vault (by ARN) was found holding:
-    /// its vault incidents (copies into it failing) close once this is newer than they are.
+    /// The newest source point whose copy each destination vault was found holding, by its ARN
+    /// and by `ARN#SOURCE_ACCOUNT`: its vault incidents (copies into it failing; from one
+    /// account, for a cause of one) close once this is newer than they are.
     #[serde(skip)]
     pub copied_into: BTreeMap<String, DateTime<Utc>>,
     /// Vaults with an open incident of copies into them failing: a hop into one of them that
@@ -385,9 +386,8 @@ pub(crate) const WINDOW_PREFIX: &str = "window#";
 /// The vaults with an open incident of copies into them failing (`copies#VAULT#CAUSE`).
 fn vaults_alerted(open: &[Incident]) -> BTreeSet<String> {
     open.iter()
-        .filter_map(|i| i.id.strip_prefix(relay_core::ledger::VAULT_INCIDENT_PREFIX))
-        .filter_map(|rest| rest.rsplit_once('#'))
-        .map(|(vault, _)| vault.to_string())
+        .filter_map(|i| vault_incident_parts(&i.id))
+        .map(|(vault, _, _)| vault.to_string())
         .collect()
 }
 
@@ -641,7 +641,7 @@ async fn vault_missing<P: RouterPorts>(
         all_chains: false,
         vault: Some(vault.arn.to_string()),
     };
-    let id = relay_core::ledger::vault_incident(&vault.arn.to_string(), VAULT_MISSING_CAUSE);
+    let id = relay_core::ledger::vault_incident(&vault.arn.to_string(), VAULT_MISSING_CAUSE, "");
     match incident::raise(ports, id, alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
         Err(e) => report.errors.push(format!("vault '{to}': {e}")),
@@ -680,13 +680,19 @@ async fn close_resolved<P: RouterPorts>(
             }
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             // Copies into the vault are made again: one of a backup newer than the incident.
-            Some(("copies", rest)) => rest.rsplit_once('#').is_some_and(|(vault, cause)| {
-                ![hop::MISSING_CAUSE, hop::NOT_COPYABLE_CAUSE].contains(&cause)
-                    && report
-                        .copied_into
-                        .get(vault)
-                        .is_some_and(|t| *t > incident.opened_at)
-            }),
+            Some(("copies", _)) => {
+                vault_incident_parts(&incident.id).is_some_and(|(vault, cause, account)| {
+                    let into = match account {
+                        Some(account) => format!("{vault}#{account}"),
+                        None => vault.to_string(),
+                    };
+                    ![hop::MISSING_CAUSE, hop::NOT_COPYABLE_CAUSE].contains(&cause)
+                        && report
+                            .copied_into
+                            .get(&into)
+                            .is_some_and(|t| *t > incident.opened_at)
+                })
+            }
             // Backups into the vault work again: a newer one is there.
             Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {
                 report

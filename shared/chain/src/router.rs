@@ -551,7 +551,7 @@ async fn refused<P: RouterPorts>(
             ),
             hop.clone(),
         );
-        let id = hop.vault_incident(copy_failure_cause(&failure.message));
+        let id = hop.vault_incident(copy_failure_cause(&failure.message), &job.account);
         out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     }
     Ok(())
@@ -683,7 +683,8 @@ async fn record_failure<P: RouterPorts>(
         return Ok(());
     }
     let alert = copy_failure_alert(failure, &hop, record.attempt, "needs a person");
-    let id = hop.vault_incident(copy_failure_cause(&failure.status_message));
+    let cause = copy_failure_cause(&failure.status_message);
+    let id = hop.vault_incident(cause, &failure.account);
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     Ok(())
 }
@@ -733,7 +734,7 @@ pub(crate) async fn record_skip<P: RouterPorts>(
             ),
             hop.clone(),
         );
-        let id = hop.vault_incident(SKIPPED_CAUSE);
+        let id = hop.vault_incident(SKIPPED_CAUSE, "");
         out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     }
     Ok(())

@@ -426,7 +426,7 @@ impl<P: ReportPorts, S: ReportStore, W: PartStore> Publisher<P, S, W> {
         let mut written = Vec::with_capacity(keys.len());
         for (key, file) in keys {
             let content_type = file.content_type();
-            let done = match report.chunks(*file) {
+            let done = match render::merged_chunks(report, *file) {
                 Some(chunks) => self.store.put_chunks(key, content_type, chunks).await,
                 None => {
                     let body = verdicts_body(report, imported, previous)?;

@@ -201,6 +201,19 @@ pub fn findings_chunks_in(
         .chain(std::iter::once(Ok("]".to_string())))
 }
 
+/// A rendering of a merged report in pieces, its tables read from the spool ([`chunks`]); the
+/// verdicts say which tables are non-compliant, so the HTML's cards read only those.
+pub fn merged_chunks(
+    report: &crate::tables::MergedReport,
+    file: crate::ReportFile,
+) -> Option<Chunks<'_>> {
+    chunks_in(
+        &report.frame,
+        (report.tables(), report.non_compliant()),
+        file,
+    )
+}
+
 /// A rendering in pieces, in order.
 pub type Chunks<'a> = Box<dyn Iterator<Item = Chunk> + Send + 'a>;
 

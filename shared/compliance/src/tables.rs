@@ -8,7 +8,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use crate::render;
 use crate::scratch::SpillDir;
 use crate::{Report, ReportSummary, ResourceReport, Status, Verdict};
 
@@ -286,11 +285,9 @@ impl MergedReport {
         Tables::Spooled(&self.spool)
     }
 
-    /// A rendering of the report in pieces, its tables read from the spool ([`render::chunks`]).
-    pub fn chunks(&self, file: crate::ReportFile) -> Option<render::Chunks<'_>> {
-        // The verdicts say which tables are non-compliant: the HTML's cards read only those.
-        let non_compliant = positions_of_non_compliant(self.verdicts.iter().map(|v| v.status));
-        render::chunks_in(&self.frame, (self.tables(), non_compliant), file)
+    /// The positions of its non-compliant tables, from the verdicts.
+    pub fn non_compliant(&self) -> Vec<usize> {
+        positions_of_non_compliant(self.verdicts.iter().map(|v| v.status))
     }
 
     /// The whole report, its tables read back: for a caller that holds it anyway (the CLI,

@@ -67,18 +67,38 @@ impl HopKey {
     }
 
     /// The incident of the hops into this hop's vault that are not made for `cause` (a word,
-    /// as [`crate::plan::copy_failure_cause`] gives): a missing vault, a refused copy-in or a
-    /// lock fails every copy into the vault, every day; that is one alert, never one per hop.
-    /// The reconciler closes it once a copy into the vault of a backup newer than the incident
-    /// is held.
-    pub fn vault_incident(&self, cause: &str) -> String {
-        vault_incident(&self.destination_vault_arn, cause)
+    /// as [`crate::plan::copy_failure_cause`] gives), copying from `source_account`: a missing
+    /// vault, a refused copy-in or a lock fails every copy into the vault, every day; that is
+    /// one alert, never one per hop. The reconciler closes it once a copy into the vault of a
+    /// backup newer than the incident is held (from that account, for a cause of one).
+    pub fn vault_incident(&self, cause: &str, source_account: &str) -> String {
+        vault_incident(&self.destination_vault_arn, cause, source_account)
     }
 }
 
-/// The incident of copies into `vault_arn` not made for `cause` ([`HopKey::vault_incident`]).
-pub fn vault_incident(vault_arn: &str, cause: &str) -> String {
-    format!("{VAULT_INCIDENT_PREFIX}{vault_arn}#{cause}")
+/// The incident of copies into `vault_arn` not made for `cause` ([`HopKey::vault_incident`]):
+/// `copies#VAULT#CAUSE`, or `copies#VAULT#CAUSE#ACCOUNT` for a cause that is one source
+/// account's to fix ([`is_source_account_cause`]): its key, its copy role, its admission by the
+/// vault's access policy. Another account's copies landing fix nothing of it.
+pub fn vault_incident(vault_arn: &str, cause: &str, source_account: &str) -> String {
+    match is_source_account_cause(cause) {
+        true => format!("{VAULT_INCIDENT_PREFIX}{vault_arn}#{cause}#{source_account}"),
+        false => format!("{VAULT_INCIDENT_PREFIX}{vault_arn}#{cause}"),
+    }
+}
+
+/// Is `cause` one source account's to fix (so its incident is the account's, and closed by that
+/// account's copies landing)?
+pub fn is_source_account_cause(cause: &str) -> bool {
+    matches!(cause, "kms" | "privileges" | "access-denied")
+}
+
+/// A `copies#` incident id's parts: the vault, the cause, the source account (for a cause of one).
+pub fn vault_incident_parts(id: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = id.strip_prefix(VAULT_INCIDENT_PREFIX)?;
+    let mut parts = rest.split('#');
+    let (vault, cause) = (parts.next()?, parts.next()?);
+    Some((vault, cause, parts.next()))
 }
 
 /// The cause of copies into a vault that does not exist, whoever finds it first: the router

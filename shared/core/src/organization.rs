@@ -49,7 +49,17 @@ pub async fn read_tree(org: &impl OrganizationsPort, policy: &Policy) -> PortRes
             continue;
         }
         bounded(seen.len(), MAX_UNITS, "organizational units")?;
-        let unit = org.unit(&ou).await?;
+        let unit = match org.unit(&ou).await {
+            // Deleted, or never one: no members, and (one the policy names) said by the caller;
+            // the other OUs go on. A child gone between its parent's read and its own is gone.
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                if depth == 0 {
+                    tree.missing.insert(ou);
+                }
+                continue;
+            }
+            read => read?,
+        };
         accounts += unit.accounts.len();
         bounded(accounts, MAX_ACCOUNTS, "accounts")?;
         queue.extend(unit.children.iter().map(|c| (c.clone(), depth + 1)));

@@ -541,6 +541,21 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// An alert about nothing the simulator's coverage can place (a hop, an account, a table, a
+    /// route, a vault): fill those in with struct update syntax where they are known.
+    pub fn plain(subject: String, message: String) -> Self {
+        Self {
+            subject,
+            message,
+            hop: None,
+            account: None,
+            resource: None,
+            route: None,
+            all_chains: false,
+            vault: None,
+        }
+    }
+
     /// An alert about a hop that is not made, standing for every hop into its vault that fails
     /// for the same cause ([`HopKey::vault_incident`]).
     pub fn about_hop(subject: String, message: String, hop: HopKey) -> Self {

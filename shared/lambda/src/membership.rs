@@ -145,12 +145,15 @@ impl Members {
             None => Err(not_configured()),
         };
         let first_failure = self.cache().record(read.as_ref(), now);
-        let Err(e) = read else {
-            // The outage (if any, whichever process saw it) is over: a new one alerts again.
-            if let Err(e) = ledger.close_incident(UNREADABLE).await {
-                tracing::warn!(error = %e, "organisation incident not closed");
+        let e = match read {
+            Ok(tree) => {
+                // The outage (if any, whichever process saw it) is over: a new one alerts again.
+                if let Err(e) = ledger.close_incident(UNREADABLE).await {
+                    tracing::warn!(error = %e, "organisation incident not closed");
+                }
+                return missing_units(&tree, (ledger, alerts, clock)).await;
             }
-            return;
+            Err(e) => e,
         };
         tracing::warn!(error = %e, "organisation not read: the last membership (if any) stays");
         if !first_failure {
@@ -166,6 +169,34 @@ impl Members {
     }
 }
 
+/// OUs the policy names that Organizations says do not exist: one alert while any is missing
+/// (their sets have no members there; every other OU is read and in force), closed by a read
+/// that finds them all.
+async fn missing_units(
+    tree: &OrgTree,
+    (ledger, alerts, clock): (&impl LedgerPort, &impl AlertPort, &impl Clock),
+) {
+    if tree.missing.is_empty() {
+        if let Err(e) = ledger.close_incident(MISSING_UNITS).await {
+            tracing::warn!(error = %e, "missing OUs incident not closed");
+        }
+        return;
+    }
+    let units: Vec<&str> = tree.missing.iter().map(String::as_str).collect();
+    tracing::warn!(units = ?units, "OUs of the policy not in the organisation");
+    let alert = Alert::plain(
+        "Backup Relay: OUs of the policy are not in the organisation".into(),
+        format!("AWS Organizations says these OUs do not exist (ParentNotFoundException): {}.\nThe vault sets and the report scope that name them have no members there: their accounts' backups are not copied on. Every other OU is read and in force.\nFix: correct the OU ids in the policy (an OU deleted or recreated has a new id).", units.join(", ")),
+    );
+    let id = MISSING_UNITS.to_string();
+    if let Err(failed) = incident::raise_with(ledger, alerts, clock, id, alert).await {
+        tracing::warn!(error = %failed, "missing OUs not announced");
+    }
+}
+
+/// The incident of OUs the policy names that do not exist: one at a time.
+const MISSING_UNITS: &str = "organizations#missing-units";
+
 /// A policy with sets of OUs or of the organisation, and no role to read it through.
 fn not_configured() -> PortError {
     PortError::new(
@@ -180,14 +211,8 @@ fn not_configured() -> PortError {
 const UNREADABLE: &str = "organizations#unreadable";
 
 fn unreadable_alert(e: &PortError) -> Alert {
-    Alert {
-        subject: "Backup Relay: the organisation's members cannot be read".into(),
-        message: format!("AWS Organizations answered: {e}\nThe members last read stay in force (none, if this process never read them: events of set members then fail and are retried). Accounts that joined since are not covered until it can be read.\nFix: deploy the Organizations read role (infra/organization-read.yaml) in the management or delegated administrator account, and give its ARN to the hub (OrganizationsRoleArn)."),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    Alert::plain(
+        "Backup Relay: the organisation's members cannot be read".into(),
+        format!("AWS Organizations answered: {e}\nThe members last read stay in force (none, if this process never read them: events of set members then fail and are retried). Accounts that joined since are not covered until it can be read.\nFix: deploy the Organizations read role (infra/organization-read.yaml) in the management or delegated administrator account, and give its ARN to the hub (OrganizationsRoleArn)."),
+    )
 }

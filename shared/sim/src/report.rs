@@ -13,7 +13,7 @@ use serde::Serialize;
 use relay_compliance::pieces::{self, PartStore, PieceRef};
 use relay_compliance::store::{ReportFile, PART_BYTES};
 use relay_compliance::tables::MergedReport;
-use relay_compliance::{self as compliance, inventory, Report};
+use relay_compliance::{self as compliance, inventory, render, Report};
 use relay_core::ports::PortResult;
 
 use crate::world::rates::RateFloor;
@@ -210,7 +210,7 @@ fn published_in_turn(report: &MergedReport) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let verdicts = compliance::Verdicts::new(report.frame.generated_at, report.verdicts.clone());
     for chunks in ReportFile::ALL
-        .map(|f| report.chunks(f))
+        .map(|f| render::merged_chunks(report, f))
         .into_iter()
         .flatten()
     {

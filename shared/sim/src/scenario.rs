@@ -123,6 +123,9 @@ pub struct Simulation {
     pub passes: Passes,
     /// Vaults holding fewer of the world file's `held_points` than it asked.
     pub held_short: Vec<HeldShort>,
+    /// OUs the policy names that the world's organisation does not have: AWS answers
+    /// ParentNotFoundException, and their sets have no members there.
+    pub missing_units: Vec<String>,
 }
 
 impl Simulation {
@@ -143,6 +146,7 @@ impl Simulation {
             options.faults = options.faults.with_spec(f);
         }
         let members = Members::new(&template, spec);
+        let missing_units = members.missing_units();
         let policy = members.policy_on(Some(0));
         let mut world = World::new(options.start, options.seed, options.faults.clone());
         // The organisation: every account of the policy (whether its vaults exist or not) and
@@ -188,6 +192,7 @@ impl Simulation {
             invocations: Invocations::default(),
             passes: Passes::default(),
             held_short,
+            missing_units,
         }
     }
 

@@ -538,3 +538,40 @@ async fn the_emulators_clock_reads_organizations_each_day_so_a_late_joiner_gets_
         .count();
     assert!(backups >= 1, "its plan backs up from the day it joins");
 }
+
+/// One member's key is not shared with the central account: its copies into central fail every
+/// day, while the other member's land. That is one alert for that account's copies into central,
+/// kept open (the other account's copies landing fix nothing of it), not one a day.
+#[tokio::test]
+async fn one_members_unshared_key_is_one_alert_kept_open_while_others_copies_land() {
+    let p = policy();
+    let world = WorldFile::parse(WORLD, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(5, 1, 13, Faults::none()));
+    let member = sim.vault_arn("primary[100000000001/us-east-1]").unwrap();
+    sim.sim.world().vault_mut(&member).unwrap().kms_shared_with = Some(Default::default());
+    let s = sim.run().await;
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{s:#?}");
+    let w = sim.sim.world();
+    let central = sim.vault_arn("central").unwrap().to_string();
+    let about_central: Vec<&str> = w
+        .alerts
+        .iter()
+        .filter(|a| a.vault.as_deref() == Some(central.as_str()))
+        .map(|a| a.subject.as_str())
+        .collect();
+    assert_eq!(about_central.len(), 1, "{about_central:#?}");
+    let open: Vec<&String> = w
+        .incidents
+        .keys()
+        .filter(|k| k.starts_with("copies#"))
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(open[0].ends_with("#kms#100000000001"), "{open:?}");
+    // The other member's copies into central were made all along.
+    let landed = w
+        .recovery_points
+        .values()
+        .filter(|rp| rp.vault.name == "central" && rp.resource_arn.contains("100000000002"))
+        .count();
+    assert!(landed >= 3, "{landed}");
+}

@@ -193,11 +193,12 @@ pub(super) fn missing_copy<P: RouterPorts>(
     {
         // Copies into the destination are made: its vault incidents close once one is of a
         // backup newer than they are.
-        let newest = report
-            .copied_into
-            .entry(ctx.to.arn.to_string())
-            .or_insert(point.creation_date);
-        *newest = (*newest).max(point.creation_date);
+        let into = ctx.to.arn.to_string();
+        let from_account = format!("{into}#{}", ctx.from.arn.account);
+        for key in [into, from_account] {
+            let newest = report.copied_into.entry(key).or_insert(point.creation_date);
+            *newest = (*newest).max(point.creation_date);
+        }
         return None;
     }
     Some(Original::new(resource, point.creation_date))
@@ -367,7 +368,7 @@ pub(super) async fn alert_hop<P: RouterPorts>(
         ),
         hop.clone(),
     );
-    let id = hop.vault_incident(cause);
+    let id = hop.vault_incident(cause, &ctx.from.arn.account);
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
     report.alerted_hops.insert(hop.incident_id());
     Ok(())

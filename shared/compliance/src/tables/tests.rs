@@ -66,7 +66,7 @@ fn spooled_tables_render_as_listed_ones_whatever_the_report() {
         let merged = spooled(&whole);
         assert_eq!(merged.load().unwrap(), whole);
         for file in ReportFile::ALL {
-            let Some(from_spool) = merged.chunks(file) else {
+            let Some(from_spool) = render::merged_chunks(&merged, file) else {
                 continue;
             };
             let from_report = render::chunks(&whole, file).unwrap();
@@ -89,7 +89,7 @@ fn spooled_tables_read_back_as_the_report_and_render_the_same_files() {
     assert_eq!(merged.verdicts, Verdicts::of(&whole).tables);
     assert_eq!(merged.load().unwrap(), whole);
     for file in ReportFile::ALL {
-        let Some(from_spool) = merged.chunks(file) else {
+        let Some(from_spool) = render::merged_chunks(&merged, file) else {
             assert_eq!(file, ReportFile::Verdicts);
             continue;
         };
@@ -205,7 +205,7 @@ fn a_spool_that_does_not_read_back_fails_the_rendering_once() {
     assert!(read.last().unwrap().is_err());
     assert!(read[..read.len() - 1].iter().all(Result::is_ok));
     assert!(merged.load().is_err());
-    let chunks = merged.chunks(ReportFile::Json).unwrap();
+    let chunks = render::merged_chunks(&merged, ReportFile::Json).unwrap();
     let err = joined(chunks).unwrap_err();
     assert!(err.to_string().contains("does not read back"), "{err}");
     let planned = plan::plan_in(

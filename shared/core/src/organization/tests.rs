@@ -11,6 +11,8 @@ struct FakeOrg {
     units: BTreeMap<String, OrgUnit>,
     calls: Mutex<Vec<String>>,
     fail: Option<ErrorKind>,
+    /// An OU it does not hold is ParentNotFoundException, as AWS answers (else: empty).
+    strict: bool,
 }
 
 impl OrganizationsPort for FakeOrg {
@@ -32,8 +34,35 @@ impl OrganizationsPort for FakeOrg {
         if let Some(kind) = self.fail {
             return Err(PortError::new(kind, "ListAccountsForParent", None, "no"));
         }
-        Ok(self.units.get(ou).cloned().unwrap_or_default())
+        match self.units.get(ou) {
+            None if self.strict => Err(PortError::new(
+                ErrorKind::NotFound,
+                "ListAccountsForParent",
+                Some("ParentNotFoundException"),
+                "no such parent",
+            )),
+            unit => Ok(unit.cloned().unwrap_or_default()),
+        }
     }
+}
+
+/// One OU of the policy deleted (or mistyped): it has no members and is named, and every other
+/// OU is read and in force; it does not fail the read.
+#[tokio::test]
+async fn an_ou_that_does_not_exist_is_named_and_holds_up_no_other() {
+    let org = FakeOrg {
+        strict: true,
+        ..chain(2)
+    };
+    let p = set_policy("{ organizational_units: [ou-ab12-level000, ou-ab12-gone0000] }");
+    let tree = read_tree(&org, &p).await.unwrap();
+    assert_eq!(
+        tree.missing,
+        BTreeSet::from(["ou-ab12-gone0000".to_string()])
+    );
+    // level000 and its child level001; level001's child, level002, is gone too, but it is no
+    // OU of the policy's.
+    assert_eq!(p.membership(&tree)["p"].len(), 2);
 }
 
 fn set_policy(accounts: &str) -> Policy {
@@ -107,6 +136,7 @@ fn a_failed_refresh_keeps_the_last_tree_and_is_announced_once() {
     let tree = OrgTree {
         active: ["100000000001".to_string()].into(),
         units: BTreeMap::new(),
+        ..OrgTree::default()
     };
     assert!(!cache.record(Ok(&tree), t0));
     assert!(!cache.due(t0 + Duration::minutes(14)));

@@ -83,6 +83,9 @@ pub struct OrgTree {
     /// Every ACTIVE account (read when a scope is the organisation).
     pub active: BTreeSet<String>,
     pub units: BTreeMap<String, OrgUnit>,
+    /// OUs a scope names that Organizations says do not exist (ParentNotFoundException): no
+    /// members, and said, so one deleted or mistyped OU holds up no other set.
+    pub missing: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -315,34 +318,8 @@ pub(super) fn parse_set(
             "name and arn are exclusive: a set names a vault, a vault has an arn",
         );
     }
-    let name = f.get("name").and_then(|n| text(n, loc, "name", errors));
-    if !f.contains_key("name") {
-        errors.add(
-            loc,
-            "name",
-            "required: the vault's name in each member account",
-        );
-    }
-    if let Some(name) = name.filter(|n| !crate::arn::is_vault_name(n)) {
-        errors.add(
-            loc,
-            "name",
-            format!("invalid vault name '{name}' (2-50 of a-z A-Z 0-9 - _)"),
-        );
-    }
-    // `None`: a partition that is not one. The rest is read all the same (every error at
-    // once), its Regions checked alone, not against a partition.
-    let partition = match f.get("partition") {
-        None => Some("aws".to_string()),
-        Some(n) => match text(n, loc, "partition", errors) {
-            Some(p) if is_known_partition(p) => Some(p.to_string()),
-            Some(p) => {
-                errors.add(loc, "partition", unknown_partition(p));
-                None
-            }
-            None => None,
-        },
-    };
+    let name = set_name(f, loc, errors);
+    let partition = set_partition(f, loc, errors);
     let regions = parse_regions(f.get("regions").copied(), partition.as_deref(), loc, errors);
     let accounts = match f.get("accounts") {
         None => {
@@ -370,8 +347,7 @@ pub(super) fn parse_set(
             );
         }
     }
-    let (Some(name), Some(partition)) = (name.filter(|n| crate::arn::is_vault_name(n)), partition)
-    else {
+    let (Some(name), Some(partition)) = (name, partition) else {
         return (None, None);
     };
     let arn = regions.first().map(|region| VaultArn {
@@ -388,6 +364,42 @@ pub(super) fn parse_set(
         name: name.to_string(),
     };
     (Some(draft), arn)
+}
+
+/// A set's vault name, if it is one (required, AWS's rule).
+fn set_name<'a>(f: &BTreeMap<&str, &'a Node>, loc: &str, errors: &mut Errors) -> Option<&'a str> {
+    let Some(node) = f.get("name") else {
+        errors.add(
+            loc,
+            "name",
+            "required: the vault's name in each member account",
+        );
+        return None;
+    };
+    let name = text(node, loc, "name", errors)?;
+    if !crate::arn::is_vault_name(name) {
+        errors.add(
+            loc,
+            "name",
+            format!("invalid vault name '{name}' (2-50 of a-z A-Z 0-9 - _)"),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// A set's partition (`aws` unless given); `None` for one that is not a partition. The rest of
+/// the set is read all the same (every error at once), its Regions checked alone.
+fn set_partition(f: &BTreeMap<&str, &Node>, loc: &str, errors: &mut Errors) -> Option<String> {
+    let Some(node) = f.get("partition") else {
+        return Some("aws".to_string());
+    };
+    let p = text(node, loc, "partition", errors)?;
+    if !is_known_partition(p) {
+        errors.add(loc, "partition", unknown_partition(p));
+        return None;
+    }
+    Some(p.to_string())
 }
 
 /// `organization`, a list of account ids, or `{ organizational_units: [ou ids] }`.
@@ -622,86 +634,87 @@ pub(super) fn check_overlapping_sets<'a>(
     sets: impl Iterator<Item = (&'a str, &'a SetDraft)>,
     errors: &mut Errors,
 ) {
-    #[derive(Default)]
-    struct Claims<'a> {
-        organization: Option<(&'a str, &'a BTreeSet<String>)>,
-        ous: HashMap<&'a str, &'a str>,
-        accounts: BTreeMap<&'a str, &'a str>,
-    }
     let mut claims: HashMap<(&str, &str, &str), Claims> = HashMap::new();
     let mut said: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut overlap = |first: &'a str,
-                       second: &'a str,
-                       set: &SetDraft,
-                       region: &str,
-                       whom: &str| {
-        if said.insert((first, second)) {
-            errors.add(
-                &format!("vault '{second}'"),
-                "name",
-                format!("set '{first}' names vault '{}' in {region} for {whom} too: a member vault belongs to one set, and this set's routes would copy nothing from it; exclude the accounts from one of them (exclude_accounts)", set.name),
-            );
-        }
-    };
     for (alias, set) in sets {
         let Some(scope) = &set.accounts else { continue };
         for region in &set.regions {
             let key = (set.name.as_str(), set.partition.as_str(), region.as_str());
-            let c = claims.entry(key).or_default();
-            match scope {
-                AccountScope::Organization => {
-                    if let Some((first, _)) = c.organization {
-                        overlap(
-                            first,
-                            alias,
-                            set,
-                            region,
-                            "every account of the organisation",
-                        );
-                        continue;
-                    }
-                    let listed = c
+            let overlaps = claims.entry(key).or_default().claim(alias, set, scope);
+            for (first, whom) in overlaps {
+                if said.insert((first, alias)) {
+                    errors.add(
+                        &format!("vault '{alias}'"),
+                        "name",
+                        format!("set '{first}' names vault '{}' in {region} for {whom} too: a member vault belongs to one set, and this set's routes would copy nothing from it; exclude the accounts from one of them (exclude_accounts)", set.name),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Which set holds each member vault of one name in one Region, as far as the policy alone says.
+#[derive(Default)]
+struct Claims<'a> {
+    /// The first set of the whole organisation, and the accounts it excludes.
+    organization: Option<(&'a str, &'a BTreeSet<String>)>,
+    ous: HashMap<&'a str, &'a str>,
+    accounts: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Claims<'a> {
+    /// Claim `set`'s members for `alias`: the earlier sets it certainly shares one with, and
+    /// whom (for the message).
+    fn claim(
+        &mut self,
+        alias: &'a str,
+        set: &'a SetDraft,
+        scope: &'a AccountScope,
+    ) -> Vec<(&'a str, String)> {
+        let mut overlaps = Vec::new();
+        match scope {
+            AccountScope::Organization => {
+                if let Some((first, _)) = self.organization {
+                    overlaps.push((first, "every account of the organisation".to_string()));
+                } else {
+                    let listed = self
                         .accounts
                         .iter()
                         .find(|(a, _)| !set.exclude_accounts.contains(**a));
                     if let Some((account, first)) = listed {
-                        overlap(first, alias, set, region, &format!("account {account}"));
+                        overlaps.push((*first, format!("account {account}")));
                     }
-                    c.organization = Some((alias, &set.exclude_accounts));
+                    self.organization = Some((alias, &set.exclude_accounts));
                 }
-                AccountScope::OrganizationalUnits(ous) => {
-                    for ou in ous {
-                        match c.ous.get(ou.as_str()) {
-                            Some(first) => overlap(first, alias, set, region, &format!("OU {ou}")),
-                            None => {
-                                c.ous.insert(ou, alias);
-                            }
+            }
+            AccountScope::OrganizationalUnits(ous) => {
+                for ou in ous {
+                    match self.ous.get(ou.as_str()) {
+                        Some(first) => overlaps.push((*first, format!("OU {ou}"))),
+                        None => {
+                            self.ous.insert(ou, alias);
                         }
                     }
                 }
-                AccountScope::Accounts(listed) => {
-                    for account in listed.iter().filter(|a| !set.exclude_accounts.contains(*a)) {
-                        let by_organization = c
-                            .organization
-                            .filter(|(_, excluded)| !excluded.contains(account))
-                            .map(|(first, _)| first);
-                        match c
-                            .accounts
-                            .get(account.as_str())
-                            .copied()
-                            .or(by_organization)
-                        {
-                            Some(first) => {
-                                overlap(first, alias, set, region, &format!("account {account}"))
-                            }
-                            None => {
-                                c.accounts.insert(account, alias);
-                            }
+            }
+            AccountScope::Accounts(listed) => {
+                for account in listed.iter().filter(|a| !set.exclude_accounts.contains(*a)) {
+                    let by_organization = self
+                        .organization
+                        .filter(|(_, excluded)| !excluded.contains(account))
+                        .map(|(first, _)| first);
+                    let first = self.accounts.get(account.as_str()).copied();
+                    match first.or(by_organization) {
+                        Some(first) => overlaps.push((first, format!("account {account}"))),
+                        None => {
+                            self.accounts.insert(account, alias);
                         }
                     }
                 }
             }
         }
+        overlaps
     }
 }
 

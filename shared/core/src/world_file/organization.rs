@@ -123,7 +123,11 @@ impl WorldFile {
         for unit in units.values_mut() {
             unit.accounts.retain(|a| active.contains(a));
         }
-        OrgTree { active, units }
+        OrgTree {
+            active,
+            units,
+            missing: BTreeSet::new(),
+        }
     }
 
     /// Every account the world names: tables, accounts, Regions, the organisation, generated.

@@ -35,6 +35,23 @@ impl Members {
         }
     }
 
+    /// The OUs the policy's scopes name that the organisation does not have on any day.
+    pub(crate) fn missing_units(&self) -> Vec<String> {
+        let tree = self.tree(None);
+        relay_core::organization::scopes(&self.template)
+            .into_iter()
+            .filter_map(|scope| match scope {
+                AccountScope::OrganizationalUnits(ous) => Some(ous),
+                _ => None,
+            })
+            .flatten()
+            .filter(|ou| !tree.units.contains_key(*ou))
+            .cloned()
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect()
+    }
+
     /// Two accounts in each OU a set names, and in the organisation, with the policy's own.
     fn default_tree(&self, mut active: BTreeSet<String>) -> OrgTree {
         let mut next = FIRST_DEFAULT_ACCOUNT;
@@ -60,7 +77,11 @@ impl Members {
                 AccountScope::Accounts(_) => {}
             }
         }
-        OrgTree { active, units }
+        OrgTree {
+            active,
+            units,
+            missing: BTreeSet::new(),
+        }
     }
 
     /// The concrete policy on `day`.

@@ -229,7 +229,15 @@ impl OrganizationsPort for Sim {
         let mut w = self.world();
         w.counted("ListAccountsForParent");
         w.counted("ListOrganizationalUnitsForParent");
-        Ok(w.org_tree.units.get(ou).cloned().unwrap_or_default())
+        // As AWS: an OU that is not in the organisation is ParentNotFoundException.
+        w.org_tree.units.get(ou).cloned().ok_or_else(|| {
+            PortError::new(
+                ErrorKind::NotFound,
+                "ListAccountsForParent",
+                Some("ParentNotFoundException"),
+                format!("the OU {ou} is not in the organisation"),
+            )
+        })
     }
 }
 

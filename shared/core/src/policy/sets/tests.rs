@@ -36,6 +36,7 @@ fn tree() -> OrgTree {
             ("ou-ab12-bbbb2222".to_string(), unit(&["100000000003"], &[])),
             ("ou-ab12-other000".to_string(), unit(&["100000000009"], &[])),
         ]),
+        ..OrgTree::default()
     }
 }
 
@@ -163,6 +164,7 @@ fn organization_scope_is_every_active_account_and_a_list_is_as_written() {
     let t = OrgTree {
         active: ["100000000007".to_string()].into(),
         units: BTreeMap::new(),
+        ..OrgTree::default()
     };
     let m = p.membership(&t);
     assert_eq!(m["p"].len(), 1);
@@ -278,6 +280,7 @@ fn a_member_that_is_a_concrete_vault_is_that_vault_and_not_twice() {
     let tree = OrgTree {
         active: ["222222222222".to_string(), "100000000001".to_string()].into(),
         units: BTreeMap::new(),
+        ..OrgTree::default()
     };
     let e = p.expand(&p.membership(&tree));
     let arns: BTreeSet<String> = e.vaults.iter().map(|v| v.arn.to_string()).collect();
