@@ -263,10 +263,9 @@ pub struct ReconcileReport {
     /// account, for a cause of one) close once this is newer than they are.
     #[serde(skip)]
     pub copied_into: BTreeMap<String, DateTime<Utc>>,
-    /// Vaults with an open incident of copies into them failing: a hop into one of them that
-    /// nears the look-back's edge is announced already.
+    /// Destination vaults (by ARN) a route into ran through this run: they exist.
     #[serde(skip)]
-    pub vaults_alerted: BTreeSet<String>,
+    pub destinations_answered: BTreeSet<String>,
     /// The pass ended this run with every phase walked.
     pub pass_clean: bool,
     /// The piece this run walks (its cursor's key; "" for the whole policy).
@@ -361,7 +360,6 @@ pub async fn run<P: RouterPorts>(
     report.queued_routes = open_routes(&open, QUEUED_PREFIX);
     report.window_routes = open_routes(&open, WINDOW_PREFIX);
     report.alerted_hops = open.iter().map(|i| i.id.clone()).collect();
-    report.vaults_alerted = vaults_alerted(&open);
     let walked = walk(ports, policy, &Piece::whole(), config, budget, &mut report).await;
     behind(ports, config, &mut report).await;
     walked?;
@@ -382,14 +380,6 @@ pub(crate) fn open_routes(open: &[Incident], prefix: &str) -> BTreeSet<String> {
 pub(crate) const QUEUED_PREFIX: &str = "queued#";
 /// The incident id of a route with copies about to leave the look-back window: `window#FROM->TO`.
 pub(crate) const WINDOW_PREFIX: &str = "window#";
-
-/// The vaults with an open incident of copies into them failing (`copies#VAULT#CAUSE`).
-fn vaults_alerted(open: &[Incident]) -> BTreeSet<String> {
-    open.iter()
-        .filter_map(|i| vault_incident_parts(&i.id))
-        .map(|(vault, _, _)| vault.to_string())
-        .collect()
-}
 
 fn stuck_tables(open: &[Incident]) -> BTreeSet<String> {
     open.iter()
@@ -456,6 +446,9 @@ async fn walk<P: RouterPorts>(
                 report.phases_done.insert(phase_name(phase));
                 if let Phase::Route(r) = phase {
                     report.phases_done.insert(format!("destination#{}", r.to));
+                    if let Some(to) = policy.vault(&r.to) {
+                        report.destinations_answered.insert(to.arn.to_string());
+                    }
                 }
             }
             Ok(Progress::Stopped(at)) => {
@@ -581,11 +574,9 @@ async fn phase_failed<P: RouterPorts>(
     // A vault of the route that does not exist: the vault's incident, not the route's (a
     // central vault of an organisation has thousands of routes into and out of it).
     if let Phase::Route(r) = phase {
-        let missing = match e.operation {
-            route::DESTINATION_MISSING => policy.vault(&r.to),
-            SOURCE_LIST if e.kind == ErrorKind::NotFound => policy.vault(&r.from),
-            _ => None,
-        };
+        let missing = (e.operation == route::DESTINATION_MISSING)
+            .then(|| policy.vault(&r.to))
+            .flatten();
         if let Some(vault) = missing {
             return vault_missing(ports, (r, vault), e, report).await;
         }
@@ -612,9 +603,6 @@ async fn phase_failed<P: RouterPorts>(
         Err(e) => report.errors.push(format!("{name}: {e}")),
     }
 }
-
-/// What listing a route's source vault is called: AWS's NotFound there is the vault missing.
-const SOURCE_LIST: &str = "ListRecoveryPointsByBackupVault";
 
 /// One incident for a vault that does not exist, whatever the number of routes into and out of
 /// it, and the same the router raises when copies into it fail for it; closed once a copy of
@@ -657,6 +645,36 @@ async fn account_denied<P: RouterPorts>(ports: &P, e: &PortError, report: &mut R
     }
 }
 
+/// Causes no copy landing fixes: a point that can never be copied (cold, deleted), a copy
+/// deleted after it was made, a hop the policy's lock setting skips. Their incidents expire with
+/// the ledger's (90 days).
+const NOT_CLOSED_BY_COPIES: [&str; 4] = [
+    hop::MISSING_CAUSE,
+    hop::COLD_CAUSE,
+    hop::DELETED_CAUSE,
+    router::SKIPPED_CAUSE,
+];
+
+/// A `copies#` incident is resolved once a copy of a backup newer than it lands in its vault
+/// (from its account, for a cause of one), or, for a vault that did not exist (or a recovery
+/// point gone), once a route into the vault ran through: the vault answers.
+fn copies_resolved(incident: &Incident, report: &ReconcileReport) -> bool {
+    let Some((vault, cause, account)) = vault_incident_parts(&incident.id) else {
+        return false;
+    };
+    if NOT_CLOSED_BY_COPIES.contains(&cause) {
+        return false;
+    }
+    if cause == VAULT_MISSING_CAUSE && report.destinations_answered.contains(vault) {
+        return true;
+    }
+    let into = account.map_or_else(|| vault.to_string(), |a| format!("{vault}#{a}"));
+    report
+        .copied_into
+        .get(&into)
+        .is_some_and(|t| *t > incident.opened_at)
+}
+
 /// Conditions that are gone close their incidents, so a new breakage alerts again: an account
 /// reached this run and refused nowhere, a phase that ran through.
 async fn close_resolved<P: RouterPorts>(
@@ -664,7 +682,9 @@ async fn close_resolved<P: RouterPorts>(
     open: &[Incident],
     report: &mut ReconcileReport,
 ) {
-    for incident in open {
+    // An incident whose alert was never sent stays for the outbox, whatever has changed since:
+    // closing it would leave a shortfall no one heard of.
+    for incident in open.iter().filter(|i| i.alerted_at.is_some()) {
         let resolved = match incident.id.split_once('#') {
             Some(("account", account)) => {
                 report.accounts_reached.contains(account)
@@ -680,19 +700,7 @@ async fn close_resolved<P: RouterPorts>(
             }
             _ if incident.id == BEHIND_INCIDENT => report.pass_clean,
             // Copies into the vault are made again: one of a backup newer than the incident.
-            Some(("copies", _)) => {
-                vault_incident_parts(&incident.id).is_some_and(|(vault, cause, account)| {
-                    let into = match account {
-                        Some(account) => format!("{vault}#{account}"),
-                        None => vault.to_string(),
-                    };
-                    ![hop::MISSING_CAUSE, hop::NOT_COPYABLE_CAUSE].contains(&cause)
-                        && report
-                            .copied_into
-                            .get(&into)
-                            .is_some_and(|t| *t > incident.opened_at)
-                })
-            }
+            Some(("copies", _)) => copies_resolved(incident, report),
             // Backups into the vault work again: a newer one is there.
             Some(("backup", rest)) => rest.rsplit_once('#').is_some_and(|(vault, _)| {
                 report

@@ -79,7 +79,8 @@ impl HopKey {
 /// The incident of copies into `vault_arn` not made for `cause` ([`HopKey::vault_incident`]):
 /// `copies#VAULT#CAUSE`, or `copies#VAULT#CAUSE#ACCOUNT` for a cause that is one source
 /// account's to fix ([`is_source_account_cause`]): its key, its copy role, its admission by the
-/// vault's access policy. Another account's copies landing fix nothing of it.
+/// vault's access policy, its route's retention under the vault's lock. Another account's copies
+/// landing fix nothing of it.
 pub fn vault_incident(vault_arn: &str, cause: &str, source_account: &str) -> String {
     match is_source_account_cause(cause) {
         true => format!("{VAULT_INCIDENT_PREFIX}{vault_arn}#{cause}#{source_account}"),
@@ -90,7 +91,11 @@ pub fn vault_incident(vault_arn: &str, cause: &str, source_account: &str) -> Str
 /// Is `cause` one source account's to fix (so its incident is the account's, and closed by that
 /// account's copies landing)?
 pub fn is_source_account_cause(cause: &str) -> bool {
-    matches!(cause, "kms" | "privileges" | "access-denied")
+    // A lock refusing a retention refuses one route's copies (its source's), not the vault's.
+    matches!(
+        cause,
+        "kms" | "privileges" | "access-denied" | "vault-lock" | "lock-retention"
+    )
 }
 
 /// A `copies#` incident id's parts: the vault, the cause, the source account (for a cause of one).

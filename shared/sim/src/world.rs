@@ -102,6 +102,9 @@ pub struct World {
     forced_failures: BTreeMap<VaultArn, (u32, String)>,
     pub ledger: BTreeMap<HopKey, HopRecord>,
     pub incidents: BTreeMap<String, Incident>,
+    /// Incidents about copies into a vault, as they were closed: (the vault's ARN, when). What
+    /// failed into the vault after its incident closed needed an alert of its own.
+    pub vault_incidents_closed: Vec<(String, DateTime<Utc>)>,
     /// How long idempotency tokens are remembered.
     pub token_memory: Duration,
     /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
@@ -209,6 +212,7 @@ impl World {
             forced_failures: BTreeMap::new(),
             ledger: BTreeMap::new(),
             incidents: BTreeMap::new(),
+            vault_incidents_closed: Vec::new(),
             token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
             lost_start_answers: 0,
             lost_tag_answers: 0,

@@ -135,7 +135,10 @@ pub(super) async fn alert_not_copyable<P: RouterPorts>(
             "recovery point {} cannot be copied: {why}",
             point.recovery_point_arn
         );
-        let cause = NOT_COPYABLE_CAUSE;
+        let cause = match point.storage_class.as_deref() {
+            Some("COLD") => COLD_CAUSE,
+            _ => DELETED_CAUSE,
+        };
         return alert_hop(ctx, hop, ("cannot be made", &why, cause), report).await;
     }
     let (account, region) = (&ctx.from.arn.account, &ctx.from.arn.region);
@@ -284,7 +287,10 @@ pub(super) async fn on_record<P: RouterPorts>(
             let cause = recorded_cause(record);
             alert_hop(ctx, hop, ("not made (needs a person)", why, cause), report).await?;
         }
-        HopState::Failed | HopState::Skipped => {}
+        // Alerted when it failed: no final notice for it either.
+        HopState::Failed | HopState::Skipped => {
+            report.alerted_hops.insert(hop.incident_id());
+        }
         HopState::Completed => {
             let why = "the ledger records this copy as made, but the destination vault does not hold a COMPLETED copy";
             let cause = MISSING_CAUSE;
@@ -378,7 +384,10 @@ pub(super) async fn alert_hop<P: RouterPorts>(
 /// copied (cold, deleted): copies of newer backups landing fix neither, so their incidents are
 /// not closed by them (they expire with the ledger's incidents).
 pub(super) const MISSING_CAUSE: &str = "missing";
-pub(super) const NOT_COPYABLE_CAUSE: &str = "not-copyable";
+/// As [`copy_failure_cause`] names AWS's refusal of a cold point, so the router's and the
+/// reconciler's alerts of one are one incident.
+pub(super) const COLD_CAUSE: &str = "cold";
+pub(super) const DELETED_CAUSE: &str = "deleted";
 
 /// Why a hop the ledger records as failed or skipped is not made, as its incident names it:
 /// from the message the router recorded, so both name one failure alike.
@@ -403,7 +412,6 @@ pub(super) async fn final_notice<P: RouterPorts>(
     if point.creation_date >= now - config.lookback + config.final_notice
         || report.stuck_tables.contains(&hop.original.resource_arn)
         || report.alerted_hops.contains(&hop.incident_id())
-        || report.vaults_alerted.contains(&hop.destination_vault_arn)
     {
         return Ok(());
     }

@@ -340,7 +340,6 @@ async fn walk_piece<P: RouterPorts>(
     report.queued_routes = open_routes(&open, QUEUED_PREFIX);
     report.window_routes = open_routes(&open, WINDOW_PREFIX);
     report.alerted_hops = open.iter().map(|i| i.id.clone()).collect();
-    report.vaults_alerted = vaults_alerted(&open);
     walk(ports, policy, piece, config, budget, &mut report).await?;
     // The "behind" incident is the coordinator's to close, over every piece; so are a sliced
     // source's route incidents, over every slice.

@@ -267,7 +267,10 @@ impl Simulation {
             .any(|r| &r.to == alias && alerts.routes.contains(&r.name()));
         alerts.all_chains
             || alerts.hops.contains(&(original.clone(), arn.to_string()))
-            || alerts.vaults.contains(&arn.to_string())
+            || alerts
+                .vaults
+                .get(&arn.to_string())
+                .is_some_and(|until| original.creation_date < *until)
             || route_alerted
             || alerts.resources.contains(&original.resource_arn)
             || accounts.any(|a| alerts.accounts.contains(a))
@@ -371,8 +374,9 @@ pub(super) struct SentAlerts {
     pub(super) routes: HashSet<String>,
     /// The repair engine cannot do its work (the reconciler behind or failing): every chain.
     pub(super) all_chains: bool,
-    /// Vaults copies into which fail for a cause: every copy into them.
-    pub(super) vaults: HashSet<String>,
+    /// Vaults copies into which fail for a cause, and until when their alerts stand: for copies
+    /// of backups made before an incident about the vault closed (or while one is open).
+    pub(super) vaults: HashMap<String, DateTime<Utc>>,
 }
 
 impl SentAlerts {
@@ -388,9 +392,25 @@ impl SentAlerts {
             resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
             routes: w.alerts.iter().filter_map(|a| a.route.clone()).collect(),
             all_chains: w.alerts.iter().any(|a| a.all_chains),
-            vaults: w.alerts.iter().filter_map(|a| a.vault.clone()).collect(),
+            vaults: vault_alerts_stand_until(w),
         }
     }
+}
+
+/// For each vault with an alert about copies into it: until when its alerts stand (the latest
+/// close of such an incident; an alerted one still open stands for good).
+fn vault_alerts_stand_until(w: &World) -> HashMap<String, DateTime<Utc>> {
+    let mut until: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let open = w
+        .incidents
+        .values()
+        .filter(|i| i.alerted_at.is_some())
+        .filter_map(|i| Some((i.alert.vault.clone()?, DateTime::<Utc>::MAX_UTC)));
+    for (vault, at) in w.vault_incidents_closed.iter().cloned().chain(open) {
+        let t = until.entry(vault).or_insert(at);
+        *t = (*t).max(at);
+    }
+    until
 }
 
 /// What every vault holds, by original: copies keep their source's resource and creation date.

@@ -221,7 +221,11 @@ impl LedgerPort for Sim {
     async fn close_incident(&self, id: &str) -> PortResult<()> {
         let mut w = self.world();
         w.throttled("DeleteItem")?;
-        w.incidents.remove(id);
+        let closed = w.incidents.remove(id).and_then(|i| i.alert.vault);
+        if let Some(vault) = closed {
+            let now = w.now;
+            w.vault_incidents_closed.push((vault, now));
+        }
         Ok(())
     }
 
