@@ -442,15 +442,7 @@ async fn walk<P: RouterPorts>(
             }
         };
         match result {
-            Ok(Progress::Done) => {
-                report.phases_done.insert(phase_name(phase));
-                if let Phase::Route(r) = phase {
-                    report.phases_done.insert(format!("destination#{}", r.to));
-                    if let Some(to) = policy.vault(&r.to) {
-                        report.destinations_answered.insert(to.arn.to_string());
-                    }
-                }
-            }
+            Ok(Progress::Done) => phase_done(policy, phase, report),
             Ok(Progress::Stopped(at)) => {
                 save(ports, &at, report).await?;
                 tracing::info!(
@@ -483,6 +475,17 @@ async fn walk<P: RouterPorts>(
     };
     report.watch = watch;
     end_pass(ports, report).await
+}
+
+/// A phase ran through: its incident may close, and a route's destination answered.
+fn phase_done(policy: &Policy, phase: &Phase<'_>, report: &mut ReconcileReport) {
+    report.phases_done.insert(phase_name(phase));
+    if let Phase::Route(r) = phase {
+        report.phases_done.insert(format!("destination#{}", r.to));
+        if let Some(to) = policy.vault(&r.to) {
+            report.destinations_answered.insert(to.arn.to_string());
+        }
+    }
 }
 
 /// The pass is whole: what it saw of its routes' incidents becomes the last pass's (closing
