@@ -316,14 +316,8 @@ pub async fn run<L: LedgerPort>(ledger: &L) {
     let account = Incident::new(
         Incident::account_id("333333333333"),
         Alert {
-            subject: "s".into(),
-            message: "m".into(),
-            hop: None,
             account: Some("333333333333".into()),
-            resource: None,
-            route: None,
-            all_chains: false,
-            vault: None,
+            ..Alert::plain("s".into(), "m".into())
         },
         at(2),
     );

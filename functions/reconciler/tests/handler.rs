@@ -107,16 +107,10 @@ async fn without_a_valid_policy_the_outbox_still_sends_what_is_open() {
         let now = w.now;
         let unsent = relay_core::ports::Incident::new(
             "policy#2#abc".into(),
-            relay_core::ports::Alert {
-                subject: "Backup Relay: policy version 2 refused".into(),
-                message: "invalid".into(),
-                hop: None,
-                account: None,
-                resource: None,
-                route: None,
-                all_chains: false,
-                vault: None,
-            },
+            relay_core::ports::Alert::plain(
+                "Backup Relay: policy version 2 refused".into(),
+                "invalid".into(),
+            ),
             now - Duration::hours(1),
         );
         w.incidents.insert(unsent.id.clone(), unsent);

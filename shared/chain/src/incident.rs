@@ -17,23 +17,14 @@ pub async fn raise_account<P: RouterPorts>(
     account: &str,
     error: &PortError,
 ) -> PortResult<bool> {
-    let alert = Alert {
-        subject: format!("Backup Relay: cannot reach account {account}"),
-        message: format!(
+    let alert = Alert { account: Some(account.to_string()), ..Alert::plain(format!("Backup Relay: cannot reach account {account}"), format!(
             "AssumeRole into account {account} was refused: every copy into or out of its vaults, and \
              every check of them, waits until it works again (the reconciler retries hourly and \
              closes this incident then). Backups that leave the look-back window (LOOKBACK_DAYS) \
              meanwhile are not re-driven afterwards: the compliance report shows what is missing.\n\
              AWS said: {error}\nLikely fix: deploy the spoke stack in {account} (the executor role, \
              trusting the hub's function roles), or correct EXECUTOR_ROLE_NAME."
-        ),
-        hop: None,
-        account: Some(account.to_string()),
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+        )) };
     raise(ports, Incident::account_id(account), alert).await
 }
 

@@ -522,8 +522,10 @@ async fn behind<P: RouterPorts>(ports: &P, config: &ReconcileConfig, report: &mu
         .collect::<Vec<_>>()
         .join("\n  ");
     let alert = Alert {
-        subject: "Backup Relay: the reconciler is behind".into(),
-        message: format!(
+        all_chains: true,
+        ..Alert::plain(
+            "Backup Relay: the reconciler is behind".into(),
+            format!(
             "The reconciler has not walked every route and never_expire vault for {hours} hours \
              (since {clean_at}): lost events are not repaired and failed copies are not retried \
              where it could not walk, so any chain may stay incomplete until it can. This \
@@ -532,12 +534,7 @@ async fn behind<P: RouterPorts>(ports: &P, config: &ReconcileConfig, report: &mu
              throttling metrics and the executor roles), or a pass needs more time than its \
              schedule gives."
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: true,
-        vault: None,
+        )
     };
     match incident::raise(ports, BEHIND_INCIDENT.to_string(), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),
@@ -585,21 +582,18 @@ async fn phase_failed<P: RouterPorts>(
         }
     }
     let alert = Alert {
-        subject: format!("Backup Relay: cannot reconcile {name}"),
-        message: format!(
-            "The reconciler cannot walk {name}: lost events there are not repaired and failed \
-             copies not retried until it can.\nAWS said: {e}\nLikely fix: check that the vaults \
-             of the policy exist and the executor role may list and describe them."
-        ),
-        hop: None,
-        account: None,
-        resource: None,
         route: match phase {
             Phase::Route(r) => Some(r.name()),
             Phase::NeverExpire(_) => None,
         },
-        all_chains: false,
-        vault: None,
+        ..Alert::plain(
+            format!("Backup Relay: cannot reconcile {name}"),
+            format!(
+                "The reconciler cannot walk {name}: lost events there are not repaired and failed \
+             copies not retried until it can.\nAWS said: {e}\nLikely fix: check that the vaults \
+             of the policy exist and the executor role may list and describe them."
+            ),
+        )
     };
     match incident::raise(ports, format!("phase#{name}"), alert).await {
         Ok(sent) => report.alerts_sent += u64::from(sent),

@@ -185,19 +185,10 @@ async fn violation<P: RouterPorts>(
     out: &mut GuardOutcome,
 ) -> Result<(), PortError> {
     out.violations += 1;
-    let alert = Alert {
-        subject: format!("Backup Relay: never-expire not kept in {}", v.backup_vault_name),
-        message: format!(
+    let alert = Alert::plain(format!("Backup Relay: never-expire not kept in {}", v.backup_vault_name), format!(
             "Recovery point {} in vault {} ({}/{}) will not be kept 36500 days: {}.\nNothing was shortened or deleted. Likely fix: the vault lock's MaxRetentionDays must allow 36500 days, or set the lifecycle when the copy is made (a backup plan's copy action: its own lifecycle; a copy set to never expire still inherits its source's expiry).",
             v.recovery_point_arn, v.backup_vault_name, v.account, v.region, v.reason
-        ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+        ));
     let id = Incident::retention_id(&v.recovery_point_arn);
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     Ok(())

@@ -585,12 +585,12 @@ async fn backup_failed<P: RouterPorts>(
         "access" => "the plan's IAM role cannot back up the table: check the role and its policies",
         _ => "see the backup job in AWS Backup's console",
     };
-    let alert = Alert {
-        subject: format!(
+    let alert = Alert::plain(
+        format!(
             "Backup Relay: backups into {} fail",
             failure.backup_vault_arn
         ),
-        message: format!(
+        format!(
             "A backup job of {} into {} ended {} in {}/{}: no backup was made, so nothing is \
              copied on. Later failures for the same reason are not alerted again until a backup \
              into the vault succeeds.\nAWS said: {}\nLikely fix: {fix}",
@@ -601,13 +601,7 @@ async fn backup_failed<P: RouterPorts>(
             failure.region,
             failure.status_message
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+    );
     let id = backup_failure_incident(&failure.backup_vault_arn, failure.cause());
     out.alerts_sent += u32::from(incident::raise(ports, id, alert).await?);
     Ok(())
@@ -623,25 +617,19 @@ pub(crate) async fn unrouted_copy<P: RouterPorts>(
     tracing::info!(recovery_point = %copy.recovery_point_arn, source_vault = %copy.source_vault_arn,
         "copy from outside the routes: not chained on");
     out.unrouted.push(copy.recovery_point_arn.clone());
-    let alert = Alert {
-        subject: format!(
+    let alert = Alert::plain(
+        format!(
             "Backup Relay: copies into {} from outside the policy",
             copy.backup_vault_arn
         ),
-        message: format!(
+        format!(
             "{}.\nLater copies along the same way are not alerted again. If a backup plan's copy \
              action or a person made it, add a route from that vault to the policy if it is to be \
              chained; if nobody did, someone who may copy into the vault put it there: check \
              CloudTrail (CopyIntoBackupVault) and the vault's access policy.",
             copy.reason()
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+    );
     out.alerts_sent += u32::from(incident::raise(ports, copy.incident_id(), alert).await?);
     Ok(())
 }

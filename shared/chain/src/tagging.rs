@@ -174,12 +174,12 @@ async fn refused<P: RouterPorts>(
     e: &PortError,
 ) -> Result<bool, PortError> {
     tracing::warn!(route = %action.route, error = %e, "copy could not be tagged");
-    let alert = Alert {
-        subject: format!(
+    let alert = Alert::plain(
+        format!(
             "Backup Relay: copies in {} cannot be tagged",
             action.backup_vault_arn
         ),
-        message: format!(
+        format!(
             "Tagging copies in {} (account {}) was refused: they lack the cost and lineage tags \
              the policy asks for, so they cannot be charged back. One alert for this refusal in \
              this account, whichever of its vaults it recurs in. The reconciler tries \
@@ -189,13 +189,7 @@ async fn refused<P: RouterPorts>(
              executor role in {} (the spoke stack grants it), or remove what denies it.",
             action.backup_vault_arn, action.account, action.account
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+    );
     // One an account and cause: an SCP refusing everywhere is one alert per account, and a
     // spoke added later that refuses is alerted too.
     let cause = e.code.as_deref().unwrap_or(e.kind.name());
@@ -212,22 +206,16 @@ async fn dropped_tags<P: RouterPorts>(
         .iter()
         .map(|d| (d.key.clone(), d.reason.to_string()))
         .collect();
-    let alert = Alert {
-        subject: format!("Backup Relay: tags left off copies along {}", action.route),
-        message: format!(
+    let alert = Alert::plain(
+        format!("Backup Relay: tags left off copies along {}", action.route),
+        format!(
             "Copies along {} carry at most AWS's 50 tags (keys up to 128 characters, values up \
              to 256): these tags of their originals were left off: {}. Fewer tags on the tables, \
              or a shorter `tags.copy` list in the policy, make room.",
             action.route,
             describe(&keys)
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+    );
     // One a destination vault: a set's member routes into it share one.
     let into = action.route.rsplit("->").next().unwrap_or(&action.route);
     incident::raise(ports, format!("tags-dropped#{into}"), alert).await

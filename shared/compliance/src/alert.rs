@@ -51,16 +51,10 @@ pub fn change_alert(
             let _ = writeln!(message, "  {console}");
         }
     }
-    Some(Alert {
-        subject: subject(worse.len(), recovered.len() + gone.len()),
+    Some(Alert::plain(
+        subject(worse.len(), recovered.len() + gone.len()),
         message,
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    })
+    ))
 }
 
 fn subject(worse: usize, recovered: usize) -> String {

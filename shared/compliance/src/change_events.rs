@@ -156,9 +156,9 @@ pub fn chunks(details: &[ChangeDetail]) -> Vec<&[ChangeDetail]> {
 
 /// The alert of change events the bus refused for good.
 pub fn refused_alert(e: &PortError, count: usize) -> relay_core::ports::Alert {
-    relay_core::ports::Alert {
-        subject: "Backup Relay: compliance change events are refused".into(),
-        message: format!(
+    relay_core::ports::Alert::plain(
+        "Backup Relay: compliance change events are refused".into(),
+        format!(
             "The hub's event bus refused this run's {count} compliance change events, and \
              refuses them for good: rules routing them to teams get nothing until it is fixed (the \
              report, its change alert and Security Hub's findings are unaffected; this incident \
@@ -166,13 +166,7 @@ pub fn refused_alert(e: &PortError, count: usize) -> relay_core::ports::Alert {
              compliance-report function's role needs events:PutEvents on the bus EVENT_BUS_NAME \
              names, and the bus must exist."
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    )
 }
 
 /// The hub's event bus.

@@ -292,14 +292,11 @@ fn an_incident_about_native_backups_concerns_only_tables_of_its_account_and_regi
         relay_core::ports::Incident::new(
             format!("native#111111111111#{region}"),
             relay_core::ports::Alert {
-                subject: format!("native backups in 111111111111/{region}"),
-                message: String::new(),
-                hop: None,
                 account: Some("111111111111".into()),
-                resource: None,
-                route: None,
-                all_chains: false,
-                vault: None,
+                ..relay_core::ports::Alert::plain(
+                    format!("native backups in 111111111111/{region}"),
+                    String::new(),
+                )
             },
             at(-1),
         )

@@ -285,36 +285,21 @@ fn version_alert(
             }
         }
     };
-    Alert {
-        subject: format!("Backup Relay: policy version {} in force", now.version),
-        message: format!(
+    Alert::plain(
+        format!("Backup Relay: policy version {} in force", now.version),
+        format!(
             "The policy's version {} ({}) is now in force: every copy, guard and report follows \
              it.\n{who}\n{what}",
             now.version, now.digest
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    )
 }
 
 /// Errors an alert lists; the rest are counted (an alert must fit an SNS message and a ledger item).
 const ALERT_ERRORS: usize = 20;
 
 fn unreadable_alert(e: &PortError) -> Alert {
-    Alert {
-        subject: "Backup Relay: the policy cannot be read".into(),
-        message: format!("The policy's store answered: {e}\nRunning functions keep the version in force; functions that start now have none and take no action until it can be read.\nFix: restore the parameter or object (and the functions' read access to it)."),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    Alert::plain("Backup Relay: the policy cannot be read".into(), format!("The policy's store answered: {e}\nRunning functions keep the version in force; functions that start now have none and take no action until it can be read.\nFix: restore the parameter or object (and the functions' read access to it)."))
 }
 
 fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Alert {
@@ -331,14 +316,5 @@ fn refused_alert(version: &str, errors: &PolicyErrors, kept: Option<&str>) -> Al
         0 => String::new(),
         n => format!("\n  ... and {n} more (`relay validate` lists them all)"),
     };
-    Alert {
-        subject: format!("Backup Relay: policy version {version} refused"),
-        message: format!("The policy's version {version} is invalid and is not used. {stays}\n{listed}{more}\nFix: publish a corrected version (`relay validate` checks it first)."),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    Alert::plain(format!("Backup Relay: policy version {version} refused"), format!("The policy's version {version} is invalid and is not used. {stays}\n{listed}{more}\nFix: publish a corrected version (`relay validate` checks it first)."))
 }

@@ -412,19 +412,10 @@ where
 }
 
 fn failure_alert(test: &RestoreTest) -> Alert {
-    Alert {
-        subject: format!("Backup Relay: restore drill of {} failed", test.resource_arn),
-        message: format!(
+    Alert { resource: Some(test.resource_arn.clone()), ..Alert::plain(format!("Backup Relay: restore drill of {} failed", test.resource_arn), format!(
             "The restore drill of {} from {} failed: {}\nLikely fix: the restore role must be assumable by AWS Backup in the target account and may use the vault's KMS key (kms:Decrypt and kms:CreateGrant through backup); a copy back needs the destination vault's access policy to allow it.",
             test.resource_arn, test.vault, test.detail
-        ),
-        hop: None,
-        account: None,
-        resource: Some(test.resource_arn.clone()),
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+        )) }
 }
 
 /// How starting a drill went.

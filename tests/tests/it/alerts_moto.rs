@@ -7,19 +7,10 @@ use relay_core::ports::{Alert, ErrorKind};
 use relay_tests::MotoServer;
 
 fn alert(subject: &str) -> Alert {
-    Alert {
-        subject: subject.to_string(),
-        message: "Copy job j-1 failed.\nLikely fix: the destination vault's access policy must allow backup:CopyIntoBackupVault".into(),
-        hop: Some(HopKey::new(
+    Alert { hop: Some(HopKey::new(
             Original::new("arn:aws:dynamodb:us-east-1:111111111111:table/orders", chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()),
             "arn:aws:backup:eu-west-1:333333333333:backup-vault:bunker",
-        )),
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+        )), ..Alert::plain(subject.to_string(), "Copy job j-1 failed.\nLikely fix: the destination vault's access policy must allow backup:CopyIntoBackupVault".into()) }
 }
 
 #[tokio::test]

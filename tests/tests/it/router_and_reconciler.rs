@@ -242,16 +242,7 @@ async fn an_alert_whose_publish_failed_is_sent_by_the_next_run_once() {
     let sim = world(example(), Faults::none());
     let until = sim.options.start + Duration::hours(1);
     sim.sim.world().publish_down_until = Some(until);
-    let alert = Alert {
-        subject: "Backup Relay: test".into(),
-        message: "m".into(),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    };
+    let alert = Alert::plain("Backup Relay: test".into(), "m".into());
     let first = incident::raise(&sim.sim, "test#1".into(), alert.clone()).await;
     assert!(first.is_err(), "SNS is down");
     assert!(

@@ -143,20 +143,17 @@ pub(super) async fn alert_not_copyable<P: RouterPorts>(
     }
     let (account, region) = (&ctx.from.arn.account, &ctx.from.arn.region);
     let alert = Alert {
-        subject: format!("Backup Relay: backups in {account}/{region} cannot be copied"),
-        message: format!(
+        account: Some(account.clone()),
+        ..Alert::plain(
+            format!("Backup Relay: backups in {account}/{region} cannot be copied"),
+            format!(
             "Recovery point {} in vault '{}' is a DynamoDB-native backup: {why}. No backup of a \
              DynamoDB table made there can be copied until advanced features are switched on \
              (UpdateRegionSettings, ResourceTypeOptInPreference and \
              ResourceTypeManagementPreference DynamoDB=true); they apply to new backups only.",
             point.recovery_point_arn, ctx.from.alias
         ),
-        hop: None,
-        account: Some(account.clone()),
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
+        )
     };
     let id = format!("native#{account}#{region}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -421,27 +418,22 @@ pub(super) async fn final_notice<P: RouterPorts>(
         return Ok(());
     }
     let alert = Alert {
-        subject: format!(
-            "Backup Relay: copies along {route} are about to leave the look-back window"
-        ),
-        message: format!(
-            "The copy of {} (created {}) into {} is not made, {} days after the backup; the \
+        route: Some(route.clone()),
+        ..Alert::plain(
+            format!("Backup Relay: copies along {route} are about to leave the look-back window"),
+            format!(
+                "The copy of {} (created {}) into {} is not made, {} days after the backup; the \
              reconciler looks back {} days and stops re-driving copies older than that. Others \
              along {route} may be as late: this alert stands for all of them until a pass finds \
              none.\nLikely fix: see the route's other alerts (a copy job that failed, a queue \
              behind AWS's copy quota), then copy what is left by hand or raise LookbackDays.",
-            hop.original.resource_arn,
-            hop.original.creation_date,
-            hop.destination_vault_arn,
-            (now - point.creation_date).num_days(),
-            config.lookback.num_days()
-        ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: Some(route.clone()),
-        all_chains: false,
-        vault: None,
+                hop.original.resource_arn,
+                hop.original.creation_date,
+                hop.destination_vault_arn,
+                (now - point.creation_date).num_days(),
+                config.lookback.num_days()
+            ),
+        )
     };
     let id = format!("{WINDOW_PREFIX}{route}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);
@@ -576,8 +568,10 @@ pub(super) async fn stuck<P: RouterPorts>(
         return Ok(());
     }
     let alert = Alert {
-        subject: format!("Backup Relay: copies along {route} are a day behind"),
-        message: format!(
+        route: Some(route.clone()),
+        ..Alert::plain(
+            format!("Backup Relay: copies along {route} are a day behind"),
+            format!(
             "Copy job {job} (of {}, into {}) is still {state} {} hours after its hop started, and \
              so may be every copy along {route}: AWS Backup runs at most 100 copy jobs at once \
              from one account into one Region, and one job per table at a time; past either, \
@@ -590,12 +584,7 @@ pub(super) async fn stuck<P: RouterPorts>(
             hop.destination_vault_arn,
             (ctx.ports.now() - since).num_hours()
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: Some(route.clone()),
-        all_chains: false,
-        vault: None,
+        )
     };
     let id = format!("{QUEUED_PREFIX}{route}");
     report.alerts_sent += u64::from(incident::raise(ctx.ports, id, alert).await?);

@@ -184,22 +184,16 @@ fn alert(cause: &str, sites: &[(&Site, String)]) -> Alert {
             sites.len() - SITES_LISTED
         ));
     }
-    Alert {
-        subject: format!(
+    Alert::plain(
+        format!(
             "Backup Relay: findings not imported in {} accounts and Regions ({cause})",
             sites.len()
         ),
-        message: format!(
+        format!(
             "Security Hub did not take Backup Relay's findings in these accounts and Regions; each \
              is a gap in the report, and every report imports them all again until it goes \
              through (this incident closes then, with no further alert; sites that fail the same \
              way meanwhile are in the report, not in another alert):\n{listed}Likely fix: {fix}"
         ),
-        hop: None,
-        account: None,
-        resource: None,
-        route: None,
-        all_chains: false,
-        vault: None,
-    }
+    )
 }

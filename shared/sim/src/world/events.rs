@@ -204,17 +204,14 @@ impl World {
             return;
         }
         self.alerts.push(Alert {
-            subject: format!("ALARM: \"backup-relay-{queue}\" in ALARM"),
-            message: format!(
+            all_chains,
+            ..Alert::plain(
+                format!("ALARM: \"backup-relay-{queue}\" in ALARM"),
+                format!(
                 "Threshold Crossed: 1 datapoint was greater than or equal to the threshold (1.0) \
                  for the queue of {queue}."
             ),
-            hop: None,
-            account: None,
-            resource: None,
-            route: None,
-            all_chains,
-            vault: None,
+            )
         });
     }
 }
