@@ -724,7 +724,18 @@ enum CopyFailureKind {
 }
 
 fn copy_failure_kind(message: &str) -> CopyFailureKind {
-    let m = message.to_ascii_lowercase();
+    // The words are AWS's, not the names in its ARNs: a vault called "cold-archive" or a key
+    // alias in an ARN says nothing of why a copy failed.
+    let m: String = message
+        .split_whitespace()
+        .filter(|word| {
+            !word
+                .trim_start_matches(['(', '\'', '"'])
+                .starts_with("arn:")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     let transient_markers = [
         "throttl",
         "rate exceeded",

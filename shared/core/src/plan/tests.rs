@@ -718,6 +718,11 @@ fn transient_messages_are_retried_whatever_service_they_name() {
     ] {
         assert_eq!(classify_copy_failure(m).0, FailureClass::NeedsPerson, "{m}");
     }
+    // Names in ARNs are not AWS's words: an unknown failure into a vault called "cold-kms-locked"
+    // is retried, and its cause is not read from the name.
+    let named = "Copy into arn:aws:backup:us-east-1:222222222222:backup-vault:cold-kms-locked failed: an unexpected condition";
+    assert_eq!(classify_copy_failure(named).0, FailureClass::Retryable);
+    assert_eq!(copy_failure_cause(named), "other");
 }
 
 #[test]
