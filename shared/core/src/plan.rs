@@ -714,6 +714,10 @@ pub fn copy_failure_cause(message: &str) -> &'static str {
     }
 }
 
+/// The cause of a copy refused because its source point is in the cold tier: the reconciler,
+/// seeing the point cold before any copy is tried, names it so too (one incident either way).
+pub const COLD_CAUSE: &str = "cold";
+
 enum CopyFailureKind {
     Transient,
     NeedsPerson {
@@ -767,7 +771,7 @@ fn copy_failure_kind(message: &str) -> CopyFailureKind {
         ("insufficient privileges", "privileges", "the copy role must be allowed to copy (its managed policies for backup), and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
         ("not authorized", "privileges", "the copy role must be allowed to copy, and the destination vault's access policy must allow backup:CopyIntoBackupVault"),
         ("default vault", "default-vault", "cross-account copies cannot go into a Default vault: route to a named vault"),
-        ("cold", "cold", "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
+        ("cold", COLD_CAUSE, "recovery points in the cold or archive tier cannot be copied; copy before the transition"),
         ("does not exist", crate::ledger::VAULT_MISSING_CAUSE, "a vault or the recovery point no longer exists: check the policy's vault ARNs"),
     ];
     needs_person

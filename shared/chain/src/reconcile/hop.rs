@@ -383,7 +383,7 @@ pub(super) async fn alert_hop<P: RouterPorts>(
 pub(super) const MISSING_CAUSE: &str = "missing";
 /// As [`copy_failure_cause`] names AWS's refusal of a cold point, so the router's and the
 /// reconciler's alerts of one are one incident.
-pub(super) const COLD_CAUSE: &str = "cold";
+pub(super) const COLD_CAUSE: &str = plan::COLD_CAUSE;
 pub(super) const DELETED_CAUSE: &str = "deleted";
 
 /// Why a hop the ledger records as failed or skipped is not made, as its incident names it:
