@@ -393,6 +393,20 @@ impl TableArn {
             region: self.region.clone(),
         }
     }
+
+    /// Is `arn` this table's ARN as written? Without formatting one (the simulator asks this of
+    /// every point it lists).
+    pub fn is(&self, arn: &str) -> bool {
+        let rest = arn
+            .strip_prefix("arn:")
+            .and_then(|r| r.strip_prefix(self.partition.as_str()))
+            .and_then(|r| r.strip_prefix(":dynamodb:"))
+            .and_then(|r| r.strip_prefix(self.region.as_str()))
+            .and_then(|r| r.strip_prefix(':'))
+            .and_then(|r| r.strip_prefix(self.account.as_str()))
+            .and_then(|r| r.strip_prefix(":table/"));
+        rest == Some(self.table.as_str())
+    }
 }
 
 impl fmt::Display for TableArn {
@@ -460,6 +474,26 @@ mod tests {
         ] {
             let v = VaultArn::parse(arn).unwrap();
             assert_eq!(v.to_string(), arn);
+        }
+    }
+
+    #[test]
+    fn a_table_is_its_written_arn_and_no_other() {
+        let arn = "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders";
+        let t = TableArn::parse(arn).unwrap();
+        assert!(t.is(arn));
+        assert!(t.is(&t.to_string()));
+        for other in [
+            "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders2",
+            "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/order",
+            "arn:aws:dynamodb:cn-north-1:111111111111:table/orders",
+            "arn:aws-cn:dynamodb:cn-north-11:111111111111:table/orders",
+            "arn:aws-cn:dynamodb:cn-north-1:211111111111:table/orders",
+            "arn:aws-cn:backup:cn-north-1:111111111111:table/orders",
+            "arn:aws-cn:dynamodb:cn-north-1:111111111111:table/orders/stream/x",
+            "",
+        ] {
+            assert!(!t.is(other), "{other}");
         }
     }
 
