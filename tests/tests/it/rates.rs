@@ -63,3 +63,28 @@ fn of_equal_floors_the_first_account_is_named_whatever_the_order() {
         assert_eq!(t.floor().unwrap().account, "111111111111");
     }
 }
+
+/// A pass is timed from the run that starts it to the end of the run that ends it; one still
+/// open when the simulation stops counts as long as it has gone on, not as nothing.
+#[test]
+fn a_pass_left_open_counts_as_long_as_it_has_run() {
+    use chrono::{TimeZone, Utc};
+    use relay_sim::scenario::Passes;
+    use std::time::Duration;
+    let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 1, 1, h, m, 0).unwrap();
+    let mut p = Passes::default();
+    p.run(at(1, 0), Duration::from_secs(300), false, false);
+    p.run(at(1, 10), Duration::from_secs(300), true, true);
+    assert!((p.longest_minutes_with_open() - 15.0).abs() < 1e-9);
+    assert_eq!(p.complete, 1);
+    // The next pass never finishes: three runs, two hours on, still going.
+    p.run(at(2, 0), Duration::from_secs(600), false, false);
+    p.run(at(3, 0), Duration::from_secs(600), true, false);
+    p.run(at(4, 0), Duration::from_secs(600), true, false);
+    assert!((p.longest_minutes_with_open() - 130.0).abs() < 1e-9);
+    assert_eq!(p.complete, 1);
+    // A fresh pass (not resumed) starts the clock again; the one given up still counts.
+    p.run(at(5, 0), Duration::from_secs(60), false, true);
+    assert!((p.longest_minutes_with_open() - 130.0).abs() < 1e-9);
+    assert_eq!(p.complete, 2);
+}

@@ -32,6 +32,8 @@ impl Invocations {
 #[derive(Debug, Clone, Default)]
 pub struct Passes {
     started: Option<DateTime<Utc>>,
+    /// The end of the last run of the pass still open (`started` is its start).
+    open_until: Option<DateTime<Utc>>,
     pub longest_minutes: f64,
     pub complete: u64,
     /// The largest rate floor of one scheduled run (`world::rates`).
@@ -56,13 +58,36 @@ impl Passes {
     /// `complete` (it ended the pass) as its report says.
     pub fn run(&mut self, at: DateTime<Utc>, took: Duration, resumed: bool, complete: bool) {
         if !resumed || self.started.is_none() {
+            // A pass given up for a fresh one still ran as long as it ran.
+            self.longest_minutes = self.longest_minutes_with_open();
             self.started = Some(at);
+            self.open_until = None;
         }
+        let end = chrono::Duration::from_std(took)
+            .ok()
+            .and_then(|t| at.checked_add_signed(t))
+            .unwrap_or(at);
         if complete {
             let start = self.started.take().unwrap_or(at);
-            let minutes = (at - start).num_seconds() as f64 / 60.0 + took.as_secs_f64() / 60.0;
-            self.longest_minutes = self.longest_minutes.max(minutes);
+            self.open_until = None;
+            self.longest_minutes = self.longest_minutes.max(minutes_between(start, end));
             self.complete += 1;
+        } else {
+            self.open_until = Some(end);
         }
     }
+
+    /// The longest pass, counting one still open at the end of the run as at least as long as it
+    /// has gone on: a pass that never finishes is the longest of all, not left out.
+    pub fn longest_minutes_with_open(&self) -> f64 {
+        let open = self
+            .started
+            .zip(self.open_until)
+            .map_or(0.0, |(start, end)| minutes_between(start, end));
+        self.longest_minutes.max(open)
+    }
+}
+
+fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
+    (end - start).num_milliseconds() as f64 / 60_000.0
 }

@@ -64,6 +64,9 @@ pub struct Summary {
     pub longest_invocation_seconds: f64,
     pub invocations_over_deadline: u64,
     pub reconcile_pass_minutes: f64,
+    /// Reconciliation passes finished (0: `reconcile_pass_minutes` is of an unfinished pass, or
+    /// there was none).
+    pub reconcile_passes_complete: u64,
     /// The scheduled reconciliation (coordinator and pieces) whose calls into one account and
     /// Region take longest at AWS's published request rates, and that least time: past 60
     /// minutes a pass cannot finish within its hour on AWS, however it is cut.
@@ -116,7 +119,8 @@ impl Simulation {
             lambda_invocations: self.invocations.count,
             longest_invocation_seconds: round2(self.invocations.longest.as_secs_f64()),
             invocations_over_deadline: self.invocations.over_deadline,
-            reconcile_pass_minutes: round2(self.passes.longest_minutes),
+            reconcile_pass_minutes: round2(self.passes.longest_minutes_with_open()),
+            reconcile_passes_complete: self.passes.complete,
             reconcile_rate_floor: self.passes.rate_floor.clone(),
             call_minutes: round2(w.spent.as_secs_f64() / 60.0),
             ..Summary::default()
