@@ -268,6 +268,34 @@ fn parse_scope_section(node: &Node, errors: &mut Errors) -> ReportScope {
     ReportScope { accounts, regions }
 }
 
+/// The report reads its scope with the policy's credentials, which reach one partition: the
+/// copy role's (a Region of another is never read, and would only ever be an unreachable gap).
+pub(super) fn check_scope_partition(
+    compliance: &Parameters,
+    role_partition: Option<&str>,
+    errors: &mut Errors,
+) {
+    let (Some(scope), Some(partition)) = (compliance.scope.as_ref(), role_partition) else {
+        return;
+    };
+    let elsewhere: Vec<&str> = scope
+        .regions
+        .iter()
+        .filter(|r| crate::regions::partition_of_region(r).is_some_and(|p| p != partition))
+        .map(String::as_str)
+        .collect();
+    if !elsewhere.is_empty() {
+        errors.add(
+            "compliance",
+            "scope.regions",
+            format!(
+                "{} not in partition '{partition}', the copy role's: a report reads one partition",
+                elsewhere.join(", ")
+            ),
+        );
+    }
+}
+
 impl crate::policy::Policy {
     /// Every account and Region whose tables the report covers: the scope's accounts (as
     /// Organizations answered, or as listed) times its Regions; by default every account and

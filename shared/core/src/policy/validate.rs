@@ -226,6 +226,8 @@ pub(super) fn validate(root: &Node) -> Result<Policy, PolicyErrors> {
     let tags = tag_rules::parse_rules(top.get("tags").copied(), &mut errors);
     check_version(top.get("version").copied(), &mut errors);
     let (copy_role, role) = parse_copy_role(top.get("copy_role").copied(), &mut errors);
+    let partition = role.as_ref().map(|r| r.partition.as_str());
+    params::check_scope_partition(&compliance, partition, &mut errors);
     let vaults = parse_vaults(top.get("vaults").copied(), &mut errors);
     let index: BTreeMap<&str, usize> = vaults
         .iter()

@@ -453,3 +453,25 @@ fn a_sets_errors_are_all_said_whatever_else_is_wrong_with_it() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0].contains("cn-north-1"), "{errors:#?}");
 }
+
+#[test]
+fn a_report_scope_in_another_partition_than_the_copy_roles_is_refused() {
+    let with_scope = |regions: &str| {
+        policy(
+            &format!(
+                "  p: {{ name: primary, accounts: organization, regions: [us-east-1] }}\n{CENTRAL}"
+            ),
+            "  - { from: p, to: central }",
+        ) + &format!("compliance:\n  scope: {{ accounts: organization, regions: [{regions}] }}\n")
+    };
+    assert_eq!(
+        errors_of(&with_scope("us-east-1, eu-west-1")),
+        Vec::<String>::new()
+    );
+    let errors = errors_of(&with_scope("cn-north-1, cn-northwest-1"));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("cn-north-1, cn-northwest-1 not in partition 'aws'"),
+        "{errors:#?}"
+    );
+}
