@@ -3,7 +3,7 @@
 //! alerted. An alert whose send failed stays in the ledger as an unsent incident, and the
 //! reconciler's next run sends it (the outbox): never zero alerts, never a storm.
 
-pub use relay_core::incident::{mark_sent, raise_with};
+pub use relay_core::incident::{family_resolved, mark_sent, raise_with, FAMILY_PREFIX};
 use relay_core::ports::{Alert, Incident, LedgerPort, PortError, PortResult, RouterPorts};
 
 /// Open `id` with `alert` and send it if this call opened it. `Ok(true)` when this call sent it.

@@ -713,6 +713,36 @@ async fn close_resolved<P: RouterPorts>(
             }
         }
     }
+    close_resolved_families(ports, open, report).await;
+}
+
+/// A family's alert (many accounts failing alike) stands until none of its members is open: read
+/// again after this run's closing, so a member opened meanwhile keeps it.
+async fn close_resolved_families<P: RouterPorts>(
+    ports: &P,
+    open: &[Incident],
+    report: &mut ReconcileReport,
+) {
+    let families = open
+        .iter()
+        .filter(|i| i.alerted_at.is_some() && i.id.starts_with(incident::FAMILY_PREFIX));
+    let mut now_open = None;
+    for family in families {
+        if now_open.is_none() {
+            match ports.ledger().open_incidents().await {
+                Ok(open) => now_open = Some(open),
+                Err(e) => return report.errors.push(format!("incidents: {e}")),
+            }
+        }
+        let Some(now_open) = now_open.as_deref() else {
+            return;
+        };
+        if incident::family_resolved(&family.id, now_open) {
+            if let Err(e) = ports.ledger().close_incident(&family.id).await {
+                report.errors.push(format!("closing {}: {e}", family.id));
+            }
+        }
+    }
 }
 
 async fn save<P: RouterPorts>(

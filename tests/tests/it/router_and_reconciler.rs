@@ -516,6 +516,136 @@ async fn copies_into_a_vault_failing_for_one_cause_are_one_alert_closed_once_cop
     assert_eq!(about_central(&sim), 2);
 }
 
+/// Six accounts' `primary` vaults copying into one central vault.
+fn six_accounts_into_central() -> Policy {
+    let mut text = String::from(
+        "version: 1\ncopy_role: \"arn:aws:iam::{account}:role/backup-relay-copy\"\nvaults:\n",
+    );
+    let mut routes = String::from("routes:\n");
+    for i in 1..=6 {
+        text += &format!(
+            "  p{i}: {{ arn: \"arn:aws:backup:us-east-1:10000000000{i}:backup-vault:primary\" }}\n"
+        );
+        routes += &format!("  - {{ from: p{i}, to: central }}\n");
+    }
+    text += "  central: { arn: \"arn:aws:backup:us-east-1:222222222222:backup-vault:central\", retention: { delete_after_days: 35 } }\n";
+    Policy::parse(&(text + &routes)).unwrap()
+}
+
+/// A backup in every root vault (of its own table), its events routed for three hours, then the
+/// day's reconciler run.
+async fn a_day_everywhere(sim: &Simulation) {
+    {
+        let mut w = sim.sim.world();
+        let now = w.now;
+        let lifecycle = Lifecycle {
+            delete_after_days: Some(35),
+            move_to_cold_storage_after_days: None,
+        };
+        for vault in sim.policy.root_vaults() {
+            let table = w
+                .tables
+                .iter()
+                .find(|t| t.arn.account == vault.arn.account && t.arn.region == vault.arn.region)
+                .map(|t| t.arn.clone())
+                .unwrap();
+            w.complete_backup(&table, &vault.arn, now, lifecycle, None)
+                .unwrap();
+        }
+    }
+    for _ in 0..6 {
+        for event in pass(sim, 30) {
+            route(sim, &event).await.unwrap();
+        }
+    }
+    sim.sim.world().now += Duration::hours(20);
+    reconcile(sim).await;
+}
+
+/// A destination that refuses every source account (its access policy) is one fix: the first
+/// accounts are alerted one by one, every other account by one alert for them all, which stands
+/// until no account's incident is open; broken again, the same again (never one per account).
+#[tokio::test]
+async fn many_accounts_failing_alike_into_one_vault_are_a_few_alerts_not_one_each() {
+    let sim = world(six_accounts_into_central(), Faults::none());
+    let central = sim.vault_arn("central").unwrap();
+    let refuse = |refused: bool| {
+        let mut w = sim.sim.world();
+        w.vault_mut(&central).unwrap().allow_copy_from = refused.then(Default::default);
+    };
+    let about_central = || {
+        let w = sim.sim.world();
+        let alerts: Vec<String> = w
+            .alerts
+            .iter()
+            .filter(|a| a.vault.as_deref() == Some(central.to_string().as_str()))
+            .map(|a| a.subject.clone())
+            .collect();
+        alerts
+    };
+    let open = || {
+        let w = sim.sim.world();
+        let ids: Vec<String> = w
+            .incidents
+            .keys()
+            .filter(|k| k.starts_with("copies#") || k.starts_with(incident::FAMILY_PREFIX))
+            .cloned()
+            .collect();
+        ids
+    };
+    refuse(true);
+    for _ in 0..2 {
+        a_day_everywhere(&sim).await;
+    }
+    let alerts = about_central();
+    assert_eq!(alerts.len(), 4, "{alerts:#?}");
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|s| s.contains("many accounts"))
+            .count(),
+        1,
+        "{alerts:#?}"
+    );
+    // Every account's incident is open (each covered), and the family's.
+    assert_eq!(open().len(), 7, "{:?}", open());
+    // Fixed: every account's copies land; their incidents close, then the family's.
+    refuse(false);
+    a_day_everywhere(&sim).await;
+    reconcile(&sim).await;
+    assert!(open().is_empty(), "{:?}", open());
+    assert_eq!(about_central().len(), 4);
+    // Broken again: a new shortfall, alerted the same way.
+    refuse(true);
+    a_day_everywhere(&sim).await;
+    assert_eq!(about_central().len(), 8, "{:#?}", about_central());
+}
+
+/// Two accounts failing alike are each alerted: below the family's threshold nothing is merged.
+#[tokio::test]
+async fn a_few_accounts_failing_alike_are_each_alerted() {
+    let sim = world(six_accounts_into_central(), Faults::none());
+    let central = sim.vault_arn("central").unwrap();
+    {
+        let mut w = sim.sim.world();
+        let admitted = [
+            "100000000003",
+            "100000000004",
+            "100000000005",
+            "100000000006",
+        ];
+        w.vault_mut(&central).unwrap().allow_copy_from =
+            Some(admitted.iter().map(|a| a.to_string()).collect());
+    }
+    for _ in 0..2 {
+        a_day_everywhere(&sim).await;
+    }
+    let w = sim.sim.world();
+    let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:#?}");
+    assert!(!subjects.iter().any(|s| s.contains("many accounts")));
+}
+
 /// A backup, its events routed for three hours, then the day's reconciler run.
 async fn a_day(sim: &Simulation) {
     backup(sim);
