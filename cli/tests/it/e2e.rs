@@ -138,15 +138,16 @@ impl Drop for Killed {
     }
 }
 
-/// The workspace's debug binary of a function (`cargo test --workspace` builds it: each function
-/// crate has integration tests).
+/// The workspace's debug binary of a function (`cargo build --workspace`, as scripts/test runs
+/// before the tests, builds it; `cargo test` alone builds only those of crates with integration
+/// tests, not compliance-report's).
 fn function_binary(name: &str) -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map_or_else(|_| PathBuf::from(ROOT).join("target"), PathBuf::from);
     let path = target.join("debug").join(name);
     assert!(
         path.exists(),
-        "{} is missing: run the workspace's tests (cargo test --workspace), which build it",
+        "{} is missing: run cargo build --workspace first (scripts/test does)",
         path.display()
     );
     path
