@@ -47,12 +47,19 @@ pub const ALERTS_BEFORE_ONE_FOR_ALL: usize = 3;
 /// The prefix of a family's incident ([`family_of`]).
 pub const FAMILY_PREFIX: &str = "many#";
 
-/// The family of an incident that names one source account: copies into one vault failing for
-/// one cause of the account's (`copies#VAULT#CAUSE#ACCOUNT` -> `many#copies#VAULT#CAUSE`).
+/// The family of an incident about one account of many: copies into one vault failing for one
+/// cause of the source account's (`copies#VAULT#CAUSE#ACCOUNT` -> `many#copies#VAULT#CAUSE`), or
+/// an account that cannot be reached (`account#ACCOUNT` -> `many#account`: the hub's roles
+/// renamed, or a spoke's trust broken by one StackSet update, refuse every account at once).
 pub fn family_of(id: &str) -> Option<String> {
+    if let Some(account) = id.strip_prefix(ACCOUNT_PREFIX) {
+        return (!account.is_empty()).then(|| format!("{FAMILY_PREFIX}account"));
+    }
     let (vault, cause, account) = vault_incident_parts(id)?;
     account.map(|_| format!("{FAMILY_PREFIX}copies#{vault}#{cause}"))
 }
+
+const ACCOUNT_PREFIX: &str = "account#";
 
 /// Is `id` a family's incident whose members in `open` are all closed (so it is resolved)?
 pub fn family_resolved(id: &str, open: &[Incident]) -> bool {
@@ -89,6 +96,9 @@ async fn cover_by_family(
 }
 
 fn family_alert(family: &str, member: &Alert, accounts: usize) -> Alert {
+    if family == format!("{FAMILY_PREFIX}account") {
+        return unreachable_accounts_alert(member, accounts);
+    }
     let (vault, cause) = family
         .strip_prefix(FAMILY_PREFIX)
         .and_then(vault_incident_parts)
@@ -121,4 +131,22 @@ pub async fn mark_sent(ledger: &impl LedgerPort, clock: &impl Clock, id: &str) -
             other => return other,
         }
     }
+}
+
+/// The subject of the alert for many accounts that cannot be reached.
+pub const MANY_UNREACHABLE_SUBJECT: &str = "Backup Relay: many accounts cannot be reached";
+
+fn unreachable_accounts_alert(member: &Alert, accounts: usize) -> Alert {
+    let subject = MANY_UNREACHABLE_SUBJECT.to_string();
+    let message = format!(
+        "{accounts} accounts refuse the hub's AssumeRole at once. Each of the first \
+         {ALERTS_BEFORE_ONE_FOR_ALL} was alerted on its own; this alert stands for every other \
+         account while it is open (the reconciler closes it once every account is reachable \
+         again). When many accounts fail alike the fix is most likely one: the spokes' executor \
+         role trusts the hub's function roles by name (were they renamed or the hub stack \
+         replaced?), or a StackSet update changed the role everywhere. `relay doctor --live` \
+         names each account.\nThe latest of them: {}\n{}",
+        member.subject, member.message
+    );
+    Alert::plain(subject, message)
 }

@@ -105,6 +105,9 @@ pub struct World {
     /// Incidents about copies into a vault, as they were closed: (the vault's ARN, when). What
     /// failed into the vault after its incident closed needed an alert of its own.
     pub vault_incidents_closed: Vec<(String, DateTime<Utc>)>,
+    /// Accounts whose unreachable-account incident the ledger marked alerted (by its own alert,
+    /// or by the one for many accounts), open or closed since.
+    pub unreachable_marked: BTreeSet<String>,
     /// How long idempotency tokens are remembered.
     pub token_memory: Duration,
     /// The next this many StartCopyJob calls start their job but the answer is lost (a time-out
@@ -213,6 +216,7 @@ impl World {
             ledger: BTreeMap::new(),
             incidents: BTreeMap::new(),
             vault_incidents_closed: Vec::new(),
+            unreachable_marked: BTreeSet::new(),
             token_memory: Duration::hours(TOKEN_MEMORY_HOURS),
             lost_start_answers: 0,
             lost_tag_answers: 0,

@@ -575,3 +575,41 @@ async fn one_members_unshared_key_is_one_alert_kept_open_while_others_copies_lan
         .count();
     assert!(landed >= 3, "{landed}");
 }
+
+/// Every member refusing the hub (a StackSet update broke the executor role's trust everywhere)
+/// is a few alerts, not one an account: the first three accounts' own, then one for the rest;
+/// every chain still announced.
+#[tokio::test]
+async fn many_unreachable_members_are_a_few_alerts_and_every_chain_announced() {
+    let members: String = (0..8)
+        .map(|i| format!("  \"1000000000{i:02}\": {{ executor_role: false }}\n"))
+        .collect();
+    let text = format!(
+        "generate:\n  accounts: 8\n  organizational_unit: ou-ab12-cdef3456\n  regions: [us-east-1]\n  tables_per_account_region: 1\n  tags: {{ backup-tier: gold }}\naccounts:\n{members}"
+    );
+    let p = policy();
+    let world = WorldFile::parse(&text, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(2, 1, 7, Faults::none()));
+    let s = sim.run().await;
+    assert_eq!(s.member_accounts, 8);
+    assert_eq!(s.chains_complete, 0, "{s:#?}");
+    assert_eq!(s.chains_incomplete_unalerted, 0, "{s:#?}");
+    let w = sim.sim.world();
+    let subjects: Vec<&str> = w.alerts.iter().map(|a| a.subject.as_str()).collect();
+    let own = subjects
+        .iter()
+        .filter(|s| s.starts_with("Backup Relay: cannot reach account"))
+        .count();
+    let many = subjects
+        .iter()
+        .filter(|s| **s == relay_core::incident::MANY_UNREACHABLE_SUBJECT)
+        .count();
+    assert_eq!((own, many), (3, 1), "{subjects:#?}");
+    // Every member's own incident is open (the rest covered by the family's), and the family's.
+    let open = w
+        .incidents
+        .keys()
+        .filter(|k| k.starts_with("account#") || k.starts_with("many#account"))
+        .count();
+    assert_eq!(open, 9, "{:?}", w.incidents.keys().collect::<Vec<_>>());
+}

@@ -392,13 +392,25 @@ impl SentAlerts {
                 .filter_map(|a| a.hop.as_ref())
                 .map(|h| (h.original.clone(), h.destination_vault_arn.clone()))
                 .collect(),
-            accounts: w.alerts.iter().filter_map(|a| a.account.clone()).collect(),
+            accounts: announced_accounts(w),
             resources: w.alerts.iter().filter_map(|a| a.resource.clone()).collect(),
             routes: w.alerts.iter().filter_map(|a| a.route.clone()).collect(),
             all_chains: w.alerts.iter().any(|a| a.all_chains),
             vaults: vault_alerts_stand_until(w),
         }
     }
+}
+
+/// Accounts an alert published is about: its own, or, once the alert for many unreachable
+/// accounts is out, each whose incident it covers (marked alerted without one of its own).
+fn announced_accounts(w: &World) -> HashSet<String> {
+    let own = w.alerts.iter().filter_map(|a| a.account.clone());
+    let many = w
+        .alerts
+        .iter()
+        .any(|a| a.subject == relay_core::incident::MANY_UNREACHABLE_SUBJECT);
+    let covered = w.unreachable_marked.iter().filter(|_| many).cloned();
+    own.chain(covered).collect()
 }
 
 /// For each vault with an alert about copies into it: until when its alerts stand (the latest

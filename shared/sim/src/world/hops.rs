@@ -209,6 +209,9 @@ impl LedgerPort for Sim {
         if let Some(i) = w.incidents.get_mut(id) {
             i.alerted_at = Some(now);
         }
+        if let Some(account) = id.strip_prefix("account#") {
+            w.unreachable_marked.insert(account.to_string());
+        }
         Ok(())
     }
 
