@@ -190,8 +190,8 @@ async fn refused<P: RouterPorts>(
             action.backup_vault_arn, action.account, action.account
         ),
     );
-    // One an account and cause: an SCP refusing everywhere is one alert per account, and a
-    // spoke added later that refuses is alerted too.
+    // One an account and cause, a spoke added later that refuses alerted too; past three
+    // accounts, one for the rest (an SCP refusing everywhere is one fix).
     let cause = e.code.as_deref().unwrap_or(e.kind.name());
     incident::raise(ports, format!("tags#{}#{cause}", action.account), alert).await
 }

@@ -55,11 +55,17 @@ pub fn family_of(id: &str) -> Option<String> {
     if let Some(account) = id.strip_prefix(ACCOUNT_PREFIX) {
         return (!account.is_empty()).then(|| format!("{FAMILY_PREFIX}account"));
     }
+    if let Some((_, cause)) = id.strip_prefix(TAGS_PREFIX).and_then(|r| r.split_once('#')) {
+        return Some(format!("{FAMILY_PREFIX}{TAGS_PREFIX}{cause}"));
+    }
     let (vault, cause, account) = vault_incident_parts(id)?;
     account.map(|_| format!("{FAMILY_PREFIX}copies#{vault}#{cause}"))
 }
 
 const ACCOUNT_PREFIX: &str = "account#";
+/// `tags#ACCOUNT#CAUSE`: tagging copies refused in an account (an SCP denying it everywhere is
+/// every account at once).
+const TAGS_PREFIX: &str = "tags#";
 
 /// Is `id` a family's incident whose members in `open` are all closed (so it is resolved)?
 pub fn family_resolved(id: &str, open: &[Incident]) -> bool {
@@ -98,6 +104,9 @@ async fn cover_by_family(
 fn family_alert(family: &str, member: &Alert, accounts: usize) -> Alert {
     if family == format!("{FAMILY_PREFIX}account") {
         return unreachable_accounts_alert(member, accounts);
+    }
+    if let Some(cause) = family.strip_prefix(&format!("{FAMILY_PREFIX}{TAGS_PREFIX}")) {
+        return untaggable_accounts_alert(cause, member, accounts);
     }
     let (vault, cause) = family
         .strip_prefix(FAMILY_PREFIX)
@@ -146,6 +155,21 @@ fn unreachable_accounts_alert(member: &Alert, accounts: usize) -> Alert {
          role trusts the hub's function roles by name (were they renamed or the hub stack \
          replaced?), or a StackSet update changed the role everywhere. `relay doctor --live` \
          names each account.\nThe latest of them: {}\n{}",
+        member.subject, member.message
+    );
+    Alert::plain(subject, message)
+}
+
+fn untaggable_accounts_alert(cause: &str, member: &Alert, accounts: usize) -> Alert {
+    // "cannot be tagged", as each account's own alert says: what a reader searches for.
+    let subject = format!("Backup Relay: copies in many accounts cannot be tagged ({cause})");
+    let message = format!(
+        "Tagging copies is refused ({cause}) in {accounts} accounts. Each of the first \
+         {ALERTS_BEFORE_ONE_FOR_ALL} was alerted on its own; this alert stands for every other \
+         account. When many accounts refuse alike the fix is most likely one: a service control \
+         policy denying backup:TagResource across the organisation, or the spoke's executor role \
+         as the StackSet deployed it. The compliance report's RELAY_COPY_TAGS names the copies.\n\
+         The latest of them: {}\n{}",
         member.subject, member.message
     );
     Alert::plain(subject, message)

@@ -613,3 +613,34 @@ async fn many_unreachable_members_are_a_few_alerts_and_every_chain_announced() {
         .count();
     assert_eq!(open, 9, "{:?}", w.incidents.keys().collect::<Vec<_>>());
 }
+
+/// Tagging refused in every member (an SCP denying backup:TagResource organisation-wide) is a
+/// few alerts, not one an account.
+#[tokio::test]
+async fn tagging_refused_in_every_member_is_a_few_alerts() {
+    let text = "generate:\n  accounts: 8\n  organizational_unit: ou-ab12-cdef3456\n  regions: [us-east-1]\n  tables_per_account_region: 1\n  tags: { backup-tier: gold }\n";
+    let p = policy();
+    let world = WorldFile::parse(text, &p).unwrap();
+    let mut sim = Simulation::with_world(p, &world, options(2, 1, 7, Faults::none()));
+    {
+        let mut w = sim.sim.world();
+        for i in 0..8 {
+            w.tagging_refused.insert(format!("1000000000{i:02}"));
+        }
+    }
+    let s = sim.run().await;
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert!(s.copies_missing_tags > 0);
+    let w = sim.sim.world();
+    let tagging: Vec<&str> = w
+        .alerts
+        .iter()
+        .map(|a| a.subject.as_str())
+        .filter(|s| s.contains("cannot be tagged"))
+        .collect();
+    let many = tagging
+        .iter()
+        .filter(|s| s.contains("many accounts"))
+        .count();
+    assert_eq!((tagging.len(), many), (4, 1), "{tagging:#?}");
+}
