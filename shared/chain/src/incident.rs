@@ -3,7 +3,9 @@
 //! alerted. An alert whose send failed stays in the ledger as an unsent incident, and the
 //! reconciler's next run sends it (the outbox): never zero alerts, never a storm.
 
-pub use relay_core::incident::{family_resolved, mark_sent, raise_with, FAMILY_PREFIX};
+pub use relay_core::incident::{
+    cover_from, family_alert, family_of, family_resolved, mark_sent, raise_with, FAMILY_PREFIX,
+};
 use relay_core::ports::{Alert, Incident, LedgerPort, PortError, PortResult, RouterPorts};
 
 /// Open `id` with `alert` and send it if this call opened it. `Ok(true)` when this call sent it.
@@ -39,21 +41,42 @@ pub async fn drain<P: RouterPorts>(ports: &P) -> PortResult<(u64, Vec<Incident>,
     let mut open = ports.ledger().open_incidents().await?;
     let settled = ports.now() - chrono::Duration::minutes(OUTBOX_GRACE_MINUTES);
     let (mut sent, mut failed) = (0, Vec::new());
+    // As read: a member left unsent (its family's read failed, say) is covered by the family
+    // here too, not sent on its own: an organisation's burst of them is no storm either.
+    let snapshot = open.clone();
     for incident in open
         .iter_mut()
         .filter(|i| i.alerted_at.is_none() && i.opened_at < settled)
     {
-        let result = match ports.send(&incident.alert).await {
-            Ok(()) => mark_sent(ports.ledger(), ports, &incident.id).await,
+        let result = match send_or_cover(ports, incident, &snapshot).await {
+            Ok(own) => mark_sent(ports.ledger(), ports, &incident.id)
+                .await
+                .map(|()| own),
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => {
+            Ok(own) => {
                 incident.alerted_at = Some(ports.now());
-                sent += 1;
+                sent += u64::from(own);
             }
             Err(e) => failed.push(e),
         }
     }
     Ok((sent, open, failed))
+}
+
+/// An unsent incident's alert, or its family's when the family covers it (then it is marked by
+/// the cover, and again by the caller: the same mark). `true` when an alert was sent.
+async fn send_or_cover<P: RouterPorts>(
+    ports: &P,
+    incident: &Incident,
+    open: &[Incident],
+) -> PortResult<bool> {
+    if let Some(family) = family_of(&incident.id) {
+        let ledger = ports.ledger();
+        if let Some(sent) = cover_from(ledger, ports, ports, incident, &family, open).await? {
+            return Ok(sent);
+        }
+    }
+    ports.send(&incident.alert).await.map(|()| true)
 }

@@ -295,6 +295,36 @@ impl World {
             .collect();
     }
 
+    /// Was this alert really published (on the alert topic)?
+    pub fn published(&self, alert: &Alert) -> bool {
+        self.alerts
+            .iter()
+            .any(|a| a.subject == alert.subject && a.message == alert.message)
+    }
+
+    /// An incident marked alerted: an unreachable account is covered once the alert for many
+    /// such accounts went out (its own alert, if any, is counted from the topic already); that
+    /// alert going out covers every member marked before it.
+    pub(crate) fn mark_unreachable_covered(&mut self, id: &str) {
+        let family = format!("{}account", relay_core::incident::FAMILY_PREFIX);
+        let family_out = self
+            .incidents
+            .get(&family)
+            .is_some_and(|f| f.alerted_at.is_some() && self.published(&f.alert));
+        if !family_out {
+            return;
+        }
+        let marked = self
+            .incidents
+            .values()
+            .filter(|i| i.alerted_at.is_some())
+            .filter_map(|i| i.id.strip_prefix("account#"))
+            .filter(|_| id == family || id.starts_with("account#"))
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        self.unreachable_marked.extend(marked);
+    }
+
     /// The table with this ARN: from the index, else (a list changed without reindexing) a scan.
     /// A table that is not there (deleted, never made) is not scanned for while the index covers
     /// the list: its points are listed every pass, and 100,000 tables made each a long walk.

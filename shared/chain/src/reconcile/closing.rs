@@ -87,24 +87,45 @@ async fn close_resolved_families<P: RouterPorts>(
     open: &[Incident],
     report: &mut ReconcileReport,
 ) {
-    let families = open
+    let families: Vec<&Incident> = open
         .iter()
-        .filter(|i| i.alerted_at.is_some() && i.id.starts_with(incident::FAMILY_PREFIX));
-    let mut now_open = None;
+        .filter(|i| i.alerted_at.is_some() && i.id.starts_with(incident::FAMILY_PREFIX))
+        .collect();
+    if families.is_empty() {
+        return;
+    }
+    let now_open = match ports.ledger().open_incidents().await {
+        Ok(open) => open,
+        Err(e) => return report.errors.push(format!("incidents: {e}")),
+    };
     for family in families {
-        if now_open.is_none() {
-            match ports.ledger().open_incidents().await {
-                Ok(open) => now_open = Some(open),
-                Err(e) => return report.errors.push(format!("incidents: {e}")),
-            }
+        if !incident::family_resolved(&family.id, &now_open) {
+            continue;
         }
-        let Some(now_open) = now_open.as_deref() else {
-            return;
-        };
-        if incident::family_resolved(&family.id, now_open) {
-            if let Err(e) = ports.ledger().close_incident(&family.id).await {
-                report.errors.push(format!("closing {}: {e}", family.id));
-            }
+        match ports.ledger().close_incident(&family.id).await {
+            Ok(()) => reraise_if_joined(ports, &family.id, report).await,
+            Err(e) => report.errors.push(format!("closing {}: {e}", family.id)),
         }
+    }
+}
+
+/// A member covered by the family between the read above and its closing would be left with no
+/// alert standing: read once more, and raise the family again for it (an alert more, never none).
+async fn reraise_if_joined<P: RouterPorts>(ports: &P, family: &str, report: &mut ReconcileReport) {
+    let open = match ports.ledger().open_incidents().await {
+        Ok(open) => open,
+        Err(e) => return report.errors.push(format!("incidents: {e}")),
+    };
+    let members: Vec<&Incident> = open
+        .iter()
+        .filter(|i| incident::family_of(&i.id).as_deref() == Some(family))
+        .collect();
+    let Some(latest) = members.iter().max_by_key(|i| i.opened_at) else {
+        return;
+    };
+    let alert = incident::family_alert(family, &latest.alert, members.len());
+    match incident::raise(ports, family.to_string(), alert).await {
+        Ok(sent) => report.alerts_sent += u64::from(sent),
+        Err(e) => report.errors.push(format!("raising {family}: {e}")),
     }
 }

@@ -401,26 +401,22 @@ impl SentAlerts {
     }
 }
 
-/// Accounts an alert published is about: its own, or, once the alert for many unreachable
-/// accounts is out, each whose incident it covers (marked alerted without one of its own).
+/// Accounts an alert published is about: its own, or each whose incident was marked alerted
+/// while the alert for many unreachable accounts was out (`World::unreachable_marked`).
 fn announced_accounts(w: &World) -> HashSet<String> {
     let own = w.alerts.iter().filter_map(|a| a.account.clone());
-    let many = w
-        .alerts
-        .iter()
-        .any(|a| a.subject == relay_core::incident::MANY_UNREACHABLE_SUBJECT);
-    let covered = w.unreachable_marked.iter().filter(|_| many).cloned();
-    own.chain(covered).collect()
+    own.chain(w.unreachable_marked.iter().cloned()).collect()
 }
 
 /// For each vault with an alert about copies into it: until when its alerts stand (the latest
 /// close of such an incident; an alerted one still open stands for good).
 fn vault_alerts_stand_until(w: &World) -> HashMap<String, DateTime<Utc>> {
     let mut until: HashMap<String, DateTime<Utc>> = HashMap::new();
+    // Incidents whose own alert went out: a member a family covers stands by the family's.
     let open = w
         .incidents
         .values()
-        .filter(|i| i.alerted_at.is_some())
+        .filter(|i| i.alerted_at.is_some() && w.published(&i.alert))
         .filter_map(|i| Some((i.alert.vault.clone()?, DateTime::<Utc>::MAX_UTC)));
     for (vault, at) in w.vault_incidents_closed.iter().cloned().chain(open) {
         let t = until.entry(vault).or_insert(at);

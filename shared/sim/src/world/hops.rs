@@ -209,9 +209,7 @@ impl LedgerPort for Sim {
         if let Some(i) = w.incidents.get_mut(id) {
             i.alerted_at = Some(now);
         }
-        if let Some(account) = id.strip_prefix("account#") {
-            w.unreachable_marked.insert(account.to_string());
-        }
+        w.mark_unreachable_covered(id);
         Ok(())
     }
 
@@ -224,7 +222,12 @@ impl LedgerPort for Sim {
     async fn close_incident(&self, id: &str) -> PortResult<()> {
         let mut w = self.world();
         w.throttled("DeleteItem")?;
-        let closed = w.incidents.remove(id).and_then(|i| i.alert.vault);
+        // Only an incident whose own alert went out stood for its vault (a member covered by
+        // its family's alert stands by the family's).
+        let closed = w.incidents.remove(id);
+        let closed = closed
+            .filter(|i| w.published(&i.alert))
+            .and_then(|i| i.alert.vault);
         if let Some(vault) = closed {
             let now = w.now;
             w.vault_incidents_closed.push((vault, now));
