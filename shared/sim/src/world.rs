@@ -307,6 +307,9 @@ impl World {
     /// alert going out covers every member marked before it.
     pub(crate) fn mark_unreachable_covered(&mut self, id: &str) {
         let family = format!("{}account", relay_core::incident::FAMILY_PREFIX);
+        if id != family && !id.starts_with("account#") {
+            return;
+        }
         let family_out = self
             .incidents
             .get(&family)
@@ -319,7 +322,6 @@ impl World {
             .values()
             .filter(|i| i.alerted_at.is_some())
             .filter_map(|i| i.id.strip_prefix("account#"))
-            .filter(|_| id == family || id.starts_with("account#"))
             .map(str::to_string)
             .collect::<Vec<_>>();
         self.unreachable_marked.extend(marked);
