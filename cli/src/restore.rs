@@ -203,7 +203,11 @@ fn plan_in(simulation: &Simulation, req: &RestoreRequest) -> Result<RestorePlan,
     let account = req.target_account.as_deref().unwrap_or(&req.table.account);
     let region = req.target_region.as_deref().unwrap_or(&req.table.region);
     // As AWS describes them: in the cold tier once their lifecycle moved them there.
-    let points: Vec<_> = w.recovery_points.values().map(|rp| w.view_of(rp)).collect();
+    let points: Vec<_> = w
+        .points_by_arn()
+        .into_iter()
+        .map(|rp| w.view_of(rp))
+        .collect();
     let existing: BTreeSet<String> = w
         .tables
         .iter()

@@ -57,6 +57,7 @@ fn world(policy: &Policy) -> Sim {
             source: None,
             completed_at: now,
             status: "COMPLETED",
+            source_vault: None,
         },
     );
     Sim::new(w)

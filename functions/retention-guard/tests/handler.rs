@@ -56,6 +56,7 @@ fn guard(lock: Option<VaultLock>) -> RetentionGuard<Sim> {
         source: None,
         completed_at: created(),
         status: "COMPLETED",
+        source_vault: None,
     });
     RetentionGuard::new(Sim::new(w), LoadedPolicy::new(Ok(policy)))
 }

@@ -93,6 +93,7 @@ fn point(
         source: None,
         completed_at: created + Duration::hours(1),
         status: "COMPLETED",
+        source_vault: None,
     }
 }
 

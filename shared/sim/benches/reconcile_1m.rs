@@ -55,6 +55,7 @@ fn point(
         source: None,
         completed_at: created + Duration::hours(2),
         status: "COMPLETED",
+        source_vault: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use relay_compliance::inventory::{PlanFacts, TableFacts, VaultFacts, TABLE_READS_AT_ONCE};
 use relay_compliance::InventoryPort;
-use relay_core::arn::{Location, RecoveryPointArn};
+use relay_core::arn::Location;
 use relay_core::ports::PortResult;
 
 use crate::world::{in_flight_together, Sim, World};
@@ -61,15 +61,6 @@ impl World {
             self.call_in(&at.account, &at.region, "ListBackups")?;
         }
         Ok(out)
-    }
-
-    fn native_points_of(&self, table_arn: &str) -> usize {
-        let prefix = format!("{table_arn}/backup/");
-        self.recovery_points
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| RecoveryPointArn::parse(k).is_ok_and(|a| a.is_dynamodb_native()))
-            .count()
     }
 
     fn vaults_in(&mut self, at: &Location) -> PortResult<Vec<VaultFacts>> {

@@ -16,6 +16,7 @@ use relay_core::ports::{
     PortError, PortResult, RouterPorts, StartedJob, TagPort,
 };
 use relay_core::retention::{delete_at, Lifecycle, VaultLock, COLD_MIN_DAYS};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{json, Value};
 
 use crate::rng::Rng;
@@ -48,15 +49,20 @@ pub struct World {
     /// Its tables (set them with [`World::set_tables`], which indexes them by ARN).
     pub tables: Vec<SimTable>,
     /// Table ARN -> index in `tables`: lookups by ARN at 10,000 tables.
-    table_index: HashMap<String, usize>,
+    table_index: FxHashMap<String, usize>,
     /// A copied point -> its vault's ARN: the SourceBackupVaultArn of its copies, written once.
-    source_vaults: HashMap<String, String>,
-    pub recovery_points: BTreeMap<String, SimRecoveryPoint>,
+    source_vaults: FxHashMap<String, String>,
+    /// Every point held, by ARN, in no order: a vault's listing order is `by_vault`'s, and
+    /// [`World::points_by_arn`] gives them in ARN order.
+    pub recovery_points: FxHashMap<String, SimRecoveryPoint>,
+    /// The ARNs of DynamoDB's own backups held (`TABLE_ARN/backup/...`), ordered, so a table's
+    /// are a range (ListBackups).
+    native_points: BTreeSet<String>,
     /// Recovery points per vault by (creation date in ms, sequence): the listing order, so a
     /// creation-date window is a range and a page token is a position.
     by_vault: BTreeMap<VaultArn, BTreeMap<(i64, u64), String>>,
     /// The same listing per (vault, resource): AWS's ByResourceArn filter, at organisation scale.
-    by_resource: HashMap<(VaultArn, String), BTreeMap<(i64, u64), String>>,
+    by_resource: FxHashMap<(VaultArn, String), BTreeMap<(i64, u64), String>>,
     pub jobs: Vec<SimCopyJob>,
     /// Jobs not yet ended, and every job by id and by (resource, destination): so a long run
     /// costs time in proportion to what happens, not to all that ever happened.
@@ -120,9 +126,9 @@ pub struct World {
     /// Accounts whose ListTags AWS refuses (an SCP): the report cannot judge their copies' tags.
     pub tag_reads_refused: BTreeSet<String>,
     /// Recovery points that moved to the cold tier (they cannot be copied).
-    pub cold_points: BTreeSet<String>,
+    pub cold_points: FxHashSet<String>,
     /// Tags on recovery points (ListTags, TagResource), by point ARN: none for most.
-    pub point_tags: HashMap<String, Tags>,
+    pub point_tags: FxHashMap<String, Tags>,
     /// When points are due in the cold tier, by their lifecycle: (time, sequence) -> point.
     cold_due: BTreeMap<(DateTime<Utc>, u64), String>,
     /// GB held per vault and tier over time, points due to expire, and those that did.
@@ -186,11 +192,12 @@ impl World {
             org_tree: relay_core::policy::OrgTree::default(),
             vaults: BTreeMap::new(),
             tables: Vec::new(),
-            table_index: HashMap::new(),
-            source_vaults: HashMap::new(),
-            recovery_points: BTreeMap::new(),
+            table_index: FxHashMap::default(),
+            source_vaults: FxHashMap::default(),
+            recovery_points: FxHashMap::default(),
+            native_points: BTreeSet::new(),
             by_vault: BTreeMap::new(),
-            by_resource: HashMap::new(),
+            by_resource: FxHashMap::default(),
             jobs: Vec::new(),
             active_jobs: BTreeSet::new(),
             job_by_id: HashMap::new(),
@@ -223,8 +230,8 @@ impl World {
             tagging_refused: BTreeSet::new(),
             tag_reads_refused: BTreeSet::new(),
             stalled_into: BTreeSet::new(),
-            cold_points: BTreeSet::new(),
-            point_tags: HashMap::new(),
+            cold_points: FxHashSet::default(),
+            point_tags: FxHashMap::default(),
             cold_due: BTreeMap::new(),
             security_hub: Default::default(),
             change_events: Vec::new(),

@@ -41,7 +41,7 @@ fn request(target: &str) -> RestoreRequest {
 
 fn plan(sim: &Simulation, req: &RestoreRequest) -> RestorePlan {
     let w = sim.sim.world();
-    let points: Vec<_> = w.recovery_points.values().map(|rp| rp.view()).collect();
+    let points: Vec<_> = w.points_by_arn().into_iter().map(|rp| rp.view()).collect();
     let existing = w.tables.iter().map(|t| t.arn.table.clone()).collect();
     plan_restore(
         &sim.policy,

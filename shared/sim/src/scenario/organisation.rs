@@ -329,6 +329,7 @@ pub(crate) fn hold_points(world: &mut World, policy: &Policy, spec: &WorldFile) 
                 source: None,
                 completed_at: created + Duration::hours(1),
                 status: "COMPLETED",
+                source_vault: None,
             };
             match held.came_by {
                 Some((route, from)) => {

@@ -232,6 +232,9 @@ impl Simulation {
                 s.unalerted.push((original.key(), uncovered.clone()));
             }
         }
+        // The points are held in no order: the lists read in ARN order, the same every run.
+        s.incomplete.sort_unstable();
+        s.unalerted.sort_unstable();
     }
 
     /// Is a missing copy announced: itself, or a missing copy upstream of it (the chain broke there)?

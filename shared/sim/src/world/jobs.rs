@@ -55,6 +55,7 @@ impl World {
             source: None,
             completed_at: self.now,
             status: "COMPLETED",
+            source_vault: None,
         });
         if !native {
             self.inherit_table_tags(&rp, table);
@@ -246,6 +247,7 @@ impl World {
                     source: Some(job.source_rp.clone()),
                     completed_at: self.now,
                     status: if partial { "PARTIAL" } else { "COMPLETED" },
+                    source_vault: None,
                 });
                 self.carry_tags_across_regions(&source, &rp);
                 self.jobs[i].state = if partial {

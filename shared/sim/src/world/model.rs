@@ -160,6 +160,10 @@ pub struct SimRecoveryPoint {
     pub completed_at: DateTime<Utc>,
     /// COMPLETED, or PARTIAL for what a partial copy left.
     pub status: &'static str,
+    /// The vault of the point it was copied from (its SourceBackupVaultArn): set by
+    /// [`World::insert_point`](crate::world::World::insert_point), not read from a map a million
+    /// points long each time it is listed.
+    pub source_vault: Option<String>,
 }
 
 impl SimRecoveryPoint {

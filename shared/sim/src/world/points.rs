@@ -2,12 +2,13 @@
 //! lifecycle, listed a page at a time and their lifecycles updated as AWS does.
 
 use super::*;
+use relay_core::arn::RecoveryPointArn;
 
 /// Bytes in a GiB: AWS Backup bills and reports storage in GB of 2^30 bytes.
 pub(super) const GIB: u64 = 1 << 30;
 
 impl World {
-    pub fn insert_point(&mut self, rp: SimRecoveryPoint) {
+    pub fn insert_point(&mut self, mut rp: SimRecoveryPoint) {
         self.schedule_cold(&rp);
         self.schedule_expiry(&rp);
         self.held_gained(&rp);
@@ -15,6 +16,11 @@ impl World {
             let vault = source.vault.to_string();
             self.source_vaults.insert(source.arn.clone(), vault);
         }
+        rp.source_vault = rp
+            .source
+            .as_ref()
+            .and_then(|s| self.source_vaults.get(s))
+            .cloned();
         self.seq += 1;
         let at = (rp.creation_date.timestamp_millis(), self.seq);
         self.by_vault
@@ -25,7 +31,27 @@ impl World {
             .entry((rp.vault.clone(), rp.resource_arn.clone()))
             .or_default()
             .insert(at, rp.arn.clone());
+        if is_native(&rp.arn) {
+            self.native_points.insert(rp.arn.clone());
+        }
         self.recovery_points.insert(rp.arn.clone(), rp);
+    }
+
+    /// Every point held, in ARN order: what a caller that picks among them needs to pick the
+    /// same one every run.
+    pub fn points_by_arn(&self) -> Vec<&SimRecoveryPoint> {
+        let mut points: Vec<_> = self.recovery_points.values().collect();
+        points.sort_unstable_by(|a, b| a.arn.cmp(&b.arn));
+        points
+    }
+
+    /// How many of DynamoDB's own backups of `table_arn` are held.
+    pub(crate) fn native_points_of(&self, table_arn: &str) -> usize {
+        let prefix = format!("{table_arn}/backup/");
+        self.native_points
+            .range(prefix.clone()..)
+            .take_while(|k| k.starts_with(&prefix))
+            .count()
     }
 
     /// The point of `resource` in `vault` made at `created`, if the vault holds one.
@@ -118,6 +144,7 @@ impl World {
         at: DateTime<Utc>,
     ) -> Option<SimRecoveryPoint> {
         let rp = self.recovery_points.remove(arn)?;
+        self.native_points.remove(arn);
         self.held_lost(&rp, at);
         self.point_tags.remove(arn);
         let ms = rp.creation_date.timestamp_millis();
@@ -143,11 +170,7 @@ impl World {
     pub fn view_of(&self, rp: &SimRecoveryPoint) -> PointView {
         let mut view = rp.view();
         // SourceBackupVaultArn: the vault of the point it was copied from.
-        view.source_vault_arn = rp
-            .source
-            .as_ref()
-            .and_then(|s| self.source_vaults.get(s))
-            .cloned();
+        view.source_vault_arn.clone_from(&rp.source_vault);
         if self.cold_points.contains(&rp.arn) {
             view.storage_class = Some("COLD".into());
         }
@@ -316,6 +339,11 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// A backup DynamoDB made itself (its ARN is the table's, then `/backup/`), not AWS Backup.
+fn is_native(arn: &str) -> bool {
+    RecoveryPointArn::parse(arn).is_ok_and(|a| a.is_dynamodb_native())
 }
 
 /// Takes `arn` out of a listing, where it is filed under its creation date: a look among the
