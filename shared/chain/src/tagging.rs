@@ -8,7 +8,7 @@ use relay_core::arn::{TableArn, VaultArn};
 use relay_core::copy_tags::{describe, missing_tags, DroppedTag};
 use relay_core::ledger::{HopKey, Original};
 use relay_core::plan::{is_root, OriginalPoint, TagRecoveryPoint, Tags};
-use relay_core::policy::Policy;
+use relay_core::policy::{Policy, Vault};
 use relay_core::ports::{Alert, ErrorKind, LedgerPort, ListQuery, PortError, RouterPorts};
 
 use crate::incident;
@@ -38,7 +38,7 @@ pub async fn find_original<P: RouterPorts>(
 ) -> Result<OriginalPoint, PortError> {
     let located = match source.filter(|(vault, _)| is_root(policy, vault)) {
         Some((vault, point)) => VaultArn::parse(vault).ok().map(|v| (v, point.to_string())),
-        None => locate(ports, policy, original).await?,
+        None => locate(ports, policy, original, source.map(|(vault, _)| vault)).await?,
     };
     if let Some((vault, arn)) = located {
         match ports.recovery_point_tags(&vault, &arn).await {
@@ -74,19 +74,32 @@ pub(crate) async fn table_tags<P: RouterPorts>(
     }
 }
 
-/// The original's ARN and vault, listed in the root vaults of its table's account and Region.
+/// The original's ARN and vault, listed in the root vaults of its table's account and Region;
+/// when the copy came from vault `via`, first those whose routes lead there (two root vaults
+/// here may each hold an original of the table made at the same instant: the one copied towards
+/// `via` is this copy's).
 async fn locate<P: RouterPorts>(
     ports: &P,
     policy: &Policy,
     original: &Original,
+    via: Option<&str>,
 ) -> Result<Option<(VaultArn, String)>, PortError> {
     let Ok(table) = TableArn::parse(&original.resource_arn) else {
         return Ok(None);
     };
+    let via = via
+        .and_then(|v| VaultArn::parse(v).ok())
+        .and_then(|v| policy.vault_by_arn(&v))
+        .map(|v| v.alias.as_str());
     let roots = policy.root_vaults();
-    let here = roots
-        .iter()
-        .filter(|v| v.arn.account == table.account && v.arn.region == table.region);
+    let mut here: Vec<&Vault> = roots
+        .into_iter()
+        .filter(|v| v.arn.account == table.account && v.arn.region == table.region)
+        .collect();
+    if let Some(via) = via {
+        // Stable: those that lead to `via` first, the others after, each in policy order.
+        here.sort_by_key(|root| !policy.leads(&root.alias, via));
+    }
     for vault in here {
         let query = points_of(original);
         let page = match ports.list_recovery_points(&vault.arn, &query).await {

@@ -201,6 +201,25 @@ impl Policy {
         out
     }
 
+    /// Does a path of routes lead from vault `from` to vault `to` (or are they one vault),
+    /// whatever the routes select? What tells two originals of a table made at the same instant
+    /// in two root vaults apart: only one of them can have been copied towards `to`.
+    pub fn leads(&self, from: &str, to: &str) -> bool {
+        let mut frontier = vec![from];
+        let mut seen = BTreeSet::from([from]);
+        while let Some(alias) = frontier.pop() {
+            if alias == to {
+                return true;
+            }
+            for route in self.routes_from(alias) {
+                if seen.insert(&route.to) {
+                    frontier.push(&route.to);
+                }
+            }
+        }
+        false
+    }
+
     /// Vaults no route copies into: where backup plans put the originals. Linear in vaults and
     /// routes: an organisation's expanded sets are thousands of each, and the router asks per
     /// event (the organisation benchmark found this a vaults x routes scan).

@@ -242,3 +242,62 @@ async fn the_report_holds_every_recent_copy_to_the_policys_tags_read_off_the_cop
         .iter()
         .all(|(s, _, _)| *s == Status::NotApplicable));
 }
+
+/// Two root vaults in one account and Region back up the same tables at the same time, so two
+/// originals share a table and a creation date. Each copy is judged against the original it was
+/// made from (its source, followed back), whichever the simulator's map lists first: untagging
+/// one copy of each chain counts two copies missing their tags, not one (or none).
+#[tokio::test]
+async fn copies_of_two_originals_made_at_once_are_each_judged_against_their_own() {
+    let policy = POLICY
+        .replace(
+            "vaults:\n",
+            "vaults:\n  secondary:\n    arn: \"arn:aws:backup:us-east-1:111111111111:backup-vault:secondary\"\n  side:\n    arn: \"arn:aws:backup:us-west-2:111111111111:backup-vault:side\"\n    retention: { delete_after_days: 35 }\n",
+        )
+        .replace("routes:\n", "routes:\n  - { from: secondary, to: side }\n");
+    let mut sim = Simulation::new(
+        Policy::parse(&policy).unwrap(),
+        options(2, 4, 7, Faults::none()),
+    );
+    let s = sim.run().await;
+    assert_eq!(s.chains_complete, s.chains_total, "{s:#?}");
+    assert_eq!(s.copies_missing_tags, 0, "{s:#?}");
+    let (central, side) = (
+        sim.vault_arn("central").unwrap(),
+        sim.vault_arn("side").unwrap(),
+    );
+    let (primary, secondary) = (
+        sim.vault_arn("primary").unwrap(),
+        sim.vault_arn("secondary").unwrap(),
+    );
+    let untagged: Vec<String> = {
+        let mut w = sim.sim.world();
+        let made_at = |vault| {
+            w.points_in(vault)
+                .map(|p| (p.resource_arn.clone(), p.creation_date))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        let shared = made_at(&primary).intersection(&made_at(&secondary)).count();
+        assert!(
+            shared > 0,
+            "the two root vaults hold originals made at once"
+        );
+        let first_in = |vault| {
+            w.points_in(vault)
+                .filter(|p| p.status == "COMPLETED")
+                .map(|p| p.arn.clone())
+                .min()
+                .unwrap()
+        };
+        let picked = vec![first_in(&central), first_in(&side)];
+        for arn in &picked {
+            w.point_tags.remove(arn);
+        }
+        picked
+    };
+    assert_eq!(
+        sim.summary().copies_missing_tags,
+        2,
+        "untagged {untagged:?}: each judged against its own original"
+    );
+}

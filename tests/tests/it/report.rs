@@ -183,11 +183,14 @@ async fn a_plans_never_copy_is_non_compliant_until_the_guard_repairs_it() {
     let bunker = sim.policy.vault("bunker").unwrap().arn.clone();
     {
         let mut w = sim.sim.world();
-        let copy = w
+        let first = w
             .recovery_points
-            .values_mut()
-            .find(|p| p.vault == bunker && p.resource_arn.ends_with("/orders"))
+            .values()
+            .filter(|p| p.vault == bunker && p.resource_arn.ends_with("/orders"))
+            .map(|p| p.arn.clone())
+            .min()
             .unwrap();
+        let copy = w.recovery_points.get_mut(&first).unwrap();
         copy.lifecycle = relay_core::retention::Lifecycle::default();
         copy.delete_at = Some(copy.creation_date + chrono::Duration::days(35));
     }

@@ -28,6 +28,18 @@ const A: &str = "  a: { arn: \"arn:aws:backup:us-east-1:111111111111:backup-vaul
 const B_35: &str = "  b: { arn: \"arn:aws:backup:us-east-1:222222222222:backup-vault:vb\", retention: { delete_after_days: 35 } }";
 
 #[test]
+fn routes_lead_downstream_only_whatever_they_select() {
+    let p = Policy::parse(EXAMPLE).unwrap();
+    // primary -> central selects gold tables only: the path is there all the same.
+    assert!(p.leads("primary", "bunker"));
+    assert!(p.leads("central", "dr"));
+    assert!(p.leads("dr", "dr"));
+    assert!(!p.leads("dr", "central"));
+    assert!(!p.leads("bunker", "primary"));
+    assert!(!p.leads("primary", "nowhere"));
+}
+
+#[test]
 fn example_policy_is_valid() {
     let p = Policy::parse(EXAMPLE).unwrap();
     assert_eq!(p.vaults.len(), 4);
