@@ -50,7 +50,8 @@ pub struct World {
     pub tables: Vec<SimTable>,
     /// Table ARN -> index in `tables`: lookups by ARN at 10,000 tables.
     table_index: FxHashMap<String, usize>,
-    /// A copied point -> its vault's ARN: the SourceBackupVaultArn of its copies, written once.
+    /// A copied point -> its vault's ARN: the SourceBackupVaultArn of its copies, written once
+    /// (read as each copy is inserted, so a copy that lands after its source is gone names it).
     source_vaults: FxHashMap<String, String>,
     /// Every point held, by ARN, in no order: a vault's listing order is `by_vault`'s, and
     /// [`World::points_by_arn`] gives them in ARN order.

@@ -9,9 +9,6 @@ pub(super) const GIB: u64 = 1 << 30;
 
 impl World {
     pub fn insert_point(&mut self, mut rp: SimRecoveryPoint) {
-        self.schedule_cold(&rp);
-        self.schedule_expiry(&rp);
-        self.held_gained(&rp);
         if let Some(source) = rp.source.as_ref().and_then(|s| self.recovery_points.get(s)) {
             let vault = source.vault.to_string();
             self.source_vaults.insert(source.arn.clone(), vault);
@@ -21,6 +18,14 @@ impl World {
             .as_ref()
             .and_then(|s| self.source_vaults.get(s))
             .cloned();
+        self.hold(rp);
+    }
+
+    /// A point whose `source_vault` is set, put in its vault's listings and lifecycles.
+    fn hold(&mut self, rp: SimRecoveryPoint) {
+        self.schedule_cold(&rp);
+        self.schedule_expiry(&rp);
+        self.held_gained(&rp);
         self.seq += 1;
         let at = (rp.creation_date.timestamp_millis(), self.seq);
         self.by_vault
@@ -77,14 +82,12 @@ impl World {
         source_vault: &VaultArn,
         tags: Tags,
     ) {
-        let source = format!("{}-source", rp.arn);
-        self.source_vaults
-            .insert(source.clone(), source_vault.to_string());
-        rp.source = Some(source);
+        rp.source = Some(format!("{}-source", rp.arn));
+        rp.source_vault = Some(source_vault.to_string());
         if !tags.is_empty() {
             self.point_tags.insert(rp.arn.clone(), tags);
         }
-        self.insert_point(rp);
+        self.hold(rp);
     }
 
     /// When the point's lifecycle moves it to the cold tier, it is due there (a lifecycle
